@@ -1,0 +1,289 @@
+//! The commands: each turns parsed arguments into work and an exit code.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use crate::cli::{CheckArgs, Cli, Command, PluginsCommand, RunArgs, SecretsCommand, Selection};
+use crate::console::{self, Console};
+use crate::error::{Error, Result, exit};
+use crate::plan::{self, InputMode, Plan, PlanOptions};
+use crate::project::Project;
+use crate::run::{RunSettings, run_plans};
+use crate::secrets::{Builtin, PluginSource, Providers, Resolver, SecretStore};
+
+/// Run the command line and return the exit code.
+pub async fn main(cli: Cli) -> Result<i32> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
+    let project = Project::discover(cli.project.as_deref(), &cwd)?;
+    match cli.command {
+        Command::Run(args) => run(&project, args).await,
+        Command::Check(args) => check(&project, args).await,
+        Command::Secrets {
+            command: SecretsCommand::List,
+        } => secrets_list(&project),
+        Command::Plugins {
+            command: PluginsCommand::List,
+        } => plugins_list(&project),
+    }
+}
+
+fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>> {
+    if selection.all {
+        let names = project.journey_names();
+        if names.is_empty() {
+            return Err(Error::Usage("the project has no journeys (journeys/*.yaml)".into()));
+        }
+        return Ok(names);
+    }
+    if selection.journeys.is_empty() {
+        return Err(Error::Usage(
+            "name a journey to use, or --all (journeys: ".to_string()
+                + &crate::project::load::list_or_none(&project.journey_names())
+                + ")",
+        ));
+    }
+    Ok(selection.journeys.clone())
+}
+
+fn parse_inputs(raw: &[String]) -> Result<IndexMap<String, String>> {
+    raw.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("--input takes NAME=VALUE, got `{pair}`")))
+        })
+        .collect()
+}
+
+fn plans(
+    project: &Project,
+    providers: &Providers,
+    names: &[String],
+    options: &PlanOptions,
+) -> Result<Vec<Plan>> {
+    names
+        .iter()
+        .map(|name| {
+            let journey = project.journey(name)?;
+            plan::plan_journey(project, providers, &journey, options)
+        })
+        .collect()
+}
+
+async fn run(project: &Project, args: RunArgs) -> Result<i32> {
+    let timeout = crate::duration::parse(&args.timeout)
+        .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
+    let names = journey_names(project, &args.selection)?;
+    let providers = Providers::from_project(project)?;
+    let options = PlanOptions {
+        environment: args.selection.environment.clone(),
+        secrets: args.selection.secrets.clone(),
+        inputs: parse_inputs(&args.selection.inputs)?,
+        input_mode: if args.no_prompt {
+            InputMode::NoPrompt
+        } else {
+            InputMode::Prompt
+        },
+    };
+    // Every journey is planned before anything is resolved or sent.
+    let plans = plans(project, &providers, &names, &options)?;
+    let settings = RunSettings {
+        timeout,
+        console: Console {
+            verbose: args.verbose,
+        },
+    };
+    run_plans(project, &providers, &plans, &settings).await
+}
+
+async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
+    let names = journey_names(project, &args.selection)?;
+    let providers = Providers::from_project(project)?;
+    let environments: Vec<Option<String>> = match &args.selection.environment {
+        Some(env) => vec![Some(env.clone())],
+        None if project.config.environments.len() > 1 => project
+            .config
+            .environments
+            .keys()
+            .map(|k| Some(k.clone()))
+            .collect(),
+        None => vec![None],
+    };
+    let inputs = parse_inputs(&args.selection.inputs)?;
+    let mut code = exit::OK;
+    for environment in environments {
+        let options = PlanOptions {
+            environment,
+            secrets: args.selection.secrets.clone(),
+            inputs: inputs.clone(),
+            input_mode: InputMode::Check,
+        };
+        let plans = plans(project, &providers, &names, &options)?;
+        for plan in &plans {
+            let secrets: Vec<&str> = plan.secrets.iter().map(|s| s.name.as_str()).collect();
+            console::out(&format!(
+                "ok {} (env {}): {} steps, secrets: {}",
+                plan.journey,
+                plan.environment,
+                plan.steps.len(),
+                if secrets.is_empty() { "none".into() } else { secrets.join(", ") }
+            ));
+            if args.resolve {
+                let mut store = SecretStore::default();
+                let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+                for resolution in resolver.check_all(&plan.secrets, &mut store).await {
+                    match resolution.outcome {
+                        Ok(provider) => console::out(&format!(
+                            "  secret {}: resolves via {provider}",
+                            resolution.name
+                        )),
+                        Err(e) => {
+                            code = code.max(e.exit_code());
+                            console::out(&format!("  secret {}: {e}", resolution.name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Print rows as aligned columns.
+fn table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        console::out(line.trim_end());
+    }
+}
+
+fn secrets_list(project: &Project) -> Result<i32> {
+    let config = &project.config;
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "PROVIDER".into(),
+        "REFERENCE".into(),
+        "JOURNEYS".into(),
+        "HOSTS".into(),
+        "DESCRIPTION".into(),
+    ]];
+    for (name, entry) in &config.secrets {
+        rows.push(vec![
+            name.clone(),
+            entry.provider.clone().unwrap_or_else(|| "(environment chain)".into()),
+            entry.reference.clone().unwrap_or_else(|| name.clone()),
+            entry.journeys.as_ref().map(|j| j.join(", ")).unwrap_or_else(|| "*".into()),
+            entry.hosts.as_ref().map(|h| h.join(", ")).unwrap_or_else(|| "*".into()),
+            entry.description.clone().unwrap_or_default(),
+        ]);
+    }
+    // Secrets journeys use without a registry entry resolve by name through the
+    // environment's chain; list them so nothing is used unseen.
+    let mut unregistered: Vec<(String, Vec<String>)> = Vec::new();
+    for journey in project.journey_names() {
+        let Ok(loaded) = project.journey(&journey) else {
+            continue;
+        };
+        for step in &loaded.file.steps {
+            for value in step.values.values() {
+                let is_secret = value.get("type").and_then(|t| t.as_str()) == Some("secret");
+                let Some(name) = value.get("name").and_then(|n| n.as_str()).filter(|_| is_secret)
+                else {
+                    continue;
+                };
+                if config.secrets.contains_key(name) {
+                    continue;
+                }
+                match unregistered.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, users)) if !users.contains(&journey) => users.push(journey.clone()),
+                    Some(_) => {}
+                    None => unregistered.push((name.to_string(), vec![journey.clone()])),
+                }
+            }
+        }
+    }
+    for (name, users) in unregistered {
+        rows.push(vec![
+            name.clone(),
+            "(environment chain)".into(),
+            name,
+            format!("used by {}", users.join(", ")),
+            "*".into(),
+            "(not in the registry)".into(),
+        ]);
+    }
+    table(&rows);
+    Ok(exit::OK)
+}
+
+fn plugins_list(project: &Project) -> Result<i32> {
+    let providers = Providers::from_project(project)?;
+    let mut rows = vec![vec![
+        "PROVIDER".to_string(),
+        "PLUGIN".into(),
+        "SHA256".into(),
+        "PIN".into(),
+        "GRANTS".into(),
+    ]];
+    for spec in providers.all() {
+        let (digest, pin) = match spec.load() {
+            Ok((_, digest)) => {
+                let pin = match (&spec.source, &spec.sha256) {
+                    (PluginSource::Builtin(_), _) => "built in",
+                    (_, Some(_)) => "pinned, matches",
+                    (_, None) => "not pinned",
+                };
+                (digest, pin.to_string())
+            }
+            Err(Error::Plugin(m)) if m.contains("does not match") => {
+                ("-".into(), "PIN MISMATCH: refused".into())
+            }
+            Err(_) => ("-".into(), "file missing".into()),
+        };
+        let mut grants = Vec::new();
+        match spec.source {
+            PluginSource::Builtin(Builtin::Env) => {
+                grants.push("env: the variables this run's references name".to_string())
+            }
+            PluginSource::Builtin(Builtin::File) => {
+                if let Some(path) = spec.secret_file(project) {
+                    grants.push(format!("file (read-only): {}", display_path(&path)));
+                }
+            }
+            PluginSource::Path(_) => {}
+        }
+        if !spec.grants.env.is_empty() {
+            grants.push(format!("env: {}", spec.grants.env.join(", ")));
+        }
+        if !spec.grants.hosts.is_empty() {
+            grants.push(format!("hosts: {}", spec.grants.hosts.join(", ")));
+        }
+        rows.push(vec![
+            spec.name.clone(),
+            spec.plugin.clone(),
+            digest,
+            pin,
+            if grants.is_empty() { "none".into() } else { grants.join("; ") },
+        ]);
+    }
+    table(&rows);
+    Ok(exit::OK)
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,112 @@
+//! The command line (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every step passed
+  1  usage or project configuration error
+  2  journey or template definition error
+  3  runtime error: network, secret resolution, plugin fault, policy denial
+  4  an expectation failed";
+
+/// Run multi-step HTTP API journeys whose secrets are resolved by sandboxed
+/// WebAssembly plugins and never written down.
+#[derive(Debug, Parser)]
+#[command(name = "reqflo", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The project folder (default: the nearest folder upwards with reqflo.yaml).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run journeys.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Validate journeys, templates, references and policy; send nothing.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// The secrets registry.
+    Secrets {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// Built-in and custom plugins.
+    Plugins {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+/// `reqflo secrets …`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Names, descriptions, providers and allowed journeys; never values.
+    List,
+}
+
+/// `reqflo plugins …`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every provider's plugin, its digest and grants.
+    List,
+}
+
+/// Choices shared by `run` and `check`.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Journeys to use (names of files in journeys/).
+    #[arg(value_name = "JOURNEY")]
+    pub journeys: Vec<String>,
+    /// Every journey of the project.
+    #[arg(long, conflicts_with = "journeys")]
+    pub all: bool,
+    /// The environment (variables and provider chain) from reqflo.yaml.
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Resolve every secret with this provider instead of the environment's chain.
+    #[arg(long, value_name = "PROVIDER")]
+    pub secrets: Option<String>,
+    /// A run input, `NAME=VALUE` (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+}
+
+/// `reqflo run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to run.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Per-request timeout, e.g. 30s, 500ms.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+    /// Print each request and response (secrets redacted) to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Never prompt for inputs, even on a terminal.
+    #[arg(long)]
+    pub no_prompt: bool,
+}
+
+/// `reqflo check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// What to check.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Also resolve each secret and report whether it resolves (never its value).
+    #[arg(long)]
+    pub resolve: bool,
+}

@@ -1,0 +1,249 @@
+//! Building requests at the last moment (secrets go in here and nowhere
+//! earlier) and sending them.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method, Url};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secrets::{SecretId, SecretStore};
+use crate::template::{Body, Fills, RenderError, Template};
+
+/// Responses larger than this are refused rather than held in memory.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A request ready to send, holding secret text in zeroizing buffers.
+pub struct BuiltRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL including the query.
+    pub url: Url,
+    /// Headers as rendered (before reqwest adds its defaults).
+    pub headers: Vec<(HeaderName, Zeroizing<String>)>,
+    /// The body, if any.
+    pub body: Option<Zeroizing<Vec<u8>>>,
+    /// Secrets that went into it, for the destination check.
+    pub secrets: Vec<SecretId>,
+}
+
+/// A received response.
+pub struct Received {
+    /// Status code.
+    pub status: reqwest::StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: bytes::Bytes,
+    /// From sending to the last body byte.
+    pub elapsed: Duration,
+}
+
+fn render_error(step: &str, e: RenderError) -> Error {
+    Error::Runtime(format!("step `{step}`: {e}"))
+}
+
+/// Render `template` with `fills` into a request.
+pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<BuiltRequest> {
+    let mut used = Vec::new();
+    let method_text = template
+        .method
+        .render(fills, &mut used)
+        .map_err(|e| render_error(step, e))?;
+    let method = Method::from_bytes(method_text.trim().to_ascii_uppercase().as_bytes())
+        .map_err(|_| {
+            Error::Runtime(format!("step `{step}`: `{}` is not an HTTP method", method_text.as_str()))
+        })?;
+
+    let url_text = template
+        .url
+        .render(fills, &mut used)
+        .map_err(|e| render_error(step, e))?;
+    let mut url = Url::parse(url_text.trim()).map_err(|e| {
+        Error::Runtime(format!(
+            "step `{step}`: template `{}` renders an invalid URL ({e}): {}",
+            template.name,
+            url_text.as_str()
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Runtime(format!(
+            "step `{step}`: only http and https URLs are supported, got {}",
+            url.scheme()
+        )));
+    }
+    if !template.query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in &template.query {
+            let value = value.render_text(fills, &mut used).map_err(|e| render_error(step, e))?;
+            pairs.append_pair(name, &value);
+        }
+    }
+
+    let mut headers = Vec::new();
+    for (name, value) in &template.headers {
+        let rendered = value.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Runtime(format!("step `{step}`: bad header name `{name}`")))?;
+        headers.push((name, rendered));
+    }
+    if let Some((user, password)) = &template.basic_auth {
+        let mut pair = user.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+        pair.push(':');
+        password
+            .render_into(fills, &mut pair, &mut used)
+            .map_err(|e| render_error(step, e))?;
+        let mut value = Zeroizing::new(String::from("Basic "));
+        base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
+        headers.push((reqwest::header::AUTHORIZATION, value));
+    }
+
+    let has = |h: &HeaderName| headers.iter().any(|(n, _)| n == h);
+    let body = match &template.body {
+        Body::None => None,
+        Body::Raw(text) => {
+            let rendered = text.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+            Some(Zeroizing::new(rendered.as_bytes().to_vec()))
+        }
+        Body::Json(json) => {
+            let mut out = Zeroizing::new(Vec::new());
+            json.write_json(fills, &mut out, &mut used)
+                .map_err(|e| render_error(step, e))?;
+            if !has(&reqwest::header::CONTENT_TYPE) {
+                headers.push((
+                    reqwest::header::CONTENT_TYPE,
+                    Zeroizing::new("application/json".into()),
+                ));
+            }
+            Some(out)
+        }
+        Body::Form(fields) => {
+            let mut serializer = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in fields {
+                let value = value.render_text(fills, &mut used).map_err(|e| render_error(step, e))?;
+                serializer.append_pair(name, &value);
+            }
+            if !has(&reqwest::header::CONTENT_TYPE) {
+                headers.push((
+                    reqwest::header::CONTENT_TYPE,
+                    Zeroizing::new("application/x-www-form-urlencoded".into()),
+                ));
+            }
+            Some(Zeroizing::new(serializer.finish().into_bytes()))
+        }
+    };
+    used.sort();
+    used.dedup();
+    Ok(BuiltRequest {
+        method,
+        url,
+        headers,
+        body,
+        secrets: used,
+    })
+}
+
+/// Refuse to send a secret anywhere its registry entry does not allow.
+pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStore) -> Result<()> {
+    let host = request.url.host_str().unwrap_or("");
+    let port = request.url.port_or_known_default();
+    for id in &request.secrets {
+        let Some(allowed) = store.hosts(*id) else {
+            continue;
+        };
+        let ok = allowed.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            match entry.rsplit_once(':') {
+                Some((h, p)) if p.parse::<u16>().is_ok() => {
+                    h.trim_matches(['[', ']']) == host.trim_matches(['[', ']'])
+                        && Some(p.parse::<u16>().unwrap_or(0)) == port
+                }
+                _ => entry == host,
+            }
+        });
+        if !ok {
+            return Err(Error::Runtime(format!(
+                "step `{step}`: secret `{}` may only be sent to {}, not to {host}{}; nothing was sent",
+                store.label(*id),
+                allowed.join(", "),
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Send `request` and read the whole response body.
+pub async fn send(client: &Client, request: &BuiltRequest, timeout: Duration) -> Result<Received> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &request.headers {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::Runtime(format!("header `{name}` has a value that is not valid in HTTP"))
+        })?;
+        headers.append(name.clone(), value);
+    }
+    let mut builder = client
+        .request(request.method.clone(), request.url.clone())
+        .headers(headers)
+        .timeout(timeout);
+    if let Some(body) = &request.body {
+        builder = builder.body(body.to_vec());
+    }
+    let started = Instant::now();
+    let mut response = builder.send().await.map_err(|e| network_error(&request.url, &e, timeout))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| network_error(&request.url, &e, timeout))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Error::Runtime(format!(
+                "response from {} is larger than {} MiB",
+                request.url,
+                MAX_BODY_BYTES >> 20
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Received {
+        status,
+        headers,
+        body: body.into(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One line that says what went wrong on the wire.
+fn network_error(url: &Url, e: &reqwest::Error, timeout: Duration) -> Error {
+    let target = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let why = if e.is_timeout() {
+        format!("no response within {}", crate::duration::human(timeout))
+    } else if e.is_connect() {
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        let mut deepest = String::new();
+        while let Some(s) = source {
+            deepest = s.to_string();
+            source = s.source();
+        }
+        format!("cannot connect: {deepest}")
+    } else if e.is_body() || e.is_decode() {
+        "the response body was cut off".to_string()
+    } else {
+        let mut text = e.to_string();
+        if let Some(at) = text.find(" for url (") {
+            text.truncate(at);
+        }
+        text
+    };
+    Error::Runtime(format!("request to {target} failed: {why}"))
+}

@@ -1,0 +1,49 @@
+//! The `reqflo` binary: parse arguments, run, map errors to exit codes.
+
+use clap::Parser;
+
+use reqflo::cli::Cli;
+use reqflo::console;
+use reqflo::error::exit;
+
+fn main() {
+    install_panic_hook();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            console::err(&format!("error: cannot start the async runtime: {e}"));
+            std::process::exit(exit::RUNTIME);
+        }
+    };
+    let code = match runtime.block_on(reqflo::app::main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            e.exit_code()
+        }
+    };
+    // Secrets held by the runtime's tasks are dropped (and zeroed) here.
+    drop(runtime);
+    std::process::exit(code);
+}
+
+/// A panic is a bug, but even a bug must not print a secret: the message goes
+/// through the redactor like everything else.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        console::err(&format!(
+            "error: internal error{place}: {message}\nthis is a bug in reqflo; please report it"
+        ));
+    }));
+}

@@ -1,0 +1,116 @@
+//! The plan: everything a run will do, decided and validated before anything is
+//! sent. `reqflo check` stops here.
+
+mod build;
+mod inputs;
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+pub use build::{PlanOptions, plan_journey, select_environment};
+pub use inputs::InputMode;
+
+use crate::error::Spot;
+use crate::project::model::GenerateKind;
+use crate::template::Template;
+
+/// One journey, ready to run in one environment.
+#[derive(Debug)]
+pub struct Plan {
+    /// The journey's name.
+    pub journey: String,
+    /// The environment it runs in.
+    pub environment: String,
+    /// Steps in order.
+    pub steps: Vec<PlannedStep>,
+    /// Every secret the journey uses, once each.
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A step with its template compiled and every value source checked.
+#[derive(Debug)]
+pub struct PlannedStep {
+    /// The step's id.
+    pub id: String,
+    /// The compiled template.
+    pub template: Arc<Template>,
+    /// Placeholder name → where its value comes from.
+    pub fills: IndexMap<String, Fill>,
+    /// The environment's variables, the fallback for placeholders.
+    pub variables: Arc<IndexMap<String, Value>>,
+    /// What to keep from the response.
+    pub captures: Vec<CaptureRule>,
+    /// What the response must look like.
+    pub expect: Expectations,
+}
+
+/// Where a placeholder's value comes from at run time.
+#[derive(Debug, Clone)]
+pub enum Fill {
+    /// Known now: a literal, an input or a variable.
+    Value(Value),
+    /// `Plan::secrets[index]`.
+    Secret(usize),
+    /// A capture of an earlier step: (step index, capture name).
+    Capture(usize, String),
+    /// Generated afresh each time the step runs.
+    Generate(GenerateKind, usize),
+}
+
+/// A secret the journey uses, and how to resolve it.
+#[derive(Debug, Clone)]
+pub struct SecretUse {
+    /// Its name in the journey and the registry.
+    pub name: String,
+    /// Providers to try, in order.
+    pub chain: Vec<String>,
+    /// What to ask the providers for.
+    pub reference: String,
+    /// The only destinations it may be sent to.
+    pub hosts: Option<Vec<String>>,
+    /// Where the journey first uses it.
+    pub at: Option<Spot>,
+}
+
+/// A value to keep from a response.
+#[derive(Debug)]
+pub struct CaptureRule {
+    /// Its name, for `type: capture`.
+    pub name: String,
+    /// Where in the response.
+    pub from: CaptureFrom,
+    /// Whether it joins the secrets (redacted everywhere).
+    pub secret: bool,
+}
+
+/// Where a capture reads from.
+#[derive(Debug)]
+pub enum CaptureFrom {
+    /// A JSONPath into the JSON body (written form, parsed form).
+    Json(String, JsonPath),
+    /// A response header.
+    Header(String),
+}
+
+/// Checks on a response.
+#[derive(Debug, Default)]
+pub struct Expectations {
+    /// Acceptable status codes; empty means any.
+    pub status: Vec<u16>,
+    /// Header name → matcher.
+    pub headers: Vec<(String, Matcher)>,
+    /// JSONPath → matcher.
+    pub json: Vec<(String, JsonPath, Matcher)>,
+}
+
+/// How an expected value is compared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// The value equals this.
+    Equals(Value),
+    /// The value is present (true) or absent (false).
+    Exists(bool),
+}

@@ -1,0 +1,6 @@
+//! Finding and loading a project: `reqflo.yaml`, journeys and templates.
+
+pub(crate) mod load;
+pub mod model;
+
+pub use load::{Loaded, Project, list_or_none};

@@ -1,0 +1,273 @@
+//! The shapes of the files a user writes, exactly as written (DESIGN.md §2).
+//!
+//! These types only describe syntax; meaning (which template, which secret,
+//! whether a placeholder is filled) is decided in `plan`.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `reqflo.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// Named environments: variables and a provider chain.
+    #[serde(default)]
+    pub environments: IndexMap<String, EnvironmentDef>,
+    /// Provider instances: which plugin, its config and its grants.
+    #[serde(default)]
+    pub providers: IndexMap<String, ProviderDef>,
+    /// The registry: which secrets exist and who may use them.
+    #[serde(default)]
+    pub secrets: IndexMap<String, SecretEntry>,
+}
+
+/// One environment in `reqflo.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentDef {
+    /// Values for `{{placeholders}}` and `type: variable`.
+    #[serde(default)]
+    pub variables: IndexMap<String, Value>,
+    /// The provider chain; `[env, file]` when omitted.
+    pub secrets: Option<Vec<String>>,
+}
+
+/// One provider instance in `reqflo.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDef {
+    /// `builtin:NAME` or a path to a component, relative to the project root.
+    pub plugin: String,
+    /// Passed to the plugin's `configure`, values as strings.
+    #[serde(default)]
+    pub config: IndexMap<String, Value>,
+    /// What the sandbox may touch.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Pinned digest of a custom plugin's file, hex.
+    pub sha256: Option<String>,
+    /// Resource limits for the sandbox.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Capabilities granted to a plugin's sandbox; nothing else is reachable.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Environment variables the plugin may read.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// `host:port` destinations the plugin may call.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+/// Sandbox limits; defaults suit a provider that reads a small secret.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Linear memory cap in MiB (default 64).
+    pub memory_mib: Option<u64>,
+    /// CPU and wall-clock budget of one plugin call in milliseconds (default 5000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// One entry of the secrets registry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretEntry {
+    /// Shown by `reqflo secrets list`.
+    pub description: Option<String>,
+    /// Journey name globs that may use it; omitted means every journey.
+    pub journeys: Option<Vec<String>>,
+    /// Pin a provider instead of the environment's chain.
+    pub provider: Option<String>,
+    /// The provider-specific reference; defaults to the secret's name.
+    pub reference: Option<String>,
+    /// The only destinations (`host` or `host:port`) it may be sent to.
+    pub hosts: Option<Vec<String>>,
+}
+
+/// `journeys/NAME.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyFile {
+    /// One line about what it does.
+    pub description: Option<String>,
+    /// Inputs a run may supply with `--input`.
+    #[serde(default)]
+    pub inputs: IndexMap<String, InputDef>,
+    /// The steps, run in order.
+    pub steps: Vec<StepDef>,
+}
+
+/// A declared input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDef {
+    /// Used when the input is not given and there is no terminal to ask.
+    pub default: Option<Value>,
+    /// Shown when prompting.
+    pub description: Option<String>,
+}
+
+/// One step of a journey.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// Unique within the journey; captures are addressed by it.
+    pub id: String,
+    /// A template name (a file stem under `templates/`).
+    pub template: String,
+    /// Fills for the template's placeholders.
+    #[serde(default)]
+    pub values: IndexMap<String, Value>,
+    /// Values to keep from the response.
+    #[serde(default)]
+    pub capture: IndexMap<String, CaptureDef>,
+    /// What the response must look like.
+    #[serde(default)]
+    pub expect: ExpectDef,
+}
+
+/// A value source: a bare scalar is a literal, a map names its `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ValueDef {
+    /// Stored in the journey, visible to anyone.
+    Literal {
+        /// The value itself.
+        value: Value,
+    },
+    /// Given with `--input`, prompted for, or defaulted.
+    Input {
+        /// The input's name.
+        name: String,
+    },
+    /// Resolved by a provider at run time; only the name is stored.
+    Secret {
+        /// The secret's name in the registry (or the environment).
+        name: String,
+        /// Pin a provider for this use.
+        provider: Option<String>,
+    },
+    /// A value captured by an earlier step.
+    Capture {
+        /// The earlier step's id.
+        step: String,
+        /// The capture's name.
+        name: String,
+    },
+    /// One of the environment's variables.
+    Variable {
+        /// The variable's name.
+        name: String,
+    },
+    /// Generated fresh for each step.
+    Generate {
+        /// What to generate.
+        kind: GenerateKind,
+        /// For `random-hex`: how many random bytes (default 16).
+        bytes: Option<usize>,
+    },
+}
+
+/// Kinds of generated values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GenerateKind {
+    /// A random (v4) UUID.
+    Uuid,
+    /// Seconds since the Unix epoch, as a number.
+    Timestamp,
+    /// Random bytes as lowercase hex.
+    RandomHex,
+}
+
+/// A capture: a JSONPath string, or a map saying where from and whether it is secret.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CaptureDef {
+    /// `name: $.path`
+    Path(String),
+    /// `name: {jsonpath: …}` or `name: {header: …}`, optionally `secret: true`.
+    Spec(CaptureSpec),
+}
+
+/// The long form of a capture.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSpec {
+    /// An RFC 9535 JSONPath into the response body.
+    pub jsonpath: Option<String>,
+    /// A response header name.
+    pub header: Option<String>,
+    /// Treat the captured value as a secret: redacted everywhere.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// Expectations on a response.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDef {
+    /// The status code, or a list of acceptable codes.
+    pub status: Option<StatusDef>,
+    /// Header name → matcher.
+    #[serde(default)]
+    pub headers: IndexMap<String, Value>,
+    /// JSONPath → matcher.
+    #[serde(default)]
+    pub json: IndexMap<String, Value>,
+}
+
+/// `status: 201` or `status: [200, 201]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusDef {
+    /// Exactly this code.
+    One(u16),
+    /// Any of these codes.
+    Any(Vec<u16>),
+}
+
+/// `templates/NAME.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateFile {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// The URL, usually `{{base_url}}/…`.
+    pub url: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Query parameters appended to the URL.
+    #[serde(default)]
+    pub query: IndexMap<String, Value>,
+    /// A JSON body.
+    pub json: Option<Value>,
+    /// An `application/x-www-form-urlencoded` body.
+    pub form: Option<IndexMap<String, Value>>,
+    /// A raw text body.
+    pub body: Option<String>,
+    /// HTTP Basic authentication, encoded by reqflo.
+    pub basic_auth: Option<BasicAuthDef>,
+}
+
+/// `basic_auth: {username: …, password: …}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthDef {
+    /// The user name (may be a placeholder).
+    pub username: String,
+    /// The password (usually a secret placeholder).
+    pub password: String,
+}
+
+/// Parsed `reqflo.yaml`, journeys and templates, keyed by name.
+pub type Named<T> = BTreeMap<String, T>;

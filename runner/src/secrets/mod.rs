@@ -1,0 +1,16 @@
+//! Secrets: the plugin host, provider chains and the store of resolved values.
+//!
+//! A plugin returns a handle; the value behind it moves straight into the
+//! [`SecretStore`]. Only the HTTP layer ever calls [`SecretStore::reveal`].
+
+mod cache;
+mod host;
+mod plugin;
+mod providers;
+mod resolve;
+mod store;
+
+pub use host::PluginHost;
+pub use providers::{Builtin, PluginSource, ProviderSpec, Providers};
+pub use resolve::{Resolution, Resolver};
+pub use store::{MIN_SECRET_BYTES, SecretId, SecretStore};

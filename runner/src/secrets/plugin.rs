@@ -1,0 +1,340 @@
+//! One plugin's sandbox: its store, limits, grants and calls.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use zeroize::Zeroizing;
+
+use super::host::{EPOCH_TICK, first_line};
+use crate::duration::human;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "secret-provider",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: { "reqflo:plugin/secrets.secret": super::GuestSecret },
+    });
+}
+
+use bindings::SecretProviderPre;
+use bindings::exports::reqflo::plugin::provider::Error as ProviderError;
+
+/// A secret a guest handed over, held in the plugin's resource table until the
+/// host takes it. Guests can create and drop these, never read them.
+pub struct GuestSecret(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for GuestSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GuestSecret([redacted])")
+    }
+}
+
+/// A plugin may hold this many live secret handles; more is a fault.
+const MAX_HANDLES: usize = 1024;
+/// Plugin stderr kept for error messages (panics print there).
+const STDERR_BYTES: usize = 16 * 1024;
+
+/// Everything a plugin's store holds: its WASI context, resources and limits.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: Limiter,
+    handles: usize,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::reqflo::plugin::secrets::HostSecret for PluginState {
+    async fn new(&mut self, value: Vec<u8>) -> wasmtime::Result<Resource<GuestSecret>> {
+        let value = Zeroizing::new(value);
+        if self.handles >= MAX_HANDLES {
+            return Err(wasmtime::Error::msg(format!(
+                "plugin created more than {MAX_HANDLES} secrets"
+            )));
+        }
+        self.handles += 1;
+        Ok(self.table.push(GuestSecret(value))?)
+    }
+
+    async fn drop(&mut self, secret: Resource<GuestSecret>) -> wasmtime::Result<()> {
+        self.table.delete(secret)?;
+        self.handles = self.handles.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl bindings::reqflo::plugin::secrets::Host for PluginState {}
+
+/// `StoreLimits` that remembers whether it refused memory, so the error can
+/// say "memory limit" instead of a generic trap.
+struct Limiter {
+    inner: StoreLimits,
+    refused_memory: bool,
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.refused_memory = true;
+        }
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// Link WASI (with an empty context by default) and the host's secret resource.
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    bindings::reqflo::plugin::secrets::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// A component compiled and pre-linked once; instantiating it is cheap.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    pre: SecretProviderPre<PluginState>,
+    engine: Engine,
+}
+
+impl CompiledPlugin {
+    /// Pre-link `component`; fails when its imports are not ones reqflo provides.
+    pub fn new(
+        engine: &Engine,
+        linker: &Linker<PluginState>,
+        component: &wasmtime::component::Component,
+    ) -> wasmtime::Result<CompiledPlugin> {
+        let pre = SecretProviderPre::new(linker.instantiate_pre(component)?)?;
+        Ok(CompiledPlugin {
+            pre,
+            engine: engine.clone(),
+        })
+    }
+}
+
+/// What a sandbox may see: the only authority a plugin gets.
+#[derive(Default)]
+pub struct Sandbox {
+    /// Environment variables visible through `wasi:cli/environment`.
+    pub env: Vec<(String, String)>,
+    /// A file readable as stdin (the file provider's secret file).
+    pub stdin: Option<std::fs::File>,
+    /// Linear memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Budget of one call, CPU and wall clock.
+    pub timeout: Duration,
+}
+
+/// Why a call into a plugin failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The plugin answered with one of the WIT errors.
+    Provider(ProviderFailure),
+    /// The plugin misbehaved (trap, timeout, memory); the instance is gone.
+    Fault(String),
+}
+
+/// The WIT `error` variant, as the host sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderFailure {
+    /// Nothing under this reference.
+    NotFound(String),
+    /// Exists, but not readable by this provider.
+    Denied(String),
+    /// Malformed reference.
+    InvalidReference(String),
+    /// The backing store is unreachable.
+    Unavailable(String),
+}
+
+impl From<ProviderError> for ProviderFailure {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::NotFound(m) => ProviderFailure::NotFound(m),
+            ProviderError::Denied(m) => ProviderFailure::Denied(m),
+            ProviderError::InvalidReference(m) => ProviderFailure::InvalidReference(m),
+            ProviderError::Unavailable(m) => ProviderFailure::Unavailable(m),
+        }
+    }
+}
+
+/// A running plugin: its own store and instance.
+pub struct PluginInstance {
+    store: Store<PluginState>,
+    bindings: bindings::SecretProvider,
+    stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+    timeout: Duration,
+}
+
+impl PluginInstance {
+    /// Instantiate `plugin` in a fresh sandbox with exactly `sandbox`'s authority.
+    pub async fn start(plugin: &CompiledPlugin, sandbox: Sandbox) -> Result<Self, String> {
+        let mut wasi = WasiCtxBuilder::new();
+        for (key, value) in &sandbox.env {
+            wasi.env(key, value);
+        }
+        if let Some(file) = sandbox.stdin {
+            wasi.stdin(wasmtime_wasi::cli::InputFile::new(file));
+        }
+        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
+        wasi.stderr(stderr.clone());
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(sandbox.memory_bytes)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .table_elements(100_000)
+            .build();
+        let state = PluginState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: Limiter {
+                inner: limits,
+                refused_memory: false,
+                memory_bytes: sandbox.memory_bytes,
+            },
+            handles: 0,
+        };
+        let mut store = Store::new(&plugin.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(sandbox.timeout));
+        let bindings = plugin
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| first_line(&e))?;
+        Ok(PluginInstance {
+            store,
+            bindings,
+            stderr,
+            timeout: sandbox.timeout,
+        })
+    }
+
+    /// Call `configure`.
+    pub async fn configure(&mut self, config: &[(String, String)]) -> Result<(), CallError> {
+        self.store.set_epoch_deadline(ticks(self.timeout));
+        let provider = self.bindings.reqflo_plugin_provider();
+        let call = provider.call_configure(&mut self.store, config);
+        let outcome = tokio::time::timeout(self.timeout, call).await;
+        match outcome {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(CallError::Provider(e.into())),
+            Ok(Err(trap)) => Err(CallError::Fault(self.explain(&trap))),
+            Err(_) => Err(CallError::Fault(self.timed_out())),
+        }
+    }
+
+    /// Call `resolve` and take the returned handle's value out of the sandbox.
+    pub async fn resolve(&mut self, reference: &str) -> Result<SecretValue, CallError> {
+        self.store.set_epoch_deadline(ticks(self.timeout));
+        let provider = self.bindings.reqflo_plugin_provider();
+        let call = provider.call_resolve(&mut self.store, reference);
+        let outcome = tokio::time::timeout(self.timeout, call).await;
+        let handle = match outcome {
+            Ok(Ok(Ok(handle))) => handle,
+            Ok(Ok(Err(e))) => return Err(CallError::Provider(e.into())),
+            Ok(Err(trap)) => return Err(CallError::Fault(self.explain(&trap))),
+            Err(_) => return Err(CallError::Fault(self.timed_out())),
+        };
+        let state = self.store.data_mut();
+        let secret = state.table.delete(handle).map_err(|_| {
+            CallError::Fault("plugin returned a secret handle that is not its own".into())
+        })?;
+        state.handles = state.handles.saturating_sub(1);
+        SecretValue::from_bytes(secret.0).map_err(CallError::Fault)
+    }
+
+    fn timed_out(&self) -> String {
+        format!("did not answer within {}", human(self.timeout))
+    }
+
+    /// Say what went wrong in the user's words, not wasmtime's.
+    fn explain(&self, error: &wasmtime::Error) -> String {
+        let cause = if self.store.data().limits.refused_memory {
+            let limit = self.store.data().limits.memory_bytes >> 20;
+            format!("exceeded its memory limit of {limit} MiB")
+        } else {
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => {
+                    format!("exceeded its CPU budget of {}", human(self.timeout))
+                }
+                Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
+                Some(Trap::UnreachableCodeReached) => "crashed (panic or abort)".to_string(),
+                Some(trap) => format!("crashed ({trap})"),
+                None => format!("failed: {}", first_line(error)),
+            }
+        };
+        match self.last_stderr_line() {
+            Some(line) => format!("{cause}; it printed: {line}"),
+            None => cause,
+        }
+    }
+
+    fn last_stderr_line(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("note:"))
+            .map(str::to_string)
+    }
+}
+
+/// A resolved value fresh out of a sandbox, checked to be usable text.
+pub struct SecretValue(pub SecretString);
+
+impl SecretValue {
+    fn from_bytes(mut bytes: Zeroizing<Vec<u8>>) -> Result<SecretValue, String> {
+        match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(text) => Ok(SecretValue(SecretString::from(text))),
+            Err(e) => {
+                let mut raw = e.into_bytes();
+                zeroize::Zeroize::zeroize(&mut raw);
+                Err("returned a value that is not UTF-8 text".into())
+            }
+        }
+    }
+}
+
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}

@@ -1,0 +1,257 @@
+//! Files a user wrote, with a position for every YAML node in them.
+//!
+//! serde_yaml gives good errors for shape problems but no positions for values
+//! that parse fine and are wrong later (an unknown template, an unfilled
+//! placeholder). So each file is also walked once with yaml-rust2's event parser
+//! to index where every key and value starts, by path.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+use crate::error::{Diagnostic, Spot};
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// One YAML file a user wrote, with its text and node positions.
+#[derive(Debug)]
+pub struct Source {
+    /// The path as shown in messages (relative to the project root when inside it).
+    pub display: String,
+    /// Where it was read from.
+    pub path: PathBuf,
+    text: String,
+    keys: HashMap<String, Pos>,
+    values: HashMap<String, Pos>,
+}
+
+/// Join path segments into an index key; `\u{1f}` cannot appear in YAML keys we use.
+fn join(parts: &[&str]) -> String {
+    parts.join("\u{1f}")
+}
+
+impl Source {
+    /// Read and index a file; `display` is how messages name it.
+    pub fn read(path: &Path, display: String) -> Result<Source, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {display}: {}", io_reason(&e)))?;
+        Ok(Source::from_text(path.to_path_buf(), display, text))
+    }
+
+    /// Index text that is already in memory.
+    pub fn from_text(path: PathBuf, display: String, text: String) -> Source {
+        let mut index = Indexer::default();
+        // A syntax error stops indexing early; serde_yaml reports it with a position.
+        let _ = Parser::new_from_str(&text).load(&mut index, false);
+        Source {
+            display,
+            path,
+            text,
+            keys: index.keys,
+            values: index.values,
+        }
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Deserialize the whole file, turning serde_yaml's error into a diagnostic.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Diagnostic> {
+        // An empty file is an empty map, not an error about a missing document.
+        let text = if self.text.trim().is_empty() {
+            "{}"
+        } else {
+            &self.text
+        };
+        serde_yaml::from_str(text).map_err(|e| {
+            let pos = e.location().map(|l| Pos {
+                line: l.line(),
+                column: l.column(),
+            });
+            Diagnostic::new(format!("invalid {}: {}", self.display, clean_serde_message(&e.to_string())))
+                .at(pos.map(|p| self.spot(p)))
+        })
+    }
+
+    /// Where the key at `path` starts (the last segment is the key).
+    pub fn key(&self, path: &[&str]) -> Option<Spot> {
+        self.keys.get(&join(path)).map(|p| self.spot(*p))
+    }
+
+    /// Where the value at `path` starts, falling back to its key, then its parents.
+    pub fn value(&self, path: &[&str]) -> Option<Spot> {
+        let mut path = path;
+        loop {
+            let key = join(path);
+            if let Some(pos) = self.values.get(&key).or_else(|| self.keys.get(&key)) {
+                return Some(self.spot(*pos));
+            }
+            if path.is_empty() {
+                return None;
+            }
+            path = &path[..path.len() - 1];
+        }
+    }
+
+    /// A spot in this file for a diagnostic.
+    pub fn spot(&self, pos: Pos) -> Spot {
+        Spot {
+            file: self.display.clone(),
+            line: pos.line,
+            column: pos.column,
+            line_text: self
+                .text
+                .lines()
+                .nth(pos.line.saturating_sub(1))
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+}
+
+/// serde_yaml appends " at line L column C" which our snippet already shows.
+fn clean_serde_message(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The OS reason without the "(os error 2)" noise.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_lowercase(),
+        None => text.to_lowercase(),
+    }
+}
+
+enum Frame {
+    Map {
+        path: Vec<String>,
+        key: Option<String>,
+    },
+    Seq {
+        path: Vec<String>,
+        next: usize,
+    },
+}
+
+#[derive(Default)]
+struct Indexer {
+    stack: Vec<Frame>,
+    keys: HashMap<String, Pos>,
+    values: HashMap<String, Pos>,
+}
+
+impl Indexer {
+    /// Decide whether a node is a key or a value, and record it. Returns the
+    /// node's own path when it is a value (so collections can push a frame).
+    fn node(&mut self, scalar: Option<&str>, pos: Pos) -> Option<Vec<String>> {
+        match self.stack.last_mut() {
+            None => Some(Vec::new()),
+            Some(Frame::Map { path, key }) => match key.take() {
+                None => {
+                    let name = scalar.unwrap_or("").to_string();
+                    let mut full = path.clone();
+                    full.push(name.clone());
+                    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+                    self.keys.insert(join(&refs), pos);
+                    *key = Some(name);
+                    None
+                }
+                Some(name) => {
+                    let mut full = path.clone();
+                    full.push(name);
+                    Some(full)
+                }
+            },
+            Some(Frame::Seq { path, next }) => {
+                let mut full = path.clone();
+                full.push(next.to_string());
+                *next += 1;
+                Some(full)
+            }
+        }
+    }
+
+    fn record(&mut self, path: &[String], pos: Pos) {
+        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.values.insert(join(&refs), pos);
+    }
+}
+
+impl MarkedEventReceiver for Indexer {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        let pos = Pos {
+            line: mark.line(),
+            column: mark.col(),
+        };
+        match event {
+            Event::Scalar(value, ..) => {
+                if let Some(path) = self.node(Some(&value), pos) {
+                    self.record(&path, pos);
+                }
+            }
+            Event::Alias(_) => {
+                if let Some(path) = self.node(None, pos) {
+                    self.record(&path, pos);
+                }
+            }
+            Event::MappingStart(..) => {
+                let path = self.node(None, pos).unwrap_or_default();
+                self.record(&path, pos);
+                self.stack.push(Frame::Map { path, key: None });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.node(None, pos).unwrap_or_default();
+                self.record(&path, pos);
+                self.stack.push(Frame::Seq { path, next: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        Source::from_text(PathBuf::from("x.yaml"), "x.yaml".into(), text.into())
+    }
+
+    #[test]
+    fn indexes_keys_and_values_by_path() {
+        let s = source("steps:\n  - id: one\n    values:\n      a: {type: secret, name: X}\n");
+        let key = s.key(&["steps", "0", "values", "a"]).expect("key indexed");
+        assert_eq!((key.line, key.column), (4, 7));
+        let name = s
+            .value(&["steps", "0", "values", "a", "name"])
+            .expect("value indexed");
+        assert_eq!(name.line, 4);
+        assert_eq!(&name.line_text[name.column - 1..name.column], "X");
+    }
+
+    #[test]
+    fn missing_paths_fall_back_to_the_nearest_parent() {
+        let s = source("steps:\n  - id: one\n");
+        let spot = s.value(&["steps", "0", "nothing"]).expect("parent found");
+        assert_eq!(spot.line, 2);
+    }
+}
