@@ -1,0 +1,181 @@
+//! Shared test harness: temporary projects, the demo API in-process, and the
+//! real `reqflo` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use demo_api::Running;
+
+/// A secret with `/`, `+` and `=`, so every encoding differs from the raw form.
+pub const CANARY: &str = "cAn4ry/Se+cret=Zq9";
+
+/// Templates most tests share. `@BASE@` becomes the demo API's URL.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "templates/post-payment.yaml",
+        "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n",
+    ),
+    (
+        "templates/get-payment.yaml",
+        "method: GET\nurl: \"{{base_url}}/v1/payments/{{id}}\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n",
+    ),
+    (
+        "templates/echo.yaml",
+        "method: GET\nurl: \"{{base_url}}/echo\"\nheaders:\n  X-Key: \"{{key}}\"\n",
+    ),
+    ("templates/status.yaml", "method: GET\nurl: \"{{base_url}}/status/{{code}}\"\n"),
+    ("templates/me.yaml", "method: GET\nurl: \"{{base_url}}/v1/me\"\n"),
+];
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// Fail with the whole output when the exit code is not `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Fail when `needle` is not in stdout or stderr.
+    pub fn expect_output(&self, needle: &str) -> &Self {
+        assert!(
+            self.all().contains(needle),
+            "expected output to contain {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A project in a temporary folder, with a demo API to talk to.
+pub struct TestProject {
+    /// The project folder.
+    pub dir: tempfile::TempDir,
+    /// The demo API the project's `base_url` points at.
+    pub api: Running,
+}
+
+/// A project with the shared templates plus `files`; `@BASE@` in any file is
+/// the demo API's URL, `@HOSTILE@` the hostile test plugin's path. The demo
+/// API accepts `key` as its bearer key.
+pub fn project_with_key(key: &str, files: &[(&str, &str)]) -> TestProject {
+    let api = demo_api::spawn(key).expect("demo API starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in TEMPLATES.iter().chain(files.iter()) {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        let text = text
+            .replace("@BASE@", &api.base_url())
+            .replace("@HOSTILE@", &plugin("reqflo_test_hostile").display().to_string());
+        std::fs::write(path, text).expect("write project file");
+    }
+    if !dir.path().join("reqflo.yaml").exists() {
+        std::fs::write(
+            dir.path().join("reqflo.yaml"),
+            format!("environments:\n  test:\n    variables: {{base_url: \"{}\"}}\n", api.base_url()),
+        )
+        .expect("write reqflo.yaml");
+    }
+    TestProject { dir, api }
+}
+
+/// A project whose demo API accepts [`CANARY`].
+pub fn project(files: &[(&str, &str)]) -> TestProject {
+    project_with_key(CANARY, files)
+}
+
+impl TestProject {
+    /// Run `reqflo ARGS` in the project folder with only `env` set.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        reqflo(self.dir.path(), args, env)
+    }
+
+    /// A path inside the project.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Run the real binary in `cwd` with a clean environment plus `env`.
+pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = cwd.join(".home");
+    let _ = std::fs::create_dir_all(&home);
+    let output = Command::new(env!("CARGO_BIN_EXE_reqflo"))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("HOME", &home)
+        .env("REQFLO_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("reqflo runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A test or built-in plugin component built by the workspace build.
+pub fn plugin(artifact: &str) -> PathBuf {
+    Path::new(env!("REQFLO_TEST_PLUGIN_DIR")).join(format!("{artifact}.wasm"))
+}
+
+/// The forms a value takes on the wire, computed independently of reqflo's
+/// redactor so the tests check it rather than mirror it.
+pub fn encoded_forms(value: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let percent = |set| percent_encoding::utf8_percent_encode(value, set).to_string();
+    let mut forms = vec![
+        value.to_string(),
+        percent(percent_encoding::NON_ALPHANUMERIC),
+        percent(percent_encoding::NON_ALPHANUMERIC).to_lowercase(),
+        form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        serde_json::to_string(value).expect("json").trim_matches('"').to_string(),
+        STANDARD.encode(value),
+        STANDARD_NO_PAD.encode(value),
+        URL_SAFE.encode(value),
+        URL_SAFE_NO_PAD.encode(value),
+        hex::encode(value),
+        hex::encode_upper(value),
+    ];
+    // Basic credentials built from it, with user names of every length mod 3.
+    for user in ["a", "ab", "abc"] {
+        forms.push(STANDARD.encode(format!("{user}:{value}")));
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Fail if `value` or any encoded form of it appears anywhere in `text`.
+pub fn assert_absent(text: &str, value: &str, context: &str) {
+    for form in encoded_forms(value) {
+        assert!(
+            !text.contains(&form),
+            "{context}: found the secret (as {form:?}) in:\n{text}"
+        );
+    }
+}
