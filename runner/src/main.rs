@@ -8,7 +8,15 @@ use reqflo::error::exit;
 
 fn main() {
     install_panic_hook();
-    let cli = Cli::parse();
+    // clap exits 2 on bad arguments; reqflo's documented code for usage is 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

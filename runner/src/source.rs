@@ -195,9 +195,10 @@ impl Indexer {
 
 impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        // yaml-rust2 lines are 1-based, columns 0-based.
         let pos = Pos {
             line: mark.line(),
-            column: mark.col(),
+            column: mark.col() + 1,
         };
         match event {
             Event::Scalar(value, ..) => {

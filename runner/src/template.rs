@@ -335,7 +335,7 @@ impl Template {
             for name in text.placeholders() {
                 placeholders
                     .entry(name.to_string())
-                    .or_insert_with(|| source.value(path));
+                    .or_insert_with(|| point_at(source.value(path), name));
             }
             Ok(text)
         };
@@ -419,6 +419,28 @@ fn reqwest_header_name_ok(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Move a spot from the start of a string to the placeholder `name` inside it,
+/// when the string is on that line as written.
+fn point_at(spot: Option<Spot>, name: &str) -> Option<Spot> {
+    let mut spot = spot?;
+    let start = spot
+        .line_text
+        .char_indices()
+        .nth(spot.column.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    let rest = &spot.line_text[start..];
+    let found = rest.match_indices("{{").find(|(at, _)| {
+        rest[at + 2..]
+            .trim_start()
+            .strip_prefix(name)
+            .is_some_and(|after| after.trim_start().starts_with("}}"))
+    });
+    if let Some((at, _)) = found {
+        spot.column = spot.line_text[..start + at].chars().count() + 1;
+    }
+    Some(spot)
 }
 
 /// The first line of the source mentioning `{{name}}`, for positions inside JSON.
