@@ -18,9 +18,22 @@ pub struct Console {
     pub verbose: bool,
 }
 
+/// Control characters from servers, plugins or files could drive the terminal
+/// (colours, cursor moves, fake lines); only newlines and tabs pass.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .filter(|c| *c != '\r')
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c })
+        .collect()
+}
+
 /// Write redacted text to stdout. A closed pipe is not an error worth a panic.
 pub fn out(text: &str) {
     let text = redact::global().redact(text);
+    let text = printable(&text);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.write_all(b"\n");
@@ -30,6 +43,7 @@ pub fn out(text: &str) {
 /// Write redacted text to stderr.
 pub fn err(text: &str) {
     let text = redact::global().redact(text);
+    let text = printable(&text);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
     let _ = stderr.write_all(b"\n");

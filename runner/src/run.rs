@@ -47,9 +47,6 @@ pub async fn run_plans(
     let mut resolver = Resolver::new(project, providers, &uses);
     let ids = resolver.resolve_all(&uses, &mut store).await?;
     drop(resolver);
-    for (label, value) in store.labelled_values() {
-        redact::global().add(label, value.as_bytes());
-    }
 
     let mut code = exit::OK;
     let mut offset = 0;

@@ -118,6 +118,9 @@ impl<'a> Resolver<'a> {
                             secret.name
                         )));
                     }
+                    // The redactor learns the value before anything else can print:
+                    // a later failure's message may carry it.
+                    crate::redact::global().add(&secret.name, value.0.expose_secret().as_bytes());
                     let id = store.insert(&secret.name, value.0, secret.hosts.clone());
                     self.resolved.insert(key, id);
                     return Ok((provider.clone(), id));
