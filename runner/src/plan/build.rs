@@ -405,18 +405,8 @@ impl Planner<'_> {
     }
 
     fn json_path(&self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
-        let parsed = self.parse_path(written, path)?;
+        let parsed = parse_path(written, self.source.value(path))?;
         Ok(CaptureFrom::Json(written.to_string(), parsed))
-    }
-
-    fn parse_path(&self, written: &str, path: &[&str]) -> Result<JsonPath> {
-        JsonPath::parse(written).map_err(|e| {
-            Error::Definition(
-                Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
-                    .at(self.source.value(path))
-                    .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`"),
-            )
-        })
     }
 
     fn expectations(&self, i: &str, def: &ExpectDef) -> Result<Expectations> {
@@ -441,7 +431,7 @@ impl Planner<'_> {
         let mut json = Vec::new();
         for (written, raw) in &def.json {
             let path = ["steps", i, "expect", "json", written];
-            let parsed = self.parse_path(written, &path)?;
+            let parsed = parse_path(written, self.source.key(&path))?;
             let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
             json.push((written.clone(), parsed, matcher));
         }
@@ -467,6 +457,16 @@ impl Planner<'_> {
         }
         Ok(())
     }
+}
+
+fn parse_path(written: &str, at: Option<crate::error::Spot>) -> Result<JsonPath> {
+    JsonPath::parse(written).map_err(|e| {
+        Error::Definition(
+            Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
+                .at(at)
+                .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
+        )
+    })
 }
 
 /// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.
