@@ -22,7 +22,10 @@ fn main() {
         .unwrap_or_else(|| out_dir.join("wasm-plugins"));
 
     // Watch everything under plugins/ except a target/ folder a hand build left.
-    for entry in std::fs::read_dir(&plugins).expect("plugins/ exists").flatten() {
+    for entry in std::fs::read_dir(&plugins)
+        .expect("plugins/ exists")
+        .flatten()
+    {
         if entry.file_name() != "target" {
             println!("cargo:rerun-if-changed={}", entry.path().display());
         }
@@ -33,7 +36,13 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)

@@ -33,7 +33,9 @@ fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>
     if selection.all {
         let names = project.journey_names();
         if names.is_empty() {
-            return Err(Error::Usage("the project has no journeys (journeys/*.yaml)".into()));
+            return Err(Error::Usage(
+                "the project has no journeys (journeys/*.yaml)".into(),
+            ));
         }
         return Ok(names);
     }
@@ -47,13 +49,14 @@ fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>
     Ok(selection.journeys.clone())
 }
 
-fn parse_inputs(raw: &[String]) -> Result<IndexMap<String, String>> {
+/// `NAME=VALUE` pairs from a repeatable flag.
+fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
     raw.iter()
         .map(|pair| {
             pair.split_once('=')
                 .filter(|(k, _)| !k.is_empty())
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| Error::Usage(format!("--input takes NAME=VALUE, got `{pair}`")))
+                .ok_or_else(|| Error::Usage(format!("{flag} takes NAME=VALUE, got `{pair}`")))
         })
         .collect()
 }
@@ -81,7 +84,8 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     let options = PlanOptions {
         environment: args.selection.environment.clone(),
         secrets: args.selection.secrets.clone(),
-        inputs: parse_inputs(&args.selection.inputs)?,
+        inputs: parse_pairs("--input", &args.selection.inputs)?,
+        variables: parse_pairs("--var", &args.selection.variables)?,
         input_mode: if args.no_prompt {
             InputMode::NoPrompt
         } else {
@@ -94,6 +98,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         timeout,
         console: Console {
             verbose: args.verbose,
+            id_width: 0,
         },
     };
     run_plans(project, &providers, &plans, &settings).await
@@ -112,13 +117,15 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
             .collect(),
         None => vec![None],
     };
-    let inputs = parse_inputs(&args.selection.inputs)?;
+    let inputs = parse_pairs("--input", &args.selection.inputs)?;
+    let variables = parse_pairs("--var", &args.selection.variables)?;
     let mut code = exit::OK;
     for environment in environments {
         let options = PlanOptions {
             environment,
             secrets: args.selection.secrets.clone(),
             inputs: inputs.clone(),
+            variables: variables.clone(),
             input_mode: InputMode::Check,
         };
         let plans = plans(project, &providers, &names, &options)?;
@@ -129,7 +136,11 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
                 plan.journey,
                 plan.environment,
                 plan.steps.len(),
-                if secrets.is_empty() { "none".into() } else { secrets.join(", ") }
+                if secrets.is_empty() {
+                    "none".into()
+                } else {
+                    secrets.join(", ")
+                }
             ));
             if args.resolve {
                 let mut store = SecretStore::default();
@@ -156,7 +167,12 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
 fn table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in rows {
         let mut line = String::new();
@@ -184,10 +200,21 @@ fn secrets_list(project: &Project) -> Result<i32> {
     for (name, entry) in &config.secrets {
         rows.push(vec![
             name.clone(),
-            entry.provider.clone().unwrap_or_else(|| "(environment chain)".into()),
+            entry
+                .provider
+                .clone()
+                .unwrap_or_else(|| "(environment chain)".into()),
             entry.reference.clone().unwrap_or_else(|| name.clone()),
-            entry.journeys.as_ref().map(|j| j.join(", ")).unwrap_or_else(|| "*".into()),
-            entry.hosts.as_ref().map(|h| h.join(", ")).unwrap_or_else(|| "*".into()),
+            entry
+                .journeys
+                .as_ref()
+                .map(|j| j.join(", "))
+                .unwrap_or_else(|| "*".into()),
+            entry
+                .hosts
+                .as_ref()
+                .map(|h| h.join(", "))
+                .unwrap_or_else(|| "*".into()),
             entry.description.clone().unwrap_or_default(),
         ]);
     }
@@ -201,7 +228,10 @@ fn secrets_list(project: &Project) -> Result<i32> {
         for step in &loaded.file.steps {
             for value in step.values.values() {
                 let is_secret = value.get("type").and_then(|t| t.as_str()) == Some("secret");
-                let Some(name) = value.get("name").and_then(|n| n.as_str()).filter(|_| is_secret)
+                let Some(name) = value
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .filter(|_| is_secret)
                 else {
                     continue;
                 };
@@ -277,7 +307,11 @@ fn plugins_list(project: &Project) -> Result<i32> {
             spec.plugin.clone(),
             digest,
             pin,
-            if grants.is_empty() { "none".into() } else { grants.join("; ") },
+            if grants.is_empty() {
+                "none".into()
+            } else {
+                grants.join("; ")
+            },
         ]);
     }
     table(&rows);

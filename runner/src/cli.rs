@@ -81,6 +81,9 @@ pub struct Selection {
     /// A run input, `NAME=VALUE` (repeatable).
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
+    /// Override an environment variable, `NAME=VALUE` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub variables: Vec<String>,
 }
 
 /// `reqflo run`

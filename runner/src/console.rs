@@ -16,17 +16,28 @@ const DUMP_BODY_BYTES: usize = 64 * 1024;
 pub struct Console {
     /// `-v`: dump requests and responses to stderr.
     pub verbose: bool,
+    /// Step ids are padded to this width so columns line up.
+    pub id_width: usize,
 }
 
 /// Control characters from servers, plugins or files could drive the terminal
 /// (colours, cursor moves, fake lines); only newlines and tabs pass.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return std::borrow::Cow::Borrowed(text);
     }
     text.chars()
         .filter(|c| *c != '\r')
-        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -80,9 +91,9 @@ impl Console {
             StepOutcome::Failed(_) => "FAILED",
             StepOutcome::Error(_) => "ERROR ",
         };
-        let mut line = format!("  {label} {id}");
+        let mut line = format!("  {label} {id:<width$}", width = self.id_width);
         if let Some((method, url)) = request {
-            line.push_str(&format!("  {method} {url}"));
+            line.push_str(&format!(" {method} {url}"));
         }
         if let Some(status) = status {
             line.push_str(&format!(" -> {status}"));
@@ -108,8 +119,19 @@ impl Console {
     }
 
     /// A journey's closing line.
-    pub fn summary(&self, name: &str, passed: usize, failed: usize, skipped: usize, took: Duration) {
-        let verdict = if failed == 0 && skipped == 0 { "passed" } else { "failed" };
+    pub fn summary(
+        &self,
+        name: &str,
+        passed: usize,
+        failed: usize,
+        skipped: usize,
+        took: Duration,
+    ) {
+        let verdict = if failed == 0 && skipped == 0 {
+            "passed"
+        } else {
+            "failed"
+        };
         out(&format!(
             "{name} {verdict}: {passed} of {} steps ok, {failed} failed, {skipped} skipped ({})",
             passed + failed + skipped,
@@ -140,7 +162,10 @@ impl Console {
         }
         let mut text = format!("< {} ({})", response.status, human(response.elapsed));
         for (name, value) in &response.headers {
-            text.push_str(&format!("\n< {name}: {}", String::from_utf8_lossy(value.as_bytes())));
+            text.push_str(&format!(
+                "\n< {name}: {}",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
         }
         if !response.body.is_empty() {
             text.push_str("\n<\n");
@@ -157,7 +182,10 @@ fn body_text(body: &[u8]) -> String {
     let shown = &body[..body.len().min(DUMP_BODY_BYTES)];
     let mut text = String::from_utf8_lossy(shown).into_owned();
     if body.len() > DUMP_BODY_BYTES {
-        text.push_str(&format!("\n… ({} more bytes)", body.len() - DUMP_BODY_BYTES));
+        text.push_str(&format!(
+            "\n… ({} more bytes)",
+            body.len() - DUMP_BODY_BYTES
+        ));
     }
     text
 }

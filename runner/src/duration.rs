@@ -19,14 +19,16 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("`{text}` is not a duration (try 30s, 500ms or 2m)")),
     };
     if !(seconds > 0.0 && seconds < 86_400.0) {
-        return Err(format!("`{text}` is out of range (more than 0, less than a day)"));
+        return Err(format!(
+            "`{text}` is out of range (more than 0, less than a day)"
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `1.5s`, `300ms`, `5s`.
 pub fn human(d: Duration) -> String {
-    if d.as_millis() >= 1000 && d.as_millis() % 1000 == 0 {
+    if d.as_millis() >= 1000 && d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else if d.as_millis() >= 1000 {
         format!("{:.1}s", d.as_secs_f64())

@@ -54,7 +54,9 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                 if actual.as_deref() != Some(wanted.as_str()) {
                     failures.push(format!(
                         "header {name}: expected `{wanted}`, got {}",
-                        actual.map(|a| format!("`{a}`")).unwrap_or_else(|| "nothing".into())
+                        actual
+                            .map(|a| format!("`{a}`"))
+                            .unwrap_or_else(|| "nothing".into())
                     ));
                 }
             }
@@ -78,7 +80,9 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                             if found.as_ref() != Some(want) {
                                 failures.push(format!(
                                     "{written}: expected {want}, got {}",
-                                    found.map(|f| f.to_string()).unwrap_or_else(|| "nothing".into())
+                                    found
+                                        .map(|f| f.to_string())
+                                        .unwrap_or_else(|| "nothing".into())
                                 ));
                             }
                         }
@@ -91,7 +95,11 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
 }
 
 /// The value a capture rule takes from a response, or why it cannot.
-pub fn capture(rule: &CaptureRule, response: &Received, body: &mut Body<'_>) -> Result<Value, String> {
+pub fn capture(
+    rule: &CaptureRule,
+    response: &Received,
+    body: &mut Body<'_>,
+) -> Result<Value, String> {
     match &rule.from {
         CaptureFrom::Header(name) => header_text(&response.headers, name)
             .map(Value::String)

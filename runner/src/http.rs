@@ -52,9 +52,12 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
         .method
         .render(fills, &mut used)
         .map_err(|e| render_error(step, e))?;
-    let method = Method::from_bytes(method_text.trim().to_ascii_uppercase().as_bytes())
-        .map_err(|_| {
-            Error::Runtime(format!("step `{step}`: `{}` is not an HTTP method", method_text.as_str()))
+    let method =
+        Method::from_bytes(method_text.trim().to_ascii_uppercase().as_bytes()).map_err(|_| {
+            Error::Runtime(format!(
+                "step `{step}`: `{}` is not an HTTP method",
+                method_text.as_str()
+            ))
         })?;
 
     let url_text = template
@@ -77,20 +80,26 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
     if !template.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &template.query {
-            let value = value.render_text(fills, &mut used).map_err(|e| render_error(step, e))?;
+            let value = value
+                .render_text(fills, &mut used)
+                .map_err(|e| render_error(step, e))?;
             pairs.append_pair(name, &value);
         }
     }
 
     let mut headers = Vec::new();
     for (name, value) in &template.headers {
-        let rendered = value.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+        let rendered = value
+            .render(fills, &mut used)
+            .map_err(|e| render_error(step, e))?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Runtime(format!("step `{step}`: bad header name `{name}`")))?;
         headers.push((name, rendered));
     }
     if let Some((user, password)) = &template.basic_auth {
-        let mut pair = user.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+        let mut pair = user
+            .render(fills, &mut used)
+            .map_err(|e| render_error(step, e))?;
         pair.push(':');
         password
             .render_into(fills, &mut pair, &mut used)
@@ -104,7 +113,9 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
     let body = match &template.body {
         Body::None => None,
         Body::Raw(text) => {
-            let rendered = text.render(fills, &mut used).map_err(|e| render_error(step, e))?;
+            let rendered = text
+                .render(fills, &mut used)
+                .map_err(|e| render_error(step, e))?;
             Some(Zeroizing::new(rendered.as_bytes().to_vec()))
         }
         Body::Json(json) => {
@@ -122,7 +133,9 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
         Body::Form(fields) => {
             let mut serializer = form_urlencoded::Serializer::new(String::new());
             for (name, value) in fields {
-                let value = value.render_text(fills, &mut used).map_err(|e| render_error(step, e))?;
+                let value = value
+                    .render_text(fills, &mut used)
+                    .map_err(|e| render_error(step, e))?;
                 serializer.append_pair(name, &value);
             }
             if !has(&reqwest::header::CONTENT_TYPE) {
@@ -180,7 +193,9 @@ pub async fn send(client: &Client, request: &BuiltRequest, timeout: Duration) ->
     let mut headers = HeaderMap::new();
     for (name, value) in &request.headers {
         let value = HeaderValue::from_str(value).map_err(|_| {
-            Error::Runtime(format!("header `{name}` has a value that is not valid in HTTP"))
+            Error::Runtime(format!(
+                "header `{name}` has a value that is not valid in HTTP"
+            ))
         })?;
         headers.append(name.clone(), value);
     }
@@ -192,7 +207,10 @@ pub async fn send(client: &Client, request: &BuiltRequest, timeout: Duration) ->
         builder = builder.body(body.to_vec());
     }
     let started = Instant::now();
-    let mut response = builder.send().await.map_err(|e| network_error(&request.url, &e, timeout))?;
+    let mut response = builder
+        .send()
+        .await
+        .map_err(|e| network_error(&request.url, &e, timeout))?;
     let status = response.status();
     let headers = response.headers().clone();
     let mut body = Vec::new();

@@ -248,7 +248,10 @@ mod tests {
         for user in ["u", "us", "usr", "alice"] {
             let header = STANDARD.encode(format!("{user}:{CANARY}"));
             let out = r.redact(&header);
-            assert!(out.contains("[redacted:KEY]"), "missed Basic for user {user}");
+            assert!(
+                out.contains("[redacted:KEY]"),
+                "missed Basic for user {user}"
+            );
         }
     }
 

@@ -42,7 +42,10 @@ pub async fn run_plans(
     plans: &[Plan],
     settings: &RunSettings,
 ) -> Result<i32> {
-    let uses: Vec<SecretUse> = plans.iter().flat_map(|p| p.secrets.iter().cloned()).collect();
+    let uses: Vec<SecretUse> = plans
+        .iter()
+        .flat_map(|p| p.secrets.iter().cloned())
+        .collect();
     let mut store = SecretStore::default();
     let mut resolver = Resolver::new(project, providers, &uses);
     let ids = resolver.resolve_all(&uses, &mut store).await?;
@@ -66,7 +69,10 @@ async fn run_plan(
     store: &mut SecretStore,
     settings: &RunSettings,
 ) -> Result<i32> {
-    let console = settings.console;
+    let console = Console {
+        id_width: plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0),
+        ..settings.console
+    };
     console.journey(&plan.journey, &plan.environment);
     // One client per journey: cookies stay within the journey's run.
     let client = reqwest::Client::builder()

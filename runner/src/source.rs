@@ -80,8 +80,12 @@ impl Source {
                 line: l.line(),
                 column: l.column(),
             });
-            Diagnostic::new(format!("invalid {}: {}", self.display, clean_serde_message(&e.to_string())))
-                .at(pos.map(|p| self.spot(p)))
+            Diagnostic::new(format!(
+                "invalid {}: {}",
+                self.display,
+                clean_serde_message(&e.to_string())
+            ))
+            .at(pos.map(|p| self.spot(p)))
         })
     }
 

@@ -346,8 +346,10 @@ impl Template {
             if reqwest_header_name_ok(name) {
                 headers.push((name.clone(), text(&["headers", name], value)?));
             } else {
-                return Err(Diagnostic::new(format!("`{name}` is not a valid header name"))
-                    .at(source.key(&["headers", name])));
+                return Err(
+                    Diagnostic::new(format!("`{name}` is not a valid header name"))
+                        .at(source.key(&["headers", name])),
+                );
             }
         }
         let basic_auth = match &file.basic_auth {
@@ -368,11 +370,17 @@ impl Template {
                 .collect::<Result<Vec<_>, Diagnostic>>()
         };
         let query = json_fields("query", &file.query)?;
-        let bodies = [file.json.is_some(), file.form.is_some(), file.body.is_some()];
+        let bodies = [
+            file.json.is_some(),
+            file.form.is_some(),
+            file.body.is_some(),
+        ];
         if bodies.iter().filter(|b| **b).count() > 1 {
-            return Err(Diagnostic::new("a template has at most one of `json`, `form` and `body`")
-                .at(source.value(&[]))
-                .hint("keep one body and remove the others"));
+            return Err(
+                Diagnostic::new("a template has at most one of `json`, `form` and `body`")
+                    .at(source.value(&[]))
+                    .hint("keep one body and remove the others"),
+            );
         }
         let body = if let Some(json) = &file.json {
             Body::Json(compile_json(source, &mut vec!["json".into()], json)?)
@@ -461,10 +469,10 @@ fn parse_at(source: &Source, path: &[&str], raw: &str) -> Result<Text, Diagnosti
     Text::parse(raw).map_err(|e| {
         let mut spot = source.value(path);
         // Point at the `{{` itself when the string sits on one line as written.
-        if let Some(spot) = spot.as_mut() {
-            if let Some(col) = spot.line_text.find(raw) {
-                spot.column = spot.line_text[..col + e.offset].chars().count() + 1;
-            }
+        if let Some(spot) = spot.as_mut()
+            && let Some(col) = spot.line_text.find(raw)
+        {
+            spot.column = spot.line_text[..col + e.offset].chars().count() + 1;
         }
         Diagnostic::new(e.message).at(spot)
     })
@@ -507,7 +515,10 @@ fn compile_json(
                 compiled.push((key.clone(), compile_json(source, path, item)?));
                 path.pop();
             }
-            if compiled.iter().all(|(_, c)| matches!(c, JsonTemplate::Fixed(_))) {
+            if compiled
+                .iter()
+                .all(|(_, c)| matches!(c, JsonTemplate::Fixed(_)))
+            {
                 JsonTemplate::Fixed(value.clone())
             } else {
                 JsonTemplate::Object(compiled)
@@ -552,12 +563,22 @@ mod tests {
     fn whole_placeholder_keeps_json_type() {
         let t = JsonTemplate::Object(vec![
             ("amount".into(), JsonTemplate::Whole("amount".into())),
-            ("note".into(), JsonTemplate::Str(Text::parse("n={{amount}}").expect("valid"))),
+            (
+                "note".into(),
+                JsonTemplate::Str(Text::parse("n={{amount}}").expect("valid")),
+            ),
         ]);
         let mut out = Vec::new();
-        t.write_json(&Map(vec![("amount", Value::from(1000))]), &mut out, &mut Vec::new())
-            .expect("filled");
-        assert_eq!(String::from_utf8_lossy(&out), r#"{"amount":1000,"note":"n=1000"}"#);
+        t.write_json(
+            &Map(vec![("amount", Value::from(1000))]),
+            &mut out,
+            &mut Vec::new(),
+        )
+        .expect("filled");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#"{"amount":1000,"note":"n=1000"}"#
+        );
     }
 
     #[test]

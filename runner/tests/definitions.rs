@@ -8,13 +8,18 @@ use common::{CANARY, Run, project};
 fn run_journey(journey: &str) -> (Run, u64) {
     let p = project(&[("journeys/j.yaml", journey)]);
     let run = p.run(&["run", "j"], &[("K", CANARY)]);
-    assert!(!run.stderr.contains("internal error"), "panicked: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("internal error"),
+        "panicked: {}",
+        run.stderr
+    );
     (run, p.api.requests())
 }
 
 #[test]
 fn bad_yaml_names_file_line_and_column() {
-    let (run, sent) = run_journey("steps:\n  - id: one\n    template: status\n    values: {code: 200\n");
+    let (run, sent) =
+        run_journey("steps:\n  - id: one\n    template: status\n    values: {code: 200\n");
     run.expect_code(2).expect_output("--> journeys/j.yaml:5:1");
     assert_eq!(sent, 0);
 }
@@ -61,16 +66,27 @@ fn bad_value_sources_and_references_are_definition_errors() {
     let cases = [
         ("{type: sekret, name: K}", "unknown variant `sekret`"),
         ("{type: secret}", "missing field `name`"),
-        ("{type: capture, step: later, name: x}", "no earlier step `later`"),
-        ("{type: variable, name: nope}", "the environment has no variable `nope`"),
-        ("{type: generate, kind: random-hex, bytes: 0}", "`bytes` must be between 1 and 1024"),
+        (
+            "{type: capture, step: later, name: x}",
+            "no earlier step `later`",
+        ),
+        (
+            "{type: variable, name: nope}",
+            "the environment has no variable `nope`",
+        ),
+        (
+            "{type: generate, kind: random-hex, bytes: 0}",
+            "`bytes` must be between 1 and 1024",
+        ),
         ("{type: generate, kind: dice}", "unknown variant `dice`"),
     ];
     for (value, message) in cases {
         let (run, sent) = run_journey(&format!(
             "steps:\n  - id: one\n    template: status\n    values:\n      code: {value}\n"
         ));
-        run.expect_code(2).expect_output(message).expect_output("journeys/j.yaml:5:");
+        run.expect_code(2)
+            .expect_output(message)
+            .expect_output("journeys/j.yaml:5:");
         assert_eq!(sent, 0);
     }
 }
@@ -80,7 +96,9 @@ fn capturing_a_name_the_step_does_not_capture_is_an_error() {
     let (run, _) = run_journey(
         "steps:\n  - id: a\n    template: status\n    values: {code: 200}\n    capture: {x: $.status}\n  - id: b\n    template: status\n    values:\n      code: {type: capture, step: a, name: y}\n",
     );
-    run.expect_code(2).expect_output("step `a` captures no `y`").expect_output("its captures: x");
+    run.expect_code(2)
+        .expect_output("step `a` captures no `y`")
+        .expect_output("its captures: x");
 }
 
 #[test]
@@ -88,10 +106,18 @@ fn bad_jsonpath_and_template_syntax_are_errors() {
     let (run, _) = run_journey(
         "steps:\n  - id: a\n    template: status\n    values: {code: 200}\n    capture: {x: \"$.[\"}\n",
     );
-    run.expect_code(2).expect_output("is not a JSONPath").expect_output("journeys/j.yaml:5:");
+    run.expect_code(2)
+        .expect_output("is not a JSONPath")
+        .expect_output("journeys/j.yaml:5:");
     let p = project(&[
-        ("templates/broken.yaml", "method: GET\nurl: \"{{base_url}}/{{id\"\n"),
-        ("journeys/j.yaml", "steps:\n  - id: a\n    template: broken\n"),
+        (
+            "templates/broken.yaml",
+            "method: GET\nurl: \"{{base_url}}/{{id\"\n",
+        ),
+        (
+            "journeys/j.yaml",
+            "steps:\n  - id: a\n    template: broken\n",
+        ),
     ]);
     p.run(&["run", "j"], &[])
         .expect_code(2)
@@ -104,21 +130,30 @@ fn duplicate_step_ids_are_errors() {
     let (run, _) = run_journey(
         "steps:\n  - id: a\n    template: status\n    values: {code: 200}\n  - id: a\n    template: status\n    values: {code: 200}\n",
     );
-    run.expect_code(2).expect_output("step id `a` is used twice");
+    run.expect_code(2)
+        .expect_output("step id `a` is used twice");
 }
 
 #[test]
 fn project_configuration_errors_exit_1() {
     let p = project(&[
-        ("reqflo.yaml", "environments:\n  test:\n    variables: {base_url: x}\n    secrets: [env, valt]\n"),
-        ("journeys/j.yaml", "steps:\n  - id: a\n    template: status\n    values: {code: {type: secret, name: K}}\n"),
+        (
+            "reqflo.yaml",
+            "environments:\n  test:\n    variables: {base_url: x}\n    secrets: [env, valt]\n",
+        ),
+        (
+            "journeys/j.yaml",
+            "steps:\n  - id: a\n    template: status\n    values: {code: {type: secret, name: K}}\n",
+        ),
     ]);
     p.run(&["run", "j"], &[])
         .expect_code(1)
         .expect_output("names provider `valt`, which is not defined")
         .expect_output("--> reqflo.yaml:4:");
     let p = project(&[("reqflo.yaml", "environmets: {}\n")]);
-    p.run(&["run", "j"], &[]).expect_code(1).expect_output("unknown field `environmets`");
+    p.run(&["run", "j"], &[])
+        .expect_code(1)
+        .expect_output("unknown field `environmets`");
     let p = project(&[(
         "reqflo.yaml",
         "providers:\n  v: {plugin: \"builtin:vault\"}\n",
@@ -131,11 +166,17 @@ fn project_configuration_errors_exit_1() {
 #[test]
 fn usage_errors_exit_1() {
     let p = project(&[]);
-    p.run(&["run"], &[]).expect_code(1).expect_output("name a journey");
+    p.run(&["run"], &[])
+        .expect_code(1)
+        .expect_output("name a journey");
     p.run(&["run", "j", "--env", "prod"], &[]).expect_code(1);
-    p.run(&["run", "j", "--timeout", "soon"], &[]).expect_code(1).expect_output("--timeout");
+    p.run(&["run", "j", "--timeout", "soon"], &[])
+        .expect_code(1)
+        .expect_output("--timeout");
     p.run(&["frobnicate"], &[]).expect_code(1);
-    p.run(&["--help"], &[]).expect_code(0).expect_output("Exit codes:");
+    p.run(&["--help"], &[])
+        .expect_code(0)
+        .expect_output("Exit codes:");
     let elsewhere = tempfile::tempdir().expect("tmp");
     common::reqflo(elsewhere.path(), &["run", "j"], &[])
         .expect_code(1)
@@ -171,10 +212,15 @@ fn policy_denial_happens_before_any_request() {
         .expect_output("journey `j` may not use secret `K`")
         .expect_output("--> journeys/j.yaml:7:")
         .expect_output("only for journeys matching: payment-*");
-    assert_eq!(p.api.requests(), 0, "nothing may be sent after a policy denial");
+    assert_eq!(
+        p.api.requests(),
+        0,
+        "nothing may be sent after a policy denial"
+    );
     // A journey the glob allows runs.
     std::fs::rename(p.path("journeys/j.yaml"), p.path("journeys/payment-x.yaml")).expect("mv");
-    p.run(&["run", "payment-x"], &[("K", CANARY)]).expect_code(0);
+    p.run(&["run", "payment-x"], &[("K", CANARY)])
+        .expect_code(0);
 }
 
 #[test]
@@ -209,18 +255,27 @@ fn values_too_short_to_redact_are_refused() {
 
 #[test]
 fn check_validates_without_sending_or_resolving() {
-    let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: K}}\n";
+    let journey =
+        "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: K}}\n";
     let p = project(&[("journeys/j.yaml", journey)]);
     p.run(&["check", "j"], &[])
         .expect_code(0)
         .expect_output("ok j (env test): 1 steps, secrets: K");
     let resolved = p.run(&["check", "j", "--resolve"], &[("K", CANARY)]);
-    resolved.expect_code(0).expect_output("secret K: resolves via env");
+    resolved
+        .expect_code(0)
+        .expect_output("secret K: resolves via env");
     common::assert_absent(&resolved.all(), CANARY, "check --resolve");
     p.run(&["check", "j", "--resolve"], &[])
         .expect_code(3)
         .expect_output("secret `K` not found");
     assert_eq!(p.api.requests(), 0, "check sends nothing");
-    std::fs::write(p.path("journeys/bad.yaml"), "steps:\n  - id: a\n    template: nope\n").expect("write");
-    p.run(&["check", "--all"], &[]).expect_code(2).expect_output("unknown template `nope`");
+    std::fs::write(
+        p.path("journeys/bad.yaml"),
+        "steps:\n  - id: a\n    template: nope\n",
+    )
+    .expect("write");
+    p.run(&["check", "--all"], &[])
+        .expect_code(2)
+        .expect_output("unknown template `nope`");
 }

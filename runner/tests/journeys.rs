@@ -40,7 +40,10 @@ fn happy_path_runs_every_step_with_the_secret_from_env() {
 #[test]
 fn the_server_rejects_a_wrong_key_and_the_expectation_fails() {
     let p = project(&[("journeys/payment-flow.yaml", PAYMENT_FLOW)]);
-    let run = p.run(&["run", "payment-flow"], &[("PAYMENTS_API_KEY", "wrong-key-value")]);
+    let run = p.run(
+        &["run", "payment-flow"],
+        &[("PAYMENTS_API_KEY", "wrong-key-value")],
+    );
     run.expect_code(4)
         .expect_output("status: expected 201, got 401")
         .expect_output("skip   read");
@@ -49,7 +52,10 @@ fn the_server_rejects_a_wrong_key_and_the_expectation_fails() {
 
 #[test]
 fn input_overrides_default_and_keeps_its_type() {
-    let p = project(&[("journeys/payment-flow.yaml", &PAYMENT_FLOW.replace("{default: 1000}", "{default: 5}"))]);
+    let p = project(&[(
+        "journeys/payment-flow.yaml",
+        &PAYMENT_FLOW.replace("{default: 1000}", "{default: 5}"),
+    )]);
     let run = p.run(
         &["run", "payment-flow", "--input", "amount=1000"],
         &[("PAYMENTS_API_KEY", CANARY)],
@@ -59,12 +65,15 @@ fn input_overrides_default_and_keeps_its_type() {
         &["run", "payment-flow", "--input", "amount=lots"],
         &[("PAYMENTS_API_KEY", CANARY)],
     );
-    bad.expect_code(1).expect_output("input `amount` must be a number");
+    bad.expect_code(1)
+        .expect_output("input `amount` must be a number");
     let unknown = p.run(
         &["run", "payment-flow", "--input", "amuont=1"],
         &[("PAYMENTS_API_KEY", CANARY)],
     );
-    unknown.expect_code(1).expect_output("has no input `amuont`");
+    unknown
+        .expect_code(1)
+        .expect_output("has no input `amuont`");
 }
 
 #[test]
@@ -155,20 +164,43 @@ fn each_expectation_kind_fails_with_exit_4() {
     let cases = [
         ("status: 201", "status: expected 201, got 200"),
         ("status: [201, 204]", "status: expected 201 or 204, got 200"),
-        ("headers: {content-type: text/html}", "header content-type: expected `text/html`"),
-        ("headers: {x-missing: {exists: true}}", "header x-missing: expected it to exist"),
-        ("headers: {content-type: {exists: false}}", "header content-type: expected it to be absent"),
-        ("json: {\"$.status\": 201}", "$.status: expected 201, got 200"),
-        ("json: {\"$.nothing\": {exists: true}}", "$.nothing: expected it to exist"),
-        ("json: {\"$.status\": {exists: false}}", "$.status: expected it to be absent"),
-        ("json: {\"$.status\": {equals: \"200\"}}", "$.status: expected \"200\", got 200"),
+        (
+            "headers: {content-type: text/html}",
+            "header content-type: expected `text/html`",
+        ),
+        (
+            "headers: {x-missing: {exists: true}}",
+            "header x-missing: expected it to exist",
+        ),
+        (
+            "headers: {content-type: {exists: false}}",
+            "header content-type: expected it to be absent",
+        ),
+        (
+            "json: {\"$.status\": 201}",
+            "$.status: expected 201, got 200",
+        ),
+        (
+            "json: {\"$.nothing\": {exists: true}}",
+            "$.nothing: expected it to exist",
+        ),
+        (
+            "json: {\"$.status\": {exists: false}}",
+            "$.status: expected it to be absent",
+        ),
+        (
+            "json: {\"$.status\": {equals: \"200\"}}",
+            "$.status: expected \"200\", got 200",
+        ),
     ];
     for (expect, message) in cases {
         let journey = format!(
             "steps:\n  - id: one\n    template: status\n    values: {{code: 200}}\n    expect:\n      {expect}\n"
         );
         let p = project(&[("journeys/j.yaml", &journey)]);
-        p.run(&["run", "j"], &[]).expect_code(4).expect_output(message);
+        p.run(&["run", "j"], &[])
+            .expect_code(4)
+            .expect_output(message);
     }
 }
 
@@ -195,7 +227,10 @@ steps:
 fn a_slow_server_hits_the_timeout_with_exit_3() {
     let template = "method: GET\nurl: \"{{base_url}}/slow?ms=5000\"\n";
     let journey = "steps:\n  - id: wait\n    template: slow\n";
-    let p = project(&[("templates/slow.yaml", template), ("journeys/j.yaml", journey)]);
+    let p = project(&[
+        ("templates/slow.yaml", template),
+        ("journeys/j.yaml", journey),
+    ]);
     let started = std::time::Instant::now();
     p.run(&["run", "j", "--timeout", "300ms"], &[])
         .expect_code(3)
@@ -212,7 +247,9 @@ fn connection_refused_is_one_clear_line_with_exit_3() {
     drop(dead);
     std::fs::write(
         p.path("reqflo.yaml"),
-        format!("environments:\n  test:\n    variables: {{base_url: \"http://127.0.0.1:{port}\"}}\n"),
+        format!(
+            "environments:\n  test:\n    variables: {{base_url: \"http://127.0.0.1:{port}\"}}\n"
+        ),
     )
     .expect("write");
     p.run(&["run", "j"], &[])
@@ -224,7 +261,13 @@ fn connection_refused_is_one_clear_line_with_exit_3() {
 fn several_journeys_and_all_run_in_one_command() {
     let ok = "steps:\n  - id: one\n    template: status\n    values: {code: 200}\n    expect: {status: 200}\n";
     let p = project(&[("journeys/a.yaml", ok), ("journeys/b.yaml", ok)]);
-    p.run(&["run", "a", "b"], &[]).expect_code(0).expect_output("journey b");
-    p.run(&["run", "--all"], &[]).expect_code(0).expect_output("journey a");
-    p.run(&["run", "nope"], &[]).expect_code(1).expect_output("no journey `nope`");
+    p.run(&["run", "a", "b"], &[])
+        .expect_code(0)
+        .expect_output("journey b");
+    p.run(&["run", "--all"], &[])
+        .expect_code(0)
+        .expect_output("journey a");
+    p.run(&["run", "nope"], &[])
+        .expect_code(1)
+        .expect_output("no journey `nope`");
 }

@@ -76,7 +76,11 @@ fn success_with_verbose_dumps_never_shows_the_canary() {
     assert_absent(&run.stdout, CANARY, "stdout");
     assert_absent(&run.stderr, CANARY, "stderr");
     // The dump really did include the echoed request, redacted.
-    assert!(run.stderr.matches("[redacted:CANARY_KEY]").count() >= 10, "{}", run.stderr);
+    assert!(
+        run.stderr.matches("[redacted:CANARY_KEY]").count() >= 10,
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -84,7 +88,8 @@ fn a_failed_expectation_quoting_the_value_is_redacted() {
     let journey = "steps:\n  - id: header\n    template: echo-header\n    values: {key: {type: secret, name: CANARY_KEY}}\n    expect:\n      json:\n        \"$.headers.authorization\": nope\n";
     for args in [&["run", "j"][..], &["run", "j", "-v"][..]] {
         let run = run_with(journey, &[], args);
-        run.expect_code(4).expect_output("expected \"nope\", got \"Bearer [redacted:CANARY_KEY]\"");
+        run.expect_code(4)
+            .expect_output("expected \"nope\", got \"Bearer [redacted:CANARY_KEY]\"");
         assert_absent(&run.all(), CANARY, "failed expectation");
     }
 }
@@ -96,7 +101,8 @@ fn a_server_error_is_redacted() {
         journey(&[("fail", "fail")])
     );
     let run = run_with(&journey, &[], &["run", "j", "-v"]);
-    run.expect_code(4).expect_output("status: expected 200, got 500");
+    run.expect_code(4)
+        .expect_output("status: expected 200, got 500");
     assert_absent(&run.all(), CANARY, "server error");
 }
 
@@ -104,7 +110,11 @@ fn a_server_error_is_redacted() {
 fn a_runtime_error_quoting_the_url_is_redacted() {
     let template = "method: GET\nurl: \"not a url {{key}}\"\n";
     let journey = "steps:\n  - id: bad\n    template: bad-url\n    values: {key: {type: secret, name: CANARY_KEY}}\n";
-    let run = run_with(journey, &[("templates/bad-url.yaml", template)], &["run", "j", "-v"]);
+    let run = run_with(
+        journey,
+        &[("templates/bad-url.yaml", template)],
+        &["run", "j", "-v"],
+    );
     run.expect_code(3).expect_output("invalid URL");
     assert_absent(&run.all(), CANARY, "runtime error");
 }
@@ -134,7 +144,10 @@ steps:
     // The demo API's first token is deterministic: prove it was hidden.
     let token = format!("tok_{:016x}", 1u64.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     assert_absent(&run.all(), &token, "captured token");
-    assert!(run.all().contains("pay_0001"), "plain captures stay visible");
+    assert!(
+        run.all().contains("pay_0001"),
+        "plain captures stay visible"
+    );
 }
 
 #[test]
@@ -142,9 +155,13 @@ fn plugin_error_text_is_redacted_and_stripped_of_escapes() {
     let config = "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\nproviders:\n  hostile: {plugin: \"@HOSTILE@\"}\nsecrets:\n  LEAKY:\n    provider: hostile\n    reference: \"error:\\e[31mstolen cAn4ry/Se+cret=Zq9\\e[0m\"\n";
     let journey = "steps:\n  - id: a\n    template: echo-header\n    values: {key: {type: secret, name: CANARY_KEY}}\n  - id: b\n    template: echo-header\n    values: {key: {type: secret, name: LEAKY}}\n";
     let run = run_with(journey, &[("reqflo.yaml", config)], &["run", "j", "-v"]);
-    run.expect_code(3).expect_output("stolen [redacted:CANARY_KEY]");
+    run.expect_code(3)
+        .expect_output("stolen [redacted:CANARY_KEY]");
     assert_absent(&run.all(), CANARY, "plugin error");
-    assert!(!run.all().contains('\u{1b}'), "terminal escapes must be stripped");
+    assert!(
+        !run.all().contains('\u{1b}'),
+        "terminal escapes must be stripped"
+    );
 }
 
 #[test]

@@ -23,7 +23,8 @@ fn hostile(reference: &str, extra_provider_lines: &str) -> TestProject {
 fn a_plugin_sees_no_environment_variable_it_was_not_granted() {
     let p = hostile("env:UNGRANTED_SECRET", "");
     let run = p.run(&["run", "j"], &[("UNGRANTED_SECRET", CANARY)]);
-    run.expect_code(3).expect_output("env UNGRANTED_SECRET is not visible");
+    run.expect_code(3)
+        .expect_output("env UNGRANTED_SECRET is not visible");
     assert_absent(&run.all(), CANARY, "ungranted env");
     assert_eq!(p.api.requests(), 0);
 
@@ -59,7 +60,11 @@ fn a_plugin_that_loops_forever_is_stopped_promptly() {
         .expect_code(3)
         .expect_output("provider `hostile`")
         .expect_output("failed to resolve `loop`: exceeded its CPU budget of 1s");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(p.api.requests(), 0);
 }
 
@@ -81,7 +86,9 @@ fn a_plugin_that_panics_or_hangs_fails_cleanly() {
         .expect_output("crashed (panic or abort); it printed: hostile provider panics on purpose");
     let p = hostile("sleep", "");
     let started = Instant::now();
-    p.run(&["run", "j"], &[]).expect_code(3).expect_output("did not answer within 1s");
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("did not answer within 1s");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -115,7 +122,8 @@ fn a_custom_plugin_is_refused_when_its_pin_does_not_match() {
         .expect_code(3)
         .expect_output("does not match its sha256 pin");
     assert_eq!(bad.api.requests(), 0);
-    bad.run(&["plugins", "list"], &[]).expect_output("PIN MISMATCH");
+    bad.run(&["plugins", "list"], &[])
+        .expect_output("PIN MISMATCH");
 }
 
 #[test]
@@ -135,11 +143,15 @@ fn files_that_are_not_components_are_refused_with_the_plugin_named() {
         std::fs::write(p.path(name), bytes).expect("write");
         p.run(&["run", "j"], &[])
             .expect_code(3)
-            .expect_output(&format!("{name} (provider `bad`) is not a valid WebAssembly component"));
+            .expect_output(&format!(
+                "{name} (provider `bad`) is not a valid WebAssembly component"
+            ));
     }
     let config = "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\n    secrets: [gone]\nproviders:\n  gone: {plugin: ./missing.wasm}\n";
     let p = project(&[("reqflo.yaml", config), ("journeys/j.yaml", ECHO_JOURNEY)]);
-    p.run(&["run", "j"], &[]).expect_code(3).expect_output("cannot read plugin");
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("cannot read plugin");
 }
 
 fn file_project(file_name: &str, contents: &str, reference: &str) -> TestProject {
@@ -156,9 +168,17 @@ fn file_project(file_name: &str, contents: &str, reference: &str) -> TestProject
 fn the_file_provider_reads_yaml_json_and_dotenv() {
     let cases = [
         ("secrets.yaml", "S: the-file-value\n", "S"),
-        ("nested.yml", "payments:\n  api: {key: the-file-value}\n", "payments.api.key"),
+        (
+            "nested.yml",
+            "payments:\n  api: {key: the-file-value}\n",
+            "payments.api.key",
+        ),
         ("secrets.json", "{\"S\": \"the-file-value\"}", "S"),
-        (".env", "# comment\nexport OTHER=x\nS=\"the-file-value\"\n", "S"),
+        (
+            ".env",
+            "# comment\nexport OTHER=x\nS=\"the-file-value\"\n",
+            "S",
+        ),
         ("local.env", "S=the-file-value # trailing comment\n", "S"),
     ];
     for (file, contents, reference) in cases {
@@ -175,7 +195,10 @@ fn a_broken_secret_file_is_reported_without_its_contents() {
     let run = p.run(&["run", "j"], &[]);
     run.expect_code(3)
         .expect_output("secrets.yaml is not a valid secret file: syntax error at line");
-    assert!(!run.all().contains("unclosed"), "file contents must not be quoted");
+    assert!(
+        !run.all().contains("unclosed"),
+        "file contents must not be quoted"
+    );
 
     let p = file_project("secrets.yaml", "OTHER: x1234\n", "S");
     p.run(&["run", "j"], &[])
@@ -188,7 +211,8 @@ fn the_env_provider_resolves_the_reference_from_the_registry() {
     let config = "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\nsecrets:\n  S: {reference: REAL_NAME}\n";
     let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: S}}\n    expect:\n      json: {\"$.headers['x-key']\": {exists: true}}\n";
     let p = project(&[("reqflo.yaml", config), ("journeys/j.yaml", journey)]);
-    p.run(&["run", "j"], &[("REAL_NAME", CANARY)]).expect_code(0);
+    p.run(&["run", "j"], &[("REAL_NAME", CANARY)])
+        .expect_code(0);
     p.run(&["run", "j"], &[("S", CANARY)])
         .expect_code(3)
         .expect_output("environment variable REAL_NAME is not set");
@@ -196,5 +220,6 @@ fn the_env_provider_resolves_the_reference_from_the_registry() {
     p.run(&["run", "j", "--secrets", "file"], &[("REAL_NAME", CANARY)])
         .expect_code(3)
         .expect_output("tried file:");
-    p.run(&["run", "j", "--secrets", "vault"], &[]).expect_code(1);
+    p.run(&["run", "j", "--secrets", "vault"], &[])
+        .expect_code(1);
 }

@@ -32,7 +32,11 @@ type Shared = Arc<Demo>;
 
 /// Serve the API on `listener`, accepting `key` as the bearer key, until the
 /// process ends. `requests` counts every request but `/__stats`.
-pub async fn serve(listener: tokio::net::TcpListener, key: String, requests: Arc<AtomicU64>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    key: String,
+    requests: Arc<AtomicU64>,
+) -> std::io::Result<()> {
     let state = Arc::new(Demo {
         key,
         requests,
@@ -82,7 +86,9 @@ pub fn spawn(key: &str) -> std::io::Result<Running> {
     let counter = Arc::clone(&requests);
     let key = key.to_string();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
         if let Ok(runtime) = runtime {
             runtime.block_on(async move {
                 if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
@@ -102,7 +108,11 @@ async fn count(State(demo): State<Shared>, request: Request, next: Next) -> Resp
 }
 
 fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid api key"}))).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "invalid api key"})),
+    )
+        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -118,10 +128,17 @@ async fn create_payment(State(demo): State<Shared>, headers: HeaderMap, body: By
         return unauthorized();
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "body must be JSON"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "body must be JSON"})),
+        )
+            .into_response();
     };
     let Some(amount) = request.get("amount").and_then(Value::as_i64) else {
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": "amount must be an integer"})))
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "amount must be an integer"})),
+        )
             .into_response();
     };
     let n = demo.next_id.fetch_add(1, Ordering::SeqCst);
@@ -134,36 +151,60 @@ async fn create_payment(State(demo): State<Shared>, headers: HeaderMap, body: By
         "currency": request.get("currency").cloned().unwrap_or(json!("usd")),
         "idempotency_key": headers.get("idempotency-key").and_then(|v| v.to_str().ok()),
     });
-    demo.payments.lock().await.insert(id.clone(), payment.clone());
+    demo.payments
+        .lock()
+        .await
+        .insert(id.clone(), payment.clone());
     demo.tokens.lock().await.insert(token.clone(), id.clone());
     let mut body = payment;
     body["token"] = json!(token);
     (
         StatusCode::CREATED,
-        [(header::SET_COOKIE, format!("session=sess_{n}; Path=/; HttpOnly"))],
+        [(
+            header::SET_COOKIE,
+            format!("session=sess_{n}; Path=/; HttpOnly"),
+        )],
         Json(body),
     )
         .into_response()
 }
 
-async fn get_payment(State(demo): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn get_payment(
+    State(demo): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if bearer(&headers) != Some(demo.key.as_str()) {
         return unauthorized();
     }
     match demo.payments.lock().await.get(&id) {
         Some(payment) => Json(payment.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": "no such payment"}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such payment"})),
+        )
+            .into_response(),
     }
 }
 
 /// Authorised by the payment's own token (captured from the create response).
-async fn receipt(State(demo): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn receipt(
+    State(demo): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorized();
     };
     match demo.tokens.lock().await.get(token) {
-        Some(owner) if *owner == id => Json(json!({"payment": id, "receipt": "ok"})).into_response(),
-        _ => (StatusCode::FORBIDDEN, Json(json!({"error": "token does not match payment"}))).into_response(),
+        Some(owner) if *owner == id => {
+            Json(json!({"payment": id, "receipt": "ok"})).into_response()
+        }
+        _ => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "token does not match payment"})),
+        )
+            .into_response(),
     }
 }
 
@@ -176,11 +217,20 @@ async fn me(headers: HeaderMap) -> Response {
         .map(str::to_string);
     match session {
         Some(session) => Json(json!({"session": session})).into_response(),
-        None => (StatusCode::UNAUTHORIZED, Json(json!({"error": "no session cookie"}))).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "no session cookie"})),
+        )
+            .into_response(),
     }
 }
 
-async fn echo(method: Method, headers: HeaderMap, Query(query): Query<HashMap<String, String>>, body: Bytes) -> Response {
+async fn echo(
+    method: Method,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), json!(String::from_utf8_lossy(v.as_bytes()))))
@@ -200,7 +250,11 @@ async fn status(Path(code): Path<u16>) -> Response {
 }
 
 async fn slow(Query(query): Query<HashMap<String, String>>) -> Response {
-    let ms = query.get("ms").and_then(|m| m.parse().ok()).unwrap_or(1000u64).min(60_000);
+    let ms = query
+        .get("ms")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000u64)
+        .min(60_000);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     Json(json!({"slept_ms": ms})).into_response()
 }

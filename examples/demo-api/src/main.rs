@@ -31,7 +31,10 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!("demo-api listening on http://{address}");
     if let Err(e) = demo_api::serve(listener, key, Arc::new(AtomicU64::new(0))).await {
         eprintln!("demo-api: {e}");

@@ -93,7 +93,9 @@ impl Guest for FileProvider {
             .take(MAX_FILE_BYTES + 1)
             .read_to_string(&mut text);
         if read.is_err() {
-            return Err(Error::Unavailable(format!("{path} is not readable UTF-8 text")));
+            return Err(Error::Unavailable(format!(
+                "{path} is not readable UTF-8 text"
+            )));
         }
         if text.len() as u64 > MAX_FILE_BYTES {
             return Err(Error::Unavailable(format!("{path} is larger than 4 MiB")));
@@ -151,7 +153,9 @@ fn parse(format: Format, text: &str) -> Result<Document, String> {
     match format {
         Format::Yaml => {
             if text.trim().is_empty() {
-                return Ok(Document::Tree(serde_json::Value::Object(Default::default())));
+                return Ok(Document::Tree(
+                    serde_json::Value::Object(Default::default()),
+                ));
             }
             serde_yaml::from_str::<serde_json::Value>(text)
                 .map_err(|e| location(e.location().map(|l| (l.line(), l.column()))))
@@ -205,7 +209,12 @@ fn dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
             inner.to_string()
         } else {
             // An unquoted value ends at a ` #` comment, as in shells.
-            value.split(" #").next().unwrap_or("").trim_end().to_string()
+            value
+                .split(" #")
+                .next()
+                .unwrap_or("")
+                .trim_end()
+                .to_string()
         };
         map.insert(key.to_string(), value);
     }

@@ -10,9 +10,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::inputs::{InputMode, input_value};
-use super::{
-    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedStep, SecretUse,
-};
+use super::{CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedStep, SecretUse};
 use crate::error::{Diagnostic, Error, Result};
 use crate::project::load::list_or_none;
 use crate::project::model::{
@@ -35,6 +33,8 @@ pub struct PlanOptions {
     pub secrets: Option<String>,
     /// `--input k=v`.
     pub inputs: IndexMap<String, String>,
+    /// `--var k=v`: overrides the environment's variables.
+    pub variables: IndexMap<String, String>,
     /// Whether missing inputs may be prompted for.
     pub input_mode: InputMode,
 }
@@ -80,7 +80,11 @@ pub fn plan_journey(
 ) -> Result<Plan> {
     let (environment, env_def) = select_environment(project, options.environment.as_deref())?;
     let chain = run_chain(project, providers, &environment, env_def, options)?;
-    let variables = Arc::new(env_def.map(|e| e.variables.clone()).unwrap_or_default());
+    let mut variables = env_def.map(|e| e.variables.clone()).unwrap_or_default();
+    for (name, value) in &options.variables {
+        variables.insert(name.clone(), Value::String(value.clone()));
+    }
+    let variables = Arc::new(variables);
     let mut planner = Planner {
         project,
         providers,
@@ -240,7 +244,8 @@ impl Planner<'_> {
             }
         };
         let template = Arc::new(Template::compile(&loaded).map_err(Error::Definition)?);
-        self.templates.insert(name.to_string(), Arc::clone(&template));
+        self.templates
+            .insert(name.to_string(), Arc::clone(&template));
         Ok(template)
     }
 
@@ -281,7 +286,12 @@ impl Planner<'_> {
             ValueDef::Input { name: input } => {
                 self.used_inputs.insert(input.clone());
                 let declared = self.journey.file.inputs.get(&input);
-                match input_value(&input, declared, &self.options.inputs, self.options.input_mode)? {
+                match input_value(
+                    &input,
+                    declared,
+                    &self.options.inputs,
+                    self.options.input_mode,
+                )? {
                     Some(value) => Fill::Value(value),
                     None => Fill::Value(Value::Null),
                 }
@@ -296,7 +306,10 @@ impl Planner<'_> {
                 }
                 Fill::Generate(kind, bytes)
             }
-            ValueDef::Capture { step, name: capture } => {
+            ValueDef::Capture {
+                step,
+                name: capture,
+            } => {
                 let Some(index) = earlier.iter().position(|s| s.id == step) else {
                     return Err(Error::Definition(
                         Diagnostic::new(format!("no earlier step `{step}` to capture from"))
@@ -305,8 +318,11 @@ impl Planner<'_> {
                     ));
                 };
                 if !earlier[index].captures.iter().any(|c| c.name == capture) {
-                    let names: Vec<String> =
-                        earlier[index].captures.iter().map(|c| c.name.clone()).collect();
+                    let names: Vec<String> = earlier[index]
+                        .captures
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
                     return Err(Error::Definition(
                         Diagnostic::new(format!("step `{step}` captures no `{capture}`"))
                             .at(self.source.value(&[&path[..], &["name"]].concat()))
@@ -315,9 +331,10 @@ impl Planner<'_> {
                 }
                 Fill::Capture(index, capture)
             }
-            ValueDef::Secret { name: secret, provider } => {
-                Fill::Secret(self.secret(&path, &secret, provider)?)
-            }
+            ValueDef::Secret {
+                name: secret,
+                provider,
+            } => Fill::Secret(self.secret(&path, &secret, provider)?),
         })
     }
 
@@ -350,9 +367,11 @@ impl Planner<'_> {
         let chain = match pinned {
             Some(p) if self.providers.get(&p).is_none() => {
                 return Err(Error::Config(
-                    Diagnostic::new(format!("secret `{name}` names provider `{p}`, which is not defined"))
-                        .at(at)
-                        .hint(format!("providers: {}", self.providers.names().join(", "))),
+                    Diagnostic::new(format!(
+                        "secret `{name}` names provider `{p}`, which is not defined"
+                    ))
+                    .at(at)
+                    .hint(format!("providers: {}", self.providers.names().join(", "))),
                 ));
             }
             Some(p) => vec![p],
@@ -389,7 +408,9 @@ impl Planner<'_> {
                     (None, Some(h)) => (CaptureFrom::Header(h.clone()), spec.secret),
                     _ => {
                         return Err(self.definition(
-                            format!("capture `{name}` needs exactly one of `jsonpath` and `header`"),
+                            format!(
+                                "capture `{name}` needs exactly one of `jsonpath` and `header`"
+                            ),
                             &path,
                         ));
                     }
@@ -423,9 +444,8 @@ impl Planner<'_> {
         }
         let mut headers = Vec::new();
         for (name, raw) in &def.headers {
-            let matcher = matcher(raw).map_err(|m| {
-                self.definition(m, &["steps", i, "expect", "headers", name])
-            })?;
+            let matcher = matcher(raw)
+                .map_err(|m| self.definition(m, &["steps", i, "expect", "headers", name]))?;
             headers.push((name.clone(), matcher));
         }
         let mut json = Vec::new();
@@ -471,17 +491,17 @@ fn parse_path(written: &str, at: Option<crate::error::Spot>) -> Result<JsonPath>
 
 /// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.
 fn matcher(raw: &Value) -> Result<Matcher, String> {
-    if let Some(map) = raw.as_object() {
-        if map.len() == 1 {
-            if let Some(v) = map.get("equals") {
-                return Ok(Matcher::Equals(v.clone()));
-            }
-            if let Some(v) = map.get("exists") {
-                return v
-                    .as_bool()
-                    .map(Matcher::Exists)
-                    .ok_or_else(|| "`exists` takes true or false".to_string());
-            }
+    if let Some(map) = raw.as_object()
+        && map.len() == 1
+    {
+        if let Some(v) = map.get("equals") {
+            return Ok(Matcher::Equals(v.clone()));
+        }
+        if let Some(v) = map.get("exists") {
+            return v
+                .as_bool()
+                .map(Matcher::Exists)
+                .ok_or_else(|| "`exists` takes true or false".to_string());
         }
     }
     Ok(Matcher::Equals(raw.clone()))

@@ -53,16 +53,19 @@ fn typed(name: &str, raw: &str, default: Option<&Value>) -> Result<Value> {
             .parse::<serde_json::Number>()
             .map(Value::Number)
             .map_err(|_| Error::Usage(format!("input `{name}` must be a number, got `{raw}`"))),
-        Some(Value::Bool(_)) => raw
-            .parse::<bool>()
-            .map(Value::Bool)
-            .map_err(|_| Error::Usage(format!("input `{name}` must be true or false, got `{raw}`"))),
+        Some(Value::Bool(_)) => raw.parse::<bool>().map(Value::Bool).map_err(|_| {
+            Error::Usage(format!("input `{name}` must be true or false, got `{raw}`"))
+        }),
         _ => Ok(Value::String(raw.to_string())),
     }
 }
 
 /// Ask on the terminal; an empty answer means "use the default".
-fn prompt(name: &str, description: Option<&str>, default: Option<&Value>) -> Result<Option<String>> {
+fn prompt(
+    name: &str,
+    description: Option<&str>,
+    default: Option<&Value>,
+) -> Result<Option<String>> {
     let mut stderr = std::io::stderr();
     let about = description.map(|d| format!(" ({d})")).unwrap_or_default();
     let shown = default.map(|d| format!(" [{d}]")).unwrap_or_default();
@@ -83,7 +86,10 @@ mod tests {
 
     #[test]
     fn inputs_take_the_defaults_type() {
-        assert_eq!(typed("a", "10", Some(&Value::from(1))).ok(), Some(Value::from(10)));
+        assert_eq!(
+            typed("a", "10", Some(&Value::from(1))).ok(),
+            Some(Value::from(10))
+        );
         assert!(typed("a", "ten", Some(&Value::from(1))).is_err());
         assert_eq!(typed("a", "10", None).ok(), Some(Value::from("10")));
     }
@@ -93,6 +99,9 @@ mod tests {
         let given = IndexMap::new();
         let err = input_value("amount", None, &given, InputMode::NoPrompt);
         assert!(matches!(err, Err(Error::Usage(m)) if m.contains("--input amount=")));
-        assert!(matches!(input_value("amount", None, &given, InputMode::Check), Ok(None)));
+        assert!(matches!(
+            input_value("amount", None, &given, InputMode::Check),
+            Ok(None)
+        ));
     }
 }

@@ -98,7 +98,8 @@ impl Project {
                 list_or_none(&self.journey_names())
             )));
         };
-        self.load_file(name, &path, "journeys").map_err(Error::Definition)
+        self.load_file(name, &path, "journeys")
+            .map_err(Error::Definition)
     }
 
     /// Load `templates/NAME.yaml`, or `None` when no such file exists.
@@ -117,7 +118,8 @@ impl Project {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let source = Source::read(path, format!("{folder}/{file_name}")).map_err(Diagnostic::new)?;
+        let source =
+            Source::read(path, format!("{folder}/{file_name}")).map_err(Diagnostic::new)?;
         let file = source.parse()?;
         Ok(Loaded {
             name: name.to_string(),
@@ -129,10 +131,10 @@ impl Project {
     /// Resolve a path a user wrote in reqflo.yaml: `~/` is the home folder,
     /// relative paths are relative to the project root.
     pub fn resolve_path(&self, written: &str) -> PathBuf {
-        if let Some(rest) = written.strip_prefix("~/") {
-            if let Some(home) = dirs::home_dir() {
-                return home.join(rest);
-            }
+        if let Some(rest) = written.strip_prefix("~/")
+            && let Some(home) = dirs::home_dir()
+        {
+            return home.join(rest);
         }
         self.root.join(written)
     }

@@ -20,24 +20,20 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// Compile `bytes`, or load the compiled form from the cache. `digest` is the
 /// component's SHA-256 in hex.
-pub fn load_or_compile(
-    engine: &Engine,
-    digest: &str,
-    bytes: &[u8],
-) -> wasmtime::Result<Component> {
+pub fn load_or_compile(engine: &Engine, digest: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let file_name = format!("{digest}-{:016x}.cwasm", hasher.finish());
     let path = cache_dir().map(|dir| dir.join(file_name));
 
-    if let Some(path) = &path {
-        if path.is_file() {
-            // SAFETY: the file is one this cache wrote with `serialize` for an
-            // engine with the same compatibility hash. Anyone who can write to the
-            // user's cache folder can already run code as the user.
-            if let Ok(component) = unsafe { Component::deserialize_file(engine, path) } {
-                return Ok(component);
-            }
+    if let Some(path) = &path
+        && path.is_file()
+    {
+        // SAFETY: the file is one this cache wrote with `serialize` for an
+        // engine with the same compatibility hash. Anyone who can write to the
+        // user's cache folder can already run code as the user.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, path) } {
+            return Ok(component);
         }
     }
 

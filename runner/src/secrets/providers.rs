@@ -124,7 +124,10 @@ impl ProviderSpec {
         };
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = &self.sha256 {
-            let pin = pin.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+            let pin = pin
+                .trim()
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
             if pin != digest {
                 return Err(Error::Plugin(format!(
                     "plugin {} for provider `{}` does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it",
@@ -177,7 +180,12 @@ impl Providers {
                             Diagnostic::new(format!(
                                 "config `{key}` must be a string, number or boolean"
                             ))
-                            .at(source.value(&["providers", name, "config", key])),
+                            .at(source.value(&[
+                                "providers",
+                                name,
+                                "config",
+                                key,
+                            ])),
                         ));
                     }
                 };
@@ -245,6 +253,9 @@ impl Providers {
 }
 
 fn memory_bytes(limits: Limits) -> usize {
-    let mib = limits.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB).clamp(1, 4096);
+    let mib = limits
+        .memory_mib
+        .unwrap_or(DEFAULT_MEMORY_MIB)
+        .clamp(1, 4096);
     (mib as usize) << 20
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::host::PluginHost;
-use super::plugin::{CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue};
+use super::plugin::{
+    CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
+};
 use super::providers::{Builtin, PluginSource, ProviderSpec, Providers};
 use super::store::{MIN_SECRET_BYTES, SecretId, SecretStore};
 use crate::error::{Error, Result};
@@ -84,10 +86,17 @@ impl<'a> Resolver<'a> {
     }
 
     /// Resolve each use independently and report, for `check --resolve`.
-    pub async fn check_all(&mut self, uses: &[SecretUse], store: &mut SecretStore) -> Vec<Resolution> {
+    pub async fn check_all(
+        &mut self,
+        uses: &[SecretUse],
+        store: &mut SecretStore,
+    ) -> Vec<Resolution> {
         let mut out = Vec::new();
         for secret in uses {
-            let outcome = self.resolve(secret, store).await.map(|(provider, _)| provider);
+            let outcome = self
+                .resolve(secret, store)
+                .await
+                .map(|(provider, _)| provider);
             out.push(Resolution {
                 name: secret.name.clone(),
                 outcome,
@@ -143,10 +152,13 @@ impl<'a> Resolver<'a> {
             .clone();
         // The default secret file may simply not exist: that is "not found", and
         // no sandbox needs to start to say so.
-        if let Some(path) = spec.secret_file(self.project) {
-            if !path.is_file() {
-                return Ok(Answer::NotFound(format!("no secret file at {}", path.display())));
-            }
+        if let Some(path) = spec.secret_file(self.project)
+            && !path.is_file()
+        {
+            return Ok(Answer::NotFound(format!(
+                "no secret file at {}",
+                path.display()
+            )));
         }
         let fail = |why: String| {
             Error::Plugin(format!(
@@ -192,7 +204,10 @@ impl<'a> Resolver<'a> {
             if self.host.is_none() {
                 self.host = Some(PluginHost::new()?);
             }
-            let host = self.host.as_ref().ok_or_else(|| Error::Plugin("no plugin host".into()))?;
+            let host = self
+                .host
+                .as_ref()
+                .ok_or_else(|| Error::Plugin("no plugin host".into()))?;
             let label = format!("{} (provider `{}`)", spec.plugin, spec.name);
             let compiled = host.compile(&label, &bytes, &digest)?;
             self.compiled.insert(spec.name.clone(), compiled);
@@ -214,7 +229,10 @@ impl<'a> Resolver<'a> {
                     | ProviderFailure::InvalidReference(m)
                     | ProviderFailure::Unavailable(m) => m,
                 };
-                Ok(Slot::Broken(format!("configuration refused: {}", sanitize_plugin_text(&m))))
+                Ok(Slot::Broken(format!(
+                    "configuration refused: {}",
+                    sanitize_plugin_text(&m)
+                )))
             }
             Err(CallError::Fault(why)) => Ok(Slot::Broken(format!(
                 "configure {}",

@@ -25,8 +25,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "templates/echo.yaml",
         "method: GET\nurl: \"{{base_url}}/echo\"\nheaders:\n  X-Key: \"{{key}}\"\n",
     ),
-    ("templates/status.yaml", "method: GET\nurl: \"{{base_url}}/status/{{code}}\"\n"),
-    ("templates/me.yaml", "method: GET\nurl: \"{{base_url}}/v1/me\"\n"),
+    (
+        "templates/status.yaml",
+        "method: GET\nurl: \"{{base_url}}/status/{{code}}\"\n",
+    ),
+    (
+        "templates/me.yaml",
+        "method: GET\nurl: \"{{base_url}}/v1/me\"\n",
+    ),
 ];
 
 /// What a run printed and how it exited.
@@ -85,15 +91,19 @@ pub fn project_with_key(key: &str, files: &[(&str, &str)]) -> TestProject {
     for (name, text) in TEMPLATES.iter().chain(files.iter()) {
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-        let text = text
-            .replace("@BASE@", &api.base_url())
-            .replace("@HOSTILE@", &plugin("reqflo_test_hostile").display().to_string());
+        let text = text.replace("@BASE@", &api.base_url()).replace(
+            "@HOSTILE@",
+            &plugin("reqflo_test_hostile").display().to_string(),
+        );
         std::fs::write(path, text).expect("write project file");
     }
     if !dir.path().join("reqflo.yaml").exists() {
         std::fs::write(
             dir.path().join("reqflo.yaml"),
-            format!("environments:\n  test:\n    variables: {{base_url: \"{}\"}}\n", api.base_url()),
+            format!(
+                "environments:\n  test:\n    variables: {{base_url: \"{}\"}}\n",
+                api.base_url()
+            ),
         )
         .expect("write reqflo.yaml");
     }
@@ -126,7 +136,10 @@ pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .current_dir(cwd)
         .env_clear()
         .env("HOME", &home)
-        .env("REQFLO_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+        .env(
+            "REQFLO_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+        )
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -153,7 +166,10 @@ pub fn encoded_forms(value: &str) -> Vec<String> {
         percent(percent_encoding::NON_ALPHANUMERIC),
         percent(percent_encoding::NON_ALPHANUMERIC).to_lowercase(),
         form_urlencoded::byte_serialize(value.as_bytes()).collect(),
-        serde_json::to_string(value).expect("json").trim_matches('"').to_string(),
+        serde_json::to_string(value)
+            .expect("json")
+            .trim_matches('"')
+            .to_string(),
         STANDARD.encode(value),
         STANDARD_NO_PAD.encode(value),
         URL_SAFE.encode(value),

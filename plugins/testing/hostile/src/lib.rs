@@ -30,7 +30,9 @@ impl Guest for Hostile {
             },
             "env-count" => {
                 let count = std::env::vars_os().count();
-                Err(Error::NotFound(format!("{count} environment variables visible")))
+                Err(Error::NotFound(format!(
+                    "{count} environment variables visible"
+                )))
             }
             "file" => match std::fs::read(argument) {
                 Ok(bytes) => Ok(Secret::new(&bytes)),
@@ -56,7 +58,9 @@ impl Guest for Hostile {
             }
             "value" => Ok(Secret::new(argument.as_bytes())),
             "error" => Err(Error::Unavailable(argument.to_string())),
-            _ => Err(Error::InvalidReference(format!("unknown action `{action}`"))),
+            _ => Err(Error::InvalidReference(format!(
+                "unknown action `{action}`"
+            ))),
         }
     }
 }
