@@ -77,7 +77,9 @@ async fn run_plan(
     // One client per journey: cookies stay within the journey's run.
     let client = reqwest::Client::builder()
         .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(10))
+        // Redirects are not followed (as in Hurl): a 307 to another host would
+        // re-send a body, secrets included, past the destination check.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("reqflo/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start the HTTP client: {e}")))?;

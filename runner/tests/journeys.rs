@@ -271,3 +271,15 @@ fn several_journeys_and_all_run_in_one_command() {
         .expect_code(1)
         .expect_output("no journey `nope`");
 }
+
+#[test]
+fn redirects_are_not_followed() {
+    let template = "method: POST\nurl: \"{{base_url}}/redirect?to=http://127.0.0.1:9/echo\"\nheaders: {X-Key: \"{{key}}\"}\nbody: \"{{key}}\"\n";
+    let journey = "steps:\n  - id: r\n    template: redirect\n    values: {key: {type: secret, name: K}}\n    expect: {status: 307, headers: {location: \"http://127.0.0.1:9/echo\"}}\n";
+    let p = project(&[
+        ("templates/redirect.yaml", template),
+        ("journeys/j.yaml", journey),
+    ]);
+    p.run(&["run", "j"], &[("K", CANARY)]).expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+}

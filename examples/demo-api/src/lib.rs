@@ -52,6 +52,7 @@ pub async fn serve(
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
+        .route("/redirect", any(redirect))
         .route("/__stats", get(stats))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state);
@@ -257,6 +258,12 @@ async fn slow(Query(query): Query<HashMap<String, String>>) -> Response {
         .min(60_000);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     Json(json!({"slept_ms": ms})).into_response()
+}
+
+/// `307` to `?to=URL`, for testing that redirects are not followed.
+async fn redirect(Query(query): Query<HashMap<String, String>>) -> Response {
+    let to = query.get("to").cloned().unwrap_or_else(|| "/echo".into());
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
 }
 
 async fn stats(State(demo): State<Shared>) -> Response {

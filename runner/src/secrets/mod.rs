@@ -11,6 +11,9 @@ mod resolve;
 mod store;
 
 pub use host::PluginHost;
+pub use plugin::{
+    CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
+};
 pub use providers::{Builtin, PluginSource, ProviderSpec, Providers};
 pub use resolve::{Resolution, Resolver};
 pub use store::{MIN_SECRET_BYTES, SecretId, SecretStore};
