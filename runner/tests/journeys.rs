@@ -283,3 +283,36 @@ fn redirects_are_not_followed() {
     p.run(&["run", "j"], &[("K", CANARY)]).expect_code(0);
     assert_eq!(p.api.requests(), 1);
 }
+
+#[test]
+fn inputs_are_prompted_for_on_a_terminal() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let p = project(&[("journeys/payment-flow.yaml", PAYMENT_FLOW)]);
+    // `script` (util-linux) gives reqflo a pseudo-terminal; the answer is typed on it.
+    let command = format!("{} run payment-flow", env!("CARGO_BIN_EXE_reqflo"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("HOME", p.path(".home"))
+        .env("PATH", "/usr/bin:/bin")
+        .env("PAYMENTS_API_KEY", CANARY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"7\n")
+        .expect("type the answer");
+    let output = child.wait_with_output().expect("finishes");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("amount [1000]: "), "prompt shown: {text}");
+    // The typed 7 reached the request: the read-back step expected 1000.
+    assert!(text.contains("$.amount: expected 1000, got 7"), "{text}");
+    assert_eq!(output.status.code(), Some(4));
+}
