@@ -22,7 +22,7 @@ pub struct Console {
 
 /// Control characters from servers, plugins or files could drive the terminal
 /// (colours, cursor moves, fake lines); only newlines and tabs pass.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')

@@ -77,7 +77,7 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                         }
                         (Matcher::Exists(_), _) => {}
                         (Matcher::Equals(want), found) => {
-                            if found.as_ref() != Some(want) {
+                            if !found.as_ref().is_some_and(|f| same(want, f)) {
                                 failures.push(format!(
                                     "{written}: expected {want}, got {}",
                                     found
@@ -113,6 +113,31 @@ pub fn capture(
                 .cloned()
                 .ok_or_else(|| format!("`{written}` matched nothing in the response"))
         }
+    }
+}
+
+/// Each value of the header a header capture reads, one by one (a `-v` dump
+/// prints them on separate lines).
+pub fn header_values(rule: &CaptureRule, response: &Received) -> Vec<String> {
+    match &rule.from {
+        CaptureFrom::Header(name) => response
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect(),
+        CaptureFrom::Json(..) => Vec::new(),
+    }
+}
+
+/// Values compare as JSON, except that numbers compare by value (`1` = `1.0`).
+fn same(want: &Value, found: &Value) -> bool {
+    match (want, found) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        _ => want == found,
     }
 }
 

@@ -166,16 +166,9 @@ pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStor
         let Some(allowed) = store.hosts(*id) else {
             continue;
         };
-        let ok = allowed.iter().any(|entry| {
-            let entry = entry.trim().to_ascii_lowercase();
-            match entry.rsplit_once(':') {
-                Some((h, p)) if p.parse::<u16>().is_ok() => {
-                    h.trim_matches(['[', ']']) == host.trim_matches(['[', ']'])
-                        && Some(p.parse::<u16>().unwrap_or(0)) == port
-                }
-                _ => entry == host,
-            }
-        });
+        let ok = allowed
+            .iter()
+            .any(|entry| destination_matches(entry, host, port));
         if !ok {
             return Err(Error::Runtime(format!(
                 "step `{step}`: secret `{}` may only be sent to {}, not to {host}{}; nothing was sent",
@@ -186,6 +179,31 @@ pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStor
         }
     }
     Ok(())
+}
+
+/// Whether `entry` (`host`, `host:port`, `[v6]`, `[v6]:port` or a bare v6
+/// address) allows the URL's `host` and `port`.
+fn destination_matches(entry: &str, host: &str, port: Option<u16>) -> bool {
+    let entry = entry.trim().to_ascii_lowercase();
+    let host = host.trim_matches(['[', ']']);
+    let (entry_host, entry_port) = if let Some(rest) = entry.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, tail)) => (h.to_string(), tail.strip_prefix(':').map(str::to_string)),
+            None => return false,
+        }
+    } else if entry.matches(':').count() == 1 {
+        let (h, p) = entry.split_once(':').unwrap_or((&entry, ""));
+        (h.to_string(), Some(p.to_string()))
+    } else {
+        (entry.clone(), None)
+    };
+    if entry_host != host {
+        return false;
+    }
+    match entry_port {
+        None => true,
+        Some(p) => p.parse::<u16>().ok() == port,
+    }
 }
 
 /// Send `request` and read the whole response body.
@@ -264,4 +282,36 @@ fn network_error(url: &Url, e: &reqwest::Error, timeout: Duration) -> Error {
         text
     };
     Error::Runtime(format!("request to {target} failed: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::destination_matches;
+
+    #[test]
+    fn destinations_match_hosts_ports_and_ipv6() {
+        assert!(destination_matches(
+            "api.example.com",
+            "api.example.com",
+            Some(443)
+        ));
+        assert!(destination_matches(
+            "API.example.com:443",
+            "api.example.com",
+            Some(443)
+        ));
+        assert!(!destination_matches(
+            "api.example.com:8443",
+            "api.example.com",
+            Some(443)
+        ));
+        assert!(!destination_matches(
+            "example.com",
+            "api.example.com",
+            Some(443)
+        ));
+        assert!(destination_matches("::1", "[::1]", Some(80)));
+        assert!(destination_matches("[::1]:8080", "[::1]", Some(8080)));
+        assert!(!destination_matches("[::1]:8080", "[::1]", Some(80)));
+    }
 }

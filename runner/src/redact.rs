@@ -13,7 +13,7 @@ use std::sync::{OnceLock, RwLock};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
 /// Shorter patterns would mask ordinary text.
@@ -26,11 +26,33 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// What the `url` crate (and so reqwest) escapes in a query: a secret pasted
+/// into a URL is printed in this form.
+const URL_QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
+/// ... in a special (http) query, which also escapes `'`.
+const URL_SPECIAL_QUERY: &AsciiSet = &URL_QUERY.add(b'\'');
+/// ... in a path.
+const URL_PATH: &AsciiSet = &URL_QUERY.add(b'?').add(b'`').add(b'{').add(b'}');
+/// ... in `user:password@`.
+const URL_USERINFO: &AsciiSet = &URL_PATH
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
+
 #[derive(Default)]
 struct Inner {
     patterns: Vec<Zeroizing<Vec<u8>>>,
     markers: Vec<String>,
     matcher: Option<AhoCorasick>,
+    /// The matcher could not be built: redact everything rather than nothing.
+    broken: bool,
 }
 
 /// Replaces every known secret form with `[redacted:NAME]`.
@@ -59,10 +81,13 @@ impl Redactor {
                 inner.markers.push(marker.clone());
             }
         }
-        inner.matcher = AhoCorasickBuilder::new()
+        match AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(inner.patterns.iter().map(|p| p.as_slice()))
-            .ok();
+        {
+            Ok(matcher) => inner.matcher = Some(matcher),
+            Err(_) => inner.broken = true,
+        }
     }
 
     /// Redact text.
@@ -77,9 +102,11 @@ impl Redactor {
 
     /// Redact bytes.
     pub fn redact_bytes<'t>(&self, bytes: &'t [u8]) -> Cow<'t, [u8]> {
-        let Ok(inner) = self.inner.read() else {
-            // A poisoned lock means a panic mid-update: show nothing rather than leak.
-            return Cow::Owned(b"[redacted]".to_vec());
+        let inner = match self.inner.read() {
+            Ok(inner) if !inner.broken => inner,
+            // A poisoned lock (a panic mid-update) or a matcher that could not be
+            // built: show nothing rather than risk a leak.
+            _ => return Cow::Owned(b"[redacted]".to_vec()),
         };
         let Some(matcher) = &inner.matcher else {
             return Cow::Borrowed(bytes);
@@ -119,7 +146,14 @@ pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     };
     push(value.to_vec());
     if let Ok(text) = std::str::from_utf8(value) {
-        for set in [NON_ALPHANUMERIC, UNRESERVED] {
+        for set in [
+            NON_ALPHANUMERIC,
+            UNRESERVED,
+            URL_QUERY,
+            URL_SPECIAL_QUERY,
+            URL_PATH,
+            URL_USERINFO,
+        ] {
             let upper = utf8_percent_encode(text, set).to_string();
             push(lower_hex_escapes(&upper).into_bytes());
             push(upper.into_bytes());
@@ -200,10 +234,12 @@ fn ascii_json(escaped: &str) -> String {
     out
 }
 
-/// Make plugin-supplied text safe to print: no control characters (no terminal
-/// escapes, no fake extra lines) and a bounded length.
+/// Make plugin-supplied text safe to print: redacted first (so neither the cut
+/// nor the loss of newlines can break a value apart), then without control
+/// characters (no terminal escapes, no fake extra lines) and bounded in length.
 pub fn sanitize_plugin_text(text: &str) -> String {
     const MAX_CHARS: usize = 300;
+    let text = global().redact(text);
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
         if count == MAX_CHARS {
@@ -262,6 +298,18 @@ mod tests {
         r.add("LONG", b"abcdefgh-ijkl");
         assert_eq!(r.redact("x abcdefgh-ijkl y"), "x [redacted:LONG] y");
         assert_eq!(r.redact("x abcdefgh y"), "x [redacted:SHORT] y");
+    }
+
+    #[test]
+    fn catches_the_forms_urls_print() {
+        let r = Redactor::default();
+        r.add("PW", "pa ss+wörd{x}".as_bytes());
+        for written in ["https://h/a/{v}", "https://h/?k={v}", "https://u:{v}@h/"] {
+            let raw = written.replace("{v}", "pa ss+wörd{x}");
+            let url = reqwest::Url::parse(&raw).expect("valid url");
+            let out = r.redact(url.as_str());
+            assert!(out.contains("[redacted:PW]"), "missed in {url}");
+        }
     }
 
     #[test]

@@ -176,6 +176,16 @@ fn judge(
     kept: &mut IndexMap<String, Captured>,
 ) -> StepOutcome {
     let mut body = Body::new(&response.body);
+    // Every secret capture the response allows is learned first, so neither an
+    // expectation failure quoting it nor the `-v` dump can show it.
+    for rule in step.captures.iter().filter(|r| r.secret) {
+        if let Ok(value) = expect::capture(rule, response, &mut body) {
+            learn(&rule.name, &value);
+        }
+        for single in expect::header_values(rule, response) {
+            redact::global().add(&rule.name, single.as_bytes());
+        }
+    }
     let failures = expect::check(&step.expect, response, &mut body);
     if !failures.is_empty() {
         return StepOutcome::Failed(failures);
@@ -186,16 +196,13 @@ fn judge(
             Err(why) => return StepOutcome::Error(format!("capture `{}`: {why}", rule.name)),
         };
         if rule.secret {
-            let mut text = String::new();
-            push_value_text(&value, &mut text);
+            let text = learn(&rule.name, &value);
             if text.len() < MIN_SECRET_BYTES {
-                let message = format!(
+                return StepOutcome::Error(format!(
                     "capture `{}`: a secret capture must be at least {MIN_SECRET_BYTES} bytes to be redacted safely",
                     rule.name
-                );
-                return StepOutcome::Error(message);
+                ));
             }
-            redact::global().add(&rule.name, text.as_bytes());
             let id = store.insert(&rule.name, SecretString::from(text), None);
             kept.insert(rule.name.clone(), Captured::Secret(id));
         } else {
@@ -203,6 +210,16 @@ fn judge(
         }
     }
     StepOutcome::Passed
+}
+
+/// Teach the redactor a captured secret; returns its text form.
+fn learn(name: &str, value: &Value) -> String {
+    let mut text = String::new();
+    push_value_text(value, &mut text);
+    if text.len() >= MIN_SECRET_BYTES {
+        redact::global().add(name, text.as_bytes());
+    }
+    text
 }
 
 /// Fresh values for the step's `generate` sources.

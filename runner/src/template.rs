@@ -429,6 +429,19 @@ fn reqwest_header_name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// The byte offset of `{{name}}` (spaces allowed inside) in `line` at or after `from`.
+fn placeholder_at(line: &str, from: usize, name: &str) -> Option<usize> {
+    let rest = line.get(from..)?;
+    rest.match_indices("{{")
+        .find(|(at, _)| {
+            rest[at + 2..]
+                .trim_start()
+                .strip_prefix(name)
+                .is_some_and(|after| after.trim_start().starts_with("}}"))
+        })
+        .map(|(at, _)| from + at)
+}
+
 /// Move a spot from the start of a string to the placeholder `name` inside it,
 /// when the string is on that line as written.
 fn point_at(spot: Option<Spot>, name: &str) -> Option<Spot> {
@@ -438,30 +451,20 @@ fn point_at(spot: Option<Spot>, name: &str) -> Option<Spot> {
         .char_indices()
         .nth(spot.column.saturating_sub(1))
         .map_or(0, |(i, _)| i);
-    let rest = &spot.line_text[start..];
-    let found = rest.match_indices("{{").find(|(at, _)| {
-        rest[at + 2..]
-            .trim_start()
-            .strip_prefix(name)
-            .is_some_and(|after| after.trim_start().starts_with("}}"))
-    });
-    if let Some((at, _)) = found {
-        spot.column = spot.line_text[..start + at].chars().count() + 1;
+    if let Some(at) = placeholder_at(&spot.line_text, start, name) {
+        spot.column = spot.line_text[..at].chars().count() + 1;
     }
     Some(spot)
 }
 
-/// The first line of the source mentioning `{{name}}`, for positions inside JSON.
+/// The first `{{name}}` in the source, for positions inside JSON bodies.
 fn find_placeholder(source: &Source, name: &str) -> Option<Spot> {
     source.text().lines().enumerate().find_map(|(i, line)| {
-        let at = line.find("{{")?;
-        let rest = &line[at..];
-        rest.contains(name).then(|| {
-            source.spot(crate::source::Pos {
-                line: i + 1,
-                column: line[..at].chars().count() + 1,
-            })
-        })
+        let at = placeholder_at(line, 0, name)?;
+        Some(source.spot(crate::source::Pos {
+            line: i + 1,
+            column: line[..at].chars().count() + 1,
+        }))
     })
 }
 

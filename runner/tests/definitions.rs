@@ -279,3 +279,47 @@ fn check_validates_without_sending_or_resolving() {
         .expect_code(2)
         .expect_output("unknown template `nope`");
 }
+
+#[test]
+fn two_names_for_one_reference_keep_their_own_host_binding() {
+    let p = project(&[
+        (
+            "reqflo.yaml",
+            "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\nsecrets:\n  OPEN: {reference: SHARED}\n  LOCKED: {reference: SHARED, hosts: [api.example.com]}\n",
+        ),
+        (
+            "journeys/j.yaml",
+            "steps:\n  - id: open\n    template: echo\n    values: {key: {type: secret, name: OPEN}}\n  - id: locked\n    template: echo\n    values: {key: {type: secret, name: LOCKED}}\n",
+        ),
+    ]);
+    p.run(&["run", "j"], &[("SHARED", CANARY)])
+        .expect_code(3)
+        .expect_output("secret `LOCKED` may only be sent to api.example.com");
+    assert_eq!(p.api.requests(), 1, "only the unbound use was sent");
+}
+
+#[test]
+fn a_configured_secret_file_that_does_not_exist_is_an_error() {
+    let p = project(&[
+        (
+            "reqflo.yaml",
+            "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\n    secrets: [file, env]\nproviders:\n  file: {plugin: builtin:file, config: {path: secrest.yaml}}\n",
+        ),
+        (
+            "journeys/j.yaml",
+            "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: K}}\n",
+        ),
+    ]);
+    p.run(&["run", "j"], &[("K", CANARY)])
+        .expect_code(3)
+        .expect_output("provider `file`: its secret file")
+        .expect_output("secrest.yaml does not exist");
+}
+
+#[test]
+fn numbers_compare_by_value() {
+    let (run, _) = run_journey(
+        "steps:\n  - id: a\n    template: status\n    values: {code: 200}\n    expect:\n      json: {\"$.status\": 200.0}\n",
+    );
+    run.expect_code(0);
+}

@@ -189,3 +189,55 @@ fn listings_never_show_values() {
         .expect_output("CANARY_KEY")
         .expect_output("the canary");
 }
+
+#[test]
+fn a_secret_pasted_into_a_url_is_redacted_in_its_url_encoded_form() {
+    const ODD: &str = "pa ss+wörd{x}/=9";
+    let template = "method: GET\nurl: \"{{base_url}}/echo/{{key}}?q={{key}}\"\n";
+    let journey = "steps:\n  - id: u\n    template: in-url\n    values: {key: {type: secret, name: ODD_KEY}}\n";
+    let p = project(&[
+        ("templates/in-url.yaml", template),
+        ("journeys/j.yaml", journey),
+    ]);
+    let run = p.run(&["run", "j", "-v"], &[("ODD_KEY", ODD)]);
+    run.expect_output("[redacted:ODD_KEY]");
+    // What the URL parser makes of it, independently of the redactor.
+    let url = reqwest::Url::parse(&format!("http://h/echo/{ODD}?q={ODD}")).expect("url");
+    let path = url.path().trim_start_matches("/echo/").to_string();
+    let query = url
+        .query()
+        .unwrap_or("")
+        .trim_start_matches("q=")
+        .to_string();
+    for form in [ODD.to_string(), path, query] {
+        assert!(
+            !run.all().contains(&form),
+            "found {form:?} in:\n{}",
+            run.all()
+        );
+    }
+}
+
+#[test]
+fn a_secret_capture_is_hidden_even_when_the_step_fails() {
+    let journey = r#"
+steps:
+  - id: create
+    template: post-payment
+    values: {key: {type: secret, name: CANARY_KEY}, amount: 7}
+    capture:
+      token: {jsonpath: $.token, secret: true}
+    expect:
+      status: 200
+      json: {"$.token": {exists: false}}
+"#;
+    let mut files = TEMPLATES.to_vec();
+    files.push(("journeys/j.yaml", journey));
+    let p = project(&files);
+    let run = p.run(&["run", "j", "-v"], &[("CANARY_KEY", CANARY)]);
+    run.expect_code(4)
+        .expect_output("status: expected 200, got 201")
+        .expect_output("$.token: expected it to be absent, got \"[redacted:token]\"");
+    let token = format!("tok_{:016x}", 1u64.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    assert_absent(&run.all(), &token, "failed step with a secret capture");
+}

@@ -69,7 +69,8 @@ fn prompt(
     let mut stderr = std::io::stderr();
     let about = description.map(|d| format!(" ({d})")).unwrap_or_default();
     let shown = default.map(|d| format!(" [{d}]")).unwrap_or_default();
-    let _ = write!(stderr, "{name}{about}{shown}: ");
+    let question = format!("{name}{about}{shown}: ");
+    let _ = write!(stderr, "{}", crate::console::printable(&question));
     let _ = stderr.flush();
     let mut line = String::new();
     std::io::stdin()

@@ -36,6 +36,9 @@ impl std::fmt::Debug for GuestSecret {
 
 /// A plugin may hold this many live secret handles; more is a fault.
 const MAX_HANDLES: usize = 1024;
+/// ... holding at most this many bytes in all: handles live in host memory,
+/// outside the plugin's own memory cap.
+const MAX_HANDLE_BYTES: usize = 16 << 20;
 /// Plugin stderr kept for error messages (panics print there).
 const STDERR_BYTES: usize = 16 * 1024;
 
@@ -45,6 +48,7 @@ pub struct PluginState {
     table: ResourceTable,
     limits: Limiter,
     handles: usize,
+    handle_bytes: usize,
 }
 
 impl WasiView for PluginState {
@@ -64,18 +68,33 @@ impl bindings::reqflo::plugin::secrets::HostSecret for PluginState {
                 "plugin created more than {MAX_HANDLES} secrets"
             )));
         }
+        if self.handle_bytes + value.len() > MAX_HANDLE_BYTES {
+            return Err(wasmtime::Error::msg(format!(
+                "plugin's secrets exceed {} MiB in all",
+                MAX_HANDLE_BYTES >> 20
+            )));
+        }
         self.handles += 1;
+        self.handle_bytes += value.len();
         Ok(self.table.push(GuestSecret(value))?)
     }
 
     async fn drop(&mut self, secret: Resource<GuestSecret>) -> wasmtime::Result<()> {
-        self.table.delete(secret)?;
-        self.handles = self.handles.saturating_sub(1);
+        let secret = self.table.delete(secret)?;
+        self.forget(&secret);
         Ok(())
     }
 }
 
 impl bindings::reqflo::plugin::secrets::Host for PluginState {}
+
+impl PluginState {
+    /// A handle left the table: it no longer counts against the limits.
+    fn forget(&mut self, secret: &GuestSecret) {
+        self.handles = self.handles.saturating_sub(1);
+        self.handle_bytes = self.handle_bytes.saturating_sub(secret.0.len());
+    }
+}
 
 /// `StoreLimits` that remembers whether it refused memory, so the error can
 /// say "memory limit" instead of a generic trap.
@@ -231,6 +250,7 @@ impl PluginInstance {
                 memory_bytes: sandbox.memory_bytes,
             },
             handles: 0,
+            handle_bytes: 0,
         };
         let mut store = Store::new(&plugin.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -278,7 +298,7 @@ impl PluginInstance {
         let secret = state.table.delete(handle).map_err(|_| {
             CallError::Fault("plugin returned a secret handle that is not its own".into())
         })?;
-        state.handles = state.handles.saturating_sub(1);
+        state.forget(&secret);
         SecretValue::from_bytes(secret.0).map_err(CallError::Fault)
     }
 
@@ -310,7 +330,10 @@ impl PluginInstance {
 
     fn last_stderr_line(&self) -> Option<String> {
         let bytes = self.stderr.contents();
+        // Redact the whole text before picking a line: a multi-line value must
+        // not be split into pieces the redactor no longer recognises.
         let text = String::from_utf8_lossy(&bytes);
+        let text = crate::redact::global().redact(&text);
         text.lines()
             .rev()
             .map(str::trim)

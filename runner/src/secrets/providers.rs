@@ -107,6 +107,14 @@ impl ProviderSpec {
         }
     }
 
+    /// Whether a `builtin:file` provider reads the default file (not one the
+    /// user configured).
+    pub fn uses_default_secret_file(&self) -> bool {
+        self.config
+            .iter()
+            .any(|(k, v)| k == "path" && v == DEFAULT_SECRET_FILE)
+    }
+
     /// The component's bytes and SHA-256 (hex), checked against the pin.
     pub fn load(&self) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
         let bytes: std::borrow::Cow<'static, [u8]> = match &self.source {

@@ -115,7 +115,14 @@ impl<'a> Resolver<'a> {
         for provider in &secret.chain {
             let key = (provider.clone(), secret.reference.clone());
             if let Some(id) = self.resolved.get(&key) {
-                return Ok((provider.clone(), *id));
+                // Fetched once; but each use keeps its own name and host binding.
+                if store.label(*id) == secret.name && store.hosts(*id) == secret.hosts.as_deref() {
+                    return Ok((provider.clone(), *id));
+                }
+                let copy = secrecy::SecretString::from(store.reveal(*id).to_string());
+                crate::redact::global().add(&secret.name, store.reveal(*id).as_bytes());
+                let id = store.insert(&secret.name, copy, secret.hosts.clone());
+                return Ok((provider.clone(), id));
             }
             match self.ask(provider, secret).await? {
                 Answer::Found(value) => {
@@ -151,12 +158,19 @@ impl<'a> Resolver<'a> {
             .ok_or_else(|| Error::Secret(format!("no provider `{provider}`")))?
             .clone();
         // The default secret file may simply not exist: that is "not found", and
-        // no sandbox needs to start to say so.
+        // no sandbox needs to start to say so. A file the user configured must
+        // exist: a typo in its path should not quietly fall through the chain.
         if let Some(path) = spec.secret_file(self.project)
             && !path.is_file()
         {
-            return Ok(Answer::NotFound(format!(
-                "no secret file at {}",
+            if spec.uses_default_secret_file() {
+                return Ok(Answer::NotFound(format!(
+                    "no secret file at {}",
+                    path.display()
+                )));
+            }
+            return Err(Error::Secret(format!(
+                "provider `{provider}`: its secret file {} does not exist",
                 path.display()
             )));
         }
