@@ -5,6 +5,8 @@
 //! → [`secrets`] (plugin host, handles) → [`http`] (requests, secrets injected at
 //! the last moment) → [`console`], with [`redact`] on every byte that leaves.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod cli;
 pub mod console;

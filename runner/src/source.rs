@@ -31,8 +31,11 @@ pub struct Source {
     /// Where it was read from.
     pub path: PathBuf,
     text: String,
-    keys: HashMap<String, Pos>,
-    values: HashMap<String, Pos>,
+    /// Byte offset where each line starts, so a spot costs no scan of the file.
+    line_starts: Vec<usize>,
+    /// Built on first use: only errors need positions, and a valid file should
+    /// not pay for a second parse.
+    index: std::cell::OnceCell<Indexer>,
 }
 
 /// Join path segments into an index key; `\u{1f}` cannot appear in YAML keys we use.
@@ -48,18 +51,27 @@ impl Source {
         Ok(Source::from_text(path.to_path_buf(), display, text))
     }
 
-    /// Index text that is already in memory.
+    /// Keep text that is already in memory.
     pub fn from_text(path: PathBuf, display: String, text: String) -> Source {
-        let mut index = Indexer::default();
-        // A syntax error stops indexing early; serde_yaml reports it with a position.
-        let _ = Parser::new_from_str(&text).load(&mut index, false);
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         Source {
             display,
             path,
             text,
-            keys: index.keys,
-            values: index.values,
+            line_starts,
+            index: std::cell::OnceCell::new(),
         }
+    }
+
+    fn index(&self) -> &Indexer {
+        self.index.get_or_init(|| {
+            let mut index = Indexer::default();
+            // A syntax error stops indexing early; serde_yaml reports it with a position.
+            let _ = Parser::new_from_str(&self.text).load(&mut index, false);
+            index
+        })
     }
 
     /// The file's text.
@@ -91,15 +103,16 @@ impl Source {
 
     /// Where the key at `path` starts (the last segment is the key).
     pub fn key(&self, path: &[&str]) -> Option<Spot> {
-        self.keys.get(&join(path)).map(|p| self.spot(*p))
+        self.index().keys.get(&join(path)).map(|p| self.spot(*p))
     }
 
     /// Where the value at `path` starts, falling back to its key, then its parents.
     pub fn value(&self, path: &[&str]) -> Option<Spot> {
+        let index = self.index();
         let mut path = path;
         loop {
             let key = join(path);
-            if let Some(pos) = self.values.get(&key).or_else(|| self.keys.get(&key)) {
+            if let Some(pos) = index.values.get(&key).or_else(|| index.keys.get(&key)) {
                 return Some(self.spot(*pos));
             }
             if path.is_empty() {
@@ -115,13 +128,20 @@ impl Source {
             file: self.display.clone(),
             line: pos.line,
             column: pos.column,
-            line_text: self
-                .text
-                .lines()
-                .nth(pos.line.saturating_sub(1))
-                .unwrap_or("")
-                .to_string(),
+            line_text: self.line(pos.line).to_string(),
         }
+    }
+}
+
+impl Source {
+    /// The text of 1-based line `number`, without its line break.
+    fn line(&self, number: usize) -> &str {
+        let Some(&start) = self.line_starts.get(number.saturating_sub(1)) else {
+            return "";
+        };
+        let rest = &self.text[start..];
+        let line = rest.split('\n').next().unwrap_or("");
+        line.strip_suffix('\r').unwrap_or(line)
     }
 }
 
@@ -142,6 +162,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+#[derive(Debug)]
 enum Frame {
     Map {
         path: Vec<String>,
@@ -153,7 +174,7 @@ enum Frame {
     },
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Indexer {
     stack: Vec<Frame>,
     keys: HashMap<String, Pos>,

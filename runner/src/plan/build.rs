@@ -95,6 +95,7 @@ pub fn plan_journey(
         templates: HashMap::new(),
         secrets: Vec::new(),
         used_inputs: HashSet::new(),
+        step_ids: HashSet::new(),
     };
     let mut steps: Vec<PlannedStep> = Vec::with_capacity(journey.file.steps.len());
     for (index, _) in journey.file.steps.iter().enumerate() {
@@ -159,6 +160,7 @@ struct Planner<'a> {
     templates: HashMap<String, Arc<Template>>,
     secrets: Vec<SecretUse>,
     used_inputs: HashSet<String>,
+    step_ids: HashSet<String>,
 }
 
 impl Planner<'_> {
@@ -174,7 +176,7 @@ impl Planner<'_> {
     ) -> Result<PlannedStep> {
         let def = &self.journey.file.steps[index];
         let i = index.to_string();
-        if earlier.iter().any(|s| s.id == def.id) {
+        if !self.step_ids.insert(def.id.clone()) {
             return Err(self.definition(
                 format!("step id `{}` is used twice", def.id),
                 &["steps", &i, "id"],
@@ -342,7 +344,7 @@ impl Planner<'_> {
     fn secret(&mut self, path: &[&str], name: &str, provider: Option<String>) -> Result<usize> {
         let config = &self.project.config;
         let entry = config.secrets.get(name);
-        let at = self.source.value(&[path, &["name"]].concat());
+        let at = || self.source.value(&[path, &["name"]].concat());
         if let Some(globs) = entry.and_then(|e| e.journeys.as_ref()) {
             let allowed = globs.iter().any(|g| {
                 Glob::new(g)
@@ -355,7 +357,7 @@ impl Planner<'_> {
                         "journey `{}` may not use secret `{name}`",
                         self.journey.name
                     ))
-                    .at(at)
+                    .at(at())
                     .hint(format!(
                         "reqflo.yaml allows `{name}` only for journeys matching: {}",
                         globs.join(", ")
@@ -370,7 +372,7 @@ impl Planner<'_> {
                     Diagnostic::new(format!(
                         "secret `{name}` names provider `{p}`, which is not defined"
                     ))
-                    .at(at)
+                    .at(at())
                     .hint(format!("providers: {}", self.providers.names().join(", "))),
                 ));
             }
@@ -392,7 +394,6 @@ impl Planner<'_> {
             chain,
             reference,
             hosts: entry.and_then(|e| e.hosts.clone()),
-            at,
         });
         Ok(self.secrets.len() - 1)
     }
@@ -426,7 +427,7 @@ impl Planner<'_> {
     }
 
     fn json_path(&self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
-        let parsed = parse_path(written, self.source.value(path))?;
+        let parsed = parse_path(written, || self.source.value(path))?;
         Ok(CaptureFrom::Json(written.to_string(), parsed))
     }
 
@@ -451,7 +452,7 @@ impl Planner<'_> {
         let mut json = Vec::new();
         for (written, raw) in &def.json {
             let path = ["steps", i, "expect", "json", written];
-            let parsed = parse_path(written, self.source.key(&path))?;
+            let parsed = parse_path(written, || self.source.key(&path))?;
             let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
             json.push((written.clone(), parsed, matcher));
         }
@@ -479,11 +480,12 @@ impl Planner<'_> {
     }
 }
 
-fn parse_path(written: &str, at: Option<crate::error::Spot>) -> Result<JsonPath> {
+/// Parse a JSONPath; `at` finds the position only when there is an error.
+fn parse_path(written: &str, at: impl FnOnce() -> Option<crate::error::Spot>) -> Result<JsonPath> {
     JsonPath::parse(written).map_err(|e| {
         Error::Definition(
             Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
-                .at(at)
+                .at(at())
                 .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
         )
     })

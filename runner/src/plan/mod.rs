@@ -13,7 +13,6 @@ use serde_json_path::JsonPath;
 pub use build::{PlanOptions, plan_journey, select_environment};
 pub use inputs::InputMode;
 
-use crate::error::Spot;
 use crate::project::model::GenerateKind;
 use crate::template::Template;
 
@@ -71,8 +70,6 @@ pub struct SecretUse {
     pub reference: String,
     /// The only destinations it may be sent to.
     pub hosts: Option<Vec<String>>,
-    /// Where the journey first uses it.
-    pub at: Option<Spot>,
 }
 
 /// A value to keep from a response.
