@@ -132,10 +132,11 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
         for plan in &plans {
             let secrets: Vec<&str> = plan.secrets.iter().map(|s| s.name.as_str()).collect();
             console::out(&format!(
-                "ok {} (env {}): {} steps, secrets: {}",
+                "ok {} (env {}): {} step{}, secrets: {}",
                 plan.journey,
                 plan.environment,
                 plan.steps.len(),
+                if plan.steps.len() == 1 { "" } else { "s" },
                 if secrets.is_empty() {
                     "none".into()
                 } else {

@@ -133,8 +133,9 @@ impl Console {
             "failed"
         };
         out(&format!(
-            "{name} {verdict}: {passed} of {} steps ok, {failed} failed, {skipped} skipped ({})",
+            "{name} {verdict}: {passed} of {} step{} ok, {failed} failed, {skipped} skipped ({})",
             passed + failed + skipped,
+            if passed + failed + skipped == 1 { "" } else { "s" },
             human(took)
         ));
     }

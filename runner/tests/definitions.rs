@@ -260,7 +260,7 @@ fn check_validates_without_sending_or_resolving() {
     let p = project(&[("journeys/j.yaml", journey)]);
     p.run(&["check", "j"], &[])
         .expect_code(0)
-        .expect_output("ok j (env test): 1 steps, secrets: K");
+        .expect_output("ok j (env test): 1 step, secrets: K");
     let resolved = p.run(&["check", "j", "--resolve"], &[("K", CANARY)]);
     resolved
         .expect_code(0)
