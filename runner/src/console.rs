@@ -135,7 +135,11 @@ impl Console {
         out(&format!(
             "{name} {verdict}: {passed} of {} step{} ok, {failed} failed, {skipped} skipped ({})",
             passed + failed + skipped,
-            if passed + failed + skipped == 1 { "" } else { "s" },
+            if passed + failed + skipped == 1 {
+                ""
+            } else {
+                "s"
+            },
             human(took)
         ));
     }

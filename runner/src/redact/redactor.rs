@@ -1,50 +1,15 @@
-//! One redactor for every byte that leaves the process.
-//!
-//! It knows every secret value of the run (resolved or captured as secret) and
-//! the forms the value takes on the wire: percent-encoded, form-encoded,
-//! JSON-escaped, base64 and base64url (also embedded at any offset in a larger
-//! base64 blob, which covers `user:value` Basic credentials), and hex. Matching
-//! is one aho-corasick pass, leftmost-longest, so overlapping values and
-//! encodings resolve to the longest.
+//! The redactor: every known secret form, matched in one aho-corasick pass.
 
 use std::borrow::Cow;
 use std::sync::{OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
+
+use super::forms::encoded_forms;
 
 /// Shorter patterns would mask ordinary text.
 const MIN_PATTERN: usize = 4;
-
-/// Bytes RFC 3986 leaves unencoded; what most URL encoders keep.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// What the `url` crate (and so reqwest) escapes in a query: a secret pasted
-/// into a URL is printed in this form.
-const URL_QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
-/// ... in a special (http) query, which also escapes `'`.
-const URL_SPECIAL_QUERY: &AsciiSet = &URL_QUERY.add(b'\'');
-/// ... in a path.
-const URL_PATH: &AsciiSet = &URL_QUERY.add(b'?').add(b'`').add(b'{').add(b'}');
-/// ... in `user:password@`.
-const URL_USERINFO: &AsciiSet = &URL_PATH
-    .add(b'/')
-    .add(b':')
-    .add(b';')
-    .add(b'=')
-    .add(b'@')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'|');
 
 #[derive(Default)]
 struct Inner {
@@ -53,6 +18,8 @@ struct Inner {
     matcher: Option<AhoCorasick>,
     /// The matcher could not be built: redact everything rather than nothing.
     broken: bool,
+    /// The longest pattern: how far back a stream must look.
+    longest: usize,
 }
 
 /// Replaces every known secret form with `[redacted:NAME]`.
@@ -77,6 +44,7 @@ impl Redactor {
         };
         for form in forms {
             if form.len() >= MIN_PATTERN && !inner.patterns.iter().any(|p| **p == *form) {
+                inner.longest = inner.longest.max(form.len());
                 inner.patterns.push(form);
                 inner.markers.push(marker.clone());
             }
@@ -125,6 +93,44 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// Redact the front of `pending` as far as later bytes cannot change the
+    /// outcome (all of it when `at_end`), appending to `out`. Returns how many
+    /// bytes of `pending` were consumed; the rest must wait for more input.
+    pub(super) fn redact_prefix(&self, pending: &[u8], at_end: bool, out: &mut Vec<u8>) -> usize {
+        let inner = match self.inner.read() {
+            Ok(inner) if !inner.broken => inner,
+            _ => {
+                out.extend_from_slice(b"[redacted]");
+                return pending.len();
+            }
+        };
+        let Some(matcher) = &inner.matcher else {
+            out.extend_from_slice(pending);
+            return pending.len();
+        };
+        // A match starting before `settled` is wholly inside `pending`, whatever
+        // comes next, because no pattern is longer than `longest`.
+        let settled = if at_end {
+            pending.len()
+        } else {
+            pending
+                .len()
+                .saturating_sub(inner.longest.saturating_sub(1))
+        };
+        let mut last = 0;
+        for m in matcher.find_iter(pending) {
+            if m.start() >= settled {
+                break;
+            }
+            out.extend_from_slice(&pending[last..m.start()]);
+            out.extend_from_slice(inner.markers[m.pattern().as_usize()].as_bytes());
+            last = m.end();
+        }
+        let consumed = last.max(settled);
+        out.extend_from_slice(&pending[last..consumed]);
+        consumed
+    }
+
     /// Whether any known form occurs in `bytes` (the final check on files).
     pub fn finds(&self, bytes: &[u8]) -> bool {
         self.inner
@@ -133,105 +139,6 @@ impl Redactor {
             .and_then(|i| i.matcher.as_ref().map(|m| m.is_match(bytes)))
             .unwrap_or(false)
     }
-}
-
-/// Every form a value may take in a request, a response or a log line.
-pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
-    let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let mut push = |form: Vec<u8>| {
-        let form = Zeroizing::new(form);
-        if !forms.iter().any(|f| **f == *form) {
-            forms.push(form);
-        }
-    };
-    push(value.to_vec());
-    if let Ok(text) = std::str::from_utf8(value) {
-        for set in [
-            NON_ALPHANUMERIC,
-            UNRESERVED,
-            URL_QUERY,
-            URL_SPECIAL_QUERY,
-            URL_PATH,
-            URL_USERINFO,
-        ] {
-            let upper = utf8_percent_encode(text, set).to_string();
-            push(lower_hex_escapes(&upper).into_bytes());
-            push(upper.into_bytes());
-        }
-        let form: String = form_urlencoded::byte_serialize(value).collect();
-        push(lower_hex_escapes(&form).into_bytes());
-        push(form.into_bytes());
-        if let Ok(json) = serde_json::to_string(text) {
-            let inner = &json[1..json.len() - 1];
-            push(inner.replace('/', "\\/").into_bytes());
-            push(ascii_json(inner).into_bytes());
-            push(inner.as_bytes().to_vec());
-        }
-    }
-    for engine in [&STANDARD, &URL_SAFE] {
-        push(engine.encode(value).into_bytes());
-    }
-    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-        push(engine.encode(value).into_bytes());
-        for form in embedded_base64(engine, value) {
-            push(form);
-        }
-    }
-    push(hex::encode(value).into_bytes());
-    push(hex::encode_upper(value).into_bytes());
-    forms
-}
-
-/// The base64 characters that depend only on `value`'s bytes when it sits at
-/// each of the three offsets (mod 3) inside a larger encoded blob: whatever
-/// surrounds it, these characters appear.
-fn embedded_base64(engine: &base64::engine::GeneralPurpose, value: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for offset in 0..3usize {
-        let mut shifted = vec![0u8; offset];
-        shifted.extend_from_slice(value);
-        let encoded = engine.encode(&shifted);
-        let start = (8 * offset).div_ceil(6);
-        let end = (8 * (offset + value.len())) / 6;
-        if end > start && end <= encoded.len() {
-            out.push(encoded.as_bytes()[start..end].to_vec());
-        }
-        shifted.iter_mut().for_each(|b| *b = 0);
-    }
-    out
-}
-
-/// `%2F` → `%2f`: some encoders emit lowercase hex.
-fn lower_hex_escapes(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut chars = encoded.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '%' {
-            for _ in 0..2 {
-                if let Some(h) = chars.next() {
-                    out.push(h.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// JSON escaping with every non-ASCII character as `\uXXXX` (Python's default).
-fn ascii_json(escaped: &str) -> String {
-    let mut out = String::with_capacity(escaped.len());
-    for c in escaped.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
 }
 
 /// Make plugin-supplied text safe to print: redacted first (so neither the cut
@@ -258,6 +165,8 @@ pub fn sanitize_plugin_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     const CANARY: &str = "cAn4ry/Se+cret=";
 
