@@ -9,7 +9,8 @@ use crate::console::{self, Console};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, InputMode, Plan, PlanOptions};
 use crate::project::Project;
-use crate::run::{RunSettings, run_plans};
+use crate::report::{ReportTargets, write_reports};
+use crate::run::{RunSettings, exit_code, run_plans};
 use crate::secrets::{Builtin, PluginSource, Providers, Resolver, SecretStore};
 
 /// Run the command line and return the exit code.
@@ -94,14 +95,29 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     };
     // Every journey is planned before anything is resolved or sent.
     let plans = plans(project, &providers, &names, &options)?;
+    let targets = ReportTargets {
+        json: args.report_json.clone(),
+        junit: args.report_junit.clone(),
+        html: args.report_html.clone(),
+    };
     let settings = RunSettings {
         timeout,
         console: Console {
             verbose: args.verbose,
             id_width: 0,
+            quiet: args.quiet,
         },
+        record_bodies: targets.any(),
     };
-    run_plans(project, &providers, &plans, &settings).await
+    let (report, error) = run_plans(project, &providers, &plans, &settings).await;
+    if targets.any() {
+        // Reports are written for error runs too; a scan hit is the worst error.
+        write_reports(&report, &targets, crate::redact::global())?;
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(exit_code(&report)),
+    }
 }
 
 async fn check(project: &Project, args: CheckArgs) -> Result<i32> {

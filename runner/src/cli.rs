@@ -101,6 +101,18 @@ pub struct RunArgs {
     /// Never prompt for inputs, even on a terminal.
     #[arg(long)]
     pub no_prompt: bool,
+    /// Print only each journey's summary line (and errors).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Write a JSON report (schema: docs/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a self-contained HTML report into this folder (index.html).
+    #[arg(long, value_name = "DIR")]
+    pub report_html: Option<PathBuf>,
 }
 
 /// `reqflo check`

@@ -7,6 +7,11 @@ use std::time::Duration;
 use crate::duration::human;
 use crate::http::{BuiltRequest, Received};
 use crate::redact;
+use crate::report::{JourneyReport, Outcome, StepReport};
+
+fn millis(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+}
 
 /// Bodies longer than this are cut in `-v` dumps.
 const DUMP_BODY_BYTES: usize = 64 * 1024;
@@ -18,6 +23,8 @@ pub struct Console {
     pub verbose: bool,
     /// Step ids are padded to this width so columns line up.
     pub id_width: usize,
+    /// `--quiet`: only each journey's summary line.
+    pub quiet: bool,
 }
 
 /// Control characters from servers, plugins or files could drive the terminal
@@ -60,87 +67,67 @@ pub fn err(text: &str) {
     let _ = stderr.write_all(b"\n");
 }
 
-/// How a step ended.
-#[derive(Debug, Clone)]
-pub enum StepOutcome {
-    /// Every expectation held.
-    Passed,
-    /// Some expectations failed: one line each.
-    Failed(Vec<String>),
-    /// It could not run to the end: why.
-    Error(String),
-}
-
 impl Console {
     /// The header line of a journey.
     pub fn journey(&self, name: &str, environment: &str) {
-        out(&format!("journey {name} (env {environment})"));
+        if !self.quiet {
+            out(&format!("journey {name} (env {environment})"));
+        }
     }
 
     /// One line per step, plus its failures.
-    pub fn step(
-        &self,
-        id: &str,
-        request: Option<(&str, &str)>,
-        status: Option<u16>,
-        elapsed: Option<Duration>,
-        outcome: &StepOutcome,
-    ) {
-        let label = match outcome {
-            StepOutcome::Passed => "ok    ",
-            StepOutcome::Failed(_) => "FAILED",
-            StepOutcome::Error(_) => "ERROR ",
+    pub fn step(&self, step: &StepReport) {
+        if self.quiet {
+            return;
+        }
+        let label = match step.outcome {
+            Outcome::Passed => "ok    ",
+            Outcome::Failed => "FAILED",
+            Outcome::Error => "ERROR ",
+            Outcome::Skipped => "skip  ",
         };
-        let mut line = format!("  {label} {id:<width$}", width = self.id_width);
-        if let Some((method, url)) = request {
+        let mut line = format!("  {label} {:<width$}", step.id, width = self.id_width);
+        if let Some(request) = &step.request {
+            let method = request.method.as_deref().unwrap_or("");
+            let url = request.url.as_deref().unwrap_or("");
             line.push_str(&format!(" {method} {url}"));
         }
-        if let Some(status) = status {
+        if let Some(status) = step.response.as_ref().and_then(|r| r.status) {
             line.push_str(&format!(" -> {status}"));
         }
-        if let Some(elapsed) = elapsed {
-            line.push_str(&format!(" ({})", human(elapsed)));
+        if step.request.is_some() {
+            line.push_str(&format!(" ({})", human(millis(step.duration_ms))));
         }
         out(&line);
-        match outcome {
-            StepOutcome::Passed => {}
-            StepOutcome::Failed(failures) => {
-                for failure in failures {
-                    out(&format!("         {failure}"));
-                }
-            }
-            StepOutcome::Error(why) => out(&format!("         {why}")),
+        for problem in step.problems() {
+            out(&format!("         {problem}"));
         }
     }
 
     /// Steps not run because an earlier one failed.
     pub fn skipped(&self, id: &str) {
-        out(&format!("  skip   {id}"));
+        if !self.quiet {
+            out(&format!("  skip   {id}"));
+        }
     }
 
-    /// A journey's closing line.
-    pub fn summary(
-        &self,
-        name: &str,
-        passed: usize,
-        failed: usize,
-        skipped: usize,
-        took: Duration,
-    ) {
-        let verdict = if failed == 0 && skipped == 0 {
+    /// A journey's closing line (printed even with `--quiet`).
+    pub fn summary(&self, journey: &JourneyReport) {
+        let count = |o: Outcome| journey.steps.iter().filter(|s| s.outcome == o).count();
+        let passed = count(Outcome::Passed);
+        let failed = count(Outcome::Failed) + count(Outcome::Error);
+        let skipped = count(Outcome::Skipped);
+        let total = journey.steps.len();
+        let verdict = if journey.outcome == Outcome::Passed {
             "passed"
         } else {
             "failed"
         };
         out(&format!(
-            "{name} {verdict}: {passed} of {} step{} ok, {failed} failed, {skipped} skipped ({})",
-            passed + failed + skipped,
-            if passed + failed + skipped == 1 {
-                ""
-            } else {
-                "s"
-            },
-            human(took)
+            "{} {verdict}: {passed} of {total} step{} ok, {failed} failed, {skipped} skipped ({})",
+            journey.name,
+            if total == 1 { "" } else { "s" },
+            human(millis(journey.duration_ms))
         ));
     }
 

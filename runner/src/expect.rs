@@ -27,71 +27,133 @@ impl<'r> Body<'r> {
     }
 }
 
-/// Every expectation that failed, as a line each. Empty means passed.
-pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) -> Vec<String> {
-    let mut failures = Vec::new();
+/// One expectation, checked: what was expected, what was found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checked {
+    /// `status`, `header` or `json`.
+    pub kind: &'static str,
+    /// The header name or JSONPath (empty for status).
+    pub subject: String,
+    /// What the journey expects, as text.
+    pub expected: String,
+    /// What the response had, as text; `None` when absent.
+    pub actual: Option<String>,
+    /// Whether it held.
+    pub passed: bool,
+    /// A one-line explanation when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Checked {
+    fn new(kind: &'static str, subject: &str, expected: String, actual: Option<String>) -> Self {
+        Checked {
+            kind,
+            subject: subject.to_string(),
+            expected,
+            actual,
+            passed: true,
+            message: None,
+        }
+    }
+
+    fn fail(mut self, message: String) -> Self {
+        self.passed = false;
+        self.message = Some(message);
+        self
+    }
+}
+
+/// Check every expectation; the failed ones carry a message.
+pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) -> Vec<Checked> {
+    let mut results = Vec::new();
     let status = response.status.as_u16();
-    if !expect.status.is_empty() && !expect.status.contains(&status) {
+    if !expect.status.is_empty() {
         let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
-        failures.push(format!(
-            "status: expected {}, got {status}",
-            wanted.join(" or ")
-        ));
+        let wanted = wanted.join(" or ");
+        let result = Checked::new("status", "", wanted.clone(), Some(status.to_string()));
+        results.push(if expect.status.contains(&status) {
+            result
+        } else {
+            result.fail(format!("status: expected {wanted}, got {status}"))
+        });
     }
     for (name, matcher) in &expect.headers {
         let actual = header_text(&response.headers, name);
-        match (matcher, actual) {
+        let result = Checked::new("header", name, describe(matcher, true), actual.clone());
+        results.push(match (matcher, actual) {
             (Matcher::Exists(true), None) => {
-                failures.push(format!("header {name}: expected it to exist, it does not"))
+                result.fail(format!("header {name}: expected it to exist, it does not"))
             }
-            (Matcher::Exists(false), Some(v)) => failures.push(format!(
+            (Matcher::Exists(false), Some(v)) => result.fail(format!(
                 "header {name}: expected it to be absent, got `{v}`"
             )),
-            (Matcher::Exists(_), _) => {}
+            (Matcher::Exists(_), _) => result,
             (Matcher::Equals(want), actual) => {
                 let mut wanted = String::new();
                 push_value_text(want, &mut wanted);
-                if actual.as_deref() != Some(wanted.as_str()) {
-                    failures.push(format!(
-                        "header {name}: expected `{wanted}`, got {}",
-                        actual
-                            .map(|a| format!("`{a}`"))
-                            .unwrap_or_else(|| "nothing".into())
-                    ));
+                if actual.as_deref() == Some(wanted.as_str()) {
+                    result
+                } else {
+                    let got = actual
+                        .map(|a| format!("`{a}`"))
+                        .unwrap_or_else(|| "nothing".into());
+                    result.fail(format!("header {name}: expected `{wanted}`, got {got}"))
                 }
             }
-        }
+        });
     }
     if !expect.json.is_empty() {
-        match body.json() {
-            None => failures.push("body: expected JSON, got something else".into()),
-            Some(json) => {
-                for (written, path, matcher) in &expect.json {
-                    let found = path.query(json).first().cloned();
-                    match (matcher, found) {
-                        (Matcher::Exists(true), None) => {
-                            failures.push(format!("{written}: expected it to exist, it does not"))
-                        }
-                        (Matcher::Exists(false), Some(v)) => {
-                            failures.push(format!("{written}: expected it to be absent, got {v}"))
-                        }
-                        (Matcher::Exists(_), _) => {}
-                        (Matcher::Equals(want), found) => {
-                            if !found.as_ref().is_some_and(|f| same(want, f)) {
-                                failures.push(format!(
-                                    "{written}: expected {want}, got {}",
-                                    found
-                                        .map(|f| f.to_string())
-                                        .unwrap_or_else(|| "nothing".into())
-                                ));
-                            }
-                        }
+        let Some(json) = body.json() else {
+            let mut result = Checked::new("json", "$", "a JSON body".into(), None);
+            result = result.fail("body: expected JSON, got something else".into());
+            results.push(result);
+            return results;
+        };
+        for (written, path, matcher) in &expect.json {
+            let found = path.query(json).first().cloned();
+            let result = Checked::new(
+                "json",
+                written,
+                describe(matcher, false),
+                found.as_ref().map(Value::to_string),
+            );
+            results.push(match (matcher, found) {
+                (Matcher::Exists(true), None) => {
+                    result.fail(format!("{written}: expected it to exist, it does not"))
+                }
+                (Matcher::Exists(false), Some(v)) => {
+                    result.fail(format!("{written}: expected it to be absent, got {v}"))
+                }
+                (Matcher::Exists(_), _) => result,
+                (Matcher::Equals(want), found) => {
+                    if found.as_ref().is_some_and(|f| same(want, f)) {
+                        result
+                    } else {
+                        let got = found
+                            .map(|f| f.to_string())
+                            .unwrap_or_else(|| "nothing".into());
+                        result.fail(format!("{written}: expected {want}, got {got}"))
                     }
                 }
-            }
+            });
         }
     }
-    failures
+    results
+}
+
+/// An expectation as text: `exists`, `absent`, or the value (headers unquoted).
+fn describe(matcher: &Matcher, text: bool) -> String {
+    match matcher {
+        Matcher::Exists(true) => "exists".into(),
+        Matcher::Exists(false) => "absent".into(),
+        Matcher::Equals(value) if text => {
+            let mut out = String::new();
+            push_value_text(value, &mut out);
+            out
+        }
+        Matcher::Equals(value) => value.to_string(),
+    }
 }
 
 /// The value a capture rule takes from a response, or why it cannot.

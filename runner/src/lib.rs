@@ -17,6 +17,7 @@ pub mod http;
 pub mod plan;
 pub mod project;
 pub mod redact;
+pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod source;

@@ -1,4 +1,5 @@
-//! Running planned journeys: resolve secrets, then each step in order.
+//! Running planned journeys: resolve secrets, then each step in order,
+//! recording what happened as a [`RunReport`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -8,16 +9,22 @@ use rand::RngCore;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::console::{Console, StepOutcome};
-use crate::error::{Error, Result, exit};
+use crate::console::Console;
+use crate::error::{Error, exit};
 use crate::expect::{self, Body};
-use crate::http;
+use crate::http::{self, BuiltRequest, Received};
 use crate::plan::{Fill, Plan, PlannedStep, SecretUse};
 use crate::project::Project;
 use crate::project::model::GenerateKind;
 use crate::redact;
+use crate::report::{
+    CaptureReport, JourneyReport, MessageReport, Outcome, RunReport, SCHEMA_VERSION, StepReport,
+};
 use crate::secrets::{MIN_SECRET_BYTES, Providers, Resolver, SecretId, SecretStore};
 use crate::template::{Filled, Fills, push_value_text};
+
+/// Report bodies are cut here (after redaction).
+const REPORT_BODY_BYTES: usize = 64 * 1024;
 
 /// A value kept from a response.
 enum Captured {
@@ -32,34 +39,78 @@ pub struct RunSettings {
     pub timeout: Duration,
     /// Console settings.
     pub console: Console,
+    /// Keep request and response bodies for reports.
+    pub record_bodies: bool,
 }
 
-/// Resolve the secrets of all `plans`, then run them in order. Returns the exit
-/// code: 0 all passed, 4 an expectation failed, 3 a step could not run.
+/// The exit code a report stands for: 0 passed, 4 an expectation failed, 3 an error.
+pub fn exit_code(report: &RunReport) -> i32 {
+    match report.outcome {
+        Outcome::Passed | Outcome::Skipped => exit::OK,
+        Outcome::Failed => exit::EXPECTATION,
+        Outcome::Error => exit::RUNTIME,
+    }
+}
+
+/// Resolve the secrets of all `plans`, then run them in order. A failure to
+/// resolve is returned beside the report (which records it), so reports are
+/// written for error runs too.
 pub async fn run_plans(
     project: &Project,
     providers: &Providers,
     plans: &[Plan],
     settings: &RunSettings,
-) -> Result<i32> {
+) -> (RunReport, Option<Error>) {
+    let started = Instant::now();
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        reqflo_version: env!("CARGO_PKG_VERSION"),
+        started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        duration_ms: 0.0,
+        outcome: Outcome::Passed,
+        error: None,
+        journeys: Vec::new(),
+    };
     let uses: Vec<SecretUse> = plans
         .iter()
         .flat_map(|p| p.secrets.iter().cloned())
         .collect();
     let mut store = SecretStore::default();
     let mut resolver = Resolver::new(project, providers, &uses);
-    let ids = resolver.resolve_all(&uses, &mut store).await?;
+    let ids = match resolver.resolve_all(&uses, &mut store).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            report.outcome = Outcome::Error;
+            report.error = Some(redact::global().redact(&e.to_string()).into_owned());
+            report.duration_ms = millis(started.elapsed());
+            return (report, Some(e));
+        }
+    };
     drop(resolver);
 
-    let mut code = exit::OK;
     let mut offset = 0;
     for plan in plans {
         let plan_ids = &ids[offset..offset + plan.secrets.len()];
         offset += plan.secrets.len();
-        let outcome = run_plan(plan, plan_ids, &mut store, settings).await?;
-        code = code.max(outcome);
+        match run_plan(plan, plan_ids, &mut store, settings).await {
+            Ok(journey) => {
+                report.outcome = report.outcome.worst(journey.outcome);
+                report.journeys.push(journey);
+            }
+            Err(e) => {
+                report.outcome = Outcome::Error;
+                report.error = Some(redact::global().redact(&e.to_string()).into_owned());
+                report.duration_ms = millis(started.elapsed());
+                return (report, Some(e));
+            }
+        }
     }
-    Ok(code)
+    report.duration_ms = millis(started.elapsed());
+    (report, None)
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
 /// Run one journey's steps; stops at the first step that does not pass.
@@ -68,7 +119,7 @@ async fn run_plan(
     secret_ids: &[SecretId],
     store: &mut SecretStore,
     settings: &RunSettings,
-) -> Result<i32> {
+) -> Result<JourneyReport, Error> {
     let console = Console {
         id_width: plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0),
         ..settings.console
@@ -86,48 +137,46 @@ async fn run_plan(
 
     let started = Instant::now();
     let mut captures: Vec<IndexMap<String, Captured>> = Vec::with_capacity(plan.steps.len());
-    let (mut passed, mut failed) = (0, 0);
-    let mut code = exit::OK;
+    let mut journey = JourneyReport {
+        name: plan.journey.clone(),
+        environment: plan.environment.clone(),
+        outcome: Outcome::Passed,
+        duration_ms: 0.0,
+        steps: Vec::with_capacity(plan.steps.len()),
+    };
     for step in &plan.steps {
-        let (outcome, request_line, status, elapsed, kept) =
+        let start_ms = millis(started.elapsed());
+        let (mut record, kept) =
             run_step(&client, step, secret_ids, store, &captures, settings).await;
-        console.step(
-            &step.id,
-            request_line.as_ref().map(|(m, u)| (m.as_str(), u.as_str())),
-            status,
-            elapsed,
-            &outcome,
-        );
+        record.start_ms = start_ms;
+        console.step(&record);
         captures.push(kept);
-        match outcome {
-            StepOutcome::Passed => passed += 1,
-            StepOutcome::Failed(_) => {
-                failed += 1;
-                code = exit::EXPECTATION;
-                break;
-            }
-            StepOutcome::Error(_) => {
-                failed += 1;
-                code = exit::RUNTIME;
-                break;
-            }
+        journey.outcome = journey.outcome.worst(record.outcome);
+        let stop = record.outcome != Outcome::Passed;
+        journey.steps.push(record);
+        if stop {
+            break;
         }
     }
-    let skipped = plan.steps.len() - captures.len();
-    for step in &plan.steps[captures.len()..] {
+    for step in &plan.steps[journey.steps.len()..] {
         console.skipped(&step.id);
+        journey.steps.push(StepReport {
+            id: step.id.clone(),
+            template: step.template.name.clone(),
+            outcome: Outcome::Skipped,
+            start_ms: millis(started.elapsed()),
+            duration_ms: 0.0,
+            request: None,
+            response: None,
+            captures: Vec::new(),
+            expectations: Vec::new(),
+            error: None,
+        });
     }
-    console.summary(&plan.journey, passed, failed, skipped, started.elapsed());
-    Ok(code)
+    journey.duration_ms = millis(started.elapsed());
+    console.summary(&journey);
+    Ok(journey)
 }
-
-type StepResult = (
-    StepOutcome,
-    Option<(String, String)>,
-    Option<u16>,
-    Option<Duration>,
-    IndexMap<String, Captured>,
-);
 
 async fn run_step(
     client: &reqwest::Client,
@@ -136,8 +185,21 @@ async fn run_step(
     store: &mut SecretStore,
     captures: &[IndexMap<String, Captured>],
     settings: &RunSettings,
-) -> StepResult {
+) -> (StepReport, IndexMap<String, Captured>) {
+    let started = Instant::now();
     let mut kept = IndexMap::new();
+    let mut record = StepReport {
+        id: step.id.clone(),
+        template: step.template.name.clone(),
+        outcome: Outcome::Error,
+        start_ms: 0.0,
+        duration_ms: 0.0,
+        request: None,
+        response: None,
+        captures: Vec::new(),
+        expectations: Vec::new(),
+        error: None,
+    };
     let generated = generate(step);
     let fills = StepFills {
         step,
@@ -150,31 +212,51 @@ async fn run_step(
         .and_then(|r| http::check_destinations(&step.id, &r, store).map(|()| r))
     {
         Ok(request) => request,
-        Err(e) => return (StepOutcome::Error(e.to_string()), None, None, None, kept),
+        Err(e) => {
+            record.error = Some(redact::global().redact(&e.to_string()).into_owned());
+            record.duration_ms = millis(started.elapsed());
+            return (record, kept);
+        }
     };
-    let line = Some((request.method.to_string(), request.url.to_string()));
     settings.console.dump_request(&request);
+    record.request = Some(request_report(&request, settings.record_bodies));
     let response = match http::send(client, &request, settings.timeout).await {
         Ok(response) => response,
-        Err(e) => return (StepOutcome::Error(e.to_string()), line, None, None, kept),
+        Err(e) => {
+            record.error = Some(redact::global().redact(&e.to_string()).into_owned());
+            record.duration_ms = millis(started.elapsed());
+            return (record, kept);
+        }
     };
     drop(request);
-    let outcome = judge(step, &response, store, &mut kept);
-    // Dumped after captures, so a token captured as a secret is already known
-    // to the redactor when the response that carried it is printed.
+    judge(step, &response, store, &mut kept, &mut record);
+    // Dumped and recorded after captures, so a token captured as a secret is
+    // already known to the redactor when the response that carried it is shown.
     settings.console.dump_response(&response);
-    let status = Some(response.status.as_u16());
-    let elapsed = Some(response.elapsed);
-    (outcome, line, status, elapsed, kept)
+    record.response = Some(response_report(&response, settings.record_bodies));
+    record.captures = kept
+        .iter()
+        .map(|(name, captured)| CaptureReport {
+            name: name.clone(),
+            value: match captured {
+                Captured::Value(v) => redact_value(v),
+                Captured::Secret(_) => Value::String(format!("[redacted:{name}]")),
+            },
+            secret: matches!(captured, Captured::Secret(_)),
+        })
+        .collect();
+    record.duration_ms = millis(started.elapsed());
+    (record, kept)
 }
 
-/// Check expectations, then take captures.
+/// Check expectations, then take captures; sets the record's outcome.
 fn judge(
     step: &PlannedStep,
-    response: &http::Received,
+    response: &Received,
     store: &mut SecretStore,
     kept: &mut IndexMap<String, Captured>,
-) -> StepOutcome {
+    record: &mut StepReport,
+) {
     let mut body = Body::new(&response.body);
     // Every secret capture the response allows is learned first, so neither an
     // expectation failure quoting it nor the `-v` dump can show it.
@@ -186,22 +268,38 @@ fn judge(
             redact::global().add(&rule.name, single.as_bytes());
         }
     }
-    let failures = expect::check(&step.expect, response, &mut body);
-    if !failures.is_empty() {
-        return StepOutcome::Failed(failures);
+    record.expectations = expect::check(&step.expect, response, &mut body);
+    for checked in &mut record.expectations {
+        checked.expected = redact::global().redact(&checked.expected).into_owned();
+        checked.actual = checked
+            .actual
+            .as_deref()
+            .map(|a| redact::global().redact(a).into_owned());
+        checked.message = checked
+            .message
+            .as_deref()
+            .map(|m| redact::global().redact(m).into_owned());
+    }
+    if record.expectations.iter().any(|c| !c.passed) {
+        record.outcome = Outcome::Failed;
+        return;
     }
     for rule in &step.captures {
         let value = match expect::capture(rule, response, &mut body) {
             Ok(value) => value,
-            Err(why) => return StepOutcome::Error(format!("capture `{}`: {why}", rule.name)),
+            Err(why) => {
+                record.error = Some(format!("capture `{}`: {why}", rule.name));
+                return;
+            }
         };
         if rule.secret {
             let text = learn(&rule.name, &value);
             if text.len() < MIN_SECRET_BYTES {
-                return StepOutcome::Error(format!(
+                record.error = Some(format!(
                     "capture `{}`: a secret capture must be at least {MIN_SECRET_BYTES} bytes to be redacted safely",
                     rule.name
                 ));
+                return;
             }
             let id = store.insert(&rule.name, SecretString::from(text), None);
             kept.insert(rule.name.clone(), Captured::Secret(id));
@@ -209,7 +307,7 @@ fn judge(
             kept.insert(rule.name.clone(), Captured::Value(value));
         }
     }
-    StepOutcome::Passed
+    record.outcome = Outcome::Passed;
 }
 
 /// Teach the redactor a captured secret; returns its text form.
@@ -220,6 +318,69 @@ fn learn(name: &str, value: &Value) -> String {
         redact::global().add(name, text.as_bytes());
     }
     text
+}
+
+/// A JSON value with every string redacted.
+fn redact_value(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(redact::global().redact(s).into_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(redact_value).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (redact::global().redact(k).into_owned(), redact_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A body for a report: redacted whole, then cut.
+fn body_report(body: &[u8], keep: bool) -> (Option<String>, bool) {
+    if !keep || body.is_empty() {
+        return (None, false);
+    }
+    let redacted = redact::global().redact_bytes(body);
+    let cut = redacted.len() > REPORT_BODY_BYTES;
+    let shown = &redacted[..redacted.len().min(REPORT_BODY_BYTES)];
+    (Some(String::from_utf8_lossy(shown).into_owned()), cut)
+}
+
+fn request_report(request: &BuiltRequest, bodies: bool) -> MessageReport {
+    let body = request.body.as_deref().map(Vec::as_slice).unwrap_or(&[]);
+    let (text, truncated) = body_report(body, bodies);
+    MessageReport {
+        method: Some(request.method.to_string()),
+        url: Some(redact::global().redact(request.url.as_str()).into_owned()),
+        status: None,
+        headers: request
+            .headers
+            .iter()
+            .map(|(n, v)| [n.to_string(), redact::global().redact(v).into_owned()])
+            .collect(),
+        body: text,
+        body_bytes: body.len(),
+        body_truncated: truncated,
+    }
+}
+
+fn response_report(response: &Received, bodies: bool) -> MessageReport {
+    let (text, truncated) = body_report(&response.body, bodies);
+    MessageReport {
+        method: None,
+        url: None,
+        status: Some(response.status.as_u16()),
+        headers: response
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let value = String::from_utf8_lossy(v.as_bytes());
+                [n.to_string(), redact::global().redact(&value).into_owned()]
+            })
+            .collect(),
+        body: text,
+        body_bytes: response.body.len(),
+        body_truncated: truncated,
+    }
 }
 
 /// Fresh values for the step's `generate` sources.

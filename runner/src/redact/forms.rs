@@ -58,6 +58,14 @@ pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
         let form: String = form_urlencoded::byte_serialize(value).collect();
         push(lower_hex_escapes(&form).into_bytes());
         push(form.into_bytes());
+        // HTML reports escape these; the form is only new when the value has one.
+        let html = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;");
+        push(html.into_bytes());
         if let Ok(json) = serde_json::to_string(text) {
             let inner = &json[1..json.len() - 1];
             push(inner.replace('/', "\\/").into_bytes());
