@@ -68,7 +68,7 @@ pub fn write(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
         o = outcome_word(report.outcome),
     );
     if let Some(error) = &report.error {
-        let _ = write!(page, "<p class=\"problem\">{}</p>\n", escape(error));
+        let _ = writeln!(page, "<p class=\"problem\">{}</p>", escape(error));
     }
     for journey in &report.journeys {
         journey_html(&mut page, journey);
@@ -78,10 +78,10 @@ pub fn write(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 fn journey_html(page: &mut String, journey: &JourneyReport) {
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<section class=\"journey\" id=\"journey-{}\"><h2>{} <span class=\"meta\">env {} · {}</span> \
-         <span class=\"badge {o}\">{o}</span></h2>\n",
+         <span class=\"badge {o}\">{o}</span></h2>",
         escape(&journey.name),
         escape(&journey.name),
         escape(&journey.environment),
@@ -111,12 +111,12 @@ fn journey_html(page: &mut String, journey: &JourneyReport) {
             ""
         };
         let o = outcome_word(step.outcome);
-        let _ = write!(
+        let _ = writeln!(
             page,
             "<details class=\"step {o}\" id=\"step-{id}\" data-outcome=\"{o}\"{open}><summary>\
              <span class=\"badge {o}\">{o}</span><b>{id}</b><span class=\"what\">{what}</span>\
              <span class=\"timeline\" title=\"{dur}\"><span class=\"bar {o}\" style=\"left:{left:.2}%;width:{width:.2}%\"></span></span>\
-             </summary><div class=\"detail\">\n",
+             </summary><div class=\"detail\">",
             id = escape(&step.id),
             what = escape(&what),
             dur = ms(step.duration_ms),
