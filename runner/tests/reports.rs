@@ -257,3 +257,35 @@ fn quiet_prints_only_the_summary() {
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert!(run.stdout.starts_with("j passed: 2 of 2 steps ok"));
 }
+
+/// Needs Debian's chromium and `npm ci --prefix runner/tests/browser`;
+/// `.ci/run` installs both and runs this with `--include-ignored`.
+#[test]
+#[ignore = "needs /usr/bin/chromium and runner/tests/browser/node_modules (see README)"]
+fn the_html_report_expands_in_headless_chromium() {
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        Path::new("/usr/bin/chromium").exists()
+            && browser.join("node_modules/playwright-core").exists(),
+        "install the browser test's parts: apt-get install chromium && npm ci --prefix runner/tests/browser"
+    );
+    let p = reports_project(FAIL);
+    run_with_reports(&p, &[]).expect_code(4);
+    let mut args = vec![
+        browser.join("expand.mjs").display().to_string(),
+        p.path("out/html/index.html").display().to_string(),
+    ];
+    if let Some(shot) = std::env::var_os("REQFLO_REPORT_SCREENSHOT") {
+        args.push(shot.to_string_lossy().into_owned());
+    }
+    let output = std::process::Command::new("node")
+        .args(&args)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "browser check failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -42,6 +42,16 @@ pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
         }
     };
     push(value.to_vec());
+    // A raw value pasted into a query string reaches the server with `+` read as
+    // a space; a server that echoes it back shows that form.
+    if value.contains(&b'+') {
+        push(
+            value
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        );
+    }
     if let Ok(text) = std::str::from_utf8(value) {
         for set in [
             NON_ALPHANUMERIC,

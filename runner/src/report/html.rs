@@ -15,7 +15,9 @@ header { padding: 18px 28px; background: #fff; border-bottom: 1px solid var(--li
 header h1 { margin: 0 0 4px; font-size: 20px; }
 main { padding: 18px 28px; max-width: 1200px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; color: #fff; font-weight: 600; font-size: 12px; text-transform: uppercase; }
-.passed { background: var(--ok); } .failed { background: var(--bad); } .error { background: var(--err); } .skipped { background: var(--skip); }
+.badge.passed, .bar.passed { background: var(--ok); } .badge.failed, .bar.failed { background: var(--bad); }
+.badge.error, .bar.error { background: var(--err); } .badge.skipped, .bar.skipped { background: var(--skip); }
+details.step.failed > summary, details.step.error > summary { border-left: 4px solid var(--bad); }
 section.journey { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 18px; }
 section.journey > h2 { margin: 0; padding: 12px 16px; font-size: 16px; border-bottom: 1px solid var(--line); }
 .meta { color: #59636e; font-weight: normal; font-size: 13px; }

@@ -163,6 +163,8 @@ pub fn encoded_forms(value: &str) -> Vec<String> {
     let percent = |set| percent_encoding::utf8_percent_encode(value, set).to_string();
     let mut forms = vec![
         value.to_string(),
+        // As a server decodes it from a raw query string.
+        value.replace('+', " "),
         percent(percent_encoding::NON_ALPHANUMERIC),
         percent(percent_encoding::NON_ALPHANUMERIC).to_lowercase(),
         form_urlencoded::byte_serialize(value.as_bytes()).collect(),
