@@ -4,7 +4,10 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
-use crate::cli::{CheckArgs, Cli, Command, PluginsCommand, RunArgs, SecretsCommand, Selection};
+use crate::bundle::Bundle;
+use crate::cli::{
+    CheckArgs, Cli, Command, ExportArgs, PluginsCommand, RunArgs, SecretsCommand, Selection,
+};
 use crate::console::{self, Console};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, InputMode, Plan, PlanOptions};
@@ -17,8 +20,16 @@ use crate::secrets::{Builtin, PluginSource, Providers, Resolver, SecretStore};
 pub async fn main(cli: Cli) -> Result<i32> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
+    if let Command::Run(args) = cli.command {
+        if let Some(path) = args.bundle.clone() {
+            return run_bundle(&cwd.join(path), args).await;
+        }
+        let project = Project::discover(cli.project.as_deref(), &cwd)?;
+        return run(&project, args).await;
+    }
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
     match cli.command {
+        Command::Export(args) => export(&project, &cwd, args),
         Command::Run(args) => run(&project, args).await,
         Command::Check(args) => check(&project, args).await,
         Command::Secrets {
@@ -118,6 +129,41 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         Some(e) => Err(e),
         None => Ok(exit_code(&report)),
     }
+}
+
+/// Unpack a bundle into a temporary project and run its journey there.
+async fn run_bundle(path: &Path, mut args: RunArgs) -> Result<i32> {
+    let bundle = Bundle::read(path)?;
+    if !args.selection.journeys.is_empty() && args.selection.journeys != [bundle.journey.clone()] {
+        return Err(Error::Usage(format!(
+            "the bundle holds journey `{}` only",
+            bundle.journey
+        )));
+    }
+    args.selection.journeys = vec![bundle.journey.clone()];
+    let dir = tempfile::tempdir()
+        .map_err(|e| Error::Runtime(format!("cannot make a folder for the bundle: {e}")))?;
+    bundle.unpack(dir.path())?;
+    let project = Project::load(dir.path().to_path_buf())?;
+    run(&project, args).await
+}
+
+fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
+    let text = crate::bundle::export(project, &args.journey)?.to_yaml()?;
+    match args.output {
+        None => console::out(text.trim_end()),
+        Some(path) => {
+            let path = cwd.join(path);
+            let fail =
+                |e: std::io::Error| Error::Runtime(format!("cannot write {}: {e}", path.display()));
+            let file = std::fs::File::create(&path).map_err(fail)?;
+            let mut writer = crate::redact::RedactingWriter::new(file);
+            std::io::Write::write_all(&mut writer, text.as_bytes()).map_err(fail)?;
+            writer.finish().map_err(fail)?;
+            crate::report::scan_file(&path, crate::redact::global())?;
+        }
+    }
+    Ok(exit::OK)
 }
 
 async fn check(project: &Project, args: CheckArgs) -> Result<i32> {

@@ -41,6 +41,8 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Write a journey as a shareable bundle (secrets by name only).
+    Export(ExportArgs),
     /// Built-in and custom plugins.
     Plugins {
         /// What to do with them.
@@ -113,6 +115,20 @@ pub struct RunArgs {
     /// Write a self-contained HTML report into this folder (index.html).
     #[arg(long, value_name = "DIR")]
     pub report_html: Option<PathBuf>,
+    /// Run the journey in a bundle made by `reqflo export` (no project needed).
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub bundle: Option<PathBuf>,
+}
+
+/// `reqflo export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The journey to bundle.
+    #[arg(value_name = "JOURNEY")]
+    pub journey: String,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `reqflo check`

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bundle;
 pub mod cli;
 pub mod console;
 pub mod duration;

@@ -134,6 +134,19 @@ pub struct StepDef {
     pub expect: ExpectDef,
 }
 
+impl StepDef {
+    /// Names of the secrets this step's values use (`type: secret`).
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        self.values.values().filter_map(|value| {
+            let is_secret = value.get("type").and_then(Value::as_str) == Some("secret");
+            value
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|_| is_secret)
+        })
+    }
+}
+
 /// A value source: a bare scalar is a literal, a map names its `type`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]

@@ -1,0 +1,184 @@
+//! Bundles: one journey with everything it needs, in one shareable file.
+//!
+//! A bundle holds the journey and the templates it uses as written, and the
+//! parts of `reqflo.yaml` it relies on: environments, the registry entries it
+//! names, and the providers those refer to. Secrets appear by name and
+//! reference only; no value is ever resolved to make one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::project::Project;
+use crate::project::load::PROJECT_FILE;
+
+/// The bundle format version this reqflo writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// A bundle file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// Format version.
+    pub reqflo_bundle: u32,
+    /// The journey to run.
+    pub journey: String,
+    /// `environments:` from reqflo.yaml.
+    #[serde(default)]
+    pub environments: serde_yaml::Mapping,
+    /// The `providers:` entries that environments or secrets name.
+    #[serde(default)]
+    pub providers: serde_yaml::Mapping,
+    /// The registry entries the journey names.
+    #[serde(default)]
+    pub secrets: serde_yaml::Mapping,
+    /// `journeys/NAME.yaml` and `templates/NAME.yaml`, as written.
+    pub files: IndexMap<String, String>,
+}
+
+/// Build the bundle of `journey` in `project`.
+pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
+    let loaded = project.journey(journey)?;
+    let mut files = IndexMap::new();
+    files.insert(
+        format!("journeys/{journey}.yaml"),
+        loaded.source.text().to_string(),
+    );
+    let mut secret_names = BTreeSet::new();
+    for (i, step) in loaded.file.steps.iter().enumerate() {
+        let template_file = format!("templates/{}.yaml", step.template);
+        if !files.contains_key(&template_file) {
+            let template = project.template(&step.template).ok_or_else(|| {
+                Error::Definition(
+                    Diagnostic::new(format!("unknown template `{}`", step.template))
+                        .at(loaded.source.value(&["steps", &i.to_string(), "template"])),
+                )
+            })?;
+            let template = template.map_err(Error::Definition)?;
+            files.insert(template_file, template.source.text().to_string());
+        }
+        secret_names.extend(step.secret_names().map(str::to_string));
+    }
+
+    // The registry and environments as written, taken from the YAML itself so
+    // nothing is re-interpreted on the way out.
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(project.config_source.text()).unwrap_or(serde_yaml::Value::Null);
+    let section = |name: &str| {
+        config
+            .get(name)
+            .and_then(|v| v.as_mapping())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let environments = section("environments");
+    let registry = section("secrets");
+    let mut secrets = serde_yaml::Mapping::new();
+    for (key, entry) in &registry {
+        if key.as_str().is_some_and(|k| secret_names.contains(k)) {
+            secrets.insert(key.clone(), entry.clone());
+        }
+    }
+    let mut wanted_providers = BTreeSet::new();
+    for env in environments.values() {
+        for name in env
+            .get("secrets")
+            .and_then(|s| s.as_sequence())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = name.as_str() {
+                wanted_providers.insert(name.to_string());
+            }
+        }
+    }
+    for entry in secrets.values() {
+        if let Some(name) = entry.get("provider").and_then(|p| p.as_str()) {
+            wanted_providers.insert(name.to_string());
+        }
+    }
+    let mut providers = serde_yaml::Mapping::new();
+    for (key, entry) in &section("providers") {
+        if key.as_str().is_some_and(|k| wanted_providers.contains(k)) {
+            providers.insert(key.clone(), entry.clone());
+        }
+    }
+    Ok(Bundle {
+        reqflo_bundle: BUNDLE_VERSION,
+        journey: journey.to_string(),
+        environments,
+        providers,
+        secrets,
+        files,
+    })
+}
+
+impl Bundle {
+    /// The bundle as YAML text.
+    pub fn to_yaml(&self) -> Result<String> {
+        let body = serde_yaml::to_string(self)
+            .map_err(|e| Error::Runtime(format!("cannot write the bundle: {e}")))?;
+        Ok(format!(
+            "# A reqflo bundle: run it with `reqflo run --bundle FILE`.\n\
+             # Secrets are named here, never included: they resolve where it runs.\n{body}"
+        ))
+    }
+
+    /// Read a bundle file.
+    pub fn read(path: &Path) -> Result<Bundle> {
+        let display = path.display().to_string();
+        let source = crate::source::Source::read(path, display).map_err(Error::Usage)?;
+        let bundle: Bundle = source.parse().map_err(Error::Config)?;
+        if bundle.reqflo_bundle != BUNDLE_VERSION {
+            return Err(Error::Config(Diagnostic::new(format!(
+                "{} is a version {} bundle; this reqflo reads version {BUNDLE_VERSION}",
+                path.display(),
+                bundle.reqflo_bundle
+            ))));
+        }
+        Ok(bundle)
+    }
+
+    /// Lay the bundle out as a project in `dir` (a fresh temporary folder).
+    pub fn unpack(&self, dir: &Path) -> Result<()> {
+        let fail = |e: std::io::Error| Error::Runtime(format!("cannot unpack the bundle: {e}"));
+        let mut config = serde_yaml::Mapping::new();
+        for (key, section) in [
+            ("environments", &self.environments),
+            ("providers", &self.providers),
+            ("secrets", &self.secrets),
+        ] {
+            if !section.is_empty() {
+                config.insert(key.into(), serde_yaml::Value::Mapping(section.clone()));
+            }
+        }
+        let config = serde_yaml::to_string(&config)
+            .map_err(|e| Error::Runtime(format!("cannot unpack the bundle: {e}")))?;
+        std::fs::write(dir.join(PROJECT_FILE), config).map_err(fail)?;
+        for (name, text) in &self.files {
+            // Only journeys/NAME.yaml and templates/NAME.yaml: a bundle must not
+            // write anywhere else.
+            let Some((folder, file)) = name.split_once('/') else {
+                return Err(bad_file(name));
+            };
+            let stem_ok = file
+                .strip_suffix(".yaml")
+                .is_some_and(|s| !s.is_empty() && !s.starts_with('.') && !s.contains(['/', '\\']));
+            if !matches!(folder, "journeys" | "templates") || !stem_ok {
+                return Err(bad_file(name));
+            }
+            std::fs::create_dir_all(dir.join(folder)).map_err(fail)?;
+            std::fs::write(dir.join(folder).join(file), text).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+fn bad_file(name: &str) -> Error {
+    Error::Config(Diagnostic::new(format!(
+        "bundle file `{name}` is not journeys/NAME.yaml or templates/NAME.yaml"
+    )))
+}
