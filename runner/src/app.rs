@@ -113,11 +113,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     };
     let settings = RunSettings {
         timeout,
-        console: Console {
-            verbose: args.verbose,
-            id_width: 0,
-            quiet: args.quiet,
-        },
+        console: Console::for_terminal(args.verbose, args.quiet),
         record_bodies: targets.any(),
     };
     let (report, error) = run_plans(project, &providers, &plans, &settings).await;

@@ -25,6 +25,46 @@ pub struct Console {
     pub id_width: usize,
     /// `--quiet`: only each journey's summary line.
     pub quiet: bool,
+    /// Colour the step labels (stdout is a terminal and `NO_COLOR` is unset).
+    pub color: bool,
+    /// Show a progress bar on stderr (a terminal, not `--quiet` or `-v`).
+    pub progress: bool,
+}
+
+impl Console {
+    /// Decide colour and progress from the terminal and `NO_COLOR`.
+    pub fn for_terminal(verbose: bool, quiet: bool) -> Console {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Console {
+            verbose,
+            id_width: 0,
+            quiet,
+            color: std::io::stdout().is_terminal() && !no_color,
+            progress: std::io::stderr().is_terminal() && !quiet && !verbose,
+        }
+    }
+
+    /// A progress bar for `steps` steps, when progress is on.
+    pub fn progress_bar(&self, steps: usize) -> Option<indicatif::ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(steps as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let template = if self.color {
+            "{spinner:.cyan} [{elapsed}] {bar:30.cyan/blue} {pos}/{len} {msg}"
+        } else {
+            "{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}"
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Some(bar)
+    }
 }
 
 /// Control characters from servers, plugins or files could drive the terminal
@@ -58,6 +98,18 @@ pub fn out(text: &str) {
     let _ = stdout.flush();
 }
 
+/// Write a trusted label (coloured when asked) and then redacted text.
+fn out_labelled(label: &str, color: Option<&str>, text: &str) {
+    let text = redact::global().redact(text);
+    let text = printable(&text);
+    let mut stdout = std::io::stdout().lock();
+    let _ = match color {
+        Some(code) => writeln!(stdout, "  \x1b[{code}m{label}\x1b[0m {text}"),
+        None => writeln!(stdout, "  {label} {text}"),
+    };
+    let _ = stdout.flush();
+}
+
 /// Write redacted text to stderr.
 pub fn err(text: &str) {
     let text = redact::global().redact(text);
@@ -80,13 +132,13 @@ impl Console {
         if self.quiet {
             return;
         }
-        let label = match step.outcome {
-            Outcome::Passed => "ok    ",
-            Outcome::Failed => "FAILED",
-            Outcome::Error => "ERROR ",
-            Outcome::Skipped => "skip  ",
+        let (label, code) = match step.outcome {
+            Outcome::Passed => ("ok    ", "32"),
+            Outcome::Failed => ("FAILED", "31"),
+            Outcome::Error => ("ERROR ", "33"),
+            Outcome::Skipped => ("skip  ", "90"),
         };
-        let mut line = format!("  {label} {:<width$}", step.id, width = self.id_width);
+        let mut line = format!("{:<width$}", step.id, width = self.id_width);
         if let Some(request) = &step.request {
             let method = request.method.as_deref().unwrap_or("");
             let url = request.url.as_deref().unwrap_or("");
@@ -98,7 +150,7 @@ impl Console {
         if step.request.is_some() {
             line.push_str(&format!(" ({})", human(millis(step.duration_ms))));
         }
-        out(&line);
+        out_labelled(label, self.color.then_some(code), &line);
         for problem in step.problems() {
             out(&format!("         {problem}"));
         }

@@ -144,12 +144,23 @@ async fn run_plan(
         duration_ms: 0.0,
         steps: Vec::with_capacity(plan.steps.len()),
     };
+    let bar = console.progress_bar(plan.steps.len());
     for step in &plan.steps {
         let start_ms = millis(started.elapsed());
+        if let Some(bar) = &bar {
+            bar.set_message(crate::console::printable(&step.id).into_owned());
+        }
         let (mut record, kept) =
             run_step(&client, step, secret_ids, store, &captures, settings).await;
         record.start_ms = start_ms;
-        console.step(&record);
+        match &bar {
+            // The bar steps aside while the step's line is printed above it.
+            Some(bar) => {
+                bar.suspend(|| console.step(&record));
+                bar.inc(1);
+            }
+            None => console.step(&record),
+        }
         captures.push(kept);
         journey.outcome = journey.outcome.worst(record.outcome);
         let stop = record.outcome != Outcome::Passed;
@@ -157,6 +168,9 @@ async fn run_plan(
         if stop {
             break;
         }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     for step in &plan.steps[journey.steps.len()..] {
         console.skipped(&step.id);

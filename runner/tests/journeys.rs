@@ -316,3 +316,48 @@ fn inputs_are_prompted_for_on_a_terminal() {
     assert!(text.contains("$.amount: expected 1000, got 7"), "{text}");
     assert_eq!(output.status.code(), Some(4));
 }
+
+/// Run `reqflo ARGS` under `script`, which gives it a terminal; returns the raw
+/// terminal output.
+fn on_a_terminal(p: &common::TestProject, args: &str, env: &[(&str, &str)]) -> String {
+    use std::process::{Command, Stdio};
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_reqflo"));
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("HOME", p.path(".home"))
+        .env("PATH", "/usr/bin:/bin")
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_terminal_gets_progress_and_colour_unless_no_color() {
+    let p = project(&[("journeys/payment-flow.yaml", PAYMENT_FLOW)]);
+    let key = [("PAYMENTS_API_KEY", CANARY)];
+    let shown = on_a_terminal(&p, "run payment-flow --no-prompt", &key);
+    assert!(
+        shown.contains(" 1/2 read"),
+        "progress bar with the current step: {shown:?}"
+    );
+    assert!(shown.contains("\u{1b}[32mok"), "a green ok: {shown:?}");
+    let plain = on_a_terminal(
+        &p,
+        "run payment-flow --no-prompt",
+        &[key[0], ("NO_COLOR", "1")],
+    );
+    assert!(plain.contains(" 1/2 read"), "progress stays: {plain:?}");
+    assert!(
+        !plain.contains("\u{1b}[3"),
+        "no colour with NO_COLOR: {plain:?}"
+    );
+    // Not a terminal: plain lines only, no progress.
+    let piped = p.run(&["run", "payment-flow", "--no-prompt"], &key);
+    assert!(!piped.all().contains('\u{1b}'), "{}", piped.all());
+    common::assert_absent(&shown, CANARY, "terminal output");
+}
