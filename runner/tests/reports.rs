@@ -289,3 +289,31 @@ fn the_html_report_expands_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn several_journeys_share_one_report() {
+    let ok = "steps:\n  - id: one\n    template: status\n    values: {code: 200}\n    expect: {status: 200}\n";
+    let p = project(&[("journeys/a.yaml", ok), ("journeys/b.yaml", ok)]);
+    p.run(
+        &[
+            "run",
+            "--all",
+            "--report-json",
+            "r.json",
+            "--report-junit",
+            "j.xml",
+        ],
+        &[],
+    )
+    .expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&read(&p, "r.json")).expect("json");
+    let names: Vec<&str> = report["journeys"]
+        .as_array()
+        .expect("journeys")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let junit = junit_parser::from_reader(std::io::Cursor::new(read(&p, "j.xml"))).expect("junit");
+    assert_eq!((junit.suites.len(), junit.tests), (2, 2));
+}
