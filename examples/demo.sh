@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 
 cargo build --workspace
 
-# The key the demo API accepts, and the one reqflo's env provider will find.
-export PAYMENTS_API_KEY="${PAYMENTS_API_KEY:-sk_test_demo/KEY+4242=}"
+# The key the demo API accepts, and the one reqflo's env provider will find
+# (the same, unless you set PAYMENTS_API_KEY to something else to see a 401).
+export DEMO_API_KEY="${DEMO_API_KEY:-sk_test_demo/KEY+4242=}"
+export PAYMENTS_API_KEY="${PAYMENTS_API_KEY:-$DEMO_API_KEY}"
 log=$(mktemp)
-DEMO_API_KEY="$PAYMENTS_API_KEY" ./target/debug/demo-api --port 0 >"$log" 2>&1 &
+./target/debug/demo-api --port 0 >"$log" 2>&1 &
 api=$!
 trap 'kill $api 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do
