@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Built-in plugins embedded in the binary: (provider name, crate's artifact).
-const BUILTINS: &[(&str, &str)] = &[("env", "reqflo_plugin_env"), ("file", "reqflo_plugin_file")];
+const BUILTINS: &[(&str, &str)] = &[
+    ("env", "reqflo_plugin_env"),
+    ("file", "reqflo_plugin_file"),
+    ("onepassword", "reqflo_plugin_onepassword"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -35,6 +35,7 @@ fn main() {
             stdin: None,
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(5),
+            net: None,
         };
 
         let mut start = Vec::with_capacity(ROUNDS);

@@ -246,6 +246,30 @@ fn table(rows: &[Vec<String>]) {
     }
 }
 
+/// The environments' provider chains, as `secrets list` shows an unpinned
+/// secret's provider: `env → file`, or `dev: env → file; prod: op` when they differ.
+fn chains(project: &Project) -> String {
+    let chain = |def: &crate::project::model::EnvironmentDef| match &def.secrets {
+        Some(chain) => chain.join(" → "),
+        None => crate::plan::DEFAULT_CHAIN.join(" → "),
+    };
+    let all: Vec<(String, String)> = project
+        .config
+        .environments
+        .iter()
+        .map(|(name, def)| (name.clone(), chain(def)))
+        .collect();
+    match all.first() {
+        None => crate::plan::DEFAULT_CHAIN.join(" → "),
+        Some((_, first)) if all.iter().all(|(_, c)| c == first) => first.clone(),
+        Some(_) => all
+            .iter()
+            .map(|(env, c)| format!("{env}: {c}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 fn secrets_list(project: &Project) -> Result<i32> {
     let config = &project.config;
     let mut rows = vec![vec![
@@ -259,10 +283,7 @@ fn secrets_list(project: &Project) -> Result<i32> {
     for (name, entry) in &config.secrets {
         rows.push(vec![
             name.clone(),
-            entry
-                .provider
-                .clone()
-                .unwrap_or_else(|| "(environment chain)".into()),
+            entry.provider.clone().unwrap_or_else(|| chains(project)),
             entry.reference.clone().unwrap_or_else(|| name.clone()),
             entry
                 .journeys
@@ -353,13 +374,17 @@ fn plugins_list(project: &Project) -> Result<i32> {
                     grants.push(format!("file (read-only): {}", display_path(&path)));
                 }
             }
-            PluginSource::Path(_) => {}
+            PluginSource::Builtin(Builtin::OnePassword) | PluginSource::Path(_) => {}
         }
         if !spec.grants.env.is_empty() {
             grants.push(format!("env: {}", spec.grants.env.join(", ")));
         }
-        if !spec.grants.hosts.is_empty() {
-            grants.push(format!("hosts: {}", spec.grants.hosts.join(", ")));
+        if !spec.hosts.is_empty() {
+            let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
+            grants.push(format!("hosts: {}", hosts.join(", ")));
+        }
+        if let Some(ca) = &spec.ca_file {
+            grants.push(format!("extra CA: {}", display_path(ca)));
         }
         rows.push(vec![
             spec.name.clone(),

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-pub use build::{PlanOptions, plan_journey, select_environment};
+pub use build::{DEFAULT_CHAIN, PlanOptions, plan_journey, select_environment};
 pub use inputs::InputMode;
 
 use crate::project::model::GenerateKind;

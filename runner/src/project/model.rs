@@ -49,6 +49,8 @@ pub struct ProviderDef {
     pub grants: Grants,
     /// Pinned digest of a custom plugin's file, hex.
     pub sha256: Option<String>,
+    /// Extra PEM certificates to trust for this provider's HTTPS (a private CA).
+    pub ca_file: Option<String>,
     /// Resource limits for the sandbox.
     #[serde(default)]
     pub limits: Limits,
@@ -61,7 +63,8 @@ pub struct Grants {
     /// Environment variables the plugin may read.
     #[serde(default)]
     pub env: Vec<String>,
-    /// `host:port` destinations the plugin may call.
+    /// Destinations the plugin may call over `wasi:http`: `host`, `host:port`,
+    /// `https://host[:port]`, `*.domain`.
     #[serde(default)]
     pub hosts: Vec<String>,
 }

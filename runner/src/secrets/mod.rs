@@ -5,6 +5,7 @@
 
 mod cache;
 mod host;
+mod net;
 mod plugin;
 mod providers;
 mod resolve;

@@ -3,12 +3,15 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
+use wasmtime::component::HasData;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use zeroize::Zeroizing;
 
 use super::host::{EPOCH_TICK, first_line};
+use super::net::{NetHooks, NetPolicy};
 use crate::duration::human;
 
 mod bindings {
@@ -45,6 +48,8 @@ const STDERR_BYTES: usize = 16 * 1024;
 /// Everything a plugin's store holds: its WASI context, resources and limits.
 pub struct PluginState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    net: NetHooks,
     table: ResourceTable,
     limits: Limiter,
     handles: usize,
@@ -56,6 +61,16 @@ impl WasiView for PluginState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.net,
         }
     }
 }
@@ -138,12 +153,56 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-/// Link WASI (with an empty context by default) and the host's secret resource.
+/// Link WASI without sockets (with an empty context by default), `wasi:http`
+/// (every request checked by [`NetHooks`]) and the host's secret resource.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    add_wasi_without_sockets(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::reqflo::plugin::secrets::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     Ok(linker)
+}
+
+/// `wasi:io` works on the resource table alone.
+struct HasIo;
+
+impl HasData for HasIo {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Every WASI p2 interface a plugin may import, except `wasi:sockets`: network
+/// access goes only through `wasi:http`, where the host checks each request.
+/// A component importing sockets is refused when it is loaded.
+fn add_wasi_without_sockets(l: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi_io::bindings::wasi::io;
+    type T = PluginState;
+
+    io::error::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    Ok(())
 }
 
 /// A component compiled and pre-linked once; instantiating it is cheap.
@@ -179,6 +238,8 @@ pub struct Sandbox {
     pub memory_bytes: usize,
     /// Budget of one call, CPU and wall clock.
     pub timeout: Duration,
+    /// Hosts it may reach over `wasi:http`; `None` is no network.
+    pub net: Option<std::sync::Arc<NetPolicy>>,
 }
 
 /// Why a call into a plugin failed.
@@ -243,6 +304,8 @@ impl PluginInstance {
             .build();
         let state = PluginState {
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            net: NetHooks::new(sandbox.net),
             table: ResourceTable::new(),
             limits: Limiter {
                 inner: limits,
@@ -274,6 +337,7 @@ impl PluginInstance {
         let provider = self.bindings.reqflo_plugin_provider();
         let call = provider.call_configure(&mut self.store, config);
         let outcome = tokio::time::timeout(self.timeout, call).await;
+        self.refused_network()?;
         match outcome {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(e))) => Err(CallError::Provider(e.into())),
@@ -288,6 +352,7 @@ impl PluginInstance {
         let provider = self.bindings.reqflo_plugin_provider();
         let call = provider.call_resolve(&mut self.store, reference);
         let outcome = tokio::time::timeout(self.timeout, call).await;
+        self.refused_network()?;
         let handle = match outcome {
             Ok(Ok(Ok(handle))) => handle,
             Ok(Ok(Err(e))) => return Err(CallError::Provider(e.into())),
@@ -300,6 +365,15 @@ impl PluginInstance {
         })?;
         state.forget(&secret);
         SecretValue::from_bytes(secret.0).map_err(CallError::Fault)
+    }
+
+    /// A refused destination fails the call, whatever the plugin made of the
+    /// refusal: the user learns which host it tried.
+    fn refused_network(&mut self) -> Result<(), CallError> {
+        match self.store.data_mut().net.take_refusal() {
+            Some(why) => Err(CallError::Provider(ProviderFailure::Denied(why))),
+            None => Ok(()),
+        }
     }
 
     fn timed_out(&self) -> String {

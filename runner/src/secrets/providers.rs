@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::net::HostGrant;
 use crate::error::{Diagnostic, Error, Result, Spot};
 use crate::project::Project;
 use crate::project::model::{Grants, Limits};
@@ -29,13 +30,19 @@ pub enum Builtin {
     Env,
     /// A local YAML, JSON or dotenv file.
     File,
+    /// 1Password, through a Connect server.
+    OnePassword,
 }
+
+/// Every built-in plugin, for messages and listings.
+pub const BUILTINS: [Builtin; 3] = [Builtin::Env, Builtin::File, Builtin::OnePassword];
 
 impl Builtin {
     fn named(name: &str) -> Option<Builtin> {
         match name {
             "env" => Some(Builtin::Env),
             "file" => Some(Builtin::File),
+            "onepassword" => Some(Builtin::OnePassword),
             _ => None,
         }
     }
@@ -45,6 +52,7 @@ impl Builtin {
         match self {
             Builtin::Env => "env",
             Builtin::File => "file",
+            Builtin::OnePassword => "onepassword",
         }
     }
 
@@ -80,6 +88,10 @@ pub struct ProviderSpec {
     pub config: Vec<(String, String)>,
     /// What the sandbox may touch.
     pub grants: Grants,
+    /// `grants.hosts`, parsed.
+    pub hosts: Vec<HostGrant>,
+    /// Extra CA certificates for its HTTPS.
+    pub ca_file: Option<PathBuf>,
     /// A pinned digest for a custom plugin.
     pub sha256: Option<String>,
     /// Memory cap in bytes.
@@ -165,7 +177,10 @@ impl Providers {
                     Error::Config(
                         Diagnostic::new(format!("unknown built-in plugin `{}`", def.plugin))
                             .at(at("plugin"))
-                            .hint("built-in plugins are builtin:env and builtin:file"),
+                            .hint(format!(
+                                "built-in plugins are {}",
+                                BUILTINS.map(|b| format!("builtin:{}", b.name())).join(", ")
+                            )),
                     )
                 })?)
             } else {
@@ -199,6 +214,36 @@ impl Providers {
                 };
                 config.push((key.clone(), text));
             }
+            let mut hosts = Vec::new();
+            for (i, written) in def.grants.hosts.iter().enumerate() {
+                let grant = HostGrant::parse(written).map_err(|why| {
+                    Error::Config(
+                        Diagnostic::new(format!("in grants.hosts: {why}"))
+                            .at(source.value(&[
+                                "providers",
+                                name,
+                                "grants",
+                                "hosts",
+                                &i.to_string(),
+                            ]))
+                            .hint("examples: `127.0.0.1:8200`, `https://vault.example.com`, `*.example.com:443`"),
+                    )
+                })?;
+                hosts.push(grant);
+            }
+            let ca_file = match &def.ca_file {
+                Some(written) => {
+                    let path = project.resolve_path(written);
+                    if !path.is_file() {
+                        return Err(Error::Config(
+                            Diagnostic::new(format!("ca_file {} does not exist", path.display()))
+                                .at(at("ca_file")),
+                        ));
+                    }
+                    Some(path)
+                }
+                None => None,
+            };
             // The file plugin is told which file it reads (for its messages and
             // format); the host opens it.
             if matches!(plugin_source, PluginSource::Builtin(Builtin::File))
@@ -214,6 +259,8 @@ impl Providers {
                     source: plugin_source,
                     config,
                     grants: def.grants.clone(),
+                    hosts,
+                    ca_file,
                     sha256: def.sha256.clone(),
                     memory_bytes: memory_bytes(def.limits),
                     timeout: Duration::from_millis(
@@ -232,9 +279,11 @@ impl Providers {
                     source: PluginSource::Builtin(builtin),
                     config: match builtin {
                         Builtin::File => vec![("path".into(), DEFAULT_SECRET_FILE.into())],
-                        Builtin::Env => Vec::new(),
+                        Builtin::Env | Builtin::OnePassword => Vec::new(),
                     },
                     grants: Grants::default(),
+                    hosts: Vec::new(),
+                    ca_file: None,
                     sha256: None,
                     memory_bytes: memory_bytes(Limits::default()),
                     timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),

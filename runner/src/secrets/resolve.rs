@@ -2,8 +2,10 @@
 //! provider and reference, instantiating only the providers the run needs.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::host::PluginHost;
+use super::net::NetPolicy;
 use super::plugin::{
     CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
 };
@@ -39,6 +41,9 @@ pub struct Resolver<'a> {
     /// Per provider: the env references of this run (the env plugin's whole view).
     env_view: HashMap<String, BTreeSet<String>>,
     resolved: HashMap<(String, String), SecretId>,
+    /// Per provider: its network authority, shared by its instances (and
+    /// their HTTP client) across restarts.
+    net: HashMap<String, Arc<NetPolicy>>,
 }
 
 /// What one provider said about one reference.
@@ -67,6 +72,7 @@ impl<'a> Resolver<'a> {
             instances: HashMap::new(),
             env_view,
             resolved: HashMap::new(),
+            net: HashMap::new(),
         }
     }
 
@@ -229,7 +235,20 @@ impl<'a> Resolver<'a> {
         let Some(compiled) = self.compiled.get(&spec.name) else {
             return Ok(Slot::Broken("was not compiled".into()));
         };
-        let sandbox = self.sandbox(spec)?;
+        let mut sandbox = self.sandbox(spec)?;
+        if !spec.hosts.is_empty() {
+            let policy = self.net.entry(spec.name.clone()).or_insert_with(|| {
+                // A request must end before the call does, so the plugin can
+                // still say which server was slow.
+                let budget = spec.timeout.mul_f64(0.75);
+                Arc::new(NetPolicy::new(
+                    spec.hosts.clone(),
+                    spec.ca_file.clone(),
+                    budget,
+                ))
+            });
+            sandbox.net = Some(policy.clone());
+        }
         let mut instance = match PluginInstance::start(compiled, sandbox).await {
             Ok(instance) => instance,
             Err(why) => return Ok(Slot::Broken(format!("could not start: {why}"))),

@@ -4,7 +4,9 @@
 //! `env:NAME` and `file:PATH` try to read outside the grant (and would hand back
 //! whatever they found), `loop` spins forever, `alloc` grows memory without
 //! bound, `panic` traps, `sleep` blocks in a host call, `value:TEXT` resolves to
-//! TEXT, `error:TEXT` fails with TEXT.
+//! TEXT, `error:TEXT` fails with TEXT. `http:URL` fetches URL over `wasi:http` and
+//! returns the body as the secret; `http-quiet:URL` tries the same, ignores any
+//! refusal and returns a value anyway (the host must still fail the resolution).
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -56,6 +58,14 @@ impl Guest for Hostile {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 Err(Error::Unavailable("woke up".into()))
             }
+            "http" => match fetch(argument) {
+                Ok(body) => Ok(Secret::new(&body)),
+                Err(why) => Err(Error::Unavailable(why)),
+            },
+            "http-quiet" => {
+                let _ = fetch(argument);
+                Ok(Secret::new(b"nothing to see here"))
+            }
             "value" => Ok(Secret::new(argument.as_bytes())),
             "error" => Err(Error::Unavailable(argument.to_string())),
             _ => Err(Error::InvalidReference(format!(
@@ -63,6 +73,27 @@ impl Guest for Hostile {
             ))),
         }
     }
+}
+
+/// GET `url` and return the body, or the error the host gave.
+fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    wstd::runtime::block_on(async {
+        let request = wstd::http::Request::get(url)
+            .body(wstd::http::Body::empty())
+            .map_err(|e| format!("bad request: {e}"))?;
+        let mut response = wstd::http::Client::new().send(request).await.map_err(|e| {
+            match e.downcast_ref::<wstd::http::error::ErrorCode>() {
+                Some(code) => format!("http error: {code:?}"),
+                None => format!("http error: {e}"),
+            }
+        })?;
+        let body = response
+            .body_mut()
+            .contents()
+            .await
+            .map_err(|e| format!("body error: {e}"))?;
+        Ok(body.to_vec())
+    })
 }
 
 export!(Hostile);

@@ -1,0 +1,13 @@
+//! Fakes of the services reqflo's plugins talk to that have no real server one
+//! can run locally, for tests and demos only.
+//!
+//! Each fake lives in a module of its own, follows the service's documented
+//! REST API (routes, JSON shapes, status codes) and nothing more, and serves
+//! on a loopback port. None of them is the real service: they hold no real
+//! secrets and check nothing but what their docs say they check.
+//!
+//! - [`onepassword`]: a fake 1Password Connect server.
+
+#![warn(missing_docs)]
+
+pub mod onepassword;

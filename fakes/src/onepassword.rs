@@ -1,0 +1,25 @@
+//! A FAKE 1Password Connect server, for tests: not 1Password's software.
+//!
+//! It follows the documented Connect REST API
+//! (<https://developer.1password.com/docs/connect/api-reference>) for the
+//! read-only routes a secret resolver needs: listing and filtering vaults and
+//! items, reading a full item, `/heartbeat` and `/health`. Every `/v1` route
+//! checks `Authorization: Bearer <token>` against [`ConnectData::tokens`], and
+//! a token may be limited to some vaults. Tests can also read the request log,
+//! slow every response down, or redirect every route elsewhere.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use reqflo_fakes::onepassword::{ConnectData, FakeConnect};
+//! let fake = FakeConnect::spawn(ConnectData::sample("sk_test_1", "whsec_1")).await?;
+//! println!("fake Connect at {}", fake.url());
+//! # Ok(())
+//! # }
+//! ```
+
+mod data;
+mod filter;
+mod server;
+
+pub use data::*;
+pub use server::FakeConnect;

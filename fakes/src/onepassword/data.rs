@@ -1,0 +1,230 @@
+//! What the fake serves: vaults with their items, and the tokens that may read them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// ID of the sample vault "Payments".
+pub const PAYMENTS_VAULT_ID: &str = "ujzde8gxd6ncf10epf91dhodzd";
+/// Name of the sample vault [`PAYMENTS_VAULT_ID`].
+pub const PAYMENTS_VAULT_NAME: &str = "Payments";
+/// ID of the sample item "Stripe Sandbox" in the Payments vault.
+pub const STRIPE_ITEM_ID: &str = "oc9is0j8ht9lgmxg9edn581u33";
+/// Title of the sample item [`STRIPE_ITEM_ID`].
+pub const STRIPE_ITEM_TITLE: &str = "Stripe Sandbox";
+/// ID of the "credential" field of Stripe Sandbox (1Password's own ID for it).
+pub const CREDENTIAL_FIELD_ID: &str = "credential";
+/// ID of the "username" field of Stripe Sandbox.
+pub const USERNAME_FIELD_ID: &str = "username";
+/// Value of the "username" field of Stripe Sandbox.
+pub const STRIPE_USERNAME: &str = "sandbox@payments.example";
+/// ID of the section "Webhooks" of Stripe Sandbox.
+pub const WEBHOOKS_SECTION_ID: &str = "xtplpft75v2seh60kvj50ce9uv";
+/// Label of the section [`WEBHOOKS_SECTION_ID`].
+pub const WEBHOOKS_SECTION_LABEL: &str = "Webhooks";
+/// ID of the field "signing secret" in the Webhooks section of Stripe Sandbox.
+pub const SIGNING_FIELD_ID: &str = "w53efr4edt2sywb3wkh5dnsipz";
+/// Label of the field [`SIGNING_FIELD_ID`].
+pub const SIGNING_FIELD_LABEL: &str = "signing secret";
+/// ID of the sample vault "Ops".
+pub const OPS_VAULT_ID: &str = "z5fk2z9ri19r0wyojfljooa5lq";
+/// Name of the sample vault [`OPS_VAULT_ID`].
+pub const OPS_VAULT_NAME: &str = "Ops";
+/// ID of the sample item "Deploy Key" in the Ops vault.
+pub const DEPLOY_ITEM_ID: &str = "saj08xui6d39zzzzg4zdmen2kh";
+/// Title of the sample item [`DEPLOY_ITEM_ID`].
+pub const DEPLOY_ITEM_TITLE: &str = "Deploy Key";
+/// ID of the "password" field of Deploy Key (1Password's own ID for it).
+pub const PASSWORD_FIELD_ID: &str = "password";
+/// Value of the "password" field of Deploy Key.
+pub const DEPLOY_PASSWORD_VALUE: &str = "ops-deploy-value-1234";
+/// ID of the "notesPlain" field every sample item has (1Password's own ID for it).
+pub const NOTES_FIELD_ID: &str = "notesPlain";
+/// Sample token that may read every vault.
+pub const FULL_TOKEN: &str = "full-token";
+/// Sample token that may read only the Payments vault.
+pub const PAYMENTS_ONLY_TOKEN: &str = "payments-only-token";
+/// `createdAt` and `updatedAt` of every vault the fake serves and of the sample items.
+pub const SAMPLE_TIMESTAMP: &str = "2024-01-15T10:30:00Z";
+
+/// Everything a fake Connect server serves.
+#[derive(Clone, Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectData {
+    /// The vaults, in the order `GET /v1/vaults` lists them.
+    pub vaults: Vec<FakeVault>,
+    /// The bearer tokens the server accepts.
+    pub tokens: Vec<FakeToken>,
+}
+
+/// One vault and its items.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FakeVault {
+    /// 26 characters of `[a-z0-9]`, as 1Password IDs are.
+    pub id: String,
+    /// The name `name eq "..."` filters match.
+    pub name: String,
+    /// Full item objects, as `GET /v1/vaults/{v}/items/{i}` returns them.
+    pub items: Vec<Value>,
+}
+
+/// A bearer token the server accepts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FakeToken {
+    /// The token itself, as sent after `Bearer `.
+    pub token: String,
+    /// Vault IDs this token may read; None = every vault.
+    pub vaults: Option<Vec<String>>,
+}
+
+impl ConnectData {
+    /// A small documented sample: vault "Payments" with item "Stripe Sandbox"
+    /// (field `credential` CONCEALED with the given value, a section "Webhooks" with a field
+    /// "signing secret" = webhook_value, plus a `username` field), and a second vault "Ops"
+    /// with an item "Deploy Key" (field `password` = "ops-deploy-value-1234").
+    /// Tokens: "full-token" (all vaults) and "payments-only-token" (only Payments).
+    pub fn sample(credential_value: &str, webhook_value: &str) -> ConnectData {
+        let stripe = json!({
+            "id": STRIPE_ITEM_ID,
+            "title": STRIPE_ITEM_TITLE,
+            "vault": {"id": PAYMENTS_VAULT_ID},
+            "category": "API_CREDENTIAL",
+            "version": 1,
+            "tags": ["stripe"],
+            "sections": [{"id": WEBHOOKS_SECTION_ID, "label": WEBHOOKS_SECTION_LABEL}],
+            "fields": [
+                {
+                    "id": USERNAME_FIELD_ID,
+                    "type": "STRING",
+                    "label": "username",
+                    "value": STRIPE_USERNAME,
+                },
+                {
+                    "id": CREDENTIAL_FIELD_ID,
+                    "type": "CONCEALED",
+                    "label": "credential",
+                    "value": credential_value,
+                },
+                {
+                    "id": SIGNING_FIELD_ID,
+                    "type": "CONCEALED",
+                    "label": SIGNING_FIELD_LABEL,
+                    "value": webhook_value,
+                    "section": {"id": WEBHOOKS_SECTION_ID},
+                },
+                // Connect leaves `value` out of a field that is empty.
+                {
+                    "id": NOTES_FIELD_ID,
+                    "type": "STRING",
+                    "purpose": "NOTES",
+                    "label": "notesPlain",
+                },
+            ],
+            "createdAt": SAMPLE_TIMESTAMP,
+            "updatedAt": SAMPLE_TIMESTAMP,
+        });
+        let deploy = json!({
+            "id": DEPLOY_ITEM_ID,
+            "title": DEPLOY_ITEM_TITLE,
+            "vault": {"id": OPS_VAULT_ID},
+            "category": "LOGIN",
+            "version": 1,
+            "tags": ["ops"],
+            "sections": [],
+            "fields": [
+                {
+                    "id": USERNAME_FIELD_ID,
+                    "type": "STRING",
+                    "purpose": "USERNAME",
+                    "label": "username",
+                    "value": "deploy",
+                },
+                {
+                    "id": PASSWORD_FIELD_ID,
+                    "type": "CONCEALED",
+                    "purpose": "PASSWORD",
+                    "label": "password",
+                    "value": DEPLOY_PASSWORD_VALUE,
+                },
+                {
+                    "id": NOTES_FIELD_ID,
+                    "type": "STRING",
+                    "purpose": "NOTES",
+                    "label": "notesPlain",
+                },
+            ],
+            "createdAt": SAMPLE_TIMESTAMP,
+            "updatedAt": SAMPLE_TIMESTAMP,
+        });
+        ConnectData {
+            vaults: vec![
+                FakeVault {
+                    id: PAYMENTS_VAULT_ID.to_string(),
+                    name: PAYMENTS_VAULT_NAME.to_string(),
+                    items: vec![stripe],
+                },
+                FakeVault {
+                    id: OPS_VAULT_ID.to_string(),
+                    name: OPS_VAULT_NAME.to_string(),
+                    items: vec![deploy],
+                },
+            ],
+            tokens: vec![
+                FakeToken {
+                    token: FULL_TOKEN.to_string(),
+                    vaults: None,
+                },
+                FakeToken {
+                    token: PAYMENTS_ONLY_TOKEN.to_string(),
+                    vaults: Some(vec![PAYMENTS_VAULT_ID.to_string()]),
+                },
+            ],
+        }
+    }
+}
+
+impl FakeVault {
+    /// The vault as `GET /v1/vaults/{id}` returns it.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": "",
+            "attributeVersion": 1,
+            // Real vaults bump this on every item change; one per item stands in.
+            "contentVersion": self.items.len() + 1,
+            "items": self.items.len(),
+            "type": "USER_CREATED",
+            "createdAt": SAMPLE_TIMESTAMP,
+            "updatedAt": SAMPLE_TIMESTAMP,
+        })
+    }
+
+    /// The item whose `id` is `item_id`, if any.
+    pub(crate) fn item(&self, item_id: &str) -> Option<&Value> {
+        self.items
+            .iter()
+            .find(|item| item.get("id").and_then(Value::as_str) == Some(item_id))
+    }
+}
+
+impl FakeToken {
+    /// Whether this token may read the vault `vault_id`.
+    pub(crate) fn may_read(&self, vault_id: &str) -> bool {
+        match &self.vaults {
+            None => true,
+            Some(vaults) => vaults.iter().any(|v| v == vault_id),
+        }
+    }
+}
+
+/// An item as the list route returns it: the full item without `fields` and `sections`.
+pub(crate) fn item_summary(item: &Value) -> Value {
+    let mut summary = item.clone();
+    if let Some(object) = summary.as_object_mut() {
+        object.remove("fields");
+        object.remove("sections");
+    }
+    summary
+}

@@ -1,0 +1,349 @@
+//! The fake 1Password Connect server answers as Connect's API reference says.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqflo_fakes::onepassword::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn sample() -> FakeConnect {
+    FakeConnect::spawn(ConnectData::sample("sk_test_cred", "whsec_sign"))
+        .await
+        .unwrap()
+}
+
+/// GET `path` with `token`; the status and the JSON body (Null if not JSON).
+async fn get(fake: &FakeConnect, token: Option<&str>, path: &str) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", fake.url()));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn names(vaults: &Value) -> Vec<&str> {
+    vaults
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_vaults_and_filters_by_name_ignoring_case() {
+    let fake = sample().await;
+    let (status, all) = get(&fake, Some(FULL_TOKEN), "/v1/vaults").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&all), ["Payments", "Ops"]);
+    assert_eq!(all[0]["id"], PAYMENTS_VAULT_ID);
+    assert_eq!(all[0]["items"], 1);
+    assert_eq!(all[0]["type"], "USER_CREATED");
+
+    // `+` and percent-encoding both decode; `eq` ignores case.
+    let (_, found) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/vaults?filter=name+eq+%22pAYMENTS%22",
+    )
+    .await;
+    assert_eq!(names(&found), ["Payments"]);
+    let (_, none) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/vaults?filter=name%20eq%20%22Pay%22",
+    )
+    .await;
+    assert_eq!(none, json!([]));
+
+    // A scoped token sees only its vaults.
+    let (_, scoped) = get(&fake, Some(PAYMENTS_ONLY_TOKEN), "/v1/vaults").await;
+    assert_eq!(names(&scoped), ["Payments"]);
+
+    for bad in ["name+ne+%22Ops%22", "title+eq+%22Ops%22", "name+eq+Ops", ""] {
+        let (status, body) =
+            get(&fake, Some(FULL_TOKEN), &format!("/v1/vaults?filter={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body, json!({"status": 400, "message": "Invalid filter"}));
+    }
+}
+
+#[tokio::test]
+async fn lists_item_summaries_by_title_and_tag() {
+    let fake = sample().await;
+    let path = format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items");
+    let (status, items) = get(&fake, Some(FULL_TOKEN), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = &items[0];
+    assert_eq!(summary["id"], STRIPE_ITEM_ID);
+    assert_eq!(summary["title"], STRIPE_ITEM_TITLE);
+    assert_eq!(summary["vault"]["id"], PAYMENTS_VAULT_ID);
+    assert_eq!(summary["category"], "API_CREDENTIAL");
+    assert!(summary.get("fields").is_none() && summary.get("sections").is_none());
+
+    let by_title = format!("{path}?filter=title+eq+%22stripe+sandbox%22");
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_title).await.1, items);
+    let by_tag = format!("{path}?filter=tag%20eq%20%22STRIPE%22");
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_tag).await.1, items);
+    let other = format!("{path}?filter=title+eq+%22Deploy+Key%22");
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &other).await.1, json!([]));
+    let bad = format!("{path}?filter=name+eq+%22x%22");
+    assert_eq!(
+        get(&fake, Some(FULL_TOKEN), &bad).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn returns_the_full_item_by_id() {
+    let fake = sample().await;
+    let path = format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items/{STRIPE_ITEM_ID}");
+    let (status, item) = get(&fake, Some(PAYMENTS_ONLY_TOKEN), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        item["sections"],
+        json!([{"id": WEBHOOKS_SECTION_ID, "label": "Webhooks"}])
+    );
+    let field = |id: &str| {
+        item["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        field(CREDENTIAL_FIELD_ID),
+        json!({"id": "credential", "type": "CONCEALED", "label": "credential", "value": "sk_test_cred"})
+    );
+    let signing = field(SIGNING_FIELD_ID);
+    assert_eq!(signing["value"], "whsec_sign");
+    assert_eq!(signing["label"], SIGNING_FIELD_LABEL);
+    assert_eq!(signing["section"]["id"], WEBHOOKS_SECTION_ID);
+    assert_eq!(field(USERNAME_FIELD_ID)["value"], STRIPE_USERNAME);
+
+    let deploy = format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}");
+    let (_, item) = get(&fake, Some(FULL_TOKEN), &deploy).await;
+    let password = item["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == PASSWORD_FIELD_ID)
+        .unwrap();
+    assert_eq!(password["value"], DEPLOY_PASSWORD_VALUE);
+    assert_eq!(password["purpose"], "PASSWORD");
+}
+
+#[tokio::test]
+async fn every_v1_route_needs_a_known_token() {
+    let fake = sample().await;
+    let unauthorized = json!({"status": 401, "message": "Invalid token signature"});
+    for path in [
+        "/v1/vaults".to_string(),
+        format!("/v1/vaults/{PAYMENTS_VAULT_ID}"),
+        format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items"),
+        format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items/{STRIPE_ITEM_ID}"),
+        "/v1/no-such-route".to_string(),
+    ] {
+        for token in [None, Some("wrong-token")] {
+            let (status, body) = get(&fake, token, &path).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {token:?}");
+            assert_eq!(body, unauthorized);
+        }
+    }
+
+    // Health routes need none; unknown routes are 404 JSON.
+    let response = reqwest::get(format!("{}/heartbeat", fake.url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), ".");
+    let (status, health) = get(&fake, None, "/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["name"], "1Password Connect API (fake)");
+    let (status, body) = get(&fake, Some(FULL_TOKEN), "/v1/elsewhere").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::NOT_FOUND, &json!(404))
+    );
+    assert_eq!(get(&fake, None, "/nowhere").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn scoped_token_is_denied_other_vaults() {
+    let fake = sample().await;
+    let denied = json!({"status": 403, "message": "Authorization: Access denied"});
+    for path in [
+        format!("/v1/vaults/{OPS_VAULT_ID}"),
+        format!("/v1/vaults/{OPS_VAULT_ID}/items"),
+        format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}"),
+        format!("/v1/vaults/{OPS_VAULT_ID}/items/{STRIPE_ITEM_ID}"),
+    ] {
+        let (status, body) = get(&fake, Some(PAYMENTS_ONLY_TOKEN), &path).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::FORBIDDEN, denied.clone()),
+            "{path}"
+        );
+    }
+    let (status, vault) = get(
+        &fake,
+        Some(PAYMENTS_ONLY_TOKEN),
+        &format!("/v1/vaults/{PAYMENTS_VAULT_ID}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(vault["name"], PAYMENTS_VAULT_NAME);
+}
+
+#[tokio::test]
+async fn unknown_vault_or_item_is_404() {
+    let fake = sample().await;
+    let no_vault = json!({"status": 404, "message": "vault not found"});
+    let missing = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    for path in [
+        format!("/v1/vaults/{missing}"),
+        format!("/v1/vaults/{missing}/items"),
+        format!("/v1/vaults/{missing}/items/{STRIPE_ITEM_ID}"),
+    ] {
+        assert_eq!(
+            get(&fake, Some(FULL_TOKEN), &path).await,
+            (StatusCode::NOT_FOUND, no_vault.clone()),
+            "{path}"
+        );
+    }
+    // An item of another vault is not in this one.
+    let path = format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items/{DEPLOY_ITEM_ID}");
+    assert_eq!(
+        get(&fake, Some(FULL_TOKEN), &path).await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"status": 404, "message": "item not found"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn logs_every_request_in_order_with_its_raw_query() {
+    let fake = sample().await;
+    get(&fake, None, "/v1/vaults?filter=name+eq+%22Ops%22").await;
+    get(
+        &fake,
+        Some(FULL_TOKEN),
+        &format!("/v1/vaults/{OPS_VAULT_ID}/items"),
+    )
+    .await;
+    get(&fake, None, "/heartbeat").await;
+    assert_eq!(
+        fake.requests(),
+        [
+            "GET /v1/vaults?filter=name+eq+%22Ops%22".to_string(),
+            format!("GET /v1/vaults/{OPS_VAULT_ID}/items"),
+            "GET /heartbeat".to_string(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn delay_holds_back_every_response() {
+    let fake = sample().await;
+    fake.set_delay(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, _) = get(&fake, None, "/v1/vaults").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    fake.set_delay(Duration::ZERO);
+    let started = Instant::now();
+    get(&fake, None, "/heartbeat").await;
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn redirect_answers_307_to_the_same_path_and_query() {
+    let fake = sample().await;
+    fake.set_redirect(Some("http://elsewhere.invalid:9".to_string()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/v1/vaults?filter=name+eq+%22Ops%22", "/heartbeat"] {
+        let response = client
+            .get(format!("{}{path}", fake.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(
+            response.headers()["location"],
+            format!("http://elsewhere.invalid:9{path}").as_str()
+        );
+    }
+    fake.set_redirect(None);
+    assert_eq!(
+        get(&fake, Some(FULL_TOKEN), "/v1/vaults").await.0,
+        StatusCode::OK
+    );
+
+    // Dropping the fake stops it.
+    let url = fake.url();
+    drop(fake);
+    assert!(reqwest::get(format!("{url}/heartbeat")).await.is_err());
+}
+
+#[test]
+fn binary_serves_the_sample_and_refuses_bad_data() {
+    let binary = env!("CARGO_BIN_EXE_fake-onepassword-connect");
+    let mut child = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("fake 1Password Connect listening on ")
+        .unwrap()
+        .to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let vaults: Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}/v1/vaults"))
+            .bearer_auth(FULL_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(names(&vaults), ["Payments", "Ops"]);
+
+    let dir = std::env::temp_dir().join(format!("fake-op-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"vaults\": 3}").unwrap();
+    for data in [bad.as_path(), dir.join("missing.json").as_path()] {
+        let output = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,392 @@
+//! The provider's configuration: `config:` keys, the environment it reads at the
+//! first resolve, and the Connect server's origin.
+
+use std::env::VarError;
+use std::fmt;
+
+use crate::Error;
+
+/// Where the Connect server's URL comes from when `config.host` is absent.
+const HOST_ENV: &str = "OP_CONNECT_HOST";
+/// Where the token comes from unless `config.token_env` names another variable.
+const DEFAULT_TOKEN_ENV: &str = "OP_CONNECT_TOKEN";
+
+/// What `configure` accepted. The environment is read later, at the first
+/// resolve, so a run whose journeys never use this provider does not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    host: Option<Origin>,
+    token_env: String,
+}
+
+/// A Connect server and the token to call it with.
+pub struct Connection {
+    /// The server's `scheme://host:port`.
+    pub origin: Origin,
+    /// The bearer token; secret, never part of a message.
+    pub token: String,
+}
+
+impl Settings {
+    /// Accept the provider's `config:` map (`host`, `token_env`).
+    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+        let mut host = None;
+        let mut token_env = DEFAULT_TOKEN_ENV.to_string();
+        for (key, value) in config {
+            match key.as_str() {
+                "host" => {
+                    let origin = Origin::parse_base(&value).map_err(|why| {
+                        Error::InvalidReference(format!(
+                            "config.host is not a usable 1Password Connect URL: it {why}"
+                        ))
+                    })?;
+                    host = Some(origin);
+                }
+                "token_env" => {
+                    if value.is_empty() || value.contains(['=', '\0']) {
+                        return Err(Error::InvalidReference(format!(
+                            "config.token_env {value:?} is not an environment variable name"
+                        )));
+                    }
+                    token_env = value;
+                }
+                other => {
+                    return Err(Error::InvalidReference(format!(
+                        "unknown config key `{other}` for the 1Password provider \
+                         (known: host, token_env)"
+                    )));
+                }
+            }
+        }
+        Ok(Settings { host, token_env })
+    }
+
+    /// The server and token, from config and the sandbox's environment
+    /// (`read` is `std::env::var` in the component).
+    pub fn connection(
+        &self,
+        read: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Connection, Error> {
+        let origin = match &self.host {
+            Some(origin) => origin.clone(),
+            None => {
+                let text = read_env(&read, HOST_ENV, "or set config.host")?;
+                Origin::parse_base(&text).map_err(|why| {
+                    Error::Unavailable(format!(
+                        "{HOST_ENV} is not a usable 1Password Connect URL: it {why}"
+                    ))
+                })?
+            }
+        };
+        let name = &self.token_env;
+        let token = read_env(&read, name, "or point config.token_env at another variable")?;
+        // A token travels in a header: anything but visible ASCII there would be
+        // refused by the HTTP layer with a far less helpful message.
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Unavailable(format!(
+                "{name} does not hold a 1Password Connect token: \
+                 it has characters an HTTP header cannot carry"
+            )));
+        }
+        Ok(Connection { origin, token })
+    }
+}
+
+/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
+fn read_env(
+    read: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+    alternative: &str,
+) -> Result<String, Error> {
+    match read(name) {
+        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
+            "{name} is empty in the 1Password provider's environment"
+        ))),
+        Ok(value) => Ok(value.trim().to_string()),
+        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
+            "{name} is not visible to the 1Password provider: set it and list it under \
+             the provider's grants.env ({alternative})"
+        ))),
+        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
+            "{name} does not hold UTF-8 text"
+        ))),
+    }
+}
+
+/// An HTTP origin, `scheme://host:port`: the Connect server, or where a
+/// redirect pointed. It never carries a path, so it never carries a query
+/// string that might hold something sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// Parse a Connect server URL: http or https, no credentials, no path but `/`.
+    /// The error completes "it …".
+    pub fn parse_base(url: &str) -> Result<Origin, &'static str> {
+        let (origin, rest) = Origin::parse_prefix(url.trim())?;
+        if !rest.is_empty() && rest != "/" {
+            return Err("has a path, query or fragment; give just scheme://host[:port]");
+        }
+        Ok(origin)
+    }
+
+    /// The origin a `Location` header points to, relative to `self`; `None` when
+    /// it cannot be read (the caller then names no destination).
+    pub fn of_location(&self, location: &str) -> Option<Origin> {
+        let location = location.trim();
+        if let Some(rest) = location.strip_prefix("//") {
+            let scheme = if self.https { "https://" } else { "http://" };
+            return Origin::parse_prefix(&format!("{scheme}{rest}"))
+                .ok()
+                .map(|(origin, _)| origin);
+        }
+        if location.starts_with('/') {
+            return Some(self.clone());
+        }
+        Origin::parse_prefix(location)
+            .ok()
+            .map(|(origin, _)| origin)
+    }
+
+    /// `host:port`, the form `grants.hosts` uses.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A URL on this origin; `path_and_query` starts with `/`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{self}{path_and_query}")
+    }
+
+    /// Split `scheme://authority` off `url`, returning the rest.
+    fn parse_prefix(url: &str) -> Result<(Origin, &str), &'static str> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or("must start with http:// or https://")?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err("must start with http:// or https://");
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err("carries a user name or password; the token comes from the environment");
+        }
+        let (host, port) = split_host_port(authority)?;
+        let port = match port {
+            None if https => 443,
+            None => 80,
+            Some(port) => match port.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err("has an invalid port"),
+            },
+        };
+        Ok((
+            Origin {
+                https,
+                host: host.to_ascii_lowercase(),
+                port,
+            },
+            rest,
+        ))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`, with a host that is safe to print and to
+/// put back into a URL.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let close = rest.find(']').ok_or("has an invalid host name")?;
+        let inside = &rest[..close];
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
+        {
+            return Err("has an invalid host name");
+        }
+        let host = &authority[..close + 2];
+        match &rest[close + 1..] {
+            "" => (host, None),
+            after => (
+                host,
+                Some(after.strip_prefix(':').ok_or("has an invalid port")?),
+            ),
+        }
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let valid = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !valid {
+            return Err("has an invalid host name");
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err("has no host name");
+    }
+    if host.len() > 253 {
+        return Err("has an invalid host name");
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::message;
+
+    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+                .ok_or(VarError::NotPresent)
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => settings,
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    #[test]
+    fn base_urls() {
+        let origin = |url| Origin::parse_base(url).map(|o| o.to_string());
+        assert_eq!(
+            origin("http://localhost:8080"),
+            Ok("http://localhost:8080".into())
+        );
+        assert_eq!(
+            origin("https://OP.example.com/"),
+            Ok("https://op.example.com:443".into())
+        );
+        assert_eq!(origin("HTTP://10.0.0.1"), Ok("http://10.0.0.1:80".into()));
+        assert_eq!(origin("http://[::1]:9000"), Ok("http://[::1]:9000".into()));
+        assert!(origin("op.example.com").is_err());
+        assert!(origin("ftp://op.example.com").is_err());
+        assert!(origin("https://op.example.com/v1").is_err());
+        assert!(origin("https://op.example.com?x=1").is_err());
+        assert!(origin("https://user:pw@op.example.com").is_err());
+        assert!(origin("https://op.example.com:0").is_err());
+        assert!(origin("https://op.example.com:99999").is_err());
+        assert!(origin("https://:8080").is_err());
+        assert!(origin("https://op example.com").is_err());
+    }
+
+    #[test]
+    fn authority_is_host_and_port() {
+        let origin = Origin::parse_base("https://op.example.com").ok();
+        assert_eq!(
+            origin.map(|o| o.authority()),
+            Some("op.example.com:443".into())
+        );
+    }
+
+    #[test]
+    fn locations_name_only_their_origin() {
+        let base = Origin::parse_base("http://connect:8080").ok();
+        let Some(base) = base else { panic!("base") };
+        let to = |location| base.of_location(location).map(|o| o.to_string());
+        assert_eq!(
+            to("https://evil.example/steal?token=abc"),
+            Some("https://evil.example:443".into())
+        );
+        assert_eq!(to("//other:81/x"), Some("http://other:81".into()));
+        assert_eq!(to("/v1/login"), Some("http://connect:8080".into()));
+        assert_eq!(to("javascript:alert(1)"), None);
+        assert_eq!(to("https://a\u{1b}b/"), None);
+    }
+
+    #[test]
+    fn unknown_config_keys_are_named() {
+        match Settings::from_config(config(&[("vault", "x")])) {
+            Err(Error::InvalidReference(m)) => assert_eq!(
+                m,
+                "unknown config key `vault` for the 1Password provider (known: host, token_env)"
+            ),
+            other => panic!("{:?}", other.map_err(|e| message(&e))),
+        }
+        assert!(Settings::from_config(config(&[("host", "https://x/v1")])).is_err());
+        assert!(Settings::from_config(config(&[("token_env", "")])).is_err());
+    }
+
+    #[test]
+    fn missing_environment_fails_at_resolve_not_configure() {
+        let s = settings(&[]);
+        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "OP_CONNECT_HOST is not visible to the 1Password provider: set it and list it \
+                 under the provider's grants.env (or set config.host)"
+            )
+        );
+        let e = s
+            .connection(env(&[("OP_CONNECT_HOST", "http://c:8080")]))
+            .err()
+            .map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.starts_with("OP_CONNECT_TOKEN is not visible")));
+    }
+
+    #[test]
+    fn config_host_and_token_env_win() {
+        let s = settings(&[("host", "http://connect:8080/"), ("token_env", "MY_TOKEN")]);
+        let vars = [
+            ("OP_CONNECT_HOST", "http://ignored"),
+            ("OP_CONNECT_TOKEN", "wrong"),
+            ("MY_TOKEN", " tok.en \n"),
+        ];
+        match s.connection(env(&vars)) {
+            Ok(c) => {
+                assert_eq!(c.origin.to_string(), "http://connect:8080");
+                assert_eq!(c.token, "tok.en");
+            }
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    #[test]
+    fn bad_environment_values() {
+        let s = settings(&[]);
+        let bad_host = [
+            ("OP_CONNECT_HOST", "connect:8080"),
+            ("OP_CONNECT_TOKEN", "t"),
+        ];
+        assert!(s.connection(env(&bad_host)).is_err());
+        let bad_token = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "a b")];
+        let e = s.connection(env(&bad_token)).err().map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.contains("cannot carry") && !m.contains("a b")));
+        let empty = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "  ")];
+        let e = s.connection(env(&empty)).err().map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.contains("OP_CONNECT_TOKEN is empty")));
+    }
+}

@@ -1,0 +1,458 @@
+//! Network access for plugins: every `wasi:http` request a plugin makes is
+//! checked against its `grants.hosts` and sent by the host, never by the guest.
+//!
+//! The host sends through reqwest (rustls, webpki roots plus an optional CA
+//! file per provider), follows no redirects, bounds the time of each request
+//! and the size of each response, and records every refused destination so
+//! the resolution fails with a message naming it, whatever the plugin says.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Largest request body a plugin may send.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// Largest response body handed to a plugin; more is an error, not a truncation.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// One entry of `grants.hosts`: `host`, `host:port`, `https://host[:port]`
+/// or `http://host[:port]`; `*.example.com` matches any subdomain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostGrant {
+    scheme: Option<&'static str>,
+    host: String,
+    port: Option<u16>,
+}
+
+impl HostGrant {
+    /// Parse one grant as written in reqflo.yaml.
+    pub fn parse(text: &str) -> Result<HostGrant, String> {
+        let written = text.trim();
+        let (scheme, rest) = match written.split_once("://") {
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "http" => (Some("http"), rest),
+                "https" => (Some("https"), rest),
+                other => {
+                    return Err(format!(
+                        "`{written}`: plugins may use http and https only, not `{other}`"
+                    ));
+                }
+            },
+            None => (None, written),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "`{written}` is not a host grant: write `host`, `host:port` or `https://host:port`, without a path"
+            ));
+        }
+        let (host, port) = split_host_port(rest).ok_or_else(|| {
+            format!("`{written}` has a port that is not a number from 1 to 65535")
+        })?;
+        let bare = host.strip_prefix("*.").unwrap_or(host);
+        if bare.is_empty() || bare.contains('*') {
+            return Err(format!(
+                "`{written}` names no host (a wildcard may only start a name: `*.example.com`)"
+            ));
+        }
+        Ok(HostGrant {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// Whether a request to `scheme://host:port` is covered by this grant.
+    /// Without a port, only the scheme's default port is allowed.
+    fn allows(&self, target: &Target) -> bool {
+        if self.scheme.is_some_and(|s| s != target.scheme) {
+            return false;
+        }
+        let port_ok = match self.port {
+            Some(port) => port == target.port,
+            None => target.port == default_port(target.scheme),
+        };
+        let host_ok = match self.host.strip_prefix("*.") {
+            Some(suffix) => target
+                .host
+                .strip_suffix(suffix)
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+            None => self.host == target.host,
+        };
+        port_ok && host_ok
+    }
+}
+
+impl std::fmt::Display for HostGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(scheme) = self.scheme {
+            write!(f, "{scheme}://")?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `host[:port]` with IPv6 in brackets; `None` when the port is not a port.
+fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(inner) = text.strip_prefix('[') {
+        let (host, after) = inner.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return None,
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    match port {
+        None => Some((host, None)),
+        Some(port) => match port.parse::<u16>() {
+            Ok(0) | Err(_) => None,
+            Ok(port) => Some((host, Some(port))),
+        },
+    }
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
+/// Where a request is going, as the grant check sees it.
+#[derive(Debug)]
+struct Target {
+    scheme: &'static str,
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn of(uri: &http::Uri) -> Option<Target> {
+        let scheme = match uri.scheme_str()?.to_ascii_lowercase().as_str() {
+            "http" => "http",
+            "https" => "https",
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if host.is_empty() {
+            return None;
+        }
+        Some(Target {
+            scheme,
+            port: authority.port_u16().unwrap_or(default_port(scheme)),
+            host,
+        })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// A provider's network authority, shared by every instance of it in a run.
+#[derive(Debug)]
+pub struct NetPolicy {
+    grants: Vec<HostGrant>,
+    ca_file: Option<PathBuf>,
+    /// Upper bound on one request, whatever the plugin asks for.
+    timeout: Duration,
+    client: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl NetPolicy {
+    /// The authority `grants` give, each request bounded by `timeout`.
+    pub fn new(grants: Vec<HostGrant>, ca_file: Option<PathBuf>, timeout: Duration) -> NetPolicy {
+        NetPolicy {
+            grants,
+            ca_file,
+            timeout,
+            client: OnceLock::new(),
+        }
+    }
+
+    /// The client is built on first use: most providers never touch the network.
+    fn client(&self) -> Result<reqwest::Client, String> {
+        self.client
+            .get_or_init(|| build_client(self.ca_file.as_deref()))
+            .clone()
+    }
+
+    fn granted(&self) -> String {
+        if self.grants.is_empty() {
+            "it has no grants.hosts".to_string()
+        } else {
+            let list: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
+            format!("its grants.hosts are {}", list.join(", "))
+        }
+    }
+}
+
+fn build_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        // Each hop is the plugin's own request, checked against its grants.
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would widen what the plugin reaches.
+        .no_proxy()
+        .use_rustls_tls();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read its ca_file {}: {}",
+                path.display(),
+                crate::source::io_reason(&e)
+            )
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| format!("its ca_file {} is not PEM certificates", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "its ca_file {} holds no certificate",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up its HTTP client: {e}"))
+}
+
+/// The `wasi:http` hooks of one plugin instance.
+pub struct NetHooks {
+    policy: Option<Arc<NetPolicy>>,
+    refusals: Vec<String>,
+}
+
+impl NetHooks {
+    /// Hooks enforcing `policy`; `None` means no network at all.
+    pub fn new(policy: Option<Arc<NetPolicy>>) -> NetHooks {
+        NetHooks {
+            policy,
+            refusals: Vec::new(),
+        }
+    }
+
+    /// What was refused since the last call, in the user's words.
+    pub fn take_refusal(&mut self) -> Option<String> {
+        let first = self.refusals.first().cloned();
+        self.refusals.clear();
+        first
+    }
+
+    fn refuse(&mut self, why: String) -> SendFuture {
+        self.refusals.push(why);
+        Box::new(async { Err(HttpError::HttpRequestDenied) })
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+
+impl WasiHttpHooks for NetHooks {
+    // reqwest sets Host from the checked URL; a guest-chosen Host header could
+    // otherwise address a different virtual host than the one granted.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let Some(target) = Target::of(request.uri()) else {
+            return Box::new(async { Err(HttpError::HttpRequestUriInvalid) });
+        };
+        let Some(policy) = self.policy.clone() else {
+            return self.refuse(format!(
+                "tried to reach {target}, but it has no grants.hosts (no network)"
+            ));
+        };
+        if !policy.grants.iter().any(|g| g.allows(&target)) {
+            let granted = policy.granted();
+            return self.refuse(format!(
+                "tried to reach {target}, which is not in its grants.hosts ({granted})"
+            ));
+        }
+        let client = match policy.client() {
+            Ok(client) => client,
+            Err(why) => return self.refuse(why),
+        };
+        let timeout = options
+            .iter()
+            .flat_map(|o| [o.connect_timeout, o.first_byte_timeout])
+            .flatten()
+            .fold(policy.timeout, Duration::min);
+        Box::new(send(client, request, timeout))
+    }
+}
+
+async fn send(
+    client: reqwest::Client,
+    request: http::Request<WasiBody>,
+    timeout: Duration,
+) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, MAX_REQUEST_BYTES)
+        .collect()
+        .await
+        .map_err(|_| HttpError::HttpRequestBodySize(None))?
+        .to_bytes();
+    let url = reqwest::Url::parse(&parts.uri.to_string())
+        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let mut headers = parts.headers;
+    headers.remove(http::header::HOST);
+    let exchange = async {
+        let mut response = client
+            .request(parts.method, url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| error_code(&e))?;
+        let mut received = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| error_code(&e))? {
+            if received.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(HttpError::HttpResponseBodySize(Some(
+                    (received.len() + chunk.len()) as u64,
+                )));
+            }
+            received.extend_from_slice(&chunk);
+        }
+        let mut answer = http::Response::builder().status(response.status());
+        if let Some(h) = answer.headers_mut() {
+            *h = std::mem::take(response.headers_mut());
+        }
+        let body = Full::new(Bytes::from(received))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        answer.body(body).map_err(|_| HttpError::HttpProtocolError)
+    };
+    let response = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| HttpError::ConnectionReadTimeout)??;
+    Ok((response, Box::new(async { Ok(()) })))
+}
+
+/// reqwest's error, as the nearest `wasi:http` error code.
+fn error_code(e: &reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        return HttpError::ConnectionReadTimeout;
+    }
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(cause) = source {
+        chain.push_str(&cause.to_string().to_ascii_lowercase());
+        chain.push(' ');
+        source = cause.source();
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        HttpError::DnsError {
+            rcode: Some("address not found".into()),
+            info_code: None,
+        }
+    } else if chain.contains("certificate") {
+        HttpError::TlsCertificateError
+    } else if chain.contains("tls") || chain.contains("handshake") {
+        HttpError::TlsProtocolError
+    } else if chain.contains("connection refused") {
+        HttpError::ConnectionRefused
+    } else if chain.contains("reset") || chain.contains("closed") {
+        HttpError::ConnectionTerminated
+    } else if e.is_connect() {
+        HttpError::DestinationUnavailable
+    } else if e.is_body() || e.is_decode() {
+        HttpError::HttpResponseIncomplete
+    } else {
+        HttpError::HttpProtocolError
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        Target::of(&url.parse().expect("uri")).expect("target")
+    }
+
+    fn allows(grant: &str, url: &str) -> bool {
+        HostGrant::parse(grant).expect("grant").allows(&target(url))
+    }
+
+    #[test]
+    fn grants_match_scheme_host_and_port() {
+        assert!(allows("127.0.0.1:8200", "http://127.0.0.1:8200/v1/x"));
+        assert!(allows("127.0.0.1:8200", "https://127.0.0.1:8200/"));
+        assert!(!allows("127.0.0.1:8200", "http://127.0.0.1:8201/"));
+        assert!(!allows("127.0.0.1:8200", "http://127.0.0.2:8200/"));
+        assert!(allows(
+            "https://Vault.Example.com",
+            "https://vault.example.com/v1"
+        ));
+        assert!(!allows(
+            "https://vault.example.com",
+            "http://vault.example.com/"
+        ));
+        assert!(!allows(
+            "https://vault.example.com",
+            "https://vault.example.com:8443/"
+        ));
+        assert!(allows("api.example.com", "http://api.example.com/"));
+        assert!(!allows(
+            "api.example.com",
+            "http://api.example.com.evil.net/"
+        ));
+        assert!(allows("*.example.com", "https://a.b.example.com/"));
+        assert!(!allows("*.example.com", "https://example.com/"));
+        assert!(!allows("*.example.com", "https://badexample.com/"));
+        assert!(allows("[::1]:8080", "http://[::1]:8080/"));
+        assert!(!allows("[::1]:8080", "http://[::2]:8080/"));
+    }
+
+    #[test]
+    fn bad_grants_are_refused() {
+        for bad in [
+            "ftp://host",
+            "host:0",
+            "host:99999",
+            "host/path",
+            "https://user@host",
+            "",
+            "*",
+            "a.*.com",
+            "[::1",
+        ] {
+            assert!(HostGrant::parse(bad).is_err(), "{bad} should be refused");
+        }
+        let grant = HostGrant::parse("HTTPS://Connect.Internal:8443/").expect("grant");
+        assert_eq!(grant.to_string(), "https://connect.internal:8443");
+    }
+}
