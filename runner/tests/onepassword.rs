@@ -343,6 +343,24 @@ fn a_plugin_reaches_exactly_its_granted_hosts() {
 }
 
 #[test]
+fn a_response_over_the_cap_never_reaches_the_plugin() {
+    // The demo API is the granted host; it answers 20 MB, over the 16 MiB cap.
+    let p = hostile(
+        "http:@BASE@/bytes/20000000",
+        "    grants: {hosts: [\"@HOST@\"]}\n",
+    );
+    let config = std::fs::read_to_string(p.path("reqflo.yaml")).expect("config");
+    let host = p.api.base_url().trim_start_matches("http://").to_string();
+    std::fs::write(p.path("reqflo.yaml"), config.replace("@HOST@", &host)).expect("write");
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("provider `hostile`")
+        .expect_output("HttpResponseBodySize");
+    // The one request the API saw is the plugin's fetch; the journey sent nothing.
+    assert_eq!(p.api.requests(), 1);
+}
+
+#[test]
 fn bad_host_grants_are_config_errors_with_a_position() {
     let p = hostile(
         "value:whatever",
@@ -402,4 +420,97 @@ fn reports_of_a_1password_run_hold_no_value() {
     }
     assert_absent(&run.all(), CANARY, "console");
     assert_absent(&run.all(), WEBHOOK, "console");
+}
+
+/// A private CA and a TLS front for the fake Connect server, signed by it for
+/// 127.0.0.1. Returns the HTTPS address and the CA's PEM.
+fn tls_front(c: &Connect) -> (std::net::SocketAddr, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio_rustls::rustls;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let backend = c.fake.addr();
+    let listener = c
+        ._runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    c._runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A failed handshake (the client distrusts us) just ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    (addr, ca.pem())
+}
+
+#[test]
+fn https_to_a_private_server_needs_its_ca_file() {
+    let c = Connect::start();
+    let (addr, ca_pem) = tls_front(&c);
+    let url = format!("https://{addr}");
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+
+    // webpki roots alone do not trust a private CA.
+    let p = op_project(&format!("\"{addr}\""), "", secrets, &["S"]);
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(3)
+        .expect_output("TLS certificate not accepted");
+    assert!(c.fake.requests().is_empty());
+
+    // With the CA file, the same server is trusted.
+    let p = op_project(
+        &format!("\"https://{addr}\""),
+        "    ca_file: ca.pem\n",
+        secrets,
+        &["S"],
+    );
+    std::fs::write(p.path("ca.pem"), &ca_pem).expect("write CA");
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(0);
+    assert_eq!(c.fake.requests().len(), 3, "{:#?}", c.fake.requests());
+    p.run(&["plugins", "list"], &[])
+        .expect_code(0)
+        .expect_output("extra CA:");
+
+    // A CA file that is not there is a configuration error with a position.
+    let p = op_project(
+        &format!("\"{addr}\""),
+        "    ca_file: missing.pem\n",
+        secrets,
+        &["S"],
+    );
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(1)
+        .expect_output("ca_file")
+        .expect_output("missing.pem does not exist")
+        .expect_output("reqflo.yaml:");
 }

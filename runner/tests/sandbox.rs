@@ -154,6 +154,25 @@ fn files_that_are_not_components_are_refused_with_the_plugin_named() {
         .expect_output("cannot read plugin");
 }
 
+#[test]
+fn a_component_that_imports_sockets_is_refused_before_it_runs() {
+    // A listener the plugin would reach if it were allowed to run.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let target = listener.local_addr().expect("addr").to_string();
+    let sockets = plugin("reqflo_test_sockets").display().to_string();
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [raw]\nproviders:\n  raw: {{plugin: \"{sockets}\", grants: {{hosts: [\"{target}\"]}}}}\nsecrets:\n  S: {{reference: \"{target}\"}}\n"
+    );
+    let p = project(&[("reqflo.yaml", &config), ("journeys/j.yaml", ECHO_JOURNEY)]);
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("(provider `raw`) does not fit reqflo's plugin interface")
+        .expect_output("wasi:sockets");
+    assert!(listener.accept().is_err(), "the plugin connected");
+    assert_eq!(p.api.requests(), 0);
+}
+
 fn file_project(file_name: &str, contents: &str, reference: &str) -> TestProject {
     let config = format!(
         "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [file]\nproviders:\n  file:\n    plugin: builtin:file\n    config: {{path: {file_name}}}\nsecrets:\n  S: {{reference: \"{reference}\"}}\n"

@@ -52,6 +52,7 @@ pub async fn serve(
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
+        .route("/bytes/{n}", get(bytes))
         .route("/redirect", any(redirect))
         .route("/__stats", get(stats))
         .layer(middleware::from_fn_with_state(state.clone(), count))
@@ -258,6 +259,11 @@ async fn slow(Query(query): Query<HashMap<String, String>>) -> Response {
         .min(60_000);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     Json(json!({"slept_ms": ms})).into_response()
+}
+
+/// `n` bytes of `a` (at most 64 MiB), for testing response size limits.
+async fn bytes(Path(n): Path<usize>) -> Response {
+    vec![b'a'; n.min(64 << 20)].into_response()
 }
 
 /// `307` to `?to=URL`, for testing that redirects are not followed.
