@@ -374,7 +374,7 @@ fn plugins_list(project: &Project) -> Result<i32> {
                     grants.push(format!("file (read-only): {}", display_path(&path)));
                 }
             }
-            PluginSource::Builtin(Builtin::OnePassword) | PluginSource::Path(_) => {}
+            PluginSource::Builtin(_) | PluginSource::Path(_) => {}
         }
         if !spec.grants.env.is_empty() {
             grants.push(format!("env: {}", spec.grants.env.join(", ")));

@@ -32,10 +32,26 @@ pub enum Builtin {
     File,
     /// 1Password, through a Connect server.
     OnePassword,
+    /// HashiCorp Vault or OpenBao, KV v2 or v1.
+    Vault,
+    /// AWS Secrets Manager.
+    Aws,
+    /// Google Cloud Secret Manager.
+    Gcp,
+    /// Azure Key Vault.
+    Azure,
 }
 
 /// Every built-in plugin, for messages and listings.
-pub const BUILTINS: [Builtin; 3] = [Builtin::Env, Builtin::File, Builtin::OnePassword];
+pub const BUILTINS: [Builtin; 7] = [
+    Builtin::Env,
+    Builtin::File,
+    Builtin::OnePassword,
+    Builtin::Vault,
+    Builtin::Aws,
+    Builtin::Gcp,
+    Builtin::Azure,
+];
 
 impl Builtin {
     fn named(name: &str) -> Option<Builtin> {
@@ -43,6 +59,10 @@ impl Builtin {
             "env" => Some(Builtin::Env),
             "file" => Some(Builtin::File),
             "onepassword" => Some(Builtin::OnePassword),
+            "vault" => Some(Builtin::Vault),
+            "aws" => Some(Builtin::Aws),
+            "gcp" => Some(Builtin::Gcp),
+            "azure" => Some(Builtin::Azure),
             _ => None,
         }
     }
@@ -53,6 +73,10 @@ impl Builtin {
             Builtin::Env => "env",
             Builtin::File => "file",
             Builtin::OnePassword => "onepassword",
+            Builtin::Vault => "vault",
+            Builtin::Aws => "aws",
+            Builtin::Gcp => "gcp",
+            Builtin::Azure => "azure",
         }
     }
 
@@ -279,7 +303,7 @@ impl Providers {
                     source: PluginSource::Builtin(builtin),
                     config: match builtin {
                         Builtin::File => vec![("path".into(), DEFAULT_SECRET_FILE.into())],
-                        Builtin::Env | Builtin::OnePassword => Vec::new(),
+                        _ => Vec::new(),
                     },
                     grants: Grants::default(),
                     hosts: Vec::new(),

