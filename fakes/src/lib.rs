@@ -10,4 +10,6 @@
 
 #![warn(missing_docs)]
 
+pub mod azure;
+pub mod gcp;
 pub mod onepassword;

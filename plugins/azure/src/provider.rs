@@ -1,0 +1,388 @@
+//! From a parsed reference to a value: a bearer token (from the environment,
+//! or from Azure AD once per run), one Get Secret per secret and version, and
+//! `#key` picked out of what came back.
+//!
+//! The plugin instance lives for the whole run and `resolve` is called once
+//! per distinct reference, so `db#user` and `db#password` must cost one fetch.
+//! Only successes are kept: a 5xx or a timeout may pass.
+
+use std::collections::HashMap;
+use std::env::VarError;
+use std::time::Instant;
+
+use crate::Error;
+use crate::aad::{self, AccessToken};
+use crate::keyvault::{self, TokenSource};
+use crate::reference::Reference;
+use crate::settings::{Auth, Settings, read_env};
+use crate::wire::{Server, Transport};
+
+/// A configured provider and what it has fetched so far in this run.
+pub struct Provider {
+    settings: Settings,
+    token: Option<AccessToken>,
+    /// (name, version) in Key Vault's case-insensitive terms → the value.
+    values: HashMap<(String, Option<String>), String>,
+}
+
+impl Provider {
+    /// A provider that has not talked to any server yet.
+    pub fn new(settings: Settings) -> Provider {
+        Provider {
+            settings,
+            token: None,
+            values: HashMap::new(),
+        }
+    }
+
+    /// The bytes `reference` points to. `env` is `std::env::var` in the
+    /// component; `now` is when this resolution started.
+    pub fn resolve(
+        &mut self,
+        reference: &Reference,
+        transport: &mut impl Transport,
+        env: impl Fn(&str) -> Result<String, VarError>,
+        now: Instant,
+    ) -> Result<Vec<u8>, Error> {
+        let key = reference.cache_key();
+        if let Some(value) = self.values.get(&key) {
+            return Ok(keyvault::select(value, reference)?.into_bytes());
+        }
+        let token = self.token(transport, &env, now)?;
+        let vault = Server {
+            role: "Key Vault",
+            origin: &self.settings.vault,
+        };
+        let source = match &self.settings.auth {
+            Auth::Token { env } => TokenSource::Env(env),
+            Auth::ClientCredentials(client) => TokenSource::ClientCredentials(&client.client_id),
+        };
+        let outcome = transport.get(&keyvault::secret_url(vault, reference), &token);
+        let rejected = matches!(&outcome, Ok(answer) if answer.status == 401);
+        let fetched = keyvault::interpret(vault, reference, source, outcome);
+        if rejected {
+            // Revoked or expired early: the next resolution asks for a new one.
+            self.token = None;
+        }
+        let value = fetched?;
+        // Kept before `#key` is picked: a missing key is the reference's
+        // fault, and another key of the same value must not fetch it again.
+        let selected = keyvault::select(&value, reference);
+        self.values.insert(key, value);
+        Ok(selected?.into_bytes())
+    }
+
+    /// A token worth using now: the one held, or a new one.
+    fn token(
+        &mut self,
+        transport: &mut impl Transport,
+        env: &impl Fn(&str) -> Result<String, VarError>,
+        now: Instant,
+    ) -> Result<String, Error> {
+        if let Some(token) = &self.token
+            && token.is_fresh(now)
+        {
+            return Ok(token.value.clone());
+        }
+        let token = match &self.settings.auth {
+            Auth::Token { env: name } => AccessToken {
+                value: read_env(
+                    env,
+                    name,
+                    "a bearer token for https://vault.azure.net",
+                    "or configure tenant_id and client_id for client credentials",
+                )?,
+                renew_at: None,
+            },
+            Auth::ClientCredentials(client) => {
+                let secret = read_env(
+                    env,
+                    &client.secret_env,
+                    &format!("the client secret of client {}", client.client_id),
+                    "or point config.client_secret_env at another variable",
+                )?;
+                let form = aad::token_form(client, &secret, &self.settings.scope());
+                let outcome = transport.post_form(&aad::token_url(client), &form);
+                aad::interpret(client, outcome, now)?
+            }
+        };
+        let value = token.value.clone();
+        self.token = Some(token);
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::reference::parse;
+    use crate::tests::kind_and_message;
+    use crate::wire::{Answer, Failure};
+
+    const VAULT: &str = "https://myvault.vault.azure.net";
+    const TOKEN_URL: &str = "http://login.test/tenant-1/oauth2/v2.0/token";
+
+    /// Azure made of canned answers, keeping what was asked and with what.
+    #[derive(Default)]
+    struct Fake {
+        routes: HashMap<String, Result<(u16, String), Failure>>,
+        gets: Vec<(String, String)>,
+        posts: Vec<(String, String)>,
+        issued: usize,
+    }
+
+    impl Fake {
+        fn secret(mut self, path: &str, status: u16, body: &str) -> Fake {
+            let url = format!("{VAULT}{path}?api-version=7.5");
+            self.routes.insert(url, Ok((status, body.to_string())));
+            self
+        }
+
+        fn answer(route: Option<&Result<(u16, String), Failure>>) -> Result<Answer, Failure> {
+            match route {
+                Some(Ok((status, body))) => Ok(Answer {
+                    status: *status,
+                    location: None,
+                    body: body.clone().into_bytes(),
+                }),
+                Some(Err(failure)) => Err(failure.clone()),
+                None => Ok(Answer {
+                    status: 404,
+                    location: None,
+                    body: br#"{"error":{"code":"SecretNotFound"}}"#.to_vec(),
+                }),
+            }
+        }
+    }
+
+    impl Transport for Fake {
+        fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
+            self.gets.push((url.to_string(), token.to_string()));
+            Fake::answer(self.routes.get(url))
+        }
+
+        fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure> {
+            self.posts.push((url.to_string(), form.to_string()));
+            if let Some(route) = self.routes.get(url) {
+                return Fake::answer(Some(route));
+            }
+            self.issued += 1;
+            let body = format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"aad-{}"}}"#,
+                self.issued
+            );
+            Ok(Answer {
+                status: 200,
+                location: None,
+                body: body.into_bytes(),
+            })
+        }
+    }
+
+    fn bundle(value: &str) -> String {
+        serde_json::json!({"value": value, "attributes": {"enabled": true}}).to_string()
+    }
+
+    fn fake() -> Fake {
+        Fake::default()
+            .secret(
+                "/secrets/db",
+                200,
+                &bundle(r#"{"user": "svc", "password": "hunter22"}"#),
+            )
+            .secret("/secrets/api", 200, &bundle("latest-key"))
+            .secret("/secrets/api/0a1b", 200, &bundle("older-key"))
+    }
+
+    fn provider(pairs: &[(&str, &str)]) -> Provider {
+        let mut config = vec![("vault_url".to_string(), VAULT.to_string())];
+        config.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        match Settings::from_config(config) {
+            Ok(settings) => Provider::new(settings),
+            Err(e) => panic!("{}", kind_and_message(&e).1),
+        }
+    }
+
+    fn client_credentials() -> Provider {
+        provider(&[
+            ("tenant_id", "tenant-1"),
+            ("client_id", "app-1"),
+            ("authority", "http://login.test"),
+        ])
+    }
+
+    fn env(name: &str) -> Result<String, VarError> {
+        match name {
+            "AZURE_ACCESS_TOKEN" => Ok("static-token".into()),
+            "AZURE_CLIENT_SECRET" => Ok("client-s3cret".into()),
+            _ => Err(VarError::NotPresent),
+        }
+    }
+
+    fn resolve_at(
+        provider: &mut Provider,
+        fake: &mut Fake,
+        reference: &str,
+        now: Instant,
+    ) -> Result<String, (&'static str, String)> {
+        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        provider
+            .resolve(&reference, fake, env, now)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| kind_and_message(&e))
+    }
+
+    fn resolve(
+        provider: &mut Provider,
+        fake: &mut Fake,
+        reference: &str,
+    ) -> Result<String, (&'static str, String)> {
+        resolve_at(provider, fake, reference, Instant::now())
+    }
+
+    #[test]
+    fn latest_pinned_and_keys_with_a_static_token() {
+        let mut provider = provider(&[]);
+        let mut fake = fake();
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "api"),
+            Ok("latest-key".into())
+        );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "api/0a1b"),
+            Ok("older-key".into())
+        );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "db#password"),
+            Ok("hunter22".into())
+        );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "db#user"),
+            Ok("svc".into())
+        );
+        // Names are case-insensitive in Key Vault, so this is the same fetch.
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "DB#user"),
+            Ok("svc".into())
+        );
+        let urls: Vec<&str> = fake.gets.iter().map(|(url, _)| url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://myvault.vault.azure.net/secrets/api?api-version=7.5",
+                "https://myvault.vault.azure.net/secrets/api/0a1b?api-version=7.5",
+                "https://myvault.vault.azure.net/secrets/db?api-version=7.5",
+            ]
+        );
+        assert!(fake.gets.iter().all(|(_, token)| token == "static-token"));
+        assert!(fake.posts.is_empty());
+    }
+
+    #[test]
+    fn client_credentials_fetch_one_token_per_run() {
+        let mut provider = client_credentials();
+        let mut fake = fake();
+        for reference in ["api", "api/0a1b", "db#user"] {
+            assert!(resolve(&mut provider, &mut fake, reference).is_ok());
+        }
+        assert_eq!(fake.posts.len(), 1);
+        let (url, form) = &fake.posts[0];
+        assert_eq!(url, TOKEN_URL);
+        assert_eq!(
+            form,
+            "grant_type=client_credentials&client_id=app-1&client_secret=client-s3cret\
+             &scope=https%3A%2F%2Fvault.azure.net%2F.default"
+        );
+        assert!(fake.gets.iter().all(|(_, token)| token == "aad-1"));
+    }
+
+    #[test]
+    fn an_expiring_token_is_renewed() {
+        let mut provider = client_credentials();
+        let mut fake = fake();
+        let start = Instant::now();
+        assert!(resolve_at(&mut provider, &mut fake, "api", start).is_ok());
+        let later = start + Duration::from_secs(3599 - 300);
+        assert!(resolve_at(&mut provider, &mut fake, "db#user", later).is_ok());
+        assert_eq!(fake.posts.len(), 2);
+        assert_eq!(fake.gets[1].1, "aad-2");
+    }
+
+    #[test]
+    fn a_rejected_token_is_dropped() {
+        let mut provider = client_credentials();
+        let mut fake = fake().secret("/secrets/revoked", 401, "");
+        let (kind, m) = resolve(&mut provider, &mut fake, "revoked")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "denied");
+        assert!(
+            m.contains("the token Azure AD issued to client app-1 was not accepted"),
+            "{m}"
+        );
+        assert!(resolve(&mut provider, &mut fake, "api").is_ok());
+        assert_eq!(fake.posts.len(), 2);
+    }
+
+    #[test]
+    fn failures_are_not_cached() {
+        let mut provider = provider(&[]);
+        let mut fake = fake().secret("/secrets/api", 503, "");
+        let first = resolve(&mut provider, &mut fake, "api");
+        assert!(first.is_err_and(|(k, m)| k == "unavailable" && m.contains("answered 503")));
+        let mut healthy = self::fake();
+        assert_eq!(
+            resolve(&mut provider, &mut healthy, "api"),
+            Ok("latest-key".into())
+        );
+        // A missing key is not a failed fetch: the value stays cached.
+        assert!(resolve(&mut provider, &mut healthy, "db#nope").is_err());
+        assert!(resolve(&mut provider, &mut healthy, "db#user").is_ok());
+        assert_eq!(healthy.gets.len(), 2);
+    }
+
+    #[test]
+    fn a_refused_token_request_sends_nothing_to_the_vault() {
+        let mut provider = client_credentials();
+        let mut fake = fake();
+        fake.routes.insert(
+            TOKEN_URL.into(),
+            Ok((
+                401,
+                r#"{"error":"invalid_client","error_codes":[7000215]}"#.into(),
+            )),
+        );
+        let (kind, m) = resolve(&mut provider, &mut fake, "api")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "denied");
+        assert!(
+            m.starts_with("Azure AD refused the client credentials (invalid_client"),
+            "{m}"
+        );
+        assert!(!m.contains("client-s3cret"));
+        assert!(fake.gets.is_empty());
+    }
+
+    #[test]
+    fn missing_credentials_fail_at_resolve_without_a_request() {
+        let mut provider = provider(&[("token_env", "NOPE")]);
+        let mut fake = fake();
+        let e = resolve(&mut provider, &mut fake, "api");
+        assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("NOPE is not visible")));
+        let mut provider = provider_with_secret_env("NOPE");
+        let e = resolve(&mut provider, &mut fake, "api");
+        assert!(e.is_err_and(|(_, m)| m.contains("the client secret of client app-1")));
+        assert!(fake.gets.is_empty() && fake.posts.is_empty());
+    }
+
+    fn provider_with_secret_env(name: &str) -> Provider {
+        provider(&[
+            ("tenant_id", "tenant-1"),
+            ("client_id", "app-1"),
+            ("client_secret_env", name),
+        ])
+    }
+}

@@ -1,0 +1,384 @@
+//! The provider's configuration: `config:` keys, how it authenticates, and the
+//! environment it reads at the first resolve.
+
+use std::env::VarError;
+
+use crate::Error;
+use crate::wire::Origin;
+
+/// Where a ready-made bearer token comes from unless `config.token_env` says.
+const DEFAULT_TOKEN_ENV: &str = "AZURE_ACCESS_TOKEN";
+/// Where the client secret comes from unless `config.client_secret_env` says.
+const DEFAULT_CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
+/// Azure AD's public-cloud authority.
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// Every key `configure` accepts, for the "unknown key" message.
+const KNOWN_KEYS: &str = "vault_url, token_env, tenant_id, client_id, client_secret_env, authority";
+
+/// What `configure` accepted. The environment is read later, at the first
+/// resolve that needs it, so a run that never uses this provider cannot fail
+/// because of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The vault, `https://NAME.vault.azure.net`.
+    pub vault: Origin,
+    /// How to get a bearer token for it.
+    pub auth: Auth,
+}
+
+/// How the provider gets its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// A token for `https://vault.azure.net`, ready-made in an environment variable.
+    Token {
+        /// The variable's name.
+        env: String,
+    },
+    /// Azure AD's client credentials grant, with a client secret.
+    ClientCredentials(ClientCredentials),
+}
+
+/// An app registration that signs in with a client secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// Azure AD's base URL (`https://login.microsoftonline.com`).
+    pub authority: Origin,
+    /// The directory (tenant) ID or domain.
+    pub tenant: String,
+    /// The application (client) ID.
+    pub client_id: String,
+    /// The variable holding the client secret.
+    pub secret_env: String,
+}
+
+impl Settings {
+    /// Accept the provider's `config:` map.
+    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+        let mut vault = None;
+        let mut token_env = None;
+        let mut tenant = None;
+        let mut client_id = None;
+        let mut secret_env = None;
+        let mut authority = None;
+        for (key, value) in config {
+            match key.as_str() {
+                "vault_url" => {
+                    vault = Some(Origin::parse_base(&value).map_err(|why| {
+                        invalid(format!(
+                            "config.vault_url is not a usable Key Vault URL \
+                             (like https://myvault.vault.azure.net): it {why}"
+                        ))
+                    })?);
+                }
+                "authority" => {
+                    authority = Some(Origin::parse_base(&value).map_err(|why| {
+                        invalid(format!(
+                            "config.authority is not a usable Azure AD URL \
+                             (like {DEFAULT_AUTHORITY}): it {why}"
+                        ))
+                    })?);
+                }
+                "token_env" => token_env = Some(env_name("token_env", value)?),
+                "client_secret_env" => secret_env = Some(env_name("client_secret_env", value)?),
+                "tenant_id" => tenant = Some(identifier("tenant_id", value)?),
+                "client_id" => client_id = Some(identifier("client_id", value)?),
+                other => {
+                    return Err(invalid(format!(
+                        "unknown config key `{other}` for the Azure Key Vault provider \
+                         (known: {KNOWN_KEYS})"
+                    )));
+                }
+            }
+        }
+        let vault = vault.ok_or_else(|| {
+            invalid(
+                "config.vault_url is required: the vault's URL, \
+                 like https://myvault.vault.azure.net"
+                    .to_string(),
+            )
+        })?;
+        let auth = match (tenant, client_id) {
+            (Some(tenant), Some(client_id)) => {
+                if token_env.is_some() {
+                    return Err(invalid(
+                        "config.token_env cannot be used with tenant_id and client_id: \
+                         the token then comes from Azure AD"
+                            .to_string(),
+                    ));
+                }
+                let authority = match authority {
+                    Some(authority) => authority,
+                    None => Origin::parse_base(DEFAULT_AUTHORITY)
+                        .map_err(|why| invalid(format!("the default authority {why}")))?,
+                };
+                Auth::ClientCredentials(ClientCredentials {
+                    authority,
+                    tenant,
+                    client_id,
+                    secret_env: secret_env.unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.into()),
+                })
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(invalid(
+                    "client credentials need both config.tenant_id and config.client_id"
+                        .to_string(),
+                ));
+            }
+            (None, None) => {
+                let unused = [
+                    ("client_secret_env", secret_env.is_some()),
+                    ("authority", authority.is_some()),
+                ];
+                if let Some((key, _)) = unused.iter().find(|(_, set)| *set) {
+                    return Err(invalid(format!(
+                        "config.{key} is only used with client credentials: \
+                         set config.tenant_id and config.client_id too"
+                    )));
+                }
+                Auth::Token {
+                    env: token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
+                }
+            }
+        };
+        Ok(Settings { vault, auth })
+    }
+
+    /// The OAuth scope of a token for this vault: Key Vault's resource in the
+    /// vault's cloud, `/.default` (the permissions the app was granted).
+    pub fn scope(&self) -> String {
+        let host = self.vault.host();
+        // Sovereign clouds have vaults, and tokens, of their own.
+        let resource = ["vault.usgovcloudapi.net", "vault.azure.cn"]
+            .into_iter()
+            .find(|suffix| host.ends_with(&format!(".{suffix}")))
+            .unwrap_or("vault.azure.net");
+        format!("https://{resource}/.default")
+    }
+}
+
+/// The trimmed value of `name` from the sandbox's environment (`read` is
+/// `std::env::var` in the component); trimming forgives `$(cat file)`'s
+/// newline. A value that cannot travel in an HTTP header or form is refused
+/// here, without being quoted.
+pub fn read_env(
+    read: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+    what: &str,
+    alternative: &str,
+) -> Result<String, Error> {
+    let value = match read(name) {
+        Ok(value) => value,
+        Err(VarError::NotPresent) => {
+            return Err(Error::Unavailable(format!(
+                "{name} is not visible to the Azure Key Vault provider: set it to {what} and \
+                 list it under the provider's grants.env ({alternative})"
+            )));
+        }
+        Err(VarError::NotUnicode(_)) => {
+            return Err(Error::Unavailable(format!(
+                "{name} does not hold UTF-8 text"
+            )));
+        }
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::Unavailable(format!(
+            "{name} is empty in the Azure Key Vault provider's environment"
+        )));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Unavailable(format!(
+            "{name} does not hold {what}: it has spaces or characters an HTTP request \
+             cannot carry"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn env_name(key: &str, value: String) -> Result<String, Error> {
+    if value.is_empty() || value.contains(['=', '\0']) {
+        return Err(invalid(format!(
+            "config.{key} {value:?} is not an environment variable name"
+        )));
+    }
+    Ok(value)
+}
+
+/// Tenant and client IDs are GUIDs (a tenant may also be a domain name); they
+/// go into a URL path and a form, so only those characters are accepted.
+fn identifier(key: &str, value: String) -> Result<String, Error> {
+    let value = value.trim().to_string();
+    let valid = !value.is_empty()
+        && value.len() <= 256
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if !valid {
+        return Err(invalid(format!(
+            "config.{key} {value:?} is not an Azure AD ID: use the GUID (letters, \
+             digits and `-`) or, for a tenant, its domain name"
+        )));
+    }
+    Ok(value)
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidReference(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::message;
+
+    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => settings,
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    fn refused(pairs: &[(&str, &str)]) -> String {
+        match Settings::from_config(config(pairs)) {
+            Err(Error::InvalidReference(m)) => m,
+            Err(e) => panic!("wrong kind: {}", message(&e)),
+            Ok(s) => panic!("accepted: {s:?}"),
+        }
+    }
+
+    const VAULT: (&str, &str) = ("vault_url", "https://myvault.vault.azure.net/");
+
+    #[test]
+    fn a_token_from_the_environment_by_default() {
+        let s = settings(&[VAULT]);
+        assert_eq!(s.vault.to_string(), "https://myvault.vault.azure.net");
+        assert_eq!(
+            s.auth,
+            Auth::Token {
+                env: "AZURE_ACCESS_TOKEN".into()
+            }
+        );
+        let s = settings(&[VAULT, ("token_env", "KV_TOKEN")]);
+        assert_eq!(
+            s.auth,
+            Auth::Token {
+                env: "KV_TOKEN".into()
+            }
+        );
+    }
+
+    #[test]
+    fn client_credentials_with_defaults_and_overrides() {
+        let s = settings(&[
+            VAULT,
+            ("tenant_id", "contoso.onmicrosoft.com"),
+            ("client_id", " 00000000-1111-2222-3333-444444444444 "),
+        ]);
+        let Auth::ClientCredentials(c) = s.auth else {
+            panic!("not client credentials")
+        };
+        assert_eq!(c.authority.to_string(), "https://login.microsoftonline.com");
+        assert_eq!(c.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(c.client_id, "00000000-1111-2222-3333-444444444444");
+        assert_eq!(c.secret_env, "AZURE_CLIENT_SECRET");
+
+        let s = settings(&[
+            VAULT,
+            ("tenant_id", "t"),
+            ("client_id", "c"),
+            ("client_secret_env", "MY_SECRET"),
+            ("authority", "http://127.0.0.1:9000"),
+        ]);
+        let Auth::ClientCredentials(c) = s.auth else {
+            panic!("not client credentials")
+        };
+        assert_eq!(c.authority.to_string(), "http://127.0.0.1:9000");
+        assert_eq!(c.secret_env, "MY_SECRET");
+    }
+
+    #[test]
+    fn refusals_name_the_key() {
+        assert_eq!(
+            refused(&[VAULT, ("vault", "x")]),
+            "unknown config key `vault` for the Azure Key Vault provider (known: vault_url, \
+             token_env, tenant_id, client_id, client_secret_env, authority)"
+        );
+        assert!(refused(&[]).starts_with("config.vault_url is required"));
+        assert!(refused(&[("vault_url", "myvault.vault.azure.net")]).contains("http"));
+        assert!(refused(&[("vault_url", "https://v.vault.azure.net/secrets/x")]).contains("path"));
+        assert!(refused(&[VAULT, ("tenant_id", "t")]).contains("both"));
+        assert!(refused(&[VAULT, ("client_id", "c")]).contains("both"));
+        assert!(refused(&[VAULT, ("tenant_id", "a/b"), ("client_id", "c")]).contains("tenant_id"));
+        assert!(refused(&[VAULT, ("tenant_id", "t"), ("client_id", "")]).contains("client_id"));
+        assert!(
+            refused(&[
+                VAULT,
+                ("tenant_id", "t"),
+                ("client_id", "c"),
+                ("token_env", "X")
+            ])
+            .contains("token_env cannot be used")
+        );
+        assert!(refused(&[VAULT, ("client_secret_env", "X")]).contains("client_secret_env"));
+        assert!(refused(&[VAULT, ("authority", "https://login.example")]).contains("authority"));
+        assert!(refused(&[VAULT, ("token_env", "A=B")]).contains("token_env"));
+        assert!(
+            refused(&[
+                VAULT,
+                ("tenant_id", "t"),
+                ("client_id", "c"),
+                ("authority", "login")
+            ])
+            .contains("authority")
+        );
+    }
+
+    #[test]
+    fn the_scope_follows_the_vault_s_cloud() {
+        let scope = |url| settings(&[("vault_url", url)]).scope();
+        assert_eq!(
+            scope("https://v.vault.azure.net"),
+            "https://vault.azure.net/.default"
+        );
+        assert_eq!(
+            scope("https://v.vault.usgovcloudapi.net"),
+            "https://vault.usgovcloudapi.net/.default"
+        );
+        assert_eq!(
+            scope("https://v.vault.azure.cn"),
+            "https://vault.azure.cn/.default"
+        );
+        assert_eq!(
+            scope("http://127.0.0.1:8443"),
+            "https://vault.azure.net/.default"
+        );
+    }
+
+    #[test]
+    fn environment_values() {
+        let env = |value: Option<&'static str>| {
+            move |_: &str| value.map(str::to_string).ok_or(VarError::NotPresent)
+        };
+        let read = |value| read_env(&env(value), "T", "a token", "or use client credentials");
+        assert_eq!(read(Some(" tok.en\n")).ok(), Some("tok.en".to_string()));
+        let m = read(None).err().map(|e| message(&e));
+        assert_eq!(
+            m.as_deref(),
+            Some(
+                "T is not visible to the Azure Key Vault provider: set it to a token and list \
+                 it under the provider's grants.env (or use client credentials)"
+            )
+        );
+        let m = read(Some("  ")).err().map(|e| message(&e));
+        assert!(m.is_some_and(|m| m.contains("T is empty")));
+        let m = read(Some("se cret")).err().map(|e| message(&e));
+        assert!(m.is_some_and(|m| m.contains("cannot carry") && !m.contains("se cret")));
+    }
+}

@@ -1,0 +1,433 @@
+//! Talking HTTP, minus the wire: the two requests this plugin sends, what can
+//! come back, origins, encodings, and the messages for answers that are not
+//! about any one secret (no answer, a redirect).
+//!
+//! The wire itself (`wasi_http`) exists only in the component; keeping it
+//! behind [`Transport`] lets everything else be tested natively.
+
+use std::fmt;
+
+use crate::Error;
+
+/// The largest answer read. A Key Vault secret is at most 25 KiB, and a token
+/// answer a few KiB; anything bigger is a misbehaving server, not data.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The two requests the plugin sends.
+pub trait Transport {
+    /// `GET url` with `Authorization: Bearer {token}`.
+    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
+    /// `POST url` with an `application/x-www-form-urlencoded` body.
+    fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure>;
+}
+
+/// What a server answered, uninterpreted. Error bodies are read too (Azure
+/// puts the reason's code there), but only their codes are ever shown.
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Location` header, kept to name a redirect's destination.
+    pub location: Option<String>,
+    /// The body, at most [`MAX_BODY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// Why no answer came back, reduced to what a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Only the component's transport produces most of these; native builds exist
+// for the tests, which construct them by hand.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub enum Failure {
+    /// The host refused the destination: it is not in `grants.hosts`.
+    Denied,
+    /// Nothing listens at the server's address.
+    Refused,
+    /// The server (or the host's time bound) ran out of time.
+    Timeout,
+    /// The answer was larger than this plugin or the host accepts.
+    TooLarge,
+    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
+    Broken(String),
+}
+
+/// A server by its role and origin, as messages name it: "Key Vault at
+/// https://myvault.vault.azure.net".
+#[derive(Clone, Copy)]
+pub struct Server<'a> {
+    /// "Key Vault" or "Azure AD".
+    pub role: &'a str,
+    /// Where it is.
+    pub origin: &'a Origin,
+}
+
+impl fmt::Display for Server<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {}", self.role, self.origin)
+    }
+}
+
+/// The user-facing error for a request that got no answer; `doing` completes
+/// "while …".
+pub fn failure_error(server: Server<'_>, doing: &str, failure: &Failure) -> Error {
+    match failure {
+        Failure::Denied => Error::Denied(format!(
+            "network access to {} was refused by the host: it is not in this provider's \
+             grants.hosts",
+            server.origin.authority()
+        )),
+        Failure::Refused => Error::Unavailable(format!(
+            "cannot connect to {server} (connection refused) while {doing}"
+        )),
+        Failure::Timeout => {
+            Error::Unavailable(format!("{server} did not answer in time while {doing}"))
+        }
+        Failure::TooLarge => Error::Unavailable(format!(
+            "{server} answered with more data than reqflo accepts ({} MiB) while {doing}",
+            MAX_BODY_BYTES >> 20
+        )),
+        Failure::Broken(kind) => {
+            Error::Unavailable(format!("cannot talk to {server} ({kind}) while {doing}"))
+        }
+    }
+}
+
+/// Redirects are never followed (by the host, so neither here); name where it
+/// pointed, but only its origin: a path or query may carry anything.
+pub fn redirect_error(server: Server<'_>, answer: &Answer) -> Error {
+    let destination = match answer
+        .location
+        .as_deref()
+        .map(|l| server.origin.of_location(l))
+    {
+        Some(Some(to)) => format!("to {to}"),
+        Some(None) => "to a location reqflo could not read".to_string(),
+        None => "without a location".to_string(),
+    };
+    Error::Unavailable(format!(
+        "{server} answered with a redirect ({}) {destination}; redirects are not followed",
+        answer.status
+    ))
+}
+
+/// An error code from a server (`SecretNotFound`, `invalid_client`), if it is
+/// short and plain enough to show. Anything else from a body is never shown:
+/// it may echo a request, and a request may carry a secret.
+pub fn safe_code(code: Option<&str>) -> Option<&str> {
+    code.filter(|c| {
+        !c.is_empty()
+            && c.len() <= 64
+            && c.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
+    })
+}
+
+/// Encode all but RFC 3986's unreserved characters, for a path segment.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// An `application/x-www-form-urlencoded` body of `pairs`, as the WHATWG URL
+/// standard encodes it (space as `+`).
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (key, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        form_component(key, &mut out);
+        out.push('=');
+        form_component(value, &mut out);
+    }
+    out
+}
+
+fn form_component(text: &str, out: &mut String) {
+    for byte in text.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'*' | b'-' | b'.' | b'_' => out.push(char::from(byte)),
+            _ if byte.is_ascii_alphanumeric() => out.push(char::from(byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+}
+
+/// An HTTP origin, `scheme://host[:port]`: the vault, Azure AD, or where a
+/// redirect pointed. It never carries a path, so it never carries a query
+/// string that might hold something sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// Parse a base URL: http or https, no credentials, no path but `/`.
+    /// The error completes "it …".
+    pub fn parse_base(url: &str) -> Result<Origin, &'static str> {
+        let (origin, rest) = Origin::parse_prefix(url.trim())?;
+        if !rest.is_empty() && rest != "/" {
+            return Err("has a path, query or fragment; give just scheme://host[:port]");
+        }
+        Ok(origin)
+    }
+
+    /// The origin a `Location` header points to, relative to `self`; `None` when
+    /// it cannot be read (the caller then names no destination).
+    pub fn of_location(&self, location: &str) -> Option<Origin> {
+        let location = location.trim();
+        if let Some(rest) = location.strip_prefix("//") {
+            let scheme = if self.https { "https://" } else { "http://" };
+            return Origin::parse_prefix(&format!("{scheme}{rest}"))
+                .ok()
+                .map(|(origin, _)| origin);
+        }
+        if location.starts_with('/') {
+            return Some(self.clone());
+        }
+        Origin::parse_prefix(location)
+            .ok()
+            .map(|(origin, _)| origin)
+    }
+
+    /// `host:port`, the form `grants.hosts` uses.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The host name, lowercased.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A URL on this origin; `path_and_query` starts with `/`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{self}{path_and_query}")
+    }
+
+    /// Split `scheme://authority` off `url`, returning the rest.
+    fn parse_prefix(url: &str) -> Result<(Origin, &str), &'static str> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or("must start with http:// or https://")?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err("must start with http:// or https://");
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err("carries a user name or password; credentials come from the environment");
+        }
+        let (host, port) = split_host_port(authority)?;
+        let port = match port {
+            None if https => 443,
+            None => 80,
+            Some(port) => match port.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err("has an invalid port"),
+            },
+        };
+        Ok((
+            Origin {
+                https,
+                host: host.to_ascii_lowercase(),
+                port,
+            },
+            rest,
+        ))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        let default = if self.https { 443 } else { 80 };
+        // Printed as users write vault URLs: the default port left out.
+        if self.port == default {
+            write!(f, "{scheme}://{}", self.host)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`, with a host that is safe to print and to
+/// put back into a URL.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let close = rest.find(']').ok_or("has an invalid host name")?;
+        let inside = &rest[..close];
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
+        {
+            return Err("has an invalid host name");
+        }
+        let host = &authority[..close + 2];
+        match &rest[close + 1..] {
+            "" => (host, None),
+            after => (
+                host,
+                Some(after.strip_prefix(':').ok_or("has an invalid port")?),
+            ),
+        }
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let valid = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !valid {
+            return Err("has an invalid host name");
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err("has no host name");
+    }
+    if host.len() > 253 {
+        return Err("has an invalid host name");
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{kind_and_message, origin};
+
+    #[test]
+    fn base_urls() {
+        let origin = |url| Origin::parse_base(url).map(|o| o.to_string());
+        assert_eq!(
+            origin("https://MyVault.vault.azure.net/"),
+            Ok("https://myvault.vault.azure.net".into())
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(origin("https://v:443"), Ok("https://v".into()));
+        assert_eq!(origin("http://[::1]:9000"), Ok("http://[::1]:9000".into()));
+        for bad in [
+            "myvault.vault.azure.net",
+            "ftp://v",
+            "https://v/secrets",
+            "https://v?x=1",
+            "https://u:p@v",
+            "https://v:0",
+            "https://v:70000",
+            "https://:1",
+            "https://v ault",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+        let o = Origin::parse_base("https://v.vault.azure.net").ok();
+        assert_eq!(
+            o.map(|o| o.authority()),
+            Some("v.vault.azure.net:443".into())
+        );
+    }
+
+    #[test]
+    fn locations_name_only_their_origin() {
+        let base = origin();
+        let to = |location| base.of_location(location).map(|o| o.to_string());
+        assert_eq!(
+            to("https://evil.example/steal?token=abc"),
+            Some("https://evil.example".into())
+        );
+        assert_eq!(to("//other:81/x"), Some("https://other:81".into()));
+        assert_eq!(to("/x"), Some("https://myvault.vault.azure.net".into()));
+        assert_eq!(to("javascript:alert(1)"), None);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
+        assert_eq!(
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("client_secret", "a+b=c&d e~"),
+                ("scope", "https://vault.azure.net/.default"),
+            ]),
+            "grant_type=client_credentials&client_secret=a%2Bb%3Dc%26d+e%7E\
+             &scope=https%3A%2F%2Fvault.azure.net%2F.default"
+        );
+    }
+
+    #[test]
+    fn codes_are_shown_only_when_plain() {
+        assert_eq!(safe_code(Some("SecretNotFound")), Some("SecretNotFound"));
+        assert_eq!(safe_code(Some("invalid_client")), Some("invalid_client"));
+        assert_eq!(safe_code(Some("has space")), None);
+        assert_eq!(safe_code(Some("")), None);
+        assert_eq!(safe_code(Some(&"x".repeat(65))), None);
+        assert_eq!(safe_code(None), None);
+    }
+
+    #[test]
+    fn failures_and_redirects_name_the_server() {
+        let o = origin();
+        let server = Server {
+            role: "Key Vault",
+            origin: &o,
+        };
+        let failure = |f| kind_and_message(&failure_error(server, "reading secret `x`", &f));
+        assert_eq!(
+            failure(Failure::Denied),
+            (
+                "denied",
+                "network access to myvault.vault.azure.net:443 was refused by the host: it is \
+                 not in this provider's grants.hosts"
+                    .into()
+            )
+        );
+        assert_eq!(
+            failure(Failure::Timeout),
+            (
+                "unavailable",
+                "Key Vault at https://myvault.vault.azure.net did not answer in time while \
+                 reading secret `x`"
+                    .into()
+            )
+        );
+        assert!(failure(Failure::Refused).1.contains("connection refused"));
+        assert!(failure(Failure::TooLarge).1.contains("1 MiB"));
+        assert!(
+            failure(Failure::Broken("TLS error".into()))
+                .1
+                .contains("(TLS error)")
+        );
+        let redirect = |location: Option<&str>| {
+            let answer = Answer {
+                status: 302,
+                location: location.map(str::to_string),
+                body: Vec::new(),
+            };
+            kind_and_message(&redirect_error(server, &answer)).1
+        };
+        assert_eq!(
+            redirect(Some("https://login.example/x?token=abc")),
+            "Key Vault at https://myvault.vault.azure.net answered with a redirect (302) to \
+             https://login.example; redirects are not followed"
+        );
+        assert!(redirect(None).contains("without a location"));
+    }
+}

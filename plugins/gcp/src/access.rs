@@ -1,0 +1,527 @@
+//! Talking to Secret Manager, minus the wire: what one `:access` call can
+//! answer, and how each answer becomes a payload or a user-facing error.
+//!
+//! The wire itself (`wasi_http`) exists only in the component; keeping it behind
+//! [`Transport`] lets every message be tested natively. Error bodies are read
+//! (Google's `{"error": {"code", "message", "status"}}`) to tell a disabled
+//! version from a missing one, but only the `status` name and a few fixed words
+//! are ever taken from them: a server's text is never quoted.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Error;
+use crate::payload::{self, Payload};
+use crate::reference::Target;
+use crate::settings::{Connection, Origin};
+
+/// The largest 2xx answer read. A payload is at most 64 KiB, so its base64 in
+/// JSON is under 100 KiB; anything far bigger is a misbehaving server.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most of an error answer read; Google's error JSON is a few hundred bytes.
+// Only the component's transport reads bodies; native builds have none.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// One GET against Secret Manager.
+pub trait Transport {
+    /// Send `GET url` with the bearer `token` and return what came back.
+    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
+}
+
+/// What a server answered, uninterpreted.
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Location` header, kept to name a redirect's destination.
+    pub location: Option<String>,
+    /// The body: at most [`MAX_BODY_BYTES`] for a 2xx, at most
+    /// [`MAX_ERROR_BYTES`] (or nothing) otherwise.
+    pub body: Vec<u8>,
+}
+
+/// Why no answer came back, reduced to what a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Only the component's transport produces most of these; native builds exist
+// for the tests, which construct them by hand.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub enum Failure {
+    /// The host refused the destination: it is not in `grants.hosts`.
+    Denied,
+    /// Nothing listens at the endpoint's address.
+    Refused,
+    /// The server (or the host's time bound) ran out of time.
+    Timeout,
+    /// The answer was larger than this plugin or the host accepts.
+    TooLarge,
+    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
+    Broken(String),
+}
+
+/// A version's payload as Secret Manager sent it, checked and decoded.
+pub struct Accessed {
+    /// The version number the server named, which tells what `latest` was.
+    pub version: Option<u64>,
+    /// The decoded payload bytes.
+    pub data: Vec<u8>,
+}
+
+/// `AccessSecretVersionResponse`. No `Debug`: it holds the secret.
+#[derive(Deserialize)]
+struct AccessResponse {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    payload: Option<Payload>,
+}
+
+/// Google's error envelope (<https://cloud.google.com/apis/design/errors>).
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: GoogleError,
+}
+
+#[derive(Deserialize)]
+struct GoogleError {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    details: Option<Vec<Value>>,
+}
+
+/// Turn one `:access` call's outcome into the decoded payload, or an error.
+pub fn interpret(
+    connection: &Connection,
+    target: &Target,
+    outcome: Result<Answer, Failure>,
+) -> Result<Accessed, Error> {
+    let endpoint = &connection.endpoint;
+    let answer = outcome.map_err(|failure| failure_error(endpoint, target, &failure))?;
+    match answer.status {
+        200..=299 => {
+            let response: AccessResponse = serde_json::from_slice(&answer.body).map_err(|_| {
+                // The body is never quoted: it holds the secret.
+                Error::Unavailable(format!(
+                    "Secret Manager at {endpoint} answered with JSON reqflo could not read \
+                     while reading {target}"
+                ))
+            })?;
+            let data = payload::decode(target, response.payload)?;
+            Ok(Accessed {
+                version: response.name.as_deref().and_then(version_of_name),
+                data,
+            })
+        }
+        300..=399 => Err(redirect_error(
+            endpoint,
+            answer.status,
+            answer.location.as_deref(),
+        )),
+        status => Err(status_error(connection, target, status, &answer.body)),
+    }
+}
+
+/// `projects/N/secrets/S/versions/7` → 7.
+fn version_of_name(name: &str) -> Option<u64> {
+    let (rest, number) = name.rsplit_once('/')?;
+    if !rest.ends_with("/versions") {
+        return None;
+    }
+    number.parse().ok().filter(|n| *n > 0)
+}
+
+/// The error for a 4xx or 5xx, from Google's `status` when the body has one.
+fn status_error(connection: &Connection, target: &Target, code: u16, body: &[u8]) -> Error {
+    let endpoint = &connection.endpoint;
+    let error = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .map(|envelope| envelope.error);
+    let message = error
+        .as_ref()
+        .and_then(|e| e.message.as_deref())
+        .unwrap_or("");
+    // Only a name of Google's shape is echoed; anything else is left out.
+    let status = error
+        .as_ref()
+        .and_then(|e| e.status.as_deref())
+        .filter(|s| {
+            !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        });
+    let shown = match status {
+        Some(status) => format!("{code} {status}"),
+        None => code.to_string(),
+    };
+    let canonical = status.or(match code {
+        401 => Some("UNAUTHENTICATED"),
+        403 => Some("PERMISSION_DENIED"),
+        404 => Some("NOT_FOUND"),
+        429 => Some("RESOURCE_EXHAUSTED"),
+        _ => None,
+    });
+    let Target {
+        project, secret, ..
+    } = target;
+    match canonical {
+        Some("NOT_FOUND") if message.starts_with("Secret [") => Error::NotFound(format!(
+            "secret {secret:?} not found in project {project:?}, or it has no versions ({shown})"
+        )),
+        Some("NOT_FOUND") => Error::NotFound(format!("{target} not found ({shown})")),
+        Some("UNAUTHENTICATED") => Error::Denied(format!(
+            "Secret Manager rejected the access token in {} ({shown}) while reading {target}; \
+             access tokens expire after an hour: get a fresh one with \
+             gcloud auth print-access-token",
+            connection.token_env
+        )),
+        Some("PERMISSION_DENIED") if has_reason(error.as_ref(), "SERVICE_DISABLED") => {
+            Error::Denied(format!(
+                "the Secret Manager API is not enabled for project {project:?} ({shown}) \
+                 while reading {target}"
+            ))
+        }
+        Some("PERMISSION_DENIED") => Error::Denied(format!(
+            "the access token may not read {target}, or it does not exist ({shown}); \
+             the token's account needs roles/secretmanager.secretAccessor on it"
+        )),
+        // Google's message is "Secret Version [...] is in DISABLED state.":
+        // the state's name is all that is taken from it.
+        Some("FAILED_PRECONDITION") if message.contains("DESTROYED") => Error::NotFound(format!(
+            "{target} is destroyed ({shown}); pin an enabled version"
+        )),
+        Some("FAILED_PRECONDITION") if message.contains("DISABLED") => Error::Unavailable(format!(
+            "{target} is disabled ({shown}); enable it or pin another version"
+        )),
+        Some("INVALID_ARGUMENT") => Error::InvalidReference(format!(
+            "Secret Manager at {endpoint} refused the request for {target} as invalid ({shown})"
+        )),
+        Some("RESOURCE_EXHAUSTED") => Error::Unavailable(format!(
+            "Secret Manager at {endpoint} is rate-limiting this token ({shown}) while reading \
+             {target}; try again later"
+        )),
+        _ => Error::Unavailable(format!(
+            "Secret Manager at {endpoint} answered {shown} while reading {target}"
+        )),
+    }
+}
+
+/// Whether an `ErrorInfo` in `details` has this `reason`.
+fn has_reason(error: Option<&GoogleError>, reason: &str) -> bool {
+    error
+        .and_then(|e| e.details.as_ref())
+        .is_some_and(|details| {
+            details
+                .iter()
+                .any(|d| d.get("reason").and_then(Value::as_str) == Some(reason))
+        })
+}
+
+/// Redirects are never followed (by the host, so neither here); name where it
+/// pointed, but only its origin: a path or query may carry anything.
+fn redirect_error(endpoint: &Origin, status: u16, location: Option<&str>) -> Error {
+    let destination = match location.map(|l| endpoint.of_location(l)) {
+        Some(Some(to)) => format!("to {to}"),
+        Some(None) => "to a location reqflo could not read".to_string(),
+        None => "without a location".to_string(),
+    };
+    Error::Unavailable(format!(
+        "Secret Manager at {endpoint} answered with a redirect ({status}) {destination}; \
+         redirects are not followed"
+    ))
+}
+
+/// The user-facing error for a request that got no answer.
+pub fn failure_error(endpoint: &Origin, target: &Target, failure: &Failure) -> Error {
+    match failure {
+        Failure::Denied => Error::Denied(format!(
+            "network access to {} was refused by the host: it is not in this provider's \
+             grants.hosts",
+            endpoint.authority()
+        )),
+        Failure::Refused => Error::Unavailable(format!(
+            "cannot connect to Secret Manager at {endpoint} (connection refused)"
+        )),
+        Failure::Timeout => Error::Unavailable(format!(
+            "Secret Manager at {endpoint} did not answer in time while reading {target}"
+        )),
+        Failure::TooLarge => Error::Unavailable(format!(
+            "Secret Manager at {endpoint} answered with more data than reqflo accepts \
+             ({} MiB) while reading {target}",
+            MAX_BODY_BYTES >> 20
+        )),
+        Failure::Broken(kind) => Error::Unavailable(format!(
+            "cannot talk to Secret Manager at {endpoint} ({kind})"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::Version;
+    use crate::tests::{connection, kind_and_message, target};
+
+    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
+        Ok(Answer {
+            status,
+            location: None,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    fn google(code: u16, status: &str, message: &str) -> Result<Answer, Failure> {
+        let body =
+            serde_json::json!({"error": {"code": code, "message": message, "status": status}});
+        answer(code, &body.to_string())
+    }
+
+    fn outcome(
+        result: Result<Answer, Failure>,
+    ) -> Result<(Option<u64>, String), (&'static str, String)> {
+        interpret(&connection(), &target(Version::Number(3)), result)
+            .map(|a| (a.version, String::from_utf8_lossy(&a.data).into_owned()))
+            .map_err(|e| kind_and_message(&e))
+    }
+
+    fn error(result: Result<Answer, Failure>) -> (&'static str, String) {
+        match outcome(result) {
+            Err(e) => e,
+            Ok(value) => panic!("no error: {value:?}"),
+        }
+    }
+
+    #[test]
+    fn success_decodes_and_names_the_version() {
+        let body = r#"{"name": "projects/270012345678/secrets/stripe/versions/3",
+                       "payload": {"data": "aHVudGVyMg==", "dataCrc32c": "1736498283"}}"#;
+        assert_eq!(outcome(answer(200, body)), Ok((Some(3), "hunter2".into())));
+        let unnamed = r#"{"payload": {"data": "aHVudGVyMg=="}}"#;
+        assert_eq!(outcome(answer(200, unnamed)), Ok((None, "hunter2".into())));
+    }
+
+    #[test]
+    fn version_names() {
+        assert_eq!(
+            version_of_name("projects/1/secrets/s/versions/12"),
+            Some(12)
+        );
+        assert_eq!(
+            version_of_name("projects/1/secrets/s/versions/latest"),
+            None
+        );
+        assert_eq!(version_of_name("projects/1/secrets/s/aliases/12"), None);
+        assert_eq!(version_of_name("12"), None);
+    }
+
+    #[test]
+    fn unreadable_json_never_quotes_the_body() {
+        let (kind, message) = error(answer(200, "{\"payload\": {\"data\": \"hunter2\""));
+        assert_eq!(kind, "unavailable");
+        assert_eq!(
+            message,
+            "Secret Manager at http://127.0.0.1:8085 answered with JSON reqflo could not read \
+             while reading version 3 of secret \"stripe\" in project \"acme\""
+        );
+    }
+
+    #[test]
+    fn not_found_tells_the_secret_from_the_version() {
+        assert_eq!(
+            error(google(404, "NOT_FOUND", "Secret [projects/1/secrets/stripe] not found or has no versions.")),
+            (
+                "not-found",
+                "secret \"stripe\" not found in project \"acme\", or it has no versions (404 NOT_FOUND)".into()
+            )
+        );
+        assert_eq!(
+            error(google(
+                404,
+                "NOT_FOUND",
+                "Secret Version [projects/1/secrets/stripe/versions/3] not found."
+            )),
+            (
+                "not-found",
+                "version 3 of secret \"stripe\" in project \"acme\" not found (404 NOT_FOUND)"
+                    .into()
+            )
+        );
+        // A bare 404 (a proxy, say) still reads as not found.
+        assert_eq!(error(answer(404, "<html>")).0, "not-found");
+        assert!(error(answer(404, "")).1.ends_with("not found (404)"));
+    }
+
+    #[test]
+    fn tokens_and_permissions_are_denied() {
+        let (kind, message) = error(google(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ));
+        assert_eq!(kind, "denied");
+        assert_eq!(
+            message,
+            "Secret Manager rejected the access token in GOOGLE_OAUTH_ACCESS_TOKEN \
+             (401 UNAUTHENTICATED) while reading version 3 of secret \"stripe\" in project \
+             \"acme\"; access tokens expire after an hour: get a fresh one with \
+             gcloud auth print-access-token"
+        );
+        let (kind, message) = error(google(
+            403,
+            "PERMISSION_DENIED",
+            "Permission 'secretmanager.versions.access' denied",
+        ));
+        assert_eq!(kind, "denied");
+        assert!(
+            message.starts_with("the access token may not read version 3 of secret \"stripe\""),
+            "{message}"
+        );
+        assert!(message.contains("(403 PERMISSION_DENIED)"), "{message}");
+        assert!(
+            !message.contains("secretmanager.versions.access"),
+            "{message}"
+        );
+        let disabled_api = r#"{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "x",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED"}]}}"#;
+        assert_eq!(
+            error(answer(403, disabled_api)),
+            (
+                "denied",
+                "the Secret Manager API is not enabled for project \"acme\" (403 PERMISSION_DENIED) \
+                 while reading version 3 of secret \"stripe\" in project \"acme\"".into()
+            )
+        );
+        assert_eq!(error(answer(401, "")).0, "denied");
+        assert_eq!(error(answer(403, "")).0, "denied");
+    }
+
+    #[test]
+    fn version_states() {
+        assert_eq!(
+            error(google(
+                400,
+                "FAILED_PRECONDITION",
+                "Secret Version [projects/1/secrets/stripe/versions/3] is in DESTROYED state."
+            )),
+            (
+                "not-found",
+                "version 3 of secret \"stripe\" in project \"acme\" is destroyed \
+                 (400 FAILED_PRECONDITION); pin an enabled version"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error(google(
+                400,
+                "FAILED_PRECONDITION",
+                "Secret Version [projects/1/secrets/stripe/versions/3] is in DISABLED state."
+            )),
+            (
+                "unavailable",
+                "version 3 of secret \"stripe\" in project \"acme\" is disabled \
+                 (400 FAILED_PRECONDITION); enable it or pin another version"
+                    .into()
+            )
+        );
+        let (kind, message) = error(google(400, "FAILED_PRECONDITION", "something else"));
+        assert_eq!(kind, "unavailable");
+        assert!(message.ends_with("answered 400 FAILED_PRECONDITION while reading version 3 of secret \"stripe\" in project \"acme\""), "{message}");
+    }
+
+    #[test]
+    fn busy_broken_and_strange_servers_are_unavailable() {
+        assert_eq!(
+            error(google(400, "INVALID_ARGUMENT", "bad")),
+            (
+                "invalid-reference",
+                "Secret Manager at http://127.0.0.1:8085 refused the request for version 3 of \
+                 secret \"stripe\" in project \"acme\" as invalid (400 INVALID_ARGUMENT)"
+                    .into()
+            )
+        );
+        let (kind, message) = error(google(429, "RESOURCE_EXHAUSTED", "Quota exceeded"));
+        assert_eq!(kind, "unavailable");
+        assert!(
+            message.contains("rate-limiting this token (429 RESOURCE_EXHAUSTED)"),
+            "{message}"
+        );
+        assert_eq!(
+            error(google(
+                503,
+                "UNAVAILABLE",
+                "The service is currently unavailable. hunter2"
+            )),
+            (
+                "unavailable",
+                "Secret Manager at http://127.0.0.1:8085 answered 503 UNAVAILABLE while reading \
+                 version 3 of secret \"stripe\" in project \"acme\""
+                    .into()
+            )
+        );
+        // A status that is not of Google's shape is not echoed.
+        let odd = r#"{"error": {"code": 500, "status": "<b>hunter2</b>"}}"#;
+        assert!(error(answer(500, odd)).1.contains("answered 500 while"));
+        assert!(
+            error(answer(502, "hunter2"))
+                .1
+                .contains("answered 502 while")
+        );
+    }
+
+    #[test]
+    fn redirects_name_only_the_destination_origin() {
+        let redirect = |location: Option<&str>| {
+            error(Ok(Answer {
+                status: 302,
+                location: location.map(str::to_string),
+                body: Vec::new(),
+            }))
+        };
+        assert_eq!(
+            redirect(Some("https://accounts.example.com/o/oauth2?token=abc")),
+            (
+                "unavailable",
+                "Secret Manager at http://127.0.0.1:8085 answered with a redirect (302) to \
+                 https://accounts.example.com:443; redirects are not followed"
+                    .into()
+            )
+        );
+        assert!(redirect(None).1.contains("without a location"));
+    }
+
+    #[test]
+    fn transport_failures() {
+        let cases = [
+            (
+                Failure::Denied,
+                "denied",
+                "network access to 127.0.0.1:8085 was refused by the host: it is not in this \
+                 provider's grants.hosts",
+            ),
+            (
+                Failure::Timeout,
+                "unavailable",
+                "Secret Manager at http://127.0.0.1:8085 did not answer in time while reading \
+                 version 3 of secret \"stripe\" in project \"acme\"",
+            ),
+            (
+                Failure::Refused,
+                "unavailable",
+                "cannot connect to Secret Manager at http://127.0.0.1:8085 (connection refused)",
+            ),
+            (
+                Failure::Broken("DNS lookup failed".into()),
+                "unavailable",
+                "cannot talk to Secret Manager at http://127.0.0.1:8085 (DNS lookup failed)",
+            ),
+            (
+                Failure::TooLarge,
+                "unavailable",
+                "Secret Manager at http://127.0.0.1:8085 answered with more data than reqflo \
+                 accepts (1 MiB) while reading version 3 of secret \"stripe\" in project \"acme\"",
+            ),
+        ];
+        for (failure, kind, message) in cases {
+            assert_eq!(error(Err(failure)), (kind, message.to_string()));
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Secret Manager references: `SECRET`, `SECRET/versions/VERSION`, or the
+//! resource name `projects/PROJECT/secrets/SECRET[/versions/VERSION]`, each
+//! optionally followed by `#KEY` to pick one key of a JSON payload.
+//!
+//! Names are checked against Google's rules before anything is sent, so a typo
+//! is an invalid reference here rather than a puzzling 400 from the server, and
+//! every name is safe to put into a URL path as it is.
+
+use std::fmt;
+
+use crate::Error;
+
+/// The longest secret ID Secret Manager accepts.
+const MAX_SECRET_ID: usize = 255;
+/// Longer than any project ID (30) or domain-scoped ID Google issues.
+const MAX_PROJECT: usize = 100;
+
+/// A parsed reference. Names keep the user's spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The project ID or number, when the reference names one.
+    pub project: Option<String>,
+    /// The secret ID.
+    pub secret: String,
+    /// Which version of the secret.
+    pub version: Version,
+    /// The key to pick from a JSON object payload (`#KEY`).
+    pub key: Option<String>,
+}
+
+/// A secret version: `latest` or a version number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// The most recently created version (Secret Manager's `latest` alias).
+    Latest,
+    /// A version number, from 1.
+    Number(u64),
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::Latest => f.write_str("latest"),
+            Version::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// One secret version in one project: what a single `:access` call reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Project ID or number.
+    pub project: String,
+    /// Secret ID.
+    pub secret: String,
+    /// Version.
+    pub version: Version,
+}
+
+impl Target {
+    /// `/v1/projects/P/secrets/S/versions/V:access`. Every part was checked to
+    /// hold only characters that need no escaping in a path.
+    pub fn access_path(&self) -> String {
+        format!(
+            "/v1/projects/{}/secrets/{}/versions/{}:access",
+            self.project, self.secret, self.version
+        )
+    }
+
+    /// The same secret at another version.
+    pub fn at(&self, version: Version) -> Target {
+        Target {
+            version,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Target {
+            project, secret, ..
+        } = self;
+        match self.version {
+            Version::Latest => write!(
+                f,
+                "the latest version of secret {secret:?} in project {project:?}"
+            ),
+            Version::Number(n) => {
+                write!(f, "version {n} of secret {secret:?} in project {project:?}")
+            }
+        }
+    }
+}
+
+impl Reference {
+    /// The version to read, with `default_project` (config.project) filling in
+    /// a reference that names none.
+    pub fn target(&self, default_project: Option<&str>) -> Result<Target, Error> {
+        let project = match (&self.project, default_project) {
+            (Some(project), _) => project.clone(),
+            (None, Some(project)) => project.to_string(),
+            (None, None) => {
+                return Err(Error::InvalidReference(format!(
+                    "secret {:?} names no project: set config.project for this provider or \
+                     write projects/PROJECT/secrets/{}",
+                    self.secret, self.secret
+                )));
+            }
+        };
+        Ok(Target {
+            project,
+            secret: self.secret.clone(),
+            version: self.version,
+        })
+    }
+}
+
+/// Parse a reference; every refusal is `InvalidReference`.
+pub fn parse(reference: &str) -> Result<Reference, Error> {
+    let (path, key) = match reference.split_once('#') {
+        Some((path, key)) => (path, Some(key)),
+        None => (reference, None),
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let (project, secret, version) = match segments.as_slice() {
+        [secret] => (None, *secret, None),
+        [secret, "versions", version] => (None, *secret, Some(*version)),
+        ["projects", project, "secrets", secret] => (Some(*project), *secret, None),
+        ["projects", project, "secrets", secret, "versions", version] => {
+            (Some(*project), *secret, Some(*version))
+        }
+        _ => {
+            return Err(Error::InvalidReference(format!(
+                "{reference:?} is not a Secret Manager reference: write SECRET, \
+                 SECRET/versions/VERSION or projects/PROJECT/secrets/SECRET[/versions/VERSION], \
+                 optionally followed by #KEY"
+            )));
+        }
+    };
+    if let Some(project) = project {
+        check_project(project)
+            .map_err(|why| Error::InvalidReference(format!("the project {project:?} {why}")))?;
+    }
+    check_secret(secret)
+        .map_err(|why| Error::InvalidReference(format!("the secret ID {secret:?} {why}")))?;
+    let version = match version {
+        None => Version::Latest,
+        Some(text) => parse_version(text)?,
+    };
+    let key = match key {
+        None => None,
+        Some("") => {
+            return Err(Error::InvalidReference(format!(
+                "{reference:?} ends in an empty #KEY; name the JSON key to pick, or drop the #"
+            )));
+        }
+        Some(key) if key.chars().any(char::is_control) => {
+            return Err(Error::InvalidReference(format!(
+                "the JSON key in {reference:?} has a control character"
+            )));
+        }
+        Some(key) => Some(key.to_string()),
+    };
+    Ok(Reference {
+        project: project.map(str::to_string),
+        secret: secret.to_string(),
+        version,
+        key,
+    })
+}
+
+/// A project ID (`acme-payments`), number (`270012345678`) or domain-scoped ID
+/// (`example.com:acme`). The error completes "the project … ".
+pub fn check_project(project: &str) -> Result<(), String> {
+    if project.is_empty() {
+        return Err("is empty".into());
+    }
+    if project.len() > MAX_PROJECT {
+        return Err(format!("is longer than {MAX_PROJECT} characters"));
+    }
+    match project
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':')))
+    {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "has a character a project ID cannot have ({c:?}): name a project by its ID \
+             (lowercase letters, digits and hyphens) or its number"
+        )),
+    }
+}
+
+/// Secret Manager's rule for secret IDs: `[A-Za-z0-9_-]{1,255}`. The error
+/// completes "the secret ID … ".
+fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.is_empty() {
+        return Err("is empty".into());
+    }
+    if secret.len() > MAX_SECRET_ID {
+        return Err(format!("is longer than {MAX_SECRET_ID} characters"));
+    }
+    match secret
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+    {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "has a character Secret Manager does not allow ({c:?}): secret IDs are letters, \
+             digits, - and _"
+        )),
+    }
+}
+
+fn parse_version(text: &str) -> Result<Version, Error> {
+    if text == "latest" {
+        return Ok(Version::Latest);
+    }
+    let number = (!text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse::<u64>().ok())
+        .flatten();
+    match number {
+        Some(n) => Ok(Version::Number(n)),
+        None => Err(Error::InvalidReference(format!(
+            "the version {text:?} is neither `latest` nor a version number (1, 2, …)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Reference {
+        match parse(text) {
+            Ok(reference) => reference,
+            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+        }
+    }
+
+    /// The `InvalidReference` message for `text`, failing the test otherwise.
+    fn refused(text: &str) -> String {
+        match parse(text) {
+            Err(Error::InvalidReference(message)) => message,
+            Err(other) => panic!(
+                "{text}: wrong error kind: {}",
+                crate::tests::message(&other)
+            ),
+            Ok(reference) => panic!("{text} parsed: {reference:?}"),
+        }
+    }
+
+    fn reference(project: Option<&str>, secret: &str, version: Version) -> Reference {
+        Reference {
+            project: project.map(str::to_string),
+            secret: secret.into(),
+            version,
+            key: None,
+        }
+    }
+
+    #[test]
+    fn every_form() {
+        assert_eq!(
+            ok("db-password"),
+            reference(None, "db-password", Version::Latest)
+        );
+        assert_eq!(
+            ok("db_password/versions/3"),
+            reference(None, "db_password", Version::Number(3))
+        );
+        assert_eq!(
+            ok("Stripe/versions/latest"),
+            reference(None, "Stripe", Version::Latest)
+        );
+        assert_eq!(
+            ok("projects/acme-payments/secrets/stripe"),
+            reference(Some("acme-payments"), "stripe", Version::Latest)
+        );
+        assert_eq!(
+            ok("projects/270012345678/secrets/stripe/versions/12"),
+            reference(Some("270012345678"), "stripe", Version::Number(12))
+        );
+        assert_eq!(
+            ok("projects/example.com:acme/secrets/s").project.as_deref(),
+            Some("example.com:acme")
+        );
+        // A secret may be called "projects" or "versions".
+        assert_eq!(ok("projects").secret, "projects");
+        assert_eq!(ok("versions/versions/1").secret, "versions");
+    }
+
+    #[test]
+    fn json_keys() {
+        let r = ok("stripe#api_key");
+        assert_eq!(
+            (r.secret.as_str(), r.key.as_deref()),
+            ("stripe", Some("api_key"))
+        );
+        let r = ok("projects/p1-x/secrets/s/versions/2#a key/with#marks");
+        assert_eq!(r.key.as_deref(), Some("a key/with#marks"));
+        assert_eq!(r.version, Version::Number(2));
+        assert!(refused("stripe#").contains("empty #KEY"));
+        assert!(refused("stripe#a\u{1b}b").contains("control character"));
+    }
+
+    #[test]
+    fn wrong_shapes_show_the_syntax() {
+        for bad in [
+            "",
+            "a/b",
+            "a/versions",
+            "a/version/1",
+            "projects/p/secrets",
+            "projects/p/secret/s",
+            "projects/p/secrets/s/versions",
+            "projects/p/secrets/s/versions/1/x",
+            "/s",
+            "s/",
+        ] {
+            let m = refused(bad);
+            assert!(
+                m.contains("SECRET/versions/VERSION") || m.contains("is empty"),
+                "{bad}: {m}"
+            );
+        }
+        assert!(refused("").contains("is empty"));
+    }
+
+    #[test]
+    fn names_follow_googles_rules() {
+        assert!(refused("db.password").contains("the secret ID \"db.password\" has a character"));
+        assert!(refused("db password").contains("' '"));
+        assert!(refused("dé").contains("'é'"));
+        assert!(refused(&"s".repeat(256)).contains("longer than 255"));
+        ok(&"s".repeat(255));
+        assert!(refused("projects/Acme/secrets/s").contains("the project \"Acme\""));
+        assert!(refused("projects/a%2F/secrets/s").contains("'%'"));
+        assert!(refused("projects//secrets/s").contains("the project \"\" is empty"));
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(ok("s/versions/1").version, Version::Number(1));
+        for bad in [
+            "0",
+            "01",
+            "-1",
+            "1.0",
+            "LATEST",
+            "x",
+            "99999999999999999999999",
+        ] {
+            let m = refused(&format!("s/versions/{bad}"));
+            assert!(
+                m.contains("neither `latest` nor a version number"),
+                "{bad}: {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn targets_fill_in_the_default_project() {
+        let t = ok("stripe/versions/4").target(Some("acme"));
+        assert!(t.as_ref().is_ok_and(|t| t.project == "acme"));
+        let t = ok("projects/other/secrets/stripe").target(Some("acme"));
+        assert!(t.as_ref().is_ok_and(|t| t.project == "other"));
+        match ok("stripe").target(None) {
+            Err(Error::InvalidReference(m)) => assert_eq!(
+                m,
+                "secret \"stripe\" names no project: set config.project for this provider or \
+                 write projects/PROJECT/secrets/stripe"
+            ),
+            other => panic!("{:?}", other.map_err(|e| crate::tests::message(&e))),
+        }
+    }
+
+    #[test]
+    fn paths_and_descriptions() {
+        let t = Target {
+            project: "acme".into(),
+            secret: "stripe".into(),
+            version: Version::Latest,
+        };
+        assert_eq!(
+            t.access_path(),
+            "/v1/projects/acme/secrets/stripe/versions/latest:access"
+        );
+        assert_eq!(
+            t.to_string(),
+            "the latest version of secret \"stripe\" in project \"acme\""
+        );
+        let pinned = t.at(Version::Number(7));
+        assert_eq!(
+            pinned.access_path(),
+            "/v1/projects/acme/secrets/stripe/versions/7:access"
+        );
+        assert_eq!(
+            pinned.to_string(),
+            "version 7 of secret \"stripe\" in project \"acme\""
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! The provider's configuration: `config:` keys, the access token it reads from
+//! the environment at the first resolve, and the Secret Manager endpoint.
+
+use std::env::VarError;
+use std::fmt;
+
+use crate::Error;
+use crate::reference::check_project;
+
+/// Google's global Secret Manager endpoint.
+const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
+/// Where the access token comes from unless `config.token_env` names another
+/// variable: the name gcloud and Google's client libraries use for a raw token.
+const DEFAULT_TOKEN_ENV: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
+/// The keys `config:` may hold, for the unknown-key message.
+const KNOWN_KEYS: &str = "project, endpoint, token_env";
+
+/// What `configure` accepted. The environment is read later, at the first
+/// resolve, so a run whose journeys never use this provider does not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The project of references that do not name one.
+    pub project: Option<String>,
+    /// The Secret Manager API's origin.
+    pub endpoint: Origin,
+    token_env: String,
+}
+
+/// An endpoint and the access token to call it with.
+pub struct Connection {
+    /// The endpoint's `scheme://host:port`.
+    pub endpoint: Origin,
+    /// The OAuth 2 access token; secret, never part of a message.
+    pub token: String,
+    /// The variable the token came from, to name it in messages.
+    pub token_env: String,
+}
+
+impl Settings {
+    /// Accept the provider's `config:` map (`project`, `endpoint`, `token_env`).
+    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+        let mut settings = Settings {
+            project: None,
+            endpoint: match Origin::parse_base(DEFAULT_ENDPOINT) {
+                Ok(origin) => origin,
+                Err(why) => return Err(Error::Unavailable(format!("built-in endpoint {why}"))),
+            },
+            token_env: DEFAULT_TOKEN_ENV.to_string(),
+        };
+        for (key, value) in config {
+            match key.as_str() {
+                "project" => {
+                    check_project(&value).map_err(|why| {
+                        Error::InvalidReference(format!("config.project {value:?} {why}"))
+                    })?;
+                    settings.project = Some(value);
+                }
+                "endpoint" => settings.endpoint = parse_endpoint(&value)?,
+                "token_env" => {
+                    if value.is_empty() || value.contains(['=', '\0']) {
+                        return Err(Error::InvalidReference(format!(
+                            "config.token_env {value:?} is not an environment variable name"
+                        )));
+                    }
+                    settings.token_env = value;
+                }
+                other => {
+                    return Err(Error::InvalidReference(format!(
+                        "unknown config key `{other}` for the Google Cloud Secret Manager \
+                         provider (known: {KNOWN_KEYS})"
+                    )));
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The endpoint and token, the token read from the sandbox's environment
+    /// (`read` is `std::env::var` in the component).
+    pub fn connection(
+        &self,
+        read: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Connection, Error> {
+        let name = &self.token_env;
+        let token = match read(name) {
+            Ok(value) if value.trim().is_empty() => {
+                return Err(Error::Unavailable(format!(
+                    "{name} is empty in the Google Cloud provider's environment"
+                )));
+            }
+            // Trimming forgives the newline of `$(gcloud auth print-access-token)`
+            // pasted into a file.
+            Ok(value) => value.trim().to_string(),
+            Err(VarError::NotPresent) => {
+                return Err(Error::Unavailable(format!(
+                    "{name} is not visible to the Google Cloud provider: set it (say, to \
+                     $(gcloud auth print-access-token)) and list it under the provider's \
+                     grants.env, or point config.token_env at another variable"
+                )));
+            }
+            Err(VarError::NotUnicode(_)) => {
+                return Err(Error::Unavailable(format!(
+                    "{name} does not hold UTF-8 text"
+                )));
+            }
+        };
+        // A token travels in a header: anything but visible ASCII there would be
+        // refused by the HTTP layer with a far less helpful message.
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Unavailable(format!(
+                "{name} does not hold an access token: it has characters an HTTP header \
+                 cannot carry"
+            )));
+        }
+        Ok(Connection {
+            endpoint: self.endpoint.clone(),
+            token,
+            token_env: name.clone(),
+        })
+    }
+}
+
+fn parse_endpoint(value: &str) -> Result<Origin, Error> {
+    let origin = Origin::parse_base(value).map_err(|why| {
+        Error::InvalidReference(format!(
+            "config.endpoint is not a usable Secret Manager URL: it {why}"
+        ))
+    })?;
+    // Every request carries a Google access token; plain HTTP would hand it to
+    // anyone on the path. A local fake or emulator is the one exception.
+    if !origin.https && !origin.is_loopback() {
+        return Err(Error::InvalidReference(format!(
+            "config.endpoint {origin} must use https://: every request carries the access \
+             token (plain http:// is allowed only to a loopback address, for a local fake)"
+        )));
+    }
+    Ok(origin)
+}
+
+/// An HTTP origin, `scheme://host:port`: the endpoint, or where a redirect
+/// pointed. It never carries a path, so it never carries a query string that
+/// might hold something sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// Parse an endpoint URL: http or https, no credentials, no path but `/`.
+    /// The error completes "it …".
+    pub fn parse_base(url: &str) -> Result<Origin, &'static str> {
+        let (origin, rest) = Origin::parse_prefix(url.trim())?;
+        if !rest.is_empty() && rest != "/" {
+            return Err("has a path, query or fragment; give just scheme://host[:port]");
+        }
+        Ok(origin)
+    }
+
+    /// The origin a `Location` header points to, relative to `self`; `None` when
+    /// it cannot be read (the caller then names no destination).
+    pub fn of_location(&self, location: &str) -> Option<Origin> {
+        let location = location.trim();
+        if let Some(rest) = location.strip_prefix("//") {
+            let scheme = if self.https { "https://" } else { "http://" };
+            return Origin::parse_prefix(&format!("{scheme}{rest}"))
+                .ok()
+                .map(|(origin, _)| origin);
+        }
+        if location.starts_with('/') {
+            return Some(self.clone());
+        }
+        Origin::parse_prefix(location)
+            .ok()
+            .map(|(origin, _)| origin)
+    }
+
+    /// `host:port`, the form `grants.hosts` uses.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A URL on this origin; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{self}{path}")
+    }
+
+    /// Whether the host is this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+    fn is_loopback(&self) -> bool {
+        let host = self.host.as_str();
+        host == "localhost"
+            || host == "[::1]"
+            || host
+                .strip_prefix("127.")
+                .is_some_and(|rest| rest.split('.').count() == 3)
+    }
+
+    /// Split `scheme://authority` off `url`, returning the rest.
+    fn parse_prefix(url: &str) -> Result<(Origin, &str), &'static str> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or("must start with http:// or https://")?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err("must start with http:// or https://");
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err("carries a user name or password; the token comes from the environment");
+        }
+        let (host, port) = split_host_port(authority)?;
+        let port = match port {
+            None if https => 443,
+            None => 80,
+            Some(port) => match port.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return Err("has an invalid port"),
+            },
+        };
+        Ok((
+            Origin {
+                https,
+                host: host.to_ascii_lowercase(),
+                port,
+            },
+            rest,
+        ))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`, with a host that is safe to print and to
+/// put back into a URL.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let close = rest.find(']').ok_or("has an invalid host name")?;
+        let inside = &rest[..close];
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
+        {
+            return Err("has an invalid host name");
+        }
+        let host = &authority[..close + 2];
+        match &rest[close + 1..] {
+            "" => (host, None),
+            after => (
+                host,
+                Some(after.strip_prefix(':').ok_or("has an invalid port")?),
+            ),
+        }
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let valid = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !valid {
+            return Err("has an invalid host name");
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err("has no host name");
+    }
+    if host.len() > 253 {
+        return Err("has an invalid host name");
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{kind_and_message, message};
+
+    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+                .ok_or(VarError::NotPresent)
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => settings,
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    fn refused(pairs: &[(&str, &str)]) -> (&'static str, String) {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => panic!("accepted: {settings:?}"),
+            Err(e) => kind_and_message(&e),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]);
+        assert_eq!(s.project, None);
+        assert_eq!(
+            s.endpoint.to_string(),
+            "https://secretmanager.googleapis.com:443"
+        );
+        assert_eq!(s.endpoint.authority(), "secretmanager.googleapis.com:443");
+        let c = s.connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.a0\n")]));
+        assert!(
+            c.is_ok_and(|c| c.token == "ya29.a0" && c.token_env == "GOOGLE_OAUTH_ACCESS_TOKEN")
+        );
+    }
+
+    #[test]
+    fn every_key() {
+        let s = settings(&[
+            ("project", "acme-payments"),
+            ("endpoint", "http://127.0.0.1:8085/"),
+            ("token_env", "GCP_TOKEN"),
+        ]);
+        assert_eq!(s.project.as_deref(), Some("acme-payments"));
+        assert_eq!(s.endpoint.to_string(), "http://127.0.0.1:8085");
+        let vars = [
+            ("GOOGLE_OAUTH_ACCESS_TOKEN", "wrong"),
+            ("GCP_TOKEN", "right"),
+        ];
+        assert!(s.connection(env(&vars)).is_ok_and(|c| c.token == "right"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert_eq!(
+            refused(&[("region", "eu")]),
+            (
+                "invalid-reference",
+                "unknown config key `region` for the Google Cloud Secret Manager provider \
+                 (known: project, endpoint, token_env)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(
+            refused(&[("project", "Acme Payments")])
+                .1
+                .starts_with("config.project")
+        );
+        assert!(refused(&[("project", "")]).1.contains("empty"));
+        assert!(
+            refused(&[("endpoint", "secretmanager.googleapis.com")])
+                .1
+                .contains("https://")
+        );
+        assert!(
+            refused(&[("endpoint", "https://x.example/v1")])
+                .1
+                .contains("has a path")
+        );
+        assert!(refused(&[("token_env", "")]).1.contains("token_env"));
+        assert!(refused(&[("token_env", "A=B")]).1.contains("token_env"));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:9",
+            "http://127.1.2.3",
+            "http://localhost:8085",
+            "http://[::1]:8085",
+            "https://secretmanager.example.com",
+        ] {
+            settings(&[("endpoint", ok)]);
+        }
+        for bad in [
+            "http://10.0.0.1:8085",
+            "http://127.example.com",
+            "http://secretmanager.googleapis.com",
+        ] {
+            let (kind, m) = refused(&[("endpoint", bad)]);
+            assert_eq!(kind, "invalid-reference");
+            assert!(m.contains("must use https://"), "{m}");
+        }
+    }
+
+    #[test]
+    fn missing_or_unusable_tokens_fail_at_resolve() {
+        let s = settings(&[]);
+        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        assert!(
+            e.is_some_and(|m| m.starts_with(
+                "GOOGLE_OAUTH_ACCESS_TOKEN is not visible to the Google Cloud provider"
+            ) && m.contains("grants.env"))
+        );
+        let e = s
+            .connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", " \n")]))
+            .err()
+            .map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.contains("is empty")));
+        let e = s
+            .connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29 secret")]))
+            .err()
+            .map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.contains("cannot carry") && !m.contains("ya29")));
+    }
+
+    #[test]
+    fn locations_name_only_their_origin() {
+        let base = settings(&[("endpoint", "http://127.0.0.1:8085")]).endpoint;
+        let to = |location| base.of_location(location).map(|o| o.to_string());
+        assert_eq!(
+            to("https://accounts.example/o?token=abc"),
+            Some("https://accounts.example:443".into())
+        );
+        assert_eq!(to("//other:81/x"), Some("http://other:81".into()));
+        assert_eq!(to("/v1/x"), Some("http://127.0.0.1:8085".into()));
+        assert_eq!(to("javascript:alert(1)"), None);
+    }
+}

@@ -1,0 +1,589 @@
+//! The KV secrets engine's answers: a secret's key/value map (v1 and v2),
+//! deleted and destroyed versions, and picking a reference's key.
+//!
+//! Nothing here derives `Debug`: a secret holds values, and a stray `{:?}`
+//! must not be able to print one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::Error;
+use crate::origin::Origin;
+use crate::reference::VaultPath;
+use crate::settings::KvVersion;
+use crate::wire::{Answer, Failure, failure_error, unexpected, unreadable};
+
+/// At most this many key names are listed in a message.
+const LISTED_KEYS: usize = 20;
+
+/// Where a secret lives, for messages: `"app/db" (version 2) in mount "secret"`.
+#[derive(Clone, Copy)]
+pub struct Place<'a> {
+    /// The mount.
+    pub mount: &'a VaultPath,
+    /// The secret's path below it.
+    pub path: &'a VaultPath,
+    /// The pinned version, if any.
+    pub version: Option<u64>,
+    /// The namespace, if any.
+    pub namespace: Option<&'a str>,
+}
+
+impl Place<'_> {
+    /// `"app/db"`, with the version when one is pinned.
+    fn secret(&self) -> String {
+        match self.version {
+            Some(version) => format!("{:?} (version {version})", self.path.to_string()),
+            None => format!("{:?}", self.path.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in mount {:?}", self.secret(), self.mount.to_string())?;
+        if let Some(namespace) = self.namespace {
+            write!(f, " of namespace {namespace:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One secret: its keys and their values, as read.
+pub struct Secret {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// One value of a secret.
+enum Entry {
+    /// A JSON string: the value itself.
+    Text(String),
+    /// A number or boolean: its JSON text, as the server sent it.
+    Scalar(String),
+    /// JSON `null`.
+    Null,
+    /// An object or an array, which is no single value.
+    Nested(&'static str),
+}
+
+impl Entry {
+    fn of(raw: &RawValue) -> Entry {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => match serde_json::from_str::<String>(text) {
+                Ok(value) => Entry::Text(value),
+                // A raw value is valid JSON, so a leading quote is a string.
+                Err(_) => Entry::Nested("an unreadable string"),
+            },
+            Some(b'{') => Entry::Nested("a JSON object"),
+            Some(b'[') => Entry::Nested("a JSON array"),
+            _ if text == "null" => Entry::Null,
+            _ => Entry::Scalar(text.to_string()),
+        }
+    }
+}
+
+/// KV v1's `GET /v1/{mount}/{path}` and the inner `data` of KV v2.
+type Map = BTreeMap<String, Box<RawValue>>;
+
+#[derive(Deserialize)]
+struct V1Body {
+    data: Option<Map>,
+    /// Set (for instance) when a KV v2 mount is read the v1 way.
+    #[serde(default)]
+    warnings: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct V2Body {
+    data: Option<V2Data>,
+}
+
+#[derive(Deserialize)]
+struct V2Data {
+    data: Option<Map>,
+    metadata: Option<Metadata>,
+}
+
+/// A version's metadata, which Vault sends with a deleted or destroyed one.
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    deletion_time: Option<String>,
+    #[serde(default)]
+    destroyed: Option<bool>,
+    #[serde(default)]
+    version: Option<u64>,
+}
+
+/// Turn the answer to a KV read into the secret, or an error naming `place`.
+pub fn interpret_read(
+    origin: &Origin,
+    kv_version: KvVersion,
+    place: Place<'_>,
+    outcome: Result<Answer, Failure>,
+) -> Result<Secret, Error> {
+    let doing = format!("reading {place}");
+    let answer = outcome.map_err(|failure| failure_error(origin, &failure, &doing))?;
+    let not_found = || {
+        Error::NotFound(format!(
+            "no secret at {place}{}",
+            mount_hint(place, kv_version)
+        ))
+    };
+    match (answer.status, kv_version) {
+        (200..=299, KvVersion::V2) => {
+            let body: V2Body =
+                serde_json::from_slice(&answer.body).map_err(|_| unreadable(origin, &doing))?;
+            let data = body.data.ok_or_else(|| unreadable(origin, &doing))?;
+            match data.data {
+                Some(map) => Ok(Secret::of(&map)),
+                None => Err(gone(place, data.metadata).unwrap_or_else(not_found)),
+            }
+        }
+        (200..=299, KvVersion::V1) => {
+            let body: V1Body =
+                serde_json::from_slice(&answer.body).map_err(|_| unreadable(origin, &doing))?;
+            body.data
+                .map(|map| Secret::of(&map))
+                .ok_or_else(|| unreadable(origin, &doing))
+        }
+        (404, KvVersion::V2) => {
+            // A deleted or destroyed version is a 404 that still carries the
+            // version's metadata; only those fields are read.
+            let metadata = serde_json::from_slice::<V2Body>(&answer.body)
+                .ok()
+                .and_then(|b| b.data)
+                .and_then(|d| d.metadata);
+            Err(gone(place, metadata).unwrap_or_else(not_found))
+        }
+        (404, KvVersion::V1) => {
+            let versioned = serde_json::from_slice::<V1Body>(&answer.body)
+                .ok()
+                .and_then(|b| b.warnings)
+                .is_some_and(|w| {
+                    w.iter()
+                        .any(|w| w.starts_with("Invalid path for a versioned K/V secrets engine"))
+                });
+            if versioned {
+                // A configuration mistake, not a missing secret: a chain must
+                // not quietly move on to the next provider.
+                return Err(Error::InvalidReference(format!(
+                    "mount {:?} is a KV version 2 engine, but the provider has \
+                     kv_version: 1; set config.kv_version to 2",
+                    place.mount.to_string()
+                )));
+            }
+            Err(not_found())
+        }
+        (401, _) => Err(Error::Denied(format!(
+            "Vault at {origin} rejected the token (401) while reading {place}"
+        ))),
+        (403, _) => Err(Error::Denied(format!(
+            "the token may not read {place} (403): no policy grants it read there, or \
+             the token is invalid or expired"
+        ))),
+        _ => Err(unexpected(origin, &answer, &doing)),
+    }
+}
+
+/// A path that starts with the mount (as `vault kv get secret/app` or the
+/// API's `secret/data/app` spell it) is the likeliest reason for a miss: say
+/// what the path below the mount would be.
+fn mount_hint(place: Place<'_>, kv_version: KvVersion) -> String {
+    let Some(rest) = place.path.segments().strip_prefix(place.mount.segments()) else {
+        return String::new();
+    };
+    let rest = match (kv_version, rest) {
+        (KvVersion::V2, [data, rest @ ..]) if data == "data" => rest,
+        _ => rest,
+    };
+    if rest.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; references are relative to the mount, so this may be {:?}",
+        rest.join("/")
+    )
+}
+
+/// The not-found error for a version that was deleted or destroyed.
+fn gone(place: Place<'_>, metadata: Option<Metadata>) -> Option<Error> {
+    let metadata = metadata?;
+    let how = if metadata.destroyed == Some(true) {
+        "destroyed"
+    } else if metadata
+        .deletion_time
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        "deleted"
+    } else {
+        return None;
+    };
+    let which = match (place.version, metadata.version) {
+        (Some(asked), _) => format!("version {asked}"),
+        (None, Some(latest)) => format!("the latest version ({latest})"),
+        (None, None) => "the latest version".to_string(),
+    };
+    let unpinned = Place {
+        version: None,
+        ..place
+    };
+    Some(Error::NotFound(format!(
+        "{which} of secret {unpinned} was {how}"
+    )))
+}
+
+impl Secret {
+    fn of(map: &Map) -> Secret {
+        Secret {
+            entries: map
+                .iter()
+                .map(|(key, raw)| (key.clone(), Entry::of(raw)))
+                .collect(),
+        }
+    }
+
+    /// The value of `key`, or of the only key when `key` is `None`.
+    pub fn select(&self, key: Option<&str>, place: Place<'_>) -> Result<String, Error> {
+        let secret = place.secret();
+        let (key, entry) = match key {
+            Some(key) => match self.entries.get(key) {
+                Some(entry) => (key, entry),
+                None => {
+                    return Err(Error::NotFound(format!(
+                        "no key {key:?} in secret {secret} (its keys: {})",
+                        self.key_names()
+                    )));
+                }
+            },
+            None => {
+                let mut entries = self.entries.iter();
+                match (entries.next(), entries.next()) {
+                    (Some((key, entry)), None) => (key.as_str(), entry),
+                    (None, _) => {
+                        return Err(Error::NotFound(format!("secret {place} has no keys")));
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(Error::InvalidReference(format!(
+                            "secret {secret} has {} keys ({}); name one with `#key`",
+                            self.entries.len(),
+                            self.key_names()
+                        )));
+                    }
+                }
+            }
+        };
+        match entry {
+            Entry::Text(value) | Entry::Scalar(value) => Ok(value.clone()),
+            Entry::Null => Err(Error::InvalidReference(format!(
+                "key {key:?} in secret {secret} is null, not a value"
+            ))),
+            Entry::Nested(what) => Err(Error::InvalidReference(format!(
+                "key {key:?} in secret {secret} holds {what}, not a single value"
+            ))),
+        }
+    }
+
+    /// The key names (never values), sorted, at most [`LISTED_KEYS`].
+    fn key_names(&self) -> String {
+        if self.entries.is_empty() {
+            return "none".into();
+        }
+        let mut names: Vec<String> = self
+            .entries
+            .keys()
+            .take(LISTED_KEYS)
+            .map(|k| format!("{k:?}"))
+            .collect();
+        if self.entries.len() > LISTED_KEYS {
+            names.push(format!("and {} more", self.entries.len() - LISTED_KEYS));
+        }
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{kind_and_message, origin};
+
+    fn path(text: &str) -> VaultPath {
+        match VaultPath::parse(text) {
+            Ok(path) => path,
+            Err(why) => panic!("{text}: {why}"),
+        }
+    }
+
+    fn read(
+        kv: KvVersion,
+        version: Option<u64>,
+        status: u16,
+        body: &str,
+    ) -> Result<Secret, (&'static str, String)> {
+        let (mount, secret) = (path("secret"), path("app/db"));
+        let place = Place {
+            mount: &mount,
+            path: &secret,
+            version,
+            namespace: None,
+        };
+        let answer = Answer {
+            status,
+            location: None,
+            body: body.as_bytes().to_vec(),
+        };
+        interpret_read(&origin(), kv, place, Ok(answer)).map_err(|e| kind_and_message(&e))
+    }
+
+    fn pick(secret: &Secret, key: Option<&str>) -> Result<String, (&'static str, String)> {
+        let (mount, secret_path) = (path("secret"), path("app/db"));
+        let place = Place {
+            mount: &mount,
+            path: &secret_path,
+            version: None,
+            namespace: None,
+        };
+        secret.select(key, place).map_err(|e| kind_and_message(&e))
+    }
+
+    fn ok(result: Result<Secret, (&'static str, String)>) -> Secret {
+        match result {
+            Ok(secret) => secret,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    const V2: &str = r#"{"data": {"data": {"user": "u", "password": "hunter2", "port": 5432,
+        "tls": true, "big": 1.2345678901234568e+22, "none": null, "o": {"x": 1}, "a": [1]},
+        "metadata": {"version": 2, "deletion_time": "", "destroyed": false}}}"#;
+
+    #[test]
+    fn v2_values_by_key() {
+        let secret = ok(read(KvVersion::V2, None, 200, V2));
+        assert_eq!(pick(&secret, Some("password")), Ok("hunter2".into()));
+        assert_eq!(pick(&secret, Some("port")), Ok("5432".into()));
+        assert_eq!(pick(&secret, Some("tls")), Ok("true".into()));
+        assert_eq!(
+            pick(&secret, Some("big")),
+            Ok("1.2345678901234568e+22".into())
+        );
+        let (kind, m) = pick(&secret, Some("o")).err().unwrap_or_default();
+        assert_eq!(kind, "invalid-reference");
+        assert!(m.contains("holds a JSON object"), "{m}");
+        assert!(pick(&secret, Some("a")).is_err_and(|(_, m)| m.contains("holds a JSON array")));
+        assert!(pick(&secret, Some("none")).is_err_and(|(_, m)| m.contains("is null")));
+    }
+
+    #[test]
+    fn a_missing_key_lists_names_never_values() {
+        let secret = ok(read(KvVersion::V2, None, 200, V2));
+        let (kind, m) = pick(&secret, Some("pass")).err().unwrap_or_default();
+        assert_eq!(kind, "not-found");
+        assert_eq!(
+            m,
+            "no key \"pass\" in secret \"app/db\" (its keys: \"a\", \"big\", \"none\", \"o\", \
+             \"password\", \"port\", \"tls\", \"user\")"
+        );
+        assert!(!m.contains("hunter2"));
+    }
+
+    #[test]
+    fn without_a_key_the_only_key_or_a_list_of_names() {
+        let one = ok(read(
+            KvVersion::V2,
+            None,
+            200,
+            r#"{"data": {"data": {"token": "t0ken"}}}"#,
+        ));
+        assert_eq!(pick(&one, None), Ok("t0ken".into()));
+        let many = ok(read(KvVersion::V2, None, 200, V2));
+        let (kind, m) = pick(&many, None).err().unwrap_or_default();
+        assert_eq!(kind, "invalid-reference");
+        assert!(
+            m.starts_with("secret \"app/db\" has 8 keys (\"a\", \"big\""),
+            "{m}"
+        );
+        assert!(m.ends_with("name one with `#key`"), "{m}");
+        assert!(!m.contains("hunter2"));
+        let none = ok(read(KvVersion::V2, None, 200, r#"{"data": {"data": {}}}"#));
+        assert_eq!(
+            pick(&none, None),
+            Err((
+                "not-found",
+                "secret \"app/db\" in mount \"secret\" has no keys".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn long_key_lists_are_cut() {
+        let keys: Vec<String> = (0..30).map(|n| format!("\"k{n:02}\": \"v\"")).collect();
+        let body = format!(r#"{{"data": {{"data": {{{}}}}}}}"#, keys.join(","));
+        let secret = ok(read(KvVersion::V2, None, 200, &body));
+        let m = pick(&secret, None).err().unwrap_or_default().1;
+        assert!(m.contains("\"k19\", and 10 more"), "{m}");
+        assert!(!m.contains("k20"), "{m}");
+    }
+
+    #[test]
+    fn v1_reads_data_directly() {
+        let secret = ok(read(
+            KvVersion::V1,
+            None,
+            200,
+            r#"{"lease_duration": 2764800, "data": {"password": "p1", "user": "u1"}}"#,
+        ));
+        assert_eq!(pick(&secret, Some("user")), Ok("u1".into()));
+    }
+
+    #[test]
+    fn not_found_deleted_and_destroyed() {
+        let missing = read(KvVersion::V2, None, 404, r#"{"errors":[]}"#);
+        assert_eq!(
+            missing.err(),
+            Some((
+                "not-found",
+                "no secret at \"app/db\" in mount \"secret\"".into()
+            ))
+        );
+        let missing = read(KvVersion::V2, Some(9), 404, "");
+        assert_eq!(
+            missing.err(),
+            Some((
+                "not-found",
+                "no secret at \"app/db\" (version 9) in mount \"secret\"".into()
+            ))
+        );
+        let deleted = r#"{"data": {"data": null, "metadata": {"deletion_time":
+            "2026-01-01T00:00:00Z", "destroyed": false, "version": 1}}}"#;
+        assert_eq!(
+            read(KvVersion::V2, Some(1), 404, deleted).err(),
+            Some((
+                "not-found",
+                "version 1 of secret \"app/db\" in mount \"secret\" was deleted".into()
+            ))
+        );
+        let destroyed = r#"{"data": {"data": null, "metadata": {"deletion_time": "",
+            "destroyed": true, "version": 2}}}"#;
+        assert_eq!(
+            read(KvVersion::V2, None, 404, destroyed).err(),
+            Some((
+                "not-found",
+                "the latest version (2) of secret \"app/db\" in mount \"secret\" was destroyed"
+                    .into()
+            ))
+        );
+        // Some servers say the same with a 200 and no data.
+        assert!(
+            read(KvVersion::V2, None, 200, destroyed)
+                .is_err_and(|(k, m)| k == "not-found" && m.ends_with("was destroyed"))
+        );
+        assert!(read(KvVersion::V1, None, 404, "").is_err_and(|(k, _)| k == "not-found"));
+    }
+
+    #[test]
+    fn a_path_that_repeats_the_mount_gets_a_hint() {
+        let mount = path("secret");
+        let hint = |text: &str, kv| {
+            let secret = path(text);
+            let place = Place {
+                mount: &mount,
+                path: &secret,
+                version: None,
+                namespace: None,
+            };
+            mount_hint(place, kv)
+        };
+        let expected = "; references are relative to the mount, so this may be \"app/db\"";
+        assert_eq!(hint("secret/data/app/db", KvVersion::V2), expected);
+        assert_eq!(hint("secret/app/db", KvVersion::V2), expected);
+        assert_eq!(hint("secret/app/db", KvVersion::V1), expected);
+        assert_eq!(hint("app/db", KvVersion::V2), "");
+        assert_eq!(hint("secret", KvVersion::V2), "");
+        assert_eq!(hint("secrets/app", KvVersion::V2), "");
+    }
+
+    #[test]
+    fn a_v2_mount_read_as_v1_is_a_configuration_error() {
+        // OpenBao 2.7's answer, verbatim.
+        let body = concat!(
+            r#"{"data": null, "warnings": ["Invalid path for a versioned K/V secrets engine. "#,
+            r#"See the API docs for the appropriate API endpoints to use."]}"#
+        );
+        let (kind, m) = read(KvVersion::V1, None, 404, body)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "invalid-reference");
+        assert!(m.contains("set config.kv_version to 2"), "{m}");
+    }
+
+    #[test]
+    fn denied_and_other_statuses() {
+        assert_eq!(
+            read(
+                KvVersion::V2,
+                None,
+                403,
+                r#"{"errors":["permission denied"]}"#
+            )
+            .err(),
+            Some((
+                "denied",
+                "the token may not read \"app/db\" in mount \"secret\" (403): no policy grants \
+                 it read there, or the token is invalid or expired"
+                    .into()
+            ))
+        );
+        assert!(
+            read(KvVersion::V2, None, 401, "").is_err_and(|(k, m)| k == "denied"
+                && m == "Vault at http://vault:8200 rejected the token (401) while reading \
+                         \"app/db\" in mount \"secret\"")
+        );
+        assert_eq!(
+            read(KvVersion::V2, Some(1), 500, "hunter2").err(),
+            Some((
+                "unavailable",
+                "Vault at http://vault:8200 answered 500 while reading \"app/db\" (version 1) \
+                 in mount \"secret\""
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn unreadable_bodies_are_never_quoted() {
+        for body in [
+            r#"{"data": {"data": {"k": "hunter2""#,
+            "[]",
+            r#"{"data": {"data": 5}}"#,
+        ] {
+            let (kind, m) = read(KvVersion::V2, None, 200, body)
+                .err()
+                .unwrap_or_default();
+            assert_eq!(kind, "unavailable", "{body}");
+            assert!(m.contains("JSON reqflo could not read"), "{m}");
+            assert!(!m.contains("hunter2"));
+        }
+        assert!(read(KvVersion::V1, None, 200, r#"{"data": null}"#).is_err());
+    }
+
+    #[test]
+    fn the_namespace_is_named() {
+        let (mount, secret) = (path("secret"), path("app/db"));
+        let place = Place {
+            mount: &mount,
+            path: &secret,
+            version: Some(4),
+            namespace: Some("admin/team"),
+        };
+        assert_eq!(
+            place.to_string(),
+            "\"app/db\" (version 4) in mount \"secret\" of namespace \"admin/team\""
+        );
+    }
+}

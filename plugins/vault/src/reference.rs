@@ -1,0 +1,224 @@
+//! Vault references: `path/to/secret#key?version=N`.
+//!
+//! The path is relative to the provider's mount (as `vault kv get -mount=…`
+//! takes it). The key picks one entry of the secret; without it the secret
+//! must have exactly one. `?version=N` pins a KV v2 version. The URL order
+//! `path?version=N#key` is accepted too, since people paste both.
+
+use std::fmt;
+
+use crate::Error;
+
+/// A parsed reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The secret's path below the mount.
+    pub path: VaultPath,
+    /// The key inside the secret, when the reference names one.
+    pub key: Option<String>,
+    /// The KV v2 version, when pinned.
+    pub version: Option<u64>,
+}
+
+/// A path in Vault (a secret below its mount, or a mount): non-empty
+/// segments, none of them `.` or `..`, so that the URL built from it reaches
+/// exactly what it names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VaultPath(Vec<String>);
+
+impl VaultPath {
+    /// Parse a `/`-separated path; the error completes "the path … ".
+    pub fn parse(text: &str) -> Result<VaultPath, String> {
+        if text.is_empty() {
+            return Err("is empty".into());
+        }
+        let mut segments = Vec::new();
+        for segment in text.split('/') {
+            check_segment(segment)?;
+            segments.push(segment.to_string());
+        }
+        Ok(VaultPath(segments))
+    }
+
+    /// The segments, for building URLs.
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Display for VaultPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("/"))
+    }
+}
+
+/// Why one segment cannot be part of a path.
+fn check_segment(segment: &str) -> Result<(), String> {
+    if segment.is_empty() {
+        return Err("has an empty segment (a leading, trailing or doubled `/`)".into());
+    }
+    // A URL parser folds `.` and `..` (also when percent-encoded), which
+    // would send the request to another endpoint than the secret's.
+    if segment == "." || segment == ".." {
+        return Err(format!("has a `{segment}` segment"));
+    }
+    if let Some(c) = segment.chars().find(|c| c.is_control()) {
+        return Err(format!("has a control character {c:?}"));
+    }
+    Ok(())
+}
+
+/// Parse a reference; every refusal is `InvalidReference`.
+pub fn parse(reference: &str) -> Result<Reference, Error> {
+    let (path, key, query) = split(reference);
+    let path = VaultPath::parse(path)
+        .map_err(|why| invalid(format!("the path of {reference:?} {why}")))?;
+    let key = match key {
+        None => None,
+        Some("") => {
+            return Err(invalid(format!(
+                "{reference:?} has an empty key after `#`; name a key or leave out the `#`"
+            )));
+        }
+        Some(key) => {
+            if let Some(c) = key.chars().find(|c| c.is_control()) {
+                return Err(invalid(format!(
+                    "the key in {reference:?} has a control character {c:?}"
+                )));
+            }
+            Some(key.to_string())
+        }
+    };
+    let version = match query {
+        None => None,
+        Some(query) => parse_query(reference, query)?,
+    };
+    Ok(Reference { path, key, version })
+}
+
+/// `(path, key, query)`: the path ends at the first `#` or `?`; the key runs
+/// from `#` to the next `?` (or to the end when the query came first).
+fn split(reference: &str) -> (&str, Option<&str>, Option<&str>) {
+    let Some(end) = reference.find(['#', '?']) else {
+        return (reference, None, None);
+    };
+    let (path, rest) = reference.split_at(end);
+    if let Some(rest) = rest.strip_prefix('#') {
+        match rest.split_once('?') {
+            Some((key, query)) => (path, Some(key), Some(query)),
+            None => (path, Some(rest), None),
+        }
+    } else {
+        let rest = &rest[1..];
+        match rest.split_once('#') {
+            Some((query, key)) => (path, Some(key), Some(query)),
+            None => (path, None, Some(rest)),
+        }
+    }
+}
+
+fn parse_query(reference: &str, query: &str) -> Result<Option<u64>, Error> {
+    let mut version = None;
+    for parameter in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        if name != "version" {
+            return Err(invalid(format!(
+                "unknown option {name:?} in {reference:?} (the only one is `?version=N`)"
+            )));
+        }
+        if version.is_some() {
+            return Err(invalid(format!(
+                "`version=` is given twice in {reference:?}"
+            )));
+        }
+        version = Some(match value.parse::<u64>() {
+            Ok(0) | Err(_) => {
+                return Err(invalid(format!(
+                    "`version={value}` in {reference:?} is not a version number: \
+                     versions count from 1 (leave it out for the latest)"
+                )));
+            }
+            Ok(n) => n,
+        });
+    }
+    Ok(version)
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidReference(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> (String, Option<String>, Option<u64>) {
+        match parse(text) {
+            Ok(r) => (r.path.to_string(), r.key, r.version),
+            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+        }
+    }
+
+    /// The `InvalidReference` message for `text`, failing the test otherwise.
+    fn refused(text: &str) -> String {
+        match parse(text) {
+            Err(Error::InvalidReference(message)) => message,
+            Err(other) => panic!("{text}: wrong kind: {}", crate::tests::message(&other)),
+            Ok(reference) => panic!("{text} parsed: {reference:?}"),
+        }
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn paths_keys_and_versions() {
+        assert_eq!(ok("payments/api"), ("payments/api".into(), None, None));
+        assert_eq!(
+            ok("payments/api#key"),
+            ("payments/api".into(), some("key"), None)
+        );
+        assert_eq!(
+            ok("a/b/c#key?version=3"),
+            ("a/b/c".into(), some("key"), Some(3))
+        );
+        assert_eq!(ok("a?version=12#key"), ("a".into(), some("key"), Some(12)));
+        assert_eq!(ok("a?version=2"), ("a".into(), None, Some(2)));
+        assert_eq!(ok("a#k?"), ("a".into(), some("k"), None));
+    }
+
+    #[test]
+    fn keys_and_segments_may_hold_odd_characters() {
+        assert_eq!(
+            ok("team a/db é#api key#2"),
+            ("team a/db é".into(), some("api key#2"), None)
+        );
+        assert_eq!(ok("a%20b#k"), ("a%20b".into(), some("k"), None));
+    }
+
+    #[test]
+    fn bad_paths_are_named() {
+        assert!(refused("").contains("is empty"));
+        assert!(refused("#key").contains("is empty"));
+        assert!(refused("/a#k").contains("empty segment"));
+        assert!(refused("a/#k").contains("empty segment"));
+        assert!(refused("a//b").contains("empty segment"));
+        assert!(refused("a/../sys/seal").contains("`..` segment"));
+        assert!(refused("./a").contains("`.` segment"));
+        assert!(refused("a\u{1b}[31m").contains("control character"));
+    }
+
+    #[test]
+    fn bad_keys_and_options_are_named() {
+        assert!(refused("a#").contains("empty key"));
+        assert!(refused("a#?version=1").contains("empty key"));
+        assert!(refused("a#k\n").contains("control character"));
+        assert!(refused("a#k?version=0").contains("versions count from 1"));
+        assert!(refused("a#k?version=x").contains("`version=x`"));
+        assert!(refused("a#k?version=").contains("not a version number"));
+        assert!(refused("a#k?version=-1").contains("not a version number"));
+        assert!(refused("a#k?version=1&version=2").contains("twice"));
+        assert!(refused("a#k?field=x").contains("unknown option \"field\""));
+    }
+}

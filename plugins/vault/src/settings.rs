@@ -1,0 +1,460 @@
+//! The provider's configuration: `config:` keys, and the environment it reads
+//! at the first resolve (address, token or AppRole credentials).
+
+use std::env::VarError;
+
+use crate::Error;
+use crate::origin::Origin;
+use crate::reference::VaultPath;
+
+/// Where the address comes from when `config.address` is absent.
+const ADDRESS_ENV: &str = "VAULT_ADDR";
+/// The config keys, for the unknown-key message.
+const KNOWN_KEYS: &str = "address, mount, kv_version, namespace, auth, token_env, role_id_env, \
+                          secret_id_env, approle_mount";
+
+/// Which KV secrets engine the mount runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvVersion {
+    /// Unversioned: `GET /v1/{mount}/{path}`.
+    V1,
+    /// Versioned: `GET /v1/{mount}/data/{path}[?version=N]`.
+    V2,
+}
+
+/// How the provider gets a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// A token from an environment variable.
+    Token {
+        /// The variable holding the token.
+        env: String,
+    },
+    /// An AppRole login, once per run.
+    AppRole {
+        /// The variable holding the role ID.
+        role_id_env: String,
+        /// The variable holding the secret ID.
+        secret_id_env: String,
+        /// Where the AppRole auth method is enabled.
+        mount: VaultPath,
+    },
+}
+
+/// What `configure` accepted. The environment is read later, at the first
+/// resolve, so a run whose journeys never use this provider does not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    address: Option<Origin>,
+    /// The KV mount the references are relative to.
+    pub mount: VaultPath,
+    /// The KV engine version of the mount.
+    pub kv_version: KvVersion,
+    /// The Vault Enterprise / OpenBao namespace, sent as `X-Vault-Namespace`.
+    pub namespace: Option<String>,
+    /// How to get a token.
+    pub auth: Auth,
+}
+
+/// The server and what to authenticate with, read from config and environment.
+pub struct Connection {
+    /// The server's `scheme://host:port`.
+    pub origin: Origin,
+    /// A token, or what to log in with; secret, never part of a message.
+    pub credentials: Credentials,
+}
+
+/// What the provider authenticates with. No `Debug`: these are secrets.
+pub enum Credentials {
+    /// A Vault token, ready to send.
+    Token(String),
+    /// An AppRole role ID and secret ID, to exchange for a token.
+    AppRole {
+        /// The role ID.
+        role_id: String,
+        /// The secret ID.
+        secret_id: String,
+    },
+}
+
+impl Settings {
+    /// Accept the provider's `config:` map; see [`KNOWN_KEYS`].
+    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+        let mut address = None;
+        let mut mount = None;
+        let mut kv_version = KvVersion::V2;
+        let mut namespace = None;
+        let mut approle = false;
+        let mut token_env = None;
+        let mut role_id_env = None;
+        let mut secret_id_env = None;
+        let mut approle_mount = None;
+        for (key, value) in config {
+            match key.as_str() {
+                "address" => {
+                    address = Some(Origin::parse_base(&value).map_err(|why| {
+                        invalid(format!(
+                            "config.address is not a usable Vault address: it {why}"
+                        ))
+                    })?);
+                }
+                "mount" => mount = Some(mount_path("mount", &value)?),
+                "approle_mount" => approle_mount = Some(mount_path("approle_mount", &value)?),
+                "kv_version" => {
+                    kv_version = match value.trim() {
+                        "1" => KvVersion::V1,
+                        "2" => KvVersion::V2,
+                        other => {
+                            return Err(invalid(format!(
+                                "config.kv_version is {other:?}; it must be 1 or 2"
+                            )));
+                        }
+                    };
+                }
+                "namespace" => {
+                    let trimmed = value.trim().trim_matches('/');
+                    // It travels in a header, which carries visible ASCII only.
+                    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(invalid(format!(
+                            "config.namespace {value:?} is not a namespace path \
+                             (letters, digits and `/`-separated names, no spaces)"
+                        )));
+                    }
+                    namespace = Some(trimmed.to_string());
+                }
+                "auth" => {
+                    approle = match value.trim() {
+                        "token" => false,
+                        "approle" => true,
+                        other => {
+                            return Err(invalid(format!(
+                                "config.auth is {other:?}; it must be `token` or `approle`"
+                            )));
+                        }
+                    };
+                }
+                "token_env" => token_env = Some(variable_name("token_env", value)?),
+                "role_id_env" => role_id_env = Some(variable_name("role_id_env", value)?),
+                "secret_id_env" => secret_id_env = Some(variable_name("secret_id_env", value)?),
+                other => {
+                    return Err(invalid(format!(
+                        "unknown config key `{other}` for the Vault provider (known: {KNOWN_KEYS})"
+                    )));
+                }
+            }
+        }
+        let auth = if approle {
+            if token_env.is_some() {
+                return Err(invalid(
+                    "config.token_env is for `auth: token`; this provider logs in with AppRole"
+                        .into(),
+                ));
+            }
+            Auth::AppRole {
+                role_id_env: role_id_env.unwrap_or_else(|| "VAULT_ROLE_ID".into()),
+                secret_id_env: secret_id_env.unwrap_or_else(|| "VAULT_SECRET_ID".into()),
+                mount: match approle_mount {
+                    Some(mount) => mount,
+                    None => mount_path("approle_mount", "approle")?,
+                },
+            }
+        } else {
+            // A key that would be silently ignored is a mistake worth naming.
+            let stray = [
+                ("role_id_env", role_id_env.is_some()),
+                ("secret_id_env", secret_id_env.is_some()),
+                ("approle_mount", approle_mount.is_some()),
+            ];
+            if let Some((key, _)) = stray.iter().find(|(_, given)| *given) {
+                return Err(invalid(format!(
+                    "config.{key} is for `auth: approle`; this provider uses a token \
+                     (set `auth: approle` to log in with AppRole)"
+                )));
+            }
+            Auth::Token {
+                env: token_env.unwrap_or_else(|| "VAULT_TOKEN".into()),
+            }
+        };
+        Ok(Settings {
+            address,
+            mount: match mount {
+                Some(mount) => mount,
+                None => mount_path("mount", "secret")?,
+            },
+            kv_version,
+            namespace,
+            auth,
+        })
+    }
+
+    /// The server and credentials, from config and the sandbox's environment
+    /// (`read` is `std::env::var` in the component).
+    pub fn connection(
+        &self,
+        read: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Connection, Error> {
+        let origin = match &self.address {
+            Some(origin) => origin.clone(),
+            None => {
+                let text = match read(ADDRESS_ENV) {
+                    Ok(text) if !text.trim().is_empty() => text,
+                    _ => {
+                        return Err(Error::Unavailable(format!(
+                            "no Vault address: set config.address, or set {ADDRESS_ENV} and \
+                             list it under the provider's grants.env"
+                        )));
+                    }
+                };
+                Origin::parse_base(&text).map_err(|why| {
+                    Error::Unavailable(format!(
+                        "{ADDRESS_ENV} is not a usable Vault address: it {why}"
+                    ))
+                })?
+            }
+        };
+        let credentials = match &self.auth {
+            Auth::Token { env } => {
+                let token = read_env(&read, env, "token_env")?;
+                // A token travels in a header: anything but visible ASCII
+                // there would be refused later with a far less helpful message.
+                if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::Unavailable(format!(
+                        "{env} does not hold a Vault token: it has characters an HTTP \
+                         header cannot carry"
+                    )));
+                }
+                Credentials::Token(token)
+            }
+            Auth::AppRole {
+                role_id_env,
+                secret_id_env,
+                ..
+            } => Credentials::AppRole {
+                role_id: read_env(&read, role_id_env, "role_id_env")?,
+                secret_id: read_env(&read, secret_id_env, "secret_id_env")?,
+            },
+        };
+        Ok(Connection {
+            origin,
+            credentials,
+        })
+    }
+}
+
+/// A mount path as Vault prints it (`secret/`) or as the API takes it
+/// (`secret`): the surrounding slashes are noise.
+fn mount_path(key: &str, value: &str) -> Result<VaultPath, Error> {
+    VaultPath::parse(value.trim().trim_matches('/'))
+        .map_err(|why| invalid(format!("config.{key} {value:?} {why}")))
+}
+
+fn variable_name(key: &str, value: String) -> Result<String, Error> {
+    if value.is_empty() || value.contains(['=', '\0']) {
+        return Err(invalid(format!(
+            "config.{key} {value:?} is not an environment variable name"
+        )));
+    }
+    Ok(value)
+}
+
+/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
+fn read_env(
+    read: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+    key: &str,
+) -> Result<String, Error> {
+    match read(name) {
+        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
+            "{name} is empty in the Vault provider's environment"
+        ))),
+        Ok(value) => Ok(value.trim().to_string()),
+        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
+            "{name} is not visible to the Vault provider: set it and list it under the \
+             provider's grants.env (or point config.{key} at another variable)"
+        ))),
+        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
+            "{name} does not hold UTF-8 text"
+        ))),
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidReference(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::message;
+
+    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+                .ok_or(VarError::NotPresent)
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => settings,
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    fn refused(pairs: &[(&str, &str)]) -> String {
+        match Settings::from_config(config(pairs)) {
+            Err(Error::InvalidReference(m)) => m,
+            Err(e) => panic!("wrong kind: {}", message(&e)),
+            Ok(s) => panic!("accepted: {s:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]);
+        assert_eq!(s.mount.to_string(), "secret");
+        assert_eq!(s.kv_version, KvVersion::V2);
+        assert_eq!(s.namespace, None);
+        assert_eq!(
+            s.auth,
+            Auth::Token {
+                env: "VAULT_TOKEN".into()
+            }
+        );
+        let s = settings(&[("auth", "approle")]);
+        match s.auth {
+            Auth::AppRole {
+                role_id_env,
+                secret_id_env,
+                mount,
+            } => {
+                assert_eq!(role_id_env, "VAULT_ROLE_ID");
+                assert_eq!(secret_id_env, "VAULT_SECRET_ID");
+                assert_eq!(mount.to_string(), "approle");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_key() {
+        let s = settings(&[
+            ("address", "https://vault.example.com:8200"),
+            ("mount", "/kv/team-a/"),
+            ("kv_version", "1"),
+            ("namespace", "/admin/payments/"),
+            ("auth", "approle"),
+            ("role_id_env", "ROLE"),
+            ("secret_id_env", "SECRET"),
+            ("approle_mount", "approle-ci/"),
+        ]);
+        assert_eq!(s.mount.to_string(), "kv/team-a");
+        assert_eq!(s.kv_version, KvVersion::V1);
+        assert_eq!(s.namespace.as_deref(), Some("admin/payments"));
+        assert!(matches!(
+            s.auth,
+            Auth::AppRole { ref role_id_env, ref mount, .. }
+                if role_id_env == "ROLE" && mount.to_string() == "approle-ci"
+        ));
+        let s = settings(&[("token_env", "MY_TOKEN"), ("kv_version", "2")]);
+        assert_eq!(
+            s.auth,
+            Auth::Token {
+                env: "MY_TOKEN".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_config_is_named() {
+        assert_eq!(
+            refused(&[("path", "x")]),
+            format!("unknown config key `path` for the Vault provider (known: {KNOWN_KEYS})")
+        );
+        assert!(refused(&[("address", "vault:8200")]).contains("config.address"));
+        assert!(refused(&[("address", "https://v/v1")]).contains("has a path"));
+        assert!(refused(&[("kv_version", "3")]).contains("must be 1 or 2"));
+        assert!(refused(&[("auth", "ldap")]).contains("`token` or `approle`"));
+        assert!(refused(&[("mount", "/")]).contains("config.mount"));
+        assert!(refused(&[("mount", "a/../sys")]).contains("`..` segment"));
+        assert!(refused(&[("namespace", "a b")]).contains("config.namespace"));
+        assert!(refused(&[("namespace", "")]).contains("config.namespace"));
+        assert!(refused(&[("token_env", "A=B")]).contains("environment variable name"));
+        assert!(refused(&[("auth", "approle"), ("token_env", "T")]).contains("for `auth: token`"));
+        assert!(refused(&[("role_id_env", "R")]).contains("config.role_id_env is for"));
+        assert!(refused(&[("approle_mount", "ar")]).contains("config.approle_mount is for"));
+    }
+
+    #[test]
+    fn address_from_config_or_vault_addr() {
+        let from_env = settings(&[]);
+        let vars = [
+            ("VAULT_ADDR", "http://127.0.0.1:8200"),
+            ("VAULT_TOKEN", "t0k"),
+        ];
+        match from_env.connection(env(&vars)) {
+            Ok(c) => {
+                assert_eq!(c.origin.to_string(), "http://127.0.0.1:8200");
+                assert!(matches!(c.credentials, Credentials::Token(ref t) if t == "t0k"));
+            }
+            Err(e) => panic!("{}", message(&e)),
+        }
+        let from_config = settings(&[("address", "http://vault:8200")]);
+        match from_config.connection(env(&vars)) {
+            Ok(c) => assert_eq!(c.origin.to_string(), "http://vault:8200"),
+            Err(e) => panic!("{}", message(&e)),
+        }
+        let missing = from_env.connection(env(&[("VAULT_TOKEN", "t0k")]));
+        assert!(missing.is_err_and(|e| message(&e).starts_with("no Vault address: set config")));
+        let bad = from_env.connection(env(&[("VAULT_ADDR", "vault"), ("VAULT_TOKEN", "t")]));
+        assert!(bad.is_err_and(|e| message(&e).starts_with("VAULT_ADDR is not a usable")));
+    }
+
+    #[test]
+    fn tokens_and_approle_credentials_come_from_the_environment() {
+        let s = settings(&[("address", "http://v:8200")]);
+        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "VAULT_TOKEN is not visible to the Vault provider: set it and list it under \
+                 the provider's grants.env (or point config.token_env at another variable)"
+            )
+        );
+        let e = s.connection(env(&[("VAULT_TOKEN", "a b")])).err();
+        assert!(e.is_some_and(|e| {
+            let m = message(&e);
+            m.contains("cannot carry") && !m.contains("a b")
+        }));
+        let e = s.connection(env(&[("VAULT_TOKEN", " \n")])).err();
+        assert!(e.is_some_and(
+            |e| message(&e) == "VAULT_TOKEN is empty in the Vault provider's environment"
+        ));
+
+        let s = settings(&[("address", "http://v:8200"), ("auth", "approle")]);
+        let vars = [("VAULT_ROLE_ID", "role\n"), ("VAULT_SECRET_ID", "sec")];
+        match s.connection(env(&vars)) {
+            Ok(Connection {
+                credentials: Credentials::AppRole { role_id, secret_id },
+                ..
+            }) => assert_eq!((role_id.as_str(), secret_id.as_str()), ("role", "sec")),
+            Ok(_) => panic!("not AppRole credentials"),
+            Err(e) => panic!("{}", message(&e)),
+        }
+        let e = s.connection(env(&[("VAULT_ROLE_ID", "r")])).err();
+        assert!(e.is_some_and(
+            |e| message(&e).starts_with("VAULT_SECRET_ID is not visible")
+                && message(&e).contains("config.secret_id_env")
+        ));
+    }
+}

@@ -1,0 +1,330 @@
+//! Talking to Vault, minus the wire: the requests this plugin makes, what one
+//! can answer, and the errors every kind of request shares.
+//!
+//! The wire itself (`wasi_http`) exists only in the component; keeping it behind
+//! [`Transport`] lets the lookup logic and every message be tested natively.
+
+use serde::Deserialize;
+
+use crate::Error;
+use crate::origin::Origin;
+use crate::reference::VaultPath;
+use crate::settings::KvVersion;
+
+/// The largest answer read. A KV secret is far smaller (Vault's storage
+/// entries stop around 1 MiB), so a bigger one is a misbehaving server.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// An HTTP method this plugin uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Reading a secret.
+    Get,
+    /// Logging in.
+    Post,
+}
+
+/// One request to Vault. No `Debug`: headers and body carry credentials.
+pub struct Request {
+    /// GET or POST.
+    pub method: Method,
+    /// The full URL, built by this module from checked parts.
+    pub url: String,
+    /// Header names (lowercase) and values, all checked to be header-safe.
+    pub headers: Vec<(&'static str, String)>,
+    /// A JSON body, for POST.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Send one request.
+pub trait Transport {
+    /// Send `request` and return what came back.
+    fn send(&mut self, request: Request) -> Result<Answer, Failure>;
+}
+
+/// What a server answered, uninterpreted. Unlike a 2xx body, an error body is
+/// only ever parsed for a few structured fields, never shown.
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Location` header, kept to name a redirect's destination.
+    pub location: Option<String>,
+    /// The body, at most [`MAX_BODY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// Why no answer came back, reduced to what a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Only the component's transport produces most of these; native builds exist
+// for the tests, which construct them by hand.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub enum Failure {
+    /// The host refused the destination: it is not in `grants.hosts`.
+    Denied,
+    /// Nothing listens at the server's address.
+    Refused,
+    /// The server (or the host's time bound) ran out of time.
+    Timeout,
+    /// The answer was larger than this plugin or the host accepts.
+    TooLarge,
+    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
+    Broken(String),
+}
+
+/// The headers every request carries: the token (when there is one yet), the
+/// namespace, and `X-Vault-Request`, which Vault Agent and Proxy require.
+pub fn headers(token: Option<&str>, namespace: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("x-vault-request", "true".to_string())];
+    if let Some(token) = token {
+        headers.push(("x-vault-token", token.to_string()));
+    }
+    if let Some(namespace) = namespace {
+        headers.push(("x-vault-namespace", namespace.to_string()));
+    }
+    headers
+}
+
+/// `/v1/{mount}/data/{path}[?version=N]` (KV v2) or `/v1/{mount}/{path}` (KV v1).
+pub fn secret_path(
+    kv_version: KvVersion,
+    mount: &VaultPath,
+    path: &VaultPath,
+    version: Option<u64>,
+) -> String {
+    let mut url = format!("/v1/{}", encode_path(mount));
+    if kv_version == KvVersion::V2 {
+        url.push_str("/data");
+    }
+    url.push('/');
+    url.push_str(&encode_path(path));
+    if let Some(version) = version {
+        url.push_str(&format!("?version={version}"));
+    }
+    url
+}
+
+/// `/v1/auth/{mount}/login`.
+pub fn login_path(mount: &VaultPath) -> String {
+    format!("/v1/auth/{}/login", encode_path(mount))
+}
+
+/// Each segment percent-encoded, joined by `/`.
+fn encode_path(path: &VaultPath) -> String {
+    let segments: Vec<String> = path.segments().iter().map(|s| percent_encode(s)).collect();
+    segments.join("/")
+}
+
+/// Encode all but RFC 3986's unreserved characters, so that a `?`, `#` or `%`
+/// in a name stays part of that name.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The user-facing error for a request that got no answer.
+pub fn failure_error(origin: &Origin, failure: &Failure, doing: &str) -> Error {
+    match failure {
+        Failure::Denied => Error::Denied(format!(
+            "network access to {} was refused by the host: it is not in this provider's \
+             grants.hosts",
+            origin.authority()
+        )),
+        Failure::Refused => Error::Unavailable(format!(
+            "cannot connect to Vault at {origin} (connection refused)"
+        )),
+        Failure::Timeout => Error::Unavailable(format!(
+            "Vault at {origin} did not answer in time while {doing}"
+        )),
+        Failure::TooLarge => Error::Unavailable(format!(
+            "Vault at {origin} answered with more data than reqflo accepts ({} MiB) while \
+             {doing}",
+            MAX_BODY_BYTES >> 20
+        )),
+        Failure::Broken(kind) => {
+            Error::Unavailable(format!("cannot talk to Vault at {origin} ({kind})"))
+        }
+    }
+}
+
+/// The error for an answer the caller has no specific meaning for: a
+/// redirect, a sealed server, or any other status. Never quotes the body.
+pub fn unexpected(origin: &Origin, answer: &Answer, doing: &str) -> Error {
+    match answer.status {
+        300..=399 => redirect_error(origin, answer.status, answer.location.as_deref()),
+        503 if is_sealed(&answer.body) => Error::Unavailable(format!(
+            "Vault at {origin} is sealed; unseal it and run again"
+        )),
+        status => Error::Unavailable(format!("Vault at {origin} answered {status} while {doing}")),
+    }
+}
+
+/// The error for a 2xx body that is not the JSON documented for it.
+pub fn unreadable(origin: &Origin, doing: &str) -> Error {
+    // The body is never quoted: it may hold secret values.
+    Error::Unavailable(format!(
+        "Vault at {origin} answered with JSON reqflo could not read while {doing}"
+    ))
+}
+
+/// Whether an error body is Vault's documented `{"errors":["Vault is sealed"]}`.
+fn is_sealed(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    serde_json::from_slice::<Errors>(body)
+        .is_ok_and(|e| e.errors.iter().any(|e| e == "Vault is sealed"))
+}
+
+/// Redirects are never followed (by the host, so neither here); name where it
+/// pointed, but only its origin: a path or query may carry anything. A
+/// standby node redirects to the active one, hence the hint.
+fn redirect_error(origin: &Origin, status: u16, location: Option<&str>) -> Error {
+    let destination = match location.map(|l| origin.of_location(l)) {
+        Some(Some(to)) => format!("to {to}"),
+        Some(None) => "to a location reqflo could not read".to_string(),
+        None => "without a location".to_string(),
+    };
+    Error::Unavailable(format!(
+        "Vault at {origin} answered with a redirect ({status}) {destination}; redirects are \
+         not followed, so point the address at the server that answers (the active node)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{kind_and_message, origin};
+
+    fn path(text: &str) -> VaultPath {
+        match VaultPath::parse(text) {
+            Ok(path) => path,
+            Err(why) => panic!("{text}: {why}"),
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            location: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn urls_encode_each_segment() {
+        let mount = path("secret");
+        assert_eq!(
+            secret_path(KvVersion::V2, &mount, &path("app/db"), None),
+            "/v1/secret/data/app/db"
+        );
+        assert_eq!(
+            secret_path(
+                KvVersion::V2,
+                &path("kv/team a"),
+                &path("a b/c?d#e%f"),
+                Some(3)
+            ),
+            "/v1/kv/team%20a/data/a%20b/c%3Fd%23e%25f?version=3"
+        );
+        assert_eq!(
+            secret_path(KvVersion::V1, &path("kv1"), &path("é/x..y"), None),
+            "/v1/kv1/%C3%A9/x..y"
+        );
+        assert_eq!(login_path(&path("approle")), "/v1/auth/approle/login");
+    }
+
+    #[test]
+    fn headers_carry_token_and_namespace_only_when_given() {
+        assert_eq!(
+            headers(None, None),
+            vec![("x-vault-request", "true".to_string())]
+        );
+        let all = headers(Some("t"), Some("admin/team"));
+        assert!(all.contains(&("x-vault-token", "t".to_string())));
+        assert!(all.contains(&("x-vault-namespace", "admin/team".to_string())));
+    }
+
+    #[test]
+    fn sealed_is_recognised_and_other_bodies_are_never_quoted() {
+        let doing = "reading \"app/db\"";
+        let sealed = answer(503, r#"{"errors":["Vault is sealed"]}"#);
+        assert_eq!(
+            kind_and_message(&unexpected(&origin(), &sealed, doing)),
+            (
+                "unavailable",
+                "Vault at http://vault:8200 is sealed; unseal it and run again".into()
+            )
+        );
+        let other = answer(503, r#"{"errors":["hunter2 is sealed"]}"#);
+        assert_eq!(
+            kind_and_message(&unexpected(&origin(), &other, doing)),
+            (
+                "unavailable",
+                "Vault at http://vault:8200 answered 503 while reading \"app/db\"".into()
+            )
+        );
+        let (_, m) = kind_and_message(&unexpected(&origin(), &answer(500, "hunter2"), doing));
+        assert!(!m.contains("hunter2") && m.contains("answered 500"), "{m}");
+        let (_, m) = kind_and_message(&unreadable(&origin(), doing));
+        assert!(m.contains("JSON reqflo could not read"), "{m}");
+    }
+
+    #[test]
+    fn redirects_name_only_the_destination_origin() {
+        let mut redirect = answer(307, "");
+        redirect.location = Some("https://active:8200/v1/secret/data/x?token=abc".into());
+        let (kind, m) = kind_and_message(&unexpected(&origin(), &redirect, "reading"));
+        assert_eq!(kind, "unavailable");
+        assert!(m.contains("redirect (307) to https://active:8200;"), "{m}");
+        assert!(!m.contains("token=abc"), "{m}");
+        redirect.location = None;
+        let (_, m) = kind_and_message(&unexpected(&origin(), &redirect, "reading"));
+        assert!(m.contains("without a location"), "{m}");
+    }
+
+    #[test]
+    fn transport_failures() {
+        let cases = [
+            (
+                Failure::Denied,
+                "denied",
+                "network access to vault:8200 was refused by the host: it is not in this \
+                 provider's grants.hosts",
+            ),
+            (
+                Failure::Refused,
+                "unavailable",
+                "cannot connect to Vault at http://vault:8200 (connection refused)",
+            ),
+            (
+                Failure::Timeout,
+                "unavailable",
+                "Vault at http://vault:8200 did not answer in time while reading \"a\"",
+            ),
+            (
+                Failure::TooLarge,
+                "unavailable",
+                "Vault at http://vault:8200 answered with more data than reqflo accepts (8 MiB) \
+                 while reading \"a\"",
+            ),
+            (
+                Failure::Broken("DNS lookup failed".into()),
+                "unavailable",
+                "cannot talk to Vault at http://vault:8200 (DNS lookup failed)",
+            ),
+        ];
+        for (failure, kind, message) in cases {
+            let error = failure_error(&origin(), &failure, "reading \"a\"");
+            assert_eq!(kind_and_message(&error), (kind, message.to_string()));
+        }
+    }
+}
