@@ -156,11 +156,11 @@ fn project_configuration_errors_exit_1() {
         .expect_output("unknown field `environmets`");
     let p = project(&[(
         "reqflo.yaml",
-        "providers:\n  v: {plugin: \"builtin:vault\"}\n",
+        "providers:\n  v: {plugin: \"builtin:vaultt\"}\n",
     )]);
     p.run(&["plugins", "list"], &[])
         .expect_code(1)
-        .expect_output("unknown built-in plugin `builtin:vault`");
+        .expect_output("unknown built-in plugin `builtin:vaultt`");
 }
 
 #[test]

@@ -148,3 +148,105 @@ pub fn openbao() -> &'static Server {
         spawn("openbao", command, port, "/v1/sys/health")
     })
 }
+
+/// A moto server (AWS APIs) for this test binary, with its request log.
+#[derive(Debug)]
+pub struct Moto {
+    /// Where it listens.
+    pub server: Server,
+    /// moto's recording of every request it received (one JSON object a
+    /// line, authentication failures included), to see what a plugin sent.
+    pub recording: PathBuf,
+}
+
+/// Start a real moto server whose first `no_auth_actions` AWS actions go
+/// through unchecked (moto's `INITIAL_NO_AUTH_ACTION_COUNT`); every later
+/// one must be SigV4-signed by a known access key whose IAM policy allows
+/// it. Spend exactly those actions with [`moto_setup`]. Every call starts a
+/// new server: keep the result in a `OnceLock`.
+pub fn moto(no_auth_actions: usize) -> Moto {
+    let port = free_port();
+    let recording = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.jsonl"));
+    let _ = std::fs::remove_file(&recording);
+    let mut command = Command::new(tool("bin/moto_server"));
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    command
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", no_auth_actions.to_string())
+        .env("MOTO_ENABLE_RECORDING", "1")
+        .env("MOTO_RECORDER_FILEPATH", &recording);
+    // moto's dashboard is no AWS action, so waiting for it spends none.
+    let server = spawn("moto", command, port, "/moto-api/");
+    Moto { server, recording }
+}
+
+/// Run `runner/tests/fixtures/moto_setup.py` against `moto` with `spec` (its
+/// secrets) in `region`, with the venv's python and boto3: it creates the
+/// IAM users, role and secrets in exactly `no_auth_actions` actions, checks
+/// that moto now refuses a wrongly signed call, and returns what it created
+/// (credentials, ARNs, version IDs).
+pub fn moto_setup(
+    moto: &Moto,
+    region: &str,
+    no_auth_actions: usize,
+    spec: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/moto_setup.py");
+    let mut child = Command::new(tool("bin/python"))
+        .arg(&script)
+        .args([
+            moto.server.url.as_str(),
+            region,
+            &no_auth_actions.to_string(),
+        ])
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run moto_setup.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(spec.to_string().as_bytes())
+        .expect("write the spec");
+    let output = child.wait_with_output().expect("moto_setup.py ends");
+    assert!(
+        output.status.success(),
+        "moto_setup.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("moto_setup.py prints JSON")
+}
+
+/// The `IAM_ACTIONS` of `moto_setup.py`: the actions it spends before the
+/// secrets (two users, their access keys and policy, a role, its policy and
+/// one AssumeRole).
+pub const MOTO_SETUP_IAM_ACTIONS: usize = 8;
+
+/// The requests in moto's recording whose `X-Amz-Target` is `target`, as
+/// (headers, body) with the body decoded.
+pub fn moto_requests(moto: &Moto, target: &str) -> Vec<(serde_json::Value, String)> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(&moto.recording).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["headers"]["X-Amz-Target"] == target)
+        .map(|entry| {
+            let body = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"] == true {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .expect("recorded body is base64");
+                String::from_utf8_lossy(&bytes).into_owned()
+            } else {
+                body.to_string()
+            };
+            (entry["headers"].clone(), body)
+        })
+        .collect()
+}

@@ -1,0 +1,334 @@
+//! From a parsed reference to a secret: one signed `GetSecretValue` per
+//! secret version, with the answers kept for the rest of the run.
+//!
+//! The plugin instance lives for the whole run and `resolve` is called once
+//! per distinct reference, so a journey naming five keys of one secret must
+//! not cost five calls (AWS bills per call). Only successes are cached: a
+//! throttled or failed call may pass next time.
+
+use std::collections::HashMap;
+use std::env::VarError;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use crate::Error;
+use crate::api::{self, SecretValue};
+use crate::reference::{Reference, Selector};
+use crate::settings::{Connection, Settings};
+use crate::sign;
+use crate::value;
+use crate::wire::{Request, Transport};
+
+/// A configured provider and what it has read so far in this run.
+pub struct Provider {
+    settings: Settings,
+    connection: Option<Connection>,
+    /// (secret ID, version selector) → that version's contents.
+    secrets: HashMap<(String, Selector), Rc<SecretValue>>,
+}
+
+impl Provider {
+    /// A provider that has not talked to AWS yet.
+    pub fn new(settings: Settings) -> Provider {
+        Provider {
+            settings,
+            connection: None,
+            secrets: HashMap::new(),
+        }
+    }
+
+    /// The bytes `reference` points to. `env` reads the sandbox's environment
+    /// and `now` its clock (both injected so the tests control them).
+    pub fn resolve(
+        &mut self,
+        reference: &Reference,
+        transport: &mut impl Transport,
+        env: impl Fn(&str) -> Result<String, VarError>,
+        now: impl Fn() -> SystemTime,
+    ) -> Result<Vec<u8>, Error> {
+        if self.connection.is_none() {
+            // Not cached on failure: the next reference reports the same problem.
+            self.connection = Some(self.settings.connection(env)?);
+        }
+        let key = (reference.secret_id.clone(), reference.selector.canonical());
+        let secret = match self.secrets.get(&key) {
+            Some(secret) => Rc::clone(secret),
+            None => {
+                let secret = Rc::new(self.fetch(reference, transport, now())?);
+                self.secrets.insert(key, Rc::clone(&secret));
+                secret
+            }
+        };
+        value::select(&secret, reference)
+    }
+
+    /// One signed `GetSecretValue`.
+    fn fetch(
+        &self,
+        reference: &Reference,
+        transport: &mut impl Transport,
+        time: SystemTime,
+    ) -> Result<SecretValue, Error> {
+        let connection = self
+            .connection
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("the AWS provider has no connection".into()))?;
+        let url = connection.endpoint.url();
+        let body = api::request_body(reference);
+        let mut headers = vec![
+            ("content-type".to_string(), api::CONTENT_TYPE.to_string()),
+            ("x-amz-target".to_string(), api::TARGET.to_string()),
+        ];
+        let signature = sign::signature_headers(
+            &url,
+            &headers,
+            &body,
+            &connection.region,
+            &connection.credentials,
+            time,
+        )?;
+        headers.extend(signature);
+        let outcome = transport.send(Request { url, headers, body });
+        api::interpret(&connection.endpoint, reference, outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::reference::parse;
+    use crate::tests::kind_and_message;
+    use crate::wire::{Answer, Failure};
+
+    /// A Secrets Manager made of canned answers keyed by request body,
+    /// counting and keeping what was asked.
+    #[derive(Default)]
+    struct Fake {
+        answers: HashMap<String, Result<(u16, String), Failure>>,
+        bodies: Vec<String>,
+        headers: Vec<Vec<(String, String)>>,
+        urls: Vec<String>,
+    }
+
+    impl Fake {
+        fn answer(mut self, body: &str, status: u16, answer: &str) -> Fake {
+            self.answers
+                .insert(body.to_string(), Ok((status, answer.to_string())));
+            self
+        }
+
+        fn fail(mut self, body: &str, failure: Failure) -> Fake {
+            self.answers.insert(body.to_string(), Err(failure));
+            self
+        }
+
+        fn count(&self, body: &str) -> usize {
+            self.bodies.iter().filter(|b| *b == body).count()
+        }
+    }
+
+    impl Transport for Fake {
+        fn send(&mut self, request: Request) -> Result<Answer, Failure> {
+            let body = String::from_utf8_lossy(&request.body).into_owned();
+            self.bodies.push(body.clone());
+            self.headers.push(request.headers);
+            self.urls.push(request.url);
+            match self.answers.get(&body) {
+                Some(Ok((status, answer))) => Ok(Answer {
+                    status: *status,
+                    error_type: None,
+                    location: None,
+                    body: answer.clone().into_bytes(),
+                }),
+                Some(Err(failure)) => Err(failure.clone()),
+                None => Ok(Answer {
+                    status: 400,
+                    error_type: Some("ResourceNotFoundException".into()),
+                    location: None,
+                    body: Vec::new(),
+                }),
+            }
+        }
+    }
+
+    const DB: &str = r#"{"SecretId":"prod/db"}"#;
+    const DB_PREVIOUS: &str = r#"{"SecretId":"prod/db","VersionStage":"AWSPREVIOUS"}"#;
+
+    fn db_json(password: &str) -> String {
+        let inner = format!(r#"{{"user": "svc", "password": "{password}", "port": 5432}}"#);
+        format!(r#"{{"SecretString": {}}}"#, serde_json::Value::from(inner))
+    }
+
+    fn configured(config: &[(&str, &str)]) -> Provider {
+        let config = config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match Settings::from_config(config) {
+            Ok(settings) => Provider::new(settings),
+            Err(e) => panic!("{}", kind_and_message(&e).1),
+        }
+    }
+
+    fn env(name: &str) -> Result<String, VarError> {
+        match name {
+            "AWS_ACCESS_KEY_ID" => Ok("AKIDEXAMPLE".into()),
+            "AWS_SECRET_ACCESS_KEY" => Ok("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+            "AWS_REGION" => Ok("eu-west-2".into()),
+            _ => Err(VarError::NotPresent),
+        }
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_767_323_045)
+    }
+
+    fn resolve(
+        provider: &mut Provider,
+        fake: &mut Fake,
+        reference: &str,
+    ) -> Result<String, (&'static str, String)> {
+        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        provider
+            .resolve(&reference, fake, env, now)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| kind_and_message(&e))
+    }
+
+    #[test]
+    fn several_keys_of_one_version_cost_one_call() {
+        let mut provider = configured(&[("endpoint", "http://moto:5000")]);
+        let mut fake = Fake::default()
+            .answer(DB, 200, &db_json("current-pw"))
+            .answer(DB_PREVIOUS, 200, &db_json("previous-pw"));
+        for (reference, expected) in [
+            ("prod/db#password", "current-pw"),
+            ("prod/db#user", "svc"),
+            ("prod/db#port", "5432"),
+            // AWSCURRENT is the version asked for without a stage.
+            ("prod/db#password?stage=AWSCURRENT", "current-pw"),
+            ("prod/db#password?stage=AWSPREVIOUS", "previous-pw"),
+            ("prod/db?stage=AWSPREVIOUS#user", "svc"),
+        ] {
+            assert_eq!(
+                resolve(&mut provider, &mut fake, reference),
+                Ok(expected.to_string()),
+                "{reference}"
+            );
+        }
+        assert_eq!(fake.bodies.len(), 2, "{:?}", fake.bodies);
+        assert_eq!((fake.count(DB), fake.count(DB_PREVIOUS)), (1, 1));
+    }
+
+    #[test]
+    fn requests_are_signed_posts_to_the_endpoint() {
+        let mut provider = configured(&[("endpoint", "http://moto:5000")]);
+        let mut fake = Fake::default().answer(DB, 200, &db_json("pw"));
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "prod/db#password"),
+            Ok("pw".into())
+        );
+        assert_eq!(fake.urls, vec!["http://moto:5000/".to_string()]);
+        let headers = &fake.headers[0];
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "x-amz-target",
+                "x-amz-date",
+                "authorization"
+            ]
+        );
+        assert!(headers.contains(&(
+            "x-amz-target".to_string(),
+            "secretsmanager.GetSecretValue".to_string()
+        )));
+        let authorization = &headers[3].1;
+        assert!(
+            authorization.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260102/eu-west-2/secretsmanager/aws4_request"
+            ),
+            "{authorization}"
+        );
+        // Without config.endpoint, the region's public endpoint.
+        let mut by_region = configured(&[]);
+        let _ = resolve(&mut by_region, &mut fake, "prod/db");
+        assert_eq!(
+            fake.urls[1],
+            "https://secretsmanager.eu-west-2.amazonaws.com/"
+        );
+    }
+
+    #[test]
+    fn failures_are_not_cached() {
+        let mut provider = configured(&[("endpoint", "http://moto:5000")]);
+        let mut fake = Fake::default().fail(DB, Failure::Timeout);
+        let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#password")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "unavailable");
+        assert_eq!(
+            message,
+            "Secrets Manager at http://moto:5000 did not answer in time while reading secret \
+             \"prod/db\""
+        );
+        fake = fake.answer(DB, 200, &db_json("pw"));
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "prod/db#password"),
+            Ok("pw".into())
+        );
+        assert_eq!(fake.count(DB), 2);
+    }
+
+    #[test]
+    fn a_missing_key_is_not_found_but_costs_no_second_call() {
+        let mut provider = configured(&[("endpoint", "http://moto:5000")]);
+        let mut fake = Fake::default().answer(DB, 200, &db_json("pw"));
+        let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#nope")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "not-found");
+        assert!(
+            message.contains("its keys: \"password\", \"port\", \"user\""),
+            "{message}"
+        );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "prod/db#password"),
+            Ok("pw".into())
+        );
+        assert_eq!(fake.count(DB), 1);
+        // A missing secret is not found, naming it.
+        let (kind, message) = resolve(&mut provider, &mut fake, "prod/none")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(kind, "not-found");
+        assert!(
+            message.starts_with("secret \"prod/none\" not found"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_fail_before_any_request() {
+        let mut provider = configured(&[("region", "eu-west-2")]);
+        let mut fake = Fake::default();
+        let reference = match parse("prod/db") {
+            Ok(r) => r,
+            Err(e) => panic!("{}", kind_and_message(&e).1),
+        };
+        let none = |_: &str| Err(VarError::NotPresent);
+        let error = provider.resolve(&reference, &mut fake, none, now).err();
+        let message = error.map(|e| kind_and_message(&e).1);
+        assert_eq!(
+            message.as_deref(),
+            Some(
+                "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it \
+                 under the provider's grants.env"
+            )
+        );
+        assert!(fake.bodies.is_empty());
+    }
+}

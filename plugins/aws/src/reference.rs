@@ -1,0 +1,331 @@
+//! AWS references: `name-or-arn[#jsonkey][?stage=LABEL | ?version=ID][&encoding=base64]`.
+//!
+//! The secret is named as `aws secretsmanager get-secret-value --secret-id`
+//! takes it: a name (`prod/payments`) or a full ARN. ARNs are full of `:`, so
+//! the reference is split at its first `#` or `?` before anything else: AWS
+//! allows neither in a secret's name. The URL order `name?stage=X#key` is
+//! accepted too, since people paste both.
+
+use std::fmt;
+
+use crate::Error;
+
+/// The longest secret ID AWS accepts (an ARN; a name stops at 512).
+const MAX_SECRET_ID: usize = 2048;
+/// The longest version ID AWS accepts (they are UUIDs, 36 characters, in practice).
+const MAX_VERSION_ID: usize = 64;
+/// The longest staging label AWS accepts.
+const MAX_STAGE: usize = 256;
+
+/// A parsed reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The secret's name or ARN, as the user wrote it.
+    pub secret_id: String,
+    /// Which version of the secret.
+    pub selector: Selector,
+    /// The key to pick from a SecretString holding a JSON object.
+    pub key: Option<String>,
+    /// How the value is handed on.
+    pub encoding: Encoding,
+}
+
+/// Which version of a secret a reference asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    /// The version labelled `AWSCURRENT` (what AWS returns when asked for neither).
+    Current,
+    /// The version carrying this staging label (`?stage=AWSPREVIOUS`).
+    Stage(String),
+    /// The version with this ID (`?version=…`).
+    Version(String),
+}
+
+impl Selector {
+    /// The same version, spelled one way, so that `?stage=AWSCURRENT` and no
+    /// selector share a cache entry.
+    pub fn canonical(&self) -> Selector {
+        match self {
+            Selector::Stage(stage) if stage == "AWSCURRENT" => Selector::Current,
+            other => other.clone(),
+        }
+    }
+}
+
+/// How the selected value is handed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// As it is; it must be UTF-8 text.
+    Text,
+    /// Base64 (standard alphabet, padded), for binary secrets (`encoding=base64`).
+    Base64,
+}
+
+impl fmt::Display for Reference {
+    /// `secret "prod/db"`, `secret "prod/db" (stage "AWSPREVIOUS")` or
+    /// `secret "prod/db" (version "…")`: the subject of every message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "secret {:?}", self.secret_id)?;
+        match &self.selector {
+            Selector::Current => Ok(()),
+            Selector::Stage(stage) => write!(f, " (stage {stage:?})"),
+            Selector::Version(version) => write!(f, " (version {version:?})"),
+        }
+    }
+}
+
+/// Parse a reference; every refusal is `InvalidReference`.
+pub fn parse(reference: &str) -> Result<Reference, Error> {
+    let (secret_id, key, query) = split(reference);
+    check_secret_id(secret_id)
+        .map_err(|why| invalid(format!("the secret name or ARN in {reference:?} {why}")))?;
+    let key = match key {
+        None => None,
+        Some("") => {
+            return Err(invalid(format!(
+                "{reference:?} has an empty key after `#`; name a JSON key or leave out the `#`"
+            )));
+        }
+        Some(key) if key.chars().any(char::is_control) => {
+            return Err(invalid(format!(
+                "the JSON key in {reference:?} has a control character"
+            )));
+        }
+        Some(key) => Some(key.to_string()),
+    };
+    let (selector, encoding) = parse_query(reference, query.unwrap_or(""))?;
+    Ok(Reference {
+        secret_id: secret_id.to_string(),
+        selector,
+        key,
+        encoding,
+    })
+}
+
+/// `(secret ID, key, query)`: the ID ends at the first `#` or `?`; the key
+/// runs from `#` to the next `?` (or to the end when the query came first).
+fn split(reference: &str) -> (&str, Option<&str>, Option<&str>) {
+    let Some(end) = reference.find(['#', '?']) else {
+        return (reference, None, None);
+    };
+    let (secret_id, rest) = reference.split_at(end);
+    if let Some(rest) = rest.strip_prefix('#') {
+        match rest.split_once('?') {
+            Some((key, query)) => (secret_id, Some(key), Some(query)),
+            None => (secret_id, Some(rest), None),
+        }
+    } else {
+        let rest = &rest[1..];
+        match rest.split_once('#') {
+            Some((query, key)) => (secret_id, Some(key), Some(query)),
+            None => (secret_id, None, Some(rest)),
+        }
+    }
+}
+
+/// Why `id` cannot be a secret name or ARN; the error completes "… ".
+///
+/// Names are letters, digits and `/_+=.@-` (AWS's rule); an ARN adds `:`.
+/// Checking here means a typo is named before any request is signed, and
+/// that nothing odd reaches the JSON body or a message.
+fn check_secret_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".into());
+    }
+    if id.len() > MAX_SECRET_ID {
+        return Err(format!("is longer than {MAX_SECRET_ID} characters"));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c);
+    if let Some(c) = id.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "has the character {c:?}; secret names hold only letters, digits and /_+=.@- \
+             (and an ARN `:`)"
+        ));
+    }
+    if id.starts_with("arn:") && id.split(':').count() < 7 {
+        return Err(
+            "is not a whole secret ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Error> {
+    let mut selector = Selector::Current;
+    let mut encoding = None;
+    for parameter in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        match name {
+            "stage" | "version" => {
+                if selector != Selector::Current {
+                    return Err(invalid(format!(
+                        "{reference:?} names a version twice; give one `stage=` or one \
+                         `version=`, not both"
+                    )));
+                }
+                selector = if name == "stage" {
+                    Selector::Stage(check_label(reference, name, value, MAX_STAGE)?)
+                } else {
+                    Selector::Version(check_label(reference, name, value, MAX_VERSION_ID)?)
+                };
+            }
+            "encoding" => {
+                if encoding.is_some() {
+                    return Err(invalid(format!(
+                        "`encoding=` is given twice in {reference:?}"
+                    )));
+                }
+                encoding = Some(match value {
+                    "base64" => Encoding::Base64,
+                    "text" => Encoding::Text,
+                    _ => {
+                        return Err(invalid(format!(
+                            "`encoding={value}` in {reference:?} is not known; it is `base64` \
+                             (or `text`, the default)"
+                        )));
+                    }
+                });
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "unknown option {name:?} in {reference:?} (known: stage, version, encoding)"
+                )));
+            }
+        }
+    }
+    Ok((selector, encoding.unwrap_or(Encoding::Text)))
+}
+
+/// A stage label or version ID: present, not too long, nothing invisible.
+fn check_label(reference: &str, name: &str, value: &str, max: usize) -> Result<String, Error> {
+    if value.is_empty() {
+        return Err(invalid(format!(
+            "`{name}=` in {reference:?} is empty; give a value or leave it out for AWSCURRENT"
+        )));
+    }
+    if value.len() > max {
+        return Err(invalid(format!(
+            "`{name}=` in {reference:?} is longer than AWS allows ({max} characters)"
+        )));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "`{name}=` in {reference:?} has a space or control character"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidReference(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Reference {
+        match parse(text) {
+            Ok(reference) => reference,
+            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+        }
+    }
+
+    /// The `InvalidReference` message for `text`, failing the test otherwise.
+    fn refused(text: &str) -> String {
+        match parse(text) {
+            Err(Error::InvalidReference(message)) => message,
+            Err(other) => panic!("{text}: wrong kind: {}", crate::tests::message(&other)),
+            Ok(reference) => panic!("{text} parsed: {reference:?}"),
+        }
+    }
+
+    fn stage(label: &str) -> Selector {
+        Selector::Stage(label.into())
+    }
+
+    #[test]
+    fn names_keys_and_selectors() {
+        let r = ok("prod/payments");
+        assert_eq!(r.secret_id, "prod/payments");
+        assert_eq!(
+            (r.selector, r.key, r.encoding),
+            (Selector::Current, None, Encoding::Text)
+        );
+        let r = ok("prod/payments#api_key?stage=AWSPREVIOUS");
+        assert_eq!(r.key.as_deref(), Some("api_key"));
+        assert_eq!(r.selector, stage("AWSPREVIOUS"));
+        // The URL order too.
+        let r = ok("prod/payments?stage=AWSPREVIOUS#api_key");
+        assert_eq!(r.key.as_deref(), Some("api_key"));
+        assert_eq!(r.selector, stage("AWSPREVIOUS"));
+        let r = ok("a?version=f00d-1&encoding=base64");
+        assert_eq!(r.selector, Selector::Version("f00d-1".into()));
+        assert_eq!(r.encoding, Encoding::Base64);
+        let r = ok("a?encoding=text&stage=BLUE");
+        assert_eq!((r.selector, r.encoding), (stage("BLUE"), Encoding::Text));
+        assert_eq!(ok("a#k?").selector, Selector::Current);
+        assert_eq!(ok("n.a_m+e=@-/x").secret_id, "n.a_m+e=@-/x");
+    }
+
+    #[test]
+    fn arns_keep_their_colons() {
+        let arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:prod/db-AbCdEf";
+        let r = ok(&format!("{arn}#password?stage=AWSCURRENT"));
+        assert_eq!(r.secret_id, arn);
+        assert_eq!(r.key.as_deref(), Some("password"));
+        // AWSCURRENT is what no selector means.
+        assert_eq!(r.selector.canonical(), Selector::Current);
+        assert_eq!(stage("AWSPREVIOUS").canonical(), stage("AWSPREVIOUS"));
+        assert!(refused("arn:aws:secretsmanager:eu-west-2").contains("not a whole secret ARN"));
+    }
+
+    #[test]
+    fn keys_may_hold_odd_characters() {
+        let r = ok("a#api key#2:x");
+        assert_eq!(r.key.as_deref(), Some("api key#2:x"));
+        assert!(refused("a#").contains("empty key"));
+        assert!(refused("a#?stage=X").contains("empty key"));
+        assert!(refused("a#k\n").contains("control character"));
+    }
+
+    #[test]
+    fn bad_secret_ids_are_named() {
+        assert!(refused("").contains("is empty"));
+        assert!(refused("#key").contains("is empty"));
+        assert!(refused("?stage=X").contains("is empty"));
+        assert!(refused("team a/db").contains("the character ' '"));
+        assert!(refused("a\u{1b}[31m").contains("the character '\\u{1b}'"));
+        assert!(refused("é").contains("letters, digits"));
+        assert!(refused(&"x".repeat(2049)).contains("longer than 2048"));
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        assert!(
+            refused("a?stage=X&version=Y").contains("names a version twice; give one `stage=`")
+        );
+        assert!(refused("a?stage=X&stage=Y").contains("twice"));
+        assert!(refused("a?encoding=base64&encoding=text").contains("given twice"));
+        assert!(refused("a?stage=").contains("is empty"));
+        assert!(refused("a?version").contains("is empty"));
+        assert!(refused("a?stage=A B").contains("space or control"));
+        assert!(refused(&format!("a?version={}", "v".repeat(65))).contains("(64 characters)"));
+        assert!(refused("a?encoding=hex").contains("`encoding=hex`"));
+        assert!(refused("a?versionstage=X").contains("unknown option \"versionstage\""));
+    }
+
+    #[test]
+    fn display_names_the_secret_and_version() {
+        assert_eq!(ok("a/b").to_string(), "secret \"a/b\"");
+        assert_eq!(
+            ok("a#k?stage=AWSPREVIOUS").to_string(),
+            "secret \"a\" (stage \"AWSPREVIOUS\")"
+        );
+        assert_eq!(
+            ok("a?version=v1").to_string(),
+            "secret \"a\" (version \"v1\")"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! The provider's configuration: `config:` keys (`region`, `endpoint`), and
+//! the region and credentials it reads from its environment at the first
+//! resolve.
+
+use std::env::VarError;
+
+use crate::Error;
+use crate::endpoint::Endpoint;
+
+/// The access key ID, as every AWS tool names it.
+const ACCESS_KEY_ENV: &str = "AWS_ACCESS_KEY_ID";
+/// The secret access key.
+const SECRET_KEY_ENV: &str = "AWS_SECRET_ACCESS_KEY";
+/// The session token of temporary credentials (optional).
+const SESSION_TOKEN_ENV: &str = "AWS_SESSION_TOKEN";
+/// Where the region comes from without `config.region`, in the SDKs' order.
+const REGION_ENVS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
+
+/// What `configure` accepted. The environment is read later, at the first
+/// resolve, so a run whose journeys never use this provider does not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    region: Option<String>,
+    endpoint: Option<Endpoint>,
+}
+
+/// Where to send requests and how to sign them.
+pub struct Connection {
+    /// The region in the signature's scope (and the default endpoint's name).
+    pub region: String,
+    /// The Secrets Manager endpoint.
+    pub endpoint: Endpoint,
+    /// The credentials that sign each request.
+    pub credentials: Credentials,
+}
+
+/// AWS credentials. No `Debug`: nothing here may reach a message.
+pub struct Credentials {
+    /// `AKIA…` (long-term) or `ASIA…` (temporary).
+    pub access_key_id: String,
+    /// The signing key; it never leaves the sandbox, not even in a header.
+    pub secret_access_key: String,
+    /// The token that comes with temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl Settings {
+    /// Accept the provider's `config:` map (`region`, `endpoint`).
+    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+        let mut settings = Settings {
+            region: None,
+            endpoint: None,
+        };
+        for (key, value) in config {
+            match key.as_str() {
+                "region" => {
+                    let region = value.trim();
+                    check_region(region).map_err(|why| {
+                        Error::InvalidReference(format!("config.region {region:?} {why}"))
+                    })?;
+                    settings.region = Some(region.to_string());
+                }
+                "endpoint" => {
+                    let endpoint = Endpoint::parse(&value).map_err(|why| {
+                        Error::InvalidReference(format!(
+                            "config.endpoint is not a usable Secrets Manager URL: it {why}"
+                        ))
+                    })?;
+                    settings.endpoint = Some(endpoint);
+                }
+                other => {
+                    return Err(Error::InvalidReference(format!(
+                        "unknown config key `{other}` for the AWS provider (known: region, \
+                         endpoint)"
+                    )));
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The region, endpoint and credentials, from config and the sandbox's
+    /// environment (`read` is `std::env::var` in the component).
+    pub fn connection(
+        &self,
+        read: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Connection, Error> {
+        let region = match &self.region {
+            Some(region) => region.clone(),
+            None => region_from_env(&read)?,
+        };
+        let endpoint = match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => Endpoint::for_region(&region),
+        };
+        let access_key_id = required(&read, ACCESS_KEY_ENV)?;
+        // The key ID travels in the Authorization header and the token in its
+        // own: anything but visible ASCII would be refused far less helpfully
+        // by the HTTP layer. Neither value is ever quoted.
+        if !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::Unavailable(format!(
+                "{ACCESS_KEY_ENV} does not hold an AWS access key ID: it has characters other \
+                 than letters and digits"
+            )));
+        }
+        let secret_access_key = required(&read, SECRET_KEY_ENV)?;
+        let session_token = match read(SESSION_TOKEN_ENV) {
+            Ok(token) if token.trim().is_empty() => None,
+            Ok(token) => {
+                let token = token.trim().to_string();
+                if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::Unavailable(format!(
+                        "{SESSION_TOKEN_ENV} does not hold an AWS session token: it has \
+                         characters an HTTP header cannot carry"
+                    )));
+                }
+                Some(token)
+            }
+            Err(VarError::NotPresent) => None,
+            Err(VarError::NotUnicode(_)) => {
+                return Err(Error::Unavailable(format!(
+                    "{SESSION_TOKEN_ENV} does not hold UTF-8 text"
+                )));
+            }
+        };
+        Ok(Connection {
+            region,
+            endpoint,
+            credentials: Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            },
+        })
+    }
+}
+
+/// The first of `AWS_REGION`, `AWS_DEFAULT_REGION` that the sandbox sees.
+fn region_from_env(read: &impl Fn(&str) -> Result<String, VarError>) -> Result<String, Error> {
+    for name in REGION_ENVS {
+        if let Ok(region) = read(name) {
+            let region = region.trim();
+            if region.is_empty() {
+                continue;
+            }
+            check_region(region)
+                .map_err(|why| Error::Unavailable(format!("{name} {region:?} {why}")))?;
+            return Ok(region.to_string());
+        }
+    }
+    Err(Error::Unavailable(
+        "no AWS region: set config.region, or set AWS_REGION (or AWS_DEFAULT_REGION) and list \
+         it under the provider's grants.env"
+            .into(),
+    ))
+}
+
+/// Why `region` cannot be a region name; the error completes "config.region … ".
+///
+/// A region becomes part of a host name and of the signature's scope, so it
+/// is held to what AWS uses (`eu-west-2`, `us-gov-east-1`).
+fn check_region(region: &str) -> Result<(), &'static str> {
+    let valid = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err("is not an AWS region name (like eu-west-2)")
+    }
+}
+
+/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
+fn required(read: &impl Fn(&str) -> Result<String, VarError>, name: &str) -> Result<String, Error> {
+    match read(name) {
+        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
+            "{name} is empty in the AWS provider's environment"
+        ))),
+        Ok(value) => Ok(value.trim().to_string()),
+        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
+            "{name} is not visible to the AWS provider: set it and list it under the \
+             provider's grants.env"
+        ))),
+        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
+            "{name} does not hold UTF-8 text"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::message;
+
+    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+                .ok_or(VarError::NotPresent)
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        match Settings::from_config(config(pairs)) {
+            Ok(settings) => settings,
+            Err(e) => panic!("{}", message(&e)),
+        }
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ),
+    ];
+
+    fn connection_error(s: &Settings, vars: &[(&str, &str)]) -> String {
+        match s.connection(env(vars)) {
+            Ok(_) => panic!("connected"),
+            Err(e) => message(&e),
+        }
+    }
+
+    #[test]
+    fn unknown_and_bad_config_is_named() {
+        match Settings::from_config(config(&[("secret", "x")])) {
+            Err(Error::InvalidReference(m)) => assert_eq!(
+                m,
+                "unknown config key `secret` for the AWS provider (known: region, endpoint)"
+            ),
+            other => panic!("{:?}", other.map_err(|e| message(&e))),
+        }
+        for bad in ["EU-WEST-2", "eu west", "", "-eu", "eu-west-2.evil.com"] {
+            assert!(
+                Settings::from_config(config(&[("region", bad)])).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Settings::from_config(config(&[("endpoint", "http://x/path")])).is_err());
+    }
+
+    #[test]
+    fn config_wins_then_aws_region_then_aws_default_region() {
+        let vars = [
+            KEYS[0],
+            KEYS[1],
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "ap-south-1"),
+        ];
+        let region = |s: &Settings, vars: &[(&str, &str)]| match s.connection(env(vars)) {
+            Ok(c) => (c.region, c.endpoint.to_string()),
+            Err(e) => panic!("{}", message(&e)),
+        };
+        assert_eq!(
+            region(&settings(&[("region", "eu-west-2")]), &vars),
+            (
+                "eu-west-2".into(),
+                "https://secretsmanager.eu-west-2.amazonaws.com".into()
+            )
+        );
+        assert_eq!(region(&settings(&[]), &vars).0, "us-east-1");
+        assert_eq!(
+            region(&settings(&[]), &[vars[0], vars[1], vars[3]]).0,
+            "ap-south-1"
+        );
+        let custom = settings(&[
+            ("region", "eu-west-2"),
+            ("endpoint", "http://127.0.0.1:5000"),
+        ]);
+        assert_eq!(region(&custom, &vars).1, "http://127.0.0.1:5000");
+        assert_eq!(
+            connection_error(&settings(&[]), &KEYS),
+            "no AWS region: set config.region, or set AWS_REGION (or AWS_DEFAULT_REGION) and \
+             list it under the provider's grants.env"
+        );
+        assert!(
+            connection_error(&settings(&[]), &[KEYS[0], KEYS[1], ("AWS_REGION", "x y")])
+                .starts_with("AWS_REGION \"x y\" is not an AWS region name")
+        );
+    }
+
+    #[test]
+    fn credentials_come_from_the_granted_environment() {
+        let s = settings(&[("region", "eu-west-2")]);
+        match s.connection(env(&[
+            KEYS[0],
+            ("AWS_SECRET_ACCESS_KEY", " wJalr/K7+EXAMPLEKEY\n"),
+            ("AWS_SESSION_TOKEN", "FwoGZX+IvYX/dz=="),
+        ])) {
+            Ok(c) => {
+                assert_eq!(c.credentials.access_key_id, "AKIDEXAMPLE");
+                assert_eq!(c.credentials.secret_access_key, "wJalr/K7+EXAMPLEKEY");
+                assert_eq!(
+                    c.credentials.session_token.as_deref(),
+                    Some("FwoGZX+IvYX/dz==")
+                );
+            }
+            Err(e) => panic!("{}", message(&e)),
+        }
+        match s.connection(env(&KEYS)) {
+            Ok(c) => assert!(c.credentials.session_token.is_none()),
+            Err(e) => panic!("{}", message(&e)),
+        }
+        assert_eq!(
+            connection_error(&s, &[KEYS[1]]),
+            "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under \
+             the provider's grants.env"
+        );
+        assert!(
+            connection_error(&s, &[KEYS[0]]).starts_with("AWS_SECRET_ACCESS_KEY is not visible")
+        );
+        assert!(
+            connection_error(&s, &[KEYS[0], ("AWS_SECRET_ACCESS_KEY", " ")])
+                .contains("AWS_SECRET_ACCESS_KEY is empty")
+        );
+        let bad_id = connection_error(&s, &[("AWS_ACCESS_KEY_ID", "AKID EXAMPLE"), KEYS[1]]);
+        assert!(
+            bad_id.contains("does not hold an AWS access key ID"),
+            "{bad_id}"
+        );
+        assert!(!bad_id.contains("AKID EXAMPLE"));
+        let bad_token = connection_error(
+            &s,
+            &[KEYS[0], KEYS[1], ("AWS_SESSION_TOKEN", "Zq9\u{7f}Xw")],
+        );
+        assert!(bad_token.contains("cannot carry"), "{bad_token}");
+        assert!(!bad_token.contains("Zq9"));
+    }
+}
