@@ -17,6 +17,12 @@ const BUILTINS: &[(&str, &str)] = &[
     ("azure", "reqflo_plugin_azure"),
 ];
 
+/// Built-in request hooks embedded in the binary: (hook name, crate's artifact).
+const BUILTIN_HOOKS: &[(&str, &str)] = &[
+    ("hmac-signature", "reqflo_hook_hmac_signature"),
+    ("oauth2", "reqflo_hook_oauth2"),
+];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let plugins = manifest_dir.join("../plugins");
@@ -101,6 +107,24 @@ fn main() {
     }
     embedded.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), embedded).expect("write OUT_DIR file");
+
+    let mut hooks = String::from("/// Built-in request hooks: (name, component bytes).\n");
+    hooks.push_str("pub const BUILTIN_HOOKS: &[(&str, &[u8])] = &[\n");
+    for (name, artifact) in BUILTIN_HOOKS {
+        let path = artifacts.join(format!("{artifact}.wasm"));
+        if !path.is_file() && keep_going {
+            // Only while developing: the binary then says the hook is missing.
+            println!("cargo:warning=built-in hook {name} is not built; it is left out");
+            continue;
+        }
+        assert!(path.is_file(), "missing hook artifact {}", path.display());
+        hooks.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    hooks.push_str("];\n");
+    std::fs::write(out_dir.join("builtin_hooks.rs"), hooks).expect("write OUT_DIR file");
 
     // Integration tests load the test plugins from here.
     println!(

@@ -7,9 +7,12 @@
 //! secrets and check nothing but what their docs say they check.
 //!
 //! - [`onepassword`]: a fake 1Password Connect server.
+//! - [`verifier`]: a fake OAuth2 token endpoint and signed API, checking what
+//!   reqflo's built-in request hooks send.
 
 #![warn(missing_docs)]
 
 pub mod azure;
 pub mod gcp;
 pub mod onepassword;
+pub mod verifier;

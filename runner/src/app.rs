@@ -27,17 +27,26 @@ pub async fn main(cli: Cli) -> Result<i32> {
         let project = Project::discover(cli.project.as_deref(), &cwd)?;
         return run(&project, args).await;
     }
+    // Writing and inspecting plugins needs no project.
+    let command = match cli.command {
+        Command::Plugins {
+            command: PluginsCommand::New(args),
+        } => return crate::authoring::new_command(&args, &cwd),
+        Command::Plugins {
+            command: PluginsCommand::Inspect(args),
+        } => return crate::authoring::inspect_command(&args, &cwd),
+        other => other,
+    };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
-    match cli.command {
+    match command {
         Command::Export(args) => export(&project, &cwd, args),
         Command::Run(args) => run(&project, args).await,
         Command::Check(args) => check(&project, args).await,
         Command::Secrets {
             command: SecretsCommand::List,
         } => secrets_list(&project),
-        Command::Plugins {
-            command: PluginsCommand::List,
-        } => plugins_list(&project),
+        // `new` and `inspect` returned above.
+        Command::Plugins { .. } => plugins_list(&project),
     }
 }
 
@@ -93,6 +102,8 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
     let names = journey_names(project, &args.selection)?;
     let providers = Providers::from_project(project)?;
+    // Hooks are checked before planning: a mistake in them is a config error.
+    crate::hooks::HookSpecs::from_project(project)?;
     let options = PlanOptions {
         environment: args.selection.environment.clone(),
         secrets: args.selection.secrets.clone(),
@@ -165,6 +176,7 @@ fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
 async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
     let names = journey_names(project, &args.selection)?;
     let providers = Providers::from_project(project)?;
+    crate::hooks::HookSpecs::from_project(project)?;
     let environments: Vec<Option<String>> = match &args.selection.environment {
         Some(env) => vec![Some(env.clone())],
         None if project.config.environments.len() > 1 => project
@@ -201,6 +213,18 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
                     secrets.join(", ")
                 }
             ));
+            // Which hooks run where: the environment's run on every step.
+            let mut hooked: Vec<String> = Vec::new();
+            for step in &plan.steps {
+                for hook in &step.hooks {
+                    if !hooked.contains(&hook.name) {
+                        hooked.push(hook.name.clone());
+                    }
+                }
+            }
+            if !hooked.is_empty() {
+                console::out(&format!("  hooks: {}", hooked.join(", ")));
+            }
             if args.resolve {
                 let mut store = SecretStore::default();
                 let mut resolver = Resolver::new(project, &providers, &plan.secrets);
@@ -326,6 +350,20 @@ fn secrets_list(project: &Project) -> Result<i32> {
             }
         }
     }
+    // Secrets granted to hooks are used too, by every journey the hook runs in.
+    for (hook, def) in &config.hooks {
+        for name in &def.secrets {
+            if config.secrets.contains_key(name) {
+                continue;
+            }
+            let user = format!("hook {hook}");
+            match unregistered.iter_mut().find(|(n, _)| n == name) {
+                Some((_, users)) if !users.contains(&user) => users.push(user),
+                Some(_) => {}
+                None => unregistered.push((name.clone(), vec![user])),
+            }
+        }
+    }
     for (name, users) in unregistered {
         rows.push(vec![
             name.clone(),
@@ -399,7 +437,64 @@ fn plugins_list(project: &Project) -> Result<i32> {
         ]);
     }
     table(&rows);
+    hooks_list(project)?;
     Ok(exit::OK)
+}
+
+/// The request hooks, after the providers: plugin, digest, pin, granted
+/// secrets (names only) and hosts.
+fn hooks_list(project: &Project) -> Result<()> {
+    let hooks = crate::hooks::HookSpecs::from_project(project)?;
+    let mut rows = vec![vec![
+        "HOOK".to_string(),
+        "PLUGIN".into(),
+        "SHA256".into(),
+        "PIN".into(),
+        "GRANTS".into(),
+    ]];
+    for spec in hooks.all() {
+        let (digest, pin) = match spec.load() {
+            Ok((_, digest)) => {
+                let pin = match (&spec.source, &spec.sha256) {
+                    (crate::hooks::HookSource::Builtin(_), _) => "built in",
+                    (_, Some(_)) => "pinned, matches",
+                    (_, None) => "not pinned",
+                };
+                (digest, pin.to_string())
+            }
+            Err(Error::Plugin(m)) if m.contains("does not match") => {
+                ("-".into(), "PIN MISMATCH: refused".into())
+            }
+            Err(Error::Plugin(m)) if m.contains("built without") => {
+                ("-".into(), "not in this build".into())
+            }
+            Err(_) => ("-".into(), "file missing".into()),
+        };
+        let mut grants = Vec::new();
+        if !spec.secrets.is_empty() {
+            grants.push(format!("secret handles: {}", spec.secrets.join(", ")));
+        }
+        if !spec.hosts.is_empty() {
+            let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
+            grants.push(format!("hosts: {}", hosts.join(", ")));
+        }
+        rows.push(vec![
+            spec.name.clone(),
+            spec.plugin.clone(),
+            digest,
+            pin,
+            if grants.is_empty() {
+                "none".into()
+            } else {
+                grants.join("; ")
+            },
+        ]);
+    }
+    if rows.len() > 1 {
+        console::out("");
+        table(&rows);
+    }
+    Ok(())
 }
 
 fn display_path(path: &Path) -> String {

@@ -43,7 +43,8 @@ pub enum Command {
     },
     /// Write a journey as a shareable bundle (secrets by name only).
     Export(ExportArgs),
-    /// Built-in and custom plugins.
+    /// Built-in and custom plugins; write and inspect your own.
+    #[command(visible_alias = "plugin")]
     Plugins {
         /// What to do with them.
         #[command(subcommand)]
@@ -63,6 +64,29 @@ pub enum SecretsCommand {
 pub enum PluginsCommand {
     /// Every provider's plugin, its digest and grants.
     List,
+    /// Scaffold a provider crate that builds into a component (no project needed).
+    New(NewArgs),
+    /// Show a component's world, imports and sha256 digest (no project needed).
+    Inspect(InspectArgs),
+}
+
+/// `reqflo plugin new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The crate's name: lowercase letters, digits, `-` and `_`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Where to create it (default: ./NAME); must be empty or absent.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `reqflo plugin inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A component file, or `builtin:NAME`.
+    #[arg(value_name = "FILE")]
+    pub file: String,
 }
 
 /// Choices shared by `run` and `check`.

@@ -27,6 +27,30 @@ pub struct BuiltRequest {
     pub body: Option<Zeroizing<Vec<u8>>>,
     /// Secrets that went into it, for the destination check.
     pub secrets: Vec<SecretId>,
+    /// Names of the secrets in the URL (and its query), for hooks' views.
+    pub url_secrets: Vec<String>,
+    /// Per header (same order as `headers`): the names of the secrets in
+    /// its value (template secrets and hook-placed ones).
+    pub header_secrets: Vec<Vec<String>>,
+    /// Whether the body carries a secret: hooks may not read it.
+    pub body_secret: bool,
+    /// Secrets that hooks placed (they are not in the store): each one's
+    /// label and the destinations it is bound to.
+    pub attached: Vec<(String, Option<Vec<String>>)>,
+}
+
+impl BuiltRequest {
+    /// Whether any secret is in the request: its destination is then fixed.
+    pub fn carries_secrets(&self) -> bool {
+        !self.secrets.is_empty() || !self.attached.is_empty()
+    }
+}
+
+/// The ids added to `used` since `mark`.
+fn since(used: &[SecretId], mark: usize) -> Vec<SecretId> {
+    used.get(mark..)
+        .map(<[SecretId]>::to_vec)
+        .unwrap_or_default()
 }
 
 /// A received response.
@@ -46,7 +70,12 @@ fn render_error(step: &str, e: RenderError) -> Error {
 }
 
 /// Render `template` with `fills` into a request.
-pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<BuiltRequest> {
+pub fn build(
+    step: &str,
+    template: &Template,
+    fills: &dyn Fills,
+    store: &SecretStore,
+) -> Result<BuiltRequest> {
     let mut used = Vec::new();
     let method_text = template
         .method
@@ -87,16 +116,24 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
         }
     }
 
+    let url_secrets: Vec<String> = since(&used, 0)
+        .iter()
+        .map(|id| store.label(*id).to_string())
+        .collect();
     let mut headers = Vec::new();
+    let mut header_ids: Vec<Vec<SecretId>> = Vec::new();
     for (name, value) in &template.headers {
+        let mark = used.len();
         let rendered = value
             .render(fills, &mut used)
             .map_err(|e| render_error(step, e))?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Runtime(format!("step `{step}`: bad header name `{name}`")))?;
         headers.push((name, rendered));
+        header_ids.push(since(&used, mark));
     }
     if let Some((user, password)) = &template.basic_auth {
+        let mark = used.len();
         let mut pair = user
             .render(fills, &mut used)
             .map_err(|e| render_error(step, e))?;
@@ -107,7 +144,9 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
         let mut value = Zeroizing::new(String::from("Basic "));
         base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
         headers.push((reqwest::header::AUTHORIZATION, value));
+        header_ids.push(since(&used, mark));
     }
+    let body_mark = used.len();
 
     let has = |h: &HeaderName| headers.iter().any(|(n, _)| n == h);
     let body = match &template.body {
@@ -147,6 +186,13 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
             Some(Zeroizing::new(serializer.finish().into_bytes()))
         }
     };
+    let body_secret = used.len() > body_mark;
+    // Content-Type headers added for bodies carry no secret.
+    header_ids.resize(headers.len(), Vec::new());
+    let header_secrets = header_ids
+        .iter()
+        .map(|ids| ids.iter().map(|id| store.label(*id).to_string()).collect())
+        .collect();
     used.sort();
     used.dedup();
     Ok(BuiltRequest {
@@ -155,30 +201,60 @@ pub fn build(step: &str, template: &Template, fills: &dyn Fills) -> Result<Built
         headers,
         body,
         secrets: used,
+        url_secrets,
+        header_secrets,
+        body_secret,
+        attached: Vec::new(),
     })
 }
 
-/// Refuse to send a secret anywhere its registry entry does not allow.
+/// Refuse to send a secret anywhere its registry entry does not allow, whether
+/// a template or a hook put it in the request.
 pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStore) -> Result<()> {
-    let host = request.url.host_str().unwrap_or("");
-    let port = request.url.port_or_known_default();
-    for id in &request.secrets {
-        let Some(allowed) = store.hosts(*id) else {
+    let bound = request
+        .secrets
+        .iter()
+        .map(|id| (store.label(*id), store.hosts(*id)))
+        .chain(
+            request
+                .attached
+                .iter()
+                .map(|(label, hosts)| (label.as_str(), hosts.as_deref())),
+        );
+    for (label, hosts) in bound {
+        let Some(allowed) = hosts else {
             continue;
         };
-        let ok = allowed
-            .iter()
-            .any(|entry| destination_matches(entry, host, port));
-        if !ok {
+        if !may_send_to(allowed, &request.url) {
             return Err(Error::Runtime(format!(
-                "step `{step}`: secret `{}` may only be sent to {}, not to {host}{}; nothing was sent",
-                store.label(*id),
+                "step `{step}`: secret `{label}` may only be sent to {}, not to {}; nothing was sent",
                 allowed.join(", "),
-                port.map(|p| format!(":{p}")).unwrap_or_default()
+                destination(&request.url)
             )));
         }
     }
     Ok(())
+}
+
+/// Whether a secret bound to `allowed` (registry `hosts:` entries) may be
+/// sent to `url`.
+pub fn may_send_to(allowed: &[String], url: &Url) -> bool {
+    let host = url.host_str().unwrap_or("");
+    let port = url.port_or_known_default();
+    allowed
+        .iter()
+        .any(|entry| destination_matches(entry, host, port))
+}
+
+/// `host[:port]` of a URL, for messages.
+pub fn destination(url: &Url) -> String {
+    format!(
+        "{}{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default()
+    )
 }
 
 /// Whether `entry` (`host`, `host:port`, `[v6]`, `[v6]:port` or a bare v6

@@ -8,12 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod authoring;
 pub mod bundle;
 pub mod cli;
 pub mod console;
 pub mod duration;
 pub mod error;
 pub mod expect;
+pub mod hooks;
 pub mod http;
 pub mod plan;
 pub mod project;

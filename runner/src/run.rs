@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::console::Console;
 use crate::error::{Error, exit};
 use crate::expect::{self, Body};
+use crate::hooks::{HookRuntime, HookSpecs};
 use crate::http::{self, BuiltRequest, Received};
 use crate::plan::{Fill, Plan, PlannedStep, SecretUse};
 use crate::project::Project;
@@ -86,13 +87,23 @@ pub async fn run_plans(
             return (report, Some(e));
         }
     };
+    let plugin_host = resolver.take_host();
     drop(resolver);
+
+    // Every hook the run uses is loaded and configured before the first request.
+    let mut hooks = match HookSpecs::from_project(project) {
+        Ok(specs) => HookRuntime::new(specs, plugin_host),
+        Err(e) => return fail_run(report, started, e),
+    };
+    if let Err(e) = hooks.prepare(plans).await {
+        return fail_run(report, started, e);
+    }
 
     let mut offset = 0;
     for plan in plans {
         let plan_ids = &ids[offset..offset + plan.secrets.len()];
         offset += plan.secrets.len();
-        match run_plan(plan, plan_ids, &mut store, settings).await {
+        match run_plan(plan, plan_ids, &mut store, &mut hooks, settings).await {
             Ok(journey) => {
                 report.outcome = report.outcome.worst(journey.outcome);
                 report.journeys.push(journey);
@@ -109,6 +120,14 @@ pub async fn run_plans(
     (report, None)
 }
 
+/// Record a run-wide failure in the report and return both.
+fn fail_run(mut report: RunReport, started: Instant, e: Error) -> (RunReport, Option<Error>) {
+    report.outcome = Outcome::Error;
+    report.error = Some(redact::global().redact(&e.to_string()).into_owned());
+    report.duration_ms = millis(started.elapsed());
+    (report, Some(e))
+}
+
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
@@ -118,6 +137,7 @@ async fn run_plan(
     plan: &Plan,
     secret_ids: &[SecretId],
     store: &mut SecretStore,
+    hooks: &mut HookRuntime,
     settings: &RunSettings,
 ) -> Result<JourneyReport, Error> {
     let console = Console {
@@ -151,7 +171,7 @@ async fn run_plan(
             bar.set_message(crate::console::printable(&step.id).into_owned());
         }
         let (mut record, kept) =
-            run_step(&client, step, secret_ids, store, &captures, settings).await;
+            run_step(&client, step, secret_ids, store, hooks, &captures, settings).await;
         record.start_ms = start_ms;
         match &bar {
             // The bar steps aside while the step's line is printed above it.
@@ -197,6 +217,7 @@ async fn run_step(
     step: &PlannedStep,
     secret_ids: &[SecretId],
     store: &mut SecretStore,
+    hooks: &mut HookRuntime,
     captures: &[IndexMap<String, Captured>],
     settings: &RunSettings,
 ) -> (StepReport, IndexMap<String, Captured>) {
@@ -222,9 +243,17 @@ async fn run_step(
         captures,
         generated: &generated,
     };
-    let request = match http::build(&step.id, &step.template, &fills)
-        .and_then(|r| http::check_destinations(&step.id, &r, store).map(|()| r))
-    {
+    let built = http::build(&step.id, &step.template, &fills, store)
+        .and_then(|r| http::check_destinations(&step.id, &r, store).map(|()| r));
+    let built = match built {
+        Ok(request) if !step.hooks.is_empty() => hooks
+            .apply(&step.id, &step.hooks, request, store, secret_ids)
+            .await
+            // Whatever the hooks did, the final request is checked again.
+            .and_then(|r| http::check_destinations(&step.id, &r, store).map(|()| r)),
+        other => other,
+    };
+    let request = match built {
         Ok(request) => request,
         Err(e) => {
             record.error = Some(redact::global().redact(&e.to_string()).into_owned());

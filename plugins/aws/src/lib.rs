@@ -4,13 +4,8 @@
 //!
 //! The sandbox sees only the variables in the provider's `grants.env` (the
 //! credentials and, optionally, the region) and may call only the hosts in
-//! its `grants.hosts`. Everything but the wire (`wasi_http`) is plain code
+//! its `grants.hosts`. Everything but the wire (the SDK's wasi:http) is plain code
 //! with native unit tests.
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "secret-provider",
-});
 
 mod api;
 mod endpoint;
@@ -19,56 +14,42 @@ mod reference;
 mod settings;
 mod sign;
 mod value;
-#[cfg(target_arch = "wasm32")]
-mod wasi_http;
 mod wire;
 
-use std::cell::RefCell;
 use std::time::SystemTime;
 
-use exports::reqflo::plugin::provider::{Error, Guest};
-use reqflo::plugin::secrets::Secret;
+use reqflo_plugin_sdk::{Config, Error, export_provider};
 
 use lookup::Provider;
 use settings::Settings;
 
-thread_local! {
-    // The instance lives for the whole run; so does what it has read.
-    static PROVIDER: RefCell<Option<Provider>> = const { RefCell::new(None) };
-}
+/// The instance lives for the whole run; so does what it has read.
+struct Aws(Provider);
 
-struct Aws;
-
-impl Guest for Aws {
-    fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
-        let settings = Settings::from_config(config)?;
-        PROVIDER.with(|slot| *slot.borrow_mut() = Some(Provider::new(settings)));
-        Ok(())
+impl reqflo_plugin_sdk::Provider for Aws {
+    fn configure(config: Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config.into())?;
+        Ok(Aws(Provider::new(settings)))
     }
 
-    fn resolve(reference: String) -> Result<Secret, Error> {
-        let reference = reference::parse(&reference)?;
-        PROVIDER.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let provider = slot
-                .as_mut()
-                .ok_or_else(|| Error::Unavailable("the AWS provider was not configured".into()))?;
-            // The wasi clock: SigV4 signatures carry the time and AWS refuses
-            // one more than five minutes off.
-            let value = provider.resolve(
+    fn resolve(&mut self, reference: &str) -> Result<reqflo_plugin_sdk::SecretValue, Error> {
+        let reference = reference::parse(reference)?;
+        // The wasi clock: SigV4 signatures carry the time and AWS refuses
+        // one more than five minutes off.
+        self.0
+            .resolve(
                 &reference,
                 &mut transport(),
                 |name| std::env::var(name),
                 SystemTime::now,
-            )?;
-            Ok(Secret::new(&value))
-        })
+            )
+            .map(reqflo_plugin_sdk::SecretValue::from)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn transport() -> wasi_http::WasiHttp {
-    wasi_http::WasiHttp
+fn transport() -> wire::WasiHttp {
+    wire::WasiHttp
 }
 
 /// Native builds exist for unit tests only; they have no wasi:http to call.
@@ -89,7 +70,7 @@ impl wire::Transport for Offline {
     }
 }
 
-export!(Aws);
+export_provider!(Aws);
 
 #[cfg(test)]
 mod tests {
@@ -112,7 +93,7 @@ mod tests {
 
     /// The endpoint the tests talk to.
     pub fn endpoint() -> crate::endpoint::Endpoint {
-        match crate::endpoint::Endpoint::parse("http://moto:5000") {
+        match crate::endpoint::parse("http://moto:5000") {
             Ok(endpoint) => endpoint,
             Err(why) => panic!("{why}"),
         }

@@ -73,7 +73,7 @@ impl Provider {
             .connection
             .as_ref()
             .ok_or_else(|| Error::Unavailable("the AWS provider has no connection".into()))?;
-        let url = connection.endpoint.url();
+        let url = crate::endpoint::url(&connection.endpoint);
         let body = api::request_body(reference);
         let mut headers = vec![
             ("content-type".to_string(), api::CONTENT_TYPE.to_string()),

@@ -61,7 +61,7 @@ impl Settings {
                     settings.region = Some(region.to_string());
                 }
                 "endpoint" => {
-                    let endpoint = Endpoint::parse(&value).map_err(|why| {
+                    let endpoint = crate::endpoint::parse(&value).map_err(|why| {
                         Error::InvalidReference(format!(
                             "config.endpoint is not a usable Secrets Manager URL: it {why}"
                         ))
@@ -91,7 +91,7 @@ impl Settings {
         };
         let endpoint = match &self.endpoint {
             Some(endpoint) => endpoint.clone(),
-            None => Endpoint::for_region(&region),
+            None => crate::endpoint::for_region(&region),
         };
         let access_key_id = required(&read, ACCESS_KEY_ENV)?;
         // The key ID travels in the Authorization header and the token in its

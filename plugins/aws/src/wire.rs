@@ -1,7 +1,7 @@
 //! One request to Secrets Manager, minus the wire: what is sent, what can
 //! come back, and the errors for a request that got no answer.
 //!
-//! The wire itself (`wasi_http`) exists only in the component; keeping it
+//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it
 //! behind [`Transport`] lets the signing, the lookup and every message be
 //! tested natively.
 
@@ -45,22 +45,29 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Why no answer came back, reduced to what a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-// Only the component's transport produces most of these; native builds exist
-// for the tests, which construct them by hand.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub enum Failure {
-    /// The host refused the destination: it is not in `grants.hosts`.
-    Denied,
-    /// Nothing listens at the endpoint's address.
-    Refused,
-    /// The server (or the host's time bound) ran out of time.
-    Timeout,
-    /// The answer was larger than this plugin or the host accepts.
-    TooLarge,
-    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
-    Broken(String),
+/// Why no answer came back (the SDK's, shared by every provider).
+pub use reqflo_plugin_sdk::http::Failure;
+
+/// [`Transport`] over the host's wasi:http, through the SDK.
+#[cfg(target_arch = "wasm32")]
+pub struct WasiHttp;
+
+#[cfg(target_arch = "wasm32")]
+impl Transport for WasiHttp {
+    fn send(&mut self, request: Request) -> Result<Answer, Failure> {
+        use reqflo_plugin_sdk::http;
+        let mut sent = http::Request::post(request.url, request.body);
+        sent.headers = request.headers;
+        // Error bodies are read too: they carry the error's type (`__type`).
+        // They are parsed for that alone and never shown.
+        let response = http::send(sent, http::Limits::read_all(MAX_BODY_BYTES))?;
+        Ok(Answer {
+            status: response.status,
+            error_type: response.header("x-amzn-errortype").map(str::to_string),
+            location: response.header("location").map(str::to_string),
+            body: response.body,
+        })
+    }
 }
 
 /// The user-facing error for a request that got no answer; `subject` is what

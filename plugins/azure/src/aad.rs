@@ -188,11 +188,10 @@ fn refusal(client: &ClientCredentials, body: &[u8], status: u16) -> Error {
 mod tests {
     use super::*;
     use crate::tests::kind_and_message;
-    use crate::wire::Origin;
 
     fn client() -> ClientCredentials {
         ClientCredentials {
-            authority: match Origin::parse_base("https://login.microsoftonline.com") {
+            authority: match crate::wire::parse_origin("https://login.microsoftonline.com") {
                 Ok(o) => o,
                 Err(why) => panic!("{why}"),
             },

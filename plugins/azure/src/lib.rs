@@ -5,67 +5,48 @@
 //! AD's client credentials grant (a client secret from the environment). The
 //! sandbox sees only the variables in the provider's `grants.env` and may call
 //! only the hosts in its `grants.hosts`: the vault, and Azure AD when it signs
-//! in itself. Everything but the wire (`wasi_http`) is plain code with native
+//! in itself. Everything but the wire (the SDK's wasi:http) is plain code with native
 //! unit tests.
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "secret-provider",
-});
 
 mod aad;
 mod keyvault;
 mod provider;
 mod reference;
 mod settings;
-#[cfg(target_arch = "wasm32")]
-mod wasi_http;
 mod wire;
 
-use std::cell::RefCell;
 use std::time::Instant;
 
-use exports::reqflo::plugin::provider::{Error, Guest};
-use reqflo::plugin::secrets::Secret;
+use reqflo_plugin_sdk::{Config, Error, SecretValue, export_provider};
 
 use provider::Provider;
 use settings::Settings;
 
-thread_local! {
-    // The instance lives for the whole run; so do its token and what it fetched.
-    static PROVIDER: RefCell<Option<Provider>> = const { RefCell::new(None) };
-}
+/// The instance lives for the whole run; so do its token and what it fetched.
+struct Azure(Provider);
 
-struct Azure;
-
-impl Guest for Azure {
-    fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
-        let settings = Settings::from_config(config)?;
-        PROVIDER.with(|slot| *slot.borrow_mut() = Some(Provider::new(settings)));
-        Ok(())
+impl reqflo_plugin_sdk::Provider for Azure {
+    fn configure(config: Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config.into())?;
+        Ok(Azure(Provider::new(settings)))
     }
 
-    fn resolve(reference: String) -> Result<Secret, Error> {
-        let reference = reference::parse(&reference)?;
-        PROVIDER.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let provider = slot.as_mut().ok_or_else(|| {
-                Error::Unavailable("the Azure Key Vault provider was not configured".into())
-            })?;
-            let value = provider.resolve(
+    fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
+        let reference = reference::parse(reference)?;
+        self.0
+            .resolve(
                 &reference,
                 &mut transport(),
                 |name| std::env::var(name),
                 Instant::now(),
-            )?;
-            Ok(Secret::new(&value))
-        })
+            )
+            .map(SecretValue::from)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn transport() -> wasi_http::WasiHttp {
-    wasi_http::WasiHttp
+fn transport() -> wire::WasiHttp {
+    wire::WasiHttp
 }
 
 /// Native builds exist for unit tests only; they have no wasi:http to call.
@@ -92,7 +73,7 @@ impl wire::Transport for Offline {
     }
 }
 
-export!(Azure);
+export_provider!(Azure);
 
 #[cfg(test)]
 mod tests {
@@ -115,7 +96,7 @@ mod tests {
 
     /// The vault the tests talk to.
     pub fn origin() -> crate::wire::Origin {
-        match crate::wire::Origin::parse_base("https://myvault.vault.azure.net") {
+        match crate::wire::parse_origin("https://myvault.vault.azure.net") {
             Ok(origin) => origin,
             Err(why) => panic!("{why}"),
         }

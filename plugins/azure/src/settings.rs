@@ -63,7 +63,7 @@ impl Settings {
         for (key, value) in config {
             match key.as_str() {
                 "vault_url" => {
-                    vault = Some(Origin::parse_base(&value).map_err(|why| {
+                    vault = Some(crate::wire::parse_origin(&value).map_err(|why| {
                         invalid(format!(
                             "config.vault_url is not a usable Key Vault URL \
                              (like https://myvault.vault.azure.net): it {why}"
@@ -71,7 +71,7 @@ impl Settings {
                     })?);
                 }
                 "authority" => {
-                    authority = Some(Origin::parse_base(&value).map_err(|why| {
+                    authority = Some(crate::wire::parse_origin(&value).map_err(|why| {
                         invalid(format!(
                             "config.authority is not a usable Azure AD URL \
                              (like {DEFAULT_AUTHORITY}): it {why}"
@@ -108,7 +108,7 @@ impl Settings {
                 }
                 let authority = match authority {
                     Some(authority) => authority,
-                    None => Origin::parse_base(DEFAULT_AUTHORITY)
+                    None => crate::wire::parse_origin(DEFAULT_AUTHORITY)
                         .map_err(|why| invalid(format!("the default authority {why}")))?,
                 };
                 Auth::ClientCredentials(ClientCredentials {

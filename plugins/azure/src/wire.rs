@@ -2,7 +2,7 @@
 //! come back, origins, encodings, and the messages for answers that are not
 //! about any one secret (no answer, a redirect).
 //!
-//! The wire itself (`wasi_http`) exists only in the component; keeping it
+//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it
 //! behind [`Transport`] lets everything else be tested natively.
 
 use std::fmt;
@@ -32,22 +32,40 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Why no answer came back, reduced to what a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-// Only the component's transport produces most of these; native builds exist
-// for the tests, which construct them by hand.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub enum Failure {
-    /// The host refused the destination: it is not in `grants.hosts`.
-    Denied,
-    /// Nothing listens at the server's address.
-    Refused,
-    /// The server (or the host's time bound) ran out of time.
-    Timeout,
-    /// The answer was larger than this plugin or the host accepts.
-    TooLarge,
-    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
-    Broken(String),
+/// Why no answer came back (the SDK's, shared by every provider).
+pub use reqflo_plugin_sdk::http::Failure;
+
+/// [`Transport`] over the host's wasi:http, through the SDK.
+#[cfg(target_arch = "wasm32")]
+pub struct WasiHttp;
+
+#[cfg(target_arch = "wasm32")]
+impl Transport for WasiHttp {
+    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
+        let request = reqflo_plugin_sdk::http::Request::get(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/json");
+        send(request)
+    }
+
+    fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure> {
+        let request = reqflo_plugin_sdk::http::Request::post(url, form.as_bytes().to_vec())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json");
+        send(request)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn send(request: reqflo_plugin_sdk::http::Request) -> Result<Answer, Failure> {
+    use reqflo_plugin_sdk::http;
+    // Error bodies are read too: Azure says why (a code) only there.
+    let response = http::send(request, http::Limits::read_all(MAX_BODY_BYTES))?;
+    Ok(Answer {
+        status: response.status,
+        location: response.header("location").map(str::to_string),
+        body: response.body,
+    })
 }
 
 /// A server by its role and origin, as messages name it: "Key Vault at
@@ -160,151 +178,13 @@ fn form_component(text: &str, out: &mut String) {
     }
 }
 
-/// An HTTP origin, `scheme://host[:port]`: the vault, Azure AD, or where a
-/// redirect pointed. It never carries a path, so it never carries a query
-/// string that might hold something sensitive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    https: bool,
-    host: String,
-    port: u16,
-}
+/// The vault, Azure AD, or where a redirect pointed (the SDK's origin).
+pub use reqflo_plugin_sdk::origin::Origin;
 
-impl Origin {
-    /// Parse a base URL: http or https, no credentials, no path but `/`.
-    /// The error completes "it …".
-    pub fn parse_base(url: &str) -> Result<Origin, &'static str> {
-        let (origin, rest) = Origin::parse_prefix(url.trim())?;
-        if !rest.is_empty() && rest != "/" {
-            return Err("has a path, query or fragment; give just scheme://host[:port]");
-        }
-        Ok(origin)
-    }
-
-    /// The origin a `Location` header points to, relative to `self`; `None` when
-    /// it cannot be read (the caller then names no destination).
-    pub fn of_location(&self, location: &str) -> Option<Origin> {
-        let location = location.trim();
-        if let Some(rest) = location.strip_prefix("//") {
-            let scheme = if self.https { "https://" } else { "http://" };
-            return Origin::parse_prefix(&format!("{scheme}{rest}"))
-                .ok()
-                .map(|(origin, _)| origin);
-        }
-        if location.starts_with('/') {
-            return Some(self.clone());
-        }
-        Origin::parse_prefix(location)
-            .ok()
-            .map(|(origin, _)| origin)
-    }
-
-    /// `host:port`, the form `grants.hosts` uses.
-    pub fn authority(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-
-    /// The host name, lowercased.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// A URL on this origin; `path_and_query` starts with `/`.
-    pub fn url(&self, path_and_query: &str) -> String {
-        format!("{self}{path_and_query}")
-    }
-
-    /// Split `scheme://authority` off `url`, returning the rest.
-    fn parse_prefix(url: &str) -> Result<(Origin, &str), &'static str> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or("must start with http:// or https://")?;
-        let https = if scheme.eq_ignore_ascii_case("https") {
-            true
-        } else if scheme.eq_ignore_ascii_case("http") {
-            false
-        } else {
-            return Err("must start with http:// or https://");
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, rest) = rest.split_at(end);
-        if authority.contains('@') {
-            return Err("carries a user name or password; credentials come from the environment");
-        }
-        let (host, port) = split_host_port(authority)?;
-        let port = match port {
-            None if https => 443,
-            None => 80,
-            Some(port) => match port.parse::<u16>() {
-                Ok(port) if port > 0 => port,
-                _ => return Err("has an invalid port"),
-            },
-        };
-        Ok((
-            Origin {
-                https,
-                host: host.to_ascii_lowercase(),
-                port,
-            },
-            rest,
-        ))
-    }
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.https { "https" } else { "http" };
-        let default = if self.https { 443 } else { 80 };
-        // Printed as users write vault URLs: the default port left out.
-        if self.port == default {
-            write!(f, "{scheme}://{}", self.host)
-        } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// `host[:port]` or `[v6][:port]`, with a host that is safe to print and to
-/// put back into a URL.
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let close = rest.find(']').ok_or("has an invalid host name")?;
-        let inside = &rest[..close];
-        if inside.is_empty()
-            || !inside
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
-        {
-            return Err("has an invalid host name");
-        }
-        let host = &authority[..close + 2];
-        match &rest[close + 1..] {
-            "" => (host, None),
-            after => (
-                host,
-                Some(after.strip_prefix(':').ok_or("has an invalid port")?),
-            ),
-        }
-    } else {
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        };
-        let valid = host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
-        if !valid {
-            return Err("has an invalid host name");
-        }
-        (host, port)
-    };
-    if host.is_empty() {
-        return Err("has no host name");
-    }
-    if host.len() > 253 {
-        return Err("has an invalid host name");
-    }
-    Ok((host, port))
+/// Parse a base URL (see [`Origin::parse_base`]). Azure's origins print as
+/// users write vault URLs: without the default port.
+pub fn parse_origin(url: &str) -> Result<Origin, &'static str> {
+    Origin::parse_base(url).map(Origin::without_default_port)
 }
 
 #[cfg(test)]
@@ -314,7 +194,7 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        let origin = |url| Origin::parse_base(url).map(|o| o.to_string());
+        let origin = |url| crate::wire::parse_origin(url).map(|o| o.to_string());
         assert_eq!(
             origin("https://MyVault.vault.azure.net/"),
             Ok("https://myvault.vault.azure.net".into())
@@ -338,7 +218,7 @@ mod tests {
         ] {
             assert!(origin(bad).is_err(), "{bad}");
         }
-        let o = Origin::parse_base("https://v.vault.azure.net").ok();
+        let o = crate::wire::parse_origin("https://v.vault.azure.net").ok();
         assert_eq!(
             o.map(|o| o.authority()),
             Some("v.vault.azure.net:443".into())

@@ -4,24 +4,13 @@
 //! read-only and hands it over as this plugin's stdin, so the plugin can read that
 //! one file and nothing else, not even its neighbours in the same directory.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "secret-provider",
-});
-
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use exports::reqflo::plugin::provider::{Error, Guest};
-use reqflo::plugin::secrets::Secret;
+use reqflo_plugin_sdk::{Config, Error, Provider, SecretValue, export_provider};
 
 /// Larger than any sane secret file; a bigger one is a mistake, not a secret file.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-
-thread_local! {
-    static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
-}
 
 struct Loaded {
     path: String,
@@ -62,10 +51,8 @@ impl Format {
     }
 }
 
-struct FileProvider;
-
-impl Guest for FileProvider {
-    fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
+impl Provider for Loaded {
+    fn configure(config: Config) -> Result<Loaded, Error> {
         let mut path = None;
         let mut format = None;
         for (key, value) in config {
@@ -103,19 +90,11 @@ impl Guest for FileProvider {
         let document = parse(format, &text).map_err(|why| {
             Error::Unavailable(format!("{path} is not a valid secret file: {why}"))
         })?;
-        LOADED.with(|slot| *slot.borrow_mut() = Some(Loaded { path, document }));
-        Ok(())
+        Ok(Loaded { path, document })
     }
 
-    fn resolve(reference: String) -> Result<Secret, Error> {
-        LOADED.with(|slot| {
-            let slot = slot.borrow();
-            let loaded = slot
-                .as_ref()
-                .ok_or_else(|| Error::Unavailable("the provider was not configured".into()))?;
-            let value = loaded.lookup(&reference)?;
-            Ok(Secret::new(value.as_bytes()))
-        })
+    fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
+        self.lookup(reference).map(SecretValue::from)
     }
 }
 
@@ -227,4 +206,46 @@ fn quoted(value: &str, quote: char) -> Option<&str> {
         .and_then(|rest| rest.strip_suffix(quote))
 }
 
-export!(FileProvider);
+export_provider!(Loaded);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(format: Format, text: &str) -> Loaded {
+        match parse(format, text) {
+            Ok(document) => Loaded {
+                path: "secrets.test".into(),
+                document,
+            },
+            Err(why) => panic!("{why}"),
+        }
+    }
+
+    fn resolve(loaded: &mut Loaded, reference: &str) -> Result<Vec<u8>, (&'static str, String)> {
+        loaded
+            .resolve(reference)
+            .map(|v| v.expose_bytes().to_vec())
+            .map_err(|e| (e.kind(), e.message().to_string()))
+    }
+
+    #[test]
+    fn nested_keys_and_formats() {
+        let mut yaml = loaded(Format::Yaml, "a:\n  b: one\n  n: 3\nmap: {x: 1}\n");
+        assert_eq!(resolve(&mut yaml, "a.b"), Ok(b"one".to_vec()));
+        assert_eq!(resolve(&mut yaml, "a.n"), Ok(b"3".to_vec()));
+        assert_eq!(
+            resolve(&mut yaml, "a.c"),
+            Err(("not-found", "no `a.c` in secrets.test".into()))
+        );
+        assert_eq!(
+            resolve(&mut yaml, "map").map_err(|e| e.0),
+            Err("invalid-reference")
+        );
+        let mut dotenv = loaded(Format::Dotenv, "export K=\"v w\"\nJ=x # note\n");
+        assert_eq!(resolve(&mut dotenv, "K"), Ok(b"v w".to_vec()));
+        assert_eq!(resolve(&mut dotenv, "J"), Ok(b"x".to_vec()));
+        assert!(matches!(Format::of_path("dir/.env.local"), Format::Dotenv));
+        assert!(parse(Format::Json, "[1]").is_err());
+    }
+}

@@ -4,60 +4,39 @@
 //! The sandbox sees only the variables in the provider's `grants.env` and may
 //! call only the hosts in its `grants.hosts`, so the access token's variable and
 //! the endpoint must be granted explicitly. Everything but the wire
-//! (`wasi_http`) is plain code with native unit tests.
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "secret-provider",
-});
+//! (the SDK's wasi:http) is plain code with native unit tests.
 
 mod access;
 mod lookup;
 mod payload;
 mod reference;
 mod settings;
-#[cfg(target_arch = "wasm32")]
-mod wasi_http;
 
-use std::cell::RefCell;
-
-use exports::reqflo::plugin::provider::{Error, Guest};
-use reqflo::plugin::secrets::Secret;
+use reqflo_plugin_sdk::{Config, Error, SecretValue, export_provider};
 
 use lookup::Provider;
 use settings::Settings;
 
-thread_local! {
-    // The instance lives for the whole run; so does what it has read.
-    static PROVIDER: RefCell<Option<Provider>> = const { RefCell::new(None) };
-}
+/// The instance lives for the whole run; so does what it has read.
+struct Gcp(Provider);
 
-struct Gcp;
-
-impl Guest for Gcp {
-    fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
-        let settings = Settings::from_config(config)?;
-        PROVIDER.with(|slot| *slot.borrow_mut() = Some(Provider::new(settings)));
-        Ok(())
+impl reqflo_plugin_sdk::Provider for Gcp {
+    fn configure(config: Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config.into())?;
+        Ok(Gcp(Provider::new(settings)))
     }
 
-    fn resolve(reference: String) -> Result<Secret, Error> {
-        let reference = reference::parse(&reference)?;
-        PROVIDER.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let provider = slot.as_mut().ok_or_else(|| {
-                Error::Unavailable("the Google Cloud provider was not configured".into())
-            })?;
-            let value =
-                provider.resolve(&reference, &mut transport(), |name| std::env::var(name))?;
-            Ok(Secret::new(&value))
-        })
+    fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
+        let reference = reference::parse(reference)?;
+        self.0
+            .resolve(&reference, &mut transport(), |name| std::env::var(name))
+            .map(SecretValue::from)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn transport() -> wasi_http::WasiHttp {
-    wasi_http::WasiHttp
+fn transport() -> access::WasiHttp {
+    access::WasiHttp
 }
 
 /// Native builds exist for unit tests only; they have no wasi:http to call.
@@ -78,7 +57,7 @@ impl access::Transport for Offline {
     }
 }
 
-export!(Gcp);
+export_provider!(Gcp);
 
 #[cfg(test)]
 mod tests {

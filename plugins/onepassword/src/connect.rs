@@ -1,7 +1,7 @@
 //! Talking to a Connect server, minus the wire: what one GET can answer, and
 //! how each answer becomes a value or a user-facing error.
 //!
-//! The wire itself (`wasi_http`) exists only in the component; keeping it behind
+//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it behind
 //! [`Transport`] lets the lookup logic and every message be tested natively.
 
 use std::fmt;
@@ -31,22 +31,32 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Why no answer came back, reduced to what a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-// Only the component's transport produces most of these; native builds exist
-// for the tests, which construct them by hand.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub enum Failure {
-    /// The host refused the destination: it is not in `grants.hosts`.
-    Denied,
-    /// Nothing listens at the server's address.
-    Refused,
-    /// The server (or the host's time bound) ran out of time.
-    Timeout,
-    /// The answer was larger than this plugin or the host accepts.
-    TooLarge,
-    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
-    Broken(String),
+/// Why no answer came back (the SDK's, shared by every provider).
+pub use reqflo_plugin_sdk::http::Failure;
+
+/// [`Transport`] over the host's wasi:http, through the SDK.
+#[cfg(target_arch = "wasm32")]
+pub struct WasiHttp;
+
+#[cfg(target_arch = "wasm32")]
+impl Transport for WasiHttp {
+    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
+        use reqflo_plugin_sdk::http;
+        let request = http::Request::get(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/json");
+        // Only a 2xx body is ever used; an error page is not read at all.
+        let limits = http::Limits {
+            max_body_bytes: MAX_BODY_BYTES,
+            error_body: http::ErrorBody::Skip,
+        };
+        let response = http::send(request, limits)?;
+        Ok(Answer {
+            status: response.status,
+            location: response.header("location").map(str::to_string),
+            body: response.body,
+        })
+    }
 }
 
 /// What was being looked up when an answer came back, for messages.

@@ -5,62 +5,41 @@
 //! The sandbox sees only the variables in the provider's `grants.env` and may
 //! call only the hosts in its `grants.hosts`, so the address, the token and
 //! the server must be granted explicitly. Everything but the wire
-//! (`wasi_http`) is plain code with native unit tests.
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "secret-provider",
-});
+//! (the SDK's wasi:http) is plain code with native unit tests.
 
 mod approle;
 mod kv;
 mod lookup;
-mod origin;
 mod reference;
 mod settings;
-#[cfg(target_arch = "wasm32")]
-mod wasi_http;
 mod wire;
 
-use std::cell::RefCell;
-
-use exports::reqflo::plugin::provider::{Error, Guest};
-use reqflo::plugin::secrets::Secret;
+use reqflo_plugin_sdk::origin;
+use reqflo_plugin_sdk::{Config, Error, SecretValue, export_provider};
 
 use lookup::Provider;
 use settings::Settings;
 
-thread_local! {
-    // The instance lives for the whole run; so do its token and what it read.
-    static PROVIDER: RefCell<Option<Provider>> = const { RefCell::new(None) };
-}
+/// The instance lives for the whole run; so do its token and what it read.
+struct Vault(Provider);
 
-struct Vault;
-
-impl Guest for Vault {
-    fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
-        let settings = Settings::from_config(config)?;
-        PROVIDER.with(|slot| *slot.borrow_mut() = Some(Provider::new(settings)));
-        Ok(())
+impl reqflo_plugin_sdk::Provider for Vault {
+    fn configure(config: Config) -> Result<Self, Error> {
+        let settings = Settings::from_config(config.into())?;
+        Ok(Vault(Provider::new(settings)))
     }
 
-    fn resolve(reference: String) -> Result<Secret, Error> {
-        let reference = reference::parse(&reference)?;
-        PROVIDER.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let provider = slot.as_mut().ok_or_else(|| {
-                Error::Unavailable("the Vault provider was not configured".into())
-            })?;
-            let value =
-                provider.resolve(&reference, &mut transport(), |name| std::env::var(name))?;
-            Ok(Secret::new(value.as_bytes()))
-        })
+    fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
+        let reference = reference::parse(reference)?;
+        self.0
+            .resolve(&reference, &mut transport(), |name| std::env::var(name))
+            .map(SecretValue::from)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn transport() -> wasi_http::WasiHttp {
-    wasi_http::WasiHttp
+fn transport() -> wire::WasiHttp {
+    wire::WasiHttp
 }
 
 /// Native builds exist for unit tests only; they have no wasi:http to call.
@@ -81,7 +60,7 @@ impl wire::Transport for Offline {
     }
 }
 
-export!(Vault);
+export_provider!(Vault);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! Talking to Vault, minus the wire: the requests this plugin makes, what one
 //! can answer, and the errors every kind of request shares.
 //!
-//! The wire itself (`wasi_http`) exists only in the component; keeping it behind
+//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it behind
 //! [`Transport`] lets the lookup logic and every message be tested natively.
 
 use serde::Deserialize;
@@ -25,6 +25,8 @@ pub enum Method {
 }
 
 /// One request to Vault. No `Debug`: headers and body carry credentials.
+// Only the component's transport reads these; natively only the tests do.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub struct Request {
     /// GET or POST.
     pub method: Method,
@@ -53,22 +55,35 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Why no answer came back, reduced to what a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-// Only the component's transport produces most of these; native builds exist
-// for the tests, which construct them by hand.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub enum Failure {
-    /// The host refused the destination: it is not in `grants.hosts`.
-    Denied,
-    /// Nothing listens at the server's address.
-    Refused,
-    /// The server (or the host's time bound) ran out of time.
-    Timeout,
-    /// The answer was larger than this plugin or the host accepts.
-    TooLarge,
-    /// Anything else, with a short name of the failure (`DNS lookup failed`…).
-    Broken(String),
+/// Why no answer came back (the SDK's, shared by every provider).
+pub use reqflo_plugin_sdk::http::Failure;
+
+/// [`Transport`] over the host's wasi:http, through the SDK.
+#[cfg(target_arch = "wasm32")]
+pub struct WasiHttp;
+
+#[cfg(target_arch = "wasm32")]
+impl Transport for WasiHttp {
+    fn send(&mut self, request: Request) -> Result<Answer, Failure> {
+        use reqflo_plugin_sdk::http;
+        let mut sent = match request.method {
+            Method::Get => http::Request::get(request.url),
+            Method::Post => http::Request::post(request.url, request.body.unwrap_or_default()),
+        };
+        sent = sent.header("accept", "application/json");
+        for (name, value) in request.headers {
+            sent = sent.header(name, value);
+        }
+        // Error bodies are read too: a 404 tells a deleted version from a
+        // missing secret, a 503 says whether the server is sealed. They are
+        // parsed for those fields only and never shown.
+        let response = http::send(sent, http::Limits::read_all(MAX_BODY_BYTES))?;
+        Ok(Answer {
+            status: response.status,
+            location: response.header("location").map(str::to_string),
+            body: response.body,
+        })
+    }
 }
 
 /// The headers every request carries: the token (when there is one yet), the

@@ -10,7 +10,10 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::inputs::{InputMode, input_value};
-use super::{CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedStep, SecretUse};
+use super::{
+    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedHook, PlannedStep,
+    SecretUse,
+};
 use crate::error::{Diagnostic, Error, Result};
 use crate::project::load::list_or_none;
 use crate::project::model::{
@@ -85,7 +88,25 @@ pub fn plan_journey(
         variables.insert(name.clone(), Value::String(value.clone()));
     }
     let variables = Arc::new(variables);
+    let env_hooks = env_def.map(|e| e.hooks.clone()).unwrap_or_default();
+    for (i, name) in env_hooks.iter().enumerate() {
+        if !project.config.hooks.contains_key(name) {
+            return Err(Error::Config(
+                Diagnostic::new(format!(
+                    "environment `{environment}` attaches hook `{name}`, which is not defined"
+                ))
+                .at(project.config_source.value(&[
+                    "environments",
+                    &environment,
+                    "hooks",
+                    &i.to_string(),
+                ]))
+                .hint(format!("hooks: {}", list_or_none(&hook_names(project)))),
+            ));
+        }
+    }
     let mut planner = Planner {
+        env_hooks,
         project,
         providers,
         journey,
@@ -150,7 +171,13 @@ fn run_chain(
     Ok(chain)
 }
 
+/// The hooks `reqflo.yaml` defines, for hints.
+fn hook_names(project: &Project) -> Vec<String> {
+    project.config.hooks.keys().cloned().collect()
+}
+
 struct Planner<'a> {
+    env_hooks: Vec<String>,
     project: &'a Project,
     providers: &'a Providers,
     journey: &'a Loaded<JourneyFile>,
@@ -218,7 +245,9 @@ impl Planner<'_> {
 
         let captures = self.captures(&i, &def.capture)?;
         let expect = self.expectations(&i, &def.expect)?;
+        let hooks = self.hooks(&i, &def.hooks)?;
         Ok(PlannedStep {
+            hooks,
             id: def.id.clone(),
             template,
             fills,
@@ -226,6 +255,47 @@ impl Planner<'_> {
             captures,
             expect,
         })
+    }
+
+    /// The environment's hooks, then the step's, each with its granted
+    /// secrets planned (and checked against policy) like the step's own.
+    fn hooks(&mut self, i: &str, step_hooks: &[String]) -> Result<Vec<PlannedHook>> {
+        for (j, name) in step_hooks.iter().enumerate() {
+            if !self.project.config.hooks.contains_key(name) {
+                return Err(Error::Definition(
+                    Diagnostic::new(format!("unknown hook `{name}`"))
+                        .at(self.source.value(&["steps", i, "hooks", &j.to_string()]))
+                        .hint(format!(
+                            "hooks are defined under `hooks:` in reqflo.yaml; defined: {}",
+                            list_or_none(&hook_names(self.project))
+                        )),
+                ));
+            }
+        }
+        let names: Vec<String> = self
+            .env_hooks
+            .iter()
+            .chain(step_hooks.iter())
+            .cloned()
+            .collect();
+        let mut planned = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(def) = self.project.config.hooks.get(&name) else {
+                continue;
+            };
+            let mut secrets = Vec::with_capacity(def.secrets.len());
+            for (k, secret) in def.secrets.clone().iter().enumerate() {
+                let spot =
+                    self.project
+                        .config_source
+                        .value(&["hooks", &name, "secrets", &k.to_string()]);
+                let note = format!(" (granted to hook `{name}`)");
+                let index = self.secret_at(spot, secret, None, &note)?;
+                secrets.push((secret.clone(), index));
+            }
+            planned.push(PlannedHook { name, secrets });
+        }
+        Ok(planned)
     }
 
     fn template(&mut self, name: &str, i: &str) -> Result<Arc<Template>> {
@@ -342,9 +412,22 @@ impl Planner<'_> {
 
     /// Record a secret use, enforcing the registry's policy now, before any request.
     fn secret(&mut self, path: &[&str], name: &str, provider: Option<String>) -> Result<usize> {
+        let spot = self.source.value(&[path, &["name"]].concat());
+        self.secret_at(spot, name, provider, "")
+    }
+
+    /// [`Self::secret`] with the spot to blame given, and a note for messages
+    /// (which hook the secret is granted to).
+    fn secret_at(
+        &mut self,
+        spot: Option<crate::error::Spot>,
+        name: &str,
+        provider: Option<String>,
+        note: &str,
+    ) -> Result<usize> {
         let config = &self.project.config;
         let entry = config.secrets.get(name);
-        let at = || self.source.value(&[path, &["name"]].concat());
+        let at = || spot.clone();
         if let Some(globs) = entry.and_then(|e| e.journeys.as_ref()) {
             let allowed = globs.iter().any(|g| {
                 Glob::new(g)
@@ -354,7 +437,7 @@ impl Planner<'_> {
             if !allowed {
                 return Err(Error::Policy(
                     Diagnostic::new(format!(
-                        "journey `{}` may not use secret `{name}`",
+                        "journey `{}` may not use secret `{name}`{note}",
                         self.journey.name
                     ))
                     .at(at())

@@ -44,6 +44,17 @@ pub struct PlannedStep {
     pub captures: Vec<CaptureRule>,
     /// What the response must look like.
     pub expect: Expectations,
+    /// Request hooks to run on the built request, in order.
+    pub hooks: Vec<PlannedHook>,
+}
+
+/// A hook attached to a step, with the secrets granted to it.
+#[derive(Debug, Clone)]
+pub struct PlannedHook {
+    /// The hook's name under `hooks:` in reqflo.yaml.
+    pub name: String,
+    /// Each granted secret's name and its index in `Plan::secrets`.
+    pub secrets: Vec<(String, usize)>,
 }
 
 /// Where a placeholder's value comes from at run time.

@@ -22,6 +22,40 @@ pub struct ProjectFile {
     /// The registry: which secrets exist and who may use them.
     #[serde(default)]
     pub secrets: IndexMap<String, SecretEntry>,
+    /// Request hooks: plugins that edit requests holding only secret handles.
+    #[serde(default)]
+    pub hooks: IndexMap<String, HookDef>,
+}
+
+/// One request hook in `reqflo.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookDef {
+    /// `builtin:NAME` or a path to a component, relative to the project root.
+    pub plugin: String,
+    /// Pinned digest of a custom hook's file, hex.
+    pub sha256: Option<String>,
+    /// Passed to the hook's `configure`, values as strings.
+    #[serde(default)]
+    pub config: IndexMap<String, Value>,
+    /// Secrets whose handles the hook receives (never their values).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// What the hook may reach through the host (its token endpoint).
+    #[serde(default)]
+    pub grants: HookGrants,
+    /// Resource limits for the sandbox.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// A hook's grants: only hosts. A hook never sees environment variables.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookGrants {
+    /// Hosts the host may call for the hook (OAuth token endpoints).
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// One environment in `reqflo.yaml`.
@@ -33,6 +67,9 @@ pub struct EnvironmentDef {
     pub variables: IndexMap<String, Value>,
     /// The provider chain; `[env, file]` when omitted.
     pub secrets: Option<Vec<String>>,
+    /// Hooks run on every request in this environment, before step hooks.
+    #[serde(default)]
+    pub hooks: Vec<String>,
 }
 
 /// One provider instance in `reqflo.yaml`.
@@ -135,6 +172,9 @@ pub struct StepDef {
     /// What the response must look like.
     #[serde(default)]
     pub expect: ExpectDef,
+    /// Hooks run on this step's request, after the environment's.
+    #[serde(default)]
+    pub hooks: Vec<String>,
 }
 
 impl StepDef {

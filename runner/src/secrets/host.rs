@@ -51,6 +51,11 @@ impl PluginHost {
         })
     }
 
+    /// The engine, shared with request hooks (one epoch clock, one code cache).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Compile (or load from the on-disk cache) and pre-link one plugin.
     pub fn compile(&self, label: &str, bytes: &[u8], digest: &str) -> Result<CompiledPlugin> {
         let component = cache::load_or_compile(&self.engine, digest, bytes).map_err(|e| {

@@ -3,10 +3,10 @@
 //! A plugin returns a handle; the value behind it moves straight into the
 //! [`SecretStore`]. Only the HTTP layer ever calls [`SecretStore::reveal`].
 
-mod cache;
-mod host;
-mod net;
-mod plugin;
+pub(crate) mod cache;
+pub(crate) mod host;
+pub(crate) mod net;
+pub(crate) mod plugin;
 mod providers;
 mod resolve;
 mod store;

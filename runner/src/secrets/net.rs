@@ -88,6 +88,11 @@ impl HostGrant {
     }
 }
 
+/// Whether any of `grants` covers a request to `uri`.
+pub fn grants_allow(grants: &[HostGrant], uri: &http::Uri) -> bool {
+    Target::of(uri).is_some_and(|target| grants.iter().any(|g| g.allows(&target)))
+}
+
 impl std::fmt::Display for HostGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(scheme) = self.scheme {

@@ -16,7 +16,7 @@ use crate::duration::human;
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/0.1.0",
         world: "secret-provider",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -113,10 +113,37 @@ impl PluginState {
 
 /// `StoreLimits` that remembers whether it refused memory, so the error can
 /// say "memory limit" instead of a generic trap.
-struct Limiter {
+pub(crate) struct Limiter {
     inner: StoreLimits,
     refused_memory: bool,
     memory_bytes: usize,
+}
+
+impl Limiter {
+    /// The limits every plugin store gets, with `memory_bytes` of linear memory.
+    pub(crate) fn new(memory_bytes: usize) -> Limiter {
+        Limiter {
+            inner: StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .instances(64)
+                .tables(64)
+                .memories(16)
+                .table_elements(100_000)
+                .build(),
+            refused_memory: false,
+            memory_bytes,
+        }
+    }
+
+    /// Whether a memory growth was refused: a trap then means "out of memory".
+    pub(crate) fn refused_memory(&self) -> bool {
+        self.refused_memory
+    }
+
+    /// The memory cap, in bytes.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.memory_bytes
+    }
 }
 
 impl ResourceLimiter for Limiter {
@@ -164,7 +191,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
 }
 
 /// `wasi:io` works on the resource table alone.
-struct HasIo;
+pub(crate) struct HasIo;
 
 impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
@@ -173,14 +200,15 @@ impl HasData for HasIo {
 /// Every WASI p2 interface a plugin may import, except `wasi:sockets`: network
 /// access goes only through `wasi:http`, where the host checks each request.
 /// A component importing sockets is refused when it is loaded.
-fn add_wasi_without_sockets(l: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+pub(crate) fn add_wasi_without_sockets<T: WasiView + 'static>(
+    l: &mut Linker<T>,
+) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
     use wasmtime_wasi::random::WasiRandom;
     use wasmtime_wasi_io::bindings::wasi::io;
-    type T = PluginState;
 
     io::error::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
     io::poll::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
@@ -295,23 +323,12 @@ impl PluginInstance {
         }
         let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
         wasi.stderr(stderr.clone());
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(sandbox.memory_bytes)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .table_elements(100_000)
-            .build();
         let state = PluginState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             net: NetHooks::new(sandbox.net),
             table: ResourceTable::new(),
-            limits: Limiter {
-                inner: limits,
-                refused_memory: false,
-                memory_bytes: sandbox.memory_bytes,
-            },
+            limits: Limiter::new(sandbox.memory_bytes),
             handles: 0,
             handle_bytes: 0,
         };
@@ -432,6 +449,7 @@ impl SecretValue {
     }
 }
 
-fn ticks(timeout: Duration) -> u64 {
+/// Epoch ticks for a CPU budget of `timeout`.
+pub(crate) fn ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
 }

@@ -76,6 +76,11 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The plugin engine, if one was started: request hooks reuse it.
+    pub fn take_host(&mut self) -> Option<PluginHost> {
+        self.host.take()
+    }
+
     /// Resolve every use into `store`; the first failure stops the run.
     /// Returns each use's id, in order.
     pub async fn resolve_all(

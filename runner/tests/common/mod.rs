@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use demo_api::Running;
 
+pub mod python;
 pub mod servers;
 
 /// A secret with `/`, `+` and `=`, so every encoding differs from the raw form.

@@ -9,7 +9,7 @@
 //! refusal and returns a value anyway (the host must still fail the resolution).
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     world: "secret-provider",
 });
 

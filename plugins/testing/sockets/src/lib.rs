@@ -2,7 +2,7 @@
 //! reqflo never links, so the host must refuse it at load time, before it runs.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     world: "secret-provider",
 });
 

@@ -1,55 +1,76 @@
-//! The wire: one GET through wasi:http, which the host filters by `grants.hosts`
-//! and bounds in size and time. Only built into the component.
+//! The wire: one request through wasi:http. Only built into the component.
 
-use wstd::http::BodyExt;
 use wstd::http::error::ErrorCode;
-use wstd::http::{Client, Request};
+use wstd::http::{BodyExt, Client, Request as HttpRequest};
 use wstd::runtime::block_on;
 
-use crate::connect::{Answer, Failure, MAX_BODY_BYTES, Transport};
+use super::{ErrorBody, Failure, Limits, Method, Request, Response};
 
-/// [`Transport`] over the host's wasi:http outgoing handler.
-pub struct WasiHttp;
-
-impl Transport for WasiHttp {
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-        block_on(get(url, token))
-    }
+/// Send `request` through the host's wasi:http outgoing handler and read the
+/// answer within `limits`. Blocks until the answer is read or fails.
+pub fn send(request: Request, limits: Limits) -> Result<Response, Failure> {
+    block_on(send_async(request, limits))
 }
 
-async fn get(url: &str, token: &str) -> Result<Answer, Failure> {
-    let request = Request::get(url)
-        .header("authorization", format!("Bearer {token}"))
-        .header("accept", "application/json")
-        .body(())
-        // The URL is built from a validated origin and encoded segments, and the
-        // token was checked to be header-safe, so this is a bug, not the user's.
-        .map_err(|_| Failure::Broken("reqflo built an invalid request".into()))?;
+async fn send_async(request: Request, limits: Limits) -> Result<Response, Failure> {
+    let mut builder = match request.method {
+        Method::Get => HttpRequest::get(&request.url),
+        Method::Post => HttpRequest::post(&request.url),
+    };
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let http_request = builder
+        .body(request.body)
+        // Providers build URLs from checked origins and check header values,
+        // so this is a bug in the provider, not the user's.
+        .map_err(|_| Failure::Broken("the provider built an invalid request".into()))?;
     let response = Client::new()
-        .send(request)
+        .send(http_request)
         .await
         .map_err(|e| classify(&e))?;
     let status = response.status().as_u16();
-    // A Location that is not ASCII is kept as "" so that it reads as
-    // unreadable rather than absent.
-    let location = response
+    let headers = response
         .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    if !(200..300).contains(&status) {
-        // Only a 2xx body is ever used; an error page is not read at all.
-        return Ok(Answer {
-            status,
-            location,
-            body: Vec::new(),
-        });
-    }
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                value.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let success = (200..300).contains(&status);
+    let (cap, fail_when_larger) = match (success, limits.error_body) {
+        (true, _) | (false, ErrorBody::Read) => (limits.max_body_bytes, true),
+        (false, ErrorBody::UpTo(cap)) => (cap, false),
+        (false, ErrorBody::Skip) => {
+            return Ok(Response {
+                status,
+                headers,
+                body: Vec::new(),
+            });
+        }
+    };
+    // An error body too big to be the server's error JSON is still that
+    // error, told by its status alone.
+    let too_large = |headers| {
+        if fail_when_larger {
+            Err(Failure::TooLarge)
+        } else {
+            Ok(Response {
+                status,
+                headers,
+                body: Vec::new(),
+            })
+        }
+    };
     let body = response.into_body();
     if body
         .content_length()
-        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        .is_some_and(|length| length > cap as u64)
     {
-        return Err(Failure::TooLarge);
+        return too_large(headers);
     }
     let mut stream = body.into_boxed_body();
     let mut bytes = Vec::new();
@@ -58,15 +79,15 @@ async fn get(url: &str, token: &str) -> Result<Answer, Failure> {
         if let Ok(data) = frame.into_data() {
             // Checked as it arrives: a missing or lying Content-Length must not
             // let a server fill the sandbox's memory.
-            if bytes.len() + data.len() > MAX_BODY_BYTES {
-                return Err(Failure::TooLarge);
+            if bytes.len() + data.len() > cap {
+                return too_large(headers);
             }
             bytes.extend_from_slice(&data);
         }
     }
-    Ok(Answer {
+    Ok(Response {
         status,
-        location,
+        headers,
         body: bytes,
     })
 }
@@ -115,6 +136,7 @@ fn of_code(code: &ErrorCode) -> Failure {
         ErrorCode::HttpResponseHeaderSectionSize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
             "answer headers too large"
         }
+        ErrorCode::HttpRequestBodySize(_) => "request too large",
         other => return Failure::Broken(variant_name(other)),
     };
     Failure::Broken(kind.to_string())

@@ -1,0 +1,10 @@
+//! Writing providers: `reqflo plugin new` scaffolds a provider crate on the
+//! SDK, and `reqflo plugin inspect` says what a component is and could ask for.
+//!
+//! Neither needs a project.
+
+mod inspect;
+mod scaffold;
+
+pub use inspect::{Import, Inspection, inspect, inspect_command, render};
+pub use scaffold::{SDK_FILES, Scaffold, new_command, scaffold};
