@@ -1,8 +1,9 @@
 //! Bundles: one journey with everything it needs, in one shareable file.
 //!
 //! A bundle holds the journey and the templates it uses as written, and the
-//! parts of `reqflo.yaml` it relies on: environments, the registry entries it
-//! names, and the providers those refer to. Secrets appear by name and
+//! parts of `reqflo.yaml` it relies on: environments, the request hooks its
+//! steps and environments attach, the registry entries it or those hooks name,
+//! and the providers those refer to. Secrets appear by name and
 //! reference only; no value is ever resolved to make one.
 
 use std::collections::BTreeSet;
@@ -32,7 +33,10 @@ pub struct Bundle {
     /// The `providers:` entries that environments or secrets name.
     #[serde(default)]
     pub providers: serde_yaml::Mapping,
-    /// The registry entries the journey names.
+    /// The `hooks:` entries that the journey's steps or environments attach.
+    #[serde(default, skip_serializing_if = "serde_yaml::Mapping::is_empty")]
+    pub hooks: serde_yaml::Mapping,
+    /// The registry entries the journey or its hooks name.
     #[serde(default)]
     pub secrets: serde_yaml::Mapping,
     /// `journeys/NAME.yaml` and `templates/NAME.yaml`, as written.
@@ -48,6 +52,7 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
         loaded.source.text().to_string(),
     );
     let mut secret_names = BTreeSet::new();
+    let mut hook_names: BTreeSet<String> = BTreeSet::new();
     for (i, step) in loaded.file.steps.iter().enumerate() {
         let template_file = format!("templates/{}.yaml", step.template);
         if !files.contains_key(&template_file) {
@@ -61,6 +66,7 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
             files.insert(template_file, template.source.text().to_string());
         }
         secret_names.extend(step.secret_names().map(str::to_string));
+        hook_names.extend(step.hooks.iter().cloned());
     }
 
     // The registry and environments as written, taken from the YAML itself so
@@ -75,6 +81,19 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
             .unwrap_or_default()
     };
     let environments = section("environments");
+    // Hooks travel with the journey: a step or environment that names one
+    // must find it where the bundle runs, and the secrets granted to it are
+    // part of what the journey needs.
+    for env in environments.values() {
+        hook_names.extend(names_in(env, "hooks"));
+    }
+    let mut hooks = serde_yaml::Mapping::new();
+    for (key, entry) in &section("hooks") {
+        if key.as_str().is_some_and(|k| hook_names.contains(k)) {
+            secret_names.extend(names_in(entry, "secrets"));
+            hooks.insert(key.clone(), entry.clone());
+        }
+    }
     let registry = section("secrets");
     let mut secrets = serde_yaml::Mapping::new();
     for (key, entry) in &registry {
@@ -84,16 +103,7 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
     }
     let mut wanted_providers = BTreeSet::new();
     for env in environments.values() {
-        for name in env
-            .get("secrets")
-            .and_then(|s| s.as_sequence())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(name) = name.as_str() {
-                wanted_providers.insert(name.to_string());
-            }
-        }
+        wanted_providers.extend(names_in(env, "secrets"));
     }
     for entry in secrets.values() {
         if let Some(name) = entry.get("provider").and_then(|p| p.as_str()) {
@@ -111,9 +121,21 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
         journey: journey.to_string(),
         environments,
         providers,
+        hooks,
         secrets,
         files,
     })
+}
+
+/// The strings in the list `entry.key`, if it is one.
+fn names_in(entry: &serde_yaml::Value, key: &str) -> Vec<String> {
+    entry
+        .get(key)
+        .and_then(|s| s.as_sequence())
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str().map(str::to_string))
+        .collect()
 }
 
 impl Bundle {
@@ -149,6 +171,7 @@ impl Bundle {
         for (key, section) in [
             ("environments", &self.environments),
             ("providers", &self.providers),
+            ("hooks", &self.hooks),
             ("secrets", &self.secrets),
         ] {
             if !section.is_empty() {

@@ -408,3 +408,50 @@ fn a_token_url_outside_the_grants_is_never_called() {
     assert!(server.verdicts().is_empty(), "nothing may be sent");
     assert_clean(&server, &out, since, "token URL outside the grants");
 }
+
+#[test]
+fn a_bundle_carries_its_hooks_and_runs_them_elsewhere() {
+    let server = verifier();
+    let hooks = format!(
+        "{}{}  unused:\n    plugin: builtin:hmac-signature\n    secrets: [UNUSED_KEY]\n",
+        oauth_hook(&server, ""),
+        sign_hook("")
+    );
+    // `auth` comes from the environment, `sign` from a step.
+    let journey = "steps:\n  - id: call\n    template: thing\n    values: {id: 3}\n    expect: {status: 200}\n  - id: notify\n    template: webhook\n    hooks: [sign]\n    values: {amount: 5}\n    expect: {status: 200}\n";
+    let p = hooked_project(&server, &hooks, "auth", journey);
+    let env = [("CLIENT_SECRET", CLIENT_SECRET), ("SIGNING_KEY", CANARY)];
+    let exported = p.run(&["export", "j"], &env);
+    exported.expect_code(0);
+    let bundle = &exported.stdout;
+    for needle in [
+        "hooks:",
+        "builtin:oauth2",
+        "builtin:hmac-signature",
+        "SIGNING_KEY",
+        "CLIENT_SECRET",
+    ] {
+        assert!(bundle.contains(needle), "bundle lacks {needle:?}:\n{bundle}");
+    }
+    assert!(
+        !bundle.contains("unused") && !bundle.contains("UNUSED_KEY"),
+        "only the hooks the journey attaches:\n{bundle}"
+    );
+
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    std::fs::write(elsewhere.path().join("j.bundle.yaml"), bundle).expect("write");
+    let since = now();
+    let run = common::reqflo(
+        elsewhere.path(),
+        &["run", "--bundle", "j.bundle.yaml", "-v"],
+        &env,
+    );
+    run.expect_code(0).expect_output("2 of 2 steps ok");
+    let verdicts = server.verdicts();
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert!(verdicts.iter().all(|v| v.accepted), "{verdicts:?}");
+    assert_eq!(server.token_requests().len(), 1);
+    let mut out = exported.all();
+    out.push_str(&run.all());
+    assert_clean(&server, &out, since, "bundle with hooks");
+}
