@@ -16,6 +16,8 @@
 //!   header, `t=TIMESTAMP,v1=HEX`, where HEX is HMAC-SHA256 under the
 //!   signing secret of `TIMESTAMP.BODY`, compared in constant time, and
 //!   TIMESTAMP within the tolerance of now.
+//! - `GET /pause/MILLIS`: answers 204 after MILLIS milliseconds (at most 10 s),
+//!   checking nothing; it lets a journey outlive a token.
 //!
 //! Accepted requests get 200 `{"verified": true}`, rejected ones 401
 //! `{"verified": false, "reason": …}`. Tests read the token requests and
@@ -39,7 +41,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::extract::Path;
+use axum::routing::{any, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -195,6 +198,7 @@ impl FakeVerifier {
             .route("/oauth/token", post(token))
             .route("/api/{*rest}", any(api))
             .route("/webhooks/{*rest}", any(webhook))
+            .route("/pause/{millis}", get(pause))
             .with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -469,6 +473,12 @@ fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Result<(), String> {
         }
         Some(_) => Ok(()),
     }
+}
+
+/// Wait, then answer 204: time passing between two steps of a journey.
+async fn pause(Path(millis): Path<u64>) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(millis.min(10_000))).await;
+    StatusCode::NO_CONTENT
 }
 
 async fn webhook(

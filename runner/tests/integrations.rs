@@ -455,3 +455,29 @@ fn a_bundle_carries_its_hooks_and_runs_them_elsewhere() {
     out.push_str(&run.all());
     assert_clean(&server, &out, since, "bundle with hooks");
 }
+
+#[test]
+fn an_expired_token_is_fetched_again_and_a_live_one_is_reused() {
+    // Tokens live one second; a pause of 1.2 s between the second and third
+    // calls outlives the first token. Reusing it would get a 401 from the
+    // server, which checks expiry itself.
+    let mut data = VerifierData::new(CLIENT_ID, CLIENT_SECRET, CANARY);
+    data.token_lifetime = std::time::Duration::from_secs(1);
+    let server = FakeVerifier::spawn(data).expect("fake verifier starts");
+    let journey = "steps:\n  - {id: first, template: thing, values: {id: 1}, expect: {status: 200}}\n  - {id: second, template: thing, values: {id: 2}, expect: {status: 200}}\n  - {id: wait, template: pause, values: {millis: 1200}, expect: {status: 204}}\n  - {id: third, template: thing, values: {id: 3}, expect: {status: 200}}\n";
+    let p = hooked_project(&server, &oauth_hook(&server, ""), "auth", journey);
+    std::fs::write(
+        p.path("templates/pause.yaml"),
+        "method: GET\nurl: \"{{base_url}}/pause/{{millis}}\"\n",
+    )
+    .expect("write the pause template");
+    let since = now();
+    let (run, out) = run_everything(&p, &[("CLIENT_SECRET", CLIENT_SECRET)]);
+    run.expect_code(0).expect_output("4 of 4 steps ok");
+    let requests = server.token_requests();
+    assert_eq!(requests.len(), 2, "one token per lifetime: {requests:?}");
+    let verdicts = server.verdicts();
+    assert_eq!(verdicts.len(), 3, "{verdicts:?}");
+    assert!(verdicts.iter().all(|v| v.accepted), "{verdicts:?}");
+    assert_clean(&server, &out, since, "token refetch");
+}
