@@ -280,8 +280,10 @@ fn bad_hook_config_is_refused_naming_the_key() {
     ] {
         let p = hooked_project(&server, &sign_hook(config), "", WEBHOOK_JOURNEY);
         let run = p.run(&["run", "j"], &[("SIGNING_KEY", CANARY)]);
-        run.expect_code(3)
-            .expect_output("hook `sign` (builtin:hmac-signature)")
+        // A configuration error: exit 1, at the hook's entry in reqflo.yaml.
+        run.expect_code(1)
+            .expect_output("hook `sign` (builtin:hmac-signature) refused its configuration")
+            .expect_output("reqflo.yaml:")
             .expect_output(message);
         assert_absent(&run.all(), CANARY, config);
     }

@@ -19,7 +19,7 @@ pub use spec::{BUILTIN_HOOKS, BuiltinHook, HookSource, HookSpec, HookSpecs};
 use host::{CallFailure, CompiledHook, HookContext, HookInstance, HookSecret};
 use oauth::TokenCache;
 
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::http::BuiltRequest;
 use crate::plan::{Plan, PlannedHook};
 use crate::redact::sanitize_plugin_text;
@@ -146,12 +146,17 @@ impl HookRuntime {
         let mut instance = HookInstance::start(compiled, context).await.map_err(fail)?;
         match instance.configure(&spec.config).await {
             Ok(()) => {}
+            // The hook read `config:` and said no: that is the project's
+            // configuration at fault (exit 1), shown where the hook is declared.
             Err(CallFailure::Hook(m)) | Err(CallFailure::Denied(m)) => {
-                return Err(Error::Plugin(format!(
-                    "{} refused its configuration: {}",
-                    spec.label(),
-                    sanitize_plugin_text(&m)
-                )));
+                return Err(Error::Config(
+                    Diagnostic::new(format!(
+                        "{} refused its configuration: {}",
+                        spec.label(),
+                        sanitize_plugin_text(&m)
+                    ))
+                    .at(spec.declared_at.clone()),
+                ));
             }
             Err(CallFailure::Fault(m)) => return Err(fail(format!("configure {m}"))),
         }
