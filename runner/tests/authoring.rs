@@ -199,6 +199,41 @@ fn inspect_describes_the_built_in_components() {
 }
 
 #[test]
+fn inspect_describes_hooks_as_hooks() {
+    let work = tempfile::tempdir().expect("temp dir");
+    for (name, artifact) in [
+        ("hmac-signature", "reqflo_hook_hmac_signature"),
+        ("oauth2", "reqflo_hook_oauth2"),
+    ] {
+        let digest = sha256_hex(&std::fs::read(plugin(artifact)).expect("built-in hook"));
+        reqflo(
+            work.path(),
+            &["plugin", "inspect", &format!("builtin:{name}")],
+            &[],
+        )
+        .expect_code(0)
+        .expect_output(&format!("sha256   {digest}"))
+        .expect_output("(under the hook in reqflo.yaml)")
+        .expect_output("world    request-hook of reqflo:plugin@0.2.0")
+        .expect_output("loads    yes: reqflo can use it as a request hook")
+        .expect_output("reqflo:plugin/hook@0.2.0: configure, on-request")
+        .expect_output("environment variables: a hook gets none");
+    }
+    // A hook that imports wasi:http is checked against the hook linker,
+    // which has none: refused, and inspect says so.
+    let net = plugin("reqflo_test_hostile_hook_net").display().to_string();
+    reqflo(work.path(), &["plugin", "inspect", &net], &[])
+        .expect_code(0)
+        .expect_output("world    request-hook of reqflo:plugin@0.2.0")
+        .expect_output("loads    no:")
+        .expect_output("does not fit reqflo's hook interface")
+        .expect_output("REFUSED: hooks get no wasi:http");
+    reqflo(work.path(), &["plugin", "inspect", "builtin:oauth3"], &[])
+        .expect_code(1)
+        .expect_output("hooks: hmac-signature, oauth2");
+}
+
+#[test]
 fn inspect_flags_a_component_that_imports_sockets() {
     let work = tempfile::tempdir().expect("temp dir");
     let sockets = plugin("reqflo_test_sockets").display().to_string();

@@ -97,6 +97,25 @@ const BUILTINS: [Builtin; 7] = [
     Builtin::Azure,
 ];
 
+/// The world of request hooks.
+const HOOK_WORLD: &str = "request-hook";
+
+/// A hook's sandbox is emptier than a provider's: say what it gets instead.
+fn for_hook(mut import: Import) -> Import {
+    let unversioned = import.name.split('@').next().unwrap_or(&import.name);
+    import.meaning = match unversioned {
+        "wasi:cli/environment" => "environment variables: a hook gets none",
+        "wasi:cli/stdin" => "standard input: empty",
+        "wasi:http/outgoing-handler" | "wasi:http/types" => {
+            import.refused = true;
+            "REFUSED: hooks get no wasi:http (the host makes token exchanges), \
+             so this component will not load"
+        }
+        _ => import.meaning,
+    };
+    import
+}
+
 /// The interface reqflo never links: network only goes through wasi:http.
 const SOCKETS: &str = "wasi:sockets";
 
@@ -138,16 +157,28 @@ pub fn inspect(label: &str, bytes: &[u8]) -> Result<Inspection> {
         };
         exports.push((name.to_string(), functions));
     }
-    let imports = ty
+    let imports: Vec<Import> = ty
         .imports(&engine)
         .map(|(name, _)| describe(name))
         .collect();
     let world = exports.iter().find_map(|(name, _)| world_of(name));
     let sha256 = hex::encode(Sha256::digest(bytes));
-    let loads = PluginHost::new()
-        .and_then(|host| host.compile(label, bytes, &sha256))
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    // Checked as what it says it is: a hook against the hook linker, anything
+    // else against the providers'.
+    let is_hook = world.as_ref().is_some_and(|(w, _)| w == HOOK_WORLD);
+    let loads = if is_hook {
+        crate::hooks::check_loads(label, &sha256, bytes)
+    } else {
+        PluginHost::new()
+            .and_then(|host| host.compile(label, bytes, &sha256))
+            .map(|_| ())
+    }
+    .map_err(|e| e.to_string());
+    let imports = if is_hook {
+        imports.into_iter().map(for_hook).collect()
+    } else {
+        imports
+    };
     Ok(Inspection {
         label: label.to_string(),
         sha256,
@@ -164,7 +195,7 @@ fn world_of(export: &str) -> Option<(String, String)> {
     let (interface, version) = rest.split_once('@')?;
     let world = match interface {
         "provider" => "secret-provider",
-        "hook" => "request-hook",
+        "hook" => HOOK_WORLD,
         _ => return None,
     };
     Some((world.to_string(), format!("reqflo:plugin@{version}")))
@@ -210,11 +241,18 @@ pub fn inspect_command(args: &InspectArgs, cwd: &Path) -> Result<i32> {
         Some(name) => BUILTINS
             .iter()
             .find(|b| b.name() == name)
-            .map(|b| b.bytes().into())
+            .map(|b| b.bytes())
+            .or_else(|| {
+                crate::hooks::BUILTIN_HOOKS
+                    .iter()
+                    .find(|h| h.name() == name)
+                    .map(|h| h.bytes())
+            })
+            .map(Into::into)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "there is no built-in plugin `{}` (built-in: env, file, onepassword, vault, \
-                     aws, gcp, azure)",
+                    "there is no built-in plugin `{}` (providers: env, file, onepassword, vault, \
+                     aws, gcp, azure; hooks: hmac-signature, oauth2)",
                     console::printable(name)
                 ))
             })?,
@@ -237,8 +275,14 @@ pub fn render(found: &Inspection) -> String {
     let mut out = String::new();
     out.push_str(&format!("plugin   {}\n", found.label));
     out.push_str(&format!("sha256   {}\n", found.sha256));
+    let is_hook = found.world.as_ref().is_some_and(|(w, _)| w == HOOK_WORLD);
+    let (entry, role) = if is_hook {
+        ("hook", "a request hook")
+    } else {
+        ("provider", "a secret provider")
+    };
     out.push_str(&format!(
-        "pin      sha256: \"{}\"   (under the provider in reqflo.yaml)\n",
+        "pin      sha256: \"{}\"   (under the {entry} in reqflo.yaml)\n",
         found.sha256
     ));
     match &found.world {
@@ -248,7 +292,7 @@ pub fn render(found: &Inspection) -> String {
         None => out.push_str("world    none reqflo knows: it exports no reqflo:plugin interface\n"),
     }
     match &found.loads {
-        Ok(()) => out.push_str("loads    yes: reqflo can use it as a secret provider\n"),
+        Ok(()) => out.push_str(&format!("loads    yes: reqflo can use it as {role}\n")),
         Err(why) => out.push_str(&format!("loads    no: {why}\n")),
     }
     out.push_str("exports\n");

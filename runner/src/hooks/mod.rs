@@ -25,6 +25,41 @@ use crate::plan::{Plan, PlannedHook};
 use crate::redact::sanitize_plugin_text;
 use crate::secrets::{PluginHost, SecretId, SecretStore};
 
+/// Compile (or load from the cache) and pre-link a hook component: the one
+/// check both `run` and `plugin inspect` make.
+fn compile(
+    engine: &wasmtime::Engine,
+    linker: &wasmtime::component::Linker<host::HookState>,
+    label: &str,
+    digest: &str,
+    bytes: &[u8],
+) -> Result<CompiledHook> {
+    let component =
+        crate::secrets::cache::load_or_compile(engine, digest, bytes).map_err(|e| {
+            Error::Plugin(format!(
+                "{label} is not a valid WebAssembly component: {}",
+                crate::secrets::host::first_line(&e)
+            ))
+        })?;
+    CompiledHook::new(engine, linker, &component).map_err(|e| {
+        Error::Plugin(format!(
+            "{label} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
+             hooks get no sockets, no wasi:http, no files and no environment): {}",
+            crate::secrets::host::first_line(&e)
+        ))
+    })
+}
+
+/// Whether reqflo would load `bytes` (SHA-256 `digest`) as a request hook;
+/// the error says why not. For `reqflo plugin inspect`.
+pub fn check_loads(label: &str, digest: &str, bytes: &[u8]) -> Result<()> {
+    let plugin_host = PluginHost::new()?;
+    let engine = plugin_host.engine();
+    let linker = host::linker(engine)
+        .map_err(|e| Error::Plugin(format!("cannot link the hook interfaces: {e}")))?;
+    compile(engine, &linker, label, digest, bytes).map(|_| ())
+}
+
 /// Runs the hooks of one run: compiles each once, starts and configures
 /// each before the first request, restarts one that faulted.
 pub struct HookRuntime {
@@ -96,23 +131,7 @@ impl HookRuntime {
             let Some(linker) = &self.linker else {
                 return Err(Error::Plugin("no hook linker".into()));
             };
-            let engine = plugin_host.engine();
-            let component = crate::secrets::cache::load_or_compile(engine, &digest, &bytes)
-                .map_err(|e| {
-                    Error::Plugin(format!(
-                        "{} is not a valid WebAssembly component: {}",
-                        spec.label(),
-                        crate::secrets::host::first_line(&e)
-                    ))
-                })?;
-            let compiled = CompiledHook::new(engine, linker, &component).map_err(|e| {
-                Error::Plugin(format!(
-                    "{} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
-                     hooks get no sockets, no wasi:http, no files and no environment): {}",
-                    spec.label(),
-                    crate::secrets::host::first_line(&e)
-                ))
-            })?;
+            let compiled = compile(plugin_host.engine(), linker, &spec.label(), &digest, &bytes)?;
             self.compiled.insert(name.to_string(), compiled);
         }
         let Some(compiled) = self.compiled.get(name) else {
