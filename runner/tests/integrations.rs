@@ -433,7 +433,10 @@ fn a_bundle_carries_its_hooks_and_runs_them_elsewhere() {
         "SIGNING_KEY",
         "CLIENT_SECRET",
     ] {
-        assert!(bundle.contains(needle), "bundle lacks {needle:?}:\n{bundle}");
+        assert!(
+            bundle.contains(needle),
+            "bundle lacks {needle:?}:\n{bundle}"
+        );
     }
     assert!(
         !bundle.contains("unused") && !bundle.contains("UNUSED_KEY"),

@@ -34,13 +34,12 @@ fn compile(
     digest: &str,
     bytes: &[u8],
 ) -> Result<CompiledHook> {
-    let component =
-        crate::secrets::cache::load_or_compile(engine, digest, bytes).map_err(|e| {
-            Error::Plugin(format!(
-                "{label} is not a valid WebAssembly component: {}",
-                crate::secrets::host::first_line(&e)
-            ))
-        })?;
+    let component = crate::secrets::cache::load_or_compile(engine, digest, bytes).map_err(|e| {
+        Error::Plugin(format!(
+            "{label} is not a valid WebAssembly component: {}",
+            crate::secrets::host::first_line(&e)
+        ))
+    })?;
     CompiledHook::new(engine, linker, &component).map_err(|e| {
         Error::Plugin(format!(
             "{label} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
