@@ -30,9 +30,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::serve::{Bound, Server};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -41,7 +41,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 /// Project ID of the sample data.
 pub const SAMPLE_PROJECT_ID: &str = "acme-payments";
@@ -214,10 +213,8 @@ pub enum Checksum {
 /// A running fake. Dropping it stops the server.
 #[derive(Debug)]
 pub struct FakeSecretManager {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -240,19 +237,7 @@ impl FakeSecretManager {
         data: SecretManagerData,
         addr: SocketAddr,
     ) -> std::io::Result<FakeSecretManager> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        // The server gets a runtime and thread of its own so that it keeps
-        // answering while a test blocks (say, waiting on the reqflo binary),
-        // and so that dropping it closes every connection.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let bound = Bound::bind(addr)?;
         let shared = Arc::new(Shared {
             data,
             requests: Mutex::new(Vec::new()),
@@ -261,33 +246,18 @@ impl FakeSecretManager {
             failure: Mutex::new(None),
         });
         let app = router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-gcp-secret-manager".to_string())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
-        Ok(FakeSecretManager {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = bound.serve("fake-gcp-secret-manager", app)?;
+        Ok(FakeSecretManager { server, shared })
     }
 
     /// The address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`, with no trailing slash: the `endpoint`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Every request so far, in order, as `METHOD /path?raw-query`.
@@ -317,18 +287,6 @@ impl FakeSecretManager {
     /// and `status` (say 503 and `UNAVAILABLE`), or stop with None.
     pub fn set_failure(&self, failure: Option<(u16, &str)>) {
         *lock(&self.shared.failure) = failure.map(|(code, status)| (code, status.to_string()));
-    }
-}
-
-impl Drop for FakeSecretManager {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // The thread drops its runtime, and with it every open connection.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

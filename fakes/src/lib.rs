@@ -15,4 +15,5 @@
 pub mod azure;
 pub mod gcp;
 pub mod onepassword;
+mod serve;
 pub mod verifier;

@@ -33,9 +33,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::serve::{Bound, Server};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -48,7 +48,6 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use tokio::sync::oneshot;
 
 /// What the fake accepts.
 #[derive(Clone, Debug)]
@@ -157,10 +156,8 @@ pub struct Verdict {
 /// A running fake. Dropping it stops the server.
 #[derive(Debug)]
 pub struct FakeVerifier {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -175,18 +172,7 @@ struct Shared {
 impl FakeVerifier {
     /// Serve `data` on a free port of 127.0.0.1.
     pub fn spawn(data: VerifierData) -> std::io::Result<FakeVerifier> {
-        let listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        // A runtime and thread of its own: it keeps answering while a test
-        // blocks on the reqflo binary, and dropping it closes every connection.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let bound = Bound::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let shared = Arc::new(Shared {
             data,
             issued: Mutex::new(Vec::new()),
@@ -200,28 +186,13 @@ impl FakeVerifier {
             .route("/webhooks/{*rest}", any(webhook))
             .route("/pause/{millis}", get(pause))
             .with_state(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-verifier".to_string())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
-        Ok(FakeVerifier {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = bound.serve("fake-verifier", app)?;
+        Ok(FakeVerifier { server, shared })
     }
 
     /// `http://127.0.0.1:PORT`, with no trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// What it accepts.
@@ -231,7 +202,7 @@ impl FakeVerifier {
 
     /// `127.0.0.1:PORT`, for `grants.hosts`.
     pub fn host_port(&self) -> String {
-        self.addr.to_string()
+        self.server.addr().to_string()
     }
 
     /// Every call to the token endpoint so far.
@@ -255,17 +226,6 @@ impl FakeVerifier {
             .iter()
             .map(|(t, _)| t.clone())
             .collect()
-    }
-}
-
-impl Drop for FakeVerifier {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

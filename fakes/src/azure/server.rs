@@ -3,16 +3,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::serve::{Bound, Server};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use tokio::sync::oneshot;
 
 use super::data::{AzureData, TOKEN_LIFETIME_SECS};
 use super::{aad, keyvault};
@@ -33,10 +32,8 @@ pub const API_VERSIONS: &[&str] = &[
 /// A running fake. Dropping it stops the server.
 #[derive(Debug)]
 pub struct FakeAzure {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// What the routes and the test hooks share.
@@ -66,19 +63,8 @@ impl FakeAzure {
 
     /// Serve `data` on `addr` (port 0 picks a free one).
     pub async fn spawn_at(data: AzureData, addr: SocketAddr) -> std::io::Result<FakeAzure> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        // The server gets a runtime and thread of its own so that it keeps
-        // answering while a test blocks its own runtime (say, waiting on the
-        // reqflo binary), and so that dropping it closes every connection.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let bound = Bound::bind(addr)?;
+        let addr = bound.addr();
         let shared = Arc::new(Shared {
             data,
             url: format!("http://{addr}"),
@@ -90,28 +76,13 @@ impl FakeAzure {
             issued: Mutex::new(Vec::new()),
         });
         let app = router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-azure".to_string())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
-        Ok(FakeAzure {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = bound.serve("fake-azure", app)?;
+        Ok(FakeAzure { server, shared })
     }
 
     /// The address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`, with no trailing slash: both the vault URL and
@@ -155,18 +126,6 @@ impl FakeAzure {
     /// and enforced by the vault routes).
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         *lock(&self.shared.lifetime) = lifetime;
-    }
-}
-
-impl Drop for FakeAzure {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // The thread drops its runtime, and with it every open connection.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

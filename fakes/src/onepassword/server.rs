@@ -3,9 +3,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::serve::{Bound, Server};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use super::data::{ConnectData, FakeToken, FakeVault, item_summary};
 use super::filter::Filter;
@@ -22,10 +21,8 @@ use super::filter::Filter;
 /// A running fake. Dropping it stops the server.
 #[derive(Debug)]
 pub struct FakeConnect {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -46,19 +43,7 @@ impl FakeConnect {
 
     /// Serve `data` on `addr` (port 0 picks a free one).
     pub async fn spawn_at(data: ConnectData, addr: SocketAddr) -> std::io::Result<FakeConnect> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        // The server gets a runtime and thread of its own so that it keeps
-        // answering while a test blocks its own runtime (say, waiting on the
-        // reqflo binary), and so that dropping it closes every connection.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
+        let bound = Bound::bind(addr)?;
         let shared = Arc::new(Shared {
             data,
             requests: Mutex::new(Vec::new()),
@@ -66,33 +51,18 @@ impl FakeConnect {
             redirect: Mutex::new(None),
         });
         let app = router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-onepassword-connect".to_string())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
-        Ok(FakeConnect {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = bound.serve("fake-onepassword-connect", app)?;
+        Ok(FakeConnect { server, shared })
     }
 
     /// The address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`, with no trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Every request so far, in order, as `METHOD /path?raw-query`.
@@ -108,18 +78,6 @@ impl FakeConnect {
     /// Answer every route with 307 and `Location: {to}{original path and query}`, or stop with None.
     pub fn set_redirect(&self, to: Option<String>) {
         *lock(&self.shared.redirect) = to;
-    }
-}
-
-impl Drop for FakeConnect {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // The thread drops its runtime, and with it every open connection.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

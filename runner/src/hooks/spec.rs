@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Diagnostic, Error, Result, Spot};
 use crate::project::Project;
@@ -98,7 +97,7 @@ impl HookSpec {
 
     /// The component's bytes and SHA-256 (hex), checked against the pin.
     pub fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
-        let bytes: Cow<'static, [u8]> = match &self.source {
+        let path = match &self.source {
             HookSource::Builtin(b) if b.bytes().is_empty() => {
                 return Err(Error::Plugin(format!(
                     "{}: this reqflo was built without the built-in hook `{}`",
@@ -106,33 +105,15 @@ impl HookSpec {
                     b.name()
                 )));
             }
-            HookSource::Builtin(b) => b.bytes().into(),
-            HookSource::Path(path) => std::fs::read(path)
-                .map_err(|e| {
-                    Error::Plugin(format!(
-                        "cannot read plugin {} for {}: {}",
-                        path.display(),
-                        self.label(),
-                        crate::source::io_reason(&e)
-                    ))
-                })?
-                .into(),
+            HookSource::Builtin(b) => Err(b.bytes()),
+            HookSource::Path(path) => Ok(path.as_path()),
         };
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if let Some(pin) = &self.sha256 {
-            let pin = pin
-                .trim()
-                .trim_start_matches("sha256:")
-                .to_ascii_lowercase();
-            if pin != digest {
-                return Err(Error::Plugin(format!(
-                    "plugin {} for {} does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it",
-                    self.plugin,
-                    self.label()
-                )));
-            }
-        }
-        Ok((bytes, digest))
+        crate::secrets::providers::load_pinned(
+            path,
+            &self.plugin,
+            &self.label(),
+            self.sha256.as_deref(),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ pub(crate) mod cache;
 pub(crate) mod host;
 pub(crate) mod net;
 pub(crate) mod plugin;
-mod providers;
+pub(crate) mod providers;
 mod resolve;
 mod store;
 

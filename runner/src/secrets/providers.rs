@@ -1,6 +1,6 @@
 //! Provider instances as configured in `reqflo.yaml`, plus the built-in defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -153,34 +153,49 @@ impl ProviderSpec {
 
     /// The component's bytes and SHA-256 (hex), checked against the pin.
     pub fn load(&self) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
-        let bytes: std::borrow::Cow<'static, [u8]> = match &self.source {
-            PluginSource::Builtin(b) => b.bytes().into(),
-            PluginSource::Path(path) => std::fs::read(path)
-                .map_err(|e| {
-                    Error::Plugin(format!(
-                        "cannot read plugin {} for provider `{}`: {}",
-                        path.display(),
-                        self.name,
-                        crate::source::io_reason(&e)
-                    ))
-                })?
-                .into(),
+        let path = match &self.source {
+            PluginSource::Builtin(b) => Err(b.bytes()),
+            PluginSource::Path(path) => Ok(path.as_path()),
         };
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if let Some(pin) = &self.sha256 {
-            let pin = pin
-                .trim()
-                .trim_start_matches("sha256:")
-                .to_ascii_lowercase();
-            if pin != digest {
-                return Err(Error::Plugin(format!(
-                    "plugin {} for provider `{}` does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it",
-                    self.plugin, self.name
-                )));
-            }
-        }
-        Ok((bytes, digest))
+        let owner = format!("provider `{}`", self.name);
+        load_pinned(path, &self.plugin, &owner, self.sha256.as_deref())
     }
+}
+
+/// A plugin's bytes (embedded, or read from `path`) and their SHA-256 (hex),
+/// checked against `pin`. `owner` names who uses it (`provider `x``, `hook
+/// `y` (…)`) in messages.
+pub(crate) fn load_pinned(
+    path: std::result::Result<&Path, &'static [u8]>,
+    plugin: &str,
+    owner: &str,
+    pin: Option<&str>,
+) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
+    let bytes: std::borrow::Cow<'static, [u8]> = match path {
+        Err(embedded) => embedded.into(),
+        Ok(path) => std::fs::read(path)
+            .map_err(|e| {
+                Error::Plugin(format!(
+                    "cannot read plugin {} for {owner}: {}",
+                    path.display(),
+                    crate::source::io_reason(&e)
+                ))
+            })?
+            .into(),
+    };
+    let digest = hex::encode(Sha256::digest(&bytes));
+    if let Some(pin) = pin {
+        let pin = pin
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        if pin != digest {
+            return Err(Error::Plugin(format!(
+                "plugin {plugin} for {owner} does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it"
+            )));
+        }
+    }
+    Ok((bytes, digest))
 }
 
 /// Every provider a project can use, by name.
