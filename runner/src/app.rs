@@ -388,20 +388,8 @@ fn plugins_list(project: &Project) -> Result<i32> {
         "GRANTS".into(),
     ]];
     for spec in providers.all() {
-        let (digest, pin) = match spec.load() {
-            Ok((_, digest)) => {
-                let pin = match (&spec.source, &spec.sha256) {
-                    (PluginSource::Builtin(_), _) => "built in",
-                    (_, Some(_)) => "pinned, matches",
-                    (_, None) => "not pinned",
-                };
-                (digest, pin.to_string())
-            }
-            Err(Error::Plugin(m)) if m.contains("does not match") => {
-                ("-".into(), "PIN MISMATCH: refused".into())
-            }
-            Err(_) => ("-".into(), "file missing".into()),
-        };
+        let builtin = matches!(spec.source, PluginSource::Builtin(_));
+        let (digest, pin) = digest_and_pin(spec.load(), builtin, spec.sha256.is_some());
         let mut grants = Vec::new();
         match spec.source {
             PluginSource::Builtin(Builtin::Env) => {
@@ -453,23 +441,8 @@ fn hooks_list(project: &Project) -> Result<()> {
         "GRANTS".into(),
     ]];
     for spec in hooks.all() {
-        let (digest, pin) = match spec.load() {
-            Ok((_, digest)) => {
-                let pin = match (&spec.source, &spec.sha256) {
-                    (crate::hooks::HookSource::Builtin(_), _) => "built in",
-                    (_, Some(_)) => "pinned, matches",
-                    (_, None) => "not pinned",
-                };
-                (digest, pin.to_string())
-            }
-            Err(Error::Plugin(m)) if m.contains("does not match") => {
-                ("-".into(), "PIN MISMATCH: refused".into())
-            }
-            Err(Error::Plugin(m)) if m.contains("built without") => {
-                ("-".into(), "not in this build".into())
-            }
-            Err(_) => ("-".into(), "file missing".into()),
-        };
+        let builtin = matches!(spec.source, crate::hooks::HookSource::Builtin(_));
+        let (digest, pin) = digest_and_pin(spec.load(), builtin, spec.sha256.is_some());
         let mut grants = Vec::new();
         if !spec.secrets.is_empty() {
             grants.push(format!("secret handles: {}", spec.secrets.join(", ")));
@@ -495,6 +468,24 @@ fn hooks_list(project: &Project) -> Result<()> {
         table(&rows);
     }
     Ok(())
+}
+
+/// The SHA256 and PIN columns of `plugins list`, from loading the plugin.
+fn digest_and_pin<B>(loaded: Result<(B, String)>, builtin: bool, pinned: bool) -> (String, String) {
+    let pin = match loaded {
+        Ok((_, digest)) => {
+            let pin = match (builtin, pinned) {
+                (true, _) => "built in",
+                (false, true) => "pinned, matches",
+                (false, false) => "not pinned",
+            };
+            return (digest, pin.to_string());
+        }
+        Err(Error::Plugin(m)) if m.contains("does not match") => "PIN MISMATCH: refused",
+        Err(Error::Plugin(m)) if m.contains("built without") => "not in this build",
+        Err(_) => "file missing",
+    };
+    ("-".into(), pin.into())
 }
 
 fn display_path(path: &Path) -> String {
