@@ -233,6 +233,48 @@ fn inspect_describes_hooks_as_hooks() {
         .expect_output("hooks: hmac-signature, oauth2");
 }
 
+/// The README's own hook (`plugins/examples/bearer-hook`), used by path with
+/// a pin: the demo API answers 201 only when the key it places is right.
+#[test]
+fn the_readme_hook_example_places_its_secret_and_nothing_leaks() {
+    let component = plugin("reqflo_example_bearer_hook");
+    let digest = sha256_hex(&std::fs::read(&component).expect("example hook built"));
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    hooks: [bearer]\n\
+         hooks:\n  bearer:\n    plugin: \"{}\"\n    sha256: \"{digest}\"\n    secrets: [PAYMENTS_API_KEY]\n",
+        component.display()
+    );
+    let template =
+        "method: POST\nurl: \"{{base_url}}/v1/payments\"\njson: {amount: 5, currency: usd}\n";
+    let journey = "steps:\n  - {id: pay, template: bare-payment, expect: {status: 201}}\n";
+    let p = project(&[
+        ("reqflo.yaml", &config),
+        ("templates/bare-payment.yaml", template),
+        ("journeys/pay.yaml", journey),
+    ]);
+    let run = p.run(&["run", "pay", "-v"], &[("PAYMENTS_API_KEY", CANARY)]);
+    run.expect_code(0)
+        .expect_output("authorization: Bearer [redacted:PAYMENTS_API_KEY]");
+    assert_eq!(p.api.requests(), 1);
+    assert_absent(&run.all(), CANARY, "the README's hook");
+
+    // The wrong key placed the same way: the server refuses it.
+    let wrong = p.run(&["run", "pay"], &[("PAYMENTS_API_KEY", "not-the-key")]);
+    wrong.expect_code(4).expect_output("401");
+
+    // Its own config check: exit 1 at the hook's entry.
+    let bad = config.replace("    secrets:", "    config: {headr: X-Key}\n    secrets:");
+    std::fs::write(
+        p.path("reqflo.yaml"),
+        bad.replace("@BASE@", "http://127.0.0.1:9"),
+    )
+    .expect("write reqflo.yaml");
+    p.run(&["run", "pay"], &[("PAYMENTS_API_KEY", CANARY)])
+        .expect_code(1)
+        .expect_output("refused its configuration")
+        .expect_output("unknown config `headr`");
+}
+
 #[test]
 fn inspect_flags_a_component_that_imports_sockets() {
     let work = tempfile::tempdir().expect("temp dir");
