@@ -100,6 +100,8 @@ fn plans(
 async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     let timeout = crate::duration::parse(&args.timeout)
         .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
+    let max_body = crate::run::parse_size(&args.max_body)
+        .map_err(|m| Error::Usage(format!("--max-body: {m}")))?;
     let names = journey_names(project, &args.selection)?;
     let providers = Providers::from_project(project)?;
     // Hooks are checked before planning: a mistake in them is a config error.
@@ -126,6 +128,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         timeout,
         console: Console::for_terminal(args.verbose, args.quiet),
         record_bodies: targets.any(),
+        max_body,
     };
     let (report, error) = run_plans(project, &providers, &plans, &settings).await;
     if targets.any() {

@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// Per-request timeout, e.g. 30s, 500ms.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub timeout: String,
+    /// Keep at most this much of each response body (e.g. 10MiB, 512KiB);
+    /// the rest is not read.
+    #[arg(long, default_value = "10MiB", value_name = "SIZE")]
+    pub max_body: String,
     /// Print each request and response (secrets redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,

@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::secrets::{SecretId, SecretStore};
 use crate::template::{Body, Fills, RenderError, Template};
 
-/// Responses larger than this are refused rather than held in memory.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The default `--max-body`: bodies beyond it are cut, never held whole.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// A request ready to send, holding secret text in zeroizing buffers.
 pub struct BuiltRequest {
@@ -59,8 +59,11 @@ pub struct Received {
     pub status: reqwest::StatusCode,
     /// Response headers.
     pub headers: HeaderMap,
-    /// The whole body.
+    /// The body, or its first `--max-body` bytes when `truncated`.
     pub body: bytes::Bytes,
+    /// Whether the body was longer than `--max-body` and was cut (the rest
+    /// was not read: the connection was closed).
+    pub truncated: bool,
     /// From sending to the last body byte.
     pub elapsed: Duration,
 }
@@ -282,14 +285,39 @@ fn destination_matches(entry: &str, host: &str, port: Option<u16>) -> bool {
     }
 }
 
-/// Send `request` and read the whole response body.
-pub async fn send(client: &Client, request: &BuiltRequest, timeout: Duration) -> Result<Received> {
+/// How sending a request failed.
+pub enum SendError {
+    /// Nothing usable came back (refused, reset, timeout, TLS, DNS): may be retried.
+    Network(Error),
+    /// The request itself is unusable; retrying cannot help.
+    Request(Error),
+}
+
+impl SendError {
+    /// The error, whatever its kind.
+    pub fn into_error(self) -> Error {
+        match self {
+            SendError::Network(e) | SendError::Request(e) => e,
+        }
+    }
+}
+
+/// Send `request` and read its response body chunk by chunk, keeping at most
+/// `max_body` bytes: a longer body is cut there and the connection dropped,
+/// so memory stays bounded whatever the server sends.
+pub async fn send(
+    step: &str,
+    client: &Client,
+    request: &BuiltRequest,
+    timeout: Duration,
+    max_body: usize,
+) -> std::result::Result<Received, SendError> {
     let mut headers = HeaderMap::new();
     for (name, value) in &request.headers {
         let value = HeaderValue::from_str(value).map_err(|_| {
-            Error::Runtime(format!(
-                "header `{name}` has a value that is not valid in HTTP"
-            ))
+            SendError::Request(Error::Runtime(format!(
+                "step `{step}`: header `{name}` has a value that is not valid in HTTP"
+            )))
         })?;
         headers.append(name.clone(), value);
     }
@@ -304,52 +332,64 @@ pub async fn send(client: &Client, request: &BuiltRequest, timeout: Duration) ->
     let mut response = builder
         .send()
         .await
-        .map_err(|e| network_error(&request.url, &e, timeout))?;
+        .map_err(|e| SendError::Network(network_error(step, &request.url, &e, timeout)))?;
     let status = response.status();
     let headers = response.headers().clone();
-    let mut body = Vec::new();
+    // Reserved once from Content-Length (never beyond the limit) so growing
+    // the buffer does not briefly hold two copies of it.
+    let expected = response
+        .content_length()
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut body = Vec::with_capacity(expected.min(max_body));
+    let mut truncated = false;
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| network_error(&request.url, &e, timeout))?
+        .map_err(|e| SendError::Network(network_error(step, &request.url, &e, timeout)))?
     {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Error::Runtime(format!(
-                "response from {} is larger than {} MiB",
-                request.url,
-                MAX_BODY_BYTES >> 20
-            )));
+        let room = max_body.saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
         }
         body.extend_from_slice(&chunk);
     }
+    // Dropping the response mid-body closes the connection: the rest is never read.
+    drop(response);
     Ok(Received {
         status,
         headers,
         body: body.into(),
+        truncated,
         elapsed: started.elapsed(),
     })
 }
 
 /// One line that says what went wrong on the wire.
-fn network_error(url: &Url, e: &reqwest::Error, timeout: Duration) -> Error {
+fn network_error(step: &str, url: &Url, e: &reqwest::Error, timeout: Duration) -> Error {
     let target = format!(
         "{}://{}{}",
         url.scheme(),
         url.host_str().unwrap_or(""),
         url.port().map(|p| format!(":{p}")).unwrap_or_default()
     );
+    // The innermost cause says what happened (an io or TLS error); it holds
+    // no URL, so no query string with a secret in it.
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut deepest = String::new();
+    while let Some(s) = source {
+        deepest = s.to_string();
+        source = s.source();
+    }
     let why = if e.is_timeout() {
         format!("no response within {}", crate::duration::human(timeout))
+    } else if e.is_connect() && deepest.contains("certificate") {
+        format!("TLS certificate not accepted: {deepest}")
     } else if e.is_connect() {
-        let mut source: Option<&dyn std::error::Error> = Some(e);
-        let mut deepest = String::new();
-        while let Some(s) = source {
-            deepest = s.to_string();
-            source = s.source();
-        }
         format!("cannot connect: {deepest}")
     } else if e.is_body() || e.is_decode() {
-        "the response body was cut off".to_string()
+        format!("the response body was cut off: {deepest}")
     } else {
         let mut text = e.to_string();
         if let Some(at) = text.find(" for url (") {
@@ -357,7 +397,7 @@ fn network_error(url: &Url, e: &reqwest::Error, timeout: Duration) -> Error {
         }
         text
     };
-    Error::Runtime(format!("request to {target} failed: {why}"))
+    Error::Runtime(format!("step `{step}`: request to {target} failed: {why}"))
 }
 
 #[cfg(test)]

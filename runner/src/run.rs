@@ -14,7 +14,7 @@ use crate::error::{Error, exit};
 use crate::expect::{self, Body};
 use crate::hooks::{HookRuntime, HookSpecs};
 use crate::http::{self, BuiltRequest, Received};
-use crate::plan::{Fill, Plan, PlannedStep, SecretUse};
+use crate::plan::{CaptureFrom, Fill, Plan, PlannedStep, SecretUse};
 use crate::project::Project;
 use crate::project::model::GenerateKind;
 use crate::redact;
@@ -26,6 +26,10 @@ use crate::template::{Filled, Fills, push_value_text};
 
 /// Report bodies are cut here (after redaction).
 const REPORT_BODY_BYTES: usize = 64 * 1024;
+
+/// Of a body cut at `--max-body`, only this much is kept for dumps and
+/// reports (which show less).
+const SHOWN_CUT_BODY_BYTES: usize = 256 * 1024;
 
 /// A value kept from a response.
 enum Captured {
@@ -42,6 +46,30 @@ pub struct RunSettings {
     pub console: Console,
     /// Keep request and response bodies for reports.
     pub record_bodies: bool,
+    /// Response bodies are cut after this many bytes (`--max-body`).
+    pub max_body: usize,
+}
+
+/// Parse a size: `10MiB`, `512KiB`, `1GiB`, `2MB` or a bare number of bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("`{text}` is not a size (try 10MiB, 512KiB or 1048576)");
+    let number: usize = number.parse().map_err(|_| bad())?;
+    let unit: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(unit) {
+        Some(0) | None => Err(format!("`{text}` is out of range")),
+        Some(bytes) => Ok(bytes),
+    }
 }
 
 /// The exit code a report stands for: 0 passed, 4 an expectation failed, 3 an error.
@@ -205,6 +233,8 @@ async fn run_plan(
             captures: Vec::new(),
             expectations: Vec::new(),
             error: None,
+            attempts: 0,
+            notes: Vec::new(),
         });
     }
     journey.duration_ms = millis(started.elapsed());
@@ -234,6 +264,8 @@ async fn run_step(
         captures: Vec::new(),
         expectations: Vec::new(),
         error: None,
+        attempts: 0,
+        notes: Vec::new(),
     };
     let generated = generate(step);
     let fills = StepFills {
@@ -263,7 +295,8 @@ async fn run_step(
     };
     settings.console.dump_request(&request);
     record.request = Some(request_report(&request, settings.record_bodies));
-    let response = match http::send(client, &request, settings.timeout).await {
+    let mut response = match send_with_retries(client, step, &request, settings, &mut record).await
+    {
         Ok(response) => response,
         Err(e) => {
             record.error = Some(redact::global().redact(&e.to_string()).into_owned());
@@ -272,11 +305,28 @@ async fn run_step(
         }
     };
     drop(request);
+    if response.truncated {
+        record.notes.push(format!(
+            "the response body is larger than --max-body ({}); only its first {} bytes were read",
+            size_text(settings.max_body),
+            response.body.len()
+        ));
+    }
     judge(step, &response, store, &mut kept, &mut record);
+    let read = response.body.len();
+    if response.truncated {
+        // Reports and dumps show at most 64 KiB: keep only what they can show,
+        // so the cut body is not copied whole again.
+        let shown = response.body.len().min(SHOWN_CUT_BODY_BYTES);
+        response.body = safe_prefix(&response.body[..shown]).into();
+    }
     // Dumped and recorded after captures, so a token captured as a secret is
     // already known to the redactor when the response that carried it is shown.
     settings.console.dump_response(&response);
     record.response = Some(response_report(&response, settings.record_bodies));
+    if let Some(report) = &mut record.response {
+        report.body_bytes = read;
+    }
     record.captures = kept
         .iter()
         .map(|(name, captured)| CaptureReport {
@@ -292,6 +342,110 @@ async fn run_step(
     (record, kept)
 }
 
+/// Send the request, again as the step's `retries:` allow: after a network
+/// error or a listed status, waiting `backoff` and doubling it each time.
+/// The same built request is re-sent: nothing is rendered again.
+async fn send_with_retries(
+    client: &reqwest::Client,
+    step: &PlannedStep,
+    request: &BuiltRequest,
+    settings: &RunSettings,
+    record: &mut StepReport,
+) -> Result<Received, Error> {
+    let mut retries = step.retries.clone();
+    if let Some(r) = &retries
+        && !r.non_idempotent
+        && !is_idempotent(&request.method)
+    {
+        record.notes.push(format!(
+            "not retried: {} is not idempotent (set `non_idempotent: true` under `retries:` to allow it)",
+            request.method
+        ));
+        retries = None;
+    }
+    let (count, mut wait, on) = match &retries {
+        Some(r) => (r.count, r.backoff, r.on.as_slice()),
+        None => (0, Duration::ZERO, &[][..]),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        record.attempts = attempt;
+        let last = attempt > count;
+        let why = match http::send(
+            &step.id,
+            client,
+            request,
+            settings.timeout,
+            settings.max_body,
+        )
+        .await
+        {
+            Ok(response) if last || !on.contains(&response.status.as_u16()) => {
+                if attempt > 1 {
+                    record.notes.push(format!("{attempt} attempts"));
+                }
+                return Ok(response);
+            }
+            Ok(response) => format!("status {}", response.status.as_u16()),
+            Err(http::SendError::Network(e)) if !last => e.to_string(),
+            Err(e) => {
+                if attempt > 1 {
+                    record.notes.push(format!("{attempt} attempts"));
+                }
+                return Err(e.into_error());
+            }
+        };
+        // The reason is redacted like any other output.
+        record.notes.push(format!(
+            "attempt {attempt} of {}: {}; retrying in {}",
+            count + 1,
+            redact::global().redact(&why),
+            crate::duration::human(wait)
+        ));
+        tokio::time::sleep(wait).await;
+        wait = wait.saturating_mul(2);
+    }
+}
+
+/// A cut body, redacted, without its last bytes when they could be the start
+/// of a secret that the cut split (the redactor could not recognise it).
+fn safe_prefix(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    let mut writer = redact::RedactingWriter::new(&mut out);
+    // Writing to a Vec cannot fail; the writer holds back a possible secret
+    // prefix at the end, and is dropped without `finish` so it stays unwritten.
+    let _ = writer.write_all(body);
+    drop(writer);
+    out
+}
+
+/// Methods that RFC 9110 defines as idempotent: safe to send twice.
+fn is_idempotent(method: &reqwest::Method) -> bool {
+    use reqwest::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// `10MiB`, `512KiB` or bytes, for messages.
+fn size_text(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{}MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{}KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Check expectations, then take captures; sets the record's outcome.
 fn judge(
     step: &PlannedStep,
@@ -300,6 +454,36 @@ fn judge(
     kept: &mut IndexMap<String, Captured>,
     record: &mut StepReport,
 ) {
+    // A cut body is never parsed: JSON of its first bytes would fail with a
+    // misleading message, or worse, match. Header and status checks still run.
+    let needs_body = !step.expect.json.is_empty()
+        || step
+            .captures
+            .iter()
+            .any(|c| matches!(c.from, CaptureFrom::Json(..)));
+    if response.truncated && needs_body {
+        record.expectations = expect::check(
+            &crate::plan::Expectations {
+                status: step.expect.status.clone(),
+                headers: step.expect.headers.clone(),
+                json: Vec::new(),
+            },
+            response,
+            &mut Body::new(&[]),
+        );
+        record.expectations.push(expect::Checked {
+            kind: "json",
+            subject: "$".into(),
+            expected: "the whole body".into(),
+            actual: Some(format!("its first {} bytes", response.body.len())),
+            passed: false,
+            message: Some(
+                "body: larger than --max-body, so JSON expectations and captures cannot be checked (raise --max-body)".into(),
+            ),
+        });
+        record.outcome = Outcome::Failed;
+        return;
+    }
     let mut body = Body::new(&response.body);
     // Every secret capture the response allows is learned first, so neither an
     // expectation failure quoting it nor the `-v` dump can show it.
@@ -422,7 +606,7 @@ fn response_report(response: &Received, bodies: bool) -> MessageReport {
             .collect(),
         body: text,
         body_bytes: response.body.len(),
-        body_truncated: truncated,
+        body_truncated: truncated || response.truncated,
     }
 }
 

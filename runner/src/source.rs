@@ -53,8 +53,14 @@ impl Source {
 
     /// Keep text that is already in memory.
     pub fn from_text(path: PathBuf, display: String, text: String) -> Source {
+        // YAML breaks lines at `\n`, `\r\n` and a lone `\r`, and the parsers
+        // count positions that way: so must the snippets.
+        let bytes = text.as_bytes();
         let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .chain(bytes.iter().enumerate().filter_map(|(at, &b)| {
+                let lone_cr = b == b'\r' && bytes.get(at + 1) != Some(&b'\n');
+                (b == b'\n' || lone_cr).then_some(at + 1)
+            }))
             .collect();
         Source {
             display,
@@ -88,10 +94,7 @@ impl Source {
             &self.text
         };
         serde_yaml::from_str(text).map_err(|e| {
-            let pos = e.location().map(|l| Pos {
-                line: l.line(),
-                column: l.column(),
-            });
+            let pos = e.location().map(|l| self.libyaml_pos(l.line(), l.column()));
             Diagnostic::new(format!(
                 "invalid {}: {}",
                 self.display,
@@ -99,6 +102,40 @@ impl Source {
             ))
             .at(pos.map(|p| self.spot(p)))
         })
+    }
+
+    /// serde_yaml's parser (libyaml, YAML 1.1) also breaks lines at NEL,
+    /// U+2028 and U+2029; the file's lines (YAML 1.2, like yaml-rust2's) do
+    /// not. Move its 1-based line and column onto the file's own lines.
+    /// Found by fuzzing (fuzz/corpus/project_file/line-separator).
+    fn libyaml_pos(&self, line: usize, column: usize) -> Pos {
+        if !self.text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+            return Pos { line, column };
+        }
+        // The byte offset where libyaml's line `line` starts.
+        let mut current = 1;
+        let mut start = 0;
+        let mut chars = self.text.char_indices().peekable();
+        while current < line {
+            let Some((at, c)) = chars.next() else {
+                break;
+            };
+            let lone_cr = c == '\r' && chars.peek().map(|(_, n)| *n) != Some('\n');
+            if matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}') || lone_cr {
+                current += 1;
+                start = at + c.len_utf8();
+            }
+        }
+        let at = self.text[start..]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| start + i);
+        let line = self.line_starts.partition_point(|&s| s <= at).max(1);
+        let line_start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        Pos {
+            line,
+            column: self.text[line_start..at].chars().count() + 1,
+        }
     }
 
     /// Where the key at `path` starts (the last segment is the key).
@@ -134,14 +171,18 @@ impl Source {
 }
 
 impl Source {
+    /// How many lines the file has, as YAML counts them.
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
     /// The text of 1-based line `number`, without its line break.
-    fn line(&self, number: usize) -> &str {
+    pub fn line(&self, number: usize) -> &str {
         let Some(&start) = self.line_starts.get(number.saturating_sub(1)) else {
             return "";
         };
         let rest = &self.text[start..];
-        let line = rest.split('\n').next().unwrap_or("");
-        line.strip_suffix('\r').unwrap_or(line)
+        rest.split(['\n', '\r']).next().unwrap_or("")
     }
 }
 
@@ -272,6 +313,39 @@ mod tests {
             .expect("value indexed");
         assert_eq!(name.line, 4);
         assert_eq!(&name.line_text[name.column - 1..name.column], "X");
+    }
+
+    /// Found by fuzzing (fuzz/corpus/project_file/lone-cr): serde_yaml counts a
+    /// lone `\r` as a line break, so the snippet must too, or an error points
+    /// past the end of the file with an empty line.
+    #[test]
+    fn lone_carriage_returns_break_lines_like_yaml() {
+        let s = source("steps:\r  - id: one\r\n    values: [\r");
+        let err = s
+            .parse::<std::collections::BTreeMap<String, serde_yaml::Value>>()
+            .expect_err("unclosed flow sequence");
+        let spot = err.spot.expect("positioned");
+        assert_eq!(spot.line, 4);
+        assert_eq!(s.line(2), "  - id: one");
+        assert_eq!(s.line(3), "    values: [");
+        let key = s.key(&["steps"]).expect("indexed");
+        assert_eq!((key.line, key.line_text.as_str()), (1, "steps:"));
+        let id = s.value(&["steps", "0", "id"]).expect("indexed");
+        assert_eq!((id.line, id.line_text.as_str()), (2, "  - id: one"));
+    }
+
+    /// Found by fuzzing (fuzz/corpus/project_file/line-separator): libyaml
+    /// counts U+2028 as a line break, the file's lines do not.
+    #[test]
+    fn parse_errors_point_at_real_lines_past_line_separators() {
+        let s = source("a: 1\u{2028}b: x\u{2028}c: [1, 2\nd: 4\n");
+        let err = s
+            .parse::<std::collections::BTreeMap<String, serde_yaml::Value>>()
+            .expect_err("unclosed flow sequence");
+        let spot = err.spot.expect("positioned");
+        assert!(spot.line <= s.line_count(), "{spot:?}");
+        assert_eq!(spot.line_text, s.line(spot.line));
+        assert!(!spot.line_text.is_empty(), "{spot:?}");
     }
 
     #[test]

@@ -459,10 +459,12 @@ fn point_at(spot: Option<Spot>, name: &str) -> Option<Spot> {
 
 /// The first `{{name}}` in the source, for positions inside JSON bodies.
 fn find_placeholder(source: &Source, name: &str) -> Option<Spot> {
-    source.text().lines().enumerate().find_map(|(i, line)| {
+    // Lines as YAML counts them (a lone `\r` breaks one), like every position.
+    (1..=source.line_count()).find_map(|number| {
+        let line = source.line(number);
         let at = placeholder_at(line, 0, name)?;
         Some(source.spot(crate::source::Pos {
-            line: i + 1,
+            line: number,
             column: line[..at].chars().count() + 1,
         }))
     })

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY, TestProject, assert_absent, plugin, project};
+use common::{CANARY, Run, TestProject, assert_absent, plugin, project};
 use sha2::Digest;
 
 const ECHO_JOURNEY: &str =
@@ -130,6 +130,9 @@ fn a_custom_plugin_is_refused_when_its_pin_does_not_match() {
 fn files_that_are_not_components_are_refused_with_the_plugin_named() {
     for (name, bytes) in [
         ("garbage.wasm", b"not wasm at all".to_vec()),
+        ("empty.wasm", Vec::new()),
+        // An empty core module: valid WebAssembly, but not a component.
+        ("module.wasm", b"\0asm\x01\0\0\0".to_vec()),
         ("truncated.wasm", {
             let mut b = std::fs::read(plugin("reqflo_test_hostile")).expect("built");
             b.truncate(b.len() / 2);
@@ -141,11 +144,13 @@ fn files_that_are_not_components_are_refused_with_the_plugin_named() {
         );
         let p = project(&[("reqflo.yaml", &config), ("journeys/j.yaml", ECHO_JOURNEY)]);
         std::fs::write(p.path(name), bytes).expect("write");
-        p.run(&["run", "j"], &[])
-            .expect_code(3)
-            .expect_output(&format!(
-                "{name} (provider `bad`) is not a valid WebAssembly component"
-            ));
+        let run = p.run(&["run", "j"], &[]);
+        run.expect_code(3).expect_output(&format!(
+            "{name} (provider `bad`) is not a valid WebAssembly component"
+        ));
+        if name == "module.wasm" {
+            run.expect_output("it is a core WebAssembly module; build it for wasm32-wasip2");
+        }
     }
     let config = "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\n    secrets: [gone]\nproviders:\n  gone: {plugin: ./missing.wasm}\n";
     let p = project(&[("reqflo.yaml", config), ("journeys/j.yaml", ECHO_JOURNEY)]);
@@ -241,4 +246,236 @@ fn the_env_provider_resolves_the_reference_from_the_registry() {
         .expect_output("tried file:");
     p.run(&["run", "j", "--secrets", "vault"], &[])
         .expect_code(1);
+}
+
+// The hostile-plugin suite: each attack is contained with a one-line error
+// naming the provider and its plugin, and the host carries on (README: Hostile
+// plugins).
+
+/// The project of [`contained`]: `BAD` through the hostile plugin with
+/// `reference`, then `GOOD` through the same provider.
+fn bad_then_good(reference: &str, limits: &str) -> TestProject {
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [hostile]\nproviders:\n  hostile:\n    plugin: \"@HOSTILE@\"\n    limits: {{{limits}}}\nsecrets:\n  BAD: {{reference: \"{reference}\"}}\n  GOOD: {{reference: \"value:a-fine-value\"}}\n"
+    );
+    let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: BAD}}\n  - id: b\n    template: echo\n    values: {key: {type: secret, name: GOOD}}\n";
+    project(&[("reqflo.yaml", &config), ("journeys/j.yaml", journey)])
+}
+
+/// Resolve `BAD` (the hostile plugin doing `reference`) and then `GOOD` (the
+/// same provider, a plain value) independently in one process: `BAD` must fail
+/// with `expected`, naming the provider and the plugin, and `GOOD` must still
+/// resolve. Then `run` must fail with exit 3 before any request is sent.
+/// Returns the `check` and the `run` output.
+fn contained(reference: &str, limits: &str, expected: &str) -> (Run, Run) {
+    let p = bad_then_good(reference, limits);
+    let named = format!(
+        "provider `hostile` ({}) failed to resolve `{reference}`: ",
+        plugin("reqflo_test_hostile").display()
+    );
+    let check = p.run(&["check", "j", "--resolve"], &[]);
+    check
+        .expect_code(3)
+        .expect_output(&format!("secret BAD: {named}"))
+        .expect_output(expected)
+        .expect_output("secret GOOD: resolves via hostile");
+    let run = p.run(&["run", "j"], &[]);
+    run.expect_code(3)
+        .expect_output(&format!("error: {named}"))
+        .expect_output(expected);
+    assert_eq!(p.api.requests(), 0, "a request was sent");
+    (check, run)
+}
+
+#[test]
+fn deep_recursion_overflows_the_plugins_stack_not_the_hosts() {
+    contained("recurse", "timeout_ms: 5000", "overflowed its stack");
+}
+
+#[test]
+fn a_huge_result_is_refused_at_the_hosts_limit() {
+    // 100 MiB fits the plugin's memory (256 MiB) but not the host's table.
+    contained(
+        "big:100",
+        "timeout_ms: 10000, memory_mib: 256",
+        "was stopped: its secrets exceed 16 MiB in all",
+    );
+}
+
+#[test]
+fn a_huge_error_string_is_cut_short() {
+    let (check, run) = contained(
+        "error-big:20",
+        "timeout_ms: 10000, memory_mib: 128",
+        "unavailable: huge error:EEEE",
+    );
+    for output in [&check, &run] {
+        let line = output
+            .all()
+            .lines()
+            .find(|l| l.contains("huge error"))
+            .map(str::to_string)
+            .unwrap_or_default();
+        assert!(line.ends_with('…'), "not marked as cut: {line}");
+        assert!(line.chars().count() < 600, "{} chars", line.chars().count());
+    }
+}
+
+#[test]
+fn terminal_escapes_in_plugin_text_are_neutralised() {
+    // CSI (colour, clear screen), OSC (window title, ended by BEL) and the
+    // one-byte C1 CSI, through an error, a "not found" that a chain reports
+    // and a panic message on stderr.
+    let evil = "\\e[31mred\\e[2J\\e]0;owned\\a\\x9b1mdone";
+    for (reference, shown) in [
+        (format!("error:{evil}"), "unavailable: "),
+        (format!("not-found:{evil}"), "not found (tried hostile: "),
+        (format!("panic:{evil}"), "it printed: "),
+    ] {
+        let config = format!(
+            "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [hostile, file]\nproviders:\n  hostile: {{plugin: \"@HOSTILE@\"}}\n  file: {{plugin: builtin:file, config: {{path: absent.yaml}}}}\nsecrets:\n  S: {{reference: \"{reference}\"}}\n"
+        );
+        let p = project(&[("reqflo.yaml", &config), ("journeys/j.yaml", ECHO_JOURNEY)]);
+        std::fs::write(p.path("absent.yaml"), "OTHER: x1234\n").expect("write");
+        let run = p.run(&["run", "j"], &[]);
+        run.expect_code(3).expect_output(shown).expect_output("red");
+        let all = run.all();
+        for c in ['\u{1b}', '\u{7}', '\u{9b}'] {
+            assert!(!all.contains(c), "{reference}: {c:?} reached the terminal");
+        }
+        assert_eq!(p.api.requests(), 0);
+    }
+}
+
+#[test]
+fn another_secrets_value_in_plugin_text_is_redacted() {
+    // The plugin is granted the variable that holds another secret of the run
+    // (resolved first, by the env provider), and tries to print it, disguised.
+    for reference in [
+        "leak:CANARY_KEY:raw",
+        "leak:CANARY_KEY:base64",
+        "leak:CANARY_KEY:hex",
+        "leak:CANARY_KEY:percent",
+        "leak-panic:CANARY_KEY:raw",
+        "leak-panic:CANARY_KEY:base64",
+    ] {
+        let config = format!(
+            "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\nproviders:\n  hostile:\n    plugin: \"@HOSTILE@\"\n    grants: {{env: [CANARY_KEY]}}\nsecrets:\n  CANARY_KEY: {{provider: env}}\n  LEAKY: {{provider: hostile, reference: \"{reference}\"}}\n"
+        );
+        let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: CANARY_KEY}}\n  - id: b\n    template: echo\n    values: {key: {type: secret, name: LEAKY}}\n";
+        let p = project(&[("reqflo.yaml", &config), ("journeys/j.yaml", journey)]);
+        let run = p.run(&["run", "j", "-v"], &[("CANARY_KEY", CANARY)]);
+        run.expect_code(3)
+            .expect_output("provider `hostile`")
+            .expect_output("leaking")
+            .expect_output("[redacted:CANARY_KEY]");
+        assert_absent(&run.all(), CANARY, reference);
+        assert_eq!(p.api.requests(), 0);
+    }
+}
+
+#[test]
+fn thousands_of_secrets_hit_the_handle_limit() {
+    contained(
+        "many:5000",
+        "timeout_ms: 10000",
+        "was stopped: it held more than 1024 secrets at once",
+    );
+    // The limit is on live handles: creating and dropping as many is fine.
+    let p = bad_then_good("churn:5000", "timeout_ms: 10000");
+    p.run(&["check", "j", "--resolve"], &[])
+        .expect_code(0)
+        .expect_output("secret BAD: resolves via hostile")
+        .expect_output("secret GOOD: resolves via hostile");
+}
+
+#[test]
+fn a_dropped_or_forged_handle_is_refused() {
+    for reference in ["dropped", "forged"] {
+        contained(
+            reference,
+            "timeout_ms: 5000",
+            "a secret handle it does not hold",
+        );
+    }
+}
+
+#[test]
+fn a_plugin_that_exits_or_returns_bytes_is_contained() {
+    // WASI 0.2 exits with success or failure, no code: any failure is 1.
+    contained("exit:7", "timeout_ms: 5000", "exited with status 1");
+    contained(
+        "bytes",
+        "timeout_ms: 5000",
+        "returned a value that is not UTF-8 text",
+    );
+}
+
+#[test]
+fn a_plugin_reaches_no_host_it_was_not_granted() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let target = listener.local_addr().expect("addr");
+    for action in ["http", "http-quiet"] {
+        let reference = format!("{action}:http://{target}/");
+        contained(
+            &reference,
+            "timeout_ms: 5000",
+            &format!("access denied: tried to reach http://{target}"),
+        );
+    }
+    assert!(listener.accept().is_err(), "the plugin connected");
+}
+
+/// A project using `component` as provider `odd` for `S`, and the env
+/// provider for `OTHER`.
+fn odd_component(component: &str, provider_lines: &str) -> TestProject {
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\nproviders:\n  odd:\n    plugin: \"{component}\"\n{provider_lines}secrets:\n  S: {{provider: odd, reference: anything}}\n  OTHER: {{provider: env, reference: CANARY_KEY}}\n"
+    );
+    let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: S}}\n  - id: b\n    template: echo\n    values: {key: {type: secret, name: OTHER}}\n";
+    project(&[("reqflo.yaml", &config), ("journeys/j.yaml", journey)])
+}
+
+#[test]
+fn a_component_importing_what_reqflo_does_not_provide_is_refused_before_it_runs() {
+    // Its configure would call this listener first, if it ever ran.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let target = listener.local_addr().expect("addr");
+    let alien = plugin("reqflo_test_alien_import").display().to_string();
+    let p = odd_component(
+        &alien,
+        &format!(
+            "    grants: {{hosts: [\"{target}\"]}}\n    config: {{call_home: \"http://{target}/\"}}\n"
+        ),
+    );
+    let expected =
+        format!("plugin {alien} (provider `odd`) does not fit reqflo's plugin interface");
+    p.run(&["run", "j"], &[("CANARY_KEY", CANARY)])
+        .expect_code(3)
+        .expect_output(&expected)
+        .expect_output("acme:thing/x@1.0.0");
+    p.run(&["check", "j", "--resolve"], &[("CANARY_KEY", CANARY)])
+        .expect_code(3)
+        .expect_output(&format!("secret S: {expected}"))
+        .expect_output("secret OTHER: resolves via env");
+    assert!(listener.accept().is_err(), "the plugin ran");
+    assert_eq!(p.api.requests(), 0);
+}
+
+#[test]
+fn a_component_built_for_another_wit_version_is_refused_naming_both() {
+    let future = plugin("reqflo_test_future_wit").display().to_string();
+    let p = odd_component(&future, "");
+    let run = p.run(&["run", "j"], &[("CANARY_KEY", CANARY)]);
+    run.expect_code(3)
+        .expect_output(&format!("plugin {future} (provider `odd`)"))
+        .expect_output("it targets reqflo:plugin@0.9.0")
+        .expect_output("reqflo supports reqflo:plugin@0.1.0 for secret providers");
+    p.run(&["check", "j", "--resolve"], &[("CANARY_KEY", CANARY)])
+        .expect_code(3)
+        .expect_output("secret S: plugin")
+        .expect_output("secret OTHER: resolves via env");
+    assert_eq!(p.api.requests(), 0);
 }

@@ -11,13 +11,13 @@ use serde_json_path::JsonPath;
 
 use super::inputs::{InputMode, input_value};
 use super::{
-    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedHook, PlannedStep,
+    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedHook, PlannedStep, Retries,
     SecretUse,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::project::load::list_or_none;
 use crate::project::model::{
-    CaptureDef, EnvironmentDef, ExpectDef, JourneyFile, StatusDef, ValueDef,
+    CaptureDef, EnvironmentDef, ExpectDef, JourneyFile, RetriesDef, StatusDef, ValueDef,
 };
 use crate::project::{Loaded, Project};
 use crate::secrets::Providers;
@@ -246,8 +246,10 @@ impl Planner<'_> {
         let captures = self.captures(&i, &def.capture)?;
         let expect = self.expectations(&i, &def.expect)?;
         let hooks = self.hooks(&i, &def.hooks)?;
+        let retries = self.retries(&i, def.retries.as_ref())?;
         Ok(PlannedStep {
             hooks,
+            retries,
             id: def.id.clone(),
             template,
             fills,
@@ -255,6 +257,40 @@ impl Planner<'_> {
             captures,
             expect,
         })
+    }
+
+    /// A step's `retries:`, checked: a count of 1 to 10 and a valid backoff.
+    fn retries(&self, i: &str, def: Option<&RetriesDef>) -> Result<Option<Retries>> {
+        let Some(def) = def else {
+            return Ok(None);
+        };
+        if !(1..=10).contains(&def.count) {
+            return Err(self.definition(
+                format!("retries count must be 1 to 10, got {}", def.count),
+                &["steps", i, "retries", "count"],
+            ));
+        }
+        let backoff = match &def.backoff {
+            None => std::time::Duration::from_millis(200),
+            Some(text) => crate::duration::parse(text).map_err(|m| {
+                self.definition(
+                    format!("retries backoff: {m}"),
+                    &["steps", i, "retries", "backoff"],
+                )
+            })?,
+        };
+        if let Some(bad) = def.on.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(self.definition(
+                format!("retries on: {bad} is not an HTTP status"),
+                &["steps", i, "retries", "on"],
+            ));
+        }
+        Ok(Some(Retries {
+            count: def.count,
+            backoff,
+            on: def.on.clone(),
+            non_idempotent: def.non_idempotent,
+        }))
     }
 
     /// The environment's hooks, then the step's, each with its granted

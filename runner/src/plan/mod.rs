@@ -46,6 +46,21 @@ pub struct PlannedStep {
     pub expect: Expectations,
     /// Request hooks to run on the built request, in order.
     pub hooks: Vec<PlannedHook>,
+    /// When to send the request again; `None` sends it once.
+    pub retries: Option<Retries>,
+}
+
+/// A step's checked `retries:`.
+#[derive(Debug, Clone)]
+pub struct Retries {
+    /// Extra attempts after the first.
+    pub count: u32,
+    /// Wait before the first retry; doubled before each next one.
+    pub backoff: std::time::Duration,
+    /// Statuses that are retried (connection errors and timeouts always are).
+    pub on: Vec<u16>,
+    /// Whether non-idempotent methods (POST, PATCH) may be retried.
+    pub non_idempotent: bool,
 }
 
 /// A hook attached to a step, with the secrets granted to it.

@@ -175,6 +175,24 @@ pub struct StepDef {
     /// Hooks run on this step's request, after the environment's.
     #[serde(default)]
     pub hooks: Vec<String>,
+    /// Re-send the request on connection errors or the listed statuses.
+    pub retries: Option<RetriesDef>,
+}
+
+/// `retries:` on a step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetriesDef {
+    /// Extra attempts after the first (1 to 10).
+    pub count: u32,
+    /// Wait before the first retry (`200ms`, `1s`); doubles each retry. Default 200ms.
+    pub backoff: Option<String>,
+    /// Statuses that are retried; connection errors and timeouts always are.
+    #[serde(default)]
+    pub on: Vec<u16>,
+    /// Allow retrying POST, PATCH and other non-idempotent methods.
+    #[serde(default)]
+    pub non_idempotent: bool,
 }
 
 impl StepDef {

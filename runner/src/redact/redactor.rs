@@ -221,6 +221,27 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (fuzz/corpus/redact): the URL parser drops line breaks
+    /// and tabs, turns `\` into `/` in a path, and starts a query or fragment
+    /// at a `?` or `#` in the value, escaping each part its own way.
+    #[test]
+    fn catches_values_the_url_parser_reshapes() {
+        for (written, value) in [
+            ("https://h/?{v}", "!3\n\0\0\x005"),
+            ("https://h/a/{v}", "tab\tbed value"),
+            ("https://h/a/{v}", "ab#c d`e"),
+            ("https://h/?k={v}", "ab#c d`e"),
+            ("https://h/a/{v}", "back\\slash x"),
+            ("https://h/a/{v}", "p th?q y#f `z"),
+        ] {
+            let r = Redactor::default();
+            r.add("PW", value.as_bytes());
+            let url = reqwest::Url::parse(&written.replace("{v}", value)).expect("valid url");
+            let out = r.redact(url.as_str());
+            assert!(out.contains("[redacted:PW]"), "{value:?} missed in {url}");
+        }
+    }
+
     #[test]
     fn plugin_text_loses_control_characters() {
         let clean = sanitize_plugin_text("bad\u{1b}[31mred\nline");

@@ -84,6 +84,11 @@ pub struct StepReport {
     /// Why it could not run to the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How many times the request was sent (more than 1 with `retries:`).
+    pub attempts: u32,
+    /// Remarks that are not failures: retries made or refused, a cut body.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A request or response: the first line's parts, headers and body.
@@ -146,5 +151,6 @@ impl StepReport {
             .iter()
             .filter_map(|c| c.message.as_deref())
             .chain(self.error.as_deref())
+            .chain(self.notes.iter().map(String::as_str))
     }
 }

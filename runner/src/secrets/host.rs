@@ -59,18 +59,62 @@ impl PluginHost {
     /// Compile (or load from the on-disk cache) and pre-link one plugin.
     pub fn compile(&self, label: &str, bytes: &[u8], digest: &str) -> Result<CompiledPlugin> {
         let component = cache::load_or_compile(&self.engine, digest, bytes).map_err(|e| {
-            Error::Plugin(format!(
-                "plugin {label} is not a valid WebAssembly component: {}",
+            let why = if bytes.get(..8) == Some(b"\0asm\x01\0\0\0") {
+                "it is a core WebAssembly module; build it for wasm32-wasip2 \
+                 (or wrap it with `wasm-tools component new`)"
+                    .to_string()
+            } else {
                 first_line(&e)
+            };
+            Error::Plugin(format!(
+                "plugin {label} is not a valid WebAssembly component: {why}"
             ))
         })?;
         CompiledPlugin::new(&self.engine, &self.linker, &component).map_err(|e| {
+            let why = match other_version(&self.engine, &component) {
+                Some((version, world)) => format!(
+                    "it targets reqflo:plugin@{version} (world {world}), but this reqflo \
+                     supports {SUPPORTED}"
+                ),
+                None => first_line(&e),
+            };
             Error::Plugin(format!(
-                "plugin {label} does not fit reqflo's plugin interface (reqflo:plugin@0.1.0, world secret-provider): {}",
-                first_line(&e)
+                "plugin {label} does not fit reqflo's plugin interface (reqflo:plugin@0.1.0, world secret-provider): {why}"
             ))
         })
     }
+}
+
+/// The `reqflo:plugin` versions this host links, for refusals.
+const SUPPORTED: &str =
+    "reqflo:plugin@0.1.0 for secret providers and reqflo:plugin@0.2.0 for request hooks";
+
+/// The `reqflo:plugin` version and world a component was built for, when it is
+/// not the providers' 0.1 (a newer or older WIT, or a hook): its exports say
+/// which world it implements, its imports which package it expects.
+fn other_version(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+) -> Option<(String, String)> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .chain(ty.imports(engine).map(|(name, _)| name.to_string()))
+        .collect();
+    names.iter().find_map(|name| {
+        let (interface, version) = name.strip_prefix("reqflo:plugin/")?.split_once('@')?;
+        // 0.1.x is what providers link (wasmtime matches patch versions).
+        if version == "0.1" || version.starts_with("0.1.") {
+            return None;
+        }
+        let world = match interface {
+            "provider" | "secrets" => "secret-provider",
+            "hook" | "request" => "request-hook",
+            other => other,
+        };
+        Some((version.to_string(), world.to_string()))
+    })
 }
 
 /// wasmtime errors carry long chains; the first line says what matters.

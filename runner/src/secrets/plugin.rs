@@ -80,12 +80,12 @@ impl bindings::reqflo::plugin::secrets::HostSecret for PluginState {
         let value = Zeroizing::new(value);
         if self.handles >= MAX_HANDLES {
             return Err(wasmtime::Error::msg(format!(
-                "plugin created more than {MAX_HANDLES} secrets"
+                "it held more than {MAX_HANDLES} secrets at once"
             )));
         }
         if self.handle_bytes + value.len() > MAX_HANDLE_BYTES {
             return Err(wasmtime::Error::msg(format!(
-                "plugin's secrets exceed {} MiB in all",
+                "its secrets exceed {} MiB in all",
                 MAX_HANDLE_BYTES >> 20
             )));
         }
@@ -410,7 +410,7 @@ impl PluginInstance {
                 Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
                 Some(Trap::UnreachableCodeReached) => "crashed (panic or abort)".to_string(),
                 Some(trap) => format!("crashed ({trap})"),
-                None => format!("failed: {}", first_line(error)),
+                None => stopped(error),
             }
         };
         match self.last_stderr_line() {
@@ -431,6 +431,23 @@ impl PluginInstance {
             .find(|l| !l.is_empty() && !l.starts_with("note:"))
             .map(str::to_string)
     }
+}
+
+/// Why a call ended that no trap explains: the plugin called `exit`, or the
+/// host stopped it (too many secrets, a handle it does not hold). The root
+/// cause says which; the rest of the chain is wasmtime's backtrace.
+fn stopped(error: &wasmtime::Error) -> String {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return format!("exited with status {}", exit.0);
+    }
+    let root = error.root_cause().to_string();
+    let root = root.lines().next().unwrap_or("");
+    // The component model refuses a handle index the guest does not hold
+    // (dropped, or made up) while lifting its result; say it in our words.
+    if root.contains("handle index") {
+        return format!("was stopped: it used a secret handle it does not hold ({root})");
+    }
+    format!("was stopped: {root}")
 }
 
 /// A resolved value fresh out of a sandbox, checked to be usable text.

@@ -7,6 +7,20 @@
 //! TEXT, `error:TEXT` fails with TEXT. `http:URL` fetches URL over `wasi:http` and
 //! returns the body as the secret; `http-quiet:URL` tries the same, ignores any
 //! refusal and returns a value anyway (the host must still fail the resolution).
+//!
+//! More attacks on the host's side of the interface:
+//! - `recurse` recurses without end (a stack overflow);
+//! - `big:SIZE` returns a secret of SIZE (`16` MiB, `64k` KiB), `error-big:SIZE`
+//!   an error string that long;
+//! - `not-found:TEXT` fails with "not found" and TEXT (a chain moves on);
+//! - `panic:TEXT` panics with TEXT, which goes to stderr;
+//! - `leak:NAME:FORM` fails with the value of the environment variable NAME
+//!   (granted to it) in FORM (`raw`, `base64`, `hex`, `percent`);
+//!   `leak-panic:NAME:FORM` panics with it instead;
+//! - `many:N` creates N secrets and keeps them all; `churn:N` creates and drops
+//!   N secrets one after another, then returns a fresh one;
+//! - `dropped` returns a handle it has already dropped, `forged` one it made up;
+//! - `exit:CODE` calls `exit`; `bytes` returns a value that is not UTF-8.
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -53,7 +67,57 @@ impl Guest for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
-            "panic" => panic!("hostile provider panics on purpose"),
+            "panic" if argument.is_empty() => panic!("hostile provider panics on purpose"),
+            "panic" => panic!("{argument}"),
+            "recurse" => {
+                let depth = descend(0);
+                Err(Error::Unavailable(format!("came back from depth {depth}")))
+            }
+            "big" => {
+                let value = vec![b'v'; size(argument)];
+                Ok(Secret::new(&value))
+            }
+            "error-big" => Err(Error::Unavailable(format!(
+                "huge error:{}",
+                "E".repeat(size(argument))
+            ))),
+            "not-found" => Err(Error::NotFound(argument.to_string())),
+            "leak" | "leak-panic" => {
+                let (name, form) = argument.split_once(':').unwrap_or((argument, "raw"));
+                let value = std::env::var(name).unwrap_or_default();
+                let shown = encode(value.as_bytes(), form);
+                if action == "leak-panic" {
+                    panic!("leaking {form}: {shown}");
+                }
+                Err(Error::Unavailable(format!("leaking {form}: {shown}")))
+            }
+            "many" => {
+                let count: usize = argument.parse().unwrap_or(0);
+                let mut kept = Vec::new();
+                for i in 0..count {
+                    kept.push(Secret::new(format!("secret number {i}").as_bytes()));
+                }
+                kept.pop()
+                    .ok_or_else(|| Error::InvalidReference("many:N needs N > 0".into()))
+            }
+            "churn" => {
+                let count: usize = argument.parse().unwrap_or(0);
+                for i in 0..count {
+                    drop(Secret::new(format!("secret number {i}").as_bytes()));
+                }
+                Ok(Secret::new(b"survived the churn"))
+            }
+            "dropped" => {
+                let secret = Secret::new(b"dropped before it is returned");
+                let index = secret.handle();
+                drop(secret);
+                // SAFETY: none; handing back a dead handle is the attack.
+                Ok(unsafe { Secret::from_handle(index) })
+            }
+            // SAFETY: none; a made-up handle is the attack.
+            "forged" => Ok(unsafe { Secret::from_handle(0x7fff) }),
+            "exit" => std::process::exit(argument.parse().unwrap_or(1)),
+            "bytes" => Ok(Secret::new(&[0xff, 0xfe, 0x00, 0xc3, 0x28])),
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 Err(Error::Unavailable("woke up".into()))
@@ -72,6 +136,66 @@ impl Guest for Hostile {
                 "unknown action `{action}`"
             ))),
         }
+    }
+}
+
+/// Recurse until the stack runs out; the work after the call keeps the
+/// compiler from turning it into a loop.
+#[inline(never)]
+fn descend(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return depth;
+    }
+    descend(depth + 1).rotate_left(7) ^ depth
+}
+
+/// A size in mebibytes (`16`), or in kibibytes (`64k`), as bytes; 1 MiB when
+/// it does not parse.
+fn size(text: &str) -> usize {
+    match text.strip_suffix('k') {
+        Some(kib) => kib.parse::<usize>().map_or(1 << 20, |n| n << 10),
+        None => text.parse::<usize>().map_or(1 << 20, |n| n << 20),
+    }
+}
+
+/// `bytes` as a leaking plugin might disguise them.
+fn encode(bytes: &[u8], form: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    match form {
+        "hex" => bytes
+            .iter()
+            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+            .map(char::from)
+            .collect(),
+        "percent" => bytes
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect(),
+        "base64" => {
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+                for i in 0..4 {
+                    if i <= chunk.len() {
+                        out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
+                    } else {
+                        out.push('=');
+                    }
+                }
+            }
+            out
+        }
+        _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 

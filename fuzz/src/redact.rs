@@ -1,0 +1,418 @@
+//! The redactor. Property: no secret survives.
+//!
+//! Secrets are arbitrary strings; the text around them is made of a plain
+//! alphabet (no `%`, `\`, `&`, `+`: otherwise the fuzzer could spell a secret
+//! in an encoding nobody uses and "find" it). The whole text is then put on
+//! the wire in one of the forms the redactor claims to cover, by an
+//! independent encoder (the `url` crate as reqwest uses it, serde_json,
+//! base64, hex…). After redaction, every piece of output between two markers
+//! is decoded back the same way; no secret may be found in it.
+
+use std::io::Write as _;
+
+use arbitrary::Arbitrary;
+use base64::Engine as _;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use reqflo::redact::{RedactingWriter, Redactor};
+
+/// How the text reaches the redactor.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// As it is.
+    Raw,
+    /// Pasted raw into a query string; the server reads `+` as a space.
+    PlusAsSpace,
+    /// After `https://example.com/`: a path (and query or fragment after `?`, `#`).
+    UrlPath,
+    /// After `https://example.com/?`: a query (and a fragment after `#`).
+    UrlQuery,
+    /// As `https://user:TEXT@example.com/`.
+    UrlPassword,
+    /// A `query:` value: `url.query_pairs_mut().append_pair`.
+    QueryPair,
+    /// A form body (`application/x-www-form-urlencoded`).
+    Form,
+    /// A JSON string (serde_json).
+    Json,
+    /// A JSON string with every non-ASCII character as `\uXXXX` (Python's default).
+    JsonAscii,
+    /// A JSON string with `/` as `\/` (PHP's default).
+    JsonSlash,
+    /// HTML text (the HTML report).
+    Html,
+    /// Base64, standard alphabet, padded (e.g. Basic credentials).
+    Base64,
+    /// Base64 without padding.
+    Base64NoPad,
+    /// Base64url, padded.
+    Base64Url,
+    /// Base64url without padding (JWTs).
+    Base64UrlNoPad,
+    /// Lowercase hex.
+    Hex,
+    /// Uppercase hex.
+    HexUpper,
+}
+
+/// A piece of the plain text.
+#[derive(Arbitrary, Debug)]
+pub enum Piece {
+    /// Filler, mapped onto the plain alphabet.
+    Filler(Vec<u8>),
+    /// The n-th secret.
+    Secret(u8),
+}
+
+/// One input of the `redact` target.
+#[derive(Arbitrary, Debug)]
+pub struct Case {
+    /// The secret values (those shorter than 4 bytes are refused by reqflo
+    /// and skipped here).
+    pub secrets: Vec<String>,
+    /// The text, before encoding.
+    pub pieces: Vec<Piece>,
+    /// The encoding on the wire.
+    pub channel: Channel,
+    /// Where a stream is cut into writes.
+    pub cuts: Vec<u16>,
+}
+
+const PLAIN: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 .,:;=-_";
+
+fn marker(i: usize) -> String {
+    format!("[redacted:S{i}]")
+}
+
+fn url_text(channel: Channel, text: &str) -> Option<String> {
+    match channel {
+        Channel::UrlPath => url::Url::parse(&format!("https://example.com/{text}"))
+            .ok()
+            .map(String::from),
+        Channel::UrlQuery => url::Url::parse(&format!("https://example.com/?{text}"))
+            .ok()
+            .map(String::from),
+        Channel::UrlPassword => url::Url::parse(&format!("https://user:{text}@example.com/"))
+            .ok()
+            .map(String::from),
+        Channel::QueryPair => {
+            let mut url = url::Url::parse("https://example.com/p").ok()?;
+            url.query_pairs_mut().append_pair("k", text);
+            Some(url.into())
+        }
+        _ => None,
+    }
+}
+
+fn base64_engine(channel: Channel) -> Option<&'static GeneralPurpose> {
+    match channel {
+        Channel::Base64 => Some(&STANDARD),
+        Channel::Base64NoPad => Some(&STANDARD_NO_PAD),
+        Channel::Base64Url => Some(&URL_SAFE),
+        Channel::Base64UrlNoPad => Some(&URL_SAFE_NO_PAD),
+        _ => None,
+    }
+}
+
+fn json_ascii(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Put `text` on the wire; `None` when that channel cannot carry it.
+fn encode(channel: Channel, text: &str) -> Option<Vec<u8>> {
+    let json = || serde_json::to_string(text).ok();
+    Some(match channel {
+        Channel::Raw => text.as_bytes().to_vec(),
+        Channel::PlusAsSpace => text.replace('+', " ").into_bytes(),
+        Channel::UrlPath | Channel::UrlQuery | Channel::UrlPassword | Channel::QueryPair => {
+            url_text(channel, text)?.into_bytes()
+        }
+        Channel::Form => form_urlencoded::byte_serialize(text.as_bytes())
+            .collect::<String>()
+            .into_bytes(),
+        Channel::Json => json()?.into_bytes(),
+        Channel::JsonAscii => json_ascii(&json()?).into_bytes(),
+        Channel::JsonSlash => json()?.replace('/', "\\/").into_bytes(),
+        Channel::Html => text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+            .into_bytes(),
+        Channel::Base64 | Channel::Base64NoPad | Channel::Base64Url | Channel::Base64UrlNoPad => {
+            base64_engine(channel)?.encode(text).into_bytes()
+        }
+        Channel::Hex => hex::encode(text).into_bytes(),
+        Channel::HexUpper => hex::encode_upper(text).into_bytes(),
+    })
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    percent_encoding::percent_decode(bytes).collect()
+}
+
+/// What the URL parser does to any text it is given: tabs and line breaks
+/// vanish, and in an http path `\` is `/`.
+fn url_normal(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .map(|&b| if b == b'\\' { b'/' } else { b })
+        .collect()
+}
+
+fn json_unescape(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    let mut pending_high: Option<u16> = None;
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let Ok(unit) = u16::from_str_radix(&hex, 16) else {
+                    out.push_str("\\u");
+                    out.push_str(&hex);
+                    continue;
+                };
+                if let Some(high) = pending_high.take()
+                    && let Some(c) = char::decode_utf16([high, unit]).next().and_then(|r| r.ok())
+                {
+                    out.push(c);
+                    continue;
+                }
+                match char::from_u32(u32::from(unit)) {
+                    Some(c) => out.push(c),
+                    None => pending_high = Some(unit),
+                }
+            }
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out.into_bytes()
+}
+
+fn html_unescape(bytes: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(bytes)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .into_bytes()
+}
+
+/// A base64 or hex piece decoded at its true alignment: `origin` is where
+/// the piece starts in the encoded text (decoding at other alignments would
+/// "find" whatever the fuzzer likes in noise).
+fn aligned(channel: Channel, piece: &[u8], origin: usize) -> Option<Vec<u8>> {
+    let (quantum, skip) = if base64_engine(channel).is_some() {
+        (4, (4 - origin % 4) % 4)
+    } else if matches!(channel, Channel::Hex | Channel::HexUpper) {
+        (2, origin % 2)
+    } else {
+        return None;
+    };
+    let mut run: Vec<u8> = piece.get(skip..)?.to_vec();
+    if quantum == 2 {
+        run.truncate(run.len() / 2 * 2);
+        return hex::decode(&run).ok();
+    }
+    run.retain(|&b| b != b'=');
+    // A dangling single character holds no whole byte.
+    if run.len() % 4 == 1 {
+        run.pop();
+    }
+    let alphabet = if matches!(channel, Channel::Base64Url | Channel::Base64UrlNoPad) {
+        base64::alphabet::URL_SAFE
+    } else {
+        base64::alphabet::STANDARD
+    };
+    let lenient = GeneralPurpose::new(
+        &alphabet,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    lenient.decode(&run).ok()
+}
+
+/// A reading of a piece of output, and how a secret is spelled in it.
+type Reading = (Vec<u8>, fn(&[u8]) -> Vec<u8>);
+
+/// The ways `piece` of output is read back for `channel`, paired with the
+/// form the secret is searched for in each.
+fn readings(channel: Channel, piece: &[u8], origin: Option<usize>) -> Vec<Reading> {
+    fn same(b: &[u8]) -> Vec<u8> {
+        b.to_vec()
+    }
+    fn plus(b: &[u8]) -> Vec<u8> {
+        b.iter()
+            .map(|&c| if c == b'+' { b' ' } else { c })
+            .collect()
+    }
+    let mut out: Vec<Reading> = vec![(piece.to_vec(), same)];
+    match channel {
+        Channel::PlusAsSpace => out.push((piece.to_vec(), plus)),
+        Channel::UrlPath | Channel::UrlQuery | Channel::UrlPassword => {
+            out.push((url_normal(&percent_decode(piece)), url_normal));
+        }
+        Channel::QueryPair | Channel::Form => {
+            out.push((percent_decode(&plus(piece)), same));
+        }
+        Channel::Json | Channel::JsonAscii | Channel::JsonSlash => {
+            out.push((json_unescape(piece), same));
+        }
+        Channel::Html => out.push((html_unescape(piece), same)),
+        _ => {
+            if let Some(decoded) = origin.and_then(|at| aligned(channel, piece, at)) {
+                out.push((decoded, same));
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Split redacted output at the markers: what is left between them, each
+/// with where it came from in the text before redaction.
+fn pieces<'a>(output: &'a [u8], markers: &[String], wire: &[u8]) -> Vec<(&'a [u8], Option<usize>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    let mut from = 0;
+    let mut push = |piece: &'a [u8]| {
+        let origin = wire
+            .get(from..)
+            .and_then(|rest| rest.windows(piece.len().max(1)).position(|w| w == piece))
+            .map(|p| p + from);
+        if let Some(origin) = origin {
+            from = origin + piece.len();
+        }
+        out.push((piece, origin));
+    };
+    while at < output.len() {
+        if let Some(m) = markers
+            .iter()
+            .find(|m| output[at..].starts_with(m.as_bytes()))
+        {
+            push(&output[start..at]);
+            at += m.len();
+            start = at;
+        } else {
+            at += 1;
+        }
+    }
+    push(&output[start..]);
+    out
+}
+
+/// Fuzz target `redact`.
+pub fn redact(case: Case) {
+    let secrets: Vec<String> = case
+        .secrets
+        .into_iter()
+        .filter(|s| s.len() >= reqflo::secrets::MIN_SECRET_BYTES)
+        .take(4)
+        .collect();
+    if secrets.is_empty() {
+        return;
+    }
+    let markers: Vec<String> = (0..secrets.len()).map(marker).collect();
+    // A secret spelled inside a marker is found there by construction.
+    if secrets
+        .iter()
+        .any(|s| markers.iter().any(|m| m.contains(s.as_str())))
+    {
+        return;
+    }
+    let mut text = String::new();
+    for piece in case.pieces.iter().take(16) {
+        match piece {
+            Piece::Filler(bytes) => text.extend(
+                bytes
+                    .iter()
+                    .take(64)
+                    .map(|b| char::from(PLAIN[usize::from(*b) % PLAIN.len()])),
+            ),
+            Piece::Secret(n) => text.push_str(&secrets[usize::from(*n) % secrets.len()]),
+        }
+    }
+    let Some(wire) = encode(case.channel, &text) else {
+        return;
+    };
+
+    // libFuzzer runs millions of cases: the writer wants a &'static redactor,
+    // so this one is leaked for the case and taken back at the end.
+    let redactor: &'static Redactor = Box::leak(Box::default());
+    for (i, secret) in secrets.iter().enumerate() {
+        redactor.add(&format!("S{i}"), secret.as_bytes());
+    }
+    let output = redactor.redact_bytes(&wire).into_owned();
+
+    // The same through a stream cut anywhere.
+    let mut writer = RedactingWriter::with(Vec::new(), redactor);
+    let mut at = 0;
+    let mut cuts: Vec<usize> = case.cuts.iter().take(16).map(|&c| usize::from(c)).collect();
+    cuts.sort_unstable();
+    for cut in cuts {
+        let end = cut.clamp(at, wire.len());
+        writer.write_all(&wire[at..end]).expect("writing to a Vec");
+        at = end;
+    }
+    writer.write_all(&wire[at..]).expect("writing to a Vec");
+    let streamed = writer.finish().expect("writing to a Vec");
+    assert_eq!(streamed, output, "a stream redacts like the whole text");
+    if let Ok(text) = std::str::from_utf8(&wire) {
+        assert_eq!(
+            redactor.redact(text).as_bytes(),
+            String::from_utf8_lossy(&output).as_bytes()
+        );
+    }
+    // SAFETY: the writer that borrowed it is gone; nothing else holds it.
+    drop(unsafe { Box::from_raw(redactor as *const Redactor as *mut Redactor) });
+
+    for (piece, origin) in pieces(&output, &markers, &wire) {
+        for (reading, spell) in readings(case.channel, piece, origin) {
+            for secret in &secrets {
+                let spelled = spell(secret.as_bytes());
+                // A secret made only of what the channel drops says nothing.
+                if spelled.len() < reqflo::secrets::MIN_SECRET_BYTES {
+                    continue;
+                }
+                assert!(
+                    !contains(&reading, &spelled),
+                    "secret {secret:?} survives {:?} in {:?} (read as {:?})",
+                    case.channel,
+                    String::from_utf8_lossy(&output),
+                    String::from_utf8_lossy(&reading),
+                );
+            }
+        }
+    }
+}
