@@ -294,9 +294,20 @@ fn deep_recursion_overflows_the_plugins_stack_not_the_hosts() {
 
 #[test]
 fn a_huge_result_is_refused_at_the_hosts_limit() {
-    // 100 MiB fits the plugin's memory (256 MiB) but not the host's table.
+    // 100 MiB fits the plugin's memory (256 MiB), not the host's limit of one
+    // secret; nor does 65 KiB.
+    for (reference, size) in [("big:100", 100 << 20), ("big:65k", 65 << 10)] {
+        contained(
+            reference,
+            "timeout_ms: 10000, memory_mib: 256",
+            &format!(
+                "was stopped: it made a secret of {size} bytes; a secret may hold at most 64 KiB"
+            ),
+        );
+    }
+    // Many secrets of 60 KiB, kept alive: the host's 16 MiB for all of them.
     contained(
-        "big:100",
+        "many-big:300:60",
         "timeout_ms: 10000, memory_mib: 256",
         "was stopped: its secrets exceed 16 MiB in all",
     );

@@ -37,6 +37,10 @@ impl std::fmt::Debug for GuestSecret {
     }
 }
 
+/// One secret may hold this many bytes; more is a fault. Keys, tokens and
+/// certificates fit, and the redactor learns every encoded form of each value,
+/// so a plugin must not make the host hold (and search for) megabytes of one.
+const MAX_SECRET_BYTES: usize = 64 << 10;
 /// A plugin may hold this many live secret handles; more is a fault.
 const MAX_HANDLES: usize = 1024;
 /// ... holding at most this many bytes in all: handles live in host memory,
@@ -78,6 +82,13 @@ impl WasiHttpView for PluginState {
 impl bindings::reqflo::plugin::secrets::HostSecret for PluginState {
     async fn new(&mut self, value: Vec<u8>) -> wasmtime::Result<Resource<GuestSecret>> {
         let value = Zeroizing::new(value);
+        if value.len() > MAX_SECRET_BYTES {
+            return Err(wasmtime::Error::msg(format!(
+                "it made a secret of {} bytes; a secret may hold at most {} KiB",
+                value.len(),
+                MAX_SECRET_BYTES >> 10
+            )));
+        }
         if self.handles >= MAX_HANDLES {
             return Err(wasmtime::Error::msg(format!(
                 "it held more than {MAX_HANDLES} secrets at once"

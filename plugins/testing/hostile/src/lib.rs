@@ -18,7 +18,8 @@
 //!   (granted to it) in FORM (`raw`, `base64`, `hex`, `percent`);
 //!   `leak-panic:NAME:FORM` panics with it instead;
 //! - `many:N` creates N secrets and keeps them all; `churn:N` creates and drops
-//!   N secrets one after another, then returns a fresh one;
+//!   N secrets one after another, then returns a fresh one; `many-big:N:KIB`
+//!   keeps N secrets of KIB kibibytes each;
 //! - `dropped` returns a handle it has already dropped, `forged` one it made up;
 //! - `exit:CODE` calls `exit`; `bytes` returns a value that is not UTF-8.
 
@@ -99,6 +100,15 @@ impl Guest for Hostile {
                 }
                 kept.pop()
                     .ok_or_else(|| Error::InvalidReference("many:N needs N > 0".into()))
+            }
+            "many-big" => {
+                let (count, kib) = argument.split_once(':').unwrap_or((argument, "1"));
+                let (count, kib) = (count.parse().unwrap_or(0), kib.parse().unwrap_or(1));
+                let kept: Vec<Secret> = (0..count)
+                    .map(|_| Secret::new(&vec![b'k'; kib << 10]))
+                    .collect();
+                std::hint::black_box(&kept);
+                Err(Error::Unavailable(format!("kept {} secrets", kept.len())))
             }
             "churn" => {
                 let count: usize = argument.parse().unwrap_or(0);
