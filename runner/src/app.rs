@@ -130,7 +130,10 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         record_bodies: targets.any(),
         max_body,
     };
-    let (report, error) = run_plans(project, &providers, &plans, &settings).await;
+    // From here on Ctrl-C stops the run and still writes its reports (before
+    // this point nothing has been resolved or sent, and it simply quits).
+    let stop = crate::interrupt::Stop::on_signals()?;
+    let (report, error) = run_plans(project, &providers, &plans, &settings, &stop).await;
     if targets.any() {
         // Reports are written for error runs too; a scan hit is the worst error.
         write_reports(&report, &targets, crate::redact::global())?;

@@ -137,6 +137,7 @@ impl Console {
             Outcome::Failed => ("FAILED", "31"),
             Outcome::Error => ("ERROR ", "33"),
             Outcome::Skipped => ("skip  ", "90"),
+            Outcome::Interrupted => ("STOP  ", "35"),
         };
         let mut line = format!("{:<width$}", step.id, width = self.id_width);
         if let Some(request) = &step.request {
@@ -168,15 +169,21 @@ impl Console {
         let count = |o: Outcome| journey.steps.iter().filter(|s| s.outcome == o).count();
         let passed = count(Outcome::Passed);
         let failed = count(Outcome::Failed) + count(Outcome::Error);
+        let stopped = count(Outcome::Interrupted);
         let skipped = count(Outcome::Skipped);
         let total = journey.steps.len();
-        let verdict = if journey.outcome == Outcome::Passed {
-            "passed"
+        let verdict = match journey.outcome {
+            Outcome::Passed => "passed",
+            Outcome::Interrupted => "interrupted",
+            _ => "failed",
+        };
+        let stopped = if stopped > 0 {
+            format!(", {stopped} interrupted")
         } else {
-            "failed"
+            String::new()
         };
         out(&format!(
-            "{} {verdict}: {passed} of {total} step{} ok, {failed} failed, {skipped} skipped ({})",
+            "{} {verdict}: {passed} of {total} step{} ok, {failed} failed{stopped}, {skipped} skipped ({})",
             journey.name,
             if total == 1 { "" } else { "s" },
             human(millis(journey.duration_ms))

@@ -17,6 +17,8 @@ pub mod exit {
     pub const RUNTIME: i32 = 3;
     /// An expectation failed.
     pub const EXPECTATION: i32 = 4;
+    /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Any failure reqflo reports; the variant decides the exit code.
@@ -43,6 +45,9 @@ pub enum Error {
     /// Sending a request or reading its response failed.
     #[error("{0}")]
     Runtime(String),
+    /// The user stopped the run (Ctrl-C, SIGTERM).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -54,6 +59,7 @@ impl Error {
             Error::Policy(_) | Error::Secret(_) | Error::Plugin(_) | Error::Runtime(_) => {
                 exit::RUNTIME
             }
+            Error::Interrupted(_) => exit::INTERRUPTED,
         }
     }
 }

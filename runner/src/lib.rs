@@ -30,6 +30,8 @@ pub mod hooks;
 #[cfg(feature = "host")]
 pub mod http;
 #[cfg(feature = "host")]
+pub mod interrupt;
+#[cfg(feature = "host")]
 pub mod plan;
 pub mod project;
 pub mod redact;

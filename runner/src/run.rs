@@ -14,6 +14,7 @@ use crate::error::{Error, exit};
 use crate::expect::{self, Body};
 use crate::hooks::{HookRuntime, HookSpecs};
 use crate::http::{self, BuiltRequest, Received};
+use crate::interrupt::{self, Stop};
 use crate::plan::{CaptureFrom, Fill, Plan, PlannedStep, SecretUse};
 use crate::project::Project;
 use crate::project::model::GenerateKind;
@@ -78,17 +79,21 @@ pub fn exit_code(report: &RunReport) -> i32 {
         Outcome::Passed | Outcome::Skipped => exit::OK,
         Outcome::Failed => exit::EXPECTATION,
         Outcome::Error => exit::RUNTIME,
+        Outcome::Interrupted => exit::INTERRUPTED,
     }
 }
 
 /// Resolve the secrets of all `plans`, then run them in order. A failure to
 /// resolve is returned beside the report (which records it), so reports are
-/// written for error runs too.
+/// written for error runs too. Once `stop` is asked for, whatever is running
+/// is dropped (an in-flight request with its connection), the rest is
+/// recorded as not run, and the report comes back as it stands.
 pub async fn run_plans(
     project: &Project,
     providers: &Providers,
     plans: &[Plan],
     settings: &RunSettings,
+    stop: &Stop,
 ) -> (RunReport, Option<Error>) {
     let started = Instant::now();
     let mut report = RunReport {
@@ -106,14 +111,15 @@ pub async fn run_plans(
         .collect();
     let mut store = SecretStore::default();
     let mut resolver = Resolver::new(project, providers, &uses);
-    let ids = match resolver.resolve_all(&uses, &mut store).await {
+    // `biased`: a stop already asked for wins over work that is ready.
+    let resolved = tokio::select! {
+        biased;
+        why = stop.wait() => Err(interrupt::stopped(why, "resolving secrets")),
+        ids = resolver.resolve_all(&uses, &mut store) => ids,
+    };
+    let ids = match resolved {
         Ok(ids) => ids,
-        Err(e) => {
-            report.outcome = Outcome::Error;
-            report.error = Some(redact::global().redact(&e.to_string()).into_owned());
-            report.duration_ms = millis(started.elapsed());
-            return (report, Some(e));
-        }
+        Err(e) => return fail_run(report, started, e),
     };
     let plugin_host = resolver.take_host();
     drop(resolver);
@@ -123,7 +129,12 @@ pub async fn run_plans(
         Ok(specs) => HookRuntime::new(specs, plugin_host),
         Err(e) => return fail_run(report, started, e),
     };
-    if let Err(e) = hooks.prepare(plans).await {
+    let prepared = tokio::select! {
+        biased;
+        why = stop.wait() => Err(interrupt::stopped(why, "starting request hooks")),
+        prepared = hooks.prepare(plans) => prepared,
+    };
+    if let Err(e) = prepared {
         return fail_run(report, started, e);
     }
 
@@ -131,7 +142,14 @@ pub async fn run_plans(
     for plan in plans {
         let plan_ids = &ids[offset..offset + plan.secrets.len()];
         offset += plan.secrets.len();
-        match run_plan(plan, plan_ids, &mut store, &mut hooks, settings).await {
+        if let Some(why) = stop.asked() {
+            // Journeys not started are listed, every step skipped.
+            report.outcome = Outcome::Interrupted;
+            report.error = Some(format!("interrupted by {why}; not every journey ran"));
+            report.journeys.push(not_run(plan));
+            continue;
+        }
+        match run_plan(plan, plan_ids, &mut store, &mut hooks, settings, stop).await {
             Ok(journey) => {
                 report.outcome = report.outcome.worst(journey.outcome);
                 report.journeys.push(journey);
@@ -150,7 +168,10 @@ pub async fn run_plans(
 
 /// Record a run-wide failure in the report and return both.
 fn fail_run(mut report: RunReport, started: Instant, e: Error) -> (RunReport, Option<Error>) {
-    report.outcome = Outcome::Error;
+    report.outcome = match e {
+        Error::Interrupted(_) => Outcome::Interrupted,
+        _ => Outcome::Error,
+    };
     report.error = Some(redact::global().redact(&e.to_string()).into_owned());
     report.duration_ms = millis(started.elapsed());
     (report, Some(e))
@@ -167,6 +188,7 @@ async fn run_plan(
     store: &mut SecretStore,
     hooks: &mut HookRuntime,
     settings: &RunSettings,
+    stop: &Stop,
 ) -> Result<JourneyReport, Error> {
     let console = Console {
         id_width: plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0),
@@ -194,12 +216,23 @@ async fn run_plan(
     };
     let bar = console.progress_bar(plan.steps.len());
     for step in &plan.steps {
+        if stop.asked().is_some() {
+            // Asked between steps: the steps left are recorded as skipped.
+            journey.outcome = Outcome::Interrupted;
+            break;
+        }
         let start_ms = millis(started.elapsed());
         if let Some(bar) = &bar {
             bar.set_message(crate::console::printable(&step.id).into_owned());
         }
-        let (mut record, kept) =
-            run_step(&client, step, secret_ids, store, hooks, &captures, settings).await;
+        let step_started = Instant::now();
+        // Dropping the step's future on a stop drops its request in flight
+        // (the connection is closed) and everything it held, secrets zeroed.
+        let (mut record, kept) = tokio::select! {
+            biased;
+            why = stop.wait() => (interrupted(step, why, step_started), IndexMap::new()),
+            done = run_step(&client, step, secret_ids, store, hooks, &captures, settings) => done,
+        };
         record.start_ms = start_ms;
         match &bar {
             // The bar steps aside while the step's line is printed above it.
@@ -222,24 +255,58 @@ async fn run_plan(
     }
     for step in &plan.steps[journey.steps.len()..] {
         console.skipped(&step.id);
-        journey.steps.push(StepReport {
-            id: step.id.clone(),
-            template: step.template.name.clone(),
-            outcome: Outcome::Skipped,
-            start_ms: millis(started.elapsed()),
-            duration_ms: 0.0,
-            request: None,
-            response: None,
-            captures: Vec::new(),
-            expectations: Vec::new(),
-            error: None,
-            attempts: 0,
-            notes: Vec::new(),
-        });
+        journey.steps.push(step_record(
+            step,
+            Outcome::Skipped,
+            millis(started.elapsed()),
+        ));
     }
     journey.duration_ms = millis(started.elapsed());
     console.summary(&journey);
     Ok(journey)
+}
+
+/// A step's record before anything is known of it but how it ended.
+fn step_record(step: &PlannedStep, outcome: Outcome, start_ms: f64) -> StepReport {
+    StepReport {
+        id: step.id.clone(),
+        template: step.template.name.clone(),
+        outcome,
+        start_ms,
+        duration_ms: 0.0,
+        request: None,
+        response: None,
+        captures: Vec::new(),
+        expectations: Vec::new(),
+        error: None,
+        attempts: 0,
+        notes: Vec::new(),
+    }
+}
+
+/// The record of a step a signal stopped before it finished.
+fn interrupted(step: &PlannedStep, why: &str, started: Instant) -> StepReport {
+    let mut record = step_record(step, Outcome::Interrupted, 0.0);
+    record.duration_ms = millis(started.elapsed());
+    record.error = Some(format!(
+        "interrupted by {why} before the step finished; its request, if sent, was abandoned"
+    ));
+    record
+}
+
+/// A journey a signal stopped before it began: every step skipped.
+fn not_run(plan: &Plan) -> JourneyReport {
+    JourneyReport {
+        name: plan.journey.clone(),
+        environment: plan.environment.clone(),
+        outcome: Outcome::Skipped,
+        duration_ms: 0.0,
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| step_record(step, Outcome::Skipped, 0.0))
+            .collect(),
+    }
 }
 
 async fn run_step(
@@ -253,20 +320,7 @@ async fn run_step(
 ) -> (StepReport, IndexMap<String, Captured>) {
     let started = Instant::now();
     let mut kept = IndexMap::new();
-    let mut record = StepReport {
-        id: step.id.clone(),
-        template: step.template.name.clone(),
-        outcome: Outcome::Error,
-        start_ms: 0.0,
-        duration_ms: 0.0,
-        request: None,
-        response: None,
-        captures: Vec::new(),
-        expectations: Vec::new(),
-        error: None,
-        attempts: 0,
-        notes: Vec::new(),
-    };
+    let mut record = step_record(step, Outcome::Error, 0.0);
     let generated = generate(step);
     let fills = StepFills {
         step,

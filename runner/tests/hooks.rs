@@ -724,6 +724,30 @@ fn a_hook_that_imports_wasi_http_or_sockets_is_refused_at_load() {
     run.expect_code(3);
     run.expect_output("hook `sockets`");
     run.expect_output("does not fit reqflo's hook interface");
+    run.expect_output("it targets reqflo:plugin@0.1.0 (world secret-provider)");
+    assert!(recorder.requests().is_empty());
+}
+
+#[test]
+fn a_hook_built_for_another_wit_version_is_refused_naming_both() {
+    let recorder = Recorder::start();
+    let hooks = format!(
+        "  future:\n    plugin: \"{}\"\n",
+        plugin("reqflo_test_future_wit").display()
+    );
+    let p = hook_project(
+        &recorder,
+        &hooks,
+        &[("journeys/j.yaml", &journey("future", 1))],
+    );
+    let run = p.run(&["run", "j"], &env());
+    run.expect_code(3)
+        .expect_output("hook `future`")
+        .expect_output("it targets reqflo:plugin@0.9.0")
+        .expect_output(
+            "this reqflo supports reqflo:plugin@0.1.0 for secret providers and \
+             reqflo:plugin@0.2.0 for request hooks",
+        );
     assert!(recorder.requests().is_empty());
 }
 

@@ -386,6 +386,35 @@ fn another_secrets_value_in_plugin_text_is_redacted() {
 }
 
 #[test]
+fn a_granted_variables_value_in_plugin_text_is_redacted() {
+    // PLUGIN_TOKEN is the plugin's own credential: granted to it, named by no
+    // journey, so not a secret the run resolves. The plugin prints it anyway.
+    for reference in [
+        "leak:PLUGIN_TOKEN:raw",
+        "leak:PLUGIN_TOKEN:base64",
+        "leak:PLUGIN_TOKEN:hex",
+        "leak-panic:PLUGIN_TOKEN:percent",
+    ] {
+        let config = format!(
+            "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\nproviders:\n  hostile:\n    plugin: \"@HOSTILE@\"\n    grants: {{env: [PLUGIN_TOKEN]}}\nsecrets:\n  LEAKY: {{provider: hostile, reference: \"{reference}\"}}\n"
+        );
+        let journey = "steps:\n  - id: b\n    template: echo\n    values: {key: {type: secret, name: LEAKY}}\n";
+        let p = project(&[("reqflo.yaml", &config), ("journeys/j.yaml", journey)]);
+        let run = p.run(
+            &["run", "j", "-v", "--report-json", "r.json"],
+            &[("PLUGIN_TOKEN", CANARY)],
+        );
+        run.expect_code(3)
+            .expect_output("provider `hostile`")
+            .expect_output("leaking")
+            .expect_output("[redacted:$PLUGIN_TOKEN]");
+        assert_absent(&run.all(), CANARY, reference);
+        let report = std::fs::read_to_string(p.path("r.json")).expect("report");
+        assert_absent(&report, CANARY, reference);
+    }
+}
+
+#[test]
 fn thousands_of_secrets_hit_the_handle_limit() {
     contained(
         "many:5000",

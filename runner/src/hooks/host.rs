@@ -24,7 +24,7 @@ use crate::duration::human;
 use crate::http::{BuiltRequest, may_send_to};
 use crate::redact;
 use crate::secrets::host::first_line;
-use crate::secrets::plugin::{Limiter, add_wasi_without_sockets, ticks};
+use crate::secrets::plugin::{CpuBudget, Limiter, add_wasi_without_sockets};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -594,6 +594,7 @@ pub struct HookInstance {
     bindings: bindings::RequestHook,
     stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
     timeout: Duration,
+    budget: CpuBudget,
 }
 
 impl HookInstance {
@@ -615,7 +616,8 @@ impl HookInstance {
         };
         let mut store = Store::new(&hook.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(ticks(timeout));
+        let budget = CpuBudget::install(&mut store);
+        budget.refill(&mut store, timeout);
         let bindings = hook
             .pre
             .instantiate_async(&mut store)
@@ -626,12 +628,13 @@ impl HookInstance {
             bindings,
             stderr,
             timeout,
+            budget,
         })
     }
 
     /// Call `configure`.
     pub async fn configure(&mut self, config: &[(String, String)]) -> Result<(), CallFailure> {
-        self.store.set_epoch_deadline(ticks(self.timeout));
+        self.budget.refill(&mut self.store, self.timeout);
         let hook = self.bindings.reqflo_plugin_hook();
         let call = hook.call_configure(&mut self.store, config);
         let outcome = tokio::time::timeout(self.timeout, call).await;
@@ -650,7 +653,7 @@ impl HookInstance {
         request: BuiltRequest,
         granted: Vec<(String, HookSecret)>,
     ) -> (Option<BuiltRequest>, Result<(), CallFailure>) {
-        self.store.set_epoch_deadline(ticks(self.timeout));
+        self.budget.refill(&mut self.store, self.timeout);
         let state = self.store.data_mut();
         state.derived = 0;
         state.refusal = None;

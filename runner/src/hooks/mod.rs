@@ -41,10 +41,11 @@ fn compile(
         ))
     })?;
     CompiledHook::new(engine, linker, &component).map_err(|e| {
+        let why = crate::secrets::host::other_version(engine, &component, "0.2")
+            .unwrap_or_else(|| crate::secrets::host::first_line(&e));
         Error::Plugin(format!(
             "{label} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
-             hooks get no sockets, no wasi:http, no files and no environment): {}",
-            crate::secrets::host::first_line(&e)
+             hooks get no sockets, no wasi:http, no files and no environment): {why}"
         ))
     })
 }

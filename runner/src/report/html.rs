@@ -8,7 +8,7 @@ use std::io::Write;
 use super::model::{JourneyReport, MessageReport, Outcome, RunReport, StepReport};
 
 const STYLE: &str = r#"
-:root { --ok: #1a7f37; --bad: #cf222e; --err: #9a6700; --skip: #6e7781; --line: #d0d7de; }
+:root { --ok: #1a7f37; --bad: #cf222e; --err: #9a6700; --skip: #6e7781; --stop: #8250df; --line: #d0d7de; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
 header { padding: 18px 28px; background: #fff; border-bottom: 1px solid var(--line); }
@@ -17,7 +17,8 @@ main { padding: 18px 28px; max-width: 1200px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; color: #fff; font-weight: 600; font-size: 12px; text-transform: uppercase; }
 .badge.passed, .bar.passed { background: var(--ok); } .badge.failed, .bar.failed { background: var(--bad); }
 .badge.error, .bar.error { background: var(--err); } .badge.skipped, .bar.skipped { background: var(--skip); }
-details.step.failed > summary, details.step.error > summary { border-left: 4px solid var(--bad); }
+.badge.interrupted, .bar.interrupted { background: var(--stop); }
+details.step.failed > summary, details.step.error > summary, details.step.interrupted > summary { border-left: 4px solid var(--bad); }
 section.journey { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 18px; }
 section.journey > h2 { margin: 0; padding: 12px 16px; font-size: 16px; border-bottom: 1px solid var(--line); }
 .meta { color: #59636e; font-weight: normal; font-size: 13px; }
@@ -57,7 +58,7 @@ pub fn write(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     let _ = write!(
         page,
         "<header><h1>reqflo run <span class=\"badge {o}\">{o}</span></h1>\
-         <div class=\"meta\">started {} · {} · {} passed, {} failed, {} errors, {} skipped · reqflo {}</div>\
+         <div class=\"meta\">started {} · {} · {} passed, {} failed, {} errors{}, {} skipped · reqflo {}</div>\
          <div class=\"toolbar\" style=\"margin-top:8px\"><button onclick=\"setAll(true)\">Expand all</button>\
          <button onclick=\"setAll(false)\">Collapse all</button></div></header>\n<main>\n",
         escape(&report.started_at),
@@ -65,6 +66,10 @@ pub fn write(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
         count(Outcome::Passed),
         count(Outcome::Failed),
         count(Outcome::Error),
+        match count(Outcome::Interrupted) {
+            0 => String::new(),
+            n => format!(", {n} interrupted"),
+        },
         count(Outcome::Skipped),
         report.reqflo_version,
         o = outcome_word(report.outcome),
@@ -107,7 +112,10 @@ fn journey_html(page: &mut String, journey: &JourneyReport) {
             ),
             None => format!("template {}", step.template),
         };
-        let open = if matches!(step.outcome, Outcome::Failed | Outcome::Error) {
+        let open = if matches!(
+            step.outcome,
+            Outcome::Failed | Outcome::Error | Outcome::Interrupted
+        ) {
             " open"
         } else {
             ""
@@ -193,6 +201,7 @@ fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Error => "error",
         Outcome::Skipped => "skipped",
+        Outcome::Interrupted => "interrupted",
     }
 }
 

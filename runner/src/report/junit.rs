@@ -52,7 +52,8 @@ fn status(step: &StepReport) -> TestCaseStatus {
         Outcome::Passed => return TestCaseStatus::success(),
         Outcome::Skipped => return TestCaseStatus::skipped(),
         Outcome::Failed => NonSuccessKind::Failure,
-        Outcome::Error => NonSuccessKind::Error,
+        // An interrupted step is an error to CI: it did not finish.
+        Outcome::Error | Outcome::Interrupted => NonSuccessKind::Error,
     };
     let mut status = TestCaseStatus::non_success(kind);
     if let Some(first) = problems.first() {
@@ -60,6 +61,7 @@ fn status(step: &StepReport) -> TestCaseStatus {
     }
     status.set_type(match kind {
         NonSuccessKind::Failure => "expectation",
+        NonSuccessKind::Error if step.outcome == Outcome::Interrupted => "interrupted",
         NonSuccessKind::Error => "runtime",
     });
     status.set_description(problems.join("\n"));

@@ -21,6 +21,8 @@ pub enum Outcome {
     Error,
     /// Not run, because an earlier step did not pass.
     Skipped,
+    /// Stopped by Ctrl-C or SIGTERM before it finished.
+    Interrupted,
 }
 
 /// A whole `reqflo run`.
@@ -134,6 +136,8 @@ impl Outcome {
                 Outcome::Skipped => 1,
                 Outcome::Failed => 2,
                 Outcome::Error => 3,
+                // The user's stop outranks what the run found so far.
+                Outcome::Interrupted => 4,
             }
         }
         if rank(other) > rank(self) {

@@ -71,13 +71,8 @@ impl PluginHost {
             ))
         })?;
         CompiledPlugin::new(&self.engine, &self.linker, &component).map_err(|e| {
-            let why = match other_version(&self.engine, &component) {
-                Some((version, world)) => format!(
-                    "it targets reqflo:plugin@{version} (world {world}), but this reqflo \
-                     supports {SUPPORTED}"
-                ),
-                None => first_line(&e),
-            };
+            let why = other_version(&self.engine, &component, "0.1")
+                .unwrap_or_else(|| first_line(&e));
             Error::Plugin(format!(
                 "plugin {label} does not fit reqflo's plugin interface (reqflo:plugin@0.1.0, world secret-provider): {why}"
             ))
@@ -89,13 +84,15 @@ impl PluginHost {
 const SUPPORTED: &str =
     "reqflo:plugin@0.1.0 for secret providers and reqflo:plugin@0.2.0 for request hooks";
 
-/// The `reqflo:plugin` version and world a component was built for, when it is
-/// not the providers' 0.1 (a newer or older WIT, or a hook): its exports say
-/// which world it implements, its imports which package it expects.
-fn other_version(
+/// Why a component that does not link was built for something else: the
+/// `reqflo:plugin` version and world it targets, when that is not `linked`
+/// (`0.1` for providers, `0.2` for hooks). Its exports say which world it
+/// implements, its imports which package it expects.
+pub(crate) fn other_version(
     engine: &Engine,
     component: &wasmtime::component::Component,
-) -> Option<(String, String)> {
+    linked: &str,
+) -> Option<String> {
     let ty = component.component_type();
     let names: Vec<String> = ty
         .exports(engine)
@@ -104,16 +101,20 @@ fn other_version(
         .collect();
     names.iter().find_map(|name| {
         let (interface, version) = name.strip_prefix("reqflo:plugin/")?.split_once('@')?;
-        // 0.1.x is what providers link (wasmtime matches patch versions).
-        if version == "0.1" || version.starts_with("0.1.") {
-            return None;
-        }
+        // wasmtime matches patch versions: 0.1.x links as 0.1.0.
         let world = match interface {
             "provider" | "secrets" => "secret-provider",
             "hook" | "request" => "request-hook",
             other => other,
         };
-        Some((version.to_string(), world.to_string()))
+        let same_version = version == linked || version.starts_with(&format!("{linked}."));
+        let expected = if linked == "0.1" { "secret-provider" } else { "request-hook" };
+        if same_version && (world == expected || interface == "secrets") {
+            return None;
+        }
+        Some(format!(
+            "it targets reqflo:plugin@{version} (world {world}), but this reqflo supports {SUPPORTED}"
+        ))
     })
 }
 

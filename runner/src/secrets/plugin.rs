@@ -1,11 +1,15 @@
 //! One plugin's sandbox: its store, limits, grants and calls.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use wasmtime::component::HasData;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use zeroize::Zeroizing;
@@ -320,6 +324,7 @@ pub struct PluginInstance {
     bindings: bindings::SecretProvider,
     stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
     timeout: Duration,
+    budget: CpuBudget,
 }
 
 impl PluginInstance {
@@ -345,7 +350,8 @@ impl PluginInstance {
         };
         let mut store = Store::new(&plugin.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(ticks(sandbox.timeout));
+        let budget = CpuBudget::install(&mut store);
+        budget.refill(&mut store, sandbox.timeout);
         let bindings = plugin
             .pre
             .instantiate_async(&mut store)
@@ -356,12 +362,13 @@ impl PluginInstance {
             bindings,
             stderr,
             timeout: sandbox.timeout,
+            budget,
         })
     }
 
     /// Call `configure`.
     pub async fn configure(&mut self, config: &[(String, String)]) -> Result<(), CallError> {
-        self.store.set_epoch_deadline(ticks(self.timeout));
+        self.budget.refill(&mut self.store, self.timeout);
         let provider = self.bindings.reqflo_plugin_provider();
         let call = provider.call_configure(&mut self.store, config);
         let outcome = tokio::time::timeout(self.timeout, call).await;
@@ -376,7 +383,7 @@ impl PluginInstance {
 
     /// Call `resolve` and take the returned handle's value out of the sandbox.
     pub async fn resolve(&mut self, reference: &str) -> Result<SecretValue, CallError> {
-        self.store.set_epoch_deadline(ticks(self.timeout));
+        self.budget.refill(&mut self.store, self.timeout);
         let provider = self.bindings.reqflo_plugin_provider();
         let call = provider.call_resolve(&mut self.store, reference);
         let outcome = tokio::time::timeout(self.timeout, call).await;
@@ -478,6 +485,38 @@ impl SecretValue {
 }
 
 /// Epoch ticks for a CPU budget of `timeout`.
-pub(crate) fn ticks(timeout: Duration) -> u64 {
+fn ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// A store's CPU budget per call, counted in epoch ticks.
+///
+/// The store stops at every tick and yields to the executor before going on,
+/// so a plugin in a busy loop never holds up the one runtime thread: timers
+/// fire and Ctrl-C stops the run within a tick. Once the budget is spent the
+/// call traps with [`Trap::Interrupt`], as a plain epoch deadline would.
+#[derive(Clone, Default)]
+pub(crate) struct CpuBudget(Arc<AtomicU64>);
+
+impl CpuBudget {
+    /// Install the budget's callback on `store`; it starts empty.
+    pub(crate) fn install<T: 'static>(store: &mut Store<T>) -> CpuBudget {
+        let budget = CpuBudget::default();
+        let left = budget.0.clone();
+        store.epoch_deadline_callback(move |_| {
+            let spent =
+                left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            Ok(match spent {
+                Ok(_) => UpdateDeadline::Yield(1),
+                Err(_) => UpdateDeadline::Interrupt,
+            })
+        });
+        budget
+    }
+
+    /// Give the next call (or instantiation) `timeout` worth of ticks.
+    pub(crate) fn refill<T>(&self, store: &mut Store<T>, timeout: Duration) {
+        self.0.store(ticks(timeout), Ordering::Relaxed);
+        store.set_epoch_deadline(1);
+    }
 }

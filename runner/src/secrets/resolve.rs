@@ -293,6 +293,14 @@ impl<'a> Resolver<'a> {
         for name in visible {
             // Variables that are unset or not Unicode are simply not visible.
             if let Ok(value) = std::env::var(&name) {
+                // A granted variable is most often the plugin's own credential
+                // (OP_CONNECT_TOKEN, VAULT_TOKEN), a secret of the run even
+                // though no journey names it: whatever the plugin says is
+                // redacted of it. (The env provider's own view holds the run's
+                // secrets, which are learnt under their names as they resolve.)
+                if spec.grants.env.contains(&name) {
+                    crate::redact::global().add(&format!("${name}"), value.as_bytes());
+                }
                 sandbox.env.push((name, value));
             }
         }

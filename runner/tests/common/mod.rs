@@ -130,11 +130,12 @@ impl TestProject {
     }
 }
 
-/// Run the real binary in `cwd` with a clean environment plus `env`.
-pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The real binary, to run in `cwd` with a clean environment plus `env`.
+pub fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let home = cwd.join(".home");
     let _ = std::fs::create_dir_all(&home);
-    let output = Command::new(env!("CARGO_BIN_EXE_reqflo"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reqflo"));
+    command
         .args(args)
         .current_dir(cwd)
         .env_clear()
@@ -144,9 +145,13 @@ pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
         )
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("reqflo runs");
+        .stdin(Stdio::null());
+    command
+}
+
+/// Run the real binary in `cwd` with a clean environment plus `env`.
+pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = command(cwd, args, env).output().expect("reqflo runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
