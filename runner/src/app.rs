@@ -129,6 +129,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         console: Console::for_terminal(args.verbose, args.quiet),
         record_bodies: targets.any(),
         max_body,
+        jobs: usize::from(args.jobs),
     };
     // From here on Ctrl-C stops the run and still writes its reports (before
     // this point nothing has been resolved or sent, and it simply quits).

@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// the rest is not read.
     #[arg(long, default_value = "10MiB", value_name = "SIZE")]
     pub max_body: String,
+    /// Run up to N journeys at once, each with its own cookies and captures;
+    /// their lines print whole as each ends.
+    #[arg(short, long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Print each request and response (secrets redacted) to stderr.
     #[arg(short, long)]
     pub verbose: bool,

@@ -1,7 +1,9 @@
 //! What a person sees: step lines, `-v` dumps and summaries. Every line goes
 //! through the redactor on its way out.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::duration::human;
@@ -17,7 +19,7 @@ fn millis(ms: f64) -> Duration {
 const DUMP_BODY_BYTES: usize = 64 * 1024;
 
 /// The console: stdout for results, stderr for dumps and errors.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Console {
     /// `-v`: dump requests and responses to stderr.
     pub verbose: bool,
@@ -29,6 +31,16 @@ pub struct Console {
     pub color: bool,
     /// Show a progress bar on stderr (a terminal, not `--quiet` or `-v`).
     pub progress: bool,
+    /// Journeys running side by side (`--jobs`) hold their lines here and
+    /// print them whole when they end, so they never interleave.
+    pub held: Option<Held>,
+}
+
+/// A journey's redacted output, held until [`Console::release`].
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    out: Rc<RefCell<Vec<u8>>>,
+    err: Rc<RefCell<Vec<u8>>>,
 }
 
 impl Console {
@@ -42,6 +54,51 @@ impl Console {
             quiet,
             color: std::io::stdout().is_terminal() && !no_color,
             progress: std::io::stderr().is_terminal() && !quiet && !verbose,
+            held: None,
+        }
+    }
+
+    /// The same console, holding its lines until [`Console::release`].
+    pub fn holding(&self) -> Console {
+        Console {
+            progress: false,
+            held: Some(Held::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Print what was held: the dumps to stderr, then the lines to stdout.
+    pub fn release(&self) {
+        let Some(held) = &self.held else {
+            return;
+        };
+        let err = held.err.take();
+        let out = held.out.take();
+        let _ = std::io::stderr().lock().write_all(&err);
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&out);
+        let _ = stdout.flush();
+    }
+
+    /// A line for stdout, redacted, then held or printed now.
+    fn line(&self, text: &str) {
+        self.write_clean(&clean(text));
+    }
+
+    /// A line already redacted and made printable, held or printed now.
+    fn write_clean(&self, line: &str) {
+        match &self.held {
+            Some(held) => push_line(&held.out, line),
+            None => write_line(&mut std::io::stdout().lock(), line),
+        }
+    }
+
+    /// A block for stderr, redacted, then held or printed now.
+    fn dump(&self, text: &str) {
+        let text = clean(text);
+        match &self.held {
+            Some(held) => push_line(&held.err, &text),
+            None => write_line(&mut std::io::stderr().lock(), &text),
         }
     }
 
@@ -88,42 +145,49 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         .collect()
 }
 
-/// Write redacted text to stdout. A closed pipe is not an error worth a panic.
-pub fn out(text: &str) {
-    let text = redact::global().redact(text);
-    let text = printable(&text);
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.write_all(b"\n");
-    let _ = stdout.flush();
+/// Text as it may be shown: redacted, then stripped of control characters.
+fn clean(text: &str) -> String {
+    printable(&redact::global().redact(text)).into_owned()
 }
 
-/// Write a trusted label (coloured when asked) and then redacted text.
-fn out_labelled(label: &str, color: Option<&str>, text: &str) {
-    let text = redact::global().redact(text);
-    let text = printable(&text);
-    let mut stdout = std::io::stdout().lock();
-    let _ = match color {
-        Some(code) => writeln!(stdout, "  \x1b[{code}m{label}\x1b[0m {text}"),
-        None => writeln!(stdout, "  {label} {text}"),
-    };
-    let _ = stdout.flush();
+/// Append a clean line and a newline to a held buffer.
+fn push_line(buffer: &RefCell<Vec<u8>>, line: &str) {
+    let mut buffer = buffer.borrow_mut();
+    buffer.extend_from_slice(line.as_bytes());
+    buffer.push(b'\n');
+}
+
+/// Write a clean line. A closed pipe is not an error worth a panic.
+fn write_line(to: &mut impl Write, line: &str) {
+    let _ = to.write_all(line.as_bytes());
+    let _ = to.write_all(b"\n");
+    let _ = to.flush();
+}
+
+/// Write redacted text to stdout.
+pub fn out(text: &str) {
+    write_line(&mut std::io::stdout().lock(), &clean(text));
+}
+
+/// A trusted label (coloured when asked) and then redacted text.
+fn labelled(label: &str, color: Option<&str>, text: &str) -> String {
+    let text = clean(text);
+    match color {
+        Some(code) => format!("  \x1b[{code}m{label}\x1b[0m {text}"),
+        None => format!("  {label} {text}"),
+    }
 }
 
 /// Write redacted text to stderr.
 pub fn err(text: &str) {
-    let text = redact::global().redact(text);
-    let text = printable(&text);
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(text.as_bytes());
-    let _ = stderr.write_all(b"\n");
+    write_line(&mut std::io::stderr().lock(), &clean(text));
 }
 
 impl Console {
     /// The header line of a journey.
     pub fn journey(&self, name: &str, environment: &str) {
         if !self.quiet {
-            out(&format!("journey {name} (env {environment})"));
+            self.line(&format!("journey {name} (env {environment})"));
         }
     }
 
@@ -151,16 +215,17 @@ impl Console {
         if step.request.is_some() {
             line.push_str(&format!(" ({})", human(millis(step.duration_ms))));
         }
-        out_labelled(label, self.color.then_some(code), &line);
+        // Only the label (with its colour codes) is not cleaned: it is ours.
+        self.write_clean(&labelled(label, self.color.then_some(code), &line));
         for problem in step.problems() {
-            out(&format!("         {problem}"));
+            self.line(&format!("         {problem}"));
         }
     }
 
     /// Steps not run because an earlier one failed.
     pub fn skipped(&self, id: &str) {
         if !self.quiet {
-            out(&format!("  skip   {id}"));
+            self.line(&format!("  skip   {id}"));
         }
     }
 
@@ -182,7 +247,7 @@ impl Console {
         } else {
             String::new()
         };
-        out(&format!(
+        self.line(&format!(
             "{} {verdict}: {passed} of {total} step{} ok, {failed} failed{stopped}, {skipped} skipped ({})",
             journey.name,
             if total == 1 { "" } else { "s" },
@@ -203,7 +268,7 @@ impl Console {
             text.push_str("\n>\n");
             text.push_str(&body_text(body));
         }
-        err(&text);
+        self.dump(&text);
     }
 
     /// `-v`: the response as received.
@@ -222,7 +287,7 @@ impl Console {
             text.push_str("\n<\n");
             text.push_str(&body_text(&response.body));
         }
-        err(&text);
+        self.dump(&text);
     }
 }
 

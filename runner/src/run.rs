@@ -2,8 +2,10 @@
 //! recording what happened as a [`RunReport`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
 use indexmap::IndexMap;
 use rand::RngCore;
 use secrecy::SecretString;
@@ -49,6 +51,8 @@ pub struct RunSettings {
     pub record_bodies: bool,
     /// Response bodies are cut after this many bytes (`--max-body`).
     pub max_body: usize,
+    /// Journeys run at once (`--jobs`); 1 runs them one after another.
+    pub jobs: usize,
 }
 
 /// Parse a size: `10MiB`, `512KiB`, `1GiB`, `2MB` or a bare number of bytes.
@@ -123,6 +127,9 @@ pub async fn run_plans(
     };
     let plugin_host = resolver.take_host();
     drop(resolver);
+    // From here the run's secrets are read-only, shared by every journey;
+    // each journey keeps its captures in a layer of its own.
+    let store = Arc::new(store);
 
     // Every hook the run uses is loaded and configured before the first request.
     let mut hooks = match HookSpecs::from_project(project) {
@@ -138,32 +145,60 @@ pub async fn run_plans(
         return fail_run(report, started, e);
     }
 
+    // Hooks are stateful sandboxes: journeys side by side take turns.
+    let hooks = tokio::sync::Mutex::new(hooks);
+    let jobs = settings.jobs.max(1);
+    let parallel = jobs > 1 && plans.len() > 1;
     let mut offset = 0;
-    for plan in plans {
+    let work = plans.iter().map(|plan| {
         let plan_ids = &ids[offset..offset + plan.secrets.len()];
         offset += plan.secrets.len();
-        if let Some(why) = stop.asked() {
-            // Journeys not started are listed, every step skipped.
-            report.outcome = Outcome::Interrupted;
-            report.error = Some(format!("interrupted by {why}; not every journey ran"));
-            report.journeys.push(not_run(plan));
-            continue;
+        let (store, hooks) = (&store, &hooks);
+        // Side by side, a journey's lines are held, then printed whole.
+        let console = if parallel {
+            settings.console.holding()
+        } else {
+            settings.console.clone()
+        };
+        async move {
+            if stop.asked().is_some() {
+                // Journeys not started are listed, every step skipped.
+                return (console, Ok((not_run(plan), false)));
+            }
+            let done = run_plan(plan, plan_ids, store, hooks, settings, &console, stop).await;
+            (console, done.map(|journey| (journey, true)))
         }
-        match run_plan(plan, plan_ids, &mut store, &mut hooks, settings, stop).await {
-            Ok(journey) => {
+    });
+    // At most `jobs` journeys at once, on this one thread (their time is
+    // spent waiting on the network). Results, and the lines held for them,
+    // come out in the order the journeys were named.
+    let mut done = futures_util::stream::iter(work).buffered(jobs);
+    let mut failure = None;
+    while let Some((console, result)) = done.next().await {
+        console.release();
+        match result {
+            Ok((journey, ran)) => {
+                if !ran {
+                    report.outcome = Outcome::Interrupted;
+                    report.error = Some(format!(
+                        "interrupted by {}; not every journey ran",
+                        stop.asked().unwrap_or("a signal")
+                    ));
+                }
                 report.outcome = report.outcome.worst(journey.outcome);
                 report.journeys.push(journey);
             }
-            Err(e) => {
-                report.outcome = Outcome::Error;
-                report.error = Some(redact::global().redact(&e.to_string()).into_owned());
-                report.duration_ms = millis(started.elapsed());
-                return (report, Some(e));
-            }
+            Err(e) if failure.is_none() => failure = Some(e),
+            Err(_) => {}
         }
     }
-    report.duration_ms = millis(started.elapsed());
-    (report, None)
+    match failure {
+        Some(e) => fail_run(report, started, e),
+        None => {
+            report.duration_ms = millis(started.elapsed());
+            (report, None)
+        }
+    }
 }
 
 /// Record a run-wide failure in the report and return both.
@@ -185,15 +220,21 @@ fn millis(d: Duration) -> f64 {
 async fn run_plan(
     plan: &Plan,
     secret_ids: &[SecretId],
-    store: &mut SecretStore,
-    hooks: &mut HookRuntime,
+    run_store: &Arc<SecretStore>,
+    hooks: &tokio::sync::Mutex<HookRuntime>,
     settings: &RunSettings,
+    console: &Console,
     stop: &Stop,
 ) -> Result<JourneyReport, Error> {
     let console = Console {
         id_width: plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0),
-        ..settings.console
+        ..console.clone()
     };
+    let settings = &RunSettings {
+        console: console.clone(),
+        ..settings.clone()
+    };
+    let store = &mut SecretStore::layered(run_store);
     console.journey(&plan.journey, &plan.environment);
     // One client per journey: cookies stay within the journey's run.
     let client = reqwest::Client::builder()
@@ -314,7 +355,7 @@ async fn run_step(
     step: &PlannedStep,
     secret_ids: &[SecretId],
     store: &mut SecretStore,
-    hooks: &mut HookRuntime,
+    hooks: &tokio::sync::Mutex<HookRuntime>,
     captures: &[IndexMap<String, Captured>],
     settings: &RunSettings,
 ) -> (StepReport, IndexMap<String, Captured>) {
@@ -333,6 +374,8 @@ async fn run_step(
         .and_then(|r| http::check_destinations(&step.id, &r, store).map(|()| r));
     let built = match built {
         Ok(request) if !step.hooks.is_empty() => hooks
+            .lock()
+            .await
             .apply(&step.id, &step.hooks, request, store, secret_ids)
             .await
             // Whatever the hooks did, the final request is checked again.

@@ -1,5 +1,7 @@
 //! The one place secret values live during a run.
 
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
 
 /// Values shorter than this cannot be redacted without masking ordinary text,
@@ -17,20 +19,48 @@ struct Entry {
 }
 
 /// Resolved and captured secrets of one run; zeroed on drop (secrecy).
+///
+/// A journey's store is [layered](SecretStore::layered) over the run's: the
+/// resolved secrets stay in one place, shared read-only by journeys running
+/// side by side, and each journey's captures go into its own layer (ids past
+/// the base's), so journeys never see each other's captures.
 #[derive(Default)]
 pub struct SecretStore {
+    base: Option<Arc<SecretStore>>,
     entries: Vec<Entry>,
 }
 
 impl std::fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.entries.iter().map(|e| &e.label))
-            .finish()
+        let mut list = f.debug_list();
+        if let Some(base) = &self.base {
+            list.entries(base.entries.iter().map(|e| &e.label));
+        }
+        list.entries(self.entries.iter().map(|e| &e.label)).finish()
     }
 }
 
 impl SecretStore {
+    /// An empty layer over `base`: reads fall through to it, inserts stay here.
+    pub fn layered(base: &Arc<SecretStore>) -> SecretStore {
+        SecretStore {
+            base: Some(Arc::clone(base)),
+            entries: Vec::new(),
+        }
+    }
+
+    fn base_len(&self) -> usize {
+        self.base.as_ref().map_or(0, |b| b.len())
+    }
+
+    fn entry(&self, id: SecretId) -> Option<&Entry> {
+        let index = id.0 as usize;
+        match &self.base {
+            Some(base) if index < base.len() => base.entry(id),
+            _ => self.entries.get(index - self.base_len()),
+        }
+    }
+
     /// Keep `value` under `label` (a secret or capture name, used in redaction
     /// markers); `hosts` limits where it may be sent.
     pub fn insert(
@@ -39,7 +69,7 @@ impl SecretStore {
         value: SecretString,
         hosts: Option<Vec<String>>,
     ) -> SecretId {
-        let id = SecretId(self.entries.len() as u32);
+        let id = SecretId((self.base_len() + self.entries.len()) as u32);
         self.entries.push(Entry {
             label: label.to_string(),
             value,
@@ -50,42 +80,29 @@ impl SecretStore {
 
     /// The name a secret is shown as.
     pub fn label(&self, id: SecretId) -> &str {
-        self.entries
-            .get(id.0 as usize)
-            .map(|e| e.label.as_str())
-            .unwrap_or("?")
+        self.entry(id).map(|e| e.label.as_str()).unwrap_or("?")
     }
 
     /// The destinations a secret is bound to, if any.
     pub fn hosts(&self, id: SecretId) -> Option<&[String]> {
-        self.entries
-            .get(id.0 as usize)
-            .and_then(|e| e.hosts.as_deref())
+        self.entry(id).and_then(|e| e.hosts.as_deref())
     }
 
     /// The value itself: only for building a request at the last moment.
     pub fn reveal(&self, id: SecretId) -> &str {
-        self.entries
-            .get(id.0 as usize)
+        self.entry(id)
             .map(|e| e.value.expose_secret())
             .unwrap_or("")
     }
 
-    /// Every (label, value) pair, for building the redactor.
-    pub fn labelled_values(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
-            .iter()
-            .map(|e| (e.label.as_str(), e.value.expose_secret()))
-    }
-
-    /// How many values are held.
+    /// How many values are held, the base's included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.base_len() + self.entries.len()
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
@@ -100,5 +117,23 @@ mod tests {
         let shown = format!("{store:?}");
         assert!(shown.contains("API_KEY"));
         assert!(!shown.contains("canary"));
+    }
+
+    #[test]
+    fn layers_read_through_and_keep_their_own_inserts() {
+        let mut run = SecretStore::default();
+        let key = run.insert("KEY", SecretString::from("key-value"), None);
+        let run = Arc::new(run);
+        let mut a = SecretStore::layered(&run);
+        let mut b = SecretStore::layered(&run);
+        let ta = a.insert("TOKEN", SecretString::from("token-a"), None);
+        let tb = b.insert("TOKEN", SecretString::from("token-b"), None);
+        assert_eq!((a.reveal(key), b.reveal(key)), ("key-value", "key-value"));
+        assert_eq!((a.reveal(ta), b.reveal(tb)), ("token-a", "token-b"));
+        assert_eq!((a.len(), run.len()), (2, 1));
+        // An id past what a layer holds reveals nothing.
+        assert_eq!(run.reveal(ta), "");
+        assert_eq!(a.label(SecretId(7)), "?");
+        assert!(!format!("{a:?}").contains("value"));
     }
 }
