@@ -1,11 +1,20 @@
 //! Whole-process cost of reqflo beside a plain reqwest loop doing the same
-//! requests, against the demo API on loopback, measured in one run.
+//! requests, and beside Hurl when it is installed, against the demo API on
+//! loopback, all measured in one run.
 //!
 //! Run with `cargo bench -p reqflo --bench journey`. For each case it prints
-//! the median wall time and peak RSS over several runs, and reqflo's ratio to
-//! the baseline. The baseline is this same binary re-run as `baseline URL N`:
+//! the median wall time and peak RSS over several runs, and the ratio to the
+//! baseline. The baseline is this same binary re-run as `baseline URL N`:
 //! one reqwest client, GET with a bearer header, parse the JSON, check the
-//! status and one field, exactly what each reqflo step does.
+//! status and one field, exactly what each reqflo step does. Hurl (`hurl` on
+//! PATH, or `HURL=/path/to/hurl`) runs the same requests from a `.hurl` file
+//! with the same capture and asserts, the key passed with `--secret`.
+//!
+//! Then: how cost grows with steps (10, 100, 1000) and with journeys run side
+//! by side (`--jobs N` with N journeys of 200 steps), and what redaction adds
+//! to a `-v` run that prints 100 MiB (1600 dumps of 64 KiB bodies, with the
+//! key in every request, against the same journey with no secret at all, so
+//! the redactor has nothing to look for).
 
 use std::path::Path;
 use std::process::Command;
@@ -32,6 +41,7 @@ fn main() {
 
     // Warm the compiled-code cache once.
     measure(reqflo, &["run", "one"], project, &warm_cache);
+    let hurl = hurl();
 
     let mut rows = Vec::new();
     for (label, journey, steps, runs) in [
@@ -55,6 +65,31 @@ fn main() {
             ours,
             Some(base),
         ));
+        if let Some(hurl) = &hurl {
+            let file = format!("{journey}.hurl");
+            let theirs = median_of(runs, || {
+                measure(
+                    hurl,
+                    &[
+                        "--variable",
+                        &format!("base_url={}", api.base_url()),
+                        "--secret",
+                        &format!("key={KEY}"),
+                        &file,
+                    ],
+                    project,
+                    &warm_cache,
+                )
+            });
+            rows.push((format!("{label}: Hurl"), theirs, Some(base)));
+            println!(
+                "{label}: reqflo is {:.2}x as fast as Hurl",
+                theirs.0.as_secs_f64() / ours.0.as_secs_f64()
+            );
+        }
+    }
+    if hurl.is_none() {
+        println!("Hurl not found (put `hurl` on PATH or set HURL): its rows are left out");
     }
     let mut n = 0;
     let cold = median_of(11, || {
@@ -100,7 +135,72 @@ fn main() {
         check.0,
         resolve.0.saturating_sub(check.0)
     );
+
+    // Cost against steps: one journey of 10, 100 and 1000 steps.
+    println!(
+        "\n{:<40} {:>12} {:>14}",
+        "steps (median)", "wall", "per step"
+    );
+    for (journey, steps, runs) in [("ten", 10, 11), ("hundred", 100, 11), ("thousand", 1000, 7)] {
+        let (wall, _) = median_of(runs, || {
+            measure(reqflo, &["run", journey], project, &warm_cache)
+        });
+        println!(
+            "{:<40} {:>12} {:>11.1} µs",
+            format!("{steps} steps"),
+            format!("{wall:.2?}"),
+            wall.as_secs_f64() * 1e6 / steps as f64
+        );
+    }
+
+    // Cost against journeys side by side: N journeys of 200 steps, --jobs N.
+    println!(
+        "\n{:<40} {:>12} {:>14} {:>10}",
+        "journeys of 200 steps (median)", "wall", "per request", "peak RSS"
+    );
+    for n in [1usize, 2, 4, 8] {
+        let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let jobs = n.to_string();
+        let mut args = vec!["run", "--jobs", &jobs];
+        args.extend(names.iter().map(String::as_str));
+        let (wall, rss) = median_of(7, || measure(reqflo, &args, project, &warm_cache));
+        println!(
+            "{:<40} {:>12} {:>11.1} µs {:>6} MiB",
+            format!("{n} x 200 steps, --jobs {n}"),
+            format!("{wall:.2?}"),
+            wall.as_secs_f64() * 1e6 / (n * 200) as f64,
+            rss / 1024
+        );
+    }
+
+    // What redaction adds to a -v run printing 100 MiB of dumps.
+    let plain = median_of(5, || {
+        measure(reqflo, &["run", "dump-plain", "-v"], project, &warm_cache)
+    });
+    let keyed = median_of(5, || {
+        measure(reqflo, &["run", "dump-keyed", "-v"], project, &warm_cache)
+    });
+    println!(
+        "\n-v run printing 100 MiB: no secret {:.2?}, the key in every request {:.2?}: redaction adds {:+.1}%",
+        plain.0,
+        keyed.0,
+        (keyed.0.as_secs_f64() / plain.0.as_secs_f64() - 1.0) * 100.0
+    );
     println!("requests served: {}", api.requests());
+}
+
+/// Hurl, when installed: `$HURL`, or `hurl` on PATH.
+fn hurl() -> Option<String> {
+    if let Some(path) = std::env::var_os("HURL") {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    let found = Command::new("hurl")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    found.then(|| "hurl".to_string())
 }
 
 fn write_project(dir: &Path, base_url: &str) {
@@ -116,14 +216,53 @@ fn write_project(dir: &Path, base_url: &str) {
         "method: GET\nurl: \"{{base_url}}/echo\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n",
     )
     .expect("write");
-    for (name, steps) in [("one", 1), ("thousand", 1000)] {
+    std::fs::write(
+        dir.join("templates/bytes.yaml"),
+        "method: GET\nurl: \"{{base_url}}/bytes/65536\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("templates/bytes-keyed.yaml"),
+        "method: GET\nurl: \"{{base_url}}/bytes/65536\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n",
+    )
+    .expect("write");
+    let mut journeys = vec![
+        ("one".to_string(), 1),
+        ("ten".to_string(), 10),
+        ("hundred".to_string(), 100),
+        ("thousand".to_string(), 1000),
+    ];
+    journeys.extend((0..8).map(|i| (format!("p{i}"), 200)));
+    for (name, steps) in journeys {
         let mut text = String::from("steps:\n");
+        let mut hurl = String::new();
         for i in 0..steps {
             text.push_str(&format!(
                 "  - id: s{i}\n    template: echo\n    values: {{key: {{type: secret, name: BENCH_KEY}}}}\n    capture: {{m: $.method}}\n    expect: {{status: 200, json: {{\"$.method\": GET}}}}\n"
             ));
+            hurl.push_str(
+                "GET {{base_url}}/echo\nAuthorization: Bearer {{key}}\nHTTP 200\n[Captures]\nm: jsonpath \"$.method\"\n[Asserts]\njsonpath \"$.method\" == \"GET\"\n\n",
+            );
         }
         std::fs::write(dir.join(format!("journeys/{name}.yaml")), text).expect("write");
+        std::fs::write(dir.join(format!("{name}.hurl")), hurl).expect("write");
+    }
+    // 1600 x 64 KiB = 100 MiB of -v dumps; with no secret, and with the key.
+    for (name, step) in [
+        ("dump-plain", "template: bytes\n"),
+        (
+            "dump-keyed",
+            "template: bytes-keyed\n    values: {key: {type: secret, name: BENCH_KEY}}\n",
+        ),
+    ] {
+        let text: String = (0..1600)
+            .map(|i| format!("  - id: d{i}\n    {step}"))
+            .collect();
+        std::fs::write(
+            dir.join(format!("journeys/{name}.yaml")),
+            format!("steps:\n{text}"),
+        )
+        .expect("write");
     }
 }
 

@@ -693,8 +693,15 @@ impl HookInstance {
         (request, result)
     }
 
+    /// The call's wall-clock limit passed. A guest that spent it computing
+    /// (most of its CPU ticks used) was busy, not waiting: say so, as the
+    /// epoch deadline would have a moment later.
     fn timed_out(&self) -> String {
-        format!("did not answer within {}", human(self.timeout))
+        if self.budget.mostly_spent(self.timeout) {
+            format!("exceeded its CPU budget of {}", human(self.timeout))
+        } else {
+            format!("did not answer within {}", human(self.timeout))
+        }
     }
 
     /// Say what went wrong in the user's words, not wasmtime's.

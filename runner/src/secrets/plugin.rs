@@ -411,8 +411,15 @@ impl PluginInstance {
         }
     }
 
+    /// The call's wall-clock limit passed. A guest that spent it computing
+    /// (most of its CPU ticks used) was busy, not waiting: say so, as the
+    /// epoch deadline would have a moment later.
     fn timed_out(&self) -> String {
-        format!("did not answer within {}", human(self.timeout))
+        if self.budget.mostly_spent(self.timeout) {
+            format!("exceeded its CPU budget of {}", human(self.timeout))
+        } else {
+            format!("did not answer within {}", human(self.timeout))
+        }
     }
 
     /// Say what went wrong in the user's words, not wasmtime's.
@@ -512,6 +519,12 @@ impl CpuBudget {
             })
         });
         budget
+    }
+
+    /// Whether the call given `timeout` used at least half its ticks: it was
+    /// running wasm, since a guest waiting on the host uses none.
+    pub(crate) fn mostly_spent(&self, timeout: Duration) -> bool {
+        self.0.load(Ordering::Relaxed) * 2 <= ticks(timeout)
     }
 
     /// Give the next call (or instantiation) `timeout` worth of ticks.
