@@ -321,12 +321,10 @@ impl Planner<'_> {
             };
             let mut secrets = Vec::with_capacity(def.secrets.len());
             for (k, secret) in def.secrets.clone().iter().enumerate() {
-                let spot =
-                    self.project
-                        .config_source
-                        .value(&["hooks", &name, "secrets", &k.to_string()]);
+                let source = &self.project.config_source;
+                let spot = || source.value(&["hooks", &name, "secrets", &k.to_string()]);
                 let note = format!(" (granted to hook `{name}`)");
-                let index = self.secret_at(spot, secret, None, &note)?;
+                let index = self.secret_at(&spot, secret, None, &note)?;
                 secrets.push((secret.clone(), index));
             }
             planned.push(PlannedHook { name, secrets });
@@ -448,22 +446,24 @@ impl Planner<'_> {
 
     /// Record a secret use, enforcing the registry's policy now, before any request.
     fn secret(&mut self, path: &[&str], name: &str, provider: Option<String>) -> Result<usize> {
-        let spot = self.source.value(&[path, &["name"]].concat());
-        self.secret_at(spot, name, provider, "")
+        // Positions are looked up only for an error: finding one makes the
+        // file's position index, a second parse a valid file need not pay.
+        let source = self.source;
+        let spot = || source.value(&[path, &["name"]].concat());
+        self.secret_at(&spot, name, provider, "")
     }
 
     /// [`Self::secret`] with the spot to blame given, and a note for messages
     /// (which hook the secret is granted to).
     fn secret_at(
         &mut self,
-        spot: Option<crate::error::Spot>,
+        at: &dyn Fn() -> Option<crate::error::Spot>,
         name: &str,
         provider: Option<String>,
         note: &str,
     ) -> Result<usize> {
         let config = &self.project.config;
         let entry = config.secrets.get(name);
-        let at = || spot.clone();
         if let Some(globs) = entry.and_then(|e| e.journeys.as_ref()) {
             let allowed = globs.iter().any(|g| {
                 Glob::new(g)

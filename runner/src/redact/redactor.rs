@@ -43,10 +43,23 @@ impl Redactor {
             return;
         };
         for form in forms {
-            if form.len() >= MIN_PATTERN && !inner.patterns.iter().any(|p| **p == *form) {
-                inner.longest = inner.longest.max(form.len());
-                inner.patterns.push(form);
-                inner.markers.push(marker.clone());
+            if form.len() < MIN_PATTERN {
+                continue;
+            }
+            match inner.patterns.iter().position(|p| **p == *form) {
+                // A plugin's granted variable (`$KEY`) that also resolves as a
+                // run secret is shown under the name the journey uses.
+                Some(at)
+                    if inner.markers[at].starts_with("[redacted:$") && !label.starts_with('$') =>
+                {
+                    inner.markers[at] = marker.clone();
+                }
+                Some(_) => {}
+                None => {
+                    inner.longest = inner.longest.max(form.len());
+                    inner.patterns.push(form);
+                    inner.markers.push(marker.clone());
+                }
             }
         }
         // A contiguous NFA, never the DFA aho-corasick picks for few patterns:
@@ -196,6 +209,16 @@ mod tests {
         let out = r.redact(&text);
         assert!(!out.contains(&value[..64]), "{}", &out[..200]);
         assert!(out.contains("[redacted:PEM]"));
+    }
+
+    #[test]
+    fn a_run_secret_takes_its_label_over_a_granted_variable() {
+        let r = Redactor::default();
+        r.add("$KEY", CANARY.as_bytes());
+        r.add("PAYMENTS_KEY", CANARY.as_bytes());
+        r.add("$OTHER", CANARY.as_bytes());
+        let out = r.redact(&format!("a {CANARY} b")).into_owned();
+        assert_eq!(out, "a [redacted:PAYMENTS_KEY] b");
     }
 
     #[test]

@@ -298,7 +298,9 @@ impl<'a> Resolver<'a> {
                 // though no journey names it: whatever the plugin says is
                 // redacted of it. (The env provider's own view holds the run's
                 // secrets, which are learnt under their names as they resolve.)
-                if spec.grants.env.contains(&name) {
+                // A bare server address (OP_CONNECT_HOST, VAULT_ADDR) is where
+                // the plugin goes, not a credential, and errors must name it.
+                if spec.grants.env.contains(&name) && !is_bare_address(&value) {
                     crate::redact::global().add(&format!("${name}"), value.as_bytes());
                 }
                 sandbox.env.push((name, value));
@@ -316,5 +318,46 @@ impl<'a> Resolver<'a> {
             sandbox.stdin = Some(file);
         }
         Ok(sandbox)
+    }
+}
+
+/// Whether a granted variable's value is only a server address: an http(s)
+/// URL with no user info, query or fragment, which cannot carry a credential.
+fn is_bare_address(value: &str) -> bool {
+    let Ok(uri) = value.parse::<http::Uri>() else {
+        return false;
+    };
+    let web = matches!(uri.scheme_str(), Some("http" | "https"));
+    let authority = uri.authority().map(|a| a.as_str());
+    web && authority.is_some_and(|a| !a.contains('@'))
+        && uri.query().is_none()
+        && !value.contains('#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bare_address;
+
+    #[test]
+    fn only_a_plain_server_address_is_left_unredacted() {
+        for plain in [
+            "http://127.0.0.1:8080",
+            "https://vault.example.com/",
+            "https://op.internal/v1",
+        ] {
+            assert!(is_bare_address(plain), "{plain}");
+        }
+        for secret in [
+            "s.abcdef123456",
+            "eyJhbGciOiJIUzI1NiJ9.e30.sig",
+            "https://user:pw@host/",
+            "https://host/?token=abc",
+            "https://host/#abc",
+            "ftp://host/",
+            "host:8080",
+            "",
+        ] {
+            assert!(!is_bare_address(secret), "{secret}");
+        }
     }
 }
