@@ -46,41 +46,30 @@ fn main() {
     let mut rows = Vec::new();
     for (label, journey, steps, runs) in [
         ("1 step", "one", 1, 21),
-        ("1000 steps", "thousand", 1000, 7),
+        ("1000 steps", "thousand", 1000, 15),
     ] {
-        let base = median_of(runs, || {
-            measure(
-                me.to_str().expect("utf-8 path"),
-                &["baseline", &api.base_url(), &steps.to_string()],
-                project,
-                &warm_cache,
-            )
-        });
-        let ours = median_of(runs, || {
-            measure(reqflo, &["run", journey], project, &warm_cache)
-        });
+        let base_url = api.base_url();
+        let count = steps.to_string();
+        let baseline_args = ["baseline", base_url.as_str(), count.as_str()];
+        let variable = format!("base_url={base_url}");
+        let secret = format!("key={KEY}");
+        let file = format!("{journey}.hurl");
+        let hurl_args = ["--variable", &variable, "--secret", &secret, &file];
+        let own = me.to_str().expect("utf-8 path");
+        let run_args = ["run", journey];
+        let mut cases: Vec<(&str, &[&str])> = vec![(own, &baseline_args), (reqflo, &run_args)];
+        if let Some(hurl) = &hurl {
+            cases.push((hurl, &hurl_args));
+        }
+        let medians = interleaved(runs, &cases, project, &warm_cache);
+        let (base, ours) = (medians[0], medians[1]);
         rows.push((format!("{label}: plain reqwest loop"), base, None));
         rows.push((
             format!("{label}: reqflo run (cache warm)"),
             ours,
             Some(base),
         ));
-        if let Some(hurl) = &hurl {
-            let file = format!("{journey}.hurl");
-            let theirs = median_of(runs, || {
-                measure(
-                    hurl,
-                    &[
-                        "--variable",
-                        &format!("base_url={}", api.base_url()),
-                        "--secret",
-                        &format!("key={KEY}"),
-                        &file,
-                    ],
-                    project,
-                    &warm_cache,
-                )
-            });
+        if let Some(&theirs) = medians.get(2) {
             rows.push((format!("{label}: Hurl"), theirs, Some(base)));
             println!(
                 "{label}: reqflo is {:.2}x as fast as Hurl",
@@ -174,12 +163,16 @@ fn main() {
     }
 
     // What redaction adds to a -v run printing 100 MiB of dumps.
-    let plain = median_of(5, || {
-        measure(reqflo, &["run", "dump-plain", "-v"], project, &warm_cache)
-    });
-    let keyed = median_of(5, || {
-        measure(reqflo, &["run", "dump-keyed", "-v"], project, &warm_cache)
-    });
+    let dumps = interleaved(
+        7,
+        &[
+            (reqflo, &["run", "dump-plain", "-v"]),
+            (reqflo, &["run", "dump-keyed", "-v"]),
+        ],
+        project,
+        &warm_cache,
+    );
+    let (plain, keyed) = (dumps[0], dumps[1]);
     println!(
         "\n-v run printing 100 MiB: no secret {:.2?}, the key in every request {:.2?}: redaction adds {:+.1}%",
         plain.0,
@@ -294,13 +287,37 @@ fn measure(program: &str, args: &[&str], cwd: &Path, cache: &Path) -> (Duration,
     (wall, usage.ru_maxrss)
 }
 
-fn median_of(runs: usize, mut f: impl FnMut() -> (Duration, i64)) -> (Duration, i64) {
-    let mut samples: Vec<(Duration, i64)> = (0..runs).map(|_| f()).collect();
+/// Medians of several commands measured in turn (A, B, C, A, B, C, ...), so
+/// that the machine's drift over the minutes of a run falls on all of them
+/// alike and their ratios stay fair.
+fn interleaved(
+    runs: usize,
+    cases: &[(&str, &[&str])],
+    cwd: &Path,
+    cache: &Path,
+) -> Vec<(Duration, i64)> {
+    let mut samples = vec![Vec::with_capacity(runs); cases.len()];
+    for _ in 0..runs {
+        for (case, (program, args)) in samples.iter_mut().zip(cases) {
+            case.push(measure(program, args, cwd, cache));
+        }
+    }
+    samples.into_iter().map(|mut s| median(&mut s)).collect()
+}
+
+/// The median wall time and the median peak RSS of the samples.
+fn median(samples: &mut [(Duration, i64)]) -> (Duration, i64) {
+    let runs = samples.len();
     samples.sort_by_key(|s| s.0);
     let wall = samples[runs / 2].0;
     let mut rss: Vec<i64> = samples.iter().map(|s| s.1).collect();
     rss.sort();
     (wall, rss[runs / 2])
+}
+
+fn median_of(runs: usize, mut f: impl FnMut() -> (Duration, i64)) -> (Duration, i64) {
+    let mut samples: Vec<(Duration, i64)> = (0..runs).map(|_| f()).collect();
+    median(&mut samples)
 }
 
 /// The plain loop reqflo is compared with.
