@@ -141,7 +141,7 @@ fn parsed_url_forms(text: &str) -> Vec<String> {
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
     let mut forms = vec![
-        url_pieces(&stripped.replace('\\', "/"), UrlPart::Path),
+        url_pieces(&stripped, UrlPart::Path),
         url_pieces(&stripped, UrlPart::Query),
         url_pieces(&stripped, UrlPart::Fragment),
     ];
@@ -161,6 +161,12 @@ fn url_pieces(text: &str, mut part: UrlPart) -> String {
         match (part, c) {
             (UrlPart::Path, '?') => part = UrlPart::Query,
             (UrlPart::Path | UrlPart::Query, '#') => part = UrlPart::Fragment,
+            // Only the path turns `\` into `/`; the query and the fragment
+            // keep it (found by fuzzing: fuzz/corpus/redact/backslash-after-hash).
+            (UrlPart::Path, '\\') => {
+                out.push('/');
+                continue;
+            }
             _ => {
                 let set = match part {
                     UrlPart::Path => URL_PATH,

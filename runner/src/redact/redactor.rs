@@ -278,6 +278,11 @@ mod tests {
             ("https://h/?k={v}", "ab#c d`e"),
             ("https://h/a/{v}", "back\\slash x"),
             ("https://h/a/{v}", "p th?q y#f `z"),
+            ("https://h/a/{v}", "back\\slash#then\\x y"),
+            (
+                "https://user:{v}@example.com/",
+                "\\'`\u{1a}=`#\u{1a}\"='\\\u{1f}=  ",
+            ),
         ] {
             let r = Redactor::default();
             r.add("PW", value.as_bytes());
