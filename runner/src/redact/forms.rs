@@ -145,11 +145,29 @@ fn parsed_url_forms(text: &str) -> Vec<String> {
         url_pieces(&stripped, UrlPart::Query),
         url_pieces(&stripped, UrlPart::Fragment),
     ];
+    if let Some(form) = password_past_the_host(&stripped) {
+        forms.push(form);
+    }
     if stripped.len() != text.len() {
         forms.push(utf8_percent_encode(&stripped, URL_USERINFO).to_string());
         forms.push(utf8_percent_encode(&stripped, URL_QUERY).to_string());
     }
     forms
+}
+
+/// A value pasted as a URL's password that holds `@host` and then `/`, `\`,
+/// `?` or `#` reshapes the URL: its last `@` before that ends the user info,
+/// the host after it is lowercased, and the rest is the path. Found by fuzzing
+/// (fuzz/corpus/redact/at-sign-then-slash-in-password).
+fn password_past_the_host(text: &str) -> Option<String> {
+    let end = text.find(['/', '\\', '?', '#'])?;
+    let at = text[..end].rfind('@')?;
+    Some(format!(
+        "{}{}{}",
+        utf8_percent_encode(&text[..at], URL_USERINFO),
+        text[at..end].to_ascii_lowercase(),
+        url_pieces(&text[end..], UrlPart::Path)
+    ))
 }
 
 /// Escape `text` as the URL parser does from `part` on, switching sets where

@@ -283,6 +283,10 @@ mod tests {
                 "https://user:{v}@example.com/",
                 "\\'`\u{1a}=`#\u{1a}\"='\\\u{1f}=  ",
             ),
+            (
+                "https://user:{v}@example.com/",
+                "\0@Aja'j\u{11}j@Example.com/\\*j",
+            ),
         ] {
             let r = Redactor::default();
             r.add("PW", value.as_bytes());
