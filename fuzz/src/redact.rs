@@ -104,6 +104,17 @@ fn url_text(channel: Channel, text: &str) -> Option<String> {
     }
 }
 
+/// The fixed text a URL channel puts before and after the case's text.
+fn framing(channel: Channel) -> (&'static str, &'static str) {
+    match channel {
+        Channel::UrlPath => ("https://example.com/", ""),
+        Channel::UrlQuery => ("https://example.com/?", ""),
+        Channel::UrlPassword => ("https://user:", "@example.com/"),
+        Channel::QueryPair => ("https://example.com/p?k=", ""),
+        _ => ("", ""),
+    }
+}
+
 fn base64_engine(channel: Channel) -> Option<&'static GeneralPurpose> {
     match channel {
         Channel::Base64 => Some(&STANDARD),
@@ -349,6 +360,16 @@ pub fn redact(case: Case) {
         .iter()
         .any(|s| markers.iter().any(|m| m.contains(s.as_str())))
     {
+        return;
+    }
+    // Nor is a secret that runs into the text the channel wraps the case in
+    // (`https://user:` … `@example.com/`): the framing, not the case, spells
+    // its ends.
+    let (before, after) = framing(case.channel);
+    if secrets.iter().any(|s| {
+        (1..=before.len()).any(|k| s.starts_with(&before[before.len() - k..]))
+            || (1..=after.len()).any(|k| s.ends_with(&after[..k]))
+    }) {
         return;
     }
     let mut text = String::new();
