@@ -86,15 +86,12 @@ fn marker(i: usize) -> String {
 
 fn url_text(channel: Channel, text: &str) -> Option<String> {
     match channel {
-        Channel::UrlPath => url::Url::parse(&format!("https://example.com/{text}"))
-            .ok()
-            .map(String::from),
-        Channel::UrlQuery => url::Url::parse(&format!("https://example.com/?{text}"))
-            .ok()
-            .map(String::from),
-        Channel::UrlPassword => url::Url::parse(&format!("https://user:{text}@example.com/"))
-            .ok()
-            .map(String::from),
+        Channel::UrlPath | Channel::UrlQuery | Channel::UrlPassword => {
+            let (before, after) = framing(channel);
+            url::Url::parse(&format!("{before}{text}{after}"))
+                .ok()
+                .map(String::from)
+        }
         Channel::QueryPair => {
             let mut url = url::Url::parse("https://example.com/p").ok()?;
             url.query_pairs_mut().append_pair("k", text);
@@ -104,7 +101,8 @@ fn url_text(channel: Channel, text: &str) -> Option<String> {
     }
 }
 
-/// The fixed text a URL channel puts before and after the case's text.
+/// The fixed text a URL channel puts before and after the case's text
+/// (a query pair's is what `append_pair` writes before it).
 fn framing(channel: Channel) -> (&'static str, &'static str) {
     match channel {
         Channel::UrlPath => ("https://example.com/", ""),

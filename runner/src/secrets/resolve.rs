@@ -322,15 +322,17 @@ impl<'a> Resolver<'a> {
 }
 
 /// Whether a granted variable's value is only a server address: an http(s)
-/// URL with no user info, query or fragment, which cannot carry a credential.
+/// origin with no user info and no path beyond `/`, so nowhere to carry a
+/// credential (a path can: webhook URLs hold their token there).
 fn is_bare_address(value: &str) -> bool {
     let Ok(uri) = value.parse::<http::Uri>() else {
         return false;
     };
     let web = matches!(uri.scheme_str(), Some("http" | "https"));
     let authority = uri.authority().map(|a| a.as_str());
+    let path = uri.path_and_query().map_or("", |p| p.as_str());
     web && authority.is_some_and(|a| !a.contains('@'))
-        && uri.query().is_none()
+        && matches!(path, "" | "/")
         && !value.contains('#')
 }
 
@@ -343,7 +345,7 @@ mod tests {
         for plain in [
             "http://127.0.0.1:8080",
             "https://vault.example.com/",
-            "https://op.internal/v1",
+            "https://[::1]:8200",
         ] {
             assert!(is_bare_address(plain), "{plain}");
         }
@@ -353,6 +355,7 @@ mod tests {
             "https://user:pw@host/",
             "https://host/?token=abc",
             "https://host/#abc",
+            "https://hooks.example.com/services/T0/B0/XyZ",
             "ftp://host/",
             "host:8080",
             "",
