@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/ensure-wasm-target
 cargo build --workspace
 
 # The key the demo API accepts, and the one reqflo's env provider will find

@@ -31,7 +31,30 @@ fn main() {
         return;
     }
 
+    // A server on its own CPU and the clients on another, as when the API
+    // runs elsewhere. Left to the scheduler, on 2 cores the pair sometimes
+    // shares one CPU (every request then costs only CPU time) and sometimes
+    // not (each request waits on a cross-CPU wake-up): the same binary's
+    // time swung 3x between runs. Pinning makes runs comparable; the one-CPU
+    // case is measured as well, further down.
+    let cpus = allowed_cpus();
+    let (server_cpu, client_cpu) = match cpus.as_slice() {
+        [a, b, ..] => (Some(*a), Some(*b)),
+        _ => (None, None),
+    };
+    if let Some(cpu) = server_cpu {
+        pin_this_thread(cpu);
+    }
     let api = demo_api::spawn(KEY).expect("demo API");
+    if let Some(cpu) = client_cpu {
+        pin_this_thread(cpu);
+    }
+    match (server_cpu, client_cpu) {
+        (Some(s), Some(c)) => {
+            println!("demo API pinned to CPU {s}; reqflo, the loop and Hurl to CPU {c}")
+        }
+        _ => println!("one CPU: the demo API and the clients share it"),
+    }
     let dir = tempfile::tempdir().expect("tmp");
     let project = dir.path();
     write_project(project, &api.base_url());
@@ -80,6 +103,37 @@ fn main() {
     if hurl.is_none() {
         println!("Hurl not found (put `hurl` on PATH or set HURL): its rows are left out");
     }
+    // The same 1000 steps with everything on the server's CPU: no wake-up
+    // crosses CPUs, so the times are each program's CPU cost plus the
+    // server's, the case least kind to reqflo's own overhead.
+    let mut shared_cpu = Vec::new();
+    if let (Some(server), Some(client)) = (server_cpu, client_cpu) {
+        pin_this_thread(server);
+        let base_url = api.base_url();
+        let baseline_args = ["baseline", base_url.as_str(), "1000"];
+        let variable = format!("base_url={base_url}");
+        let secret = format!("key={KEY}");
+        let hurl_args = [
+            "--variable",
+            &variable,
+            "--secret",
+            &secret,
+            "thousand.hurl",
+        ];
+        let own = me.to_str().expect("utf-8 path");
+        let mut cases: Vec<(&str, &[&str])> =
+            vec![(own, &baseline_args), (reqflo, &["run", "thousand"])];
+        if let Some(hurl) = &hurl {
+            cases.push((hurl, &hurl_args));
+        }
+        let medians = interleaved(15, &cases, project, &warm_cache);
+        let names = ["plain reqwest loop", "reqflo run (cache warm)", "Hurl"];
+        for (name, median) in names.iter().zip(&medians) {
+            let against = (*name != names[0]).then_some(medians[0]);
+            shared_cpu.push((format!("1000 steps, one CPU: {name}"), *median, against));
+        }
+        pin_this_thread(client);
+    }
     let mut n = 0;
     let cold = median_of(11, || {
         n += 1;
@@ -104,8 +158,9 @@ fn main() {
         measure(reqflo, &["check", "one", "--resolve"], project, &warm_cache)
     });
 
+    rows.extend(shared_cpu);
     println!(
-        "\n{:<40} {:>12} {:>12} {:>10}",
+        "\n{:<46} {:>12} {:>12} {:>10}",
         "case (median)", "wall", "peak RSS", "ratio"
     );
     for (label, (wall, rss), against) in &rows {
@@ -113,7 +168,7 @@ fn main() {
             .map(|(b, _)| format!("{:.2}x", wall.as_secs_f64() / b.as_secs_f64()))
             .unwrap_or_default();
         println!(
-            "{label:<40} {:>12} {:>9} MiB {ratio:>10}",
+            "{label:<46} {:>12} {:>9} MiB {ratio:>10}",
             format!("{wall:.2?}"),
             rss / 1024
         );
@@ -180,6 +235,34 @@ fn main() {
         (keyed.0.as_secs_f64() / plain.0.as_secs_f64() - 1.0) * 100.0
     );
     println!("requests served: {}", api.requests());
+}
+
+/// The CPUs this process may run on, in order.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data, filled by the kernel for this process.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Run the calling thread, and the threads and processes it starts from now
+/// on, on one CPU.
+fn pin_this_thread(cpu: usize) {
+    // SAFETY: as above; 0 names the calling thread.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {
+        eprintln!(
+            "cannot pin to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// Hurl, when installed: `$HURL`, or `hurl` on PATH.

@@ -47,8 +47,10 @@ pub struct RunSettings {
     pub timeout: Duration,
     /// Console settings.
     pub console: Console,
-    /// Keep request and response bodies for reports.
-    pub record_bodies: bool,
+    /// Keep request and response headers and bodies for reports. Without a
+    /// report nothing reads them, and redacting and copying every header of
+    /// every step is a good share of a step's own cost.
+    pub record_messages: bool,
     /// Response bodies are cut after this many bytes (`--max-body`).
     pub max_body: usize,
     /// Journeys run at once (`--jobs`); 1 runs them one after another.
@@ -391,7 +393,7 @@ async fn run_step(
         }
     };
     settings.console.dump_request(&request);
-    record.request = Some(request_report(&request, settings.record_bodies));
+    record.request = Some(request_report(&request, settings.record_messages));
     let mut response = match send_with_retries(client, step, &request, settings, &mut record).await
     {
         Ok(response) => response,
@@ -420,7 +422,7 @@ async fn run_step(
     // Dumped and recorded after captures, so a token captured as a secret is
     // already known to the redactor when the response that carried it is shown.
     settings.console.dump_response(&response);
-    record.response = Some(response_report(&response, settings.record_bodies));
+    record.response = Some(response_report(&response, settings.record_messages));
     if let Some(report) = &mut record.response {
         report.body_bytes = read;
     }
@@ -669,31 +671,36 @@ fn body_report(body: &[u8], keep: bool) -> (Option<String>, bool) {
     (Some(String::from_utf8_lossy(shown).into_owned()), cut)
 }
 
-fn request_report(request: &BuiltRequest, bodies: bool) -> MessageReport {
+/// What a step's line and reports show of its request; headers and body only
+/// when `whole` (a report will be written).
+fn request_report(request: &BuiltRequest, whole: bool) -> MessageReport {
     let body = request.body.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-    let (text, truncated) = body_report(body, bodies);
-    MessageReport {
-        method: Some(request.method.to_string()),
-        url: Some(redact::global().redact(request.url.as_str()).into_owned()),
-        status: None,
-        headers: request
+    let (text, truncated) = body_report(body, whole);
+    let headers = match whole {
+        true => request
             .headers
             .iter()
             .map(|(n, v)| [n.to_string(), redact::global().redact(v).into_owned()])
             .collect(),
+        false => Vec::new(),
+    };
+    MessageReport {
+        method: Some(request.method.to_string()),
+        url: Some(redact::global().redact(request.url.as_str()).into_owned()),
+        status: None,
+        headers,
         body: text,
         body_bytes: body.len(),
         body_truncated: truncated,
     }
 }
 
-fn response_report(response: &Received, bodies: bool) -> MessageReport {
-    let (text, truncated) = body_report(&response.body, bodies);
-    MessageReport {
-        method: None,
-        url: None,
-        status: Some(response.status.as_u16()),
-        headers: response
+/// What a step's line and reports show of its response; headers and body
+/// only when `whole` (a report will be written).
+fn response_report(response: &Received, whole: bool) -> MessageReport {
+    let (text, truncated) = body_report(&response.body, whole);
+    let headers = match whole {
+        true => response
             .headers
             .iter()
             .map(|(n, v)| {
@@ -701,6 +708,13 @@ fn response_report(response: &Received, bodies: bool) -> MessageReport {
                 [n.to_string(), redact::global().redact(&value).into_owned()]
             })
             .collect(),
+        false => Vec::new(),
+    };
+    MessageReport {
+        method: None,
+        url: None,
+        status: Some(response.status.as_u16()),
+        headers,
         body: text,
         body_bytes: response.body.len(),
         body_truncated: truncated || response.truncated,

@@ -117,6 +117,7 @@ pub fn plan_journey(
         secrets: Vec::new(),
         used_inputs: HashSet::new(),
         step_ids: HashSet::new(),
+        paths: HashMap::new(),
     };
     let mut steps: Vec<PlannedStep> = Vec::with_capacity(journey.file.steps.len());
     for (index, _) in journey.file.steps.iter().enumerate() {
@@ -188,6 +189,9 @@ struct Planner<'a> {
     secrets: Vec<SecretUse>,
     used_inputs: HashSet<String>,
     step_ids: HashSet<String>,
+    /// JSONPaths parsed so far, by their text: long journeys repeat the same
+    /// few paths, and parsing one costs more than a whole step's templating.
+    paths: HashMap<String, Arc<JsonPath>>,
 }
 
 impl Planner<'_> {
@@ -517,7 +521,11 @@ impl Planner<'_> {
         Ok(self.secrets.len() - 1)
     }
 
-    fn captures(&self, i: &str, defs: &IndexMap<String, CaptureDef>) -> Result<Vec<CaptureRule>> {
+    fn captures(
+        &mut self,
+        i: &str,
+        defs: &IndexMap<String, CaptureDef>,
+    ) -> Result<Vec<CaptureRule>> {
         let mut rules = Vec::new();
         for (name, def) in defs {
             let path = ["steps", i, "capture", name];
@@ -545,12 +553,34 @@ impl Planner<'_> {
         Ok(rules)
     }
 
-    fn json_path(&self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
-        let parsed = parse_path(written, || self.source.value(path))?;
+    fn json_path(&mut self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
+        let source = self.source;
+        let parsed = self.parse_path(written, || source.value(path))?;
         Ok(CaptureFrom::Json(written.to_string(), parsed))
     }
 
-    fn expectations(&self, i: &str, def: &ExpectDef) -> Result<Expectations> {
+    /// Parse a JSONPath once per text; `at` finds the position only when
+    /// there is an error.
+    fn parse_path(
+        &mut self,
+        written: &str,
+        at: impl FnOnce() -> Option<crate::error::Spot>,
+    ) -> Result<Arc<JsonPath>> {
+        if let Some(parsed) = self.paths.get(written) {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(JsonPath::parse(written).map_err(|e| {
+            Error::Definition(
+                Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
+                    .at(at())
+                    .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
+            )
+        })?);
+        self.paths.insert(written.to_string(), Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    fn expectations(&mut self, i: &str, def: &ExpectDef) -> Result<Expectations> {
         let status = match &def.status {
             None => Vec::new(),
             Some(StatusDef::One(code)) => vec![*code],
@@ -571,7 +601,8 @@ impl Planner<'_> {
         let mut json = Vec::new();
         for (written, raw) in &def.json {
             let path = ["steps", i, "expect", "json", written];
-            let parsed = parse_path(written, || self.source.key(&path))?;
+            let source = self.source;
+            let parsed = self.parse_path(written, || source.key(&path))?;
             let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
             json.push((written.clone(), parsed, matcher));
         }
@@ -597,17 +628,6 @@ impl Planner<'_> {
         }
         Ok(())
     }
-}
-
-/// Parse a JSONPath; `at` finds the position only when there is an error.
-fn parse_path(written: &str, at: impl FnOnce() -> Option<crate::error::Spot>) -> Result<JsonPath> {
-    JsonPath::parse(written).map_err(|e| {
-        Error::Definition(
-            Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
-                .at(at())
-                .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
-        )
-    })
 }
 
 /// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.

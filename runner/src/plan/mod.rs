@@ -112,8 +112,9 @@ pub struct CaptureRule {
 /// Where a capture reads from.
 #[derive(Debug)]
 pub enum CaptureFrom {
-    /// A JSONPath into the JSON body (written form, parsed form).
-    Json(String, JsonPath),
+    /// A JSONPath into the JSON body (written form, parsed form shared by
+    /// every step that writes the same path).
+    Json(String, Arc<JsonPath>),
     /// A response header.
     Header(String),
 }
@@ -126,7 +127,7 @@ pub struct Expectations {
     /// Header name → matcher.
     pub headers: Vec<(String, Matcher)>,
     /// JSONPath → matcher.
-    pub json: Vec<(String, JsonPath, Matcher)>,
+    pub json: Vec<(String, Arc<JsonPath>, Matcher)>,
 }
 
 /// How an expected value is compared.
