@@ -96,7 +96,10 @@ impl Console {
 
     /// A block for stderr, redacted, then held or printed now.
     fn dump(&self, text: &str) {
-        let text = clean(text);
+        // Borrowed through both steps when nothing is replaced: a dump can be
+        // megabytes, and each copy of it costs as much as redacting it.
+        let redacted = redact::global().redact(text);
+        let text = printable(&redacted);
         match &self.held {
             Some(held) => push_line(&held.err, &text),
             None => write_line(&mut std::io::stderr().lock(), &text),
@@ -290,7 +293,7 @@ impl Console {
         }
         if let Some(body) = &request.body {
             text.push_str("\n>\n");
-            text.push_str(&body_text(body));
+            push_body(&mut text, body);
         }
         self.dump(&text);
     }
@@ -309,17 +312,17 @@ impl Console {
         }
         if !response.body.is_empty() {
             text.push_str("\n<\n");
-            text.push_str(&body_text(&response.body));
+            push_body(&mut text, &response.body);
         }
         self.dump(&text);
     }
 }
 
-/// A body as text for a dump, cut at a limit. A body that will be cut is
+/// A body appended as text to a dump, cut at a limit. A body that will be cut is
 /// redacted whole first, so the cut cannot split a secret and show half of
 /// it. One shown whole is redacted once, with the rest of the dump: a second
 /// pass over every byte cost a `-v` run about a tenth of its time.
-fn body_text(body: &[u8]) -> String {
+fn push_body(text: &mut String, body: &[u8]) {
     let body = match body.len() > DUMP_BODY_BYTES {
         true => redact::global().redact_bytes(body),
         false => std::borrow::Cow::Borrowed(body),
@@ -327,24 +330,26 @@ fn body_text(body: &[u8]) -> String {
     let shown = &body[..body.len().min(DUMP_BODY_BYTES)];
     // `from_utf8` checks ASCII many bytes at a time; the lossy decoder, only
     // needed when that fails, goes byte by byte.
-    let mut text = match std::str::from_utf8(shown) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(shown).into_owned(),
-    };
-    if body.len() > DUMP_BODY_BYTES {
-        text.push_str(&format!(
-            "\n… ({} more bytes)",
-            body.len() - DUMP_BODY_BYTES
-        ));
+    match std::str::from_utf8(shown) {
+        Ok(shown) => text.push_str(shown),
+        Err(_) => text.push_str(&String::from_utf8_lossy(shown)),
     }
-    text
+    if body.len() > DUMP_BODY_BYTES {
+        let _ = write!(text, "\n… ({} more bytes)", body.len() - DUMP_BODY_BYTES);
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{DUMP_BODY_BYTES, body_text, clean, printable};
+    use super::{DUMP_BODY_BYTES, clean, printable, push_body};
     use crate::redact;
     use proptest::prelude::*;
+
+    fn dumped(body: &[u8]) -> String {
+        let mut text = String::from("< 200 OK\n<\n");
+        push_body(&mut text, body);
+        text
+    }
 
     #[test]
     fn a_secret_across_the_dump_cut_shows_no_part_of_it() {
@@ -354,7 +359,7 @@ mod tests {
         let mut body = vec![b'a'; DUMP_BODY_BYTES - 10];
         body.extend_from_slice(secret.as_bytes());
         body.extend_from_slice(&[b'b'; 100]);
-        let shown = clean(&body_text(&body));
+        let shown = clean(&dumped(&body));
         assert!(shown.contains("more bytes)"), "the body was cut");
         assert!(!shown.contains(&secret[..10]), "half the secret shown");
     }
@@ -366,7 +371,7 @@ mod tests {
         // At the limit exactly: not cut, so redacted once, by `clean`.
         let mut body = format!("{{\"token\":\"{secret}\"}}").into_bytes();
         body.resize(DUMP_BODY_BYTES, b' ');
-        let shown = clean(&body_text(&body));
+        let shown = clean(&dumped(&body));
         assert!(!shown.contains("more bytes)"), "the body was not cut");
         assert!(!shown.contains(secret));
         assert!(shown.contains("[redacted:WHOLE_CANARY]"));
