@@ -10,6 +10,7 @@
 
 mod forms;
 mod redactor;
+mod sample;
 mod stream;
 
 pub use forms::encoded_forms;

@@ -7,6 +7,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
 
 use super::forms::encoded_forms;
+use super::sample::Sampler;
 
 /// Shorter patterns would mask ordinary text.
 const MIN_PATTERN: usize = 4;
@@ -16,6 +17,9 @@ struct Inner {
     patterns: Vec<Zeroizing<Vec<u8>>>,
     markers: Vec<String>,
     matcher: Option<AhoCorasick>,
+    /// A cheaper first look for text that holds no pattern, when the
+    /// patterns are long enough for it to pay.
+    sampler: Option<Sampler>,
     /// The matcher could not be built: redact everything rather than nothing.
     broken: bool,
     /// The longest pattern: how far back a stream must look.
@@ -74,6 +78,7 @@ impl Redactor {
             Ok(matcher) => inner.matcher = Some(matcher),
             Err(_) => inner.broken = true,
         }
+        inner.sampler = Sampler::new(&inner.patterns);
     }
 
     /// Redact text.
@@ -97,7 +102,11 @@ impl Redactor {
         let Some(matcher) = &inner.matcher else {
             return Cow::Borrowed(bytes);
         };
-        if !matcher.is_match(bytes) {
+        let may_hold = match &inner.sampler {
+            Some(sampler) => sampler.may_match(bytes, |around| matcher.is_match(around)),
+            None => matcher.is_match(bytes),
+        };
+        if !may_hold {
             return Cow::Borrowed(bytes);
         }
         let mut out = Vec::with_capacity(bytes.len());
