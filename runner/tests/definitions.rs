@@ -323,3 +323,47 @@ fn numbers_compare_by_value() {
     );
     run.expect_code(0);
 }
+
+#[test]
+fn a_long_journey_is_parsed_once_and_an_edit_is_seen_with_its_position() {
+    // 400 steps is past the size at which a parsed journey is cached.
+    let mut journey = String::from("steps:\n");
+    for i in 0..400 {
+        journey.push_str(&format!(
+            "  - id: s{i}\n    template: echo\n    values: {{key: {{type: secret, name: K}}}}\n    capture: {{m: $.method}}\n    expect: {{status: 200, json: {{\"$.method\": GET}}}}\n"
+        ));
+    }
+    let p = project(&[("journeys/j.yaml", &journey)]);
+    let cache = p.path(".cache");
+    let cache_env = cache.to_str().expect("utf-8 path");
+    let env = [("K", CANARY), ("REQFLO_CACHE_DIR", cache_env)];
+    for _ in 0..2 {
+        p.run(&["run", "j"], &env)
+            .expect_code(0)
+            .expect_output("400 of 400 steps ok");
+    }
+    let entries: Vec<_> = std::fs::read_dir(cache.join("parsed"))
+        .expect("a parsed-journey cache")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // What the cache holds is the journey as written: never a secret's value.
+    let kept = std::fs::read_to_string(&entries[0]).expect("read entry");
+    common::assert_absent(&kept, CANARY, "parsed-journey cache");
+
+    // An edit deep in the file is parsed afresh: its error has its position.
+    let edited = journey.replace("  - id: s399\n", "  - id: s399\n    bogus: 1\n");
+    std::fs::write(p.path("journeys/j.yaml"), edited).expect("edit");
+    p.run(&["check", "j"], &env)
+        .expect_code(2)
+        .expect_output("unknown field `bogus`")
+        .expect_output("--> journeys/j.yaml:1998:5");
+    // A spoiled entry is a miss, not an error.
+    std::fs::write(p.path("journeys/j.yaml"), &journey).expect("restore");
+    std::fs::write(&entries[0], "{ not json").expect("spoil");
+    p.run(&["check", "j"], &env)
+        .expect_code(0)
+        .expect_output("ok j (env test): 400 steps");
+    assert_eq!(p.api.requests(), 800);
+}

@@ -1,5 +1,6 @@
 //! Finding and loading a project: `reqflo.yaml`, journeys and templates.
 
+pub mod cache;
 pub(crate) mod load;
 pub mod model;
 

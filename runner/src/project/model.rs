@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `reqflo.yaml`.
@@ -133,7 +133,7 @@ pub struct SecretEntry {
 }
 
 /// `journeys/NAME.yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JourneyFile {
     /// One line about what it does.
@@ -146,7 +146,7 @@ pub struct JourneyFile {
 }
 
 /// A declared input.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputDef {
     /// Used when the input is not given and there is no terminal to ask.
@@ -156,7 +156,7 @@ pub struct InputDef {
 }
 
 /// One step of a journey.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepDef {
     /// Unique within the journey; captures are addressed by it.
@@ -180,7 +180,7 @@ pub struct StepDef {
 }
 
 /// `retries:` on a step.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetriesDef {
     /// Extra attempts after the first (1 to 10).
@@ -263,7 +263,7 @@ pub enum GenerateKind {
 }
 
 /// A capture: a JSONPath string, or a map saying where from and whether it is secret.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum CaptureDef {
     /// `name: $.path`
@@ -273,7 +273,7 @@ pub enum CaptureDef {
 }
 
 /// The long form of a capture.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSpec {
     /// An RFC 9535 JSONPath into the response body.
@@ -286,7 +286,7 @@ pub struct CaptureSpec {
 }
 
 /// Expectations on a response.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectDef {
     /// The status code, or a list of acceptable codes.
@@ -300,7 +300,7 @@ pub struct ExpectDef {
 }
 
 /// `status: 201` or `status: [200, 201]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum StatusDef {
     /// Exactly this code.
