@@ -1,6 +1,7 @@
 //! What a person sees: step lines, `-v` dumps and summaries. Every line goes
 //! through the redactor on its way out.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -96,10 +97,7 @@ impl Console {
 
     /// A block for stderr, redacted, then held or printed now.
     fn dump(&self, text: &str) {
-        // Borrowed through both steps when nothing is replaced: a dump can be
-        // megabytes, and each copy of it costs as much as redacting it.
-        let redacted = redact::global().redact(text);
-        let text = printable(&redacted);
+        let text = cleaned(text);
         match &self.held {
             Some(held) => push_line(&held.err, &text),
             None => write_line(&mut std::io::stderr().lock(), &text),
@@ -130,13 +128,13 @@ impl Console {
 
 /// Control characters from servers, plugins or files could drive the terminal
 /// (colours, cursor moves, fake lines); only newlines and tabs pass.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(text: &str) -> Cow<'_, str> {
     if !may_hold_controls(text.as_bytes())
         || !text
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     text.chars()
         .filter(|c| *c != '\r')
@@ -164,7 +162,16 @@ fn may_hold_controls(bytes: &[u8]) -> bool {
 
 /// Text as it may be shown: redacted, then stripped of control characters.
 fn clean(text: &str) -> String {
-    printable(&redact::global().redact(text)).into_owned()
+    cleaned(text).into_owned()
+}
+
+/// [`clean`], borrowing `text` when nothing in it is replaced: a dump can be
+/// megabytes, and each copy of it costs as much as redacting it.
+fn cleaned(text: &str) -> Cow<'_, str> {
+    match redact::global().redact(text) {
+        Cow::Borrowed(text) => printable(text),
+        Cow::Owned(redacted) => Cow::Owned(printable(&redacted).into_owned()),
+    }
 }
 
 /// Append a clean line and a newline to a held buffer.
@@ -189,8 +196,7 @@ pub fn out(text: &str) {
 /// A trusted label (coloured when asked) and then redacted text.
 fn labelled(label: &str, color: Option<&str>, text: &str) -> String {
     // One string for the whole line: this runs once per step.
-    let redacted = redact::global().redact(text);
-    let text = printable(&redacted);
+    let text = cleaned(text);
     let mut line = String::with_capacity(text.len() + 24);
     line.push_str("  ");
     match color {
@@ -325,7 +331,7 @@ impl Console {
 fn push_body(text: &mut String, body: &[u8]) {
     let body = match body.len() > DUMP_BODY_BYTES {
         true => redact::global().redact_bytes(body),
-        false => std::borrow::Cow::Borrowed(body),
+        false => Cow::Borrowed(body),
     };
     let shown = &body[..body.len().min(DUMP_BODY_BYTES)];
     // `from_utf8` checks ASCII many bytes at a time; the lossy decoder, only

@@ -1,5 +1,5 @@
-//! Parsed-file cache: a long journey is parsed from YAML once per content, not
-//! once per run.
+//! Parsed-file cache: a long journey (or template) is parsed from YAML once
+//! per content, not once per run.
 //!
 //! serde_yaml (libyaml) reads about 30 MB/s and allocates for every scalar: a
 //! 1000-step journey took 5 to 7 ms to parse, more than everything else
@@ -114,7 +114,7 @@ fn store<T: Serialize>(path: &std::path::Path, parsed: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::model::JourneyFile;
+    use crate::project::model::{JourneyFile, TemplateFile};
     use crate::source::Source;
 
     /// A journey long enough to be cached, using every field there is.
@@ -181,6 +181,16 @@ mod tests {
             }
         }
         assert!(seen >= 3, "only {seen} journeys checked");
+        // Templates take the same path (a long one is cached too).
+        let folder = root.join("examples/payments/templates");
+        for file in std::fs::read_dir(folder).expect("folder").flatten() {
+            let text = std::fs::read_to_string(file.path()).expect("read");
+            let source = Source::from_text(file.path(), "t".into(), text);
+            let direct: TemplateFile = source.parse().expect("example parses");
+            let json = serde_json::to_vec(&direct).expect("serializes");
+            let back: TemplateFile = serde_json::from_slice(&json).expect("reads back");
+            assert_eq!(format!("{back:?}"), format!("{direct:?}"));
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::model::{JourneyFile, ProjectFile, TemplateFile};
@@ -98,16 +99,8 @@ impl Project {
                 list_or_none(&self.journey_names())
             )));
         };
-        let source = read_source(&path, "journeys").map_err(Error::Definition)?;
-        // Journeys can run to thousands of steps: the long ones are parsed
-        // once per content and kept (see `cache`).
-        let file = super::cache::parse_through(source.text(), || source.parse())
-            .map_err(Error::Definition)?;
-        Ok(Loaded {
-            name: name.to_string(),
-            file,
-            source,
-        })
+        self.load_file(name, &path, "journeys")
+            .map_err(Error::Definition)
     }
 
     /// Load `templates/NAME.yaml`, or `None` when no such file exists.
@@ -116,14 +109,21 @@ impl Project {
         Some(self.load_file(name, &path, "templates"))
     }
 
-    fn load_file<T: DeserializeOwned>(
+    fn load_file<T: DeserializeOwned + Serialize>(
         &self,
         name: &str,
         path: &Path,
         folder: &str,
     ) -> Result<Loaded<T>, Diagnostic> {
-        let source = read_source(path, folder)?;
-        let file = source.parse()?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let source =
+            Source::read(path, format!("{folder}/{file_name}")).map_err(Diagnostic::new)?;
+        // Journeys can run to thousands of steps: long files are parsed once
+        // per content and kept (see `cache`).
+        let file = super::cache::parse_through(source.text(), || source.parse())?;
         Ok(Loaded {
             name: name.to_string(),
             file,
@@ -141,15 +141,6 @@ impl Project {
         }
         self.root.join(written)
     }
-}
-
-/// Read a file under `folder`, named in messages as `folder/FILE`.
-fn read_source(path: &Path, folder: &str) -> Result<Source, Diagnostic> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Source::read(path, format!("{folder}/{file_name}")).map_err(Diagnostic::new)
 }
 
 /// `NAME.yaml` or `NAME.yml` in `dir`. Names with path separators never match,

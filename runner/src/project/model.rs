@@ -310,7 +310,7 @@ pub enum StatusDef {
 }
 
 /// `templates/NAME.yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateFile {
     /// HTTP method, e.g. `POST`.
@@ -334,7 +334,7 @@ pub struct TemplateFile {
 }
 
 /// `basic_auth: {username: …, password: …}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuthDef {
     /// The user name (may be a placeholder).

@@ -26,6 +26,17 @@ struct Inner {
     longest: usize,
 }
 
+impl Inner {
+    /// Whether any pattern occurs in `bytes`: the sampled first look when
+    /// there is one, else the matcher's own scan.
+    fn holds_any(&self, matcher: &AhoCorasick, bytes: &[u8]) -> bool {
+        match &self.sampler {
+            Some(sampler) => sampler.may_match(bytes, |around| matcher.is_match(around)),
+            None => matcher.is_match(bytes),
+        }
+    }
+}
+
 /// Replaces every known secret form with `[redacted:NAME]`.
 #[derive(Default)]
 pub struct Redactor {
@@ -102,11 +113,7 @@ impl Redactor {
         let Some(matcher) = &inner.matcher else {
             return Cow::Borrowed(bytes);
         };
-        let may_hold = match &inner.sampler {
-            Some(sampler) => sampler.may_match(bytes, |around| matcher.is_match(around)),
-            None => matcher.is_match(bytes),
-        };
-        if !may_hold {
+        if !inner.holds_any(matcher, bytes) {
             return Cow::Borrowed(bytes);
         }
         let mut out = Vec::with_capacity(bytes.len());
@@ -163,7 +170,7 @@ impl Redactor {
         self.inner
             .read()
             .ok()
-            .and_then(|i| i.matcher.as_ref().map(|m| m.is_match(bytes)))
+            .and_then(|i| i.matcher.as_ref().map(|m| i.holds_any(m, bytes)))
             .unwrap_or(false)
     }
 }
