@@ -171,7 +171,7 @@ pub fn template_render(case: Case) {
             Fill::Null => Value::Null,
             Fill::List(items) => Value::from(items.clone()),
             Fill::Secret(text) => {
-                let id = store.insert(name, SecretString::from(text.clone()), None);
+                let id = store.insert(name, SecretString::from(text.clone()), Default::default());
                 table.secrets.push((name.clone(), id, text.clone()));
                 continue;
             }

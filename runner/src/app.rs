@@ -39,7 +39,7 @@ pub async fn main(cli: Cli) -> Result<i32> {
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
     match command {
-        Command::Export(args) => export(&project, &cwd, args),
+        Command::Export(args) => export(&project, &cwd, args).await,
         Command::Run(args) => run(&project, args).await,
         Command::Check(args) => check(&project, args).await,
         Command::Secrets {
@@ -176,8 +176,18 @@ async fn run_bundle(path: &Path, mut args: RunArgs) -> Result<i32> {
     run(&project, args).await
 }
 
-fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
-    let text = crate::bundle::export(project, &args.journey)?.to_yaml()?;
+async fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
+    let bundle = crate::bundle::export(project, &args.journey)?;
+    if !args.no_resolve {
+        learn_values(project, &args.journey, args.environment.as_ref()).await?;
+        if let Some((place, name)) = bundle.find_value(crate::redact::global()) {
+            return Err(Error::Runtime(format!(
+                "{place} holds the value of secret `{name}`; a bundle names secrets and never holds them, so nothing was written \
+                 (in a journey write `{{type: secret, name: {name}}}` instead)"
+            )));
+        }
+    }
+    let text = bundle.to_yaml()?;
     match args.output {
         None => console::out(text.trim_end()),
         Some(path) => {
@@ -194,11 +204,43 @@ fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
-    let names = journey_names(project, &args.selection)?;
+/// Resolve `journey`'s secrets where they resolve, so the redactor knows
+/// their values, for `export` to refuse a bundle that holds one. A secret
+/// that does not resolve here is named on stderr: the bundle is not checked
+/// for it.
+async fn learn_values(
+    project: &Project,
+    journey: &str,
+    environment: Option<&String>,
+) -> Result<()> {
     let providers = Providers::from_project(project)?;
-    crate::hooks::HookSpecs::from_project(project)?;
-    let environments: Vec<Option<String>> = match &args.selection.environment {
+    for environment in environments(project, environment) {
+        let options = PlanOptions {
+            environment,
+            secrets: None,
+            inputs: IndexMap::new(),
+            variables: IndexMap::new(),
+            input_mode: InputMode::Check,
+        };
+        let plan = plan::plan_journey(project, &providers, &project.journey(journey)?, &options)?;
+        let mut store = SecretStore::default();
+        let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+        for resolution in resolver.check_all(&plan.secrets, &mut store).await {
+            if let Err(e) = resolution.outcome {
+                console::err(&format!(
+                    "note: secret {} (env {}) does not resolve here, so the bundle is not checked for its value: {e}",
+                    resolution.name, plan.environment
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The environments a command covers: the one asked for, else every one
+/// the project defines (or the default when it defines at most one).
+fn environments(project: &Project, asked: Option<&String>) -> Vec<Option<String>> {
+    match asked {
         Some(env) => vec![Some(env.clone())],
         None if project.config.environments.len() > 1 => project
             .config
@@ -207,7 +249,14 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
             .map(|k| Some(k.clone()))
             .collect(),
         None => vec![None],
-    };
+    }
+}
+
+async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
+    let names = journey_names(project, &args.selection)?;
+    let providers = Providers::from_project(project)?;
+    crate::hooks::HookSpecs::from_project(project)?;
+    let environments = environments(project, args.selection.environment.as_ref());
     let inputs = parse_pairs("--input", &args.selection.inputs)?;
     let variables = parse_pairs("--var", &args.selection.variables)?;
     let mut code = exit::OK;

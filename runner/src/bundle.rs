@@ -4,7 +4,9 @@
 //! parts of `reqflo.yaml` it relies on: environments, the request hooks its
 //! steps and environments attach, the registry entries it or those hooks name,
 //! and the providers those refer to. Secrets appear by name and
-//! reference only; no value is ever resolved to make one.
+//! reference only. `reqflo export` resolves the journey's secrets where it
+//! can, only to refuse a bundle that holds one of their values (a key pasted
+//! into a variable or a journey by mistake).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Diagnostic, Error, Result};
 use crate::project::Project;
 use crate::project::load::PROJECT_FILE;
+use crate::redact::Redactor;
 
 /// The bundle format version this reqflo writes and reads.
 pub const BUNDLE_VERSION: u32 = 1;
@@ -139,6 +142,28 @@ fn names_in(entry: &serde_yaml::Value, key: &str) -> Vec<String> {
 }
 
 impl Bundle {
+    /// The first part of the bundle holding a value `redactor` knows, in any
+    /// encoded form: where (a file, or a section of reqflo.yaml) and the
+    /// secret's name. Never the value.
+    pub fn find_value(&self, redactor: &Redactor) -> Option<(String, String)> {
+        let sections = [
+            ("environments", &self.environments),
+            ("providers", &self.providers),
+            ("hooks", &self.hooks),
+            ("secrets", &self.secrets),
+        ];
+        for (key, section) in sections {
+            // A section that does not serialize holds nothing to find.
+            let text = serde_yaml::to_string(section).unwrap_or_default();
+            if let Some(name) = found_secret(redactor, &text) {
+                return Some((format!("`{key}:` from {PROJECT_FILE}"), name));
+            }
+        }
+        self.files
+            .iter()
+            .find_map(|(path, text)| found_secret(redactor, text).map(|name| (path.clone(), name)))
+    }
+
     /// The bundle as YAML text.
     pub fn to_yaml(&self) -> Result<String> {
         let body = serde_yaml::to_string(self)
@@ -204,4 +229,24 @@ fn bad_file(name: &str) -> Error {
     Error::Config(Diagnostic::new(format!(
         "bundle file `{name}` is not journeys/NAME.yaml or templates/NAME.yaml"
     )))
+}
+
+/// The name of a secret whose value (in some form) is in `text`: the first
+/// redaction marker that redacting `text` adds.
+fn found_secret(redactor: &Redactor, text: &str) -> Option<String> {
+    if !redactor.finds(text.as_bytes()) {
+        return None;
+    }
+    let redacted = redactor.redact(text);
+    let mut rest: &str = &redacted;
+    while let Some(start) = rest.find("[redacted:") {
+        let after = &rest[start + "[redacted:".len()..];
+        let name = after.split(']').next().unwrap_or("");
+        if !text.contains(&format!("[redacted:{name}]")) {
+            return Some(name.to_string());
+        }
+        rest = after;
+    }
+    // Found, but every marker was in the text already: still a value.
+    Some("?".to_string())
 }

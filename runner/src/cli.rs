@@ -161,6 +161,14 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Resolve the secrets through this environment's chain only (default:
+    /// every environment's), to check the bundle holds none of their values.
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Do not resolve the journey's secrets: the bundle is then not checked
+    /// for their values.
+    #[arg(long)]
+    pub no_resolve: bool,
 }
 
 /// `reqflo check`

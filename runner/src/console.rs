@@ -215,6 +215,26 @@ pub fn err(text: &str) {
     write_line(&mut std::io::stderr().lock(), &clean(text));
 }
 
+/// The lines the panic hook prints for a panic carrying `payload` at
+/// `location`, cleaned: a panic is a bug, and its message may quote anything,
+/// a secret included, so it is redacted like every other line.
+pub fn panic_text(
+    payload: &(dyn std::any::Any + Send),
+    location: Option<&std::panic::Location<'_>>,
+) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    let place = location
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    clean(&format!(
+        "error: internal error{place}: {message}\nthis is a bug in reqflo; please report it"
+    ))
+}
+
 impl Console {
     /// The header line of a journey.
     pub fn journey(&self, name: &str, environment: &str) {
@@ -347,7 +367,7 @@ fn push_body(text: &mut String, body: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{DUMP_BODY_BYTES, clean, printable, push_body};
+    use super::{DUMP_BODY_BYTES, clean, panic_text, printable, push_body};
     use crate::redact;
     use proptest::prelude::*;
 
@@ -355,6 +375,30 @@ mod tests {
         let mut text = String::from("< 200 OK\n<\n");
         push_body(&mut text, body);
         text
+    }
+
+    #[test]
+    fn a_panic_message_quoting_a_secret_is_redacted() {
+        use base64::Engine as _;
+        let secret = "panic-canary/Se+cret=71c4";
+        redact::global().add("PANIC_CANARY", secret.as_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let owned: Box<dyn std::any::Any + Send> =
+            Box::new(format!("bad header `{secret}` (as {b64}) \x1b[2J"));
+        let borrowed: Box<dyn std::any::Any + Send> = Box::new("a plain &str panic");
+        let here = std::panic::Location::caller();
+        let text = panic_text(&*owned, Some(here));
+        assert!(text.contains("[redacted:PANIC_CANARY]"), "{text}");
+        assert!(!text.contains(secret) && !text.contains(&b64), "{text}");
+        assert!(
+            !text.contains('\x1b'),
+            "control characters stripped: {text:?}"
+        );
+        assert!(text.contains(&format!("at {}:{}", here.file(), here.line())));
+        assert!(text.ends_with("this is a bug in reqflo; please report it"));
+        assert!(panic_text(&*borrowed, None).contains("internal error: a plain &str panic"));
+        let other: Box<dyn std::any::Any + Send> = Box::new(42u8);
+        assert!(panic_text(&*other, None).contains("unknown panic"));
     }
 
     #[test]

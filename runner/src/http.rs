@@ -9,7 +9,7 @@ use reqwest::{Client, Method, Url};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::secrets::{SecretId, SecretStore};
+use crate::secrets::{Binding, SecretId, SecretStore};
 use crate::template::{Body, Fills, RenderError, Template};
 
 /// The default `--max-body`: bodies beyond it are cut, never held whole.
@@ -36,7 +36,7 @@ pub struct BuiltRequest {
     pub body_secret: bool,
     /// Secrets that hooks placed (they are not in the store): each one's
     /// label and the destinations it is bound to.
-    pub attached: Vec<(String, Option<Vec<String>>)>,
+    pub attached: Vec<(String, Binding)>,
 }
 
 impl BuiltRequest {
@@ -212,27 +212,38 @@ pub fn build(
 }
 
 /// Refuse to send a secret anywhere its registry entry does not allow, whether
-/// a template or a hook put it in the request.
+/// a template or a hook put it in the request: outside its `hosts:`, or over
+/// plain HTTP to a host other than loopback without `allow_http: true`.
 pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStore) -> Result<()> {
     let bound = request
         .secrets
         .iter()
-        .map(|id| (store.label(*id), store.hosts(*id)))
+        .map(|id| (store.label(*id), store.binding(*id)))
         .chain(
             request
                 .attached
                 .iter()
-                .map(|(label, hosts)| (label.as_str(), hosts.as_deref())),
+                .map(|(label, binding)| (label.as_str(), binding)),
         );
-    for (label, hosts) in bound {
-        let Some(allowed) = hosts else {
-            continue;
-        };
-        if !may_send_to(allowed, &request.url) {
+    for (label, binding) in bound {
+        if let Some(allowed) = &binding.hosts
+            && !may_send_to(allowed, &request.url)
+        {
             return Err(Error::Runtime(format!(
                 "step `{step}`: secret `{label}` may only be sent to {}, not to {}; nothing was sent",
                 allowed.join(", "),
                 destination(&request.url)
+            )));
+        }
+        if crate::cleartext::refused(
+            request.url.scheme(),
+            request.url.host_str().unwrap_or(""),
+            binding.allow_http,
+        ) {
+            return Err(Error::Runtime(format!(
+                "step `{step}`: secret `{label}` would go to {} over plain HTTP, and secrets go to hosts other than loopback over TLS only; nothing was sent ({})",
+                destination(&request.url),
+                crate::cleartext::HINT
             )));
         }
     }

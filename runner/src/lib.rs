@@ -17,6 +17,7 @@ pub mod app;
 pub mod authoring;
 #[cfg(feature = "host")]
 pub mod bundle;
+pub mod cleartext;
 #[cfg(feature = "host")]
 pub mod cli;
 #[cfg(feature = "host")]
@@ -50,5 +51,5 @@ pub mod template;
 pub mod secrets {
     #[path = "store.rs"]
     mod store;
-    pub use store::{MIN_SECRET_BYTES, SecretId, SecretStore};
+    pub use store::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};
 }

@@ -44,21 +44,13 @@ fn main() {
 }
 
 /// A panic is a bug, but even a bug must not print a secret: the message goes
-/// through the redactor like everything else.
+/// through the redactor like everything else ([`console::panic_text`]).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        console::err(&format!(
-            "error: internal error{place}: {message}\nthis is a bug in reqflo; please report it"
-        ));
+        let text = console::panic_text(info.payload(), info.location());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            format!("{text}\n").as_bytes(),
+        );
     }));
 }

@@ -24,7 +24,7 @@ use crate::redact;
 use crate::report::{
     CaptureReport, JourneyReport, MessageReport, Outcome, RunReport, SCHEMA_VERSION, StepReport,
 };
-use crate::secrets::{MIN_SECRET_BYTES, Providers, Resolver, SecretId, SecretStore};
+use crate::secrets::{Binding, MIN_SECRET_BYTES, Providers, Resolver, SecretId, SecretStore};
 use crate::template::{Filled, Fills, push_value_text};
 
 /// Report bodies are cut here (after redaction).
@@ -403,6 +403,12 @@ async fn run_step(
             return (record, kept);
         }
     };
+    // A secret captured from this response already crossed this connection:
+    // it may go back over plain HTTP only if it came over plain HTTP.
+    let capture_binding = Binding {
+        hosts: None,
+        allow_http: request.url.scheme() == "http",
+    };
     drop(request);
     if response.truncated {
         record.notes.push(format!(
@@ -411,7 +417,14 @@ async fn run_step(
             response.body.len()
         ));
     }
-    judge(step, &response, store, &mut kept, &mut record);
+    judge(
+        step,
+        &response,
+        &capture_binding,
+        store,
+        &mut kept,
+        &mut record,
+    );
     let read = response.body.len();
     if response.truncated {
         // Reports and dumps show at most 64 KiB: keep only what they can show,
@@ -549,6 +562,7 @@ fn size_text(bytes: usize) -> String {
 fn judge(
     step: &PlannedStep,
     response: &Received,
+    capture_binding: &Binding,
     store: &mut SecretStore,
     kept: &mut IndexMap<String, Captured>,
     record: &mut StepReport,
@@ -627,7 +641,11 @@ fn judge(
                 ));
                 return;
             }
-            let id = store.insert(&rule.name, SecretString::from(text), None);
+            let id = store.insert(
+                &rule.name,
+                SecretString::from(text),
+                capture_binding.clone(),
+            );
             kept.insert(rule.name.clone(), Captured::Secret(id));
         } else {
             kept.insert(rule.name.clone(), Captured::Value(value));

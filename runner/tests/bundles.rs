@@ -119,3 +119,87 @@ fn bad_bundles_are_refused_clearly() {
         .expect_code(2)
         .expect_output("unknown template `nope`");
 }
+
+#[test]
+fn export_refuses_a_bundle_holding_a_secret_value_in_any_form() {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD.encode(CANARY);
+    // The key pasted where a name belongs: as a variable, a journey literal
+    // and, base64-encoded, in a template header.
+    let pasted_variable = config().replace(
+        "variables: {base_url: \"@BASE@\"}",
+        &format!("variables: {{base_url: \"@BASE@\", token: \"{CANARY}\"}}"),
+    );
+    let pasted_literal = JOURNEY.replace("amount: 42 ", &format!("amount: \"{CANARY}\" "));
+    let encoded_template = format!(
+        "method: GET\nurl: \"{{{{base_url}}}}/v1/payments/{{{{id}}}}\"\nheaders:\n  Authorization: \"Basic {base64}\"\n  X-Key: \"{{{{key}}}}\"\n"
+    );
+    for (what, files, place) in [
+        (
+            "a variable",
+            vec![
+                ("reqflo.yaml", pasted_variable.as_str()),
+                ("journeys/flow.yaml", JOURNEY),
+            ],
+            "`environments:` from reqflo.yaml",
+        ),
+        (
+            "a journey literal",
+            vec![
+                ("reqflo.yaml", config()),
+                ("journeys/flow.yaml", pasted_literal.as_str()),
+            ],
+            "journeys/flow.yaml",
+        ),
+        (
+            "a template, base64-encoded",
+            vec![
+                ("reqflo.yaml", config()),
+                ("journeys/flow.yaml", JOURNEY),
+                ("templates/get-payment.yaml", encoded_template.as_str()),
+            ],
+            "templates/get-payment.yaml",
+        ),
+    ] {
+        let p = project(&files);
+        assert!(
+            std::fs::read_to_string(p.path(place.trim_start_matches("`environments:` from ")))
+                .expect("the pasted file")
+                .contains(if what.contains("base64") {
+                    &base64
+                } else {
+                    CANARY
+                }),
+            "{what}: the value really is in the project"
+        );
+        for args in [
+            &["export", "flow"][..],
+            &["export", "flow", "-o", "out.yaml"][..],
+        ] {
+            let run = p.run(args, &[("REAL_PAY_KEY", CANARY)]);
+            run.expect_code(3)
+                .expect_output(&format!("{place} holds the value of secret `PAY_KEY`"))
+                .expect_output("nothing was written");
+            assert!(
+                !run.stdout.contains("reqflo_bundle"),
+                "{what}: no bundle printed"
+            );
+            assert!(!p.path("out.yaml").exists(), "{what}: no bundle file");
+            assert_absent(&run.all(), CANARY, what);
+        }
+    }
+}
+
+#[test]
+fn export_says_which_secrets_it_could_not_check() {
+    let p = project(&[("reqflo.yaml", config()), ("journeys/flow.yaml", JOURNEY)]);
+    // REAL_PAY_KEY is not set here: the bundle is made, and the gap is named.
+    let run = p.run(&["export", "flow"], &[]);
+    run.expect_code(0)
+        .expect_output("reqflo_bundle: 1")
+        .expect_output("note: secret PAY_KEY (env test) does not resolve here, so the bundle is not checked for its value");
+    // --no-resolve asks for no check at all, and gets no note.
+    let run = p.run(&["export", "flow", "--no-resolve"], &[]);
+    run.expect_code(0).expect_output("reqflo_bundle: 1");
+    assert!(!run.all().contains("note:"), "{}", run.all());
+}

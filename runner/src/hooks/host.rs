@@ -23,6 +23,7 @@ use super::spec::HookSpec;
 use crate::duration::human;
 use crate::http::{BuiltRequest, may_send_to};
 use crate::redact;
+use crate::secrets::Binding;
 use crate::secrets::host::first_line;
 use crate::secrets::plugin::{CpuBudget, Limiter, add_wasi_without_sockets};
 
@@ -59,18 +60,18 @@ const STDERR_BYTES: usize = 16 * 1024;
 pub struct HookSecret {
     value: Zeroizing<Vec<u8>>,
     label: String,
-    hosts: Option<Vec<String>>,
+    binding: Binding,
     /// Created by the guest itself: counts against its handle budget.
     guest_made: bool,
 }
 
 impl HookSecret {
     /// A secret the host hands to a hook (granted or derived).
-    pub fn granted(value: &[u8], label: &str, hosts: Option<Vec<String>>) -> HookSecret {
+    pub fn granted(value: &[u8], label: &str, binding: Binding) -> HookSecret {
         HookSecret {
             value: Zeroizing::new(value.to_vec()),
             label: label.to_string(),
-            hosts,
+            binding,
             guest_made: false,
         }
     }
@@ -161,7 +162,7 @@ impl HookState {
         Ok(HookSecret {
             value: secret.value.clone(),
             label: secret.label.clone(),
-            hosts: secret.hosts.clone(),
+            binding: secret.binding.clone(),
             guest_made: secret.guest_made,
         })
     }
@@ -190,7 +191,11 @@ impl bindings::reqflo::plugin::secrets::HostSecret for HookState {
         Ok(self.table.push(HookSecret {
             value,
             label: format!("{} secret", self.context.spec.name),
-            hosts: None,
+            // Made by the hook itself: bound by the hook's own entry.
+            binding: Binding {
+                hosts: None,
+                allow_http: self.context.spec.allow_http,
+            },
             guest_made: true,
         })?)
     }
@@ -376,7 +381,7 @@ impl HostOutgoing for HookState {
             ))));
         }
         let url = self.outgoing(&this)?.url.clone();
-        if let Some(allowed) = &secret.hosts
+        if let Some(allowed) = &secret.binding.hosts
             && !may_send_to(allowed, &url)
         {
             let why = format!(
@@ -419,7 +424,7 @@ impl HostOutgoing for HookState {
         remove(request, &name);
         request.headers.push((name, text));
         request.header_secrets.push(vec![secret.label.clone()]);
-        request.attached.push((secret.label, secret.hosts));
+        request.attached.push((secret.label, secret.binding));
         Ok(Ok(()))
     }
 
@@ -475,7 +480,7 @@ impl bindings::reqflo::plugin::request::Host for HookState {
             value: digest,
             label: format!("hmac({})", key.label),
             // Derived from the key: it may go only where the key may.
-            hosts: key.hosts,
+            binding: key.binding,
             guest_made: false,
         };
         Ok(Ok(self.derive(derived)?))
@@ -533,7 +538,12 @@ impl HookSecret {
 
     /// Where it may be sent, if bound.
     pub(super) fn hosts(&self) -> Option<&[String]> {
-        self.hosts.as_deref()
+        self.binding.hosts.as_deref()
+    }
+
+    /// Where it may be sent.
+    pub(super) fn binding(&self) -> &Binding {
+        &self.binding
     }
 
     /// A new secret derived from this one (bound where it is bound).
@@ -541,7 +551,7 @@ impl HookSecret {
         HookSecret {
             value,
             label,
-            hosts: self.hosts.clone(),
+            binding: self.binding.clone(),
             guest_made: false,
         }
     }

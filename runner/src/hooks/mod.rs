@@ -207,10 +207,10 @@ impl HookRuntime {
                 let id = secret_ids
                     .get(*index)
                     .ok_or_else(|| fail(format!("secret `{name}` was not resolved")))?;
-                let hosts = store.hosts(*id).map(<[String]>::to_vec);
+                let binding = store.binding(*id).clone();
                 granted.push((
                     name.clone(),
-                    HookSecret::granted(store.reveal(*id).as_bytes(), name, hosts),
+                    HookSecret::granted(store.reveal(*id).as_bytes(), name, binding),
                 ));
             }
             let before = destination(&request);

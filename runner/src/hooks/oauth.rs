@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use super::host::{HookContext, HookSecret};
 use crate::http::may_send_to;
-use crate::secrets::MIN_SECRET_BYTES;
 use crate::secrets::net::grants_allow;
+use crate::secrets::{Binding, MIN_SECRET_BYTES};
 
 /// A token is reused until this long before it expires (or a tenth of its
 /// lifetime, if that is shorter), so it never expires in flight.
@@ -37,7 +37,7 @@ pub enum Failure {
 struct Cached {
     token: Zeroizing<Vec<u8>>,
     label: String,
-    hosts: Option<Vec<String>>,
+    binding: Binding,
     until: Instant,
 }
 
@@ -78,6 +78,17 @@ pub async fn client_credentials(
             }
         )));
     }
+    if crate::cleartext::refused(
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        context.spec.allow_http,
+    ) {
+        return Err(Failure::Denied(format!(
+            "token URL {shown} is plain HTTP to a host other than loopback, and client secret `{}` goes there over TLS only ({})",
+            secret.label(),
+            crate::cleartext::HINT
+        )));
+    }
     if let Some(allowed) = secret.hosts()
         && !may_send_to(allowed, &url)
     {
@@ -111,7 +122,7 @@ pub async fn client_credentials(
         return Ok(HookSecret::granted(
             &cached.token,
             &cached.label,
-            cached.hosts.clone(),
+            cached.binding.clone(),
         ));
     }
 
@@ -239,7 +250,7 @@ pub async fn client_credentials(
             Cached {
                 token,
                 label,
-                hosts: secret.hosts().map(<[String]>::to_vec),
+                binding: secret.binding().clone(),
                 until: Instant::now() + lifetime.saturating_sub(margin),
             },
         );

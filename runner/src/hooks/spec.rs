@@ -79,6 +79,8 @@ pub struct HookSpec {
     pub secrets: Vec<String>,
     /// `grants.hosts`, parsed: where the host may call for it (token endpoints).
     pub hosts: Vec<HostGrant>,
+    /// `allow_http: true`: a token endpoint other than loopback over plain HTTP is meant.
+    pub allow_http: bool,
     /// A pinned digest for a custom hook.
     pub sha256: Option<String>,
     /// Memory cap in bytes.
@@ -175,7 +177,7 @@ impl HookSpecs {
             }
             let mut hosts = Vec::new();
             for (i, written) in def.grants.hosts.iter().enumerate() {
-                let grant = HostGrant::parse(written).map_err(|why| {
+                let grant = HostGrant::parse_allowing(written, def.allow_http).map_err(|why| {
                     Error::Config(
                         Diagnostic::new(format!("in grants.hosts: {why}"))
                             .at(at(&["grants", "hosts", &i.to_string()]))
@@ -206,6 +208,7 @@ impl HookSpecs {
                     config,
                     secrets: def.secrets.clone(),
                     hosts,
+                    allow_http: def.allow_http,
                     sha256: def.sha256.clone(),
                     memory_bytes: (mib as usize) << 20,
                     timeout: Duration::from_millis(

@@ -516,7 +516,10 @@ impl Planner<'_> {
             name: name.to_string(),
             chain,
             reference,
-            hosts: entry.and_then(|e| e.hosts.clone()),
+            binding: crate::secrets::Binding {
+                hosts: entry.and_then(|e| e.hosts.clone()),
+                allow_http: entry.is_some_and(|e| e.allow_http),
+            },
         });
         Ok(self.secrets.len() - 1)
     }

@@ -94,8 +94,8 @@ pub struct SecretUse {
     pub chain: Vec<String>,
     /// What to ask the providers for.
     pub reference: String,
-    /// The only destinations it may be sent to.
-    pub hosts: Option<Vec<String>>,
+    /// Where it may be sent: the registry's `hosts:` and `allow_http:`.
+    pub binding: crate::secrets::Binding,
 }
 
 /// A value to keep from a response.

@@ -44,6 +44,9 @@ pub struct HookDef {
     /// What the hook may reach through the host (its token endpoint).
     #[serde(default)]
     pub grants: HookGrants,
+    /// Let its token exchange use plain HTTP to a host other than loopback.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Resource limits for the sandbox.
     #[serde(default)]
     pub limits: Limits,
@@ -88,6 +91,9 @@ pub struct ProviderDef {
     pub sha256: Option<String>,
     /// Extra PEM certificates to trust for this provider's HTTPS (a private CA).
     pub ca_file: Option<String>,
+    /// Let it call hosts other than loopback over plain HTTP.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Resource limits for the sandbox.
     #[serde(default)]
     pub limits: Limits,
@@ -130,6 +136,9 @@ pub struct SecretEntry {
     pub reference: Option<String>,
     /// The only destinations (`host` or `host:port`) it may be sent to.
     pub hosts: Option<Vec<String>>,
+    /// Let it be sent to hosts other than loopback over plain HTTP.
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 /// `journeys/NAME.yaml`.

@@ -17,4 +17,4 @@ pub use plugin::{
 };
 pub use providers::{Builtin, PluginSource, ProviderSpec, Providers};
 pub use resolve::{Resolution, Resolver};
-pub use store::{MIN_SECRET_BYTES, SecretId, SecretStore};
+pub use store::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};

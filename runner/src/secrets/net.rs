@@ -67,6 +67,23 @@ impl HostGrant {
         })
     }
 
+    /// Parse one grant of an entry whose `allow_http` is as given: an explicit
+    /// `http://` grant to a host other than loopback needs it.
+    pub fn parse_allowing(text: &str, allow_http: bool) -> Result<HostGrant, String> {
+        let grant = HostGrant::parse(text)?;
+        if grant.scheme == Some("http")
+            && !allow_http
+            && !crate::cleartext::is_loopback(&grant.host)
+        {
+            return Err(format!(
+                "`{}` is plain HTTP to a host other than loopback, and credentials go there over TLS only ({})",
+                text.trim(),
+                crate::cleartext::HINT
+            ));
+        }
+        Ok(grant)
+    }
+
     /// Whether a request to `scheme://host:port` is covered by this grant.
     /// Without a port, only the scheme's default port is allowed.
     fn allows(&self, target: &Target) -> bool {
@@ -91,6 +108,18 @@ impl HostGrant {
 /// Whether any of `grants` covers a request to `uri`.
 pub fn grants_allow(grants: &[HostGrant], uri: &http::Uri) -> bool {
     Target::of(uri).is_some_and(|target| grants.iter().any(|g| g.allows(&target)))
+}
+
+/// Why a credential may not go to `uri` over plain HTTP, if it may not: the
+/// URL uses `http` to a host other than loopback and `allow_http` is off.
+pub fn cleartext_refusal(uri: &http::Uri, allow_http: bool) -> Option<String> {
+    let target = Target::of(uri)?;
+    crate::cleartext::refused(target.scheme, &target.host, allow_http).then(|| {
+        format!(
+            "tried to reach {target} over plain HTTP; credentials go to hosts other than loopback over TLS only ({})",
+            crate::cleartext::HINT
+        )
+    })
 }
 
 impl std::fmt::Display for HostGrant {
@@ -181,6 +210,8 @@ impl std::fmt::Display for Target {
 #[derive(Debug)]
 pub struct NetPolicy {
     grants: Vec<HostGrant>,
+    /// `allow_http: true` on the provider: plain HTTP beyond loopback is meant.
+    allow_http: bool,
     ca_file: Option<PathBuf>,
     /// Upper bound on one request, whatever the plugin asks for.
     timeout: Duration,
@@ -188,10 +219,17 @@ pub struct NetPolicy {
 }
 
 impl NetPolicy {
-    /// The authority `grants` give, each request bounded by `timeout`.
-    pub fn new(grants: Vec<HostGrant>, ca_file: Option<PathBuf>, timeout: Duration) -> NetPolicy {
+    /// The authority `grants` give, each request bounded by `timeout`;
+    /// plain HTTP beyond loopback only with `allow_http`.
+    pub fn new(
+        grants: Vec<HostGrant>,
+        allow_http: bool,
+        ca_file: Option<PathBuf>,
+        timeout: Duration,
+    ) -> NetPolicy {
         NetPolicy {
             grants,
+            allow_http,
             ca_file,
             timeout,
             client: OnceLock::new(),
@@ -305,6 +343,11 @@ impl WasiHttpHooks for NetHooks {
             return self.refuse(format!(
                 "tried to reach {target}, which is not in its grants.hosts ({granted})"
             ));
+        }
+        // Every request a provider makes carries its credential (a token, a
+        // signature) or asks for a secret: neither crosses a network in clear.
+        if let Some(why) = cleartext_refusal(request.uri(), policy.allow_http) {
+            return self.refuse(why);
         }
         let client = match policy.client() {
             Ok(client) => client,

@@ -114,6 +114,8 @@ pub struct ProviderSpec {
     pub grants: Grants,
     /// `grants.hosts`, parsed.
     pub hosts: Vec<HostGrant>,
+    /// `allow_http: true`: plain HTTP to hosts other than loopback is meant.
+    pub allow_http: bool,
     /// Extra CA certificates for its HTTPS.
     pub ca_file: Option<PathBuf>,
     /// A pinned digest for a custom plugin.
@@ -255,7 +257,7 @@ impl Providers {
             }
             let mut hosts = Vec::new();
             for (i, written) in def.grants.hosts.iter().enumerate() {
-                let grant = HostGrant::parse(written).map_err(|why| {
+                let grant = HostGrant::parse_allowing(written, def.allow_http).map_err(|why| {
                     Error::Config(
                         Diagnostic::new(format!("in grants.hosts: {why}"))
                             .at(source.value(&[
@@ -299,6 +301,7 @@ impl Providers {
                     config,
                     grants: def.grants.clone(),
                     hosts,
+                    allow_http: def.allow_http,
                     ca_file,
                     sha256: def.sha256.clone(),
                     memory_bytes: memory_bytes(def.limits),
@@ -322,6 +325,7 @@ impl Providers {
                     },
                     grants: Grants::default(),
                     hosts: Vec::new(),
+                    allow_http: false,
                     ca_file: None,
                     sha256: None,
                     memory_bytes: memory_bytes(Limits::default()),

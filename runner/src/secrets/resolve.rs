@@ -127,12 +127,12 @@ impl<'a> Resolver<'a> {
             let key = (provider.clone(), secret.reference.clone());
             if let Some(id) = self.resolved.get(&key) {
                 // Fetched once; but each use keeps its own name and host binding.
-                if store.label(*id) == secret.name && store.hosts(*id) == secret.hosts.as_deref() {
+                if store.label(*id) == secret.name && *store.binding(*id) == secret.binding {
                     return Ok((provider.clone(), *id));
                 }
                 let copy = secrecy::SecretString::from(store.reveal(*id).to_string());
                 crate::redact::global().add(&secret.name, store.reveal(*id).as_bytes());
-                let id = store.insert(&secret.name, copy, secret.hosts.clone());
+                let id = store.insert(&secret.name, copy, secret.binding.clone());
                 return Ok((provider.clone(), id));
             }
             match self.ask(provider, secret).await? {
@@ -148,7 +148,7 @@ impl<'a> Resolver<'a> {
                     // The redactor learns the value before anything else can print:
                     // a later failure's message may carry it.
                     crate::redact::global().add(&secret.name, value.0.expose_secret().as_bytes());
-                    let id = store.insert(&secret.name, value.0, secret.hosts.clone());
+                    let id = store.insert(&secret.name, value.0, secret.binding.clone());
                     self.resolved.insert(key, id);
                     return Ok((provider.clone(), id));
                 }
@@ -248,6 +248,7 @@ impl<'a> Resolver<'a> {
                 let budget = spec.timeout.mul_f64(0.75);
                 Arc::new(NetPolicy::new(
                     spec.hosts.clone(),
+                    spec.allow_http,
                     spec.ca_file.clone(),
                     budget,
                 ))

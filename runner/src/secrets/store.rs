@@ -12,10 +12,27 @@ pub const MIN_SECRET_BYTES: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SecretId(u32);
 
+/// Where a secret may be sent, from its registry entry (or, for what is
+/// derived from it, its source's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// `hosts:`: the only destinations (`host` or `host:port`); `None` is anywhere.
+    pub hosts: Option<Vec<String>>,
+    /// `allow_http: true`: plain HTTP to a host other than loopback is meant.
+    pub allow_http: bool,
+}
+
+/// What an id that is not in the store is bound to: nowhere special, and
+/// never over plain HTTP beyond loopback.
+static UNBOUND: Binding = Binding {
+    hosts: None,
+    allow_http: false,
+};
+
 struct Entry {
     label: String,
     value: SecretString,
-    hosts: Option<Vec<String>>,
+    binding: Binding,
 }
 
 /// Resolved and captured secrets of one run; zeroed on drop (secrecy).
@@ -62,18 +79,13 @@ impl SecretStore {
     }
 
     /// Keep `value` under `label` (a secret or capture name, used in redaction
-    /// markers); `hosts` limits where it may be sent.
-    pub fn insert(
-        &mut self,
-        label: &str,
-        value: SecretString,
-        hosts: Option<Vec<String>>,
-    ) -> SecretId {
+    /// markers); `binding` limits where it may be sent.
+    pub fn insert(&mut self, label: &str, value: SecretString, binding: Binding) -> SecretId {
         let id = SecretId((self.base_len() + self.entries.len()) as u32);
         self.entries.push(Entry {
             label: label.to_string(),
             value,
-            hosts,
+            binding,
         });
         id
     }
@@ -85,7 +97,12 @@ impl SecretStore {
 
     /// The destinations a secret is bound to, if any.
     pub fn hosts(&self, id: SecretId) -> Option<&[String]> {
-        self.entry(id).and_then(|e| e.hosts.as_deref())
+        self.binding(id).hosts.as_deref()
+    }
+
+    /// Where a secret may be sent.
+    pub fn binding(&self, id: SecretId) -> &Binding {
+        self.entry(id).map_or(&UNBOUND, |e| &e.binding)
     }
 
     /// The value itself: only for building a request at the last moment.
@@ -113,7 +130,11 @@ mod tests {
     #[test]
     fn debug_shows_labels_never_values() {
         let mut store = SecretStore::default();
-        store.insert("API_KEY", SecretString::from("canary-value-123"), None);
+        store.insert(
+            "API_KEY",
+            SecretString::from("canary-value-123"),
+            Binding::default(),
+        );
         let shown = format!("{store:?}");
         assert!(shown.contains("API_KEY"));
         assert!(!shown.contains("canary"));
@@ -122,12 +143,12 @@ mod tests {
     #[test]
     fn layers_read_through_and_keep_their_own_inserts() {
         let mut run = SecretStore::default();
-        let key = run.insert("KEY", SecretString::from("key-value"), None);
+        let key = run.insert("KEY", SecretString::from("key-value"), Binding::default());
         let run = Arc::new(run);
         let mut a = SecretStore::layered(&run);
         let mut b = SecretStore::layered(&run);
-        let ta = a.insert("TOKEN", SecretString::from("token-a"), None);
-        let tb = b.insert("TOKEN", SecretString::from("token-b"), None);
+        let ta = a.insert("TOKEN", SecretString::from("token-a"), Binding::default());
+        let tb = b.insert("TOKEN", SecretString::from("token-b"), Binding::default());
         assert_eq!((a.reveal(key), b.reveal(key)), ("key-value", "key-value"));
         assert_eq!((a.reveal(ta), b.reveal(tb)), ("token-a", "token-b"));
         assert_eq!((a.len(), run.len()), (2, 1));

@@ -205,3 +205,89 @@ pub fn assert_absent(text: &str, value: &str, context: &str) {
         );
     }
 }
+
+/// What reqflo prints when the final scan of a file it wrote (a report, an
+/// export) finds a secret and deletes the file. A test that sees it has found
+/// a leak, whatever exit code it expected.
+pub const SCAN_REFUSAL: &str = "contained a secret after redaction";
+
+impl Run {
+    /// Fail when the run said a final scan found a secret in a file it wrote.
+    pub fn expect_no_scan_refusal(&self) -> &Self {
+        assert!(
+            !self.all().contains(SCAN_REFUSAL),
+            "a final scan found a secret in a written file (a leak)\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A report `run` must have written at `path`: a missing report is a failure
+/// (reqflo deletes a report that held a secret), never an empty, clean one.
+pub fn read_report(run: &Run, path: &Path) -> String {
+    run.expect_no_scan_refusal();
+    match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => panic!(
+            "report {} was not written ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            path.display(),
+            run.stdout,
+            run.stderr
+        ),
+    }
+}
+
+/// Fail unless `text` holds the `[redacted:NAME]` marker: the proof that the
+/// secret reached this channel, without which its absence proves nothing.
+pub fn assert_redacted(text: &str, name: &str, context: &str) {
+    let marker = format!("[redacted:{name}]");
+    assert!(
+        text.contains(&marker),
+        "{context}: expected {marker} (the secret never reached this channel?) in:\n{text}"
+    );
+}
+
+/// The secret `name` reached `text` and was hidden there: its marker is
+/// present and neither `value` nor any encoded form of it is.
+pub fn assert_hidden(text: &str, name: &str, value: &str, context: &str) {
+    assert_redacted(text, name, context);
+    assert_absent(text, value, context);
+}
+
+/// A loopback port that refuses every connection for as long as this lives:
+/// a socket is bound to it but never listens. Holding the port keeps anything
+/// else from taking it meanwhile, which a listener bound and dropped (leaving
+/// the port free for whoever asks next) does not.
+pub struct RefusedPort {
+    /// The port, on 127.0.0.1.
+    pub port: u16,
+    _socket: std::os::fd::OwnedFd,
+}
+
+/// A [`RefusedPort`] on 127.0.0.1.
+pub fn refused_port() -> RefusedPort {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` is a fresh socket that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all-zero is a valid `sockaddr_in` (port 0: any free port).
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid `sockaddr_in` of `len` bytes, on our socket.
+    let bound = unsafe { libc::bind(socket.as_raw_fd(), (&raw const addr).cast(), len) };
+    assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+    // SAFETY: `addr` and `len` are writable and sized for a `sockaddr_in`.
+    let named =
+        unsafe { libc::getsockname(socket.as_raw_fd(), (&raw mut addr).cast(), &raw mut len) };
+    assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+    RefusedPort {
+        port: u16::from_be(addr.sin_port),
+        _socket: socket,
+    }
+}
