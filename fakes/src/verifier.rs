@@ -11,7 +11,7 @@
 //!   "expires_in"}` (§5.1) or `{"error": …}` (§5.2): 401 `invalid_client`
 //!   for a wrong client, 400 `invalid_request`/`unsupported_grant_type`.
 //! - `/api/…` (any method): accepted only with `Authorization: Bearer` and
-//!   a token it issued that has not expired.
+//!   a token it issued that has not expired; the verdict names which one.
 //! - `/webhooks/…` (any method): accepted only with a Stripe-style signature
 //!   header, `t=TIMESTAMP,v1=HEX`, where HEX is HMAC-SHA256 under the
 //!   signing secret of `TIMESTAMP.BODY`, compared in constant time, and
@@ -21,7 +21,8 @@
 //!
 //! Accepted requests get 200 `{"verified": true}`, rejected ones 401
 //! `{"verified": false, "reason": …}`. Tests read the token requests and
-//! every verdict; nothing here records a secret, a token or a signature.
+//! every verdict; nothing here records a secret, a token or a signature
+//! (a verdict names a token by its place in the order of issue).
 //!
 //! ```no_run
 //! use reqflo_fakes::verifier::{FakeVerifier, VerifierData};
@@ -64,8 +65,15 @@ pub struct VerifierData {
     pub scheme: SignatureScheme,
     /// How far a signature's timestamp may be from now.
     pub tolerance: Duration,
-    /// `expires_in` of the tokens it issues.
+    /// How long the tokens it issues live: their `expires_in`, and how long
+    /// `/api/…` accepts them.
     pub token_lifetime: Duration,
+    /// What the `expires_in` of the first tokens says instead, one entry per
+    /// token in the order they are issued (later tokens say
+    /// [`VerifierData::token_lifetime`]). The server still accepts each for
+    /// `token_lifetime`: a client told `0` must fetch a new token, and a test
+    /// sees from [`Verdict::token`] whether it did, with no clock involved.
+    pub announced_lifetimes: Vec<Duration>,
 }
 
 impl VerifierData {
@@ -80,6 +88,7 @@ impl VerifierData {
             scheme: SignatureScheme::Stripe,
             tolerance: Duration::from_secs(300),
             token_lifetime: Duration::from_secs(3600),
+            announced_lifetimes: Vec::new(),
         }
     }
 }
@@ -151,6 +160,10 @@ pub struct Verdict {
     pub reason: String,
     /// The body as received (tests send no secret in bodies).
     pub body: String,
+    /// Which issued token an `/api/…` request carried: 0 for the first one
+    /// the token endpoint issued, 1 for the second… (None when it carried
+    /// none it issued, and for `/webhooks/…`).
+    pub token: Option<usize>,
 }
 
 /// A running fake. Dropping it stops the server.
@@ -352,7 +365,17 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let access_token = format!("fake-at-{n}-{nanos:09}-{:x}", std::process::id());
-    lock(&shared.issued).push((access_token.clone(), Instant::now()));
+    let expires_in = {
+        let mut issued = lock(&shared.issued);
+        let announced = shared
+            .data
+            .announced_lifetimes
+            .get(issued.len())
+            .copied()
+            .unwrap_or(shared.data.token_lifetime);
+        issued.push((access_token.clone(), Instant::now()));
+        announced
+    };
     record(StatusCode::OK);
     (
         StatusCode::OK,
@@ -363,7 +386,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         axum::Json(json!({
             "access_token": access_token,
             "token_type": "Bearer",
-            "expires_in": shared.data.token_lifetime.as_secs(),
+            "expires_in": expires_in.as_secs(),
         })),
     )
         .into_response()
@@ -372,9 +395,8 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 /// Record a verdict and answer it.
 fn verdict(
     shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
+    (method, uri, body): (&Method, &Uri, &[u8]),
+    token: Option<usize>,
     result: Result<(), String>,
 ) -> Response {
     let target = uri
@@ -390,6 +412,7 @@ fn verdict(
         accepted,
         reason: reason.clone(),
         body: String::from_utf8_lossy(body).into_owned(),
+        token,
     });
     if accepted {
         (StatusCode::OK, axum::Json(json!({ "verified": true }))).into_response()
@@ -409,29 +432,34 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = check_bearer(&shared, &headers);
-    verdict(&shared, &method, &uri, &body, result)
+    let (token, result) = match check_bearer(&shared, &headers) {
+        Ok(index) => (Some(index), Ok(())),
+        Err((index, why)) => (index, Err(why)),
+    };
+    verdict(&shared, (&method, &uri, &body), token, result)
 }
 
-fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Result<(), String> {
+/// Which issued token the request carries, and whether it is accepted.
+fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Result<usize, (Option<usize>, String)> {
+    let unknown = |why: &str| (None, why.to_string());
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or("no Authorization header")?
+        .ok_or_else(|| unknown("no Authorization header"))?
         .to_str()
-        .map_err(|_| "Authorization is not text")?;
+        .map_err(|_| unknown("Authorization is not text"))?;
     let token = value
         .strip_prefix("Bearer ")
-        .ok_or("Authorization is not `Bearer …`")?;
+        .ok_or_else(|| unknown("Authorization is not `Bearer …`"))?;
     let issued = lock(&shared.issued);
     let found = issued
         .iter()
-        .find(|(t, _)| same(t.as_bytes(), token.as_bytes()));
+        .position(|(t, _)| same(t.as_bytes(), token.as_bytes()));
     match found {
-        None => Err("the bearer token was not issued here".into()),
-        Some((_, at)) if at.elapsed() > shared.data.token_lifetime => {
-            Err("the bearer token has expired".into())
+        None => Err(unknown("the bearer token was not issued here")),
+        Some(index) if issued[index].1.elapsed() > shared.data.token_lifetime => {
+            Err((Some(index), "the bearer token has expired".into()))
         }
-        Some(_) => Ok(()),
+        Some(index) => Ok(index),
     }
 }
 
@@ -453,7 +481,7 @@ async fn webhook(
         .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
     let request = (method.as_str(), target.as_str(), &headers, &body[..]);
     let result = check_signature(&shared.data, request, SystemTime::now());
-    verdict(&shared, &method, &uri, &body, result)
+    verdict(&shared, (&method, &uri, &body), None, result)
 }
 
 /// HMAC-SHA256 of `message` under `key`.
@@ -699,8 +727,54 @@ mod tests {
             .await
             .expect("send");
         assert_eq!(rejected.status(), 401);
-        let verdicts: Vec<_> = fake.verdicts().iter().map(|v| v.accepted).collect();
-        assert_eq!(verdicts, vec![true, false]);
+        let verdicts: Vec<_> = fake
+            .verdicts()
+            .iter()
+            .map(|v| (v.accepted, v.token))
+            .collect();
+        // The first token issued (by Basic), and one it never issued.
+        assert_eq!(verdicts, vec![(true, Some(0)), (false, None)]);
         assert_eq!(fake.verdicts()[0].target, "/api/things?x=1");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn announced_lifetimes_change_expires_in_not_validity() {
+        let mut data = data();
+        data.announced_lifetimes = vec![Duration::ZERO];
+        let fake = FakeVerifier::spawn(data).expect("spawn");
+        let client = reqwest::Client::new();
+        let url = format!("{}/oauth/token", fake.url());
+        let mut tokens = Vec::new();
+        for expected in [0, 3600] {
+            let json: serde_json::Value = client
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&client_id=client-1&client_secret=s3cr%3Aet%26")
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(json["expires_in"], expected, "{json}");
+            tokens.push(json["access_token"].as_str().expect("token").to_string());
+        }
+        // Both are accepted, and each verdict names the token it carried.
+        let api = format!("{}/api/things", fake.url());
+        for token in [&tokens[1], &tokens[0]] {
+            let answer = client
+                .get(&api)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(answer.status(), 200);
+        }
+        let verdicts: Vec<_> = fake
+            .verdicts()
+            .iter()
+            .map(|v| (v.accepted, v.token))
+            .collect();
+        assert_eq!(verdicts, vec![(true, Some(1)), (true, Some(0))]);
     }
 }

@@ -76,9 +76,14 @@ impl Console {
         };
         let err = held.err.take();
         let out = held.out.take();
-        let _ = std::io::stderr().lock().write_all(&err);
+        // Held lines were redacted when made; a secret this journey captured
+        // later (a token in an earlier dump) is known only now.
+        let redactor = redact::global();
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(&redactor.redact_bytes(&err));
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(&out);
+        let _ = stdout.write_all(&redactor.redact_bytes(&out));
         let _ = stdout.flush();
     }
 

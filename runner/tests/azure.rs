@@ -6,7 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY, TestProject, assert_absent, project_with_key};
+use common::{
+    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
+    show_secrets,
+};
 use reqflo_fakes::azure::{
     AzureData, CLIENT_ID, CLIENT_SECRET, DB_CREDENTIALS_NAME, FakeAzure, LIMITED_TOKEN,
     PAYMENTS_KEY_NAME, PAYMENTS_KEY_OLD_VALUE, PAYMENTS_KEY_OLD_VERSION, RETIRED_NAME,
@@ -387,7 +390,8 @@ fn a_wrong_client_secret_is_denied_and_never_printed() {
              AADSTS7000215): check the client secret in AZURE_CLIENT_SECRET",
         )
         .expect_output(CLIENT_ID);
-    let report = std::fs::read_to_string(p.path("r.json")).expect("report written");
+    // A failed run writes its report too: a missing one was deleted for a leak.
+    let report = read_report(&run, &p.path("r.json"));
     for (text, what) in [(run.all(), "console"), (report, "r.json")] {
         assert_absent(&text, wrong, what);
         assert_absent(&text, CLIENT_SECRET, what);
@@ -571,6 +575,12 @@ fn reports_and_listings_of_an_azure_run_hold_no_value_or_credential() {
         &["S", "DB"],
         &["S"],
     );
+    // Last, a step that fails showing both values: each reaches every
+    // channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["S", "DB"]);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
     let run = p.run(
         &[
             "run",
@@ -585,15 +595,24 @@ fn reports_and_listings_of_an_azure_run_hold_no_value_or_credential() {
         ],
         &CLIENT_ENV,
     );
-    run.expect_code(0);
-    let mut texts = vec![(run.all(), "console".to_string())];
+    run.expect_code(4)
+        .expect_output("j failed: 3 of 4 steps ok, 1 failed");
+    let mut texts = vec![
+        (run.stdout.clone(), "stdout".to_string()),
+        (run.stderr.clone(), "stderr (-v)".to_string()),
+    ];
     for file in ["r.json", "r.xml", "html/index.html"] {
-        let text = std::fs::read_to_string(p.path(file)).expect("report written");
-        texts.push((text, file.to_string()));
+        texts.push((read_report(&run, &p.path(file)), file.to_string()));
+    }
+    for (text, what) in &texts {
+        assert_redacted(text, "S", what);
+        assert_redacted(text, "DB", what);
     }
     let listing = p.run(&["secrets", "list"], &CLIENT_ENV);
     listing.expect_code(0).expect_output(PAYMENTS_KEY_NAME);
     texts.push((listing.all(), "secrets list".to_string()));
+    // The fake checked the client secret, and issued the token the vault
+    // calls carried.
     assert_eq!(az.fake.issued_tokens().len(), 1);
     for (text, what) in &texts {
         assert_absent(text, CANARY, what);

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY, TestProject, assert_absent, project};
+use common::{
+    CANARY, TestProject, assert_absent, assert_hidden, project, read_report, show_secrets,
+};
 use reqflo_fakes::gcp::{Checksum, FakeSecretManager, SecretManagerData, VersionState};
 
 /// The access token, shaped so that every encoded form differs from it.
@@ -170,8 +172,28 @@ fn several_keys_of_one_secret_cost_one_access_call() {
          \x20 E: {{reference: stripe-config/versions/1}}\n"
     );
     let p = simple(&f, &secrets, &["A", "B", "C", "D", "E"]);
+    // Each echo expects the value the server received to be the right key's
+    // (the expectations are in the journey, so a wrong value fails the run).
+    let mut journey = String::from("steps:\n");
+    for (name, value) in [
+        ("A", CANARY),
+        ("B", WEBHOOK),
+        ("C", "acct_1234"),
+        ("D", WEBHOOK),
+    ] {
+        journey.push_str(&format!(
+            "  - id: {name}\n    template: echo\n    values: {{key: {{type: secret, name: {name}}}}}\n    expect:\n      json: {{\"$.headers['x-key']\": \"{value}\"}}\n"
+        ));
+    }
+    // E is the whole secret, the JSON holding all three (shown redacted).
+    journey.push_str(
+        "  - id: E\n    template: echo\n    values: {key: {type: secret, name: E}}\n    expect:\n      json: {\"$.headers['x-key']\": {exists: true}}\n",
+    );
+    std::fs::write(p.path("journeys/j.yaml"), journey).expect("write journey");
     let run = p.run(&["run", "j", "-v"], &token(TOKEN));
     run.expect_code(0);
+    assert_hidden(&run.stderr, "A", CANARY, "several keys");
+    assert_hidden(&run.stderr, "B", WEBHOOK, "several keys");
     assert_clean(&run.all(), "several keys");
     // `latest` answered as version 1, so E is a cache hit too.
     assert_eq!(f.access_calls(), 1, "{:#?}", f.requests());
@@ -363,10 +385,12 @@ fn a_payload_that_fails_its_checksum_is_refused() {
             "payload checksum mismatch for the latest version of secret \"stripe-key\" in \
              project \"acme-payments\"",
         );
+    // The fake did send the payload (with a checksum that does not match).
+    assert_eq!(f.access_calls(), 1, "{:#?}", f.requests());
     assert_clean(&run.all(), "checksum mismatch");
-    if let Ok(report) = std::fs::read_to_string(p.path("r.json")) {
-        assert_clean(&report, "checksum mismatch report");
-    }
+    // A failed run writes its report too: a missing one was deleted for a leak.
+    let report = read_report(&run, &p.path("r.json"));
+    assert_clean(&report, "checksum mismatch report");
     assert_eq!(p.api.requests(), 0, "nothing is sent with a corrupt value");
 
     // Without a checksum there is nothing to check: the value is used.
@@ -419,6 +443,12 @@ fn reports_and_verbose_output_never_hold_a_value_or_the_token() {
     let f = fake();
     let secrets = "  S: {reference: stripe-key}\n  W: {reference: \"stripe-config#webhook\"}\n";
     let p = simple(&f, secrets, &["S", "W"]);
+    // After the echoes, a step that fails showing both values: each reaches
+    // every channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["S", "W"]);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
     let run = p.run(
         &[
             "run",
@@ -433,14 +463,23 @@ fn reports_and_verbose_output_never_hold_a_value_or_the_token() {
         ],
         &token(TOKEN),
     );
-    run.expect_code(0);
+    run.expect_code(4)
+        .expect_output("j failed: 2 of 3 steps ok, 1 failed");
+    assert_eq!(p.api.requests(), 3);
+    let mut channels = vec![
+        (run.stdout.clone(), "stdout".to_string()),
+        (run.stderr.clone(), "stderr (-v)".to_string()),
+    ];
     for file in ["r.json", "r.xml", "html/index.html"] {
-        let text = std::fs::read_to_string(p.path(file)).expect("report written");
-        assert_clean(&text, file);
+        channels.push((read_report(&run, &p.path(file)), file.to_string()));
     }
-    assert_clean(&run.all(), "console");
-    // The values did reach the API (its echo is redacted in our output).
-    assert_eq!(p.api.requests(), 2);
+    for (text, channel) in &channels {
+        assert_hidden(text, "S", CANARY, channel);
+        assert_hidden(text, "W", WEBHOOK, channel);
+        assert_clean(text, channel);
+    }
+    // The token reached the fake: it answers only requests that carry it.
+    assert_eq!(f.access_calls(), 2, "{:#?}", f.requests());
     let listed = p.run(&["secrets", "list"], &token(TOKEN));
     listed.expect_code(0).expect_output("stripe-config#webhook");
     assert_clean(&listed.all(), "secrets list");

@@ -10,7 +10,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use common::{CANARY, TestProject, assert_absent, plugin, project};
+use common::{
+    CANARY, TestProject, assert_absent, assert_hidden, assert_redacted, plugin, project,
+    read_report,
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -250,10 +253,12 @@ fn hostile_probe_gets_handles_and_views_never_values() {
         run.all()
     );
     run.expect_output("[redacted:hmac(WEBHOOK_SECRET)]");
-    let report = std::fs::read_to_string(p.path("r.json")).expect("report");
+    assert_hidden(&run.stderr, "API_KEY", API_KEY, "-v");
+    let report = read_report(&run, &p.path("r.json"));
+    assert_redacted(&report, "hmac(WEBHOOK_SECRET)", "report");
     assert!(!report.contains(&expected), "HMAC in the report");
     assert_absent(&report, CANARY, "report");
-    assert_absent(&report, API_KEY, "report");
+    assert_hidden(&report, "API_KEY", API_KEY, "report");
 }
 
 #[test]
@@ -507,9 +512,10 @@ fn oauth_exchange_sends_basic_credentials_and_caches_the_token() {
         reports.push(entry.expect("entry").path());
     }
     for report in reports {
-        let text = std::fs::read_to_string(&report).expect("report written");
+        let text = read_report(&run, &report);
         let name = report.display().to_string();
-        assert_absent(&text, TOKEN, &name);
+        // The token went out in every API request the report shows.
+        assert_hidden(&text, "oauth2 token(CLIENT_SECRET)", TOKEN, &name);
         assert_absent(&text, CANARY, &name);
     }
     let requests = recorder.requests();

@@ -118,6 +118,8 @@ steps:
       key: {type: secret, name: API_KEY}
       captured: {type: capture, step: first, name: type_header}
       number: {type: capture, step: first, name: code_seen}
+    capture:
+      hex_seen: $.query.hex
     expect:
       status: 200
       json:
@@ -144,7 +146,15 @@ steps:
     )
     .expect("write");
     let run = p.run(
-        &["run", "sources", "--input", "who=alice", "-v"],
+        &[
+            "run",
+            "sources",
+            "--input",
+            "who=alice",
+            "-v",
+            "--report-json",
+            "r.json",
+        ],
         &[("API_KEY", CANARY)],
     );
     run.expect_code(0);
@@ -156,7 +166,26 @@ steps:
         .map(|s| s.chars().take(36).collect::<String>())
         .expect("uuid in the dump");
     assert_eq!(uuid.matches('-').count(), 4, "uuid: {uuid}");
-    assert!(run.stderr.contains("hex="), "random hex in the dump");
+    // The random hex: 4 bytes as 8 hex digits in the URL reqflo sent, and the
+    // same text where the server received it (its echo, captured).
+    let report: serde_json::Value =
+        serde_json::from_str(&common::read_report(&run, &p.path("r.json"))).expect("JSON report");
+    let step = &report["journeys"][0]["steps"][1];
+    let url = step["request"]["url"].as_str().expect("the request's URL");
+    let sent = url
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("hex="))
+        .unwrap_or_else(|| panic!("no hex= in {url}"));
+    assert!(
+        sent.len() == 8 && sent.bytes().all(|b| b.is_ascii_hexdigit()),
+        "4 random bytes as hex: {sent:?}"
+    );
+    let captures = step["captures"].as_array().expect("captures");
+    let received = captures
+        .iter()
+        .find(|c| c["name"] == "hex_seen")
+        .unwrap_or_else(|| panic!("no hex_seen capture in {captures:?}"));
+    assert_eq!(received["value"], sent, "what the server received");
 }
 
 #[test]

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY, TestProject, assert_absent, project};
+use common::{
+    CANARY, TestProject, assert_absent, assert_hidden, assert_hidden_in_run, project, read_report,
+    show_secrets,
+};
 use reqflo_fakes::onepassword::{
     ConnectData, DEPLOY_ITEM_ID, FakeConnect, OPS_VAULT_ID, PAYMENTS_VAULT_ID, STRIPE_ITEM_ID,
 };
@@ -88,21 +91,38 @@ fn resolves_by_names_by_ids_and_inside_a_section() {
         &secrets,
         &["BY_NAME", "BY_ID", "IN_SECTION"],
     );
-    // The payments step proves the right value was injected: the demo API
-    // accepts only CANARY as its key.
+    // The payments steps prove the right values were injected: the demo API
+    // accepts only CANARY as its key, and a second one only WEBHOOK.
+    let webhook_api = demo_api::spawn(WEBHOOK).expect("second demo API starts");
+    std::fs::write(
+        p.path("templates/post-webhook-payment.yaml"),
+        format!(
+            "method: POST\nurl: \"{}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{{{key}}}}\"\njson:\n  amount: 7\n",
+            webhook_api.base_url()
+        ),
+    )
+    .expect("write template");
     std::fs::write(
         p.path("journeys/pay.yaml"),
-        "steps:\n  - id: pay\n    template: post-payment\n    values: {key: {type: secret, name: BY_NAME}, amount: 5}\n    expect: {status: 201}\n  - id: pay-by-id\n    template: post-payment\n    values: {key: {type: secret, name: BY_ID}, amount: 6}\n    expect: {status: 201}\n",
+        "steps:\n  - id: pay\n    template: post-payment\n    values: {key: {type: secret, name: BY_NAME}, amount: 5}\n    expect: {status: 201}\n  - id: pay-by-id\n    template: post-payment\n    values: {key: {type: secret, name: BY_ID}, amount: 6}\n    expect: {status: 201}\n  - id: pay-in-section\n    template: post-webhook-payment\n    values: {key: {type: secret, name: IN_SECTION}}\n    expect: {status: 201}\n",
     )
     .expect("write journey");
     let url = c.fake.url();
     let run = p.run(&["run", "pay", "j", "-v"], &env(&url, "full-token"));
     run.expect_code(0);
-    assert_absent(&run.all(), CANARY, "1Password run with -v");
-    assert_absent(&run.all(), WEBHOOK, "1Password run with -v");
-    // The echo step saw the section field's value on the wire (redacted in
-    // our output, so ask the demo API what it received).
-    assert_eq!(p.api.requests(), 5);
+    assert_eq!(p.api.requests(), 5, "two payments and three echoes");
+    assert_eq!(webhook_api.requests(), 1, "the section field's payment");
+    // `-v` (stderr) shows both values where they went, redacted: the echo of
+    // IN_SECTION, and CANARY under the name it resolved first.
+    assert_hidden(&run.stderr, "IN_SECTION", WEBHOOK, "1Password run with -v");
+    assert_absent(&run.stderr, CANARY, "1Password run with -v");
+    assert!(
+        ["BY_NAME", "BY_ID"]
+            .iter()
+            .any(|name| run.stderr.contains(&format!("[redacted:{name}]"))),
+        "CANARY never reached -v:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -398,6 +418,12 @@ fn reports_of_a_1password_run_hold_no_value() {
     let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n\
                    \x20 W: {reference: \"op://Payments/Stripe Sandbox/Webhooks/signing secret\"}\n";
     let p = op_project(&c.grant(), "", secrets, &["S", "W"]);
+    // After the echoes, a step that fails showing both values: each reaches
+    // every channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["S", "W"]);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
     let run = p.run(
         &[
             "run",
@@ -412,14 +438,14 @@ fn reports_of_a_1password_run_hold_no_value() {
         ],
         &env(&url, "full-token"),
     );
-    run.expect_code(0);
-    for file in ["r.json", "r.xml", "html/index.html"] {
-        let text = std::fs::read_to_string(p.path(file)).expect("report written");
-        assert_absent(&text, CANARY, file);
-        assert_absent(&text, WEBHOOK, file);
+    run.expect_code(4)
+        .expect_output("j failed: 2 of 3 steps ok, 1 failed");
+    for (name, value) in [("S", CANARY), ("W", WEBHOOK)] {
+        assert_hidden_in_run(&run, name, value, "1Password run with -v");
+        for file in ["r.json", "r.xml", "html/index.html"] {
+            assert_hidden(&read_report(&run, &p.path(file)), name, value, file);
+        }
     }
-    assert_absent(&run.all(), CANARY, "console");
-    assert_absent(&run.all(), WEBHOOK, "console");
 }
 
 /// A private CA and a TLS front for the fake Connect server, signed by it for

