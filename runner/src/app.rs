@@ -255,7 +255,7 @@ fn environments(project: &Project, asked: Option<&String>) -> Vec<Option<String>
 async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
     let names = journey_names(project, &args.selection)?;
     let providers = Providers::from_project(project)?;
-    crate::hooks::HookSpecs::from_project(project)?;
+    let hooks = crate::hooks::HookSpecs::from_project(project)?;
     let environments = environments(project, args.selection.environment.as_ref());
     let inputs = parse_pairs("--input", &args.selection.inputs)?;
     let variables = parse_pairs("--var", &args.selection.variables)?;
@@ -270,6 +270,7 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
         };
         let plans = plans(project, &providers, &names, &options)?;
         for plan in &plans {
+            check_pins(project, plan, &providers, &hooks)?;
             let secrets: Vec<&str> = plan.secrets.iter().map(|s| s.name.as_str()).collect();
             console::out(&format!(
                 "ok {} (env {}): {} step{}, secrets: {}",
@@ -314,6 +315,43 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Hash every plugin the plan could load (each provider in its secrets'
+/// chains, each hook on its steps) against its `sha256` pin. Hashing runs
+/// nothing, so `check` can refuse what `run` would refuse.
+fn check_pins(
+    project: &Project,
+    plan: &Plan,
+    providers: &Providers,
+    hooks: &crate::hooks::HookSpecs,
+) -> Result<()> {
+    let pinned = |error: Error, spot| match error {
+        Error::Plugin(message) => Error::Config(crate::error::Diagnostic::new(message).at(spot)),
+        other => other,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for name in plan.secrets.iter().flat_map(|s| s.chain.iter()) {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        if let Some(spec) = providers.get(name).filter(|s| s.sha256.is_some()) {
+            let spot = project.config_source.value(&["providers", name, "sha256"]);
+            spec.load().map_err(|e| pinned(e, spot))?;
+        }
+    }
+    for hook in plan.steps.iter().flat_map(|s| s.hooks.iter()) {
+        if seen.contains(&hook.name.as_str()) {
+            continue;
+        }
+        seen.push(&hook.name);
+        if let Some(spec) = hooks.get(&hook.name).filter(|s| s.sha256.is_some()) {
+            let spot = project.config_source.value(&["hooks", &hook.name, "sha256"]);
+            spec.load().map_err(|e| pinned(e, spot))?;
+        }
+    }
+    Ok(())
 }
 
 /// Print rows as aligned columns.

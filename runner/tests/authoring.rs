@@ -162,6 +162,18 @@ fn a_scaffold_builds_passes_its_test_and_resolves_a_secret_in_a_journey() {
         .expect_output(&digest);
     assert_eq!(p.api.requests(), 1);
     assert_absent(&stale.all(), CANARY, "a stale pin");
+
+    // `check` hashes the file too: it refuses the stale pin (a configuration
+    // error, exit 1) naming the provider, both digests and the pin's line.
+    let changed_digest = sha256_hex(&changed);
+    let checked = p.run(&["check", "pay"], &[("ACME_PAYMENTS_KEY", CANARY)]);
+    checked
+        .expect_code(1)
+        .expect_output("provider `acme` does not match its sha256 pin")
+        .expect_output(&digest)
+        .expect_output(&changed_digest)
+        .expect_output("reqflo.yaml:");
+    assert_eq!(p.api.requests(), 1, "check sends nothing");
 }
 
 #[test]

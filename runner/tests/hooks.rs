@@ -773,6 +773,13 @@ fn a_pinned_hook_with_another_digest_is_refused() {
     run.expect_code(3);
     run.expect_output("does not match its sha256 pin");
     assert!(recorder.requests().is_empty());
+    // `check` refuses it as well, without running anything.
+    let check = p.run(&["check", "j"], &env());
+    check
+        .expect_code(1)
+        .expect_output("hook `probe`")
+        .expect_output("does not match its sha256 pin")
+        .expect_output(&"0".repeat(64));
 }
 
 #[test]
