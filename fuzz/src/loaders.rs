@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use reqflo::error::{Diagnostic, Spot};
-use reqflo::project::Loaded;
-use reqflo::project::model::{JourneyFile, ProjectFile, TemplateFile};
-use reqflo::source::Source;
-use reqflo::template::{Filled, Fills, Template};
+use reqflo_core::error::{Diagnostic, Spot};
+use reqflo_core::project::Loaded;
+use reqflo_core::project::model::{JourneyFile, ProjectFile, TemplateFile};
+use reqflo_core::source::Source;
+use reqflo_core::template::{Filled, Fills, Template};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -124,7 +124,7 @@ pub fn template_file(data: &[u8]) {
     }
     let fills = Listed(&template.placeholders, Value::from("v"));
     let mut used = Vec::new();
-    let render = |text: &reqflo::template::Text, used: &mut Vec<_>| {
+    let render = |text: &reqflo_core::template::Text, used: &mut Vec<_>| {
         text.render(&fills, used)
             .expect("a listed placeholder is unfilled")
     };
@@ -143,23 +143,23 @@ pub fn template_file(data: &[u8]) {
             .expect("a listed placeholder is unfilled");
     }
     match &template.body {
-        reqflo::template::Body::Json(json) => {
+        reqflo_core::template::Body::Json(json) => {
             let mut out = Vec::new();
             json.write_json(&fills, &mut out, &mut used)
                 .expect("a listed placeholder is unfilled");
             serde_json::from_slice::<Value>(&out).expect("a JSON body renders as JSON");
         }
-        reqflo::template::Body::Form(fields) => {
+        reqflo_core::template::Body::Form(fields) => {
             for (_, value) in fields {
                 value
                     .render_text(&fills, &mut used)
                     .expect("a listed placeholder is unfilled");
             }
         }
-        reqflo::template::Body::Raw(text) => {
+        reqflo_core::template::Body::Raw(text) => {
             render(text, &mut used);
         }
-        reqflo::template::Body::None => {}
+        reqflo_core::template::Body::None => {}
     }
     // And with everything filled, nothing is left over.
     let _ = template.url.render(&Everything(Value::Null), &mut used);

@@ -14,7 +14,7 @@ use arbitrary::Arbitrary;
 use base64::Engine as _;
 use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use reqflo::redact::{RedactingWriter, Redactor};
+use reqflo_core::redact::{RedactingWriter, Redactor};
 
 /// How the text reaches the redactor.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,7 +382,7 @@ fn check(case: Case) -> bool {
     let secrets: Vec<String> = case
         .secrets
         .into_iter()
-        .filter(|s| s.len() >= reqflo::secrets::MIN_SECRET_BYTES)
+        .filter(|s| s.len() >= reqflo_core::secret::MIN_SECRET_BYTES)
         .take(4)
         .collect();
     if secrets.is_empty() {
@@ -463,7 +463,7 @@ fn check(case: Case) -> bool {
             for secret in &secrets {
                 let spelled = spell(secret.as_bytes());
                 // A secret made only of what the channel drops says nothing.
-                if spelled.len() < reqflo::secrets::MIN_SECRET_BYTES {
+                if spelled.len() < reqflo_core::secret::MIN_SECRET_BYTES {
                     continue;
                 }
                 assert!(

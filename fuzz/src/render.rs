@@ -1,8 +1,8 @@
 //! The template renderer: `{{placeholder}}` strings and JSON bodies.
 
 use arbitrary::Arbitrary;
-use reqflo::secrets::{SecretId, SecretStore};
-use reqflo::template::{Filled, Fills, JsonTemplate, Text};
+use reqflo_core::secret::{SecretId, SecretStore};
+use reqflo_core::template::{Filled, Fills, JsonTemplate, Text};
 use secrecy::SecretString;
 use serde_json::Value;
 

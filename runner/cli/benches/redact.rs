@@ -1,0 +1,151 @@
+//! Redactor throughput: 100 secrets and all their encoded forms over a 100 MB
+//! stream written in 64 KiB chunks, beside a plain `memchr::memmem` scan for one
+//! pattern as the floor, measured in one run. Then the case of a `-v` dump:
+//! one secret, 100 MiB of 64 KiB texts that do not hold it, through
+//! `Redactor::redact_bytes` (sampled first look) beside the aho-corasick
+//! matcher alone, built as the redactor builds it.
+//!
+//! Run with `cargo bench -p reqflo --bench redact`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use reqflo_core::redact::{RedactingWriter, Redactor, encoded_forms};
+
+const TOTAL: usize = 100 << 20;
+const CHUNK: usize = 64 << 10;
+
+fn main() {
+    let redactor: &'static Redactor = Box::leak(Box::default());
+    let secrets: Vec<String> = (0..100)
+        .map(|i| format!("sk_live_{i:03}_Zq9/+=abcdefgh"))
+        .collect();
+    for (i, s) in secrets.iter().enumerate() {
+        redactor.add(&format!("S{i}"), s.as_bytes());
+    }
+    let patterns: usize = secrets
+        .iter()
+        .map(|s| encoded_forms(s.as_bytes()).len())
+        .sum();
+
+    // Log-like text with a secret every ~64 KiB, so matches do occur.
+    let line =
+        b"2026-11-28T00:00:00Z INFO request GET /v1/payments status=200 took=12ms user=alice\n";
+    let mut chunk = Vec::with_capacity(CHUNK);
+    while chunk.len() + line.len() < CHUNK - 40 {
+        chunk.extend_from_slice(line);
+    }
+    chunk.extend_from_slice(secrets[42].as_bytes());
+    chunk.push(b'\n');
+
+    let runs = 5;
+    let mut ours = Vec::new();
+    let mut floor = Vec::new();
+    let finder = memchr::memmem::Finder::new(secrets[42].as_bytes());
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut writer = RedactingWriter::with(std::io::sink(), redactor);
+        let mut written = 0;
+        while written < TOTAL {
+            writer.write_all(&chunk).expect("sink");
+            written += chunk.len();
+        }
+        writer.finish().expect("finish");
+        ours.push(started.elapsed());
+
+        let started = Instant::now();
+        let mut found = 0;
+        let mut scanned = 0;
+        while scanned < TOTAL {
+            found += finder.find_iter(&chunk).count();
+            scanned += chunk.len();
+        }
+        std::hint::black_box(found);
+        floor.push(started.elapsed());
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (ours, floor) = (median(ours), median(floor));
+    let rate = |d: Duration| TOTAL as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    println!(
+        "100 secrets, {patterns} patterns, {} MiB in {} KiB writes (median of {runs}):",
+        TOTAL >> 20,
+        CHUNK >> 10
+    );
+    println!(
+        "  RedactingWriter:        {:>8.0} MiB/s ({ours:.2?})",
+        rate(ours)
+    );
+    println!(
+        "  memchr::memmem, 1 pattern: {:>8.0} MiB/s ({floor:.2?})",
+        rate(floor)
+    );
+    println!(
+        "  ratio: {:.1}x the floor's time",
+        ours.as_secs_f64() / floor.as_secs_f64()
+    );
+    one_secret(runs, median);
+}
+
+/// One secret (the journey bench's key) and clean 64 KiB JSON texts.
+fn one_secret(runs: usize, median: impl Fn(Vec<Duration>) -> Duration) {
+    let key = b"bench/KEY+value=123";
+    let redactor = Redactor::default();
+    redactor.add("KEY", key);
+    let forms = encoded_forms(key);
+    let matcher = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(forms.iter().map(|f| f.as_slice()))
+        .expect("matcher");
+    let mut text = Vec::with_capacity(CHUNK);
+    let mut i = 0;
+    while text.len() < CHUNK {
+        let record = format!(
+            "{{\"id\":\"pay_{i:05}\",\"amount\":{},\"currency\":\"eur\",\"status\":\"succeeded\"}},",
+            i * 37 % 1000
+        );
+        text.extend_from_slice(record.as_bytes());
+        i += 1;
+    }
+    text.truncate(CHUNK);
+    let (mut sampled, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut scanned = 0;
+        while scanned < TOTAL {
+            let out = redactor.redact_bytes(&text);
+            assert!(matches!(out, std::borrow::Cow::Borrowed(_)));
+            scanned += text.len();
+        }
+        sampled.push(started.elapsed());
+        let started = Instant::now();
+        let mut scanned = 0;
+        while scanned < TOTAL {
+            assert!(!matcher.is_match(&text));
+            scanned += text.len();
+        }
+        plain.push(started.elapsed());
+    }
+    let (sampled, plain) = (median(sampled), median(plain));
+    let rate = |d: Duration| TOTAL as f64 / d.as_secs_f64() / (1 << 30) as f64;
+    println!(
+        "1 secret, {} patterns, {} MiB of clean 64 KiB texts (median of {runs}):",
+        forms.len(),
+        TOTAL >> 20
+    );
+    println!(
+        "  redact_bytes (sampled first look): {:>6.1} GiB/s ({sampled:.2?})",
+        rate(sampled)
+    );
+    println!(
+        "  aho-corasick is_match alone:       {:>6.1} GiB/s ({plain:.2?})",
+        rate(plain)
+    );
+    println!(
+        "  ratio: {:.2}x the matcher's time",
+        sampled.as_secs_f64() / plain.as_secs_f64()
+    );
+}

@@ -1,0 +1,606 @@
+//! The commands: each turns parsed arguments into work and an exit code.
+
+use reqflo_sandbox::Load as _;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use crate::cli::{
+    CheckArgs, Cli, Command, ExportArgs, PluginsCommand, RunArgs, SecretsCommand, Selection,
+};
+use crate::console::{self, Console};
+use reqflo_core::bundle::Bundle;
+use reqflo_core::error::{Error, Result, exit};
+use reqflo_core::plan::{self, InputMode, Plan, PlanOptions};
+use reqflo_core::project::Project;
+use reqflo_core::report::{ReportTargets, write_reports};
+use reqflo_engine::run::{RunSettings, exit_code, run_plans};
+use reqflo_sandbox::secrets::{Builtin, PluginSource, Providers, Resolver, SecretStore};
+
+/// Run the command line and return the exit code.
+pub async fn main(cli: Cli) -> Result<i32> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
+    if let Command::Run(args) = cli.command {
+        if let Some(path) = args.bundle.clone() {
+            return run_bundle(&cwd.join(path), args).await;
+        }
+        let project = Project::discover(cli.project.as_deref(), &cwd)?;
+        return run(&project, args).await;
+    }
+    // Writing and inspecting plugins needs no project.
+    let command = match cli.command {
+        Command::Plugins {
+            command: PluginsCommand::New(args),
+        } => return crate::authoring::new_command(&args, &cwd),
+        Command::Plugins {
+            command: PluginsCommand::Inspect(args),
+        } => return crate::authoring::inspect_command(&args, &cwd),
+        other => other,
+    };
+    let project = Project::discover(cli.project.as_deref(), &cwd)?;
+    match command {
+        Command::Export(args) => export(&project, &cwd, args).await,
+        Command::Run(args) => run(&project, args).await,
+        Command::Check(args) => check(&project, args).await,
+        Command::Secrets {
+            command: SecretsCommand::List,
+        } => secrets_list(&project),
+        // `new` and `inspect` returned above.
+        Command::Plugins { .. } => plugins_list(&project),
+    }
+}
+
+fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>> {
+    if selection.all {
+        let names = project.journey_names();
+        if names.is_empty() {
+            return Err(Error::Usage(
+                "the project has no journeys (journeys/*.yaml)".into(),
+            ));
+        }
+        return Ok(names);
+    }
+    if selection.journeys.is_empty() {
+        return Err(Error::Usage(
+            "name a journey to use, or --all (journeys: ".to_string()
+                + &reqflo_core::project::list_or_none(&project.journey_names())
+                + ")",
+        ));
+    }
+    Ok(selection.journeys.clone())
+}
+
+/// `NAME=VALUE` pairs from a repeatable flag.
+fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
+    raw.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("{flag} takes NAME=VALUE, got `{pair}`")))
+        })
+        .collect()
+}
+
+fn plans(
+    project: &Project,
+    providers: &Providers,
+    names: &[String],
+    options: &PlanOptions,
+) -> Result<Vec<Plan>> {
+    names
+        .iter()
+        .map(|name| {
+            let journey = project.journey(name)?;
+            plan::plan_journey(project, providers, &journey, options)
+        })
+        .collect()
+}
+
+/// Let a large value go without freeing it, because the process ends right
+/// after: freeing a 1000-step journey's plan and report one allocation at a
+/// time costs about a millisecond, and the OS takes the pages back at once.
+/// (The parsed file is freed after planning: the run reuses its memory, and
+/// fresh pages cost more than the frees.) Only for values that hold no
+/// secret: those must be zeroed when dropped.
+fn let_go<T>(value: T) {
+    std::mem::forget(value);
+}
+
+async fn run(project: &Project, args: RunArgs) -> Result<i32> {
+    let timeout = reqflo_core::duration::parse(&args.timeout)
+        .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
+    let max_body = reqflo_engine::run::parse_size(&args.max_body)
+        .map_err(|m| Error::Usage(format!("--max-body: {m}")))?;
+    let names = journey_names(project, &args.selection)?;
+    let providers = Providers::from_project(project)?;
+    // Hooks are checked before planning: a mistake in them is a config error.
+    reqflo_sandbox::hooks::HookSpecs::from_project(project)?;
+    let options = PlanOptions {
+        environment: args.selection.environment.clone(),
+        secrets: args.selection.secrets.clone(),
+        inputs: parse_pairs("--input", &args.selection.inputs)?,
+        variables: parse_pairs("--var", &args.selection.variables)?,
+        input_mode: if args.no_prompt {
+            InputMode::NoPrompt
+        } else {
+            InputMode::Prompt(&console::Terminal)
+        },
+    };
+    // Every journey is planned before anything is resolved or sent.
+    let plans = plans(project, &providers, &names, &options)?;
+    let targets = ReportTargets {
+        json: args.report_json.clone(),
+        junit: args.report_junit.clone(),
+        html: args.report_html.clone(),
+    };
+    let console = Console::for_terminal(args.verbose, args.quiet, usize::from(args.jobs));
+    let settings = RunSettings {
+        timeout,
+        record_messages: targets.any(),
+        max_body,
+        jobs: usize::from(args.jobs),
+    };
+    // From here on Ctrl-C stops the run and still writes its reports (before
+    // this point nothing has been resolved or sent, and it simply quits).
+    let stop = crate::interrupt::on_signals()?;
+    let (report, error) = run_plans(project, &providers, &plans, &settings, &console, &stop).await;
+    if targets.any() {
+        // Reports are written for error runs too; a scan hit is the worst error.
+        write_reports(&report, &targets, reqflo_core::redact::global())?;
+    }
+    let code = exit_code(&report);
+    // Plans and reports hold names, templates and redacted text, no secret.
+    let_go(report);
+    let_go(plans);
+    match error {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
+}
+
+/// Unpack a bundle into a temporary project and run its journey there.
+async fn run_bundle(path: &Path, mut args: RunArgs) -> Result<i32> {
+    let bundle = Bundle::read(path)?;
+    if !args.selection.journeys.is_empty() && args.selection.journeys != [bundle.journey.clone()] {
+        return Err(Error::Usage(format!(
+            "the bundle holds journey `{}` only",
+            bundle.journey
+        )));
+    }
+    args.selection.journeys = vec![bundle.journey.clone()];
+    let dir = tempfile::tempdir()
+        .map_err(|e| Error::Runtime(format!("cannot make a folder for the bundle: {e}")))?;
+    bundle.unpack(dir.path())?;
+    let project = Project::load(dir.path().to_path_buf())?;
+    run(&project, args).await
+}
+
+async fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
+    let bundle = reqflo_core::bundle::export(project, &args.journey)?;
+    if !args.no_resolve {
+        learn_values(project, &args.journey, args.environment.as_ref()).await?;
+        if let Some((place, name)) = bundle.find_value(reqflo_core::redact::global()) {
+            return Err(Error::Runtime(format!(
+                "{place} holds the value of secret `{name}`; a bundle names secrets and never holds them, so nothing was written \
+                 (in a journey write `{{type: secret, name: {name}}}` instead)"
+            )));
+        }
+    }
+    let text = bundle.to_yaml()?;
+    match args.output {
+        None => console::out(text.trim_end()),
+        Some(path) => {
+            let path = cwd.join(path);
+            let fail =
+                |e: std::io::Error| Error::Runtime(format!("cannot write {}: {e}", path.display()));
+            let file = std::fs::File::create(&path).map_err(fail)?;
+            let mut writer = reqflo_core::redact::RedactingWriter::new(file);
+            std::io::Write::write_all(&mut writer, text.as_bytes()).map_err(fail)?;
+            writer.finish().map_err(fail)?;
+            reqflo_core::report::scan_file(&path, reqflo_core::redact::global())?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Resolve `journey`'s secrets where they resolve, so the redactor knows
+/// their values, for `export` to refuse a bundle that holds one. A secret
+/// that does not resolve here is named on stderr: the bundle is not checked
+/// for it.
+async fn learn_values(
+    project: &Project,
+    journey: &str,
+    environment: Option<&String>,
+) -> Result<()> {
+    let providers = Providers::from_project(project)?;
+    for environment in environments(project, environment) {
+        let options = PlanOptions {
+            environment,
+            secrets: None,
+            inputs: IndexMap::new(),
+            variables: IndexMap::new(),
+            input_mode: InputMode::Check,
+        };
+        let plan = plan::plan_journey(project, &providers, &project.journey(journey)?, &options)?;
+        let mut store = SecretStore::default();
+        let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+        for resolution in resolver.check_all(&plan.secrets, &mut store).await {
+            if let Err(e) = resolution.outcome {
+                console::err(&format!(
+                    "note: secret {} (env {}) does not resolve here, so the bundle is not checked for its value: {e}",
+                    resolution.name, plan.environment
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The environments a command covers: the one asked for, else every one
+/// the project defines (or the default when it defines at most one).
+fn environments(project: &Project, asked: Option<&String>) -> Vec<Option<String>> {
+    match asked {
+        Some(env) => vec![Some(env.clone())],
+        None if project.config.environments.len() > 1 => project
+            .config
+            .environments
+            .keys()
+            .map(|k| Some(k.clone()))
+            .collect(),
+        None => vec![None],
+    }
+}
+
+async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
+    let names = journey_names(project, &args.selection)?;
+    let providers = Providers::from_project(project)?;
+    let hooks = reqflo_sandbox::hooks::HookSpecs::from_project(project)?;
+    let environments = environments(project, args.selection.environment.as_ref());
+    let inputs = parse_pairs("--input", &args.selection.inputs)?;
+    let variables = parse_pairs("--var", &args.selection.variables)?;
+    let mut code = exit::OK;
+    for environment in environments {
+        let options = PlanOptions {
+            environment,
+            secrets: args.selection.secrets.clone(),
+            inputs: inputs.clone(),
+            variables: variables.clone(),
+            input_mode: InputMode::Check,
+        };
+        let plans = plans(project, &providers, &names, &options)?;
+        for plan in &plans {
+            check_pins(project, plan, &providers, &hooks)?;
+            let secrets: Vec<&str> = plan.secrets.iter().map(|s| s.name.as_str()).collect();
+            console::out(&format!(
+                "ok {} (env {}): {} step{}, secrets: {}",
+                plan.journey,
+                plan.environment,
+                plan.steps.len(),
+                if plan.steps.len() == 1 { "" } else { "s" },
+                if secrets.is_empty() {
+                    "none".into()
+                } else {
+                    secrets.join(", ")
+                }
+            ));
+            // Which hooks run where: the environment's run on every step.
+            let mut hooked: Vec<String> = Vec::new();
+            for step in &plan.steps {
+                for hook in &step.hooks {
+                    if !hooked.contains(&hook.name) {
+                        hooked.push(hook.name.clone());
+                    }
+                }
+            }
+            if !hooked.is_empty() {
+                console::out(&format!("  hooks: {}", hooked.join(", ")));
+            }
+            if args.resolve {
+                let mut store = SecretStore::default();
+                let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+                for resolution in resolver.check_all(&plan.secrets, &mut store).await {
+                    match resolution.outcome {
+                        Ok(provider) => console::out(&format!(
+                            "  secret {}: resolves via {provider}",
+                            resolution.name
+                        )),
+                        Err(e) => {
+                            code = code.max(e.exit_code());
+                            console::out(&format!("  secret {}: {e}", resolution.name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Hash every plugin the plan could load (each provider in its secrets'
+/// chains, each hook on its steps) against its `sha256` pin. Hashing runs
+/// nothing, so `check` can refuse what `run` would refuse.
+fn check_pins(
+    project: &Project,
+    plan: &Plan,
+    providers: &Providers,
+    hooks: &reqflo_sandbox::hooks::HookSpecs,
+) -> Result<()> {
+    let pinned = |error: Error, spot| match error {
+        Error::Plugin(message) => {
+            Error::Config(reqflo_core::error::Diagnostic::new(message).at(spot))
+        }
+        other => other,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for name in plan.secrets.iter().flat_map(|s| s.chain.iter()) {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        if let Some(spec) = providers.get(name).filter(|s| s.sha256.is_some()) {
+            let spot = project.config_source.value(&["providers", name, "sha256"]);
+            spec.load().map_err(|e| pinned(e, spot))?;
+        }
+    }
+    for hook in plan.steps.iter().flat_map(|s| s.hooks.iter()) {
+        if seen.contains(&hook.name.as_str()) {
+            continue;
+        }
+        seen.push(&hook.name);
+        if let Some(spec) = hooks.get(&hook.name).filter(|s| s.sha256.is_some()) {
+            let spot = project
+                .config_source
+                .value(&["hooks", &hook.name, "sha256"]);
+            spec.load().map_err(|e| pinned(e, spot))?;
+        }
+    }
+    Ok(())
+}
+
+/// Print rows as aligned columns.
+fn table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        console::out(line.trim_end());
+    }
+}
+
+/// The environments' provider chains, as `secrets list` shows an unpinned
+/// secret's provider: `env → file`, or `dev: env → file; prod: op` when they differ.
+fn chains(project: &Project) -> String {
+    let chain = |def: &reqflo_core::project::model::EnvironmentDef| match &def.secrets {
+        Some(chain) => chain.join(" → "),
+        None => reqflo_core::plan::DEFAULT_CHAIN.join(" → "),
+    };
+    let all: Vec<(String, String)> = project
+        .config
+        .environments
+        .iter()
+        .map(|(name, def)| (name.clone(), chain(def)))
+        .collect();
+    match all.first() {
+        None => reqflo_core::plan::DEFAULT_CHAIN.join(" → "),
+        Some((_, first)) if all.iter().all(|(_, c)| c == first) => first.clone(),
+        Some(_) => all
+            .iter()
+            .map(|(env, c)| format!("{env}: {c}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn secrets_list(project: &Project) -> Result<i32> {
+    let config = &project.config;
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "PROVIDER".into(),
+        "REFERENCE".into(),
+        "JOURNEYS".into(),
+        "HOSTS".into(),
+        "DESCRIPTION".into(),
+    ]];
+    for (name, entry) in &config.secrets {
+        rows.push(vec![
+            name.clone(),
+            entry.provider.clone().unwrap_or_else(|| chains(project)),
+            entry.reference.clone().unwrap_or_else(|| name.clone()),
+            entry
+                .journeys
+                .as_ref()
+                .map(|j| j.join(", "))
+                .unwrap_or_else(|| "*".into()),
+            entry
+                .hosts
+                .as_ref()
+                .map(|h| h.join(", "))
+                .unwrap_or_else(|| "*".into()),
+            entry.description.clone().unwrap_or_default(),
+        ]);
+    }
+    // Secrets journeys use without a registry entry resolve by name through the
+    // environment's chain; list them so nothing is used unseen.
+    let mut unregistered: Vec<(String, Vec<String>)> = Vec::new();
+    for journey in project.journey_names() {
+        let Ok(loaded) = project.journey(&journey) else {
+            continue;
+        };
+        for step in &loaded.file.steps {
+            for value in step.values.values() {
+                let is_secret = value.get("type").and_then(|t| t.as_str()) == Some("secret");
+                let Some(name) = value
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .filter(|_| is_secret)
+                else {
+                    continue;
+                };
+                if config.secrets.contains_key(name) {
+                    continue;
+                }
+                match unregistered.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, users)) if !users.contains(&journey) => users.push(journey.clone()),
+                    Some(_) => {}
+                    None => unregistered.push((name.to_string(), vec![journey.clone()])),
+                }
+            }
+        }
+    }
+    // Secrets granted to hooks are used too, by every journey the hook runs in.
+    for (hook, def) in &config.hooks {
+        for name in &def.secrets {
+            if config.secrets.contains_key(name) {
+                continue;
+            }
+            let user = format!("hook {hook}");
+            match unregistered.iter_mut().find(|(n, _)| n == name) {
+                Some((_, users)) if !users.contains(&user) => users.push(user),
+                Some(_) => {}
+                None => unregistered.push((name.clone(), vec![user])),
+            }
+        }
+    }
+    for (name, users) in unregistered {
+        rows.push(vec![
+            name.clone(),
+            "(environment chain)".into(),
+            name,
+            format!("used by {}", users.join(", ")),
+            "*".into(),
+            "(not in the registry)".into(),
+        ]);
+    }
+    table(&rows);
+    Ok(exit::OK)
+}
+
+fn plugins_list(project: &Project) -> Result<i32> {
+    let providers = Providers::from_project(project)?;
+    let mut rows = vec![vec![
+        "PROVIDER".to_string(),
+        "PLUGIN".into(),
+        "SHA256".into(),
+        "PIN".into(),
+        "GRANTS".into(),
+    ]];
+    for spec in providers.all() {
+        let builtin = matches!(spec.source, PluginSource::Builtin(_));
+        let (digest, pin) = digest_and_pin(spec.load(), builtin, spec.sha256.is_some());
+        let mut grants = Vec::new();
+        match spec.source {
+            PluginSource::Builtin(Builtin::Env) => {
+                grants.push("env: the variables this run's references name".to_string())
+            }
+            PluginSource::Builtin(Builtin::File) => {
+                if let Some(path) = spec.secret_file(project) {
+                    grants.push(format!("file (read-only): {}", display_path(&path)));
+                }
+            }
+            PluginSource::Builtin(_) | PluginSource::Path(_) => {}
+        }
+        if !spec.grants.env.is_empty() {
+            grants.push(format!("env: {}", spec.grants.env.join(", ")));
+        }
+        if !spec.hosts.is_empty() {
+            let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
+            grants.push(format!("hosts: {}", hosts.join(", ")));
+        }
+        if let Some(ca) = &spec.ca_file {
+            grants.push(format!("extra CA: {}", display_path(ca)));
+        }
+        rows.push(vec![
+            spec.name.clone(),
+            spec.plugin.clone(),
+            digest,
+            pin,
+            if grants.is_empty() {
+                "none".into()
+            } else {
+                grants.join("; ")
+            },
+        ]);
+    }
+    table(&rows);
+    hooks_list(project)?;
+    Ok(exit::OK)
+}
+
+/// The request hooks, after the providers: plugin, digest, pin, granted
+/// secrets (names only) and hosts.
+fn hooks_list(project: &Project) -> Result<()> {
+    let hooks = reqflo_sandbox::hooks::HookSpecs::from_project(project)?;
+    let mut rows = vec![vec![
+        "HOOK".to_string(),
+        "PLUGIN".into(),
+        "SHA256".into(),
+        "PIN".into(),
+        "GRANTS".into(),
+    ]];
+    for spec in hooks.all() {
+        let builtin = matches!(spec.source, reqflo_sandbox::hooks::HookSource::Builtin(_));
+        let (digest, pin) = digest_and_pin(spec.load(), builtin, spec.sha256.is_some());
+        let mut grants = Vec::new();
+        if !spec.secrets.is_empty() {
+            grants.push(format!("secret handles: {}", spec.secrets.join(", ")));
+        }
+        if !spec.hosts.is_empty() {
+            let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
+            grants.push(format!("hosts: {}", hosts.join(", ")));
+        }
+        rows.push(vec![
+            spec.name.clone(),
+            spec.plugin.clone(),
+            digest,
+            pin,
+            if grants.is_empty() {
+                "none".into()
+            } else {
+                grants.join("; ")
+            },
+        ]);
+    }
+    if rows.len() > 1 {
+        console::out("");
+        table(&rows);
+    }
+    Ok(())
+}
+
+/// The SHA256 and PIN columns of `plugins list`, from loading the plugin.
+fn digest_and_pin<B>(loaded: Result<(B, String)>, builtin: bool, pinned: bool) -> (String, String) {
+    let pin = match loaded {
+        Ok((_, digest)) => {
+            let pin = match (builtin, pinned) {
+                (true, _) => "built in",
+                (false, true) => "pinned, matches",
+                (false, false) => "not pinned",
+            };
+            return (digest, pin.to_string());
+        }
+        Err(Error::Plugin(m)) if m.contains("does not match") => "PIN MISMATCH: refused",
+        Err(Error::Plugin(m)) if m.contains("built without") => "not in this build",
+        Err(_) => "file missing",
+    };
+    ("-".into(), pin.into())
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,635 @@
+//! The built-in Azure Key Vault provider against a local FAKE Azure
+//! (`reqflo-fakes`: neither Key Vault nor Azure AD can run here), through the
+//! real `reqflo` binary and the real plugin sandbox.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
+    show_secrets,
+};
+use reqflo_fakes::azure::{
+    AzureData, CLIENT_ID, CLIENT_SECRET, DB_CREDENTIALS_NAME, FakeAzure, LIMITED_TOKEN,
+    PAYMENTS_KEY_NAME, PAYMENTS_KEY_OLD_VALUE, PAYMENTS_KEY_OLD_VERSION, RETIRED_NAME,
+    ROTATING_NAME, ROTATING_OLD_VERSION, STATIC_TOKEN, TENANT_ID,
+};
+
+/// The password inside the `db-credentials` JSON: a second canary.
+const DB_PASSWORD: &str = "db/Pa+ss=Word9";
+
+/// A fake Azure (vault and Azure AD on one address) whose `payments-api-key`
+/// is `api_key` and whose `db-credentials` password is `db_password`. The
+/// runtime must outlive the test's runs.
+struct Azure {
+    fake: FakeAzure,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Azure {
+    fn start() -> Azure {
+        Azure::with(CANARY, DB_PASSWORD)
+    }
+
+    fn with(api_key: &str, db_password: &str) -> Azure {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fake = runtime
+            .block_on(FakeAzure::spawn(AzureData::sample(api_key, db_password)))
+            .expect("fake Azure starts");
+        Azure {
+            fake,
+            _runtime: runtime,
+        }
+    }
+
+    /// `host:port` of the fake, as a grant.
+    fn grant(&self) -> String {
+        self.fake.addr().to_string()
+    }
+
+    /// Requests whose `METHOD /path` starts with `prefix`, ignoring case (Key
+    /// Vault names are case-insensitive).
+    fn count(&self, prefix: &str) -> usize {
+        let prefix = prefix.to_ascii_lowercase();
+        self.fake
+            .requests()
+            .iter()
+            .filter(|r| r.to_ascii_lowercase().starts_with(&prefix))
+            .count()
+    }
+
+    fn token_requests(&self) -> usize {
+        self.count(&format!("POST /{TENANT_ID}/oauth2/v2.0/token"))
+    }
+
+    fn vault_requests(&self) -> usize {
+        self.count("GET /secrets/")
+    }
+
+    /// The provider's lines for a ready-made token in `AZURE_ACCESS_TOKEN`.
+    fn static_token(&self) -> String {
+        format!(
+            "    config: {{vault_url: \"{}\"}}\n    grants:\n      env: [AZURE_ACCESS_TOKEN]\n      hosts: [\"{}\"]\n",
+            self.fake.url(),
+            self.grant()
+        )
+    }
+
+    /// The provider's lines for client credentials, Azure AD being the fake.
+    fn client_credentials(&self) -> String {
+        format!(
+            "    config:\n      vault_url: \"{url}\"\n      tenant_id: {TENANT_ID}\n      client_id: {CLIENT_ID}\n      authority: \"{url}\"\n    grants:\n      env: [AZURE_CLIENT_SECRET]\n      hosts: [\"{}\"]\n",
+            self.grant(),
+            url = self.fake.url(),
+        )
+    }
+
+    /// Every credential of the run that must never be printed: the client
+    /// secret and every token the fake issued.
+    fn credentials(&self) -> Vec<String> {
+        let mut all = self.fake.issued_tokens();
+        all.push(CLIENT_SECRET.to_string());
+        all
+    }
+}
+
+/// A project whose environment resolves through provider `kv` (the Azure
+/// plugin, set up by `provider`), with `secrets` as registry lines, one echo
+/// step per name in `echoed`, and one payment (which the demo API accepts
+/// only with `key`) per name in `paid`.
+fn kv_project(
+    key: &str,
+    provider: &str,
+    secrets: &str,
+    echoed: &[&str],
+    paid: &[&str],
+) -> TestProject {
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [kv]\n\
+         providers:\n  kv:\n    plugin: builtin:azure\n{provider}secrets:\n{secrets}"
+    );
+    let mut journey = String::from("steps:\n");
+    for (i, name) in echoed.iter().enumerate() {
+        journey.push_str(&format!(
+            "  - id: echo{i}\n    template: echo\n    values: {{key: {{type: secret, name: {name}}}}}\n"
+        ));
+    }
+    for (i, name) in paid.iter().enumerate() {
+        journey.push_str(&format!(
+            "  - id: pay{i}\n    template: post-payment\n    values: {{key: {{type: secret, name: {name}}}, amount: 5}}\n    expect: {{status: 201}}\n"
+        ));
+    }
+    project_with_key(
+        key,
+        &[("reqflo.yaml", &config), ("journeys/j.yaml", &journey)],
+    )
+}
+
+const STATIC_ENV: [(&str, &str); 1] = [("AZURE_ACCESS_TOKEN", STATIC_TOKEN)];
+const CLIENT_ENV: [(&str, &str); 1] = [("AZURE_CLIENT_SECRET", CLIENT_SECRET)];
+
+/// The line of `check --resolve` output about secret `name`.
+fn line_of(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| l.contains(&format!("secret {name}:")))
+        .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn latest_and_pinned_versions() {
+    let az = Azure::start();
+    let secrets = format!(
+        "  LATEST: {{reference: {PAYMENTS_KEY_NAME}}}\n\
+         \x20 PINNED: {{reference: \"{PAYMENTS_KEY_NAME}/{PAYMENTS_KEY_OLD_VERSION}\"}}\n"
+    );
+    // The demo API takes only CANARY: the latest version is it.
+    let p = kv_project(
+        CANARY,
+        &az.static_token(),
+        &secrets,
+        &["PINNED"],
+        &["LATEST"],
+    );
+    let run = p.run(&["run", "j", "-v"], &STATIC_ENV);
+    run.expect_code(0);
+    assert_absent(&run.all(), CANARY, "Key Vault run with -v");
+    assert_absent(&run.all(), PAYMENTS_KEY_OLD_VALUE, "Key Vault run with -v");
+    assert_absent(&run.all(), STATIC_TOKEN, "Key Vault run with -v");
+    assert_eq!(p.api.requests(), 2);
+
+    // An API that takes only the old key accepts the pinned version.
+    let p = kv_project(
+        PAYMENTS_KEY_OLD_VALUE,
+        &az.static_token(),
+        &secrets,
+        &[],
+        &["PINNED"],
+    );
+    p.run(&["run", "j"], &STATIC_ENV).expect_code(0);
+    assert_eq!(
+        az.count(&format!(
+            "GET /secrets/{PAYMENTS_KEY_NAME}/{PAYMENTS_KEY_OLD_VERSION}?api-version=7.5"
+        )),
+        2,
+        "{:#?}",
+        az.fake.requests()
+    );
+    assert_eq!(
+        az.count(&format!("GET /secrets/{PAYMENTS_KEY_NAME}?api-version=7.5")),
+        1
+    );
+}
+
+#[test]
+fn a_json_key_of_a_secret() {
+    // The DB password is the key the demo API wants.
+    let az = Azure::with("api-key-not-used-1", CANARY);
+    let secrets = format!(
+        "  DB_PASSWORD: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n\
+         \x20 DB_USER: {{reference: \"{DB_CREDENTIALS_NAME}#username\"}}\n\
+         \x20 DB_PORT: {{reference: \"{DB_CREDENTIALS_NAME}#port\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.static_token(),
+        &secrets,
+        &["DB_USER", "DB_PORT"],
+        &["DB_PASSWORD"],
+    );
+    let run = p.run(&["run", "j", "-v"], &STATIC_ENV);
+    run.expect_code(0);
+    assert_absent(&run.all(), CANARY, "JSON key run with -v");
+    // Three keys of one secret: one fetch.
+    assert_eq!(az.vault_requests(), 1, "{:#?}", az.fake.requests());
+
+    // A key that is not there, and a secret that is not JSON.
+    let secrets = format!(
+        "  NO_KEY: {{reference: \"{DB_CREDENTIALS_NAME}#nope\"}}\n\
+         \x20 NOT_JSON: {{reference: \"{PAYMENTS_KEY_NAME}#password\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.static_token(),
+        &secrets,
+        &["NO_KEY", "NOT_JSON"],
+        &[],
+    );
+    let run = p.run(&["check", "j", "--resolve"], &STATIC_ENV);
+    run.expect_code(3);
+    let out = run.all();
+    assert!(
+        line_of(&out, "NO_KEY")
+            .contains("secret `db-credentials` (latest version) has no JSON key \"nope\""),
+        "{out}"
+    );
+    let not_json = line_of(&out, "NOT_JSON");
+    assert!(not_json.contains("invalid reference"), "{out}");
+    assert!(not_json.contains("does not hold one"), "{out}");
+    assert_absent(&out, CANARY, "JSON key errors");
+    assert!(!out.contains("api-key-not-used-1"), "{out}");
+}
+
+#[test]
+fn not_found_and_bad_references_name_the_secret() {
+    let az = Azure::start();
+    let secrets = format!(
+        "  NO_NAME: {{reference: no-such-secret}}\n\
+         \x20 NO_VERSION: {{reference: \"{PAYMENTS_KEY_NAME}/00000000000000000000000000000000\"}}\n\
+         \x20 BAD_NAME: {{reference: bad_name}}\n\
+         \x20 BAD_VERSION: {{reference: \"{PAYMENTS_KEY_NAME}/not-a-version\"}}\n\
+         \x20 A_URL: {{reference: \"https://myvault.vault.azure.net/secrets/x\"}}\n"
+    );
+    let names = ["NO_NAME", "NO_VERSION", "BAD_NAME", "BAD_VERSION", "A_URL"];
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &names, &[]);
+    let run = p.run(&["check", "j", "--resolve"], &STATIC_ENV);
+    run.expect_code(3);
+    let out = run.all();
+    let vault = az.fake.url();
+    assert!(
+        line_of(&out, "NO_NAME").contains(&format!(
+            "secret `no-such-secret` (latest version) not found in Key Vault {vault}"
+        )),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "NO_VERSION").contains(&format!(
+            "secret `payments-api-key` version 00000000000000000000000000000000 not found in Key Vault {vault}"
+        )),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "BAD_NAME").contains("invalid reference"),
+        "{out}"
+    );
+    assert!(line_of(&out, "BAD_NAME").contains("'_'"), "{out}");
+    assert!(
+        line_of(&out, "BAD_VERSION").contains("not a Key Vault version"),
+        "{out}"
+    );
+    assert!(line_of(&out, "A_URL").contains("config.vault_url"), "{out}");
+    // Bad references never reach the vault.
+    assert_eq!(az.vault_requests(), 2, "{:#?}", az.fake.requests());
+    assert_absent(&out, CANARY, "not-found messages");
+}
+
+#[test]
+fn a_disabled_secret_is_denied_and_named() {
+    let az = Azure::start();
+    let secrets = format!(
+        "  RETIRED: {{reference: {RETIRED_NAME}}}\n\
+         \x20 ROTATING: {{reference: {ROTATING_NAME}}}\n\
+         \x20 ROTATING_OLD: {{reference: \"{ROTATING_NAME}/{ROTATING_OLD_VERSION}\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.static_token(),
+        &secrets,
+        &["RETIRED", "ROTATING", "ROTATING_OLD"],
+        &[],
+    );
+    let run = p.run(&["check", "j", "--resolve"], &STATIC_ENV);
+    run.expect_code(3);
+    let out = run.all();
+    let retired = line_of(&out, "RETIRED");
+    assert!(retired.contains("access denied"), "{out}");
+    assert!(
+        retired.contains("secret `retired-key` (latest version) is disabled in Key Vault"),
+        "{out}"
+    );
+    assert!(line_of(&out, "ROTATING").contains("is disabled"), "{out}");
+    assert!(!line_of(&out, "ROTATING_OLD").contains("disabled"), "{out}");
+    assert!(!out.contains("retired-value-0001") && !out.contains("rotating-new-value-8"));
+}
+
+#[test]
+fn a_bad_or_limited_static_token_is_denied() {
+    let az = Azure::start();
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &["S"], &[]);
+    let bad = "bad/Tok+en=Azure1";
+    let run = p.run(&["run", "j", "-v"], &[("AZURE_ACCESS_TOKEN", bad)]);
+    run.expect_code(3)
+        .expect_output(
+            "provider `kv` (builtin:azure) failed to resolve `payments-api-key`: access denied",
+        )
+        .expect_output("rejected the access token (401)")
+        .expect_output("check AZURE_ACCESS_TOKEN");
+    assert_absent(&run.all(), bad, "bad token");
+    assert_eq!(p.api.requests(), 0);
+
+    // A token without the permission: 403, with Key Vault's codes.
+    let secrets = format!("  DB: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n");
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &["DB"], &[]);
+    let run = p.run(&["run", "j"], &[("AZURE_ACCESS_TOKEN", LIMITED_TOKEN)]);
+    run.expect_code(3)
+        .expect_output(
+            "access denied: the identity may not read secret `db-credentials` (latest version)",
+        )
+        .expect_output("(403, Forbidden, AccessDenied)");
+    assert_absent(&run.all(), LIMITED_TOKEN, "limited token");
+    assert_absent(&run.all(), DB_PASSWORD, "limited token");
+
+    // No token at all: say which variable to set, and ask nothing.
+    let before = az.vault_requests();
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("AZURE_ACCESS_TOKEN is not visible to the Azure Key Vault provider");
+    assert_eq!(az.vault_requests(), before);
+}
+
+#[test]
+fn client_credentials_fetch_one_token_for_several_secrets() {
+    let az = Azure::start();
+    let secrets = format!(
+        "  LATEST: {{reference: {PAYMENTS_KEY_NAME}}}\n\
+         \x20 PINNED: {{reference: \"{PAYMENTS_KEY_NAME}/{PAYMENTS_KEY_OLD_VERSION}\"}}\n\
+         \x20 DB_PASSWORD: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n\
+         \x20 DB_USER: {{reference: \"{DB_CREDENTIALS_NAME}#username\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.client_credentials(),
+        &secrets,
+        &["PINNED", "DB_PASSWORD", "DB_USER"],
+        &["LATEST"],
+    );
+    let run = p.run(&["run", "j", "-v"], &CLIENT_ENV);
+    run.expect_code(0);
+    assert_eq!(az.token_requests(), 1, "{:#?}", az.fake.requests());
+    assert_eq!(az.fake.issued_tokens().len(), 1);
+    // payments latest, payments pinned, db-credentials once for both keys.
+    assert_eq!(az.vault_requests(), 3, "{:#?}", az.fake.requests());
+    let out = run.all();
+    for value in [CANARY, PAYMENTS_KEY_OLD_VALUE, DB_PASSWORD] {
+        assert_absent(&out, value, "client credentials run with -v");
+    }
+    for credential in az.credentials() {
+        assert_absent(&out, &credential, "client credentials run with -v");
+    }
+}
+
+#[test]
+fn a_wrong_client_secret_is_denied_and_never_printed() {
+    let az = Azure::start();
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &az.client_credentials(), &secrets, &["S"], &[]);
+    let wrong = "wr0ng~Client/Se+cret=";
+    let run = p.run(
+        &["run", "j", "-v", "--report-json", "r.json"],
+        &[("AZURE_CLIENT_SECRET", wrong)],
+    );
+    run.expect_code(3)
+        .expect_output(
+            "access denied: Azure AD refused the client credentials (invalid_client, \
+             AADSTS7000215): check the client secret in AZURE_CLIENT_SECRET",
+        )
+        .expect_output(CLIENT_ID);
+    // A failed run writes its report too: a missing one was deleted for a leak.
+    let report = read_report(&run, &p.path("r.json"));
+    for (text, what) in [(run.all(), "console"), (report, "r.json")] {
+        assert_absent(&text, wrong, what);
+        assert_absent(&text, CLIENT_SECRET, what);
+        // Azure AD's description is never passed on.
+        assert!(!text.contains("Trace ID"), "{what}: {text}");
+    }
+    assert_eq!(az.token_requests(), 1);
+    assert_eq!(az.vault_requests(), 0);
+    assert!(az.fake.issued_tokens().is_empty());
+    assert_eq!(p.api.requests(), 0);
+}
+
+#[test]
+fn lookups_are_cached_for_the_run() {
+    let az = Azure::start();
+    // Key Vault names are case-insensitive: these are one secret, and the
+    // host asks once per distinct reference, so the plugin must do the rest.
+    let spellings = [
+        PAYMENTS_KEY_NAME,
+        "Payments-Api-Key",
+        "PAYMENTS-API-KEY",
+        "payments-API-key",
+    ];
+    let mut secrets = String::new();
+    let mut names = Vec::new();
+    for (i, spelling) in spellings.iter().enumerate() {
+        secrets.push_str(&format!("  K{i}: {{reference: {spelling}}}\n"));
+        names.push(format!("K{i}"));
+    }
+    for key in ["username", "password", "port"] {
+        secrets.push_str(&format!(
+            "  DB_{key}: {{reference: \"{DB_CREDENTIALS_NAME}#{key}\"}}\n"
+        ));
+        names.push(format!("DB_{key}"));
+    }
+    let used: Vec<&str> = names.iter().map(String::as_str).collect();
+    let p = kv_project(CANARY, &az.client_credentials(), &secrets, &used, &["K1"]);
+    p.run(&["run", "j"], &CLIENT_ENV).expect_code(0);
+    assert_eq!(az.vault_requests(), 2, "{:#?}", az.fake.requests());
+    assert_eq!(az.token_requests(), 1);
+}
+
+#[test]
+fn a_token_about_to_expire_is_renewed() {
+    let az = Azure::start();
+    // Four minutes is inside the five-minute renewal margin: each fetch needs
+    // a fresh token, which the plugin learns from `expires_in`.
+    az.fake.set_token_lifetime(Duration::from_secs(240));
+    let secrets = format!(
+        "  A: {{reference: {PAYMENTS_KEY_NAME}}}\n\
+         \x20 B: {{reference: \"{PAYMENTS_KEY_NAME}/{PAYMENTS_KEY_OLD_VERSION}\"}}\n\
+         \x20 C: {{reference: \"{DB_CREDENTIALS_NAME}#username\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.client_credentials(),
+        &secrets,
+        &["A", "B", "C"],
+        &[],
+    );
+    p.run(&["run", "j"], &CLIENT_ENV).expect_code(0);
+    assert_eq!(az.token_requests(), 3, "{:#?}", az.fake.requests());
+    assert_eq!(az.vault_requests(), 3);
+}
+
+#[test]
+fn throttling_and_server_errors_are_unavailable_and_name_the_server() {
+    let az = Azure::start();
+    let url = az.fake.url();
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &az.client_credentials(), &secrets, &["S"], &[]);
+
+    az.fake.set_vault_status(Some(429));
+    p.run(&["run", "j"], &CLIENT_ENV)
+        .expect_code(3)
+        .expect_output(&format!(
+            "unavailable: Key Vault at {url} is throttling requests (429) while reading \
+             secret `payments-api-key` (latest version)"
+        ));
+    az.fake.set_vault_status(Some(503));
+    p.run(&["run", "j"], &CLIENT_ENV)
+        .expect_code(3)
+        .expect_output(&format!(
+            "Key Vault at {url} answered 503 (ServiceUnavailable)"
+        ));
+    az.fake.set_vault_status(None);
+
+    az.fake.set_token_status(Some(503));
+    p.run(&["run", "j"], &CLIENT_ENV)
+        .expect_code(3)
+        .expect_output(&format!(
+            "unavailable: Azure AD at {url} answered 503 while getting a token for client \
+             {CLIENT_ID} in tenant {TENANT_ID}"
+        ));
+    az.fake.set_token_status(None);
+    p.run(&["run", "j"], &CLIENT_ENV).expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+}
+
+#[test]
+fn a_slow_vault_times_out_with_a_clear_error() {
+    let az = Azure::start();
+    az.fake.set_delay(Duration::from_secs(30));
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let provider = format!("{}    limits: {{timeout_ms: 1000}}\n", az.static_token());
+    let p = kv_project(CANARY, &provider, &secrets, &["S"], &[]);
+    let started = Instant::now();
+    p.run(&["run", "j"], &STATIC_ENV)
+        .expect_code(3)
+        .expect_output(&format!(
+            "Key Vault at {} did not answer in time while reading secret `payments-api-key`",
+            az.fake.url()
+        ));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn azure_ad_outside_the_grants_is_refused_and_named() {
+    let az = Azure::start();
+    // The vault is granted; the authority (another port) is not.
+    let provider = az.client_credentials().replace(
+        &format!("authority: \"{}\"", az.fake.url()),
+        "authority: \"http://127.0.0.1:9\"",
+    );
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &provider, &secrets, &["S"], &[]);
+    p.run(&["run", "j"], &CLIENT_ENV)
+        .expect_code(3)
+        .expect_output("provider `kv` (builtin:azure)")
+        .expect_output(&format!(
+            "tried to reach http://127.0.0.1:9, which is not in its grants.hosts (its grants.hosts are {})",
+            az.grant()
+        ));
+    assert!(az.fake.requests().is_empty(), "{:#?}", az.fake.requests());
+}
+
+#[test]
+fn configuration_errors_are_named() {
+    let az = Azure::start();
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let grants = format!("    grants: {{hosts: [\"{}\"]}}\n", az.grant());
+    for (config, expected) in [
+        ("    config: {}\n", "config.vault_url is required"),
+        (
+            "    config: {vault_url: \"http://127.0.0.1:1\", vault: x}\n",
+            "unknown config key `vault` for the Azure Key Vault provider",
+        ),
+        (
+            "    config: {vault_url: \"http://127.0.0.1:1\", tenant_id: t}\n",
+            "client credentials need both config.tenant_id and config.client_id",
+        ),
+        (
+            "    config: {vault_url: \"https://v.vault.azure.net/secrets\"}\n",
+            "config.vault_url is not a usable Key Vault URL",
+        ),
+    ] {
+        let p = kv_project(CANARY, &format!("{config}{grants}"), &secrets, &["S"], &[]);
+        p.run(&["run", "j"], &[])
+            .expect_code(3)
+            .expect_output("provider `kv` (builtin:azure) failed to resolve `payments-api-key`: configuration refused")
+            .expect_output(expected);
+    }
+    assert!(az.fake.requests().is_empty());
+}
+
+#[test]
+fn reports_and_listings_of_an_azure_run_hold_no_value_or_credential() {
+    let az = Azure::start();
+    let secrets = format!(
+        "  S: {{reference: {PAYMENTS_KEY_NAME}, provider: kv, description: Payments key}}\n\
+         \x20 DB: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n"
+    );
+    let p = kv_project(
+        CANARY,
+        &az.client_credentials(),
+        &secrets,
+        &["S", "DB"],
+        &["S"],
+    );
+    // Last, a step that fails showing both values: each reaches every
+    // channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["S", "DB"]);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
+    let run = p.run(
+        &[
+            "run",
+            "j",
+            "-v",
+            "--report-json",
+            "r.json",
+            "--report-junit",
+            "r.xml",
+            "--report-html",
+            "html",
+        ],
+        &CLIENT_ENV,
+    );
+    run.expect_code(4)
+        .expect_output("j failed: 3 of 4 steps ok, 1 failed");
+    let mut texts = vec![
+        (run.stdout.clone(), "stdout".to_string()),
+        (run.stderr.clone(), "stderr (-v)".to_string()),
+    ];
+    for file in ["r.json", "r.xml", "html/index.html"] {
+        texts.push((read_report(&run, &p.path(file)), file.to_string()));
+    }
+    for (text, what) in &texts {
+        assert_redacted(text, "S", what);
+        assert_redacted(text, "DB", what);
+    }
+    let listing = p.run(&["secrets", "list"], &CLIENT_ENV);
+    listing.expect_code(0).expect_output(PAYMENTS_KEY_NAME);
+    texts.push((listing.all(), "secrets list".to_string()));
+    // The fake checked the client secret, and issued the token the vault
+    // calls carried.
+    assert_eq!(az.fake.issued_tokens().len(), 1);
+    for (text, what) in &texts {
+        assert_absent(text, CANARY, what);
+        assert_absent(text, DB_PASSWORD, what);
+        for credential in az.credentials() {
+            assert_absent(text, &credential, what);
+        }
+    }
+}
+
+#[test]
+fn the_value_must_be_long_enough_to_redact() {
+    // The host refuses values under 4 bytes, whatever the plugin fetched.
+    let az = Azure::with("abc", DB_PASSWORD);
+    let secrets = format!("  S: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &["S"], &[]);
+    p.run(&["run", "j"], &STATIC_ENV)
+        .expect_code(3)
+        .expect_output("is shorter than 4 bytes");
+}

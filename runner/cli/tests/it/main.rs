@@ -1,0 +1,25 @@
+//! reqflo's integration tests, one binary (wasmtime is linked once, not
+//! once per file): each module drives the real `reqflo` binary against real
+//! or documented-fake servers.
+
+mod common;
+
+mod authoring;
+mod aws;
+mod azure;
+mod bundles;
+mod definitions;
+mod faults;
+mod gcp;
+mod hooks;
+mod integrations;
+mod interrupt;
+mod jobs;
+mod journeys;
+mod onepassword;
+mod provider_contract;
+mod redaction;
+mod reports;
+mod sandbox;
+mod tls;
+mod vault;

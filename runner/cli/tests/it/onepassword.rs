@@ -1,0 +1,542 @@
+//! The built-in 1Password provider against a local FAKE Connect server
+//! (`reqflo-fakes`: no real Connect server can run here), and the host's
+//! network grants that every networked plugin goes through.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    CANARY, TestProject, assert_absent, assert_hidden, assert_hidden_in_run, project, read_report,
+    show_secrets,
+};
+use reqflo_fakes::onepassword::{
+    ConnectData, DEPLOY_ITEM_ID, FakeConnect, OPS_VAULT_ID, PAYMENTS_VAULT_ID, STRIPE_ITEM_ID,
+};
+
+/// The webhook signing secret kept in a section of the sample item.
+const WEBHOOK: &str = "whsec/Ca+nary=Webhook7";
+
+/// A fake Connect server holding [`CANARY`] as the Stripe credential. The
+/// runtime owns the server's task and must outlive the test's runs.
+struct Connect {
+    fake: FakeConnect,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Connect {
+    fn start() -> Connect {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fake = runtime
+            .block_on(FakeConnect::spawn(ConnectData::sample(CANARY, WEBHOOK)))
+            .expect("fake Connect starts");
+        Connect {
+            fake,
+            _runtime: runtime,
+        }
+    }
+
+    /// `host:port` of the fake, as a grant.
+    fn grant(&self) -> String {
+        self.fake.addr().to_string()
+    }
+
+    /// Requests whose path starts with `prefix`.
+    fn count(&self, prefix: &str) -> usize {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .count()
+    }
+}
+
+/// A project whose environment resolves through provider `op` (the 1Password
+/// plugin granted `hosts`), with `secrets` as registry lines and one echo step
+/// per name in `used`.
+fn op_project(hosts: &str, provider_extra: &str, secrets: &str, used: &[&str]) -> TestProject {
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [op]\n\
+         providers:\n  op:\n    plugin: builtin:onepassword\n    grants:\n      env: [OP_CONNECT_HOST, OP_CONNECT_TOKEN]\n      hosts: [{hosts}]\n\
+         {provider_extra}secrets:\n{secrets}"
+    );
+    let mut journey = String::from("steps:\n");
+    for (i, name) in used.iter().enumerate() {
+        journey.push_str(&format!(
+            "  - id: s{i}\n    template: echo\n    values: {{key: {{type: secret, name: {name}}}}}\n"
+        ));
+    }
+    project(&[("reqflo.yaml", &config), ("journeys/j.yaml", &journey)])
+}
+
+fn env<'a>(connect: &'a str, token: &'a str) -> [(&'a str, &'a str); 2] {
+    [("OP_CONNECT_HOST", connect), ("OP_CONNECT_TOKEN", token)]
+}
+
+#[test]
+fn resolves_by_names_by_ids_and_inside_a_section() {
+    let c = Connect::start();
+    let secrets = format!(
+        "  BY_NAME: {{reference: \"op://payments/STRIPE SANDBOX/Credential\"}}\n\
+         \x20 BY_ID: {{reference: \"op://{PAYMENTS_VAULT_ID}/{STRIPE_ITEM_ID}/credential\"}}\n\
+         \x20 IN_SECTION: {{reference: \"op://Payments/Stripe Sandbox/Webhooks/signing secret\"}}\n"
+    );
+    let p = op_project(
+        &c.grant(),
+        "",
+        &secrets,
+        &["BY_NAME", "BY_ID", "IN_SECTION"],
+    );
+    // The payments steps prove the right values were injected: the demo API
+    // accepts only CANARY as its key, and a second one only WEBHOOK.
+    let webhook_api = demo_api::spawn(WEBHOOK).expect("second demo API starts");
+    std::fs::write(
+        p.path("templates/post-webhook-payment.yaml"),
+        format!(
+            "method: POST\nurl: \"{}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{{{key}}}}\"\njson:\n  amount: 7\n",
+            webhook_api.base_url()
+        ),
+    )
+    .expect("write template");
+    std::fs::write(
+        p.path("journeys/pay.yaml"),
+        "steps:\n  - id: pay\n    template: post-payment\n    values: {key: {type: secret, name: BY_NAME}, amount: 5}\n    expect: {status: 201}\n  - id: pay-by-id\n    template: post-payment\n    values: {key: {type: secret, name: BY_ID}, amount: 6}\n    expect: {status: 201}\n  - id: pay-in-section\n    template: post-webhook-payment\n    values: {key: {type: secret, name: IN_SECTION}}\n    expect: {status: 201}\n",
+    )
+    .expect("write journey");
+    let url = c.fake.url();
+    let run = p.run(&["run", "pay", "j", "-v"], &env(&url, "full-token"));
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 5, "two payments and three echoes");
+    assert_eq!(webhook_api.requests(), 1, "the section field's payment");
+    // `-v` (stderr) shows both values where they went, redacted: the echo of
+    // IN_SECTION, and CANARY under the name it resolved first.
+    assert_hidden(&run.stderr, "IN_SECTION", WEBHOOK, "1Password run with -v");
+    assert_absent(&run.stderr, CANARY, "1Password run with -v");
+    assert!(
+        ["BY_NAME", "BY_ID"]
+            .iter()
+            .any(|name| run.stderr.contains(&format!("[redacted:{name}]"))),
+        "CANARY never reached -v:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ten_fields_of_one_item_cost_one_item_fetch() {
+    let c = Connect::start();
+    let mut secrets = String::new();
+    let mut names = Vec::new();
+    // The same item named in different cases and by several fields.
+    for (i, field) in [
+        "credential",
+        "Credential",
+        "username",
+        "Webhooks/signing secret",
+        "webhooks/Signing Secret",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let item = if i % 2 == 0 {
+            "Stripe Sandbox"
+        } else {
+            "stripe sandbox"
+        };
+        secrets.push_str(&format!(
+            "  F{i}: {{reference: \"op://Payments/{item}/{field}\"}}\n"
+        ));
+        names.push(format!("F{i}"));
+    }
+    let used: Vec<&str> = names.iter().map(String::as_str).collect();
+    let p = op_project(&c.grant(), "", &secrets, &used);
+    let url = c.fake.url();
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(0);
+    let item_fetches = c.count(&format!(
+        "GET /v1/vaults/{PAYMENTS_VAULT_ID}/items/{STRIPE_ITEM_ID}"
+    ));
+    assert_eq!(item_fetches, 1, "requests: {:#?}", c.fake.requests());
+    assert_eq!(c.count("GET /v1/vaults?"), 1, "{:#?}", c.fake.requests());
+}
+
+#[test]
+fn not_found_names_the_level_that_is_missing() {
+    let c = Connect::start();
+    let secrets = "  NO_VAULT: {reference: \"op://Nope/Stripe Sandbox/credential\"}\n\
+                   \x20 NO_ITEM: {reference: \"op://Payments/Nope/credential\"}\n\
+                   \x20 NO_FIELD: {reference: \"op://Payments/Stripe Sandbox/nope\"}\n\
+                   \x20 NO_SECTION: {reference: \"op://Payments/Stripe Sandbox/Nope/signing secret\"}\n\
+                   \x20 BAD_REF: {reference: \"op://Payments/Stripe Sandbox\"}\n\
+                   \x20 BAD_QUERY: {reference: \"op://Payments/Stripe Sandbox/credential?attribute=otp\"}\n";
+    let p = op_project(
+        &c.grant(),
+        "",
+        secrets,
+        &[
+            "NO_VAULT",
+            "NO_ITEM",
+            "NO_FIELD",
+            "NO_SECTION",
+            "BAD_REF",
+            "BAD_QUERY",
+        ],
+    );
+    let url = c.fake.url();
+    let run = p.run(&["check", "j", "--resolve"], &env(&url, "full-token"));
+    run.expect_code(3);
+    let out = run.all();
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("secret {name}:")))
+            .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
+            .to_string()
+    };
+    assert!(line("NO_VAULT").contains("vault \"Nope\""), "{out}");
+    assert!(line("NO_ITEM").contains("\"Nope\""), "{out}");
+    assert!(line("NO_ITEM").contains("Payments"), "{out}");
+    assert!(line("NO_FIELD").contains("\"nope\""), "{out}");
+    assert!(line("NO_SECTION").contains("Nope"), "{out}");
+    assert!(line("BAD_REF").contains("invalid reference"), "{out}");
+    assert!(line("BAD_QUERY").contains("otp"), "{out}");
+    assert!(line("BAD_QUERY").contains("not supported"), "{out}");
+    assert_absent(&out, CANARY, "not-found messages");
+}
+
+#[test]
+fn a_bad_token_and_a_vault_out_of_scope_are_denied() {
+    let c = Connect::start();
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+    let p = op_project(&c.grant(), "", secrets, &["S"]);
+    p.run(&["run", "j"], &env(&url, "not-a-token"))
+        .expect_code(3)
+        .expect_output("provider `op`")
+        .expect_output("401");
+    assert_eq!(p.api.requests(), 0);
+
+    // The payments-only token sees no vault "Ops" by name, and is refused it by ID.
+    let secrets = format!(
+        "  BY_NAME: {{reference: \"op://Ops/Deploy Key/password\"}}\n\
+         \x20 BY_ID: {{reference: \"op://{OPS_VAULT_ID}/{DEPLOY_ITEM_ID}/password\"}}\n"
+    );
+    let p = op_project(&c.grant(), "", &secrets, &["BY_NAME", "BY_ID"]);
+    let run = p.run(
+        &["check", "j", "--resolve"],
+        &env(&url, "payments-only-token"),
+    );
+    run.expect_code(3);
+    let out = run.all();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("secret BY_NAME:") && l.contains("vault \"Ops\"")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("secret BY_ID:")
+            && l.contains("access denied")
+            && l.contains("403")),
+        "{out}"
+    );
+    assert!(!out.contains("ops-deploy-value-1234"), "{out}");
+}
+
+#[test]
+fn a_slow_server_times_out_with_a_clear_error() {
+    let c = Connect::start();
+    c.fake.set_delay(Duration::from_secs(30));
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+    let p = op_project(
+        &c.grant(),
+        "    limits: {timeout_ms: 1000}\n",
+        secrets,
+        &["S"],
+    );
+    let started = Instant::now();
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(3)
+        .expect_output("did not answer in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_redirect_to_another_host_is_not_followed() {
+    let c = Connect::start();
+    let elsewhere = Connect::start();
+    c.fake.set_redirect(Some(elsewhere.fake.url()));
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+    // Even with both hosts granted, a redirect is never followed for the plugin.
+    let hosts = format!("\"{}\", \"{}\"", c.grant(), elsewhere.grant());
+    let p = op_project(&hosts, "", secrets, &["S"]);
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(3)
+        .expect_output("redirect")
+        .expect_output(&elsewhere.grant());
+    assert_eq!(c.fake.requests().len(), 1);
+    assert!(elsewhere.fake.requests().is_empty());
+}
+
+#[test]
+fn a_host_outside_the_grants_is_refused_and_named() {
+    let c = Connect::start();
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+    let p = op_project("\"127.0.0.1:9\"", "", secrets, &["S"]);
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(3)
+        .expect_output("provider `op` (builtin:onepassword)")
+        .expect_output(&format!(
+            "tried to reach http://{}, which is not in its grants.hosts (its grants.hosts are 127.0.0.1:9)",
+            c.grant()
+        ));
+    assert!(c.fake.requests().is_empty(), "{:#?}", c.fake.requests());
+}
+
+/// A project resolving `S` through the hostile test plugin with `reference`.
+fn hostile(reference: &str, grants: &str) -> TestProject {
+    let config = format!(
+        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [hostile]\nproviders:\n  hostile:\n    plugin: \"@HOSTILE@\"\n    limits: {{timeout_ms: 2000}}\n{grants}secrets:\n  S: {{reference: \"{reference}\"}}\n"
+    );
+    project(&[
+        ("reqflo.yaml", &config),
+        (
+            "journeys/j.yaml",
+            "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: S}}\n",
+        ),
+    ])
+}
+
+#[test]
+fn a_plugin_without_host_grants_has_no_network() {
+    let c = Connect::start();
+    let url = format!("{}/heartbeat", c.fake.url());
+    for action in ["http", "http-quiet"] {
+        let p = hostile(&format!("{action}:{url}"), "");
+        p.run(&["run", "j"], &[])
+            .expect_code(3)
+            .expect_output("provider `hostile`")
+            .expect_output(&format!(
+                "tried to reach http://{}, but it has no grants.hosts (no network)",
+                c.grant()
+            ));
+        assert_eq!(p.api.requests(), 0);
+    }
+    assert!(c.fake.requests().is_empty());
+}
+
+#[test]
+fn a_plugin_reaches_exactly_its_granted_hosts() {
+    let c = Connect::start();
+    let heartbeat = format!("{}/heartbeat", c.fake.url());
+    // Granted: the fetch goes through the host and its body becomes the value.
+    let p = hostile(
+        &format!("http:{heartbeat}"),
+        &format!("    grants: {{hosts: [\"{}\"]}}\n", c.grant()),
+    );
+    // "." is shorter than any secret may be: resolution fails after the fetch.
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("is shorter than 4 bytes");
+    assert_eq!(c.count("GET /heartbeat"), 1);
+
+    // The same host on another port, or named differently, is not the grant.
+    let other_port = format!("127.0.0.1:{}", c.fake.addr().port() ^ 1);
+    for grant in [other_port.as_str(), "localhost", "https://127.0.0.1"] {
+        let p = hostile(
+            &format!("http-quiet:{heartbeat}"),
+            &format!("    grants: {{hosts: [\"{grant}\"]}}\n"),
+        );
+        p.run(&["run", "j"], &[])
+            .expect_code(3)
+            .expect_output("which is not in its grants.hosts");
+    }
+    assert_eq!(c.count("GET /heartbeat"), 1);
+}
+
+#[test]
+fn a_response_over_the_cap_never_reaches_the_plugin() {
+    // The demo API is the granted host; it answers 20 MB, over the 16 MiB cap.
+    let p = hostile(
+        "http:@BASE@/bytes/20000000",
+        "    grants: {hosts: [\"@HOST@\"]}\n",
+    );
+    let config = std::fs::read_to_string(p.path("reqflo.yaml")).expect("config");
+    let host = p.api.base_url().trim_start_matches("http://").to_string();
+    std::fs::write(p.path("reqflo.yaml"), config.replace("@HOST@", &host)).expect("write");
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output("provider `hostile`")
+        .expect_output("HttpResponseBodySize");
+    // The one request the API saw is the plugin's fetch; the journey sent nothing.
+    assert_eq!(p.api.requests(), 1);
+}
+
+#[test]
+fn bad_host_grants_are_config_errors_with_a_position() {
+    let p = hostile(
+        "value:whatever",
+        "    grants: {hosts: [\"127.0.0.1:8200\", \"https://vault.example.com/v1/secret\"]}\n",
+    );
+    p.run(&["check", "j"], &[])
+        .expect_code(1)
+        .expect_output("in grants.hosts: `https://vault.example.com/v1/secret` is not a host grant")
+        .expect_output("reqflo.yaml:9:");
+}
+
+#[test]
+fn secrets_list_shows_the_op_reference_and_never_a_value() {
+    let c = Connect::start();
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\", provider: op, description: Stripe key}\n";
+    let p = op_project(&c.grant(), "", secrets, &["S"]);
+    let run = p.run(&["secrets", "list"], &env(&url, "full-token"));
+    run.expect_code(0)
+        .expect_output("op://Payments/Stripe Sandbox/credential");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("S ") && l.contains(" op "))
+    );
+    assert_absent(&run.all(), CANARY, "secrets list");
+    // Listing never asks the server anything.
+    assert!(c.fake.requests().is_empty());
+}
+
+#[test]
+fn reports_of_a_1password_run_hold_no_value() {
+    let c = Connect::start();
+    let url = c.fake.url();
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n\
+                   \x20 W: {reference: \"op://Payments/Stripe Sandbox/Webhooks/signing secret\"}\n";
+    let p = op_project(&c.grant(), "", secrets, &["S", "W"]);
+    // After the echoes, a step that fails showing both values: each reaches
+    // every channel (see `show_secrets`), to be redacted there.
+    let (template, step) = show_secrets(&["S", "W"]);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
+    let run = p.run(
+        &[
+            "run",
+            "j",
+            "-v",
+            "--report-json",
+            "r.json",
+            "--report-junit",
+            "r.xml",
+            "--report-html",
+            "html",
+        ],
+        &env(&url, "full-token"),
+    );
+    run.expect_code(4)
+        .expect_output("j failed: 2 of 3 steps ok, 1 failed");
+    for (name, value) in [("S", CANARY), ("W", WEBHOOK)] {
+        assert_hidden_in_run(&run, name, value, "1Password run with -v");
+        for file in ["r.json", "r.xml", "html/index.html"] {
+            assert_hidden(&read_report(&run, &p.path(file)), name, value, file);
+        }
+    }
+}
+
+/// A private CA and a TLS front for the fake Connect server, signed by it for
+/// 127.0.0.1. Returns the HTTPS address and the CA's PEM.
+fn tls_front(c: &Connect) -> (std::net::SocketAddr, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio_rustls::rustls;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let backend = c.fake.addr();
+    let listener = c
+        ._runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    c._runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A failed handshake (the client distrusts us) just ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    (addr, ca.pem())
+}
+
+#[test]
+fn https_to_a_private_server_needs_its_ca_file() {
+    let c = Connect::start();
+    let (addr, ca_pem) = tls_front(&c);
+    let url = format!("https://{addr}");
+    let secrets = "  S: {reference: \"op://Payments/Stripe Sandbox/credential\"}\n";
+
+    // webpki roots alone do not trust a private CA.
+    let p = op_project(&format!("\"{addr}\""), "", secrets, &["S"]);
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(3)
+        .expect_output("TLS certificate not accepted");
+    assert!(c.fake.requests().is_empty());
+
+    // With the CA file, the same server is trusted.
+    let p = op_project(
+        &format!("\"https://{addr}\""),
+        "    ca_file: ca.pem\n",
+        secrets,
+        &["S"],
+    );
+    std::fs::write(p.path("ca.pem"), &ca_pem).expect("write CA");
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(0);
+    assert_eq!(c.fake.requests().len(), 3, "{:#?}", c.fake.requests());
+    p.run(&["plugins", "list"], &[])
+        .expect_code(0)
+        .expect_output("extra CA:");
+
+    // A CA file that is not there is a configuration error with a position.
+    let p = op_project(
+        &format!("\"{addr}\""),
+        "    ca_file: missing.pem\n",
+        secrets,
+        &["S"],
+    );
+    p.run(&["run", "j"], &env(&url, "full-token"))
+        .expect_code(1)
+        .expect_output("ca_file")
+        .expect_output("missing.pem does not exist")
+        .expect_output("reqflo.yaml:");
+}

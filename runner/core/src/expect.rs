@@ -1,0 +1,214 @@
+//! Checking a response against a step's expectations, and taking its captures.
+
+use http::header::HeaderMap;
+use serde_json::Value;
+
+use crate::message::Received;
+use crate::plan::{CaptureFrom, CaptureRule, Expectations, Matcher};
+use crate::template::push_value_text;
+
+/// A response body parsed as JSON once, on first need.
+pub struct Body<'r> {
+    raw: &'r [u8],
+    parsed: Option<Option<Value>>,
+}
+
+impl<'r> Body<'r> {
+    /// Wrap a response body.
+    pub fn new(raw: &'r [u8]) -> Self {
+        Body { raw, parsed: None }
+    }
+
+    fn json(&mut self) -> Option<&Value> {
+        let raw = self.raw;
+        self.parsed
+            .get_or_insert_with(|| serde_json::from_slice(raw).ok())
+            .as_ref()
+    }
+}
+
+/// One expectation, checked: what was expected, what was found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checked {
+    /// `status`, `header` or `json`.
+    pub kind: &'static str,
+    /// The header name or JSONPath (empty for status).
+    pub subject: String,
+    /// What the journey expects, as text.
+    pub expected: String,
+    /// What the response had, as text; `None` when absent.
+    pub actual: Option<String>,
+    /// Whether it held.
+    pub passed: bool,
+    /// A one-line explanation when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Checked {
+    fn new(kind: &'static str, subject: &str, expected: String, actual: Option<String>) -> Self {
+        Checked {
+            kind,
+            subject: subject.to_string(),
+            expected,
+            actual,
+            passed: true,
+            message: None,
+        }
+    }
+
+    fn fail(mut self, message: String) -> Self {
+        self.passed = false;
+        self.message = Some(message);
+        self
+    }
+}
+
+/// Check every expectation; the failed ones carry a message.
+pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) -> Vec<Checked> {
+    let mut results = Vec::new();
+    let status = response.status.as_u16();
+    if !expect.status.is_empty() {
+        let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
+        let wanted = wanted.join(" or ");
+        let result = Checked::new("status", "", wanted.clone(), Some(status.to_string()));
+        results.push(if expect.status.contains(&status) {
+            result
+        } else {
+            result.fail(format!("status: expected {wanted}, got {status}"))
+        });
+    }
+    for (name, matcher) in &expect.headers {
+        let actual = header_text(&response.headers, name);
+        let result = Checked::new("header", name, describe(matcher, true), actual.clone());
+        results.push(match (matcher, actual) {
+            (Matcher::Exists(true), None) => {
+                result.fail(format!("header {name}: expected it to exist, it does not"))
+            }
+            (Matcher::Exists(false), Some(v)) => result.fail(format!(
+                "header {name}: expected it to be absent, got `{v}`"
+            )),
+            (Matcher::Exists(_), _) => result,
+            (Matcher::Equals(want), actual) => {
+                let mut wanted = String::new();
+                push_value_text(want, &mut wanted);
+                if actual.as_deref() == Some(wanted.as_str()) {
+                    result
+                } else {
+                    let got = actual
+                        .map(|a| format!("`{a}`"))
+                        .unwrap_or_else(|| "nothing".into());
+                    result.fail(format!("header {name}: expected `{wanted}`, got {got}"))
+                }
+            }
+        });
+    }
+    if !expect.json.is_empty() {
+        let Some(json) = body.json() else {
+            let mut result = Checked::new("json", "$", "a JSON body".into(), None);
+            result = result.fail("body: expected JSON, got something else".into());
+            results.push(result);
+            return results;
+        };
+        for (written, path, matcher) in &expect.json {
+            let found = path.query(json).first().cloned();
+            let result = Checked::new(
+                "json",
+                written,
+                describe(matcher, false),
+                found.as_ref().map(Value::to_string),
+            );
+            results.push(match (matcher, found) {
+                (Matcher::Exists(true), None) => {
+                    result.fail(format!("{written}: expected it to exist, it does not"))
+                }
+                (Matcher::Exists(false), Some(v)) => {
+                    result.fail(format!("{written}: expected it to be absent, got {v}"))
+                }
+                (Matcher::Exists(_), _) => result,
+                (Matcher::Equals(want), found) => {
+                    if found.as_ref().is_some_and(|f| same(want, f)) {
+                        result
+                    } else {
+                        let got = found
+                            .map(|f| f.to_string())
+                            .unwrap_or_else(|| "nothing".into());
+                        result.fail(format!("{written}: expected {want}, got {got}"))
+                    }
+                }
+            });
+        }
+    }
+    results
+}
+
+/// An expectation as text: `exists`, `absent`, or the value (headers unquoted).
+fn describe(matcher: &Matcher, text: bool) -> String {
+    match matcher {
+        Matcher::Exists(true) => "exists".into(),
+        Matcher::Exists(false) => "absent".into(),
+        Matcher::Equals(value) if text => {
+            let mut out = String::new();
+            push_value_text(value, &mut out);
+            out
+        }
+        Matcher::Equals(value) => value.to_string(),
+    }
+}
+
+/// The value a capture rule takes from a response, or why it cannot.
+pub fn capture(
+    rule: &CaptureRule,
+    response: &Received,
+    body: &mut Body<'_>,
+) -> Result<Value, String> {
+    match &rule.from {
+        CaptureFrom::Header(name) => header_text(&response.headers, name)
+            .map(Value::String)
+            .ok_or_else(|| format!("the response has no `{name}` header")),
+        CaptureFrom::Json(written, path) => {
+            let json = body
+                .json()
+                .ok_or_else(|| "the response body is not JSON".to_string())?;
+            path.query(json)
+                .first()
+                .cloned()
+                .ok_or_else(|| format!("`{written}` matched nothing in the response"))
+        }
+    }
+}
+
+/// Each value of the header a header capture reads, one by one (a `-v` dump
+/// prints them on separate lines).
+pub fn header_values(rule: &CaptureRule, response: &Received) -> Vec<String> {
+    match &rule.from {
+        CaptureFrom::Header(name) => response
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect(),
+        CaptureFrom::Json(..) => Vec::new(),
+    }
+}
+
+/// Values compare as JSON, except that numbers compare by value (`1` = `1.0`).
+fn same(want: &Value, found: &Value) -> bool {
+    match (want, found) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        _ => want == found,
+    }
+}
+
+/// All values of a header joined with `, `, as HTTP allows.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<String> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}

@@ -1,0 +1,27 @@
+//! reqflo's core: everything about a journey that needs no network, no
+//! sandbox and no runtime.
+//!
+//! Data flows one way: [`project`] (files, or a project in memory) → [`plan`]
+//! (validated, nothing sent) → [`message`] (a request built with secrets
+//! injected at the last moment) → [`expect`] (judging the response) →
+//! [`report`], with [`redact`] on every byte that leaves. Secrets are handles
+//! ([`secret::SecretId`]) into a [`secret::SecretStore`]; only building a
+//! request reveals one.
+
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod cleartext;
+pub mod duration;
+pub mod error;
+pub mod expect;
+pub mod grant;
+pub mod message;
+pub mod plan;
+pub mod plugins;
+pub mod project;
+pub mod redact;
+pub mod report;
+pub mod secret;
+pub mod source;
+pub mod template;

@@ -1,0 +1,652 @@
+//! Turning a journey file into a [`Plan`]: templates, values, captures,
+//! expectations and policy, each checked with a position for every error.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use globset::Glob;
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use super::inputs::{InputMode, input_value};
+use super::{
+    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedHook, PlannedStep, Retries,
+    SecretUse,
+};
+use crate::error::{Diagnostic, Error, Result};
+use crate::plugins::Providers;
+use crate::project::load::list_or_none;
+use crate::project::model::{
+    CaptureDef, EnvironmentDef, ExpectDef, JourneyFile, RetriesDef, StatusDef, ValueDef,
+};
+use crate::project::{Loaded, Project};
+use crate::source::Source;
+use crate::template::Template;
+
+/// The provider chain when an environment does not name one.
+pub const DEFAULT_CHAIN: &[&str] = &["env", "file"];
+
+/// Choices that come from the command line.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// `--env`.
+    pub environment: Option<String>,
+    /// `--secrets`: one provider for every secret of the run.
+    pub secrets: Option<String>,
+    /// `--input k=v`.
+    pub inputs: IndexMap<String, String>,
+    /// `--var k=v`: overrides the environment's variables.
+    pub variables: IndexMap<String, String>,
+    /// Whether missing inputs may be prompted for.
+    pub input_mode: InputMode,
+}
+
+/// Pick the environment: `--env`, else the only one, else an empty default.
+pub fn select_environment<'p>(
+    project: &'p Project,
+    wanted: Option<&str>,
+) -> Result<(String, Option<&'p EnvironmentDef>)> {
+    let environments = &project.config.environments;
+    match wanted {
+        Some(name) => environments
+            .get(name)
+            .map(|env| (name.to_string(), Some(env)))
+            .ok_or_else(|| {
+                let names: Vec<String> = environments.keys().cloned().collect();
+                Error::Usage(format!(
+                    "no environment `{name}` in reqflo.yaml (environments: {})",
+                    list_or_none(&names)
+                ))
+            }),
+        None if environments.len() == 1 => Ok(environments
+            .first()
+            .map(|(name, env)| (name.clone(), Some(env)))
+            .unwrap_or_default()),
+        None if environments.is_empty() => Ok(("default".to_string(), None)),
+        None => {
+            let names: Vec<String> = environments.keys().cloned().collect();
+            Err(Error::Usage(format!(
+                "choose an environment with --env (environments: {})",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Plan `journey` in the chosen environment.
+pub fn plan_journey(
+    project: &Project,
+    providers: &Providers,
+    journey: &Loaded<JourneyFile>,
+    options: &PlanOptions,
+) -> Result<Plan> {
+    let (environment, env_def) = select_environment(project, options.environment.as_deref())?;
+    let chain = run_chain(project, providers, &environment, env_def, options)?;
+    let mut variables = env_def.map(|e| e.variables.clone()).unwrap_or_default();
+    for (name, value) in &options.variables {
+        variables.insert(name.clone(), Value::String(value.clone()));
+    }
+    let variables = Arc::new(variables);
+    let env_hooks = env_def.map(|e| e.hooks.clone()).unwrap_or_default();
+    for (i, name) in env_hooks.iter().enumerate() {
+        if !project.config.hooks.contains_key(name) {
+            return Err(Error::Config(
+                Diagnostic::new(format!(
+                    "environment `{environment}` attaches hook `{name}`, which is not defined"
+                ))
+                .at(project.config_source.value(&[
+                    "environments",
+                    &environment,
+                    "hooks",
+                    &i.to_string(),
+                ]))
+                .hint(format!("hooks: {}", list_or_none(&hook_names(project)))),
+            ));
+        }
+    }
+    let mut planner = Planner {
+        env_hooks,
+        project,
+        providers,
+        journey,
+        source: &journey.source,
+        options,
+        chain,
+        templates: HashMap::new(),
+        secrets: Vec::new(),
+        used_inputs: HashSet::new(),
+        step_ids: HashSet::new(),
+        paths: HashMap::new(),
+    };
+    let mut steps: Vec<PlannedStep> = Vec::with_capacity(journey.file.steps.len());
+    for (index, _) in journey.file.steps.iter().enumerate() {
+        let step = planner.step(index, &steps, &variables)?;
+        steps.push(step);
+    }
+    planner.check_inputs()?;
+    Ok(Plan {
+        journey: journey.name.clone(),
+        environment,
+        steps,
+        secrets: planner.secrets,
+    })
+}
+
+/// The chain for this run: `--secrets`, else the environment's, else the default.
+fn run_chain(
+    project: &Project,
+    providers: &Providers,
+    environment: &str,
+    env_def: Option<&EnvironmentDef>,
+    options: &PlanOptions,
+) -> Result<Vec<String>> {
+    if let Some(name) = &options.secrets {
+        if providers.get(name).is_none() {
+            return Err(Error::Usage(format!(
+                "--secrets {name}: no such provider (providers: {})",
+                providers.names().join(", ")
+            )));
+        }
+        return Ok(vec![name.clone()]);
+    }
+    let Some(chain) = env_def.and_then(|e| e.secrets.clone()) else {
+        return Ok(DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect());
+    };
+    for (i, name) in chain.iter().enumerate() {
+        if providers.get(name).is_none() {
+            return Err(Error::Config(
+                Diagnostic::new(format!(
+                    "environment `{environment}` names provider `{name}`, which is not defined"
+                ))
+                .at(project.config_source.value(&[
+                    "environments",
+                    environment,
+                    "secrets",
+                    &i.to_string(),
+                ]))
+                .hint(format!("providers: {}", providers.names().join(", "))),
+            ));
+        }
+    }
+    Ok(chain)
+}
+
+/// The hooks `reqflo.yaml` defines, for hints.
+fn hook_names(project: &Project) -> Vec<String> {
+    project.config.hooks.keys().cloned().collect()
+}
+
+struct Planner<'a> {
+    env_hooks: Vec<String>,
+    project: &'a Project,
+    providers: &'a Providers,
+    journey: &'a Loaded<JourneyFile>,
+    source: &'a Source,
+    options: &'a PlanOptions,
+    chain: Vec<String>,
+    templates: HashMap<String, Arc<Template>>,
+    secrets: Vec<SecretUse>,
+    used_inputs: HashSet<String>,
+    step_ids: HashSet<String>,
+    /// JSONPaths parsed so far, by their text: long journeys repeat the same
+    /// few paths, and parsing one costs more than a whole step's templating.
+    paths: HashMap<String, Arc<JsonPath>>,
+}
+
+impl Planner<'_> {
+    fn definition(&self, message: String, path: &[&str]) -> Error {
+        Error::Definition(Diagnostic::new(message).at(self.source.value(path)))
+    }
+
+    fn step(
+        &mut self,
+        index: usize,
+        earlier: &[PlannedStep],
+        variables: &Arc<IndexMap<String, Value>>,
+    ) -> Result<PlannedStep> {
+        let def = &self.journey.file.steps[index];
+        let i = index.to_string();
+        if !self.step_ids.insert(def.id.clone()) {
+            return Err(self.definition(
+                format!("step id `{}` is used twice", def.id),
+                &["steps", &i, "id"],
+            ));
+        }
+        let template = self.template(&def.template, &i)?;
+
+        let mut fills = IndexMap::new();
+        for (name, raw) in &def.values {
+            if !template.placeholders.contains_key(name) {
+                let names: Vec<String> = template.placeholders.keys().cloned().collect();
+                return Err(Error::Definition(
+                    Diagnostic::new(format!(
+                        "value `{name}` fills no placeholder of template `{}`",
+                        template.name
+                    ))
+                    .at(self.source.key(&["steps", &i, "values", name]))
+                    .hint(format!("its placeholders: {}", list_or_none(&names))),
+                ));
+            }
+            let fill = self.fill(&i, name, raw, earlier, variables)?;
+            fills.insert(name.clone(), fill);
+        }
+        for (name, spot) in &template.placeholders {
+            if !fills.contains_key(name) && !variables.contains_key(name) {
+                return Err(Error::Definition(
+                    Diagnostic::new(format!(
+                        "placeholder `{{{{{name}}}}}` of template `{}` is not filled in step `{}`",
+                        template.name, def.id
+                    ))
+                    .at(spot.clone().or_else(|| self.source.value(&["steps", &i])))
+                    .hint(format!(
+                        "add `{name}:` under the step's values ({}), or a variable to the environment",
+                        self.source.display
+                    )),
+                ));
+            }
+        }
+
+        let captures = self.captures(&i, &def.capture)?;
+        let expect = self.expectations(&i, &def.expect)?;
+        let hooks = self.hooks(&i, &def.hooks)?;
+        let retries = self.retries(&i, def.retries.as_ref())?;
+        Ok(PlannedStep {
+            hooks,
+            retries,
+            id: def.id.clone(),
+            template,
+            fills,
+            variables: Arc::clone(variables),
+            captures,
+            expect,
+        })
+    }
+
+    /// A step's `retries:`, checked: a count of 1 to 10 and a valid backoff.
+    fn retries(&self, i: &str, def: Option<&RetriesDef>) -> Result<Option<Retries>> {
+        let Some(def) = def else {
+            return Ok(None);
+        };
+        if !(1..=10).contains(&def.count) {
+            return Err(self.definition(
+                format!("retries count must be 1 to 10, got {}", def.count),
+                &["steps", i, "retries", "count"],
+            ));
+        }
+        let backoff = match &def.backoff {
+            None => std::time::Duration::from_millis(200),
+            Some(text) => crate::duration::parse(text).map_err(|m| {
+                self.definition(
+                    format!("retries backoff: {m}"),
+                    &["steps", i, "retries", "backoff"],
+                )
+            })?,
+        };
+        if let Some(bad) = def.on.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(self.definition(
+                format!("retries on: {bad} is not an HTTP status"),
+                &["steps", i, "retries", "on"],
+            ));
+        }
+        Ok(Some(Retries {
+            count: def.count,
+            backoff,
+            on: def.on.clone(),
+            non_idempotent: def.non_idempotent,
+        }))
+    }
+
+    /// The environment's hooks, then the step's, each with its granted
+    /// secrets planned (and checked against policy) like the step's own.
+    fn hooks(&mut self, i: &str, step_hooks: &[String]) -> Result<Vec<PlannedHook>> {
+        for (j, name) in step_hooks.iter().enumerate() {
+            if !self.project.config.hooks.contains_key(name) {
+                return Err(Error::Definition(
+                    Diagnostic::new(format!("unknown hook `{name}`"))
+                        .at(self.source.value(&["steps", i, "hooks", &j.to_string()]))
+                        .hint(format!(
+                            "hooks are defined under `hooks:` in reqflo.yaml; defined: {}",
+                            list_or_none(&hook_names(self.project))
+                        )),
+                ));
+            }
+        }
+        let names: Vec<String> = self
+            .env_hooks
+            .iter()
+            .chain(step_hooks.iter())
+            .cloned()
+            .collect();
+        let mut planned = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(def) = self.project.config.hooks.get(&name) else {
+                continue;
+            };
+            let mut secrets = Vec::with_capacity(def.secrets.len());
+            for (k, secret) in def.secrets.clone().iter().enumerate() {
+                let source = &self.project.config_source;
+                let spot = || source.value(&["hooks", &name, "secrets", &k.to_string()]);
+                let note = format!(" (granted to hook `{name}`)");
+                let index = self.secret_at(&spot, secret, None, &note)?;
+                secrets.push((secret.clone(), index));
+            }
+            planned.push(PlannedHook { name, secrets });
+        }
+        Ok(planned)
+    }
+
+    fn template(&mut self, name: &str, i: &str) -> Result<Arc<Template>> {
+        if let Some(t) = self.templates.get(name) {
+            return Ok(Arc::clone(t));
+        }
+        let loaded = match self.project.template(name) {
+            Some(loaded) => loaded.map_err(Error::Definition)?,
+            None => {
+                return Err(Error::Definition(
+                    Diagnostic::new(format!("unknown template `{name}`"))
+                        .at(self.source.value(&["steps", i, "template"]))
+                        .hint(format!(
+                            "templates are files in templates/; found: {}",
+                            list_or_none(&self.project.template_names())
+                        )),
+                ));
+            }
+        };
+        let template = Arc::new(Template::compile(&loaded).map_err(Error::Definition)?);
+        self.templates
+            .insert(name.to_string(), Arc::clone(&template));
+        Ok(template)
+    }
+
+    fn fill(
+        &mut self,
+        i: &str,
+        name: &str,
+        raw: &Value,
+        earlier: &[PlannedStep],
+        variables: &IndexMap<String, Value>,
+    ) -> Result<Fill> {
+        let path = ["steps", i, "values", name];
+        // A map with `type` is a value source; anything else is a literal.
+        let is_source = raw.as_object().is_some_and(|m| m.contains_key("type"));
+        if !is_source {
+            return Ok(Fill::Value(raw.clone()));
+        }
+        let def: ValueDef = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::Definition(
+                Diagnostic::new(format!("invalid value source `{name}`: {e}"))
+                    .at(self.source.value(&path))
+                    .hint("types: literal, input, secret, capture, variable, generate"),
+            )
+        })?;
+        Ok(match def {
+            ValueDef::Literal { value } => Fill::Value(value),
+            ValueDef::Variable { name: var } => match variables.get(&var) {
+                Some(value) => Fill::Value(value.clone()),
+                None => {
+                    let names: Vec<String> = variables.keys().cloned().collect();
+                    return Err(Error::Definition(
+                        Diagnostic::new(format!("the environment has no variable `{var}`"))
+                            .at(self.source.value(&[&path[..], &["name"]].concat()))
+                            .hint(format!("variables: {}", list_or_none(&names))),
+                    ));
+                }
+            },
+            ValueDef::Input { name: input } => {
+                self.used_inputs.insert(input.clone());
+                let declared = self.journey.file.inputs.get(&input);
+                match input_value(
+                    &input,
+                    declared,
+                    &self.options.inputs,
+                    self.options.input_mode,
+                )? {
+                    Some(value) => Fill::Value(value),
+                    None => Fill::Value(Value::Null),
+                }
+            }
+            ValueDef::Generate { kind, bytes } => {
+                let bytes = bytes.unwrap_or(16);
+                if bytes == 0 || bytes > 1024 {
+                    return Err(self.definition(
+                        "`bytes` must be between 1 and 1024".into(),
+                        &[&path[..], &["bytes"]].concat(),
+                    ));
+                }
+                Fill::Generate(kind, bytes)
+            }
+            ValueDef::Capture {
+                step,
+                name: capture,
+            } => {
+                let Some(index) = earlier.iter().position(|s| s.id == step) else {
+                    return Err(Error::Definition(
+                        Diagnostic::new(format!("no earlier step `{step}` to capture from"))
+                            .at(self.source.value(&[&path[..], &["step"]].concat()))
+                            .hint("a capture comes from a step that runs before this one"),
+                    ));
+                };
+                if !earlier[index].captures.iter().any(|c| c.name == capture) {
+                    let names: Vec<String> = earlier[index]
+                        .captures
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
+                    return Err(Error::Definition(
+                        Diagnostic::new(format!("step `{step}` captures no `{capture}`"))
+                            .at(self.source.value(&[&path[..], &["name"]].concat()))
+                            .hint(format!("its captures: {}", list_or_none(&names))),
+                    ));
+                }
+                Fill::Capture(index, capture)
+            }
+            ValueDef::Secret {
+                name: secret,
+                provider,
+            } => Fill::Secret(self.secret(&path, &secret, provider)?),
+        })
+    }
+
+    /// Record a secret use, enforcing the registry's policy now, before any request.
+    fn secret(&mut self, path: &[&str], name: &str, provider: Option<String>) -> Result<usize> {
+        // Positions are looked up only for an error: finding one makes the
+        // file's position index, a second parse a valid file need not pay.
+        let source = self.source;
+        let spot = || source.value(&[path, &["name"]].concat());
+        self.secret_at(&spot, name, provider, "")
+    }
+
+    /// [`Self::secret`] with the spot to blame given, and a note for messages
+    /// (which hook the secret is granted to).
+    fn secret_at(
+        &mut self,
+        at: &dyn Fn() -> Option<crate::error::Spot>,
+        name: &str,
+        provider: Option<String>,
+        note: &str,
+    ) -> Result<usize> {
+        let config = &self.project.config;
+        let entry = config.secrets.get(name);
+        if let Some(globs) = entry.and_then(|e| e.journeys.as_ref()) {
+            let allowed = globs.iter().any(|g| {
+                Glob::new(g)
+                    .map(|g| g.compile_matcher().is_match(&self.journey.name))
+                    .unwrap_or(false)
+            });
+            if !allowed {
+                return Err(Error::Policy(
+                    Diagnostic::new(format!(
+                        "journey `{}` may not use secret `{name}`{note}",
+                        self.journey.name
+                    ))
+                    .at(at())
+                    .hint(format!(
+                        "reqflo.yaml allows `{name}` only for journeys matching: {}",
+                        globs.join(", ")
+                    )),
+                ));
+            }
+        }
+        let pinned = provider.or_else(|| entry.and_then(|e| e.provider.clone()));
+        let chain = match pinned {
+            Some(p) if self.providers.get(&p).is_none() => {
+                return Err(Error::Config(
+                    Diagnostic::new(format!(
+                        "secret `{name}` names provider `{p}`, which is not defined"
+                    ))
+                    .at(at())
+                    .hint(format!("providers: {}", self.providers.names().join(", "))),
+                ));
+            }
+            Some(p) => vec![p],
+            None => self.chain.clone(),
+        };
+        let reference = entry
+            .and_then(|e| e.reference.clone())
+            .unwrap_or_else(|| name.to_string());
+        if let Some(index) = self
+            .secrets
+            .iter()
+            .position(|s| s.name == name && s.chain == chain)
+        {
+            return Ok(index);
+        }
+        self.secrets.push(SecretUse {
+            name: name.to_string(),
+            chain,
+            reference,
+            binding: crate::secret::Binding {
+                hosts: entry.and_then(|e| e.hosts.clone()),
+                allow_http: entry.is_some_and(|e| e.allow_http),
+            },
+        });
+        Ok(self.secrets.len() - 1)
+    }
+
+    fn captures(
+        &mut self,
+        i: &str,
+        defs: &IndexMap<String, CaptureDef>,
+    ) -> Result<Vec<CaptureRule>> {
+        let mut rules = Vec::new();
+        for (name, def) in defs {
+            let path = ["steps", i, "capture", name];
+            let (from, secret) = match def {
+                CaptureDef::Path(p) => (self.json_path(p, &path)?, false),
+                CaptureDef::Spec(spec) => match (&spec.jsonpath, &spec.header) {
+                    (Some(p), None) => (self.json_path(p, &path)?, spec.secret),
+                    (None, Some(h)) => (CaptureFrom::Header(h.clone()), spec.secret),
+                    _ => {
+                        return Err(self.definition(
+                            format!(
+                                "capture `{name}` needs exactly one of `jsonpath` and `header`"
+                            ),
+                            &path,
+                        ));
+                    }
+                },
+            };
+            rules.push(CaptureRule {
+                name: name.clone(),
+                from,
+                secret,
+            });
+        }
+        Ok(rules)
+    }
+
+    fn json_path(&mut self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
+        let source = self.source;
+        let parsed = self.parse_path(written, || source.value(path))?;
+        Ok(CaptureFrom::Json(written.to_string(), parsed))
+    }
+
+    /// Parse a JSONPath once per text; `at` finds the position only when
+    /// there is an error.
+    fn parse_path(
+        &mut self,
+        written: &str,
+        at: impl FnOnce() -> Option<crate::error::Spot>,
+    ) -> Result<Arc<JsonPath>> {
+        if let Some(parsed) = self.paths.get(written) {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(JsonPath::parse(written).map_err(|e| {
+            Error::Definition(
+                Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
+                    .at(at())
+                    .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
+            )
+        })?);
+        self.paths.insert(written.to_string(), Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    fn expectations(&mut self, i: &str, def: &ExpectDef) -> Result<Expectations> {
+        let status = match &def.status {
+            None => Vec::new(),
+            Some(StatusDef::One(code)) => vec![*code],
+            Some(StatusDef::Any(codes)) => codes.clone(),
+        };
+        if let Some(bad) = status.iter().find(|c| !(100..=599).contains(*c)) {
+            return Err(self.definition(
+                format!("{bad} is not an HTTP status code"),
+                &["steps", i, "expect", "status"],
+            ));
+        }
+        let mut headers = Vec::new();
+        for (name, raw) in &def.headers {
+            let matcher = matcher(raw)
+                .map_err(|m| self.definition(m, &["steps", i, "expect", "headers", name]))?;
+            headers.push((name.clone(), matcher));
+        }
+        let mut json = Vec::new();
+        for (written, raw) in &def.json {
+            let path = ["steps", i, "expect", "json", written];
+            let source = self.source;
+            let parsed = self.parse_path(written, || source.key(&path))?;
+            let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
+            json.push((written.clone(), parsed, matcher));
+        }
+        Ok(Expectations {
+            status,
+            headers,
+            json,
+        })
+    }
+
+    /// `--input` names that no step uses and the journey does not declare are typos.
+    fn check_inputs(&self) -> Result<()> {
+        for name in self.options.inputs.keys() {
+            if !self.used_inputs.contains(name) && !self.journey.file.inputs.contains_key(name) {
+                let mut known: Vec<String> = self.used_inputs.iter().cloned().collect();
+                known.sort();
+                return Err(Error::Usage(format!(
+                    "journey `{}` has no input `{name}` (inputs: {})",
+                    self.journey.name,
+                    list_or_none(&known)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.
+fn matcher(raw: &Value) -> Result<Matcher, String> {
+    if let Some(map) = raw.as_object()
+        && map.len() == 1
+    {
+        if let Some(v) = map.get("equals") {
+            return Ok(Matcher::Equals(v.clone()));
+        }
+        if let Some(v) = map.get("exists") {
+            return v
+                .as_bool()
+                .map(Matcher::Exists)
+                .ok_or_else(|| "`exists` takes true or false".to_string());
+        }
+    }
+    Ok(Matcher::Equals(raw.clone()))
+}

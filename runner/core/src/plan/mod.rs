@@ -1,0 +1,140 @@
+//! The plan: everything a run will do, decided and validated before anything is
+//! sent. `reqflo check` stops here.
+
+mod build;
+mod inputs;
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+pub use build::{DEFAULT_CHAIN, PlanOptions, plan_journey, select_environment};
+pub use inputs::{Ask, InputMode};
+
+use crate::project::model::GenerateKind;
+use crate::template::Template;
+
+/// One journey, ready to run in one environment.
+#[derive(Debug)]
+pub struct Plan {
+    /// The journey's name.
+    pub journey: String,
+    /// The environment it runs in.
+    pub environment: String,
+    /// Steps in order.
+    pub steps: Vec<PlannedStep>,
+    /// Every secret the journey uses, once each.
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A step with its template compiled and every value source checked.
+#[derive(Debug)]
+pub struct PlannedStep {
+    /// The step's id.
+    pub id: String,
+    /// The compiled template.
+    pub template: Arc<Template>,
+    /// Placeholder name → where its value comes from.
+    pub fills: IndexMap<String, Fill>,
+    /// The environment's variables, the fallback for placeholders.
+    pub variables: Arc<IndexMap<String, Value>>,
+    /// What to keep from the response.
+    pub captures: Vec<CaptureRule>,
+    /// What the response must look like.
+    pub expect: Expectations,
+    /// Request hooks to run on the built request, in order.
+    pub hooks: Vec<PlannedHook>,
+    /// When to send the request again; `None` sends it once.
+    pub retries: Option<Retries>,
+}
+
+/// A step's checked `retries:`.
+#[derive(Debug, Clone)]
+pub struct Retries {
+    /// Extra attempts after the first.
+    pub count: u32,
+    /// Wait before the first retry; doubled before each next one.
+    pub backoff: std::time::Duration,
+    /// Statuses that are retried (connection errors and timeouts always are).
+    pub on: Vec<u16>,
+    /// Whether non-idempotent methods (POST, PATCH) may be retried.
+    pub non_idempotent: bool,
+}
+
+/// A hook attached to a step, with the secrets granted to it.
+#[derive(Debug, Clone)]
+pub struct PlannedHook {
+    /// The hook's name under `hooks:` in reqflo.yaml.
+    pub name: String,
+    /// Each granted secret's name and its index in `Plan::secrets`.
+    pub secrets: Vec<(String, usize)>,
+}
+
+/// Where a placeholder's value comes from at run time.
+#[derive(Debug, Clone)]
+pub enum Fill {
+    /// Known now: a literal, an input or a variable.
+    Value(Value),
+    /// `Plan::secrets[index]`.
+    Secret(usize),
+    /// A capture of an earlier step: (step index, capture name).
+    Capture(usize, String),
+    /// Generated afresh each time the step runs.
+    Generate(GenerateKind, usize),
+}
+
+/// A secret the journey uses, and how to resolve it.
+#[derive(Debug, Clone)]
+pub struct SecretUse {
+    /// Its name in the journey and the registry.
+    pub name: String,
+    /// Providers to try, in order.
+    pub chain: Vec<String>,
+    /// What to ask the providers for.
+    pub reference: String,
+    /// Where it may be sent: the registry's `hosts:` and `allow_http:`.
+    pub binding: crate::secret::Binding,
+}
+
+/// A value to keep from a response.
+#[derive(Debug)]
+pub struct CaptureRule {
+    /// Its name, for `type: capture`.
+    pub name: String,
+    /// Where in the response.
+    pub from: CaptureFrom,
+    /// Whether it joins the secrets (redacted everywhere).
+    pub secret: bool,
+}
+
+/// Where a capture reads from.
+#[derive(Debug)]
+pub enum CaptureFrom {
+    /// A JSONPath into the JSON body (written form, parsed form shared by
+    /// every step that writes the same path).
+    Json(String, Arc<JsonPath>),
+    /// A response header.
+    Header(String),
+}
+
+/// Checks on a response.
+#[derive(Debug, Default)]
+pub struct Expectations {
+    /// Acceptable status codes; empty means any.
+    pub status: Vec<u16>,
+    /// Header name → matcher.
+    pub headers: Vec<(String, Matcher)>,
+    /// JSONPath → matcher.
+    pub json: Vec<(String, Arc<JsonPath>, Matcher)>,
+}
+
+/// How an expected value is compared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// The value equals this.
+    Equals(Value),
+    /// The value is present (true) or absent (false).
+    Exists(bool),
+}

@@ -1,0 +1,18 @@
+//! reqflo's engine: running planned journeys. Secrets are resolved through
+//! the sandbox, each step is built, hooked, checked against where its
+//! secrets may go, sent, retried and judged, and the run's report comes
+//! back. What happens on the way goes to an [`Observer`] as [`Event`]s, all
+//! redacted; a [`Stop`] token ends a run early. Run futures are `Send`, so a
+//! server can run many at once on a multi-threaded runtime.
+
+#![warn(missing_docs)]
+
+pub mod dump;
+pub mod http;
+pub mod observer;
+pub mod run;
+pub mod stop;
+
+pub use observer::{Event, Observer, Quiet};
+pub use run::{RunSettings, exit_code, parse_size, run_plans};
+pub use stop::{Stop, stopped};

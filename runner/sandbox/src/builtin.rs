@@ -1,0 +1,116 @@
+//! The plugins compiled into the binary, and loading any plugin's bytes
+//! checked against its `sha256` pin.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use reqflo_core::error::{Error, Result};
+use reqflo_core::plugins::{
+    Builtin, BuiltinHook, HookSource, HookSpec, PluginSource, ProviderSpec,
+};
+use sha2::{Digest, Sha256};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+    include!(concat!(env!("OUT_DIR"), "/builtin_hooks.rs"));
+}
+
+/// Where build.rs put the compiled plugin components (test plugins among
+/// them), for integration tests and tools.
+pub const PLUGIN_DIR: &str = env!("REQFLO_TEST_PLUGIN_DIR");
+
+/// A built-in plugin's component, embedded in the binary.
+pub trait Embedded {
+    /// The component's bytes; empty when this binary was built without it.
+    fn bytes(self) -> &'static [u8];
+}
+
+fn embedded(table: &[(&str, &'static [u8])], name: &str) -> &'static [u8] {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .unwrap_or(&[])
+}
+
+impl Embedded for Builtin {
+    fn bytes(self) -> &'static [u8] {
+        embedded(embedded::BUILTIN_PLUGINS, self.name())
+    }
+}
+
+impl Embedded for BuiltinHook {
+    fn bytes(self) -> &'static [u8] {
+        embedded(embedded::BUILTIN_HOOKS, self.name())
+    }
+}
+
+/// A plugin whose component can be loaded.
+pub trait Load {
+    /// The component's bytes and SHA-256 (hex), checked against the pin.
+    fn load(&self) -> Result<(Cow<'static, [u8]>, String)>;
+}
+
+impl Load for ProviderSpec {
+    fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
+        let path = match &self.source {
+            PluginSource::Builtin(b) => Err(b.bytes()),
+            PluginSource::Path(path) => Ok(path.as_path()),
+        };
+        let owner = format!("provider `{}`", self.name);
+        load_pinned(path, &self.plugin, &owner, self.sha256.as_deref())
+    }
+}
+
+impl Load for HookSpec {
+    fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
+        let path = match &self.source {
+            HookSource::Builtin(b) if b.bytes().is_empty() => {
+                return Err(Error::Plugin(format!(
+                    "{}: this reqflo was built without the built-in hook `{}`",
+                    self.label(),
+                    b.name()
+                )));
+            }
+            HookSource::Builtin(b) => Err(b.bytes()),
+            HookSource::Path(path) => Ok(path.as_path()),
+        };
+        load_pinned(path, &self.plugin, &self.label(), self.sha256.as_deref())
+    }
+}
+
+/// A plugin's bytes (embedded, or read from `path`) and their SHA-256 (hex),
+/// checked against `pin`. `owner` names who uses it (`provider `x``, `hook
+/// `y` (…)`) in messages.
+fn load_pinned(
+    path: std::result::Result<&Path, &'static [u8]>,
+    plugin: &str,
+    owner: &str,
+    pin: Option<&str>,
+) -> Result<(Cow<'static, [u8]>, String)> {
+    let bytes: Cow<'static, [u8]> = match path {
+        Err(embedded) => embedded.into(),
+        Ok(path) => std::fs::read(path)
+            .map_err(|e| {
+                Error::Plugin(format!(
+                    "cannot read plugin {} for {owner}: {}",
+                    path.display(),
+                    reqflo_core::source::io_reason(&e)
+                ))
+            })?
+            .into(),
+    };
+    let digest = hex::encode(Sha256::digest(&bytes));
+    if let Some(pin) = pin {
+        let pin = pin
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        if pin != digest {
+            return Err(Error::Plugin(format!(
+                "plugin {plugin} for {owner} does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it"
+            )));
+        }
+    }
+    Ok((bytes, digest))
+}
