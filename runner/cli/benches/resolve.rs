@@ -26,17 +26,17 @@ fn main() {
         let bytes = Builtin::Env.bytes();
         let digest = hex::encode(sha2::Sha256::digest(bytes));
         let compile_started = Instant::now();
-        let host = PluginHost::new().expect("engine");
+        let host = PluginHost::shared().expect("engine");
         let compiled = host
             .compile("builtin:env", bytes, &digest)
             .expect("compiles");
         let compile = compile_started.elapsed();
+        let redactor = reqflo_core::redact::Redactor::for_run();
         let sandbox = || Sandbox {
             env: vec![("BENCH_SECRET".into(), "bench-value-1234".into())],
-            stdin: None,
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(5),
-            net: None,
+            ..Sandbox::new(redactor.clone())
         };
 
         let mut start = Vec::with_capacity(ROUNDS);

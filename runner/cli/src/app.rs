@@ -2,6 +2,7 @@
 
 use reqflo_sandbox::Load as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -9,24 +10,28 @@ use crate::cli::{
     CheckArgs, Cli, Command, ExportArgs, PluginsCommand, RunArgs, SecretsCommand, Selection,
 };
 use crate::console::{self, Console};
+use crate::exit;
 use reqflo_core::bundle::Bundle;
-use reqflo_core::error::{Error, Result, exit};
+use reqflo_core::error::{Error, PluginError, Result};
 use reqflo_core::plan::{self, InputMode, Plan, PlanOptions};
 use reqflo_core::project::Project;
+use reqflo_core::redact::Redactor;
 use reqflo_core::report::{ReportTargets, write_reports};
-use reqflo_engine::run::{RunSettings, exit_code, run_plans};
+use reqflo_engine::run::{RunSettings, run_plans};
 use reqflo_sandbox::secrets::{Builtin, PluginSource, Providers, Resolver, SecretStore};
 
-/// Run the command line and return the exit code.
-pub async fn main(cli: Cli) -> Result<i32> {
+/// Run the command line and return the exit code. `redactor` is the run's
+/// (a command is one run): the caller keeps it alive until the error, if
+/// any, has been printed.
+pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
     if let Command::Run(args) = cli.command {
         if let Some(path) = args.bundle.clone() {
-            return run_bundle(&cwd.join(path), args).await;
+            return run_bundle(&cwd.join(path), args, redactor).await;
         }
         let project = Project::discover(cli.project.as_deref(), &cwd)?;
-        return run(&project, args).await;
+        return run(&project, args, redactor).await;
     }
     // Writing and inspecting plugins needs no project.
     let command = match cli.command {
@@ -40,9 +45,9 @@ pub async fn main(cli: Cli) -> Result<i32> {
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
     match command {
-        Command::Export(args) => export(&project, &cwd, args).await,
-        Command::Run(args) => run(&project, args).await,
-        Command::Check(args) => check(&project, args).await,
+        Command::Export(args) => export(&project, &cwd, args, redactor).await,
+        Command::Run(args) => run(&project, args, redactor).await,
+        Command::Check(args) => check(&project, args, redactor).await,
         Command::Secrets {
             command: SecretsCommand::List,
         } => secrets_list(&project),
@@ -108,7 +113,7 @@ fn let_go<T>(value: T) {
     std::mem::forget(value);
 }
 
-async fn run(project: &Project, args: RunArgs) -> Result<i32> {
+async fn run(project: &Project, args: RunArgs, redactor: &Arc<Redactor>) -> Result<i32> {
     let timeout = reqflo_core::duration::parse(&args.timeout)
         .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
     let max_body = reqflo_engine::run::parse_size(&args.max_body)
@@ -141,6 +146,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
         record_messages: targets.any(),
         max_body,
         jobs: usize::from(args.jobs),
+        redactor: Arc::clone(redactor),
     };
     // From here on Ctrl-C stops the run and still writes its reports (before
     // this point nothing has been resolved or sent, and it simply quits).
@@ -148,9 +154,9 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     let (report, error) = run_plans(project, &providers, &plans, &settings, &console, &stop).await;
     if targets.any() {
         // Reports are written for error runs too; a scan hit is the worst error.
-        write_reports(&report, &targets, reqflo_core::redact::global())?;
+        write_reports(&report, &targets, redactor)?;
     }
-    let code = exit_code(&report);
+    let code = exit::for_report(&report);
     // Plans and reports hold names, templates and redacted text, no secret.
     let_go(report);
     let_go(plans);
@@ -160,8 +166,9 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32> {
     }
 }
 
-/// Unpack a bundle into a temporary project and run its journey there.
-async fn run_bundle(path: &Path, mut args: RunArgs) -> Result<i32> {
+/// Run a bundle's journey: the bundle becomes a project in memory, standing
+/// in the bundle file's folder.
+async fn run_bundle(path: &Path, mut args: RunArgs, redactor: &Arc<Redactor>) -> Result<i32> {
     let bundle = Bundle::read(path)?;
     if !args.selection.journeys.is_empty() && args.selection.journeys != [bundle.journey.clone()] {
         return Err(Error::Usage(format!(
@@ -170,18 +177,21 @@ async fn run_bundle(path: &Path, mut args: RunArgs) -> Result<i32> {
         )));
     }
     args.selection.journeys = vec![bundle.journey.clone()];
-    let dir = tempfile::tempdir()
-        .map_err(|e| Error::Runtime(format!("cannot make a folder for the bundle: {e}")))?;
-    bundle.unpack(dir.path())?;
-    let project = Project::load(dir.path().to_path_buf())?;
-    run(&project, args).await
+    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let project = bundle.into_project(root)?;
+    run(&project, args, redactor).await
 }
 
-async fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> {
+async fn export(
+    project: &Project,
+    cwd: &Path,
+    args: ExportArgs,
+    redactor: &Arc<Redactor>,
+) -> Result<i32> {
     let bundle = reqflo_core::bundle::export(project, &args.journey)?;
     if !args.no_resolve {
-        learn_values(project, &args.journey, args.environment.as_ref()).await?;
-        if let Some((place, name)) = bundle.find_value(reqflo_core::redact::global()) {
+        learn_values(project, &args.journey, args.environment.as_ref(), redactor).await?;
+        if let Some((place, name)) = bundle.find_value(redactor) {
             return Err(Error::Runtime(format!(
                 "{place} holds the value of secret `{name}`; a bundle names secrets and never holds them, so nothing was written \
                  (in a journey write `{{type: secret, name: {name}}}` instead)"
@@ -196,10 +206,10 @@ async fn export(project: &Project, cwd: &Path, args: ExportArgs) -> Result<i32> 
             let fail =
                 |e: std::io::Error| Error::Runtime(format!("cannot write {}: {e}", path.display()));
             let file = std::fs::File::create(&path).map_err(fail)?;
-            let mut writer = reqflo_core::redact::RedactingWriter::new(file);
+            let mut writer = reqflo_core::redact::RedactingWriter::with(file, redactor);
             std::io::Write::write_all(&mut writer, text.as_bytes()).map_err(fail)?;
             writer.finish().map_err(fail)?;
-            reqflo_core::report::scan_file(&path, reqflo_core::redact::global())?;
+            reqflo_core::report::scan_file(&path, redactor)?;
         }
     }
     Ok(exit::OK)
@@ -213,6 +223,7 @@ async fn learn_values(
     project: &Project,
     journey: &str,
     environment: Option<&String>,
+    redactor: &Arc<Redactor>,
 ) -> Result<()> {
     let providers = Providers::from_project(project)?;
     for environment in environments(project, environment) {
@@ -225,7 +236,7 @@ async fn learn_values(
         };
         let plan = plan::plan_journey(project, &providers, &project.journey(journey)?, &options)?;
         let mut store = SecretStore::default();
-        let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+        let mut resolver = Resolver::new(project, &providers, &plan.secrets, Arc::clone(redactor));
         for resolution in resolver.check_all(&plan.secrets, &mut store).await {
             if let Err(e) = resolution.outcome {
                 console::err(&format!(
@@ -253,7 +264,7 @@ fn environments(project: &Project, asked: Option<&String>) -> Vec<Option<String>
     }
 }
 
-async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
+async fn check(project: &Project, args: CheckArgs, redactor: &Arc<Redactor>) -> Result<i32> {
     let names = journey_names(project, &args.selection)?;
     let providers = Providers::from_project(project)?;
     let hooks = reqflo_sandbox::hooks::HookSpecs::from_project(project)?;
@@ -299,7 +310,8 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
             }
             if args.resolve {
                 let mut store = SecretStore::default();
-                let mut resolver = Resolver::new(project, &providers, &plan.secrets);
+                let mut resolver =
+                    Resolver::new(project, &providers, &plan.secrets, Arc::clone(redactor));
                 for resolution in resolver.check_all(&plan.secrets, &mut store).await {
                     match resolution.outcome {
                         Ok(provider) => console::out(&format!(
@@ -307,7 +319,7 @@ async fn check(project: &Project, args: CheckArgs) -> Result<i32> {
                             resolution.name
                         )),
                         Err(e) => {
-                            code = code.max(e.exit_code());
+                            code = code.max(exit::for_error(&e));
                             console::out(&format!("  secret {}: {e}", resolution.name));
                         }
                     }
@@ -328,8 +340,8 @@ fn check_pins(
     hooks: &reqflo_sandbox::hooks::HookSpecs,
 ) -> Result<()> {
     let pinned = |error: Error, spot| match error {
-        Error::Plugin(message) => {
-            Error::Config(reqflo_core::error::Diagnostic::new(message).at(spot))
+        Error::Plugin(why) => {
+            Error::Config(reqflo_core::error::Diagnostic::new(why.to_string()).at(spot))
         }
         other => other,
     };
@@ -594,8 +606,8 @@ fn digest_and_pin<B>(loaded: Result<(B, String)>, builtin: bool, pinned: bool) -
             };
             return (digest, pin.to_string());
         }
-        Err(Error::Plugin(m)) if m.contains("does not match") => "PIN MISMATCH: refused",
-        Err(Error::Plugin(m)) if m.contains("built without") => "not in this build",
+        Err(Error::Plugin(PluginError::PinMismatch { .. })) => "PIN MISMATCH: refused",
+        Err(Error::Plugin(PluginError::NotBuilt { .. })) => "not in this build",
         Err(_) => "file missing",
     };
     ("-".into(), pin.into())

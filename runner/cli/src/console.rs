@@ -119,12 +119,11 @@ impl Console {
             state.next += 1;
             // Held lines were redacted when made; a secret this journey
             // captured later (a token in an earlier dump) is known only now.
-            let redactor = redact::global();
             let _ = std::io::stderr()
                 .lock()
-                .write_all(&redactor.redact_bytes(&err));
+                .write_all(&redact::live::redact_bytes(&err));
             let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&redactor.redact_bytes(&out));
+            let _ = stdout.write_all(&redact::live::redact_bytes(&out));
             let _ = stdout.flush();
         }
     }
@@ -287,7 +286,7 @@ fn clean(text: &str) -> String {
 /// [`clean`], borrowing `text` when nothing in it is replaced: a dump can be
 /// megabytes, and each copy of it costs as much as redacting it.
 fn cleaned(text: &str) -> Cow<'_, str> {
-    match redact::global().redact(text) {
+    match redact::live::redact(text) {
         Cow::Borrowed(text) => printable(text),
         Cow::Owned(redacted) => Cow::Owned(printable(&redacted).into_owned()),
     }
@@ -448,7 +447,8 @@ mod tests {
     fn a_panic_message_quoting_a_secret_is_redacted() {
         use base64::Engine as _;
         let secret = "panic-canary/Se+cret=71c4";
-        redact::global().add("PANIC_CANARY", secret.as_bytes());
+        let run = redact::Redactor::for_run();
+        run.add("PANIC_CANARY", secret.as_bytes());
         let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
         let owned: Box<dyn std::any::Any + Send> =
             Box::new(format!("bad header `{secret}` (as {b64}) \x1b[2J"));

@@ -12,7 +12,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::console;
-use reqflo_core::error::{Error, Result, exit};
+use crate::exit;
+use reqflo_core::error::{Error, Result};
 use reqflo_engine::Stop;
 
 /// Watch for SIGINT and SIGTERM from now on: the first one sets the

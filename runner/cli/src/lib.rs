@@ -10,4 +10,5 @@ pub mod app;
 pub mod authoring;
 pub mod cli;
 pub mod console;
+pub mod exit;
 pub mod interrupt;

@@ -4,7 +4,8 @@ use clap::Parser;
 
 use reqflo::cli::Cli;
 use reqflo::console;
-use reqflo_core::error::exit;
+use reqflo::exit;
+use reqflo_core::redact::Redactor;
 
 fn main() {
     install_panic_hook();
@@ -31,11 +32,14 @@ fn main() {
             std::process::exit(exit::RUNTIME);
         }
     };
-    let code = match runtime.block_on(reqflo::app::main(cli)) {
+    // The command is one run: its redactor lives until the process exits,
+    // so the last error below is printed through it too.
+    let redactor = Redactor::for_run();
+    let code = match runtime.block_on(reqflo::app::main(cli, &redactor)) {
         Ok(code) => code,
         Err(e) => {
-            console::err(&format!("error: {e}"));
-            e.exit_code()
+            console::err(&format!("error: {}", exit::message(&e)));
+            exit::for_error(&e)
         }
     };
     // Secrets held by the runtime's tasks are dropped (and zeroed) here.

@@ -9,14 +9,13 @@
 //! into a variable or a journey by mistake).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Diagnostic, Error, Result};
-use crate::project::Project;
-use crate::project::load::PROJECT_FILE;
+use crate::project::{MemoryFiles, PROJECT_FILE, Project};
 use crate::redact::Redactor;
 
 /// The bundle format version this reqflo writes and reads.
@@ -189,39 +188,38 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// Lay the bundle out as a project in `dir` (a fresh temporary folder).
-    pub fn unpack(&self, dir: &Path) -> Result<()> {
-        let fail = |e: std::io::Error| Error::Runtime(format!("cannot unpack the bundle: {e}"));
+    /// The bundle as a project in memory, standing in the folder `root` (the
+    /// bundle file's): nothing is unpacked to disk.
+    pub fn into_project(self, root: PathBuf) -> Result<Project> {
         let mut config = serde_yaml::Mapping::new();
         for (key, section) in [
-            ("environments", &self.environments),
-            ("providers", &self.providers),
-            ("hooks", &self.hooks),
-            ("secrets", &self.secrets),
+            ("environments", self.environments),
+            ("providers", self.providers),
+            ("hooks", self.hooks),
+            ("secrets", self.secrets),
         ] {
             if !section.is_empty() {
-                config.insert(key.into(), serde_yaml::Value::Mapping(section.clone()));
+                config.insert(key.into(), serde_yaml::Value::Mapping(section));
             }
         }
         let config = serde_yaml::to_string(&config)
-            .map_err(|e| Error::Runtime(format!("cannot unpack the bundle: {e}")))?;
-        std::fs::write(dir.join(PROJECT_FILE), config).map_err(fail)?;
-        for (name, text) in &self.files {
-            // Only journeys/NAME.yaml and templates/NAME.yaml: a bundle must not
-            // write anywhere else.
+            .map_err(|e| Error::Runtime(format!("cannot read the bundle's project: {e}")))?;
+        let mut files = MemoryFiles::new("the bundle").with(PROJECT_FILE, config);
+        for (name, text) in self.files {
+            // Only journeys/NAME.yaml and templates/NAME.yaml: a bundle holds
+            // nothing else a project would read.
             let Some((folder, file)) = name.split_once('/') else {
-                return Err(bad_file(name));
+                return Err(bad_file(&name));
             };
             let stem_ok = file
                 .strip_suffix(".yaml")
                 .is_some_and(|s| !s.is_empty() && !s.starts_with('.') && !s.contains(['/', '\\']));
             if !matches!(folder, "journeys" | "templates") || !stem_ok {
-                return Err(bad_file(name));
+                return Err(bad_file(&name));
             }
-            std::fs::create_dir_all(dir.join(folder)).map_err(fail)?;
-            std::fs::write(dir.join(folder).join(file), text).map_err(fail)?;
+            files.insert(name, text);
         }
-        Ok(())
+        Project::in_memory(root, files)
     }
 }
 

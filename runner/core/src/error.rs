@@ -1,27 +1,13 @@
-//! Errors grouped by kind, each kind owning one exit code.
+//! Errors grouped by kind. A front end decides what each kind means to its
+//! users (the CLI maps kinds to exit codes, a server to HTTP statuses); no
+//! front end needs to read a message to tell errors apart.
 //!
 //! Messages are lowercase fragments that read well after "failed to …" and never
 //! carry a secret value; everything printed still passes the redactor.
 
 use std::fmt;
 
-/// Documented exit codes (README and `--help`).
-pub mod exit {
-    /// Every step passed.
-    pub const OK: i32 = 0;
-    /// Bad command line or project configuration.
-    pub const USAGE: i32 = 1;
-    /// A journey or template definition is wrong.
-    pub const DEFINITION: i32 = 2;
-    /// Network, secret resolution, plugin fault or policy denial.
-    pub const RUNTIME: i32 = 3;
-    /// An expectation failed.
-    pub const EXPECTATION: i32 = 4;
-    /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
-    pub const INTERRUPTED: i32 = 130;
-}
-
-/// Any failure reqflo reports; the variant decides the exit code.
+/// Any failure reqflo reports; the variant is its kind.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The command line is wrong.
@@ -41,7 +27,10 @@ pub enum Error {
     Secret(String),
     /// A plugin could not be loaded, or misbehaved.
     #[error("{0}")]
-    Plugin(String),
+    Plugin(PluginError),
+    /// A run input has no value and no one was asked for one.
+    #[error("input `{0}` has no value")]
+    MissingInput(String),
     /// Sending a request or reading its response failed.
     #[error("{0}")]
     Runtime(String),
@@ -51,17 +40,50 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_) | Error::Config(_) => exit::USAGE,
-            Error::Definition(_) => exit::DEFINITION,
-            Error::Policy(_) | Error::Secret(_) | Error::Plugin(_) | Error::Runtime(_) => {
-                exit::RUNTIME
-            }
-            Error::Interrupted(_) => exit::INTERRUPTED,
-        }
+    /// A plugin failure that is none of [`PluginError`]'s particular kinds.
+    pub fn plugin(message: impl Into<String>) -> Error {
+        Error::Plugin(PluginError::Failed(message.into()))
     }
+}
+
+/// Why a plugin could not be loaded or did not behave.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file's SHA-256 is not the one `reqflo.yaml` pins.
+    #[error(
+        "plugin {plugin} for {owner} does not match its sha256 pin (pinned {pinned}, file is {actual}); refusing to load it"
+    )]
+    PinMismatch {
+        /// The plugin as written (`./plugins/x.wasm`).
+        plugin: String,
+        /// Who uses it: `provider `x``, `hook `y` (…)`.
+        owner: String,
+        /// The pinned digest, hex.
+        pinned: String,
+        /// The file's digest, hex.
+        actual: String,
+    },
+    /// A built-in that this build of reqflo does not carry.
+    #[error("{owner}: this reqflo was built without the built-in hook `{hook}`")]
+    NotBuilt {
+        /// Who asked for it.
+        owner: String,
+        /// The built-in's name.
+        hook: String,
+    },
+    /// The plugin's file cannot be read.
+    #[error("cannot read plugin {path} for {owner}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Who uses it.
+        owner: String,
+        /// Why not, as the OS says it.
+        reason: String,
+    },
+    /// Anything else: it failed to compile, start, configure or answer.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Shorthand for results in this crate.

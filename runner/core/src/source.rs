@@ -35,7 +35,7 @@ pub struct Source {
     line_starts: Vec<usize>,
     /// Built on first use: only errors need positions, and a valid file should
     /// not pay for a second parse.
-    index: std::cell::OnceCell<Indexer>,
+    index: std::sync::OnceLock<Indexer>,
 }
 
 /// Join path segments into an index key; `\u{1f}` cannot appear in YAML keys we use.
@@ -67,7 +67,7 @@ impl Source {
             path,
             text,
             line_starts,
-            index: std::cell::OnceCell::new(),
+            index: std::sync::OnceLock::new(),
         }
     }
 

@@ -9,10 +9,14 @@
 
 pub mod dump;
 pub mod http;
+mod journey;
+mod judge;
 pub mod observer;
+mod record;
 pub mod run;
+mod step;
 pub mod stop;
 
 pub use observer::{Event, Observer, Quiet};
-pub use run::{RunSettings, exit_code, parse_size, run_plans};
+pub use run::{RunSettings, parse_size, run_plans};
 pub use stop::{Stop, stopped};

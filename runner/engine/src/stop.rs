@@ -45,8 +45,14 @@ impl Stop {
     /// Wait until a stop is asked for; returns what asked.
     pub async fn wait(&self) -> &'static str {
         let mut seen = self.asked.subscribe();
-        match seen.wait_for(Option::is_some).await {
-            Ok(why) => why.unwrap_or("a signal"),
+        // The borrow of the channel ends here, before any other await: held
+        // across one, it would make every run's future `!Send`.
+        let asked = seen
+            .wait_for(Option::is_some)
+            .await
+            .map(|why| why.unwrap_or("a signal"));
+        match asked {
+            Ok(why) => why,
             // Unreachable while `self` holds the sender; waiting forever is
             // what a stop that cannot be asked for means.
             Err(_) => std::future::pending().await,

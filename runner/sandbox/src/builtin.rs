@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use reqflo_core::error::{Error, Result};
+use reqflo_core::error::{Error, PluginError, Result};
 use reqflo_core::plugins::{
     Builtin, BuiltinHook, HookSource, HookSpec, PluginSource, ProviderSpec,
 };
@@ -66,11 +66,10 @@ impl Load for HookSpec {
     fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
         let path = match &self.source {
             HookSource::Builtin(b) if b.bytes().is_empty() => {
-                return Err(Error::Plugin(format!(
-                    "{}: this reqflo was built without the built-in hook `{}`",
-                    self.label(),
-                    b.name()
-                )));
+                return Err(Error::Plugin(PluginError::NotBuilt {
+                    owner: self.label(),
+                    hook: b.name().to_string(),
+                }));
             }
             HookSource::Builtin(b) => Err(b.bytes()),
             HookSource::Path(path) => Ok(path.as_path()),
@@ -92,11 +91,11 @@ fn load_pinned(
         Err(embedded) => embedded.into(),
         Ok(path) => std::fs::read(path)
             .map_err(|e| {
-                Error::Plugin(format!(
-                    "cannot read plugin {} for {owner}: {}",
-                    path.display(),
-                    reqflo_core::source::io_reason(&e)
-                ))
+                Error::Plugin(PluginError::Unreadable {
+                    path: path.display().to_string(),
+                    owner: owner.to_string(),
+                    reason: reqflo_core::source::io_reason(&e),
+                })
             })?
             .into(),
     };
@@ -107,9 +106,12 @@ fn load_pinned(
             .trim_start_matches("sha256:")
             .to_ascii_lowercase();
         if pin != digest {
-            return Err(Error::Plugin(format!(
-                "plugin {plugin} for {owner} does not match its sha256 pin (pinned {pin}, file is {digest}); refusing to load it"
-            )));
+            return Err(Error::Plugin(PluginError::PinMismatch {
+                plugin: plugin.to_string(),
+                owner: owner.to_string(),
+                pinned: pin,
+                actual: digest,
+            }));
         }
     }
     Ok((bytes, digest))

@@ -15,7 +15,8 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::cli::InspectArgs;
 use crate::console;
-use reqflo_core::error::{Error, Result, exit};
+use crate::exit;
+use reqflo_core::error::{Error, Result};
 use reqflo_sandbox::secrets::{Builtin, PluginHost};
 
 /// What `plugin inspect` found in a component.
@@ -170,7 +171,7 @@ pub fn inspect(label: &str, bytes: &[u8]) -> Result<Inspection> {
     let loads = if is_hook {
         reqflo_sandbox::hooks::check_loads(label, &sha256, bytes)
     } else {
-        PluginHost::new()
+        PluginHost::shared()
             .and_then(|host| host.compile(label, bytes, &sha256))
             .map(|_| ())
     }

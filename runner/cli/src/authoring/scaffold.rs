@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::NewArgs;
 use crate::console;
-use reqflo_core::error::{Error, Result, exit};
+use crate::exit;
+use reqflo_core::error::{Error, Result};
 
 /// The SDK's files, as (path inside the SDK, text). A unit test checks that
 /// this lists every file of `plugins/sdk`.

@@ -61,9 +61,7 @@ pub fn input_value(
     match (default, mode) {
         (Some(value), _) => Ok(Some(value)),
         (None, InputMode::Check) => Ok(None),
-        (None, _) => Err(Error::Usage(format!(
-            "input `{name}` has no value; pass --input {name}=VALUE"
-        ))),
+        (None, _) => Err(Error::MissingInput(name.to_string())),
     }
 }
 
@@ -97,10 +95,10 @@ mod tests {
     }
 
     #[test]
-    fn missing_input_without_default_is_a_usage_error() {
+    fn missing_input_without_default_is_an_error_naming_it() {
         let given = IndexMap::new();
         let err = input_value("amount", None, &given, InputMode::NoPrompt);
-        assert!(matches!(err, Err(Error::Usage(m)) if m.contains("--input amount=")));
+        assert!(matches!(err, Err(Error::MissingInput(name)) if name == "amount"));
         assert!(matches!(
             input_value("amount", None, &given, InputMode::Check),
             Ok(None)

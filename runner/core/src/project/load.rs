@@ -1,10 +1,12 @@
 //! Project discovery and file loading, with positions for every error.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::files::{FolderFiles, MemoryFiles, ProjectFiles, join};
 use super::model::{JourneyFile, ProjectFile, TemplateFile};
 use crate::error::{Diagnostic, Error, Result};
 use crate::source::Source;
@@ -26,8 +28,12 @@ pub struct Loaded<T> {
 /// A project: its root, `reqflo.yaml`, and where journeys and templates live.
 #[derive(Debug)]
 pub struct Project {
-    /// The folder holding `reqflo.yaml`.
+    /// The folder holding `reqflo.yaml`; paths written in it (a plugin file,
+    /// a secret file) are relative to this folder. For a project in memory,
+    /// the folder it stands in (a bundle's).
     pub root: PathBuf,
+    /// Its files: a folder, or text in memory.
+    files: Arc<dyn ProjectFiles>,
     /// `reqflo.yaml`, parsed.
     pub config: ProjectFile,
     /// `reqflo.yaml`'s source, for positions.
@@ -68,13 +74,25 @@ impl Project {
         Project::load(root)
     }
 
-    /// Load the project rooted at `root`.
+    /// Load the project in the folder `root`.
     pub fn load(root: PathBuf) -> Result<Project> {
-        let source = Source::read(&root.join(PROJECT_FILE), PROJECT_FILE.to_string())
-            .map_err(|m| Error::Config(Diagnostic::new(m)))?;
+        let files = FolderFiles::new(root.clone());
+        Project::open(root, Arc::new(files))
+    }
+
+    /// A project whose files are in memory: nothing is read from disk but
+    /// what `reqflo.yaml` itself points at (a plugin, a secret file), which
+    /// is relative to `root`.
+    pub fn in_memory(root: PathBuf, files: MemoryFiles) -> Result<Project> {
+        Project::open(root, Arc::new(files))
+    }
+
+    fn open(root: PathBuf, files: Arc<dyn ProjectFiles>) -> Result<Project> {
+        let source = read(&*files, &root, PROJECT_FILE).map_err(Error::Config)?;
         let config: ProjectFile = source.parse().map_err(Error::Config)?;
         Ok(Project {
             root,
+            files,
             config,
             config_source: source,
         })
@@ -82,45 +100,50 @@ impl Project {
 
     /// Names of all journeys, sorted.
     pub fn journey_names(&self) -> Vec<String> {
-        stems(&self.root.join("journeys"))
+        stems(self.files.list("journeys"))
     }
 
     /// Names of all templates, sorted.
     pub fn template_names(&self) -> Vec<String> {
-        stems(&self.root.join("templates"))
+        stems(self.files.list("templates"))
     }
 
     /// Load `journeys/NAME.yaml`; an unknown name is a usage error.
     pub fn journey(&self, name: &str) -> Result<Loaded<JourneyFile>> {
-        let Some(path) = find_file(&self.root.join("journeys"), name) else {
+        let Some(path) = self.find_file("journeys", name) else {
             return Err(Error::Usage(format!(
                 "no journey `{name}` in {} (journeys: {})",
-                self.root.join("journeys").display(),
+                self.files.show("journeys"),
                 list_or_none(&self.journey_names())
             )));
         };
-        self.load_file(name, &path, "journeys")
-            .map_err(Error::Definition)
+        self.load_file(name, &path).map_err(Error::Definition)
     }
 
     /// Load `templates/NAME.yaml`, or `None` when no such file exists.
     pub fn template(&self, name: &str) -> Option<Result<Loaded<TemplateFile>, Diagnostic>> {
-        let path = find_file(&self.root.join("templates"), name)?;
-        Some(self.load_file(name, &path, "templates"))
+        let path = self.find_file("templates", name)?;
+        Some(self.load_file(name, &path))
+    }
+
+    /// `folder/NAME.yaml` or `folder/NAME.yml`. Names with path separators
+    /// never match, so a journey cannot reach outside its folder.
+    fn find_file(&self, folder: &str, name: &str) -> Option<String> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return None;
+        }
+        ["yaml", "yml"]
+            .iter()
+            .map(|ext| join(folder, &format!("{name}.{ext}")))
+            .find(|path| self.files.exists(path))
     }
 
     fn load_file<T: DeserializeOwned + Serialize>(
         &self,
         name: &str,
-        path: &Path,
-        folder: &str,
+        path: &str,
     ) -> Result<Loaded<T>, Diagnostic> {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let source =
-            Source::read(path, format!("{folder}/{file_name}")).map_err(Diagnostic::new)?;
+        let source = read(&*self.files, &self.root, path)?;
         // Journeys can run to thousands of steps: long files are parsed once
         // per content and kept (see `cache`).
         let file = super::cache::parse_through(source.text(), || source.parse())?;
@@ -143,30 +166,21 @@ impl Project {
     }
 }
 
-/// `NAME.yaml` or `NAME.yml` in `dir`. Names with path separators never match,
-/// so a journey cannot reach outside its folder.
-fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return None;
-    }
-    ["yaml", "yml"]
-        .iter()
-        .map(|ext| dir.join(format!("{name}.{ext}")))
-        .find(|p| p.is_file())
+/// Read `path` of `files` as a source named by that path.
+fn read(files: &dyn ProjectFiles, root: &Path, path: &str) -> Result<Source, Diagnostic> {
+    let text = files
+        .read(path)
+        .map_err(|why| Diagnostic::new(format!("cannot read {path}: {why}")))?;
+    Ok(Source::from_text(root.join(path), path.to_string(), text))
 }
 
-fn stems(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let path = entry.path();
-            let ext = path.extension()?.to_str()?;
-            if ext != "yaml" && ext != "yml" {
-                return None;
-            }
-            Some(path.file_stem()?.to_str()?.to_string())
+/// The names of the `.yaml` and `.yml` files among `files`, sorted.
+fn stems(files: Vec<String>) -> Vec<String> {
+    let mut names: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let (stem, ext) = file.rsplit_once('.')?;
+            (matches!(ext, "yaml" | "yml") && !stem.is_empty()).then(|| stem.to_string())
         })
         .collect();
     names.sort();

@@ -9,10 +9,11 @@
 //! stream, safe across write boundaries.
 
 mod forms;
+pub mod live;
 mod redactor;
 mod sample;
 mod stream;
 
 pub use forms::encoded_forms;
-pub use redactor::{Redactor, global, sanitize_plugin_text};
+pub use redactor::{Redactor, sanitize_plugin_text};
 pub use stream::RedactingWriter;

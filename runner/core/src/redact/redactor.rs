@@ -1,7 +1,8 @@
 //! The redactor: every known secret form, matched in one aho-corasick pass.
 
 use std::borrow::Cow;
-use std::sync::{OnceLock, RwLock};
+use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
@@ -37,19 +38,30 @@ impl Inner {
     }
 }
 
-/// Replaces every known secret form with `[redacted:NAME]`.
+/// Replaces every known secret form with `[redacted:NAME]`. Each run owns
+/// one, knowing that run's values; [`Redactor::for_run`] also shows it to the
+/// process-wide view ([`super::live`]) for as long as the run holds it.
 #[derive(Default)]
 pub struct Redactor {
     inner: RwLock<Inner>,
 }
 
-/// The process-wide redactor: errors and panics are printed through it too.
-pub fn global() -> &'static Redactor {
-    static GLOBAL: OnceLock<Redactor> = OnceLock::new();
-    GLOBAL.get_or_init(Redactor::default)
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let forms = self.inner.read().map(|i| i.patterns.len()).unwrap_or(0);
+        f.debug_struct("Redactor").field("forms", &forms).finish()
+    }
 }
 
 impl Redactor {
+    /// A redactor for one run, seen by the process-wide view until the last
+    /// clone of it is dropped (its values are zeroed then).
+    pub fn for_run() -> Arc<Redactor> {
+        let redactor = Arc::new(Redactor::default());
+        super::live::register(&redactor);
+        redactor
+    }
+
     /// Learn a value and its encoded forms, shown as `[redacted:label]`.
     pub fn add(&self, label: &str, value: &[u8]) {
         let marker = format!("[redacted:{label}]");
@@ -178,9 +190,9 @@ impl Redactor {
 /// Make plugin-supplied text safe to print: redacted first (so neither the cut
 /// nor the loss of newlines can break a value apart), then without control
 /// characters (no terminal escapes, no fake extra lines) and bounded in length.
-pub fn sanitize_plugin_text(text: &str) -> String {
+pub fn sanitize_plugin_text(redactor: &Redactor, text: &str) -> String {
     const MAX_CHARS: usize = 300;
-    let text = global().redact(text);
+    let text = redactor.redact(text);
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
         if count == MAX_CHARS {
@@ -431,7 +443,7 @@ mod tests {
 
     #[test]
     fn plugin_text_loses_control_characters() {
-        let clean = sanitize_plugin_text("bad\u{1b}[31mred\nline");
+        let clean = sanitize_plugin_text(&Redactor::default(), "bad\u{1b}[31mred\nline");
         assert!(!clean.contains('\u{1b}'));
         assert!(!clean.contains('\n'));
     }

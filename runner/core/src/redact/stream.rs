@@ -2,26 +2,21 @@
 
 use std::io::{self, Write};
 
-use super::redactor::{Redactor, global};
+use super::redactor::Redactor;
 
 /// Redacts everything written through it before it reaches `inner`. Holds back
 /// the last few bytes of each write (fewer than the longest known form) until
 /// the next write or `finish` shows whether they start a secret.
-pub struct RedactingWriter<W: Write> {
+pub struct RedactingWriter<'r, W: Write> {
     inner: W,
-    redactor: &'static Redactor,
+    redactor: &'r Redactor,
     pending: Vec<u8>,
     scratch: Vec<u8>,
 }
 
-impl<W: Write> RedactingWriter<W> {
-    /// Wrap `inner`, redacting with the process-wide redactor.
-    pub fn new(inner: W) -> Self {
-        Self::with(inner, global())
-    }
-
+impl<'r, W: Write> RedactingWriter<'r, W> {
     /// Wrap `inner`, redacting with `redactor`.
-    pub fn with(inner: W, redactor: &'static Redactor) -> Self {
+    pub fn with(inner: W, redactor: &'r Redactor) -> Self {
         RedactingWriter {
             inner,
             redactor,
@@ -47,7 +42,7 @@ impl<W: Write> RedactingWriter<W> {
     }
 }
 
-impl<W: Write> Write for RedactingWriter<W> {
+impl<W: Write> Write for RedactingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);
         self.drain(false)?;

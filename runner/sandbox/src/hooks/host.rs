@@ -25,7 +25,7 @@ use crate::secrets::plugin::{CpuBudget, Limiter, add_wasi_without_sockets};
 use reqflo_core::duration::human;
 use reqflo_core::message::{BuiltRequest, may_send_to};
 use reqflo_core::plugins::HookSpec;
-use reqflo_core::redact;
+use reqflo_core::redact::Redactor;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -97,6 +97,8 @@ pub struct HookContext {
     pub client: reqwest::Client,
     /// Access tokens of the run, shared by every hook.
     pub tokens: Arc<TokenCache>,
+    /// The run's redactor: learns every derived secret, hides what hooks print.
+    pub redactor: Arc<Redactor>,
 }
 
 /// Everything a hook's store holds.
@@ -148,7 +150,7 @@ impl HookState {
         }
         self.derived += 1;
         self.count_handle(secret.value.len())?;
-        redact::global().add(&secret.label, &secret.value);
+        self.context.redactor.add(&secret.label, &secret.value);
         Ok(self.table.push(secret)?)
     }
 
@@ -220,8 +222,8 @@ fn reserved(name: &HeaderName) -> bool {
 
 /// A redacted view of text that carries a secret, with `[secret NAME]`
 /// markers; when the redactor recognises nothing, the whole text is hidden.
-fn view(text: &str, labels: &[String]) -> String {
-    let redacted = redact::global().redact(text);
+fn view(redactor: &Redactor, text: &str, labels: &[String]) -> String {
+    let redacted = redactor.redact(text);
     if redacted == text {
         return format!("[secret {}]", labels.join(", "));
     }
@@ -280,9 +282,10 @@ impl HostOutgoing for HookState {
     }
 
     async fn url(&mut self, this: Resource<Outgoing>) -> wasmtime::Result<String> {
+        let redactor = Arc::clone(&self.context.redactor);
         let request = self.outgoing(&this)?;
         let text = request.url.as_str();
-        if request.url_secrets.is_empty() && !redact::global().finds(text.as_bytes()) {
+        if request.url_secrets.is_empty() && !redactor.finds(text.as_bytes()) {
             return Ok(text.to_string());
         }
         let labels = if request.url_secrets.is_empty() {
@@ -290,21 +293,22 @@ impl HostOutgoing for HookState {
         } else {
             request.url_secrets.clone()
         };
-        Ok(view(text, &labels))
+        Ok(view(&redactor, text, &labels))
     }
 
     async fn headers(
         &mut self,
         this: Resource<Outgoing>,
     ) -> wasmtime::Result<Vec<(String, String)>> {
+        let redactor = Arc::clone(&self.context.redactor);
         let request = self.outgoing(&this)?;
         let mut out = Vec::with_capacity(request.headers.len());
         for (i, (name, value)) in request.headers.iter().enumerate() {
             let labels = request.header_secrets.get(i).cloned().unwrap_or_default();
             let shown = if !labels.is_empty() {
                 format!("[secret {}]", labels.join(", "))
-            } else if redact::global().finds(value.as_bytes()) {
-                view(value, &["unknown".to_string()])
+            } else if redactor.finds(value.as_bytes()) {
+                view(&redactor, value, &["unknown".to_string()])
             } else {
                 value.to_string()
             };
@@ -317,9 +321,10 @@ impl HostOutgoing for HookState {
         &mut self,
         this: Resource<Outgoing>,
     ) -> wasmtime::Result<Result<Vec<u8>, HookError>> {
+        let redactor = Arc::clone(&self.context.redactor);
         let request = self.outgoing(&this)?;
         let body = request.body.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-        if request.body_secret || redact::global().finds(body) {
+        if request.body_secret || redactor.finds(body) {
             return Ok(Err(HookError::Denied(
                 "the body carries a secret; hooks cannot read it".into(),
             )));
@@ -418,7 +423,7 @@ impl HostOutgoing for HookState {
         // Whatever goes on the wire is known to the redactor first. Guest-made
         // values are taught here: the host learns of them only now.
         if secret.value.len() >= crate::secrets::MIN_SECRET_BYTES {
-            redact::global().add(&secret.label, &secret.value);
+            self.context.redactor.add(&secret.label, &secret.value);
         }
         let request = self.outgoing(&this)?;
         remove(request, &name);
@@ -737,7 +742,7 @@ impl HookInstance {
         };
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let text = redact::global().redact(&text);
+        let text = self.store.data().context.redactor.redact(&text);
         let last = text
             .lines()
             .rev()
@@ -788,7 +793,11 @@ mod tests {
     #[test]
     fn text_the_redactor_does_not_recognise_is_hidden_whole() {
         assert_eq!(
-            view("nothing known here", &["KEY".to_string()]),
+            view(
+                &Redactor::default(),
+                "nothing known here",
+                &["KEY".to_string()]
+            ),
             "[secret KEY]"
         );
     }

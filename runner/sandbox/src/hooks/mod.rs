@@ -24,7 +24,7 @@ use crate::secrets::{PluginHost, SecretId, SecretStore};
 use reqflo_core::error::{Diagnostic, Error, Result};
 use reqflo_core::message::BuiltRequest;
 use reqflo_core::plan::{Plan, PlannedHook};
-use reqflo_core::redact::sanitize_plugin_text;
+use reqflo_core::redact::{Redactor, sanitize_plugin_text};
 
 /// Compile (or load from the cache) and pre-link a hook component: the one
 /// check both `run` and `plugin inspect` make.
@@ -36,7 +36,7 @@ fn compile(
     bytes: &[u8],
 ) -> Result<CompiledHook> {
     let component = crate::secrets::cache::load_or_compile(engine, digest, bytes).map_err(|e| {
-        Error::Plugin(format!(
+        Error::plugin(format!(
             "{label} is not a valid WebAssembly component: {}",
             crate::secrets::host::first_line(&e)
         ))
@@ -44,7 +44,7 @@ fn compile(
     CompiledHook::new(engine, linker, &component).map_err(|e| {
         let why = crate::secrets::host::other_version(engine, &component, "0.2")
             .unwrap_or_else(|| crate::secrets::host::first_line(&e));
-        Error::Plugin(format!(
+        Error::plugin(format!(
             "{label} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
              hooks get no sockets, no wasi:http, no files and no environment): {why}"
         ))
@@ -54,10 +54,10 @@ fn compile(
 /// Whether reqflo would load `bytes` (SHA-256 `digest`) as a request hook;
 /// the error says why not. For `reqflo plugin inspect`.
 pub fn check_loads(label: &str, digest: &str, bytes: &[u8]) -> Result<()> {
-    let plugin_host = PluginHost::new()?;
+    let plugin_host = PluginHost::shared()?;
     let engine = plugin_host.engine();
     let linker = host::linker(engine)
-        .map_err(|e| Error::Plugin(format!("cannot link the hook interfaces: {e}")))?;
+        .map_err(|e| Error::plugin(format!("cannot link the hook interfaces: {e}")))?;
     compile(engine, &linker, label, digest, bytes).map(|_| ())
 }
 
@@ -71,21 +71,23 @@ pub struct HookRuntime {
     instances: HashMap<String, HookInstance>,
     client: Option<reqwest::Client>,
     tokens: Arc<TokenCache>,
+    redactor: Arc<Redactor>,
 }
 
 impl HookRuntime {
     /// A runtime for `specs`; nothing starts until [`HookRuntime::prepare`].
-    /// `host` is the providers' engine, if the run started one: hooks share
-    /// its epoch clock and compiled-code cache.
-    pub fn new(specs: HookSpecs, host: Option<PluginHost>) -> HookRuntime {
+    /// Hooks run on the process's plugin host ([`PluginHost::shared`]) and
+    /// teach `redactor`, the run's, every secret they derive.
+    pub fn new(specs: HookSpecs, redactor: Arc<Redactor>) -> HookRuntime {
         HookRuntime {
             specs,
-            host,
+            host: None,
             linker: None,
             compiled: HashMap::new(),
             instances: HashMap::new(),
             client: None,
             tokens: Arc::new(TokenCache::default()),
+            redactor,
         }
     }
 
@@ -107,7 +109,7 @@ impl HookRuntime {
     fn spec(&self, name: &str) -> Result<&HookSpec> {
         self.specs
             .get(name)
-            .ok_or_else(|| Error::Plugin(format!("no hook `{name}`")))
+            .ok_or_else(|| Error::plugin(format!("no hook `{name}`")))
     }
 
     /// Make sure `name` has a configured instance.
@@ -119,24 +121,24 @@ impl HookRuntime {
         if !self.compiled.contains_key(name) {
             let (bytes, digest) = spec.load()?;
             if self.host.is_none() {
-                self.host = Some(PluginHost::new()?);
+                self.host = Some(PluginHost::shared()?);
             }
             let Some(plugin_host) = &self.host else {
-                return Err(Error::Plugin("no plugin host".into()));
+                return Err(Error::plugin("no plugin host"));
             };
             if self.linker.is_none() {
                 let linker = host::linker(plugin_host.engine())
-                    .map_err(|e| Error::Plugin(format!("cannot link the hook interfaces: {e}")))?;
+                    .map_err(|e| Error::plugin(format!("cannot link the hook interfaces: {e}")))?;
                 self.linker = Some(linker);
             }
             let Some(linker) = &self.linker else {
-                return Err(Error::Plugin("no hook linker".into()));
+                return Err(Error::plugin("no hook linker"));
             };
             let compiled = compile(plugin_host.engine(), linker, &spec.label(), &digest, &bytes)?;
             self.compiled.insert(name.to_string(), compiled);
         }
         let Some(compiled) = self.compiled.get(name) else {
-            return Err(Error::Plugin(format!("{} was not compiled", spec.label())));
+            return Err(Error::plugin(format!("{} was not compiled", spec.label())));
         };
         let client = match &self.client {
             Some(client) => client.clone(),
@@ -146,7 +148,7 @@ impl HookRuntime {
                     .no_proxy()
                     .user_agent(concat!("reqflo/", env!("CARGO_PKG_VERSION")))
                     .build()
-                    .map_err(|e| Error::Plugin(format!("cannot start the HTTP client: {e}")))?;
+                    .map_err(|e| Error::plugin(format!("cannot start the HTTP client: {e}")))?;
                 self.client = Some(client.clone());
                 client
             }
@@ -155,12 +157,13 @@ impl HookRuntime {
             spec: spec.clone(),
             client,
             tokens: Arc::clone(&self.tokens),
+            redactor: Arc::clone(&self.redactor),
         });
         let fail = |why: String| {
-            Error::Plugin(format!(
+            Error::plugin(format!(
                 "{} failed to start: {}",
                 spec.label(),
-                sanitize_plugin_text(&why)
+                sanitize_plugin_text(&self.redactor, &why)
             ))
         };
         let mut instance = HookInstance::start(compiled, context).await.map_err(fail)?;
@@ -173,7 +176,7 @@ impl HookRuntime {
                     Diagnostic::new(format!(
                         "{} refused its configuration: {}",
                         spec.label(),
-                        sanitize_plugin_text(&m)
+                        sanitize_plugin_text(&self.redactor, &m)
                     ))
                     .at(spec.declared_at.clone()),
                 ));
@@ -196,10 +199,11 @@ impl HookRuntime {
     ) -> Result<BuiltRequest> {
         for hook in hooks {
             let label = self.spec(&hook.name)?.label();
+            let redactor = Arc::clone(&self.redactor);
             let fail = |why: String| {
-                Error::Plugin(format!(
+                Error::plugin(format!(
                     "step `{step}`: {label} failed: {}; nothing was sent",
-                    sanitize_plugin_text(&why)
+                    sanitize_plugin_text(&redactor, &why)
                 ))
             };
             self.start(&hook.name).await?;

@@ -230,7 +230,7 @@ pub async fn client_credentials(
     {
         return Err(Failure::Unavailable(format!(
             "token endpoint {shown} returned a `{}` token; only bearer tokens are supported",
-            reqflo_core::redact::sanitize_plugin_text(kind)
+            reqflo_core::redact::sanitize_plugin_text(&context.redactor, kind)
         )));
     }
     let lifetime = parsed

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_miss_compiles_and_writes_an_entry_the_next_run_loads() {
-        let host = PluginHost::new().expect("plugin engine");
+        let host = PluginHost::shared().expect("plugin engine");
         let env = builtin(Builtin::Env);
         let cache = tempfile::tempdir().expect("temp dir");
         // The folder need not exist yet.
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_corrupted_entry_is_a_miss_and_is_replaced() {
-        let host = PluginHost::new().expect("plugin engine");
+        let host = PluginHost::shared().expect("plugin engine");
         let env = builtin(Builtin::Env);
         let cache = tempfile::tempdir().expect("temp dir");
         let dir = cache.path();
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_truncated_entry_is_a_miss_and_is_replaced() {
-        let host = PluginHost::new().expect("plugin engine");
+        let host = PluginHost::shared().expect("plugin engine");
         let env = builtin(Builtin::Env);
         let cache = tempfile::tempdir().expect("temp dir");
         let dir = cache.path();
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_cache_that_cannot_be_written_only_costs_a_compile() {
-        let host = PluginHost::new().expect("plugin engine");
+        let host = PluginHost::shared().expect("plugin engine");
         let env = builtin(Builtin::Env);
         let cache = tempfile::tempdir().expect("temp dir");
         // The cache folder's place is taken by a file.
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn no_entry_holds_a_value_resolved_through_it() {
         const CANARY: &str = "cache-CANARY-5be1d0c7a3f94e28";
-        let host = PluginHost::new().expect("plugin engine");
+        let host = PluginHost::shared().expect("plugin engine");
         let engine = host.engine();
         let linker = linker(engine).expect("linker");
         let (bytes, digest) = builtin(Builtin::Env);
@@ -359,7 +359,7 @@ mod tests {
                     env: vec![("CACHE_TEST_KEY".into(), CANARY.into())],
                     memory_bytes: 64 << 20,
                     timeout: Duration::from_secs(60),
-                    ..Sandbox::default()
+                    ..Sandbox::new(reqflo_core::redact::Redactor::for_run())
                 };
                 let mut instance = PluginInstance::start(&plugin, sandbox)
                     .await

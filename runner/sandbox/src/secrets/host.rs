@@ -1,6 +1,6 @@
 //! The wasmtime engine and linker shared by every plugin of a run.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -13,26 +13,41 @@ use reqflo_core::error::{Error, Result};
 /// How often the epoch advances; plugin CPU budgets are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Compiles plugins and instantiates them in sandboxes. One per process.
+/// Compiles plugins and instantiates them in sandboxes. One per process
+/// ([`PluginHost::shared`]): every run, and every journey of a server, shares
+/// its engine, its epoch clock and its compiled code.
+#[derive(Clone)]
 pub struct PluginHost {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
 }
 
 impl PluginHost {
-    /// An engine with epoch interruption and a linker with only WASI and the
-    /// `reqflo:plugin` host interfaces.
-    pub fn new() -> Result<PluginHost> {
+    /// The process's plugin host, started on first use. Cloning it is cheap
+    /// (the engine and linker are shared), and its epoch clock is one thread
+    /// for the life of the process however many runs there are.
+    pub fn shared() -> Result<PluginHost> {
+        static SHARED: OnceLock<std::result::Result<PluginHost, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| PluginHost::start().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(Error::plugin)
+    }
+
+    /// An engine with epoch interruption, its clock, and a linker with only
+    /// WASI and the `reqflo:plugin` host interfaces.
+    fn start() -> Result<PluginHost> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Deep recursion in a plugin should trap, not take the host's stack.
         config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config)
-            .map_err(|e| Error::Plugin(format!("cannot start the plugin engine: {e}")))?;
+            .map_err(|e| Error::plugin(format!("cannot start the plugin engine: {e}")))?;
         let linker = super::plugin::linker(&engine)
-            .map_err(|e| Error::Plugin(format!("cannot link plugin interfaces: {e}")))?;
+            .map_err(|e| Error::plugin(format!("cannot link plugin interfaces: {e}")))?;
 
-        // The ticker holds only a weak reference, so it ends with the engine.
+        // The ticker holds only a weak reference, so it would end with the
+        // engine; the shared host keeps the engine for the life of the process.
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("reqflo-epoch".into())
@@ -43,7 +58,7 @@ impl PluginHost {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
-            .map_err(|e| Error::Plugin(format!("cannot start the plugin clock: {e}")))?;
+            .map_err(|e| Error::plugin(format!("cannot start the plugin clock: {e}")))?;
 
         Ok(PluginHost {
             engine,
@@ -66,14 +81,14 @@ impl PluginHost {
             } else {
                 first_line(&e)
             };
-            Error::Plugin(format!(
+            Error::plugin(format!(
                 "plugin {label} is not a valid WebAssembly component: {why}"
             ))
         })?;
         CompiledPlugin::new(&self.engine, &self.linker, &component).map_err(|e| {
             let why = other_version(&self.engine, &component, "0.1")
                 .unwrap_or_else(|| first_line(&e));
-            Error::Plugin(format!(
+            Error::plugin(format!(
                 "plugin {label} does not fit reqflo's plugin interface (reqflo:plugin@0.1.0, world secret-provider): {why}"
             ))
         })
@@ -122,4 +137,29 @@ pub(crate) fn other_version(
 pub fn first_line(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
     text.lines().next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_shares_one_engine_and_one_clock() {
+        let first = PluginHost::shared().expect("plugin engine");
+        let second = PluginHost::shared().expect("plugin engine");
+        assert!(Engine::same(first.engine(), second.engine()));
+        let clocks = std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|name| name.trim() == "reqflo-epoch")
+            })
+            .count();
+        // Other tests of this binary share the host too: one clock, never more.
+        if cfg!(target_os = "linux") {
+            assert_eq!(clocks, 1, "one epoch clock per process");
+        }
+    }
 }

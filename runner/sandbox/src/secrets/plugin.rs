@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::host::{EPOCH_TICK, first_line};
 use super::net::{NetHooks, NetPolicy};
 use reqflo_core::duration::human;
+use reqflo_core::redact::Redactor;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -271,7 +272,6 @@ impl CompiledPlugin {
 }
 
 /// What a sandbox may see: the only authority a plugin gets.
-#[derive(Default)]
 pub struct Sandbox {
     /// Environment variables visible through `wasi:cli/environment`.
     pub env: Vec<(String, String)>,
@@ -283,6 +283,23 @@ pub struct Sandbox {
     pub timeout: Duration,
     /// Hosts it may reach over `wasi:http`; `None` is no network.
     pub net: Option<std::sync::Arc<NetPolicy>>,
+    /// The run's redactor: what the plugin prints is shown through it.
+    pub redactor: Arc<Redactor>,
+}
+
+impl Sandbox {
+    /// No authority at all (no variables, no stdin, no network) and no
+    /// budget yet: the caller grants what the plugin's entry says.
+    pub fn new(redactor: Arc<Redactor>) -> Sandbox {
+        Sandbox {
+            env: Vec::new(),
+            stdin: None,
+            memory_bytes: 0,
+            timeout: Duration::ZERO,
+            net: None,
+            redactor,
+        }
+    }
 }
 
 /// Why a call into a plugin failed.
@@ -325,6 +342,7 @@ pub struct PluginInstance {
     stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
     timeout: Duration,
     budget: CpuBudget,
+    redactor: Arc<Redactor>,
 }
 
 impl PluginInstance {
@@ -363,6 +381,7 @@ impl PluginInstance {
             stderr,
             timeout: sandbox.timeout,
             budget,
+            redactor: sandbox.redactor,
         })
     }
 
@@ -449,7 +468,7 @@ impl PluginInstance {
         // Redact the whole text before picking a line: a multi-line value must
         // not be split into pieces the redactor no longer recognises.
         let text = String::from_utf8_lossy(&bytes);
-        let text = reqflo_core::redact::global().redact(&text);
+        let text = self.redactor.redact(&text);
         text.lines()
             .rev()
             .map(str::trim)

@@ -15,7 +15,7 @@ use crate::Load as _;
 use reqflo_core::error::{Error, Result};
 use reqflo_core::plan::SecretUse;
 use reqflo_core::project::Project;
-use reqflo_core::redact::sanitize_plugin_text;
+use reqflo_core::redact::{Redactor, sanitize_plugin_text};
 
 /// The outcome of resolving one secret, for `reqflo check --resolve`.
 #[derive(Debug)]
@@ -45,6 +45,8 @@ pub struct Resolver<'a> {
     /// Per provider: its network authority, shared by its instances (and
     /// their HTTP client) across restarts.
     net: HashMap<String, Arc<NetPolicy>>,
+    /// The run's redactor: learns each value before anything can print it.
+    redactor: Arc<Redactor>,
 }
 
 /// What one provider said about one reference.
@@ -54,8 +56,14 @@ enum Answer {
 }
 
 impl<'a> Resolver<'a> {
-    /// A resolver for `uses`; nothing starts until a secret is asked for.
-    pub fn new(project: &'a Project, providers: &'a Providers, uses: &[SecretUse]) -> Self {
+    /// A resolver for `uses`, teaching `redactor` (the run's) every value it
+    /// resolves; nothing starts until a secret is asked for.
+    pub fn new(
+        project: &'a Project,
+        providers: &'a Providers,
+        uses: &[SecretUse],
+        redactor: Arc<Redactor>,
+    ) -> Self {
         let mut env_view: HashMap<String, BTreeSet<String>> = HashMap::new();
         for secret in uses {
             for provider in &secret.chain {
@@ -74,12 +82,8 @@ impl<'a> Resolver<'a> {
             env_view,
             resolved: HashMap::new(),
             net: HashMap::new(),
+            redactor,
         }
-    }
-
-    /// The plugin engine, if one was started: request hooks reuse it.
-    pub fn take_host(&mut self) -> Option<PluginHost> {
-        self.host.take()
     }
 
     /// Resolve every use into `store`; the first failure stops the run.
@@ -132,7 +136,8 @@ impl<'a> Resolver<'a> {
                     return Ok((provider.clone(), *id));
                 }
                 let copy = secrecy::SecretString::from(store.reveal(*id).to_string());
-                reqflo_core::redact::global().add(&secret.name, store.reveal(*id).as_bytes());
+                self.redactor
+                    .add(&secret.name, store.reveal(*id).as_bytes());
                 let id = store.insert(&secret.name, copy, secret.binding.clone());
                 return Ok((provider.clone(), id));
             }
@@ -148,7 +153,7 @@ impl<'a> Resolver<'a> {
                     }
                     // The redactor learns the value before anything else can print:
                     // a later failure's message may carry it.
-                    reqflo_core::redact::global()
+                    self.redactor
                         .add(&secret.name, value.0.expose_secret().as_bytes());
                     let id = store.insert(&secret.name, value.0, secret.binding.clone());
                     self.resolved.insert(key, id);
@@ -188,7 +193,7 @@ impl<'a> Resolver<'a> {
             )));
         }
         let fail = |why: String| {
-            Error::Plugin(format!(
+            Error::plugin(format!(
                 "provider `{provider}` ({}) failed to resolve `{}`: {why}",
                 spec.plugin, secret.reference
             ))
@@ -205,7 +210,7 @@ impl<'a> Resolver<'a> {
         match instance.resolve(&secret.reference).await {
             Ok(value) => Ok(Answer::Found(value)),
             Err(CallError::Provider(ProviderFailure::NotFound(m))) => {
-                Ok(Answer::NotFound(sanitize_plugin_text(&m)))
+                Ok(Answer::NotFound(sanitize_plugin_text(&self.redactor, &m)))
             }
             Err(CallError::Provider(failure)) => {
                 let (kind, m) = match failure {
@@ -214,12 +219,15 @@ impl<'a> Resolver<'a> {
                     ProviderFailure::Unavailable(m) => ("unavailable", m),
                     ProviderFailure::NotFound(m) => ("not found", m),
                 };
-                Err(fail(format!("{kind}: {}", sanitize_plugin_text(&m))))
+                Err(fail(format!(
+                    "{kind}: {}",
+                    sanitize_plugin_text(&self.redactor, &m)
+                )))
             }
             Err(CallError::Fault(why)) => {
                 // A faulted instance is discarded; the next use starts a fresh one.
                 self.instances.remove(provider);
-                Err(fail(sanitize_plugin_text(&why)))
+                Err(fail(sanitize_plugin_text(&self.redactor, &why)))
             }
         }
     }
@@ -229,12 +237,12 @@ impl<'a> Resolver<'a> {
         if !self.compiled.contains_key(&spec.name) {
             let (bytes, digest) = spec.load()?;
             if self.host.is_none() {
-                self.host = Some(PluginHost::new()?);
+                self.host = Some(PluginHost::shared()?);
             }
             let host = self
                 .host
                 .as_ref()
-                .ok_or_else(|| Error::Plugin("no plugin host".into()))?;
+                .ok_or_else(|| Error::plugin("no plugin host"))?;
             let label = format!("{} (provider `{}`)", spec.plugin, spec.name);
             let compiled = host.compile(&label, &bytes, &digest)?;
             self.compiled.insert(spec.name.clone(), compiled);
@@ -272,12 +280,12 @@ impl<'a> Resolver<'a> {
                 };
                 Ok(Slot::Broken(format!(
                     "configuration refused: {}",
-                    sanitize_plugin_text(&m)
+                    sanitize_plugin_text(&self.redactor, &m)
                 )))
             }
             Err(CallError::Fault(why)) => Ok(Slot::Broken(format!(
                 "configure {}",
-                sanitize_plugin_text(&why)
+                sanitize_plugin_text(&self.redactor, &why)
             ))),
         }
     }
@@ -287,7 +295,7 @@ impl<'a> Resolver<'a> {
         let mut sandbox = Sandbox {
             memory_bytes: spec.memory_bytes,
             timeout: spec.timeout,
-            ..Sandbox::default()
+            ..Sandbox::new(Arc::clone(&self.redactor))
         };
         let mut visible: BTreeSet<String> = spec.grants.env.iter().cloned().collect();
         if matches!(spec.source, PluginSource::Builtin(Builtin::Env)) {
@@ -304,7 +312,7 @@ impl<'a> Resolver<'a> {
                 // A bare server address (OP_CONNECT_HOST, VAULT_ADDR) is where
                 // the plugin goes, not a credential, and errors must name it.
                 if spec.grants.env.contains(&name) && !is_bare_address(&value) {
-                    reqflo_core::redact::global().add(&format!("${name}"), value.as_bytes());
+                    self.redactor.add(&format!("${name}"), value.as_bytes());
                 }
                 sandbox.env.push((name, value));
             }

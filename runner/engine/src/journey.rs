@@ -1,0 +1,163 @@
+//! One journey of a run: its steps in order, stopping at the first that does
+//! not pass, with the steps left recorded as skipped.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use indexmap::IndexMap;
+
+use reqflo_core::error::Error;
+use reqflo_sandbox::hooks::HookRuntime;
+
+use crate::observer::{Event, Observer};
+use crate::run::{RunSettings, millis};
+use crate::step::{Captured, run_step};
+use crate::stop::Stop;
+use reqflo_core::plan::{Plan, PlannedStep};
+use reqflo_core::report::{JourneyReport, Outcome, StepReport};
+use reqflo_sandbox::secrets::{SecretId, SecretStore};
+
+/// One journey of a run: its plan, its secrets' handles and who watches.
+pub(crate) struct Journey<'r> {
+    /// Its place in the run, for events.
+    pub(crate) index: usize,
+    pub(crate) plan: &'r Plan,
+    pub(crate) secret_ids: &'r [SecretId],
+    pub(crate) observer: &'r dyn Observer,
+}
+
+impl Journey<'_> {
+    /// Tell the observer.
+    pub(crate) fn event(&self, event: Event<'_>) {
+        self.observer.event(event);
+    }
+}
+
+/// Run one journey's steps; stops at the first step that does not pass.
+pub(crate) async fn run_plan(
+    job: &Journey<'_>,
+    run_store: &Arc<SecretStore>,
+    hooks: &tokio::sync::Mutex<HookRuntime>,
+    settings: &RunSettings,
+    stop: &Stop,
+) -> Result<JourneyReport, Error> {
+    let plan = job.plan;
+    let secret_ids = job.secret_ids;
+    let store = &mut SecretStore::layered(run_store);
+    job.event(Event::JourneyStarted {
+        journey: job.index,
+        plan,
+    });
+    // One client per journey: cookies stay within the journey's run.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        // Redirects are not followed (as in Hurl): a 307 to another host would
+        // re-send a body, secrets included, past the destination check.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("reqflo/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Runtime(format!("cannot start the HTTP client: {e}")))?;
+
+    let started = Instant::now();
+    let mut captures: Vec<IndexMap<String, Captured>> = Vec::with_capacity(plan.steps.len());
+    let mut journey = JourneyReport {
+        name: plan.journey.clone(),
+        environment: plan.environment.clone(),
+        outcome: Outcome::Passed,
+        duration_ms: 0.0,
+        steps: Vec::with_capacity(plan.steps.len()),
+    };
+    for step in &plan.steps {
+        if stop.asked().is_some() {
+            // Asked between steps: the steps left are recorded as skipped.
+            journey.outcome = Outcome::Interrupted;
+            break;
+        }
+        let start_ms = millis(started.elapsed());
+        job.event(Event::StepStarted {
+            journey: job.index,
+            id: &step.id,
+        });
+        let step_started = Instant::now();
+        // Dropping the step's future on a stop drops its request in flight
+        // (the connection is closed) and everything it held, secrets zeroed.
+        let (mut record, kept) = tokio::select! {
+            biased;
+            why = stop.wait() => (interrupted(step, why, step_started), IndexMap::new()),
+            done = run_step(&client, job, step, secret_ids, store, hooks, &captures, settings) => done,
+        };
+        record.start_ms = start_ms;
+        job.event(Event::StepFinished {
+            journey: job.index,
+            step: &record,
+        });
+        captures.push(kept);
+        journey.outcome = journey.outcome.worst(record.outcome);
+        let stop = record.outcome != Outcome::Passed;
+        journey.steps.push(record);
+        if stop {
+            break;
+        }
+    }
+    for step in &plan.steps[journey.steps.len()..] {
+        job.event(Event::StepSkipped {
+            journey: job.index,
+            id: &step.id,
+        });
+        journey.steps.push(step_record(
+            step,
+            Outcome::Skipped,
+            millis(started.elapsed()),
+        ));
+    }
+    journey.duration_ms = millis(started.elapsed());
+    job.event(Event::JourneyFinished {
+        journey: job.index,
+        report: &journey,
+        ran: true,
+    });
+    Ok(journey)
+}
+
+/// A step's record before anything is known of it but how it ended.
+pub(crate) fn step_record(step: &PlannedStep, outcome: Outcome, start_ms: f64) -> StepReport {
+    StepReport {
+        id: step.id.clone(),
+        template: step.template.name.clone(),
+        outcome,
+        start_ms,
+        duration_ms: 0.0,
+        request: None,
+        response: None,
+        captures: Vec::new(),
+        expectations: Vec::new(),
+        error: None,
+        attempts: 0,
+        notes: Vec::new(),
+    }
+}
+
+/// The record of a step a signal stopped before it finished.
+pub(crate) fn interrupted(step: &PlannedStep, why: &str, started: Instant) -> StepReport {
+    let mut record = step_record(step, Outcome::Interrupted, 0.0);
+    record.duration_ms = millis(started.elapsed());
+    record.error = Some(format!(
+        "interrupted by {why} before the step finished; its request, if sent, was abandoned"
+    ));
+    record
+}
+
+/// A journey a signal stopped before it began: every step skipped.
+pub(crate) fn not_run(plan: &Plan) -> JourneyReport {
+    JourneyReport {
+        name: plan.journey.clone(),
+        environment: plan.environment.clone(),
+        outcome: Outcome::Skipped,
+        duration_ms: 0.0,
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| step_record(step, Outcome::Skipped, 0.0))
+            .collect(),
+    }
+}

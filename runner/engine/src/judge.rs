@@ -1,0 +1,123 @@
+//! Judging a response: expectations first, then captures; a secret capture
+//! is learned by the run's redactor before anything can show it.
+
+use indexmap::IndexMap;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use reqflo_core::expect::{self, Body};
+use reqflo_core::message::Received;
+
+use crate::step::Captured;
+use reqflo_core::plan::{CaptureFrom, PlannedStep};
+use reqflo_core::redact::Redactor;
+use reqflo_core::report::{Outcome, StepReport};
+use reqflo_core::template::push_value_text;
+use reqflo_sandbox::secrets::{Binding, MIN_SECRET_BYTES, SecretStore};
+
+/// Check expectations, then take captures; sets the record's outcome.
+pub(crate) fn judge(
+    redactor: &Redactor,
+    step: &PlannedStep,
+    response: &Received,
+    capture_binding: &Binding,
+    store: &mut SecretStore,
+    kept: &mut IndexMap<String, Captured>,
+    record: &mut StepReport,
+) {
+    // A cut body is never parsed: JSON of its first bytes would fail with a
+    // misleading message, or worse, match. Header and status checks still run.
+    let needs_body = !step.expect.json.is_empty()
+        || step
+            .captures
+            .iter()
+            .any(|c| matches!(c.from, CaptureFrom::Json(..)));
+    if response.truncated && needs_body {
+        record.expectations = expect::check(
+            &reqflo_core::plan::Expectations {
+                status: step.expect.status.clone(),
+                headers: step.expect.headers.clone(),
+                json: Vec::new(),
+            },
+            response,
+            &mut Body::new(&[]),
+        );
+        record.expectations.push(expect::Checked {
+            kind: "json",
+            subject: "$".into(),
+            expected: "the whole body".into(),
+            actual: Some(format!("its first {} bytes", response.body.len())),
+            passed: false,
+            message: Some(
+                "body: larger than --max-body, so JSON expectations and captures cannot be checked (raise --max-body)".into(),
+            ),
+        });
+        record.outcome = Outcome::Failed;
+        return;
+    }
+    let mut body = Body::new(&response.body);
+    // Every secret capture the response allows is learned first, so neither an
+    // expectation failure quoting it nor the `-v` dump can show it.
+    for rule in step.captures.iter().filter(|r| r.secret) {
+        if let Ok(value) = expect::capture(rule, response, &mut body) {
+            learn(redactor, &rule.name, &value);
+        }
+        for single in expect::header_values(rule, response) {
+            redactor.add(&rule.name, single.as_bytes());
+        }
+    }
+    record.expectations = expect::check(&step.expect, response, &mut body);
+    for checked in &mut record.expectations {
+        checked.expected = redactor.redact(&checked.expected).into_owned();
+        checked.actual = checked
+            .actual
+            .as_deref()
+            .map(|a| redactor.redact(a).into_owned());
+        checked.message = checked
+            .message
+            .as_deref()
+            .map(|m| redactor.redact(m).into_owned());
+    }
+    if record.expectations.iter().any(|c| !c.passed) {
+        record.outcome = Outcome::Failed;
+        return;
+    }
+    for rule in &step.captures {
+        let value = match expect::capture(rule, response, &mut body) {
+            Ok(value) => value,
+            Err(why) => {
+                record.error = Some(format!("capture `{}`: {why}", rule.name));
+                return;
+            }
+        };
+        if rule.secret {
+            let text = learn(redactor, &rule.name, &value);
+            if text.len() < MIN_SECRET_BYTES {
+                record.error = Some(format!(
+                    "capture `{}`: a secret capture must be at least {MIN_SECRET_BYTES} bytes to be redacted safely",
+                    rule.name
+                ));
+                return;
+            }
+            let id = store.insert(
+                &rule.name,
+                SecretString::from(text),
+                capture_binding.clone(),
+            );
+            kept.insert(rule.name.clone(), Captured::Secret(id));
+        } else {
+            kept.insert(rule.name.clone(), Captured::Value(value));
+        }
+    }
+    record.outcome = Outcome::Passed;
+}
+
+/// Teach the redactor a captured secret; returns its text form.
+fn learn(redactor: &Redactor, name: &str, value: &Value) -> String {
+    let mut text = String::new();
+    push_value_text(value, &mut text);
+    if text.len() >= MIN_SECRET_BYTES {
+        redactor.add(name, text.as_bytes());
+    }
+    text
+}
