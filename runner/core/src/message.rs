@@ -22,17 +22,15 @@ pub struct BuiltRequest {
     pub method: Method,
     /// Full URL including the query.
     pub url: Url,
-    /// Headers as rendered (before reqwest adds its defaults).
-    pub headers: Vec<(HeaderName, Zeroizing<String>)>,
+    /// Headers as rendered (before reqwest adds its defaults), each with the
+    /// secrets in its value.
+    pub headers: Vec<Header>,
     /// The body, if any.
     pub body: Option<Zeroizing<Vec<u8>>>,
     /// Secrets that went into it, for the destination check.
     pub secrets: Vec<SecretId>,
     /// Names of the secrets in the URL (and its query), for hooks' views.
     pub url_secrets: Vec<String>,
-    /// Per header (same order as `headers`): the names of the secrets in
-    /// its value (template secrets and hook-placed ones).
-    pub header_secrets: Vec<Vec<String>>,
     /// Whether the body carries a secret: hooks may not read it.
     pub body_secret: bool,
     /// Secrets that hooks placed (they are not in the store): each one's
@@ -44,6 +42,67 @@ impl BuiltRequest {
     /// Whether any secret is in the request: its destination is then fixed.
     pub fn carries_secrets(&self) -> bool {
         !self.secrets.is_empty() || !self.attached.is_empty()
+    }
+
+    /// Where it goes.
+    pub fn destination(&self) -> Destination {
+        Destination::of(&self.url)
+    }
+}
+
+/// One request header: its value in a zeroizing buffer, and the names of the
+/// secrets in that value (a template's or a hook's), so that a view of the
+/// request can hide exactly those.
+pub struct Header {
+    /// The header's name.
+    pub name: HeaderName,
+    /// Its value as sent.
+    pub value: Zeroizing<String>,
+    /// The names of the secrets in `value`; empty when it holds none.
+    pub secrets: Vec<String>,
+}
+
+impl Header {
+    /// A header holding no secret.
+    pub fn plain(name: HeaderName, value: impl Into<String>) -> Header {
+        Header {
+            name,
+            value: Zeroizing::new(value.into()),
+            secrets: Vec::new(),
+        }
+    }
+}
+
+/// Where a request goes: scheme, host and port. A secret in a request fixes
+/// its destination; messages show it as `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host, lowercase.
+    pub host: String,
+    /// The port, explicit or the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl Destination {
+    /// The destination of `url`.
+    pub fn of(url: &Url) -> Destination {
+        Destination {
+            scheme: url.scheme().to_string(),
+            host: url.host_str().unwrap_or("").to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.host)?;
+        match self.port {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -124,8 +183,10 @@ pub fn build(
         .iter()
         .map(|id| store.label(*id).to_string())
         .collect();
+    let label = |ids: Vec<SecretId>| -> Vec<String> {
+        ids.iter().map(|id| store.label(*id).to_string()).collect()
+    };
     let mut headers = Vec::new();
-    let mut header_ids: Vec<Vec<SecretId>> = Vec::new();
     for (name, value) in &template.headers {
         let mark = used.len();
         let rendered = value
@@ -133,8 +194,11 @@ pub fn build(
             .map_err(|e| render_error(step, e))?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Runtime(format!("step `{step}`: bad header name `{name}`")))?;
-        headers.push((name, rendered));
-        header_ids.push(since(&used, mark));
+        headers.push(Header {
+            name,
+            value: rendered,
+            secrets: label(since(&used, mark)),
+        });
     }
     if let Some((user, password)) = &template.basic_auth {
         let mark = used.len();
@@ -147,12 +211,15 @@ pub fn build(
             .map_err(|e| render_error(step, e))?;
         let mut value = Zeroizing::new(String::from("Basic "));
         base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
-        headers.push((http::header::AUTHORIZATION, value));
-        header_ids.push(since(&used, mark));
+        headers.push(Header {
+            name: http::header::AUTHORIZATION,
+            value,
+            secrets: label(since(&used, mark)),
+        });
     }
     let body_mark = used.len();
 
-    let has = |h: &HeaderName| headers.iter().any(|(n, _)| n == h);
+    let has = |h: &HeaderName| headers.iter().any(|header| header.name == h);
     let body = match &template.body {
         Body::None => None,
         Body::Raw(text) => {
@@ -166,9 +233,9 @@ pub fn build(
             json.write_json(fills, &mut out, &mut used)
                 .map_err(|e| render_error(step, e))?;
             if !has(&http::header::CONTENT_TYPE) {
-                headers.push((
+                headers.push(Header::plain(
                     http::header::CONTENT_TYPE,
-                    Zeroizing::new("application/json".into()),
+                    "application/json",
                 ));
             }
             Some(out)
@@ -182,21 +249,15 @@ pub fn build(
                 serializer.append_pair(name, &value);
             }
             if !has(&http::header::CONTENT_TYPE) {
-                headers.push((
+                headers.push(Header::plain(
                     http::header::CONTENT_TYPE,
-                    Zeroizing::new("application/x-www-form-urlencoded".into()),
+                    "application/x-www-form-urlencoded",
                 ));
             }
             Some(Zeroizing::new(serializer.finish().into_bytes()))
         }
     };
     let body_secret = used.len() > body_mark;
-    // Content-Type headers added for bodies carry no secret.
-    header_ids.resize(headers.len(), Vec::new());
-    let header_secrets = header_ids
-        .iter()
-        .map(|ids| ids.iter().map(|id| store.label(*id).to_string()).collect())
-        .collect();
     used.sort();
     used.dedup();
     Ok(BuiltRequest {
@@ -206,7 +267,6 @@ pub fn build(
         body,
         secrets: used,
         url_secrets,
-        header_secrets,
         body_secret,
         attached: Vec::new(),
     })
@@ -233,7 +293,7 @@ pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStor
             return Err(Error::Runtime(format!(
                 "step `{step}`: secret `{label}` may only be sent to {}, not to {}; nothing was sent",
                 allowed.join(", "),
-                destination(&request.url)
+                request.destination()
             )));
         }
         if crate::cleartext::refused(
@@ -243,7 +303,7 @@ pub fn check_destinations(step: &str, request: &BuiltRequest, store: &SecretStor
         ) {
             return Err(Error::Runtime(format!(
                 "step `{step}`: secret `{label}` would go to {} over plain HTTP, and secrets go to hosts other than loopback over TLS only; nothing was sent ({})",
-                destination(&request.url),
+                request.destination(),
                 crate::cleartext::HINT
             )));
         }
@@ -259,17 +319,6 @@ pub fn may_send_to(allowed: &[String], url: &Url) -> bool {
     allowed
         .iter()
         .any(|entry| destination_matches(entry, host, port))
-}
-
-/// `host[:port]` of a URL, for messages.
-pub fn destination(url: &Url) -> String {
-    format!(
-        "{}{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default()
-    )
 }
 
 /// Whether `entry` (`host`, `host:port`, `[v6]`, `[v6]:port` or a bare v6

@@ -14,8 +14,8 @@ pub const DUMP_BODY_BYTES: usize = 64 * 1024;
 /// The request as sent, redacted.
 pub fn request(request: &BuiltRequest, redactor: &Redactor) -> String {
     let mut text = format!("> {} {}", request.method, request.url);
-    for (name, value) in &request.headers {
-        let _ = write!(text, "\n> {name}: {}", value.as_str());
+    for header in &request.headers {
+        let _ = write!(text, "\n> {}: {}", header.name, header.value.as_str());
     }
     if let Some(body) = &request.body {
         text.push_str("\n>\n");

@@ -35,13 +35,14 @@ pub async fn send(
     max_body: usize,
 ) -> std::result::Result<Received, SendError> {
     let mut headers = HeaderMap::new();
-    for (name, value) in &request.headers {
-        let value = HeaderValue::from_str(value).map_err(|_| {
+    for header in &request.headers {
+        let value = HeaderValue::from_str(&header.value).map_err(|_| {
             SendError::Request(Error::Runtime(format!(
-                "step `{step}`: header `{name}` has a value that is not valid in HTTP"
+                "step `{step}`: header `{}` has a value that is not valid in HTTP",
+                header.name
             )))
         })?;
-        headers.append(name.clone(), value);
+        headers.append(header.name.clone(), value);
     }
     let mut builder = client
         .request(request.method.clone(), request.url.clone())

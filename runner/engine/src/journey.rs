@@ -9,29 +9,15 @@ use indexmap::IndexMap;
 use reqflo_core::error::Error;
 use reqflo_sandbox::hooks::HookRuntime;
 
-use crate::observer::{Event, Observer};
-use crate::run::{RunSettings, millis};
-use crate::step::{Captured, run_step};
+use crate::context::{Journey, RunSettings, millis};
+use crate::judge::Captured;
+use crate::observer::Event;
+use crate::record::step_record;
+use crate::step::run_step;
 use crate::stop::Stop;
 use reqflo_core::plan::{Plan, PlannedStep};
 use reqflo_core::report::{JourneyReport, Outcome, StepReport};
-use reqflo_sandbox::secrets::{SecretId, SecretStore};
-
-/// One journey of a run: its plan, its secrets' handles and who watches.
-pub(crate) struct Journey<'r> {
-    /// Its place in the run, for events.
-    pub(crate) index: usize,
-    pub(crate) plan: &'r Plan,
-    pub(crate) secret_ids: &'r [SecretId],
-    pub(crate) observer: &'r dyn Observer,
-}
-
-impl Journey<'_> {
-    /// Tell the observer.
-    pub(crate) fn event(&self, event: Event<'_>) {
-        self.observer.event(event);
-    }
-}
+use reqflo_sandbox::secrets::SecretStore;
 
 /// Run one journey's steps; stops at the first step that does not pass.
 pub(crate) async fn run_plan(
@@ -117,24 +103,6 @@ pub(crate) async fn run_plan(
         ran: true,
     });
     Ok(journey)
-}
-
-/// A step's record before anything is known of it but how it ended.
-pub(crate) fn step_record(step: &PlannedStep, outcome: Outcome, start_ms: f64) -> StepReport {
-    StepReport {
-        id: step.id.clone(),
-        template: step.template.name.clone(),
-        outcome,
-        start_ms,
-        duration_ms: 0.0,
-        request: None,
-        response: None,
-        captures: Vec::new(),
-        expectations: Vec::new(),
-        error: None,
-        attempts: 0,
-        notes: Vec::new(),
-    }
 }
 
 /// The record of a step a signal stopped before it finished.

@@ -8,12 +8,17 @@ use serde_json::Value;
 use reqflo_core::expect::{self, Body};
 use reqflo_core::message::Received;
 
-use crate::step::Captured;
 use reqflo_core::plan::{CaptureFrom, PlannedStep};
 use reqflo_core::redact::Redactor;
 use reqflo_core::report::{Outcome, StepReport};
 use reqflo_core::template::push_value_text;
-use reqflo_sandbox::secrets::{Binding, MIN_SECRET_BYTES, SecretStore};
+use reqflo_sandbox::secrets::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};
+
+/// A value kept from a response.
+pub(crate) enum Captured {
+    Value(Value),
+    Secret(SecretId),
+}
 
 /// Check expectations, then take captures; sets the record's outcome.
 pub(crate) fn judge(

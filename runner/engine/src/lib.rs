@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod context;
 pub mod dump;
 pub mod http;
 mod journey;

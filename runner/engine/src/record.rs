@@ -1,11 +1,12 @@
-//! What reports keep of a request and a response: redacted, and cut.
+//! What reports keep of a step, its request and its response: redacted,
+//! and cut.
 
 use serde_json::Value;
 
 use reqflo_core::message::{BuiltRequest, Received};
-
+use reqflo_core::plan::PlannedStep;
 use reqflo_core::redact::Redactor;
-use reqflo_core::report::MessageReport;
+use reqflo_core::report::{MessageReport, Outcome, StepReport};
 
 /// Report bodies are cut here (after redaction).
 const REPORT_BODY_BYTES: usize = 64 * 1024;
@@ -53,7 +54,7 @@ pub(crate) fn request_report(
         true => request
             .headers
             .iter()
-            .map(|(n, v)| [n.to_string(), redactor.redact(v).into_owned()])
+            .map(|h| [h.name.to_string(), redactor.redact(&h.value).into_owned()])
             .collect(),
         false => Vec::new(),
     };
@@ -95,5 +96,23 @@ pub(crate) fn response_report(
         body: text,
         body_bytes: response.body.len(),
         body_truncated: truncated || response.truncated,
+    }
+}
+
+/// A step's record before anything is known of it but how it ended.
+pub(crate) fn step_record(step: &PlannedStep, outcome: Outcome, start_ms: f64) -> StepReport {
+    StepReport {
+        id: step.id.clone(),
+        template: step.template.name.clone(),
+        outcome,
+        start_ms,
+        duration_ms: 0.0,
+        request: None,
+        response: None,
+        captures: Vec::new(),
+        expectations: Vec::new(),
+        error: None,
+        attempts: 0,
+        notes: Vec::new(),
     }
 }

@@ -2,63 +2,24 @@
 //! recording what happened as a [`RunReport`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use futures_util::StreamExt;
 
 use reqflo_core::error::Error;
 use reqflo_sandbox::hooks::{HookRuntime, HookSpecs};
 
-use crate::journey::{Journey, not_run, run_plan};
+use crate::context::{Journey, millis};
+use crate::journey::{not_run, run_plan};
 use crate::observer::{Event, Observer};
 use crate::stop::{Stop, stopped};
 use reqflo_core::plan::{Plan, SecretUse};
 use reqflo_core::project::Project;
 use reqflo_core::redact::Redactor;
 use reqflo_core::report::{Outcome, RunReport, SCHEMA_VERSION};
+
+pub use crate::context::{RunSettings, parse_size};
 use reqflo_sandbox::secrets::{Providers, Resolver, SecretStore};
-/// Settings of a run that are not in any file.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Keep request and response headers and bodies for reports. Without a
-    /// report nothing reads them, and redacting and copying every header of
-    /// every step is a good share of a step's own cost.
-    pub record_messages: bool,
-    /// Response bodies are cut after this many bytes (`--max-body`).
-    pub max_body: usize,
-    /// Journeys run at once (`--jobs`); 1 runs them one after another.
-    pub jobs: usize,
-    /// The run's redactor ([`Redactor::for_run`]): it learns every value the
-    /// run resolves or captures, and every event, report and error is
-    /// redacted through it. The caller keeps a clone to write reports and
-    /// print errors with.
-    pub redactor: Arc<Redactor>,
-}
-
-/// Parse a size: `10MiB`, `512KiB`, `1GiB`, `2MB` or a bare number of bytes.
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let bad = || format!("`{text}` is not a size (try 10MiB, 512KiB or 1048576)");
-    let number: usize = number.parse().map_err(|_| bad())?;
-    let unit: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(bad()),
-    };
-    match number.checked_mul(unit) {
-        Some(0) | None => Err(format!("`{text}` is out of range")),
-        Some(bytes) => Ok(bytes),
-    }
-}
-
 /// Resolve the secrets of all `plans`, then run them in order. A failure to
 /// resolve is returned beside the report (which records it), so reports are
 /// written for error runs too. Once `stop` is asked for, whatever is running
@@ -211,8 +172,4 @@ fn fail_run(
     report.error = Some(redactor.redact(&e.to_string()).into_owned());
     report.duration_ms = millis(started.elapsed());
     (report, Some(e))
-}
-
-pub(crate) fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }

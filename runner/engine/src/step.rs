@@ -13,12 +13,11 @@ use reqflo_core::error::Error;
 use reqflo_core::message::{self, BuiltRequest, Received};
 use reqflo_sandbox::hooks::HookRuntime;
 
+use crate::context::{Journey, RunSettings, millis};
 use crate::http;
-use crate::journey::{Journey, step_record};
-use crate::judge::judge;
+use crate::judge::{Captured, judge};
 use crate::observer::Event;
-use crate::record::{redact_value, request_report, response_report};
-use crate::run::{RunSettings, millis};
+use crate::record::{redact_value, request_report, response_report, step_record};
 use reqflo_core::plan::{Fill, PlannedStep};
 use reqflo_core::project::model::GenerateKind;
 use reqflo_core::redact::{RedactingWriter, Redactor};
@@ -29,12 +28,6 @@ use reqflo_sandbox::secrets::{Binding, SecretId, SecretStore};
 /// Of a body cut at `--max-body`, only this much is kept for dumps and
 /// reports (which show less).
 const SHOWN_CUT_BODY_BYTES: usize = 256 * 1024;
-
-/// A value kept from a response.
-pub(crate) enum Captured {
-    Value(Value),
-    Secret(SecretId),
-}
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_step(

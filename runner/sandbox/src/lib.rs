@@ -7,7 +7,11 @@
 #![warn(missing_docs)]
 
 pub mod builtin;
+mod guest;
 pub mod hooks;
 pub mod secrets;
+mod wasi;
+
+pub use guest::EPOCH_TICK;
 
 pub use builtin::{Embedded, Load, PLUGIN_DIR};

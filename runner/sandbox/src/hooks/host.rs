@@ -6,44 +6,36 @@
 //! value, or an error that names no value.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use reqwest::Url;
-use reqwest::header::{HeaderName, HeaderValue};
 use sha2::Sha256;
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use zeroize::Zeroizing;
 
-use super::oauth::{self, TokenCache};
+use super::oauth;
+use super::state::{ClientCredentialsArg, HookContext, HookSecret, Outgoing};
+use crate::guest::{Guest, Limited, Limiter, first_line};
 use crate::secrets::Binding;
-use crate::secrets::host::first_line;
-use crate::secrets::plugin::{CpuBudget, Limiter, add_wasi_without_sockets};
-use reqflo_core::duration::human;
-use reqflo_core::message::{BuiltRequest, may_send_to};
-use reqflo_core::plugins::HookSpec;
-use reqflo_core::redact::Redactor;
+use crate::wasi::add_wasi_without_sockets;
+use reqflo_core::message::BuiltRequest;
 
-mod bindings {
+pub(super) mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit/0.2.0",
         world: "request-hook",
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "reqflo:plugin/secrets.secret": super::HookSecret,
-            "reqflo:plugin/request.outgoing": super::Outgoing,
+            "reqflo:plugin/secrets.secret": crate::hooks::state::HookSecret,
+            "reqflo:plugin/request.outgoing": crate::hooks::state::Outgoing,
         },
     });
 }
 
 use bindings::RequestHookPre;
-use bindings::reqflo::plugin::request::{
-    ClientAuth, ClientCredentials, Encoding, Error as HookError, HostOutgoing,
-};
+use bindings::reqflo::plugin::request::{ClientAuth, ClientCredentials, Error as HookError};
 
 /// A hook may hold this many live secret handles at once; more is a fault.
 const MAX_HANDLES: usize = 256;
@@ -52,54 +44,6 @@ const MAX_HANDLES: usize = 256;
 const MAX_DERIVED_PER_CALL: usize = 64;
 /// Guest-created secrets may hold at most this many bytes in all.
 const MAX_HANDLE_BYTES: usize = 1 << 20;
-/// Hook stderr kept for error messages (panics print there).
-const STDERR_BYTES: usize = 16 * 1024;
-
-/// A secret as a hook holds it: bytes in host memory, a name for views and
-/// messages, and the destinations it may be sent to.
-pub struct HookSecret {
-    value: Zeroizing<Vec<u8>>,
-    label: String,
-    binding: Binding,
-    /// Created by the guest itself: counts against its handle budget.
-    guest_made: bool,
-}
-
-impl HookSecret {
-    /// A secret the host hands to a hook (granted or derived).
-    pub fn granted(value: &[u8], label: &str, binding: Binding) -> HookSecret {
-        HookSecret {
-            value: Zeroizing::new(value.to_vec()),
-            label: label.to_string(),
-            binding,
-            guest_made: false,
-        }
-    }
-}
-
-impl std::fmt::Debug for HookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HookSecret({}, [redacted])", self.label)
-    }
-}
-
-/// The request a hook is editing; it goes back to the step afterwards.
-pub struct Outgoing {
-    /// The request, as built from the step's template.
-    pub request: BuiltRequest,
-}
-
-/// What a hook's host functions need beyond its store.
-pub struct HookContext {
-    /// The hook's configuration (its name, grants, budget).
-    pub spec: HookSpec,
-    /// The client for token endpoints: no redirects, no cookies, no proxy.
-    pub client: reqwest::Client,
-    /// Access tokens of the run, shared by every hook.
-    pub tokens: Arc<TokenCache>,
-    /// The run's redactor: learns every derived secret, hides what hooks print.
-    pub redactor: Arc<Redactor>,
-}
 
 /// Everything a hook's store holds.
 pub struct HookState {
@@ -109,7 +53,7 @@ pub struct HookState {
     handles: usize,
     handle_bytes: usize,
     derived: usize,
-    context: Arc<HookContext>,
+    pub(super) context: Arc<HookContext>,
     /// A denial the step must fail on, whatever the hook makes of it.
     refusal: Option<String>,
 }
@@ -156,7 +100,7 @@ impl HookState {
 
     /// A copy of the secret behind a guest's borrowed handle. A handle of the
     /// wrong kind is a fault (the guest forged it).
-    fn secret(&self, handle: &Resource<HookSecret>) -> wasmtime::Result<HookSecret> {
+    pub(super) fn secret(&self, handle: &Resource<HookSecret>) -> wasmtime::Result<HookSecret> {
         let secret = self
             .table
             .get(handle)
@@ -169,7 +113,10 @@ impl HookState {
         })
     }
 
-    fn outgoing(&mut self, handle: &Resource<Outgoing>) -> wasmtime::Result<&mut BuiltRequest> {
+    pub(super) fn outgoing(
+        &mut self,
+        handle: &Resource<Outgoing>,
+    ) -> wasmtime::Result<&mut BuiltRequest> {
         Ok(&mut self
             .table
             .get_mut(handle)
@@ -178,7 +125,7 @@ impl HookState {
     }
 
     /// Deny, and remember it so the step fails even if the hook carries on.
-    fn deny(&mut self, why: String) -> HookError {
+    pub(super) fn deny(&mut self, why: String) -> HookError {
         if self.refusal.is_none() {
             self.refusal = Some(why.clone());
         }
@@ -212,260 +159,13 @@ impl bindings::reqflo::plugin::secrets::HostSecret for HookState {
 
 impl bindings::reqflo::plugin::secrets::Host for HookState {}
 
-/// Headers a hook may not set: the destination and the framing are the host's.
-fn reserved(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "host" | "content-length" | "transfer-encoding" | "connection" | "te" | "upgrade"
-    )
-}
-
-/// A redacted view of text that carries a secret, with `[secret NAME]`
-/// markers; when the redactor recognises nothing, the whole text is hidden.
-fn view(redactor: &Redactor, text: &str, labels: &[String]) -> String {
-    let redacted = redactor.redact(text);
-    if redacted == text {
-        return format!("[secret {}]", labels.join(", "));
-    }
-    redacted.replace("[redacted:", "[secret ")
-}
-
-fn header_name(name: &str) -> Result<HeaderName, HookError> {
-    let parsed = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| HookError::Invalid(format!("`{name}` is not a valid header name")))?;
-    if reserved(&parsed) {
-        return Err(HookError::Invalid(format!(
-            "hooks may not set the `{parsed}` header; reqflo sets it"
-        )));
-    }
-    Ok(parsed)
-}
-
-fn remove(request: &mut BuiltRequest, name: &HeaderName) {
-    let mut i = 0;
-    while i < request.headers.len() {
-        if request.headers[i].0 == *name {
-            request.headers.remove(i);
-            if i < request.header_secrets.len() {
-                request.header_secrets.remove(i);
-            }
-        } else {
-            i += 1;
-        }
-    }
-}
-
-fn encode(value: &[u8], encoding: Encoding) -> Option<Zeroizing<String>> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    let mut out = Zeroizing::new(String::new());
-    match encoding {
-        Encoding::Raw => out.push_str(std::str::from_utf8(value).ok()?),
-        Encoding::Hex => out.push_str(&Zeroizing::new(hex::encode(value))),
-        Encoding::Base64 => STANDARD.encode_string(value, &mut out),
-        Encoding::Base64url => URL_SAFE_NO_PAD.encode_string(value, &mut out),
-    }
-    Some(out)
-}
-
-/// `scheme`, host and port: what a hook may not change once a secret is in.
-fn destination(url: &Url) -> (String, String, Option<u16>) {
-    (
-        url.scheme().to_string(),
-        url.host_str().unwrap_or("").to_ascii_lowercase(),
-        url.port_or_known_default(),
-    )
-}
-
-impl HostOutgoing for HookState {
-    async fn method(&mut self, this: Resource<Outgoing>) -> wasmtime::Result<String> {
-        Ok(self.outgoing(&this)?.method.to_string())
+impl Limited for HookState {
+    fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limits
     }
 
-    async fn url(&mut self, this: Resource<Outgoing>) -> wasmtime::Result<String> {
-        let redactor = Arc::clone(&self.context.redactor);
-        let request = self.outgoing(&this)?;
-        let text = request.url.as_str();
-        if request.url_secrets.is_empty() && !redactor.finds(text.as_bytes()) {
-            return Ok(text.to_string());
-        }
-        let labels = if request.url_secrets.is_empty() {
-            vec!["unknown".to_string()]
-        } else {
-            request.url_secrets.clone()
-        };
-        Ok(view(&redactor, text, &labels))
-    }
-
-    async fn headers(
-        &mut self,
-        this: Resource<Outgoing>,
-    ) -> wasmtime::Result<Vec<(String, String)>> {
-        let redactor = Arc::clone(&self.context.redactor);
-        let request = self.outgoing(&this)?;
-        let mut out = Vec::with_capacity(request.headers.len());
-        for (i, (name, value)) in request.headers.iter().enumerate() {
-            let labels = request.header_secrets.get(i).cloned().unwrap_or_default();
-            let shown = if !labels.is_empty() {
-                format!("[secret {}]", labels.join(", "))
-            } else if redactor.finds(value.as_bytes()) {
-                view(&redactor, value, &["unknown".to_string()])
-            } else {
-                value.to_string()
-            };
-            out.push((name.to_string(), shown));
-        }
-        Ok(out)
-    }
-
-    async fn body(
-        &mut self,
-        this: Resource<Outgoing>,
-    ) -> wasmtime::Result<Result<Vec<u8>, HookError>> {
-        let redactor = Arc::clone(&self.context.redactor);
-        let request = self.outgoing(&this)?;
-        let body = request.body.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-        if request.body_secret || redactor.finds(body) {
-            return Ok(Err(HookError::Denied(
-                "the body carries a secret; hooks cannot read it".into(),
-            )));
-        }
-        Ok(Ok(body.to_vec()))
-    }
-
-    async fn set_header(
-        &mut self,
-        this: Resource<Outgoing>,
-        name: String,
-        value: String,
-    ) -> wasmtime::Result<Result<(), HookError>> {
-        let name = match header_name(&name) {
-            Ok(name) => name,
-            Err(e) => return Ok(Err(e)),
-        };
-        if HeaderValue::from_str(&value).is_err() {
-            return Ok(Err(HookError::Invalid(format!(
-                "the value for header `{name}` is not valid in HTTP"
-            ))));
-        }
-        let request = self.outgoing(&this)?;
-        remove(request, &name);
-        request.headers.push((name, Zeroizing::new(value)));
-        request.header_secrets.push(Vec::new());
-        Ok(Ok(()))
-    }
-
-    async fn remove_header(
-        &mut self,
-        this: Resource<Outgoing>,
-        name: String,
-    ) -> wasmtime::Result<Result<(), HookError>> {
-        let name = match header_name(&name) {
-            Ok(name) => name,
-            Err(e) => return Ok(Err(e)),
-        };
-        remove(self.outgoing(&this)?, &name);
-        Ok(Ok(()))
-    }
-
-    async fn set_secret_header(
-        &mut self,
-        this: Resource<Outgoing>,
-        name: String,
-        template: String,
-        value: Resource<HookSecret>,
-        encoding: Encoding,
-    ) -> wasmtime::Result<Result<(), HookError>> {
-        let secret = self.secret(&value)?;
-        let name = match header_name(&name) {
-            Ok(name) => name,
-            Err(e) => return Ok(Err(e)),
-        };
-        if template.matches("{secret}").count() != 1 {
-            return Ok(Err(HookError::Invalid(format!(
-                "the template for header `{name}` must contain `{{secret}}` exactly once"
-            ))));
-        }
-        let url = self.outgoing(&this)?.url.clone();
-        if let Some(allowed) = &secret.binding.hosts
-            && !may_send_to(allowed, &url)
-        {
-            let why = format!(
-                "secret `{}` may only be sent to {}, not to {}",
-                secret.label,
-                allowed.join(", "),
-                reqflo_core::message::destination(&url)
-            );
-            return Ok(Err(self.deny(why)));
-        }
-        let Some(encoded) = encode(&secret.value, encoding) else {
-            return Ok(Err(HookError::Invalid(format!(
-                "secret `{}` is not text; write it as hex or base64",
-                secret.label
-            ))));
-        };
-        let (before, after) = template.split_once("{secret}").unwrap_or((&template, ""));
-        let mut text = Zeroizing::new(String::with_capacity(template.len() + encoded.len()));
-        text.push_str(before);
-        text.push_str(&encoded);
-        text.push_str(after);
-        if HeaderValue::from_str(&text).is_err() {
-            return Ok(Err(HookError::Invalid(format!(
-                "header `{name}` would not be valid in HTTP with secret `{}` written {}",
-                secret.label,
-                match encoding {
-                    Encoding::Raw => "raw",
-                    Encoding::Hex => "as hex",
-                    Encoding::Base64 => "as base64",
-                    Encoding::Base64url => "as base64url",
-                }
-            ))));
-        }
-        // Whatever goes on the wire is known to the redactor first. Guest-made
-        // values are taught here: the host learns of them only now.
-        if secret.value.len() >= crate::secrets::MIN_SECRET_BYTES {
-            self.context.redactor.add(&secret.label, &secret.value);
-        }
-        let request = self.outgoing(&this)?;
-        remove(request, &name);
-        request.headers.push((name, text));
-        request.header_secrets.push(vec![secret.label.clone()]);
-        request.attached.push((secret.label, secret.binding));
-        Ok(Ok(()))
-    }
-
-    async fn set_url(
-        &mut self,
-        this: Resource<Outgoing>,
-        url: String,
-    ) -> wasmtime::Result<Result<(), HookError>> {
-        let parsed = match Url::parse(url.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-            Ok(_) => {
-                return Ok(Err(HookError::Invalid(
-                    "only http and https URLs are allowed".into(),
-                )));
-            }
-            Err(e) => return Ok(Err(HookError::Invalid(format!("not a URL: {e}")))),
-        };
-        let request = self.outgoing(&this)?;
-        if request.carries_secrets() && destination(&parsed) != destination(&request.url) {
-            let why = format!(
-                "the request carries a secret, so its destination ({}) cannot change (to {})",
-                reqflo_core::message::destination(&request.url),
-                reqflo_core::message::destination(&parsed)
-            );
-            return Ok(Err(self.deny(why)));
-        }
-        request.url = parsed;
-        // The new URL is text the hook wrote: it carries no secret.
-        request.url_secrets.clear();
-        Ok(Ok(()))
-    }
-
-    async fn drop(&mut self, this: Resource<Outgoing>) -> wasmtime::Result<()> {
-        // The host owns the request; a guest only ever borrows it.
-        let _ = this;
-        Ok(())
+    fn limits(&self) -> &Limiter {
+        &self.limits
     }
 }
 
@@ -515,53 +215,6 @@ impl bindings::reqflo::plugin::request::Host for HookState {
     }
 }
 
-/// The WIT `client-credentials` record, as the exchange reads it.
-pub struct ClientCredentialsArg {
-    /// The token endpoint.
-    pub token_url: String,
-    /// The client ID (not a secret).
-    pub client_id: String,
-    /// Space-separated scopes.
-    pub scope: Option<String>,
-    /// Extra form fields.
-    pub extra: Vec<(String, String)>,
-    /// HTTP Basic (true) or the form body (false).
-    pub basic: bool,
-}
-
-/// Fields of a secret the OAuth exchange needs.
-impl HookSecret {
-    /// The bytes: only for building a request at the last moment.
-    pub(super) fn reveal(&self) -> &[u8] {
-        &self.value
-    }
-
-    /// The name it is shown as.
-    pub(super) fn label(&self) -> &str {
-        &self.label
-    }
-
-    /// Where it may be sent, if bound.
-    pub(super) fn hosts(&self) -> Option<&[String]> {
-        self.binding.hosts.as_deref()
-    }
-
-    /// Where it may be sent.
-    pub(super) fn binding(&self) -> &Binding {
-        &self.binding
-    }
-
-    /// A new secret derived from this one (bound where it is bound).
-    pub(super) fn derived(&self, value: Zeroizing<Vec<u8>>, label: String) -> HookSecret {
-        HookSecret {
-            value,
-            label,
-            binding: self.binding.clone(),
-            guest_made: false,
-        }
-    }
-}
-
 /// The linker for hooks: WASI without sockets, filesystem or environment
 /// (the context is empty), no `wasi:http`, and the `reqflo:plugin` imports.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HookState>> {
@@ -605,20 +258,18 @@ pub enum CallFailure {
 
 /// A running hook: its own store and instance.
 pub struct HookInstance {
-    store: Store<HookState>,
+    guest: Guest<HookState>,
     bindings: bindings::RequestHook,
-    stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
-    timeout: Duration,
-    budget: CpuBudget,
 }
 
 impl HookInstance {
     /// Instantiate a hook in a fresh sandbox with no ambient authority.
     pub async fn start(hook: &CompiledHook, context: Arc<HookContext>) -> Result<Self, String> {
-        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
+        let stderr = Guest::<HookState>::stderr_pipe();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone());
         let timeout = context.spec.timeout;
+        let redactor = Arc::clone(&context.redactor);
         let state = HookState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -629,35 +280,24 @@ impl HookInstance {
             context,
             refusal: None,
         };
-        let mut store = Store::new(&hook.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let budget = CpuBudget::install(&mut store);
-        budget.refill(&mut store, timeout);
+        let mut guest = Guest::new(&hook.engine, state, stderr, timeout, redactor);
         let bindings = hook
             .pre
-            .instantiate_async(&mut store)
+            .instantiate_async(&mut guest.store)
             .await
             .map_err(|e| first_line(&e))?;
-        Ok(HookInstance {
-            store,
-            bindings,
-            stderr,
-            timeout,
-            budget,
-        })
+        Ok(HookInstance { guest, bindings })
     }
 
     /// Call `configure`.
     pub async fn configure(&mut self, config: &[(String, String)]) -> Result<(), CallFailure> {
-        self.budget.refill(&mut self.store, self.timeout);
+        let timeout = self.guest.begin();
         let hook = self.bindings.reqflo_plugin_hook();
-        let call = hook.call_configure(&mut self.store, config);
-        let outcome = tokio::time::timeout(self.timeout, call).await;
-        match outcome {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(CallFailure::Hook(describe(&e))),
-            Ok(Err(trap)) => Err(CallFailure::Fault(self.explain(&trap))),
-            Err(_) => Err(CallFailure::Fault(self.timed_out())),
+        let call = hook.call_configure(&mut self.guest.store, config);
+        let outcome = tokio::time::timeout(timeout, call).await;
+        match self.guest.settle(outcome).map_err(CallFailure::Fault)? {
+            Ok(()) => Ok(()),
+            Err(e) => Err(CallFailure::Hook(describe(&e))),
         }
     }
 
@@ -668,8 +308,8 @@ impl HookInstance {
         request: BuiltRequest,
         granted: Vec<(String, HookSecret)>,
     ) -> (Option<BuiltRequest>, Result<(), CallFailure>) {
-        self.budget.refill(&mut self.store, self.timeout);
-        let state = self.store.data_mut();
+        let timeout = self.guest.begin();
+        let state = self.guest.store.data_mut();
         state.derived = 0;
         state.refusal = None;
         let outgoing = match state.table.push(Outgoing { request }) {
@@ -689,69 +329,22 @@ impl HookInstance {
         }
         let borrowed = Resource::<Outgoing>::new_borrow(outgoing.rep());
         let hook = self.bindings.reqflo_plugin_hook();
-        let call = hook.call_on_request(&mut self.store, borrowed, &handles);
-        let outcome = tokio::time::timeout(self.timeout, call).await;
-        let state = self.store.data_mut();
+        let call = hook.call_on_request(&mut self.guest.store, borrowed, &handles);
+        let outcome = tokio::time::timeout(timeout, call).await;
+        let state = self.guest.store.data_mut();
         // The granted secrets leave the table (zeroed) whatever happened.
         for handle in pushed {
             let _ = state.table.delete(handle);
         }
         let request = state.table.delete(outgoing).ok().map(|o| o.request);
         let refusal = state.refusal.take();
-        let result = match outcome {
-            _ if refusal.is_some() => Err(CallFailure::Denied(refusal.unwrap_or_default())),
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(CallFailure::Hook(describe(&e))),
-            Ok(Err(trap)) => Err(CallFailure::Fault(self.explain(&trap))),
-            Err(_) => Err(CallFailure::Fault(self.timed_out())),
+        let result = match (refusal, self.guest.settle(outcome)) {
+            (Some(refusal), _) => Err(CallFailure::Denied(refusal)),
+            (None, Ok(Ok(()))) => Ok(()),
+            (None, Ok(Err(e))) => Err(CallFailure::Hook(describe(&e))),
+            (None, Err(fault)) => Err(CallFailure::Fault(fault)),
         };
         (request, result)
-    }
-
-    /// The call's wall-clock limit passed. A guest that spent it computing
-    /// (most of its CPU ticks used) was busy, not waiting: say so, as the
-    /// epoch deadline would have a moment later.
-    fn timed_out(&self) -> String {
-        if self.budget.mostly_spent(self.timeout) {
-            format!("exceeded its CPU budget of {}", human(self.timeout))
-        } else {
-            format!("did not answer within {}", human(self.timeout))
-        }
-    }
-
-    /// Say what went wrong in the user's words, not wasmtime's.
-    fn explain(&self, error: &wasmtime::Error) -> String {
-        let limits = &self.store.data().limits;
-        let cause = if limits.refused_memory() {
-            format!(
-                "exceeded its memory limit of {} MiB",
-                limits.memory_bytes() >> 20
-            )
-        } else {
-            match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => {
-                    format!("exceeded its CPU budget of {}", human(self.timeout))
-                }
-                Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
-                Some(Trap::UnreachableCodeReached) => "crashed (panic or abort)".to_string(),
-                Some(trap) => format!("crashed ({trap})"),
-                // A host function stopped it (a forged handle, too many
-                // secrets): the root cause says which.
-                None => format!("was stopped: {}", error.root_cause()),
-            }
-        };
-        let bytes = self.stderr.contents();
-        let text = String::from_utf8_lossy(&bytes);
-        let text = self.store.data().context.redactor.redact(&text);
-        let last = text
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("note:"));
-        match last {
-            Some(line) => format!("{cause}; it printed: {line}"),
-            None => cause,
-        }
     }
 }
 
@@ -761,53 +354,5 @@ fn describe(e: &HookError) -> String {
         HookError::Denied(m) => format!("denied: {m}"),
         HookError::Invalid(m) => format!("invalid: {m}"),
         HookError::Unavailable(m) => format!("unavailable: {m}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodings_are_as_documented() {
-        let bytes = [0x01u8, 0xff, 0x10];
-        let text = |e| encode(&bytes, e).map(|s| s.to_string());
-        assert_eq!(text(Encoding::Hex).as_deref(), Some("01ff10"));
-        assert_eq!(text(Encoding::Base64).as_deref(), Some("Af8Q"));
-        assert_eq!(
-            encode(&[0xfb, 0xff], Encoding::Base64url)
-                .as_deref()
-                .map(|s| s.as_str()),
-            Some("-_8")
-        );
-        assert_eq!(
-            encode(&[0xfb, 0xff], Encoding::Base64)
-                .as_deref()
-                .map(|s| s.as_str()),
-            Some("+/8=")
-        );
-        // Raw bytes that are not text cannot go in a header.
-        assert!(encode(&bytes[1..], Encoding::Raw).is_none());
-    }
-
-    #[test]
-    fn text_the_redactor_does_not_recognise_is_hidden_whole() {
-        assert_eq!(
-            view(
-                &Redactor::default(),
-                "nothing known here",
-                &["KEY".to_string()]
-            ),
-            "[secret KEY]"
-        );
-    }
-
-    #[test]
-    fn hooks_cannot_set_framing_or_host_headers() {
-        for name in ["Host", "content-length", "Transfer-Encoding", "connection"] {
-            assert!(header_name(name).is_err(), "{name} accepted");
-        }
-        assert!(header_name("X-Signature").is_ok());
-        assert!(header_name("bad name").is_err());
     }
 }

@@ -9,14 +9,16 @@
 
 mod host;
 mod oauth;
+mod outgoing;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use reqflo_core::plugins::{BUILTIN_HOOKS, BuiltinHook, HookSource, HookSpec, HookSpecs};
 
-use host::{CallFailure, CompiledHook, HookContext, HookInstance, HookSecret};
-use oauth::TokenCache;
+use host::{CallFailure, CompiledHook, HookInstance};
+use state::{HookContext, HookSecret, TokenCache};
 
 use crate::Load as _;
 
@@ -38,12 +40,12 @@ fn compile(
     let component = crate::secrets::cache::load_or_compile(engine, digest, bytes).map_err(|e| {
         Error::plugin(format!(
             "{label} is not a valid WebAssembly component: {}",
-            crate::secrets::host::first_line(&e)
+            crate::guest::first_line(&e)
         ))
     })?;
     CompiledHook::new(engine, linker, &component).map_err(|e| {
         let why = crate::secrets::host::other_version(engine, &component, "0.2")
-            .unwrap_or_else(|| crate::secrets::host::first_line(&e));
+            .unwrap_or_else(|| crate::guest::first_line(&e));
         Error::plugin(format!(
             "{label} does not fit reqflo's hook interface (reqflo:plugin@0.2.0, world request-hook; \
              hooks get no sockets, no wasi:http, no files and no environment): {why}"
@@ -218,7 +220,7 @@ impl HookRuntime {
                     HookSecret::granted(store.reveal(*id).as_bytes(), name, binding),
                 ));
             }
-            let before = destination(&request);
+            let before = request.destination();
             let Some(instance) = self.instances.get_mut(&hook.name) else {
                 return Err(fail("did not start".into()));
             };
@@ -234,7 +236,7 @@ impl HookRuntime {
                 }
             }
             request = back.ok_or_else(|| fail("lost the request".into()))?;
-            if request.carries_secrets() && destination(&request) != before {
+            if request.carries_secrets() && request.destination() != before {
                 return Err(fail(
                     "changed the destination of a request that carries a secret".into(),
                 ));
@@ -242,12 +244,4 @@ impl HookRuntime {
         }
         Ok(request)
     }
-}
-
-fn destination(request: &BuiltRequest) -> (String, String, Option<u16>) {
-    (
-        request.url.scheme().to_string(),
-        request.url.host_str().unwrap_or("").to_ascii_lowercase(),
-        request.url.port_or_known_default(),
-    )
 }

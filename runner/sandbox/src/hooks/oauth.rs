@@ -1,16 +1,14 @@
 //! The OAuth2 client-credentials exchange (RFC 6749 §4.4) the host runs for
 //! a hook: the client secret stays a handle, the access token becomes one.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::Url;
 use zeroize::Zeroizing;
 
-use super::host::{HookContext, HookSecret};
-use crate::secrets::{Binding, MIN_SECRET_BYTES};
+use super::state::{Cached, ClientCredentialsArg, HookContext, HookSecret};
+use crate::secrets::MIN_SECRET_BYTES;
 use reqflo_core::grant::grants_allow;
 use reqflo_core::message::may_send_to;
 
@@ -34,23 +32,10 @@ pub enum Failure {
     Unavailable(String),
 }
 
-struct Cached {
-    token: Zeroizing<Vec<u8>>,
-    label: String,
-    binding: Binding,
-    until: Instant,
-}
-
-/// Access tokens of one run, keyed by (token URL, client ID, scope, client secret's name).
-#[derive(Default)]
-pub struct TokenCache {
-    tokens: Mutex<HashMap<(String, String, String, String), Cached>>,
-}
-
 /// Run the grant, or reuse a token that has not expired.
 pub async fn client_credentials(
     context: &HookContext,
-    grant: &super::host::ClientCredentialsArg,
+    grant: &ClientCredentialsArg,
     secret: &HookSecret,
 ) -> Result<HookSecret, Failure> {
     let url = Url::parse(grant.token_url.trim())
@@ -60,7 +45,7 @@ pub async fn client_credentials(
     let shown = format!(
         "{}://{}{}",
         url.scheme(),
-        reqflo_core::message::destination(&url),
+        reqflo_core::message::Destination::of(&url),
         url.path()
     );
     let uri: http::Uri = url

@@ -1,17 +1,14 @@
 //! The wasmtime engine and linker shared by every plugin of a run.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use super::cache;
 use super::plugin::{CompiledPlugin, PluginState};
+use crate::guest::{EPOCH_TICK, first_line};
 use reqflo_core::error::{Error, Result};
-
-/// How often the epoch advances; plugin CPU budgets are counted in these ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Compiles plugins and instantiates them in sandboxes. One per process
 /// ([`PluginHost::shared`]): every run, and every journey of a server, shares
@@ -131,12 +128,6 @@ pub(crate) fn other_version(
             "it targets reqflo:plugin@{version} (world {world}), but this reqflo supports {SUPPORTED}"
         ))
     })
-}
-
-/// wasmtime errors carry long chains; the first line says what matters.
-pub fn first_line(e: &wasmtime::Error) -> String {
-    let text = format!("{e:#}");
-    text.lines().next().unwrap_or("").to_string()
 }
 
 #[cfg(test)]
