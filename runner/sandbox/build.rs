@@ -6,22 +6,11 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Built-in plugins embedded in the binary: (provider name, crate's artifact).
-const BUILTINS: &[(&str, &str)] = &[
-    ("env", "reqflo_plugin_env"),
-    ("file", "reqflo_plugin_file"),
-    ("onepassword", "reqflo_plugin_onepassword"),
-    ("vault", "reqflo_plugin_vault"),
-    ("aws", "reqflo_plugin_aws"),
-    ("gcp", "reqflo_plugin_gcp"),
-    ("azure", "reqflo_plugin_azure"),
-];
-
-/// Built-in request hooks embedded in the binary: (hook name, crate's artifact).
-const BUILTIN_HOOKS: &[(&str, &str)] = &[
-    ("hmac-signature", "reqflo_hook_hmac_signature"),
-    ("oauth2", "reqflo_hook_oauth2"),
-];
+/// A built-in's component is the artifact of the crate `reqflo-plugin-NAME`
+/// (a provider) or `reqflo-hook-NAME` (a request hook); which built-ins exist
+/// is listed once, in reqflo-core (`plugins::BUILTINS`), and a unit test
+/// checks that each one is embedded.
+const BUILTIN_PREFIXES: &[&str] = &["reqflo_plugin_", "reqflo_hook_"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -95,36 +84,29 @@ fn main() {
     }
 
     let artifacts = target_dir.join("wasm32-wasip2").join("release");
-    let mut embedded = String::from("/// Built-in plugins: (name, component bytes).\n");
-    embedded.push_str("pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n");
-    for (name, artifact) in BUILTINS {
-        let path = artifacts.join(format!("{artifact}.wasm"));
-        assert!(path.is_file(), "missing plugin artifact {}", path.display());
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&artifacts)
+        .expect("the plugin build wrote its artifacts")
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.file_name().into_string().ok()?;
+            let stem = file.strip_suffix(".wasm")?;
+            let name = BUILTIN_PREFIXES
+                .iter()
+                .find_map(|prefix| stem.strip_prefix(prefix))?;
+            Some((name.replace('_', "-"), entry.path()))
+        })
+        .collect();
+    found.sort();
+    let mut embedded = String::from("/// Built-in plugins and hooks: (name, component bytes).\n");
+    embedded.push_str("pub const BUILTIN_COMPONENTS: &[(&str, &[u8])] = &[\n");
+    for (name, path) in &found {
         embedded.push_str(&format!(
             "    ({name:?}, include_bytes!({:?})),\n",
             path.display().to_string()
         ));
     }
     embedded.push_str("];\n");
-    std::fs::write(out_dir.join("builtin_plugins.rs"), embedded).expect("write OUT_DIR file");
-
-    let mut hooks = String::from("/// Built-in request hooks: (name, component bytes).\n");
-    hooks.push_str("pub const BUILTIN_HOOKS: &[(&str, &[u8])] = &[\n");
-    for (name, artifact) in BUILTIN_HOOKS {
-        let path = artifacts.join(format!("{artifact}.wasm"));
-        if !path.is_file() && keep_going {
-            // Only while developing: the binary then says the hook is missing.
-            println!("cargo:warning=built-in hook {name} is not built; it is left out");
-            continue;
-        }
-        assert!(path.is_file(), "missing hook artifact {}", path.display());
-        hooks.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
-            path.display().to_string()
-        ));
-    }
-    hooks.push_str("];\n");
-    std::fs::write(out_dir.join("builtin_hooks.rs"), hooks).expect("write OUT_DIR file");
+    std::fs::write(out_dir.join("builtin_components.rs"), embedded).expect("write OUT_DIR file");
 
     // Integration tests load the test plugins from here.
     println!(

@@ -10,7 +10,7 @@
 mod api;
 mod endpoint;
 mod lookup;
-mod reference;
+use reqflo_references::aws as reference;
 mod settings;
 mod sign;
 mod value;

@@ -11,7 +11,7 @@
 mod aad;
 mod keyvault;
 mod provider;
-mod reference;
+use reqflo_references::azure as reference;
 mod settings;
 mod wire;
 

@@ -9,7 +9,7 @@
 mod access;
 mod lookup;
 mod payload;
-mod reference;
+use reqflo_references::gcp as reference;
 mod settings;
 
 use reqflo_plugin_sdk::{Config, Error, SecretValue, export_provider};

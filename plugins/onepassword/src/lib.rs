@@ -9,7 +9,7 @@
 mod connect;
 mod item;
 mod lookup;
-mod reference;
+use reqflo_references::onepassword as reference;
 mod settings;
 
 use reqflo_plugin_sdk::{Config, Error, SecretValue, export_provider};

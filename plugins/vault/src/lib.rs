@@ -10,7 +10,7 @@
 mod approle;
 mod kv;
 mod lookup;
-mod reference;
+use reqflo_references::vault as reference;
 mod settings;
 mod wire;
 

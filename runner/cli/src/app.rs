@@ -527,8 +527,8 @@ fn plugins_list(project: &Project) -> Result<i32> {
             }
             PluginSource::Builtin(_) | PluginSource::Path(_) => {}
         }
-        if !spec.grants.env.is_empty() {
-            grants.push(format!("env: {}", spec.grants.env.join(", ")));
+        if !spec.env.is_empty() {
+            grants.push(format!("env: {}", spec.env.join(", ")));
         }
         if !spec.hosts.is_empty() {
             let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
@@ -566,7 +566,7 @@ fn hooks_list(project: &Project) -> Result<()> {
         "GRANTS".into(),
     ]];
     for spec in hooks.all() {
-        let builtin = matches!(spec.source, reqflo_sandbox::hooks::HookSource::Builtin(_));
+        let builtin = matches!(spec.source, PluginSource::Builtin(_));
         let (digest, pin) = digest_and_pin(spec.load(), builtin, spec.sha256.is_some());
         let mut grants = Vec::new();
         if !spec.secrets.is_empty() {

@@ -64,12 +64,12 @@ pub enum PluginError {
         actual: String,
     },
     /// A built-in that this build of reqflo does not carry.
-    #[error("{owner}: this reqflo was built without the built-in hook `{hook}`")]
+    #[error("{owner}: this reqflo was built without `builtin:{builtin}`")]
     NotBuilt {
         /// Who asked for it.
         owner: String,
         /// The built-in's name.
-        hook: String,
+        builtin: String,
     },
     /// The plugin's file cannot be read.
     #[error("cannot read plugin {path} for {owner}: {reason}")]

@@ -5,14 +5,11 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use reqflo_core::error::{Error, PluginError, Result};
-use reqflo_core::plugins::{
-    Builtin, BuiltinHook, HookSource, HookSpec, PluginSource, ProviderSpec,
-};
+use reqflo_core::plugins::{Builtin, PluginSource, PluginSpec};
 use sha2::{Digest, Sha256};
 
 mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
-    include!(concat!(env!("OUT_DIR"), "/builtin_hooks.rs"));
+    include!(concat!(env!("OUT_DIR"), "/builtin_components.rs"));
 }
 
 /// Where build.rs put the compiled plugin components (test plugins among
@@ -25,23 +22,13 @@ pub trait Embedded {
     fn bytes(self) -> &'static [u8];
 }
 
-fn embedded(table: &[(&str, &'static [u8])], name: &str) -> &'static [u8] {
-    table
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| *b)
-        .unwrap_or(&[])
-}
-
 impl Embedded for Builtin {
     fn bytes(self) -> &'static [u8] {
-        embedded(embedded::BUILTIN_PLUGINS, self.name())
-    }
-}
-
-impl Embedded for BuiltinHook {
-    fn bytes(self) -> &'static [u8] {
-        embedded(embedded::BUILTIN_HOOKS, self.name())
+        embedded::BUILTIN_COMPONENTS
+            .iter()
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, bytes)| *bytes)
+            .unwrap_or(&[])
     }
 }
 
@@ -51,28 +38,17 @@ pub trait Load {
     fn load(&self) -> Result<(Cow<'static, [u8]>, String)>;
 }
 
-impl Load for ProviderSpec {
+impl Load for PluginSpec {
     fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
         let path = match &self.source {
-            PluginSource::Builtin(b) => Err(b.bytes()),
-            PluginSource::Path(path) => Ok(path.as_path()),
-        };
-        let owner = format!("provider `{}`", self.name);
-        load_pinned(path, &self.plugin, &owner, self.sha256.as_deref())
-    }
-}
-
-impl Load for HookSpec {
-    fn load(&self) -> Result<(Cow<'static, [u8]>, String)> {
-        let path = match &self.source {
-            HookSource::Builtin(b) if b.bytes().is_empty() => {
+            PluginSource::Builtin(b) if b.bytes().is_empty() => {
                 return Err(Error::Plugin(PluginError::NotBuilt {
                     owner: self.label(),
-                    hook: b.name().to_string(),
+                    builtin: b.name().to_string(),
                 }));
             }
-            HookSource::Builtin(b) => Err(b.bytes()),
-            HookSource::Path(path) => Ok(path.as_path()),
+            PluginSource::Builtin(b) => Err(b.bytes()),
+            PluginSource::Path(path) => Ok(path.as_path()),
         };
         load_pinned(path, &self.plugin, &self.label(), self.sha256.as_deref())
     }
@@ -115,4 +91,21 @@ fn load_pinned(
         }
     }
     Ok((bytes, digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqflo_core::plugins::BUILTINS;
+
+    #[test]
+    fn every_builtin_is_embedded() {
+        for builtin in BUILTINS {
+            assert!(
+                builtin.bytes().starts_with(b"\0asm"),
+                "builtin:{} is not embedded",
+                builtin.name()
+            );
+        }
+    }
 }

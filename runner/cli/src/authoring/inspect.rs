@@ -17,6 +17,7 @@ use crate::cli::InspectArgs;
 use crate::console;
 use crate::exit;
 use reqflo_core::error::{Error, Result};
+use reqflo_core::plugins::PluginKind;
 use reqflo_sandbox::secrets::{Builtin, PluginHost};
 
 /// What `plugin inspect` found in a component.
@@ -86,17 +87,6 @@ const IMPORTS: &[(&str, &str)] = &[
         "wasi:io",
         "streams and polling, used by the other interfaces",
     ),
-];
-
-/// Every built-in plugin, for `inspect builtin:NAME`.
-const BUILTINS: [Builtin; 7] = [
-    Builtin::Env,
-    Builtin::File,
-    Builtin::OnePassword,
-    Builtin::Vault,
-    Builtin::Aws,
-    Builtin::Gcp,
-    Builtin::Azure,
 ];
 
 /// The world of request hooks.
@@ -236,26 +226,26 @@ fn first_line(e: &wasmtime::Error) -> String {
     text.lines().next().unwrap_or("").to_string()
 }
 
+/// The names of the built-ins of `kind`: `env, file, …`.
+fn names(kind: PluginKind) -> String {
+    Builtin::of(kind)
+        .map(Builtin::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `reqflo plugin inspect FILE`.
 pub fn inspect_command(args: &InspectArgs, cwd: &Path) -> Result<i32> {
     let written = args.file.as_str();
     let bytes: std::borrow::Cow<'static, [u8]> = match written.strip_prefix("builtin:") {
-        Some(name) => BUILTINS
-            .iter()
-            .find(|b| b.name() == name)
-            .map(|b| b.bytes())
-            .or_else(|| {
-                reqflo_sandbox::hooks::BUILTIN_HOOKS
-                    .iter()
-                    .find(|h| h.name() == name)
-                    .map(|h| h.bytes())
-            })
-            .map(Into::into)
+        Some(name) => Builtin::named(name)
+            .map(|b| b.bytes().into())
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "there is no built-in plugin `{}` (providers: env, file, onepassword, vault, \
-                     aws, gcp, azure; hooks: hmac-signature, oauth2)",
-                    console::printable(name)
+                    "there is no built-in plugin `{}` (providers: {}; hooks: {})",
+                    console::printable(name),
+                    names(PluginKind::Provider),
+                    names(PluginKind::Hook)
                 ))
             })?,
         None => std::fs::read(cwd.join(written))

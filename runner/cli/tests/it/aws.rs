@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use common::servers::{self, MOTO_SETUP_IAM_ACTIONS, Moto};
 use common::{
-    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
-    show_secrets,
+    CANARY, TestProject, assert_absent, assert_redacted, every_channel, project_with_key,
+    read_report, show_last,
 };
 use serde_json::{Value, json};
 
@@ -762,35 +762,11 @@ fn values_and_keys_never_leave_unredacted() {
     journey.push_str(
         "  - id: hook\n    template: echo\n    values: {key: {type: secret, name: WEBHOOK}}\n",
     );
-    // Last, a step that fails showing both values: each reaches every
-    // channel (see `show_secrets`), to be redacted there.
-    let (template, step) = show_secrets(&["KEY", "WEBHOOK"]);
-    journey.push_str(&step);
     let p = aws_project(CANARY, "aws", &moto_provider(), &entries, &journey);
-    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
-    let mut outputs = Vec::new();
-    let run = p.run(
-        &[
-            "run",
-            "j",
-            "-v",
-            "--report-json",
-            "r.json",
-            "--report-junit",
-            "r.xml",
-            "--report-html",
-            "html",
-        ],
-        &pairs(&env),
-    );
-    run.expect_code(4)
-        .expect_output("j failed: 2 of 3 steps ok, 1 failed");
-    outputs.push(("stdout".to_string(), run.stdout.clone()));
-    outputs.push(("stderr (-v)".to_string(), run.stderr.clone()));
-    for file in ["r.json", "r.xml", "html/index.html"] {
-        let text = read_report(&run, &p.path(file));
-        outputs.push((file.to_string(), text));
-    }
+    // Last, a step that fails showing both values: each reaches every
+    // channel, to be redacted there.
+    show_last(&p, &["KEY", "WEBHOOK"]);
+    let mut outputs = every_channel(&p, &pairs(&env));
     for (context, text) in &outputs {
         assert_redacted(text, "KEY", context);
         assert_redacted(text, "WEBHOOK", context);

@@ -7,8 +7,8 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{
-    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
-    show_secrets,
+    CANARY, TestProject, assert_absent, assert_redacted, every_channel, project_with_key,
+    read_report, show_last,
 };
 use reqflo_fakes::azure::{
     AzureData, CLIENT_ID, CLIENT_SECRET, DB_CREDENTIALS_NAME, FakeAzure, LIMITED_TOKEN,
@@ -576,34 +576,12 @@ fn reports_and_listings_of_an_azure_run_hold_no_value_or_credential() {
         &["S"],
     );
     // Last, a step that fails showing both values: each reaches every
-    // channel (see `show_secrets`), to be redacted there.
-    let (template, step) = show_secrets(&["S", "DB"]);
-    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
-    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
-    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
-    let run = p.run(
-        &[
-            "run",
-            "j",
-            "-v",
-            "--report-json",
-            "r.json",
-            "--report-junit",
-            "r.xml",
-            "--report-html",
-            "html",
-        ],
-        &CLIENT_ENV,
-    );
-    run.expect_code(4)
-        .expect_output("j failed: 3 of 4 steps ok, 1 failed");
-    let mut texts = vec![
-        (run.stdout.clone(), "stdout".to_string()),
-        (run.stderr.clone(), "stderr (-v)".to_string()),
-    ];
-    for file in ["r.json", "r.xml", "html/index.html"] {
-        texts.push((read_report(&run, &p.path(file)), file.to_string()));
-    }
+    // channel, to be redacted there.
+    show_last(&p, &["S", "DB"]);
+    let mut texts: Vec<(String, String)> = every_channel(&p, &CLIENT_ENV)
+        .into_iter()
+        .map(|(channel, text)| (text, channel))
+        .collect();
     for (text, what) in &texts {
         assert_redacted(text, "S", what);
         assert_redacted(text, "DB", what);

@@ -6,7 +6,8 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{
-    CANARY, TestProject, assert_absent, assert_hidden, project, read_report, show_secrets,
+    CANARY, TestProject, assert_absent, assert_hidden, every_channel, project, read_report,
+    show_last,
 };
 use reqflo_fakes::gcp::{Checksum, FakeSecretManager, SecretManagerData, VersionState};
 
@@ -444,36 +445,11 @@ fn reports_and_verbose_output_never_hold_a_value_or_the_token() {
     let secrets = "  S: {reference: stripe-key}\n  W: {reference: \"stripe-config#webhook\"}\n";
     let p = simple(&f, secrets, &["S", "W"]);
     // After the echoes, a step that fails showing both values: each reaches
-    // every channel (see `show_secrets`), to be redacted there.
-    let (template, step) = show_secrets(&["S", "W"]);
-    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
-    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
-    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
-    let run = p.run(
-        &[
-            "run",
-            "j",
-            "-v",
-            "--report-json",
-            "r.json",
-            "--report-junit",
-            "r.xml",
-            "--report-html",
-            "html",
-        ],
-        &token(TOKEN),
-    );
-    run.expect_code(4)
-        .expect_output("j failed: 2 of 3 steps ok, 1 failed");
+    // every channel, to be redacted there.
+    show_last(&p, &["S", "W"]);
+    let channels = every_channel(&p, &token(TOKEN));
     assert_eq!(p.api.requests(), 3);
-    let mut channels = vec![
-        (run.stdout.clone(), "stdout".to_string()),
-        (run.stderr.clone(), "stderr (-v)".to_string()),
-    ];
-    for file in ["r.json", "r.xml", "html/index.html"] {
-        channels.push((read_report(&run, &p.path(file)), file.to_string()));
-    }
-    for (text, channel) in &channels {
+    for (channel, text) in &channels {
         assert_hidden(text, "S", CANARY, channel);
         assert_hidden(text, "W", WEBHOOK, channel);
         assert_clean(text, channel);

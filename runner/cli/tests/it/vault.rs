@@ -9,8 +9,8 @@ use crate::common;
 
 use common::servers::{self, OPENBAO_ROOT_TOKEN};
 use common::{
-    CANARY, TestProject, assert_absent, assert_redacted, project_with_key, read_report,
-    show_secrets,
+    CANARY, TestProject, assert_absent, assert_redacted, every_channel, project_with_key,
+    read_report, show_last,
 };
 use serde_json::{Value, json};
 
@@ -899,38 +899,14 @@ fn values_and_tokens_never_leave_unredacted() {
     journey.push_str(
         "  - id: sign\n    template: echo\n    values: {key: {type: secret, name: SIGNING}}\n",
     );
-    // Last, a step that fails showing both values: each reaches every
-    // channel (see `show_secrets`), to be redacted there.
-    let (template, step) = show_secrets(&["KEY", "SIGNING"]);
-    journey.push_str(&step);
     let p = vault_project(CANARY, "vault", &shared_provider(""), &entries, &journey);
-    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    // Last, a step that fails showing both values: each reaches every
+    // channel, to be redacted there.
+    show_last(&p, &["KEY", "SIGNING"]);
 
     let mut outputs = Vec::new();
     for vault_token in [reader, OPENBAO_ROOT_TOKEN] {
-        let run = p.run(
-            &[
-                "run",
-                "j",
-                "-v",
-                "--report-json",
-                "r.json",
-                "--report-junit",
-                "r.xml",
-                "--report-html",
-                "html",
-            ],
-            &token(vault_token),
-        );
-        run.expect_code(4)
-            .expect_output("j failed: 2 of 3 steps ok, 1 failed");
-        let mut shown = vec![
-            ("stdout".to_string(), run.stdout.clone()),
-            ("stderr (-v)".to_string(), run.stderr.clone()),
-        ];
-        for file in ["r.json", "r.xml", "html/index.html"] {
-            shown.push((file.to_string(), read_report(&run, &p.path(file))));
-        }
+        let shown = every_channel(&p, &token(vault_token));
         for (context, text) in &shown {
             assert_redacted(text, "KEY", context);
             assert_redacted(text, "SIGNING", context);

@@ -4,8 +4,8 @@
 
 pub mod hooks;
 pub mod providers;
+pub mod spec;
 
-pub use hooks::{BUILTIN_HOOKS, BuiltinHook, HookSource, HookSpec, HookSpecs};
-pub use providers::{
-    BUILTINS, Builtin, DEFAULT_SECRET_FILE, PluginSource, ProviderSpec, Providers,
-};
+pub use hooks::HookSpecs;
+pub use providers::{DEFAULT_SECRET_FILE, Providers};
+pub use spec::{BUILTINS, Builtin, PluginKind, PluginSource, PluginSpec};

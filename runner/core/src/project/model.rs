@@ -1,4 +1,5 @@
-//! The shapes of the files a user writes, exactly as written (DESIGN.md §2).
+//! The shapes of the files a user writes, exactly as written (the book's
+//! "Journeys and templates" describes each field).
 //!
 //! These types only describe syntax; meaning (which template, which secret,
 //! whether a placeholder is filled) is decided in `plan`.

@@ -15,7 +15,8 @@ mod state;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use reqflo_core::plugins::{BUILTIN_HOOKS, BuiltinHook, HookSource, HookSpec, HookSpecs};
+pub use reqflo_core::plugins::HookSpecs;
+use reqflo_core::plugins::PluginSpec;
 
 use host::{CallFailure, CompiledHook, HookInstance};
 use state::{HookContext, HookSecret, TokenCache};
@@ -108,7 +109,7 @@ impl HookRuntime {
         Ok(())
     }
 
-    fn spec(&self, name: &str) -> Result<&HookSpec> {
+    fn spec(&self, name: &str) -> Result<&PluginSpec> {
         self.specs
             .get(name)
             .ok_or_else(|| Error::plugin(format!("no hook `{name}`")))

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::secrets::Binding;
 use reqflo_core::message::BuiltRequest;
-use reqflo_core::plugins::HookSpec;
+use reqflo_core::plugins::PluginSpec;
 use reqflo_core::redact::Redactor;
 
 /// A secret as a hook holds it: bytes in host memory, a name for views and
@@ -50,7 +50,7 @@ pub struct Outgoing {
 /// What a hook's host functions need beyond its store.
 pub struct HookContext {
     /// The hook's configuration (its name, grants, budget).
-    pub spec: HookSpec,
+    pub spec: PluginSpec,
     /// The client for token endpoints: no redirects, no cookies, no proxy.
     pub client: reqwest::Client,
     /// Access tokens of the run, shared by every hook.

@@ -16,5 +16,5 @@ pub use plugin::{
 pub use resolve::{Resolution, Resolver};
 // The configuration and the store are the core's; re-exported so a caller of
 // the sandbox names one path.
-pub use reqflo_core::plugins::{Builtin, PluginSource, ProviderSpec, Providers};
+pub use reqflo_core::plugins::{Builtin, PluginSource, PluginSpec, Providers};
 pub use reqflo_core::secret::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};

@@ -9,7 +9,7 @@ use super::net::NetPolicy;
 use super::plugin::{
     CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
 };
-use super::{Builtin, PluginSource, ProviderSpec, Providers};
+use super::{Builtin, PluginSource, PluginSpec, Providers};
 use super::{MIN_SECRET_BYTES, SecretId, SecretStore};
 use crate::Load as _;
 use reqflo_core::error::{Error, Result};
@@ -233,7 +233,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Compile, start and configure one provider's sandbox.
-    async fn start(&mut self, spec: &ProviderSpec) -> Result<Slot> {
+    async fn start(&mut self, spec: &PluginSpec) -> Result<Slot> {
         if !self.compiled.contains_key(&spec.name) {
             let (bytes, digest) = spec.load()?;
             if self.host.is_none() {
@@ -291,13 +291,13 @@ impl<'a> Resolver<'a> {
     }
 
     /// Exactly the authority this provider gets, and nothing else.
-    fn sandbox(&self, spec: &ProviderSpec) -> Result<Sandbox> {
+    fn sandbox(&self, spec: &PluginSpec) -> Result<Sandbox> {
         let mut sandbox = Sandbox {
             memory_bytes: spec.memory_bytes,
             timeout: spec.timeout,
             ..Sandbox::new(Arc::clone(&self.redactor))
         };
-        let mut visible: BTreeSet<String> = spec.grants.env.iter().cloned().collect();
+        let mut visible: BTreeSet<String> = spec.env.iter().cloned().collect();
         if matches!(spec.source, PluginSource::Builtin(Builtin::Env)) {
             visible.extend(self.env_view.get(&spec.name).into_iter().flatten().cloned());
         }
@@ -311,7 +311,7 @@ impl<'a> Resolver<'a> {
                 // secrets, which are learnt under their names as they resolve.)
                 // A bare server address (OP_CONNECT_HOST, VAULT_ADDR) is where
                 // the plugin goes, not a credential, and errors must name it.
-                if spec.grants.env.contains(&name) && !is_bare_address(&value) {
+                if spec.env.contains(&name) && !is_bare_address(&value) {
                     self.redactor.add(&format!("${name}"), value.as_bytes());
                 }
                 sandbox.env.push((name, value));

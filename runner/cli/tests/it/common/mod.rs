@@ -317,9 +317,43 @@ pub fn show_secrets(names: &[&str]) -> (String, String) {
     (template, step)
 }
 
-/// Both of `run`'s streams, stdout and stderr, each hold `name`'s marker and
-/// no form of `value` (see [`assert_hidden`]).
-pub fn assert_hidden_in_run(run: &Run, name: &str, value: &str, context: &str) {
-    assert_hidden(&run.stdout, name, value, &format!("{context} (stdout)"));
-    assert_hidden(&run.stderr, name, value, &format!("{context} (stderr)"));
+/// Make `p`'s journey `j` end with the [`show_secrets`] step for `names`:
+/// after it, a run of `j` puts each of those values in every channel.
+pub fn show_last(p: &TestProject, names: &[&str]) {
+    let (template, step) = show_secrets(names);
+    std::fs::write(p.path("templates/show.yaml"), template).expect("write template");
+    let journey = std::fs::read_to_string(p.path("journeys/j.yaml")).expect("journey");
+    std::fs::write(p.path("journeys/j.yaml"), journey + &step).expect("write journey");
 }
+
+/// Run journey `j` (ending with [`show_last`]'s step) with `-v` and the
+/// three reports, expect it to fail at that step (exit 4), and return every
+/// channel it wrote as (channel, text): stdout, stderr with the `-v` dumps,
+/// and the JSON, JUnit and HTML reports. Every provider's test checks these
+/// the same way: the one "nothing leaks on any channel" run, written once.
+pub fn every_channel(p: &TestProject, env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let run = p.run(
+        &[
+            "run",
+            "j",
+            "-v",
+            "--report-json",
+            "r.json",
+            "--report-junit",
+            "r.xml",
+            "--report-html",
+            "html",
+        ],
+        env,
+    );
+    run.expect_code(4).expect_output(" steps ok, 1 failed");
+    let mut channels = vec![
+        ("stdout".to_string(), run.stdout.clone()),
+        ("stderr (-v)".to_string(), run.stderr.clone()),
+    ];
+    for file in ["r.json", "r.xml", "html/index.html"] {
+        channels.push((file.to_string(), read_report(&run, &p.path(file))));
+    }
+    channels
+}
+
