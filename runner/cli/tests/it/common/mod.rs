@@ -356,4 +356,3 @@ pub fn every_channel(p: &TestProject, env: &[(&str, &str)]) -> Vec<(String, Stri
     }
     channels
 }
-
