@@ -442,6 +442,13 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_how_many_forms_never_a_value() {
+        let shown = format!("{:?}", redactor());
+        assert!(shown.starts_with("Redactor { forms: "), "{shown}");
+        assert!(!shown.contains(CANARY) && !shown.contains("cAn4ry"), "{shown}");
+    }
+
+    #[test]
     fn plugin_text_loses_control_characters() {
         let clean = sanitize_plugin_text(&Redactor::default(), "bad\u{1b}[31mred\nline");
         assert!(!clean.contains('\u{1b}'));

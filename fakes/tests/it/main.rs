@@ -1,0 +1,6 @@
+//! The fakes' tests, one binary (as ripgrep does): each fake answers as the
+//! REST reference of the service it stands in for says.
+
+mod azure;
+mod gcp;
+mod onepassword;
