@@ -145,6 +145,7 @@ async fn run(project: &Project, args: RunArgs, redactor: &Arc<Redactor>) -> Resu
         timeout,
         record_messages: targets.any(),
         max_body,
+        max_body_setting: "--max-body",
         jobs: usize::from(args.jobs),
         redactor: Arc::clone(redactor),
     };

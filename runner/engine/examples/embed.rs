@@ -109,6 +109,7 @@ async fn run_example() -> Result<Outcomes, Box<dyn std::error::Error>> {
                 timeout: std::time::Duration::from_secs(10),
                 record_messages: true,
                 max_body: 1 << 20,
+                max_body_setting: "max_body",
                 jobs: 1,
                 redactor: Redactor::for_run(),
             };

@@ -19,8 +19,11 @@ pub struct RunSettings {
     /// report nothing reads them, and redacting and copying every header of
     /// every step is a good share of a step's own cost.
     pub record_messages: bool,
-    /// Response bodies are cut after this many bytes (`--max-body`).
+    /// Response bodies are cut after this many bytes.
     pub max_body: usize,
+    /// How the user sets `max_body`, named in messages about a cut body:
+    /// `--max-body` on the command line, a field name in a server's API.
+    pub max_body_setting: &'static str,
     /// Journeys run at once (`--jobs`); 1 runs them one after another.
     pub jobs: usize,
     /// The run's redactor ([`Redactor::for_run`]): it learns every value the

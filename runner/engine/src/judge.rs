@@ -10,6 +10,8 @@ use reqflo_core::message::Received;
 
 use reqflo_core::plan::{CaptureFrom, PlannedStep};
 use reqflo_core::redact::Redactor;
+
+use crate::context::RunSettings;
 use reqflo_core::report::{Outcome, StepReport};
 use reqflo_core::template::push_value_text;
 use reqflo_sandbox::secrets::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};
@@ -22,7 +24,7 @@ pub(crate) enum Captured {
 
 /// Check expectations, then take captures; sets the record's outcome.
 pub(crate) fn judge(
-    redactor: &Redactor,
+    settings: &RunSettings,
     step: &PlannedStep,
     response: &Received,
     capture_binding: &Binding,
@@ -30,6 +32,7 @@ pub(crate) fn judge(
     kept: &mut IndexMap<String, Captured>,
     record: &mut StepReport,
 ) {
+    let redactor = &*settings.redactor;
     // A cut body is never parsed: JSON of its first bytes would fail with a
     // misleading message, or worse, match. Header and status checks still run.
     let needs_body = !step.expect.json.is_empty()
@@ -53,9 +56,10 @@ pub(crate) fn judge(
             expected: "the whole body".into(),
             actual: Some(format!("its first {} bytes", response.body.len())),
             passed: false,
-            message: Some(
-                "body: larger than --max-body, so JSON expectations and captures cannot be checked (raise --max-body)".into(),
-            ),
+            message: Some(format!(
+                "body: larger than {limit}, so JSON expectations and captures cannot be checked (raise {limit})",
+                limit = settings.max_body_setting
+            )),
         });
         record.outcome = Outcome::Failed;
         return;

@@ -25,7 +25,7 @@ use reqflo_core::report::{CaptureReport, Outcome, StepReport};
 use reqflo_core::template::{Filled, Fills};
 use reqflo_sandbox::secrets::{Binding, SecretId, SecretStore};
 
-/// Of a body cut at `--max-body`, only this much is kept for dumps and
+/// Of a body cut at the body limit, only this much is kept for dumps and
 /// reports (which show less).
 const SHOWN_CUT_BODY_BYTES: usize = 256 * 1024;
 
@@ -97,13 +97,14 @@ pub(crate) async fn run_step(
     drop(request);
     if response.truncated {
         record.notes.push(format!(
-            "the response body is larger than --max-body ({}); only its first {} bytes were read",
+            "the response body is larger than {} ({}); only its first {} bytes were read",
+            settings.max_body_setting,
             size_text(settings.max_body),
             response.body.len()
         ));
     }
     judge(
-        redactor,
+        settings,
         step,
         &response,
         &capture_binding,

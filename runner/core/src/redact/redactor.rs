@@ -445,7 +445,10 @@ mod tests {
     fn debug_shows_how_many_forms_never_a_value() {
         let shown = format!("{:?}", redactor());
         assert!(shown.starts_with("Redactor { forms: "), "{shown}");
-        assert!(!shown.contains(CANARY) && !shown.contains("cAn4ry"), "{shown}");
+        assert!(
+            !shown.contains(CANARY) && !shown.contains("cAn4ry"),
+            "{shown}"
+        );
     }
 
     #[test]
