@@ -24,7 +24,7 @@ pub enum Error {
     Policy(Diagnostic),
     /// A secret could not be resolved.
     #[error("{0}")]
-    Secret(String),
+    Secret(SecretError),
     /// A plugin could not be loaded, or misbehaved.
     #[error("{0}")]
     Plugin(PluginError),
@@ -44,6 +44,43 @@ impl Error {
     pub fn plugin(message: impl Into<String>) -> Error {
         Error::Plugin(PluginError::Failed(message.into()))
     }
+}
+
+/// Why a secret could not be resolved (a provider's own refusal or fault
+/// is a [`PluginError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// No provider of the chain has it.
+    #[error("secret `{name}` not found (tried {})", tried.join("; "))]
+    NotFound {
+        /// The secret's name.
+        name: String,
+        /// What each provider said, `provider: why`.
+        tried: Vec<String>,
+    },
+    /// The value is too short to be redacted without masking ordinary text.
+    #[error(
+        "secret `{name}` from provider `{provider}` is shorter than {min} bytes; reqflo refuses values too short to redact safely"
+    )]
+    TooShort {
+        /// The secret's name.
+        name: String,
+        /// The provider that answered.
+        provider: String,
+        /// The shortest value reqflo accepts.
+        min: usize,
+    },
+    /// The chain names a provider the project does not define.
+    #[error("no provider `{0}`")]
+    NoProvider(String),
+    /// A provider's secret file is missing or cannot be opened.
+    #[error("provider `{provider}`: {why}")]
+    SecretFile {
+        /// The provider.
+        provider: String,
+        /// What is wrong with its file.
+        why: String,
+    },
 }
 
 /// Why a plugin could not be loaded or did not behave.

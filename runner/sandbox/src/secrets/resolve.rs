@@ -12,7 +12,7 @@ use super::plugin::{
 use super::{Builtin, PluginSource, PluginSpec, Providers};
 use super::{MIN_SECRET_BYTES, SecretId, SecretStore};
 use crate::Load as _;
-use reqflo_core::error::{Error, Result};
+use reqflo_core::error::{Error, Result, SecretError};
 use reqflo_core::plan::SecretUse;
 use reqflo_core::project::Project;
 use reqflo_core::redact::{Redactor, sanitize_plugin_text};
@@ -145,11 +145,11 @@ impl<'a> Resolver<'a> {
                 Answer::Found(value) => {
                     use secrecy::ExposeSecret;
                     if value.0.expose_secret().len() < MIN_SECRET_BYTES {
-                        return Err(Error::Secret(format!(
-                            "secret `{}` from provider `{provider}` is shorter than {MIN_SECRET_BYTES} bytes; \
-                             reqflo refuses values too short to redact safely",
-                            secret.name
-                        )));
+                        return Err(Error::Secret(SecretError::TooShort {
+                            name: secret.name.clone(),
+                            provider: provider.clone(),
+                            min: MIN_SECRET_BYTES,
+                        }));
                     }
                     // The redactor learns the value before anything else can print:
                     // a later failure's message may carry it.
@@ -162,18 +162,17 @@ impl<'a> Resolver<'a> {
                 Answer::NotFound(why) => tried.push(format!("{provider}: {why}")),
             }
         }
-        Err(Error::Secret(format!(
-            "secret `{}` not found (tried {})",
-            secret.name,
-            tried.join("; ")
-        )))
+        Err(Error::Secret(SecretError::NotFound {
+            name: secret.name.clone(),
+            tried,
+        }))
     }
 
     async fn ask(&mut self, provider: &str, secret: &SecretUse) -> Result<Answer> {
         let spec = self
             .providers
             .get(provider)
-            .ok_or_else(|| Error::Secret(format!("no provider `{provider}`")))?
+            .ok_or_else(|| Error::Secret(SecretError::NoProvider(provider.to_string())))?
             .clone();
         // The default secret file may simply not exist: that is "not found", and
         // no sandbox needs to start to say so. A file the user configured must
@@ -187,10 +186,10 @@ impl<'a> Resolver<'a> {
                     path.display()
                 )));
             }
-            return Err(Error::Secret(format!(
-                "provider `{provider}`: its secret file {} does not exist",
-                path.display()
-            )));
+            return Err(Error::Secret(SecretError::SecretFile {
+                provider: provider.to_string(),
+                why: format!("its secret file {} does not exist", path.display()),
+            }));
         }
         let fail = |why: String| {
             Error::plugin(format!(
@@ -319,12 +318,14 @@ impl<'a> Resolver<'a> {
         }
         if let Some(path) = spec.secret_file(self.project) {
             let file = std::fs::File::open(&path).map_err(|e| {
-                Error::Secret(format!(
-                    "provider `{}` cannot open its secret file {}: {}",
-                    spec.name,
-                    path.display(),
-                    reqflo_core::source::io_reason(&e)
-                ))
+                Error::Secret(SecretError::SecretFile {
+                    provider: spec.name.clone(),
+                    why: format!(
+                        "cannot open its secret file {}: {}",
+                        path.display(),
+                        reqflo_core::source::io_reason(&e)
+                    ),
+                })
             })?;
             sandbox.stdin = Some(file);
         }
