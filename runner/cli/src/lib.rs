@@ -12,3 +12,4 @@ pub mod cli;
 pub mod console;
 pub mod exit;
 pub mod interrupt;
+pub mod listing;

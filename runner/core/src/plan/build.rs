@@ -10,16 +10,11 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::inputs::{InputMode, input_value};
-use super::{
-    CaptureFrom, CaptureRule, Expectations, Fill, Matcher, Plan, PlannedHook, PlannedStep, Retries,
-    SecretUse,
-};
+use super::{Fill, Plan, PlannedHook, PlannedStep, Retries, SecretUse};
 use crate::error::{Diagnostic, Error, Result};
 use crate::plugins::Providers;
 use crate::project::load::list_or_none;
-use crate::project::model::{
-    CaptureDef, EnvironmentDef, ExpectDef, JourneyFile, RetriesDef, StatusDef, ValueDef,
-};
+use crate::project::model::{EnvironmentDef, JourneyFile, RetriesDef, ValueDef};
 use crate::project::{Loaded, Project};
 use crate::source::Source;
 use crate::template::Template;
@@ -177,25 +172,27 @@ fn hook_names(project: &Project) -> Vec<String> {
     project.config.hooks.keys().cloned().collect()
 }
 
-struct Planner<'a> {
-    env_hooks: Vec<String>,
-    project: &'a Project,
-    providers: &'a Providers,
-    journey: &'a Loaded<JourneyFile>,
-    source: &'a Source,
-    options: &'a PlanOptions,
-    chain: Vec<String>,
-    templates: HashMap<String, Arc<Template>>,
-    secrets: Vec<SecretUse>,
-    used_inputs: HashSet<String>,
-    step_ids: HashSet<String>,
+/// Plans one journey: each step's template, values, hooks, retries, and
+/// (in `checks.rs`) its captures and expectations.
+pub(super) struct Planner<'a> {
+    pub(super) env_hooks: Vec<String>,
+    pub(super) project: &'a Project,
+    pub(super) providers: &'a Providers,
+    pub(super) journey: &'a Loaded<JourneyFile>,
+    pub(super) source: &'a Source,
+    pub(super) options: &'a PlanOptions,
+    pub(super) chain: Vec<String>,
+    pub(super) templates: HashMap<String, Arc<Template>>,
+    pub(super) secrets: Vec<SecretUse>,
+    pub(super) used_inputs: HashSet<String>,
+    pub(super) step_ids: HashSet<String>,
     /// JSONPaths parsed so far, by their text: long journeys repeat the same
     /// few paths, and parsing one costs more than a whole step's templating.
-    paths: HashMap<String, Arc<JsonPath>>,
+    pub(super) paths: HashMap<String, Arc<JsonPath>>,
 }
 
 impl Planner<'_> {
-    fn definition(&self, message: String, path: &[&str]) -> Error {
+    pub(super) fn definition(&self, message: String, path: &[&str]) -> Error {
         Error::Definition(Diagnostic::new(message).at(self.source.value(path)))
     }
 
@@ -524,98 +521,6 @@ impl Planner<'_> {
         Ok(self.secrets.len() - 1)
     }
 
-    fn captures(
-        &mut self,
-        i: &str,
-        defs: &IndexMap<String, CaptureDef>,
-    ) -> Result<Vec<CaptureRule>> {
-        let mut rules = Vec::new();
-        for (name, def) in defs {
-            let path = ["steps", i, "capture", name];
-            let (from, secret) = match def {
-                CaptureDef::Path(p) => (self.json_path(p, &path)?, false),
-                CaptureDef::Spec(spec) => match (&spec.jsonpath, &spec.header) {
-                    (Some(p), None) => (self.json_path(p, &path)?, spec.secret),
-                    (None, Some(h)) => (CaptureFrom::Header(h.clone()), spec.secret),
-                    _ => {
-                        return Err(self.definition(
-                            format!(
-                                "capture `{name}` needs exactly one of `jsonpath` and `header`"
-                            ),
-                            &path,
-                        ));
-                    }
-                },
-            };
-            rules.push(CaptureRule {
-                name: name.clone(),
-                from,
-                secret,
-            });
-        }
-        Ok(rules)
-    }
-
-    fn json_path(&mut self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
-        let source = self.source;
-        let parsed = self.parse_path(written, || source.value(path))?;
-        Ok(CaptureFrom::Json(written.to_string(), parsed))
-    }
-
-    /// Parse a JSONPath once per text; `at` finds the position only when
-    /// there is an error.
-    fn parse_path(
-        &mut self,
-        written: &str,
-        at: impl FnOnce() -> Option<crate::error::Spot>,
-    ) -> Result<Arc<JsonPath>> {
-        if let Some(parsed) = self.paths.get(written) {
-            return Ok(Arc::clone(parsed));
-        }
-        let parsed = Arc::new(JsonPath::parse(written).map_err(|e| {
-            Error::Definition(
-                Diagnostic::new(format!("`{written}` is not a JSONPath: {e}"))
-                    .at(at())
-                    .hint("JSONPath (RFC 9535) starts at `$`, e.g. `$.data.id`; names with `-` need brackets: `$['x-key']`"),
-            )
-        })?);
-        self.paths.insert(written.to_string(), Arc::clone(&parsed));
-        Ok(parsed)
-    }
-
-    fn expectations(&mut self, i: &str, def: &ExpectDef) -> Result<Expectations> {
-        let status = match &def.status {
-            None => Vec::new(),
-            Some(StatusDef::One(code)) => vec![*code],
-            Some(StatusDef::Any(codes)) => codes.clone(),
-        };
-        if let Some(bad) = status.iter().find(|c| !(100..=599).contains(*c)) {
-            return Err(self.definition(
-                format!("{bad} is not an HTTP status code"),
-                &["steps", i, "expect", "status"],
-            ));
-        }
-        let mut headers = Vec::new();
-        for (name, raw) in &def.headers {
-            let matcher = matcher(raw)
-                .map_err(|m| self.definition(m, &["steps", i, "expect", "headers", name]))?;
-            headers.push((name.clone(), matcher));
-        }
-        let mut json = Vec::new();
-        for (written, raw) in &def.json {
-            let path = ["steps", i, "expect", "json", written];
-            let source = self.source;
-            let parsed = self.parse_path(written, || source.key(&path))?;
-            let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
-            json.push((written.clone(), parsed, matcher));
-        }
-        Ok(Expectations {
-            status,
-            headers,
-            json,
-        })
-    }
-
     /// `--input` names that no step uses and the journey does not declare are typos.
     fn check_inputs(&self) -> Result<()> {
         for name in self.options.inputs.keys() {
@@ -631,22 +536,4 @@ impl Planner<'_> {
         }
         Ok(())
     }
-}
-
-/// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.
-fn matcher(raw: &Value) -> Result<Matcher, String> {
-    if let Some(map) = raw.as_object()
-        && map.len() == 1
-    {
-        if let Some(v) = map.get("equals") {
-            return Ok(Matcher::Equals(v.clone()));
-        }
-        if let Some(v) = map.get("exists") {
-            return v
-                .as_bool()
-                .map(Matcher::Exists)
-                .ok_or_else(|| "`exists` takes true or false".to_string());
-        }
-    }
-    Ok(Matcher::Equals(raw.clone()))
 }

@@ -2,6 +2,7 @@
 //! sent. `reqflo check` stops here.
 
 mod build;
+mod checks;
 mod inputs;
 
 use std::sync::Arc;
