@@ -1,16 +1,9 @@
 //! The encoded forms a secret value takes on the wire and in logs.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use zeroize::Zeroizing;
-
-/// Bytes RFC 3986 leaves unencoded; what most URL encoders keep.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// What the `url` crate (and so reqwest) escapes in a query: a secret pasted
 /// into a URL is printed in this form.
@@ -35,71 +28,61 @@ const URL_USERINFO: &AsciiSet = &URL_PATH
 /// ... in a fragment (after `#`), which the printed URL keeps.
 const URL_FRAGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
 
-/// Every form a value may take in a request, a response or a log line.
+/// How a pattern's match is widened to the span it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The match is the span.
+    Plain,
+    /// Base64 digits that depend only on the value's bytes: the digit on
+    /// each side also holds some of its bits, and padding may follow.
+    Base64,
+}
+
+/// The forms a value takes in a request, a response or a log line that the
+/// matcher looks for as they are. Escapes (JSON, HTML, percent) are not
+/// listed: the redactor reads them decoded ([`super::views`]), so any mix of
+/// them is the value itself there. What is listed is what no decoding
+/// undoes: the value, the same with `+` and spaces swapped (a query read by a
+/// server), as the URL parser reshapes it, as base64 and base64url at each of
+/// the three byte offsets inside a larger blob, and as hex.
 pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
-    let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let mut push = |form: Vec<u8>| {
+    patterns(value).into_iter().map(|(form, _)| form).collect()
+}
+
+/// [`encoded_forms`], each with its [`Kind`].
+pub(super) fn patterns(value: &[u8]) -> Vec<(Zeroizing<Vec<u8>>, Kind)> {
+    let mut forms: Vec<(Zeroizing<Vec<u8>>, Kind)> = Vec::new();
+    let mut push = |form: Vec<u8>, kind: Kind| {
         let form = Zeroizing::new(form);
-        if !forms.iter().any(|f| **f == *form) {
-            forms.push(form);
+        if !forms.iter().any(|(f, _)| **f == *form) {
+            forms.push((form, kind));
         }
     };
-    push(value.to_vec());
-    // A raw value pasted into a query string reaches the server with `+` read as
-    // a space; a server that echoes it back shows that form.
-    if value.contains(&b'+') {
-        push(
-            value
-                .iter()
-                .map(|&b| if b == b'+' { b' ' } else { b })
-                .collect(),
-        );
-    }
+    push(value.to_vec(), Kind::Plain);
+    // The percent view reads every `+` as a space; so does a server reading a
+    // raw value pasted into a query, and a form encoder writes a space as `+`.
+    let swap = |form: &[u8], from: u8, to: u8| -> Vec<u8> {
+        form.iter()
+            .map(|&b| if b == from { to } else { b })
+            .collect()
+    };
+    push(swap(value, b'+', b' '), Kind::Plain);
+    push(swap(value, b' ', b'+'), Kind::Plain);
     if let Ok(text) = std::str::from_utf8(value) {
-        for set in [
-            NON_ALPHANUMERIC,
-            UNRESERVED,
-            URL_QUERY,
-            URL_SPECIAL_QUERY,
-            URL_PATH,
-            URL_USERINFO,
-        ] {
-            let upper = utf8_percent_encode(text, set).to_string();
-            push(lower_hex_escapes(&upper).into_bytes());
-            push(upper.into_bytes());
-        }
         for form in parsed_url_forms(text) {
-            push(form.into_bytes());
+            let decoded: Vec<u8> = percent_encoding::percent_decode(form.as_bytes()).collect();
+            push(swap(&decoded, b'+', b' '), Kind::Plain);
         }
-        let form: String = form_urlencoded::byte_serialize(value).collect();
-        push(lower_hex_escapes(&form).into_bytes());
-        push(form.into_bytes());
-        // HTML reports escape these; the form is only new when the value has one.
-        let html = text
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&#39;");
-        push(html.into_bytes());
-        if let Ok(json) = serde_json::to_string(text) {
-            let inner = &json[1..json.len() - 1];
-            push(inner.replace('/', "\\/").into_bytes());
-            push(ascii_json(inner).into_bytes());
-            push(inner.as_bytes().to_vec());
-        }
-    }
-    for engine in [&STANDARD, &URL_SAFE] {
-        push(engine.encode(value).into_bytes());
     }
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-        push(engine.encode(value).into_bytes());
         for form in embedded_base64(engine, value) {
-            push(form);
+            // Base64 in a query string, read by the percent view.
+            push(swap(&form, b'+', b' '), Kind::Base64);
+            push(form, Kind::Base64);
         }
     }
-    push(hex::encode(value).into_bytes());
-    push(hex::encode_upper(value).into_bytes());
+    push(hex::encode(value).into_bytes(), Kind::Plain);
+    push(hex::encode_upper(value).into_bytes(), Kind::Plain);
     forms
 }
 
@@ -109,15 +92,14 @@ pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
 fn embedded_base64(engine: &base64::engine::GeneralPurpose, value: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for offset in 0..3usize {
-        let mut shifted = vec![0u8; offset];
+        let mut shifted = Zeroizing::new(vec![0u8; offset]);
         shifted.extend_from_slice(value);
-        let encoded = engine.encode(&shifted);
+        let encoded = Zeroizing::new(engine.encode(&*shifted));
         let start = (8 * offset).div_ceil(6);
         let end = (8 * (offset + value.len())) / 6;
         if end > start && end <= encoded.len() {
             out.push(encoded.as_bytes()[start..end].to_vec());
         }
-        shifted.iter_mut().for_each(|b| *b = 0);
     }
     out
 }
@@ -196,39 +178,6 @@ fn url_pieces(text: &str, mut part: UrlPart) -> String {
             }
         }
         out.push(c);
-    }
-    out
-}
-
-/// `%2F` → `%2f`: some encoders emit lowercase hex.
-fn lower_hex_escapes(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut chars = encoded.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '%' {
-            for _ in 0..2 {
-                if let Some(h) = chars.next() {
-                    out.push(h.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// JSON escaping with every non-ASCII character as `\uXXXX` (Python's default).
-fn ascii_json(escaped: &str) -> String {
-    let mut out = String::with_capacity(escaped.len());
-    for c in escaped.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
     }
     out
 }

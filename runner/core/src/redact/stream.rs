@@ -5,12 +5,16 @@ use std::io::{self, Write};
 use super::redactor::Redactor;
 
 /// Redacts everything written through it before it reaches `inner`. Holds back
-/// the last few bytes of each write (fewer than the longest known form) until
-/// the next write or `finish` shows whether they start a secret.
+/// the last bytes of each write (fewer than the longest span a match can
+/// cover) until the next write or `finish` shows whether they start a secret,
+/// and keeps as many bytes already written as context, so that a value split
+/// across writes, even inside an escape or a base64 line, reads the same.
 pub struct RedactingWriter<'r, W: Write> {
     inner: W,
     redactor: &'r Redactor,
-    pending: Vec<u8>,
+    /// Context (`..written`), then bytes not yet written out.
+    buffer: Vec<u8>,
+    written: usize,
     scratch: Vec<u8>,
 }
 
@@ -20,17 +24,22 @@ impl<'r, W: Write> RedactingWriter<'r, W> {
         RedactingWriter {
             inner,
             redactor,
-            pending: Vec::new(),
+            buffer: Vec::new(),
+            written: 0,
             scratch: Vec::new(),
         }
     }
 
     fn drain(&mut self, at_end: bool) -> io::Result<()> {
         self.scratch.clear();
-        let consumed = self
-            .redactor
-            .redact_prefix(&self.pending, at_end, &mut self.scratch);
-        self.pending.drain(..consumed);
+        let (written, context) =
+            self.redactor
+                .redact_from(&self.buffer, self.written, at_end, &mut self.scratch);
+        self.written = written;
+        if self.written > context {
+            self.buffer.drain(..self.written - context);
+            self.written = context;
+        }
         self.inner.write_all(&self.scratch)
     }
 
@@ -44,7 +53,7 @@ impl<'r, W: Write> RedactingWriter<'r, W> {
 
 impl<W: Write> Write for RedactingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
+        self.buffer.extend_from_slice(buf);
         self.drain(false)?;
         Ok(buf.len())
     }
