@@ -53,6 +53,18 @@ pub enum Channel {
     Hex,
     /// Uppercase hex.
     HexUpper,
+    /// A JSON string, each character escaped its own way by the case's
+    /// choices (raw, `\uXXXX` in either case, a short escape).
+    JsonMixed,
+    /// HTML text, each character its own way (raw, `&#N;`, `&#xH;` with or
+    /// without leading zeros, a named reference).
+    HtmlMixed,
+    /// Percent-encoded, each byte its own way (raw, `%XX`, `%xx`, `+`).
+    PercentMixed,
+    /// Base64 wrapped at 76 columns with `\r\n` (MIME).
+    Base64Wrapped,
+    /// A JSON-mixed string inside base64url (a JWT payload).
+    Base64UrlOfJsonMixed,
 }
 
 /// A piece of the plain text.
@@ -76,6 +88,8 @@ pub struct Case {
     pub channel: Channel,
     /// Where a stream is cut into writes.
     pub cuts: Vec<u16>,
+    /// Per-character choices for the mixed channels.
+    pub choices: Vec<u8>,
 }
 
 const PLAIN: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 .,:;=-_";
@@ -138,8 +152,68 @@ fn json_ascii(text: &str) -> String {
     out
 }
 
+/// `text` as a JSON string's content, each character as `choices` say.
+fn json_mixed(text: &str, choices: &mut impl Iterator<Item = u8>) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let choice = choices.next().unwrap_or(1) % 3;
+        if choice == 0 && !matches!(c, '"' | '\\') && !c.is_control() {
+            out.push(c);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            let hex = format!("{unit:04x}");
+            out.push_str("\\u");
+            out.push_str(&if choice == 2 { hex.to_uppercase() } else { hex });
+        }
+    }
+    out
+}
+
+/// `text` as HTML, each character as `choices` say.
+fn html_mixed(text: &str, choices: &mut impl Iterator<Item = u8>) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let code = u32::from(c);
+        match choices.next().unwrap_or(1) % 5 {
+            0 if !matches!(c, '&' | '<' | '>' | '"' | '\'') => out.push(c),
+            0 | 1 => out.push_str(&format!("&#{code};")),
+            2 => out.push_str(&format!("&#x00{code:x};")),
+            3 => out.push_str(&format!("&#X{code:X};")),
+            _ => {
+                let mut buf = [0; 4];
+                let spelled = &*c.encode_utf8(&mut buf);
+                match entities::ENTITIES
+                    .iter()
+                    .find(|e| e.characters == spelled && e.entity.ends_with(';'))
+                {
+                    Some(e) => out.push_str(e.entity),
+                    None => out.push_str(&format!("&#{code};")),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `text` percent-encoded, each byte as `choices` say.
+fn percent_mixed(text: &str, choices: &mut impl Iterator<Item = u8>) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match (choices.next().unwrap_or(1) % 4, b) {
+            (0, b' ') => out.push('+'),
+            (0, b) if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+            (2, b) => out.push_str(&format!("%{b:02x}")),
+            (_, b) => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Put `text` on the wire; `None` when that channel cannot carry it.
-fn encode(channel: Channel, text: &str) -> Option<Vec<u8>> {
+fn encode(channel: Channel, text: &str, choices: &[u8]) -> Option<Vec<u8>> {
+    let mut choices = choices.iter().copied().chain(std::iter::repeat(1));
     let json = || serde_json::to_string(text).ok();
     Some(match channel {
         Channel::Raw => text.as_bytes().to_vec(),
@@ -165,6 +239,18 @@ fn encode(channel: Channel, text: &str) -> Option<Vec<u8>> {
         }
         Channel::Hex => hex::encode(text).into_bytes(),
         Channel::HexUpper => hex::encode_upper(text).into_bytes(),
+        Channel::JsonMixed => json_mixed(text, &mut choices).into_bytes(),
+        Channel::HtmlMixed => html_mixed(text, &mut choices).into_bytes(),
+        Channel::PercentMixed => percent_mixed(text, &mut choices).into_bytes(),
+        Channel::Base64Wrapped => STANDARD
+            .encode(text)
+            .as_bytes()
+            .chunks(76)
+            .collect::<Vec<_>>()
+            .join(&b"\r\n"[..]),
+        Channel::Base64UrlOfJsonMixed => URL_SAFE_NO_PAD
+            .encode(format!("{{\"k\":\"{}\"}}", json_mixed(text, &mut choices)))
+            .into_bytes(),
     })
 }
 
@@ -223,21 +309,52 @@ fn json_unescape(bytes: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Every character reference read back: named ones by the WHATWG table,
+/// numeric ones in either base.
 fn html_unescape(bytes: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(bytes)
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .into_bytes()
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    let mut rest = &*text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let reference = rest.find(';').map(|end| &rest[..=end]);
+        let decoded = reference.and_then(|r| {
+            let body = &r[1..r.len() - 1];
+            let code = if let Some(hex) = body.strip_prefix("#x").or(body.strip_prefix("#X")) {
+                u32::from_str_radix(hex, 16).ok()
+            } else if let Some(dec) = body.strip_prefix('#') {
+                dec.parse().ok()
+            } else {
+                return entities::ENTITIES
+                    .iter()
+                    .find(|e| e.entity == r)
+                    .map(|e| e.characters.to_string());
+            };
+            code.and_then(char::from_u32).map(String::from)
+        });
+        match (reference, decoded) {
+            (Some(r), Some(decoded)) => {
+                out.push_str(&decoded);
+                rest = &rest[r.len()..];
+            }
+            _ => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into_bytes()
 }
 
 /// A base64 or hex piece decoded at its true alignment: `origin` is where
 /// the piece starts in the encoded text (decoding at other alignments would
 /// "find" whatever the fuzzer likes in noise).
 fn aligned(channel: Channel, piece: &[u8], origin: usize) -> Option<Vec<u8>> {
-    let (quantum, skip) = if base64_engine(channel).is_some() {
+    let is_base64 = base64_engine(channel).is_some()
+        || matches!(channel, Channel::Base64Wrapped | Channel::Base64UrlOfJsonMixed);
+    let (quantum, skip) = if is_base64 {
         (4, (4 - origin % 4) % 4)
     } else if matches!(channel, Channel::Hex | Channel::HexUpper) {
         (2, origin % 2)
@@ -254,7 +371,10 @@ fn aligned(channel: Channel, piece: &[u8], origin: usize) -> Option<Vec<u8>> {
     if run.len() % 4 == 1 {
         run.pop();
     }
-    let alphabet = if matches!(channel, Channel::Base64Url | Channel::Base64UrlNoPad) {
+    let alphabet = if matches!(
+        channel,
+        Channel::Base64Url | Channel::Base64UrlNoPad | Channel::Base64UrlOfJsonMixed
+    ) {
         base64::alphabet::URL_SAFE
     } else {
         base64::alphabet::STANDARD
@@ -275,7 +395,7 @@ type Reading = (Vec<u8>, fn(&[u8]) -> Vec<u8>, bool);
 
 /// The ways `piece` of output is read back for `channel`, paired with the
 /// form the secret is searched for in each.
-fn readings(channel: Channel, piece: &[u8], origin: Option<usize>) -> Vec<Reading> {
+fn readings(channel: Channel, piece: &[u8], origin: Option<usize>, wire: &[u8]) -> Vec<Reading> {
     fn same(b: &[u8]) -> Vec<u8> {
         b.to_vec()
     }
@@ -296,7 +416,23 @@ fn readings(channel: Channel, piece: &[u8], origin: Option<usize>) -> Vec<Readin
         Channel::Json | Channel::JsonAscii | Channel::JsonSlash => {
             out.push((json_unescape(piece), same, true));
         }
-        Channel::Html => out.push((html_unescape(piece), same, true)),
+        Channel::Html | Channel::HtmlMixed => out.push((html_unescape(piece), same, true)),
+        Channel::JsonMixed => out.push((json_unescape(piece), same, true)),
+        Channel::PercentMixed => out.push((plus(&percent_decode(&plus(piece))), plus, true)),
+        Channel::Base64Wrapped => {
+            // The piece as the unwrapped blob holds it, at its place there.
+            let breaks = |b: &[u8]| b.iter().filter(|&&c| c == b'\r' || c == b'\n').count();
+            let unwrapped: Vec<u8> = piece.iter().copied().filter(|&c| c != b'\r' && c != b'\n').collect();
+            let at = origin.map(|at| at - breaks(&wire[..at]));
+            if let Some(decoded) = at.and_then(|at| aligned(channel, &unwrapped, at)) {
+                out.push((decoded, same, true));
+            }
+        }
+        Channel::Base64UrlOfJsonMixed => {
+            if let Some(decoded) = origin.and_then(|at| aligned(channel, piece, at)) {
+                out.push((json_unescape(&decoded), same, true));
+            }
+        }
         _ => {
             if let Some(decoded) = origin.and_then(|at| aligned(channel, piece, at)) {
                 out.push((decoded, same, true));
@@ -408,7 +544,7 @@ fn check(case: Case) -> bool {
             Piece::Secret(n) => text.push_str(&secrets[usize::from(*n) % secrets.len()]),
         }
     }
-    let Some(wire) = encode(case.channel, &text) else {
+    let Some(wire) = encode(case.channel, &text, &case.choices) else {
         return false;
     };
     // Where the case's text sits in the wire, between the channel's framing
@@ -453,7 +589,7 @@ fn check(case: Case) -> bool {
 
     for (piece, origin) in pieces(&output, &markers, &wire) {
         let framed = origin.map_or((0, 0), |at| framed(piece.len(), at, text_span));
-        for (reading, spell, decoded) in readings(case.channel, piece, origin) {
+        for (reading, spell, decoded) in readings(case.channel, piece, origin, &wire) {
             // In a decoded reading, a secret that runs into the framing is
             // spelled partly by the URL's own syntax (`:` + `a%20b` read as
             // `:a b`), in a form no encoder gives the secret: only there is
@@ -498,6 +634,7 @@ mod tests {
             pieces,
             channel,
             cuts: vec![3, 17],
+            choices: vec![0, 1, 2, 3, 4],
         }
     }
 
@@ -549,6 +686,26 @@ mod tests {
                         check(case(secret, pieces, channel)),
                         "{secret:?} {channel:?}"
                     );
+                }
+            }
+        }
+    }
+
+    /// Each mixed channel carries a value that needs escaping, and the
+    /// redactor leaves nothing of it.
+    #[test]
+    fn mixed_escapes_and_wrapped_or_escaped_base64_are_checked() {
+        for channel in [
+            Channel::JsonMixed,
+            Channel::HtmlMixed,
+            Channel::PercentMixed,
+            Channel::Base64Wrapped,
+            Channel::Base64UrlOfJsonMixed,
+        ] {
+            for secret in ["p\u{e4} ss<&>\"'/+=", "\u{1F600}\u{2233} x%41\\u0041"] {
+                let long = vec![filler(&"y".repeat(60)), Piece::Secret(0), filler(&"z".repeat(60))];
+                for pieces in [vec![filler("x"), Piece::Secret(0), filler("y")], long] {
+                    assert!(check(case(secret, pieces, channel)), "{secret:?} {channel:?}");
                 }
             }
         }

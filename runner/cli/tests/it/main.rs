@@ -9,6 +9,7 @@ mod aws;
 mod azure;
 mod bundles;
 mod definitions;
+mod echoed;
 mod faults;
 mod gcp;
 mod hooks;

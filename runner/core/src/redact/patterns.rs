@@ -31,9 +31,6 @@ pub(super) struct Span {
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) marker: u32,
-    /// How long the match was where it was found: of overlapping matches
-    /// the longest names the merged span.
-    pub(super) weight: usize,
 }
 
 struct Pattern {
@@ -224,7 +221,6 @@ impl Patterns {
                     start,
                     end,
                     marker: pattern.marker,
-                    weight: m.len(),
                 });
             }
         }

@@ -118,20 +118,15 @@ impl Inner {
     }
 }
 
-/// Sort spans and merge those that overlap; a merged span takes the marker
-/// of its longest match.
+/// Sort spans and merge those that overlap. A merged span takes the marker
+/// of its first match (the longest of those that start first): a stream,
+/// which may have shown that marker already, agrees.
 fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for span in spans {
         match out.last_mut() {
-            Some(last) if span.start < last.end => {
-                last.end = last.end.max(span.end);
-                if span.weight > last.weight {
-                    last.weight = span.weight;
-                    last.marker = span.marker;
-                }
-            }
+            Some(last) if span.start < last.end => last.end = last.end.max(span.end),
             _ => out.push(span),
         }
     }
@@ -171,14 +166,16 @@ impl Redactor {
     }
 
     /// Learn a value a run derived (a signature, a token a hook made), within
-    /// [`MAX_DERIVED_PER_RUN`]. Past the bound the value is still learned,
-    /// so that the caller's error path leaks nothing, and the caller must
-    /// stop.
+    /// [`MAX_DERIVED_PER_RUN`] new values. Past the bound the value is still
+    /// learned, so that the caller's error path leaks nothing, and the
+    /// caller must stop.
     pub fn add_derived(&self, label: &str, value: &[u8]) -> Result<(), TooManyDerived> {
         let Ok(mut inner) = self.inner.write() else {
             return Err(TooManyDerived);
         };
-        Self::learn(&mut inner, label, value);
+        if !Self::learn(&mut inner, label, value) {
+            return Ok(());
+        }
         inner.derived += 1;
         if inner.derived > MAX_DERIVED_PER_RUN {
             return Err(TooManyDerived);
@@ -186,7 +183,8 @@ impl Redactor {
         Ok(())
     }
 
-    fn learn(inner: &mut Inner, label: &str, value: &[u8]) {
+    /// Whether the value was new.
+    fn learn(inner: &mut Inner, label: &str, value: &[u8]) -> bool {
         let forms: Vec<(Zeroizing<Vec<u8>>, _)> = patterns(value);
         let before = inner.patterns.len();
         // A plugin's granted variable (`$KEY`) that also resolves as a run
@@ -195,13 +193,15 @@ impl Redactor {
         if inner.patterns.learn(label, forms, relabel).is_err() {
             inner.broken = true;
         }
-        if inner.patterns.len() > before || inner.longest_value == 0 {
+        let new = inner.patterns.len() > before;
+        if new {
             inner.longest_value = inner.longest_value.max(value.len());
             inner.shortest_value = match inner.shortest_value {
                 0 => value.len(),
                 n => n.min(value.len()),
             };
         }
+        new
     }
 
     /// Redact text.
@@ -271,9 +271,15 @@ impl Redactor {
             if span.start >= settled {
                 break;
             }
-            // A span that began in the context was shown then; its rest is
-            // still marked.
-            out.extend_from_slice(&buffer[last..span.start.max(last)]);
+            if span.start < last {
+                // It overlaps one whose marker was written out already (only
+                // a marker can end where the context does, or the bytes
+                // before would have been a leak): the whole text merges the
+                // two, so its rest goes under that marker.
+                last = span.end;
+                continue;
+            }
+            out.extend_from_slice(&buffer[last..span.start]);
             out.extend_from_slice(inner.patterns.marker(span.marker).as_bytes());
             last = span.end;
         }

@@ -94,7 +94,10 @@ impl HookState {
         }
         self.derived += 1;
         self.count_handle(secret.value.len())?;
-        self.context.redactor.add(&secret.label, &secret.value);
+        self.context
+            .redactor
+            .add_derived(&secret.label, &secret.value)
+            .map_err(wasmtime::Error::msg)?;
         Ok(self.table.push(secret)?)
     }
 

@@ -208,7 +208,10 @@ impl HostOutgoing for HookState {
         // Whatever goes on the wire is known to the redactor first. Guest-made
         // values are taught here: the host learns of them only now.
         if secret.value.len() >= crate::secrets::MIN_SECRET_BYTES {
-            self.context.redactor.add(&secret.label, &secret.value);
+            self.context
+                .redactor
+                .add_derived(&secret.label, &secret.value)
+                .map_err(wasmtime::Error::msg)?;
         }
         let request = self.outgoing(&this)?;
         remove(request, &name);
