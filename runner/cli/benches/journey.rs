@@ -22,6 +22,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench/KEY+value=123";
+/// Steps of the signed and unsigned journeys compared.
+const SIGNED_STEPS: [usize; 4] = [10, 100, 1000, 10_000];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -198,6 +200,30 @@ fn main() {
         );
     }
 
+    // Signed against unsigned: each signature is a value the redactor learns.
+    println!(
+        "\n{:<40} {:>12} {:>12} {:>8}",
+        "steps, HMAC-signed (median)", "unsigned", "signed", "ratio"
+    );
+    for steps in SIGNED_STEPS {
+        let runs = if steps >= 10_000 { 3 } else { 7 };
+        let (plain, signed) = (format!("plain-{steps}"), format!("signed-{steps}"));
+        let walls = interleaved(
+            runs,
+            &[(reqflo, &["run", &plain]), (reqflo, &["run", &signed])],
+            project,
+            &warm_cache,
+        );
+        let (plain, signed) = (walls[0].0, walls[1].0);
+        println!(
+            "{:<40} {:>12} {:>12} {:>7.2}x",
+            format!("{steps} steps"),
+            format!("{plain:.2?}"),
+            format!("{signed:.2?}"),
+            signed.as_secs_f64() / plain.as_secs_f64()
+        );
+    }
+
     // Cost against journeys side by side: N journeys of 200 steps, --jobs N.
     println!(
         "\n{:<40} {:>12} {:>14} {:>10}",
@@ -286,7 +312,10 @@ fn write_project(dir: &Path, base_url: &str) {
     std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
     std::fs::write(
         dir.join("reqflo.yaml"),
-        format!("environments:\n  bench:\n    variables: {{base_url: \"{base_url}\"}}\n"),
+        format!(
+            "environments:\n  bench:\n    variables: {{base_url: \"{base_url}\"}}\n\
+             hooks:\n  sign: {{plugin: \"builtin:hmac-signature\", secrets: [BENCH_KEY]}}\n"
+        ),
     )
     .expect("write");
     std::fs::write(
@@ -306,12 +335,23 @@ fn write_project(dir: &Path, base_url: &str) {
         ("thousand".to_string(), 1000),
     ];
     journeys.extend((0..8).map(|i| (format!("p{i}"), 200)));
+    // Each signed step's signature is a new derived secret the redactor
+    // learns: the case that was quadratic in steps.
+    for steps in SIGNED_STEPS {
+        journeys.push((format!("plain-{steps}"), steps));
+        journeys.push((format!("signed-{steps}"), steps));
+    }
     for (name, steps) in journeys {
         let mut text = String::from("steps:\n");
         let mut hurl = String::new();
+        let hooks = if name.starts_with("signed-") {
+            "    hooks: [sign]\n"
+        } else {
+            ""
+        };
         for i in 0..steps {
             text.push_str(&format!(
-                "  - id: s{i}\n    template: echo\n    values: {{key: {{type: secret, name: BENCH_KEY}}}}\n    capture: {{m: $.method}}\n    expect: {{status: 200, json: {{\"$.method\": GET}}}}\n"
+                "  - id: s{i}\n    template: echo\n    values: {{key: {{type: secret, name: BENCH_KEY}}}}\n{hooks}    capture: {{m: $.method}}\n    expect: {{status: 200, json: {{\"$.method\": GET}}}}\n"
             ));
             hurl.push_str(
                 "GET {{base_url}}/echo\nAuthorization: Bearer {{key}}\nHTTP 200\n[Captures]\nm: jsonpath \"$.method\"\n[Asserts]\njsonpath \"$.method\" == \"GET\"\n\n",
