@@ -70,8 +70,11 @@ pub(super) fn patterns(value: &[u8]) -> Vec<(Zeroizing<Vec<u8>>, Kind)> {
     push(swap(value, b' ', b'+'), Kind::Plain);
     if let Ok(text) = std::str::from_utf8(value) {
         for form in parsed_url_forms(text) {
+            // As printed when nothing in it needed a `%` (found in the text
+            // as it is), and as the percent view reads it.
             let decoded: Vec<u8> = percent_encoding::percent_decode(form.as_bytes()).collect();
             push(swap(&decoded, b'+', b' '), Kind::Plain);
+            push(decoded, Kind::Plain);
         }
     }
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {

@@ -38,8 +38,9 @@ struct Inner {
     /// The longest and shortest values learned.
     longest_value: usize,
     shortest_value: usize,
-    /// Values learned with [`Redactor::add_derived`].
+    /// Values learned with [`Redactor::add_derived`], and how many may be.
     derived: usize,
+    derived_limit: Option<usize>,
 }
 
 impl Inner {
@@ -177,10 +178,18 @@ impl Redactor {
             return Ok(());
         }
         inner.derived += 1;
-        if inner.derived > MAX_DERIVED_PER_RUN {
+        if inner.derived > inner.derived_limit.unwrap_or(MAX_DERIVED_PER_RUN) {
             return Err(TooManyDerived);
         }
         Ok(())
+    }
+
+    /// A lower bound on derived values, so a test reaches it quickly.
+    #[cfg(test)]
+    pub(super) fn limit_derived(&self, limit: usize) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.derived_limit = Some(limit);
+        }
     }
 
     /// Whether the value was new.

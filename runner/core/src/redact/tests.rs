@@ -246,3 +246,32 @@ fn plugin_text_loses_control_characters() {
     assert!(!clean.contains('\u{1b}'));
     assert!(!clean.contains('\n'));
 }
+
+/// A run may derive a bounded number of values (a lower bound here, so the
+/// test is quick); a value it knows already is not counted, and the one past
+/// the bound is still learned, so the error path that follows leaks nothing.
+#[test]
+fn derived_values_are_bounded_and_known_ones_are_not_counted() {
+    const LIMIT: usize = 300;
+    let r = redactor();
+    r.limit_derived(LIMIT);
+    for _ in 0..3 {
+        r.add_derived("KEY", CANARY.as_bytes())
+            .expect("a known value is not new");
+    }
+    for i in 0..LIMIT {
+        r.add_derived("SIG", format!("sig-{i:08}").as_bytes())
+            .expect("within the bound");
+    }
+    let error = r
+        .add_derived("SIG", b"one-too-many")
+        .expect_err("past the bound");
+    assert!(
+        error
+            .to_string()
+            .contains("derived more than 20000 secret values"),
+        "{error}"
+    );
+    assert_eq!(r.redact("x one-too-many y"), "x [redacted:SIG] y");
+    assert_eq!(r.redact("a sig-00000042 b"), "a [redacted:SIG] b");
+}
