@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
@@ -59,6 +60,11 @@ pub(super) struct Patterns {
     /// few patterns and they are long enough for it to pay.
     sampler: Option<Sampler>,
     longest: usize,
+    /// All patterns' bytes: what merging every segment into one costs.
+    bytes: usize,
+    /// Bytes searched by the segments beyond the first since the last merge:
+    /// what searching several automata instead of one has cost.
+    extra_searched: AtomicUsize,
 }
 
 fn fingerprint(bytes: &[u8]) -> u64 {
@@ -127,6 +133,7 @@ impl Patterns {
                 }
                 None => {
                     self.longest = self.longest.max(bytes.len());
+                    self.bytes += bytes.len();
                     self.seen
                         .entry(print)
                         .or_default()
@@ -172,6 +179,32 @@ impl Patterns {
         Ok(())
     }
 
+    /// Whether searching several automata has cost more than merging them
+    /// into one would: a run that has stopped learning (a long `-v` dump
+    /// after the secrets are resolved) then searches one automaton.
+    pub(super) fn wants_merge(&self) -> bool {
+        self.segments.len() > 1
+            && self.extra_searched.load(Ordering::Relaxed) > 8 * self.bytes + (1 << 20)
+    }
+
+    /// Merge every segment into one.
+    pub(super) fn merge_all(&mut self) -> Result<(), aho_corasick::BuildError> {
+        if self.segments.len() > 1 {
+            let matcher = self.build(0)?;
+            self.segments.truncate(1);
+            self.segments[0].matcher = matcher;
+        }
+        self.extra_searched.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn count_search(&self, bytes: usize) {
+        if self.segments.len() > 1 {
+            self.extra_searched
+                .fetch_add(bytes * (self.segments.len() - 1), Ordering::Relaxed);
+        }
+    }
+
     /// An automaton over patterns `first..`.
     fn build(&self, first: usize) -> Result<AhoCorasick, aho_corasick::BuildError> {
         // A contiguous NFA, never the DFA aho-corasick picks for few patterns:
@@ -191,7 +224,10 @@ impl Patterns {
 
     /// Whether any pattern occurs in `bytes`.
     pub(super) fn holds_any(&self, bytes: &[u8]) -> bool {
-        let any = |window: &[u8]| self.segments.iter().any(|s| s.matcher.is_match(window));
+        let any = |window: &[u8]| {
+            self.count_search(window.len());
+            self.segments.iter().any(|s| s.matcher.is_match(window))
+        };
         match &self.sampler {
             Some(sampler) => sampler.may_match(bytes, any),
             None => any(bytes),
@@ -206,6 +242,7 @@ impl Patterns {
         source: impl Fn(usize, usize) -> (usize, usize),
         out: &mut Vec<Span>,
     ) {
+        self.count_search(bytes.len());
         for segment in &self.segments {
             for m in segment.matcher.find_overlapping_iter(bytes) {
                 let pattern = &self.patterns[segment.first + m.pattern().as_usize()];

@@ -213,6 +213,17 @@ impl Redactor {
         new
     }
 
+    /// Merge the automata into one when searching them apart has cost more
+    /// than that (see [`Patterns::wants_merge`]).
+    fn settle(&self) {
+        let wants = self.inner.read().is_ok_and(|i| i.patterns.wants_merge());
+        if wants && let Ok(mut inner) = self.inner.write() {
+            if inner.patterns.merge_all().is_err() {
+                inner.broken = true;
+            }
+        }
+    }
+
     /// Redact text.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         match self.redact_bytes(text.as_bytes()) {
@@ -233,6 +244,8 @@ impl Redactor {
         };
         let spans = inner.spans(bytes);
         if spans.is_empty() {
+            drop(inner);
+            self.settle();
             return Cow::Borrowed(bytes);
         }
         let mut out = Vec::with_capacity(bytes.len());
@@ -243,6 +256,8 @@ impl Redactor {
             last = span.end;
         }
         out.extend_from_slice(&bytes[last..]);
+        drop(inner);
+        self.settle();
         Cow::Owned(out)
     }
 
@@ -294,6 +309,8 @@ impl Redactor {
         }
         let consumed = last.max(settled);
         out.extend_from_slice(&buffer[last..consumed]);
+        drop(inner);
+        self.settle();
         (consumed, reach)
     }
 
