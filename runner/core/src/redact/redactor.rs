@@ -217,10 +217,11 @@ impl Redactor {
     /// than that (see [`Patterns::wants_merge`]).
     fn settle(&self) {
         let wants = self.inner.read().is_ok_and(|i| i.patterns.wants_merge());
-        if wants && let Ok(mut inner) = self.inner.write() {
-            if inner.patterns.merge_all().is_err() {
-                inner.broken = true;
-            }
+        if wants
+            && let Ok(mut inner) = self.inner.write()
+            && inner.patterns.merge_all().is_err()
+        {
+            inner.broken = true;
         }
     }
 
