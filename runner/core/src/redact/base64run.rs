@@ -45,40 +45,68 @@ const MIN_WRAPPED_LINE: usize = 16;
 /// start: clean text costs a fraction of a pass.
 pub(super) fn runs(text: &[u8], min: usize) -> Vec<(usize, usize)> {
     let min = min.max(1);
+    let digit = |i: usize| DIGITS[text[i] as usize] != NONE;
     let mut out = Vec::new();
     // `at` is where a run of `min` digits could start.
     let mut at = 0;
     while at + min <= text.len() {
         let probe = at + min - 1;
-        if !is_digit(text[probe]) {
+        if !digit(probe) {
             at = probe + 1;
             continue;
         }
         // Back from the probe to the first byte that is no digit.
-        match text[at..probe].iter().rposition(|&b| !is_digit(b)) {
-            Some(gap) => at += gap + 1,
-            None => {
-                let mut start = at;
-                while start > 0 && is_digit(text[start - 1]) {
-                    start -= 1;
-                }
-                let mut end = probe + 1;
-                while end < text.len() && is_digit(text[end]) {
-                    end += 1;
-                }
-                out.push((start, end));
-                at = end + 1;
-            }
+        let mut start = probe;
+        while start > at && digit(start - 1) {
+            start -= 1;
         }
+        if start > at {
+            at = start;
+            continue;
+        }
+        while start > 0 && digit(start - 1) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < text.len() && digit(end) {
+            end += 1;
+        }
+        out.push((start, end));
+        at = end + 1;
     }
     out
 }
 
-/// `text[start..end]` and the base64 lines that follow it when it ends a
-/// wrapped line (`\n` or `\r\n` after at least 16 digits), joined into one
-/// reading, and where the block ends.
-pub(super) fn joined(text: &[u8], start: usize, end: usize) -> (View, usize) {
-    let mut view = View::identity(&text[start..end], start);
+/// A run of base64 digits: a slice of the text, or lines of wrapped base64
+/// joined into one.
+pub(super) struct Run<'t> {
+    /// The digits.
+    pub(super) digits: std::borrow::Cow<'t, [u8]>,
+    /// Where digit `i` is in the text: `start + i`, or `joined.source(i)`.
+    start: usize,
+    joined: Option<View>,
+}
+
+impl Run<'_> {
+    /// Whether it was joined across line breaks.
+    pub(super) fn wrapped(&self) -> bool {
+        self.joined.is_some()
+    }
+
+    /// The text span that spells digits `start..end`.
+    pub(super) fn source(&self, start: usize, end: usize) -> (usize, usize) {
+        match &self.joined {
+            Some(view) => view.source(start, end),
+            None => (self.start + start, self.start + end),
+        }
+    }
+}
+
+/// The run at `text[start..end]`, joined with the base64 lines that follow
+/// it when it ends a wrapped line (`\n` or `\r\n` after at least 16
+/// digits), and where it ends in the text.
+pub(super) fn joined(text: &[u8], start: usize, end: usize) -> (Run<'_>, usize) {
+    let mut joined: Option<View> = None;
     let (mut line_start, mut end) = (start, end);
     loop {
         let after = if text[end..].starts_with(b"\r\n") {
@@ -98,31 +126,111 @@ pub(super) fn joined(text: &[u8], start: usize, end: usize) -> (View, usize) {
         if next == after {
             break;
         }
-        let line = View::identity(&text[after..next], after);
-        view.append(line);
+        joined
+            .get_or_insert_with(|| View::identity(&text[start..end], start))
+            .append(View::identity(&text[after..next], after));
         (line_start, end) = (after, next);
     }
-    (view, end)
+    let run = match joined {
+        Some(view) => Run {
+            digits: std::borrow::Cow::Owned(view.bytes.clone()),
+            start,
+            joined: Some(view),
+        },
+        None => Run {
+            digits: std::borrow::Cow::Borrowed(&text[start..end]),
+            start,
+            joined: None,
+        },
+    };
+    (run, end)
 }
 
-/// A run's digits decoded from its `skip`-th digit on (0 to 3): one of the
+/// For two digits in a row, which of the three places in a group (bit 0, 1
+/// and 2: the pair spells the group's first, second or third byte) make them
+/// spell `\`, `&` or `%`, the bytes every escape starts with.
+const ESCAPE_PAIRS: [[u8; 64]; 64] = {
+    let mut table = [[0u8; 64]; 64];
+    let mut a = 0;
+    while a < 64 {
+        let mut b = 0;
+        while b < 64 {
+            let spelled = [
+                ((a << 2) | (b >> 4)) as u8,
+                (((a & 15) << 4) | (b >> 2)) as u8,
+                (((a & 3) << 6) | b) as u8,
+            ];
+            let mut place = 0;
+            while place < 3 {
+                let byte = spelled[place];
+                if byte == b'\\' || byte == b'&' || byte == b'%' {
+                    table[a][b] |= 1 << place;
+                }
+                place += 1;
+            }
+            b += 1;
+        }
+        a += 1;
+    }
+    table
+};
+
+/// [`ESCAPE_PAIRS`] by the two digits' bytes: bit `b` of row `a` is set when
+/// digits `a`, `b` spell an escape's first byte in some place (8 KiB, so
+/// the look stays in the L1 cache).
+const ESCAPE_PAIR_BITS: [[u64; 4]; 256] = {
+    let mut table = [[0u64; 4]; 256];
+    let mut a = 0;
+    while a < 256 {
+        let mut b = 0;
+        while b < 256 {
+            let (da, db) = (DIGITS[a], DIGITS[b]);
+            if da != NONE && db != NONE && ESCAPE_PAIRS[da as usize][db as usize] != 0 {
+                table[a][b / 64] |= 1 << (b % 64);
+            }
+            b += 1;
+        }
+        a += 1;
+    }
+    table
+};
+
+/// Whether the digits, decoded at any alignment, hold a byte that starts an
+/// escape: without one, no escaped value is in them. One look per digit,
+/// no decoding (a long run of binary data costs a pass, not four decodes).
+pub(super) fn may_hold_escape(digits: &[u8]) -> bool {
+    digits.windows(2).any(|pair| {
+        let (a, b) = (pair[0] as usize, pair[1] as usize);
+        ESCAPE_PAIR_BITS[a][b / 64] >> (b % 64) & 1 != 0
+    })
+}
+
+/// The run's digits decoded from its `skip`-th digit on (0 to 3): one of the
 /// four is the alignment of the encoder that wrote it. Padding is not part
 /// of a run; a last group of 2 or 3 digits gives 1 or 2 bytes.
-pub(super) fn decode(run: &View, skip: usize) -> View {
-    let digits = run.bytes.get(skip..).unwrap_or_default();
-    let mut view = View::default();
-    for (group, chunk) in digits.chunks(4).enumerate() {
-        let at = skip + group * 4;
-        let v: Vec<u32> = chunk
-            .iter()
-            .map(|&b| u32::from(DIGITS[b as usize]))
-            .collect();
-        let bits = v.iter().fold(0u32, |acc, d| acc << 6 | d) << (6 * (4 - v.len()));
-        // Byte k of a group is spelled by digits k and k + 1.
-        for k in 0..v.len().saturating_sub(1) {
-            let byte = (bits >> (16 - 8 * k)) as u8;
-            view.push_mapped(byte, run.source(at + k, at + k + 2));
+pub(super) fn decode_plain(digits: &[u8], skip: usize, out: &mut Vec<u8>) {
+    out.clear();
+    for chunk in digits.get(skip..).unwrap_or_default().chunks(4) {
+        let mut bits = 0u32;
+        for &d in chunk {
+            bits = bits << 6 | u32::from(DIGITS[d as usize] & 63);
         }
+        bits <<= 6 * (4 - chunk.len());
+        for k in 0..chunk.len().saturating_sub(1) {
+            out.push((bits >> (16 - 8 * k)) as u8);
+        }
+    }
+}
+
+/// [`decode_plain`], each byte mapped to the text that spells it (byte k of
+/// a group is spelled by its digits k and k + 1).
+pub(super) fn decode(run: &Run<'_>, skip: usize) -> View {
+    let mut bytes = Vec::new();
+    decode_plain(&run.digits, skip, &mut bytes);
+    let mut view = View::default();
+    for (i, byte) in bytes.into_iter().enumerate() {
+        let first = skip + (i / 3) * 4 + i % 3;
+        view.push_mapped(byte, run.source(first, first + 2));
     }
     view
 }
@@ -149,13 +257,28 @@ mod tests {
     fn each_alignment_decodes_the_run_from_its_own_start() {
         for prefix in ["", "x", "xy", "xyz"] {
             let encoded = format!("{prefix}{}", STANDARD.encode(b"hello, world"));
-            let run = View::identity(encoded.as_bytes(), 0);
+            let (run, _) = joined(encoded.as_bytes(), 0, encoded.len());
             let found = (0..4).any(|skip| {
                 let view = decode(&run, skip);
                 view.bytes.windows(12).any(|w| w == b"hello, world")
             });
             assert!(found, "{prefix:?}");
         }
+    }
+
+    #[test]
+    fn only_digits_that_can_spell_an_escape_are_decoded() {
+        for text in [&b"a\\b"[..], b"x&y", b"50%"] {
+            for lead in 0..3 {
+                let mut payload = vec![b'.'; lead];
+                payload.extend_from_slice(text);
+                assert!(
+                    may_hold_escape(STANDARD.encode(&payload).as_bytes()),
+                    "{payload:?}"
+                );
+            }
+        }
+        assert!(!may_hold_escape(&[b'a'; 4096]));
     }
 
     #[test]
@@ -169,10 +292,11 @@ mod tests {
         );
         let text = format!("pem: {wrapped} tail");
         let first = runs(text.as_bytes(), 16)[0];
-        let (view, end) = joined(text.as_bytes(), first.0, first.1);
-        assert_eq!(view.bytes, encoded.as_bytes());
+        let (run, end) = joined(text.as_bytes(), first.0, first.1);
+        assert!(run.wrapped());
+        assert_eq!(&*run.digits, encoded.as_bytes());
         assert_eq!(&text[end..], " tail");
-        let decoded = decode(&view, 0);
+        let decoded = decode(&run, 0);
         assert_eq!(decoded.bytes, [7u8; 60]);
         // Byte 22 is spelled by digits 29 and 30: across the `\r\n`.
         assert_eq!(decoded.source(22, 23), (5 + 29, 5 + 30 + 2 + 1));

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{
+    AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, Input, MatchKind, StartKind,
+};
 use zeroize::Zeroizing;
 
 use super::base64run::is_digit;
@@ -44,7 +46,14 @@ struct Pattern {
 struct Segment {
     first: usize,
     matcher: AhoCorasick,
+    /// The bytes its patterns start with.
+    starts: [bool; 256],
 }
+
+/// Past this length a match's inner occurrences are not looked for: the
+/// look costs its length times the longest pattern when a value repeats
+/// itself, and the match alone already covers the value.
+const MAX_INNER_LOOK: usize = 4096;
 
 /// Every pattern learned so far, with the markers they are shown as.
 #[derive(Default)]
@@ -149,9 +158,11 @@ impl Patterns {
         if self.patterns.len() == first {
             return Ok(());
         }
+        let (matcher, starts) = self.build(first)?;
         self.segments.push(Segment {
             first,
-            matcher: self.build(first)?,
+            matcher,
+            starts,
         });
         // Merge while the newest segment is at least half the one before.
         while let [.., before, last] = &self.segments[..] {
@@ -160,9 +171,9 @@ impl Patterns {
                 break;
             }
             self.segments.pop();
-            let merged = self.build(before)?;
+            let (matcher, starts) = self.build(before)?;
             if let Some(segment) = self.segments.last_mut() {
-                segment.matcher = merged;
+                (segment.matcher, segment.starts) = (matcher, starts);
             }
         }
         self.sampler = if self.patterns.len() <= MAX_SAMPLED {
@@ -190,9 +201,9 @@ impl Patterns {
     /// Merge every segment into one.
     pub(super) fn merge_all(&mut self) -> Result<(), aho_corasick::BuildError> {
         if self.segments.len() > 1 {
-            let matcher = self.build(0)?;
+            let (matcher, starts) = self.build(0)?;
             self.segments.truncate(1);
-            self.segments[0].matcher = matcher;
+            (self.segments[0].matcher, self.segments[0].starts) = (matcher, starts);
         }
         self.extra_searched.store(0, Ordering::Relaxed);
         Ok(())
@@ -205,19 +216,25 @@ impl Patterns {
         }
     }
 
-    /// An automaton over patterns `first..`.
-    fn build(&self, first: usize) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    /// An automaton over patterns `first..`, and the bytes they start with.
+    fn build(&self, first: usize) -> Result<(AhoCorasick, [bool; 256]), aho_corasick::BuildError> {
+        let mut starts = [false; 256];
+        for pattern in &self.patterns[first..] {
+            starts[pattern.bytes[0] as usize] = true;
+        }
+        Ok((self.automaton(first)?, starts))
+    }
+
+    fn automaton(&self, first: usize) -> Result<AhoCorasick, aho_corasick::BuildError> {
         // A contiguous NFA, never the DFA aho-corasick picks for few patterns:
         // the DFA's build time grows with the square of a pattern's length
         // (a 4 KiB value took 11 s, 16 KiB did not finish), and a secret may
         // be a PEM key or a large token. The NFA builds 30 × 64 KiB in ~0.2 s.
-        // Every occurrence, overlapping ones too (standard semantics): the
-        // union of all of them does not depend on where a search starts, so
-        // a stream that sees a text in pieces redacts what the whole text
-        // would. Leftmost-longest, which skips an occurrence overlapping an
-        // earlier one, left the tail of a repeated value in a stream.
+        // Leftmost-longest, and anchored searches too, for `find`'s
+        // occurrences that start inside a match.
         AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Both)
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(self.patterns[first..].iter().map(|p| p.bytes.as_slice()))
     }
@@ -243,27 +260,50 @@ impl Patterns {
         out: &mut Vec<Span>,
     ) {
         self.count_search(bytes.len());
+        let push = |out: &mut Vec<Span>, pattern: &Pattern, (start, end): (usize, usize)| {
+            let (mut from, mut to) = (start, end);
+            if pattern.kind == Kind::Base64 {
+                if from > 0 && is_digit(bytes[from - 1]) {
+                    from -= 1;
+                }
+                if to < bytes.len() && is_digit(bytes[to]) {
+                    to += 1;
+                }
+                while to < bytes.len() && bytes[to] == b'=' && to - end < 3 {
+                    to += 1;
+                }
+            }
+            let (start, end) = source(from, to);
+            out.push(Span {
+                start,
+                end,
+                marker: pattern.marker,
+            });
+        };
         for segment in &self.segments {
-            for m in segment.matcher.find_overlapping_iter(bytes) {
-                let pattern = &self.patterns[segment.first + m.pattern().as_usize()];
-                let (mut start, mut end) = (m.start(), m.end());
-                if pattern.kind == Kind::Base64 {
-                    if start > 0 && is_digit(bytes[start - 1]) {
-                        start -= 1;
+            let pattern =
+                |id: aho_corasick::PatternID| &self.patterns[segment.first + id.as_usize()];
+            for m in segment.matcher.find_iter(bytes) {
+                push(out, pattern(m.pattern()), (m.start(), m.end()));
+                // The redacted span is the union of every occurrence, so that
+                // it does not depend on where a search starts (a stream sees
+                // the text in pieces). Leftmost-longest skips occurrences
+                // that start inside a match; those reaching past its end are
+                // looked for here, anchored at each of its bytes.
+                if m.len() > MAX_INNER_LOOK {
+                    continue;
+                }
+                for at in m.start() + 1..m.end() {
+                    if !segment.starts[bytes[at] as usize] {
+                        continue;
                     }
-                    if end < bytes.len() && is_digit(bytes[end]) {
-                        end += 1;
-                    }
-                    while end < bytes.len() && bytes[end] == b'=' && end - m.end() < 3 {
-                        end += 1;
+                    let input = Input::new(bytes).range(at..).anchored(Anchored::Yes);
+                    if let Some(inner) = segment.matcher.find(input)
+                        && inner.end() > m.end()
+                    {
+                        push(out, pattern(inner.pattern()), (inner.start(), inner.end()));
                     }
                 }
-                let (start, end) = source(start, end);
-                out.push(Span {
-                    start,
-                    end,
-                    marker: pattern.marker,
-                });
             }
         }
     }
