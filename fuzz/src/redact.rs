@@ -353,7 +353,10 @@ fn html_unescape(bytes: &[u8]) -> Vec<u8> {
 /// "find" whatever the fuzzer likes in noise).
 fn aligned(channel: Channel, piece: &[u8], origin: usize) -> Option<Vec<u8>> {
     let is_base64 = base64_engine(channel).is_some()
-        || matches!(channel, Channel::Base64Wrapped | Channel::Base64UrlOfJsonMixed);
+        || matches!(
+            channel,
+            Channel::Base64Wrapped | Channel::Base64UrlOfJsonMixed
+        );
     let (quantum, skip) = if is_base64 {
         (4, (4 - origin % 4) % 4)
     } else if matches!(channel, Channel::Hex | Channel::HexUpper) {
@@ -422,7 +425,11 @@ fn readings(channel: Channel, piece: &[u8], origin: Option<usize>, wire: &[u8]) 
         Channel::Base64Wrapped => {
             // The piece as the unwrapped blob holds it, at its place there.
             let breaks = |b: &[u8]| b.iter().filter(|&&c| c == b'\r' || c == b'\n').count();
-            let unwrapped: Vec<u8> = piece.iter().copied().filter(|&c| c != b'\r' && c != b'\n').collect();
+            let unwrapped: Vec<u8> = piece
+                .iter()
+                .copied()
+                .filter(|&c| c != b'\r' && c != b'\n')
+                .collect();
             let at = origin.map(|at| at - breaks(&wire[..at]));
             if let Some(decoded) = at.and_then(|at| aligned(channel, &unwrapped, at)) {
                 out.push((decoded, same, true));
@@ -703,9 +710,16 @@ mod tests {
             Channel::Base64UrlOfJsonMixed,
         ] {
             for secret in ["p\u{e4} ss<&>\"'/+=", "\u{1F600}\u{2233} x%41\\u0041"] {
-                let long = vec![filler(&"y".repeat(60)), Piece::Secret(0), filler(&"z".repeat(60))];
+                let long = vec![
+                    filler(&"y".repeat(60)),
+                    Piece::Secret(0),
+                    filler(&"z".repeat(60)),
+                ];
                 for pieces in [vec![filler("x"), Piece::Secret(0), filler("y")], long] {
-                    assert!(check(case(secret, pieces, channel)), "{secret:?} {channel:?}");
+                    assert!(
+                        check(case(secret, pieces, channel)),
+                        "{secret:?} {channel:?}"
+                    );
                 }
             }
         }
