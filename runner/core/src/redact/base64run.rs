@@ -44,6 +44,18 @@ const MIN_WRAPPED_LINE: usize = 16;
 /// It looks at one byte in `min` until one is a digit, then back to the run's
 /// start: clean text costs a fraction of a pass.
 pub(super) fn runs(text: &[u8], min: usize) -> Vec<(usize, usize)> {
+    find_runs(text, min, false)
+}
+
+/// Like [`runs`], but past `min` digits in a row a run is followed by
+/// leaps of `min` bytes while the byte a leap lands on is a digit: a long run
+/// costs a byte in `min`, not each byte. So a region may hold a few bytes
+/// that are no digits where it leapt over them; its two ends are exact.
+pub(super) fn regions(text: &[u8], min: usize) -> Vec<(usize, usize)> {
+    find_runs(text, min, true)
+}
+
+fn find_runs(text: &[u8], min: usize, leap: bool) -> Vec<(usize, usize)> {
     let min = min.max(1);
     let digit = |i: usize| DIGITS[text[i] as usize] != NONE;
     let mut out = Vec::new();
@@ -68,13 +80,35 @@ pub(super) fn runs(text: &[u8], min: usize) -> Vec<(usize, usize)> {
             start -= 1;
         }
         let mut end = probe + 1;
-        while end < text.len() && digit(end) {
-            end += 1;
+        loop {
+            let stop = if leap {
+                (end + min).min(text.len())
+            } else {
+                text.len()
+            };
+            while end < stop && digit(end) {
+                end += 1;
+            }
+            if end < stop || end == text.len() {
+                break;
+            }
+            while end + min <= text.len() && digit(end + min - 1) {
+                end += min;
+            }
         }
         out.push((start, end));
         at = end + 1;
     }
     out
+}
+
+/// Whether base64 wrapping goes on at `end`: a line break, then a digit.
+pub(super) fn wraps_at(text: &[u8], end: usize) -> bool {
+    let next = match text.get(end..) {
+        Some([b'\r', b'\n', next, ..]) | Some([b'\n', next, ..]) => *next,
+        _ => return false,
+    };
+    is_digit(next)
 }
 
 /// A run of base64 digits: a slice of the text, or lines of wrapped base64
@@ -199,10 +233,27 @@ const ESCAPE_PAIR_BITS: [[u64; 4]; 256] = {
 /// escape: without one, no escaped value is in them. One look per digit,
 /// no decoding (a long run of binary data costs a pass, not four decodes).
 pub(super) fn may_hold_escape(digits: &[u8]) -> bool {
-    digits.windows(2).any(|pair| {
-        let (a, b) = (pair[0] as usize, pair[1] as usize);
-        ESCAPE_PAIR_BITS[a][b / 64] >> (b % 64) & 1 != 0
-    })
+    may_hold_escape_quickly(digits)
+        && digits.windows(2).any(|pair| {
+            let (a, b) = (pair[0] as usize, pair[1] as usize);
+            ESCAPE_PAIR_BITS[a][b / 64] >> (b % 64) & 1 != 0
+        })
+}
+
+/// The digits a pair that spells `\`, `&` or `%` needs: its first digit
+/// when the byte is spelled in the first or second place of a group (`X`,
+/// `J`; `F`, `V`, `l`, `1`; `C`, `S`, `i`, `y`), or its second digit in the
+/// third place (`c`, `m`, `l`). Checked by the test below against
+/// [`ESCAPE_PAIRS`].
+const PAIR_DIGITS: [[u8; 3]; 4] = [*b"XJF", *b"Vl1", *b"CSi", *b"ycm"];
+
+/// Whether `bytes` hold a digit that a pair spelling an escape's first byte
+/// needs: four `memchr3` passes, so a long run of other digits (binary
+/// data, a repeated filler) is passed over many bytes at a time.
+pub(super) fn may_hold_escape_quickly(bytes: &[u8]) -> bool {
+    PAIR_DIGITS
+        .iter()
+        .any(|[a, b, c]| memchr::memchr3(*a, *b, *c, bytes).is_some())
 }
 
 /// The run's digits decoded from its `skip`-th digit on (0 to 3): one of the
@@ -279,6 +330,41 @@ mod tests {
             }
         }
         assert!(!may_hold_escape(&[b'a'; 4096]));
+    }
+
+    /// The quick look's digits are every digit a pair spelling an escape's
+    /// first byte needs, in the place that needs it.
+    #[test]
+    fn the_quick_look_knows_every_pair() {
+        let quick: Vec<u8> = PAIR_DIGITS.iter().flatten().copied().collect();
+        let digit = |v: usize| {
+            (0..=255u8)
+                .find(|&b| DIGITS[b as usize] == v as u8)
+                .expect("a digit")
+        };
+        for a in 0..64 {
+            for b in 0..64 {
+                let places = ESCAPE_PAIRS[a][b];
+                if places & 0b011 != 0 {
+                    assert!(quick.contains(&digit(a)), "first digit {a}");
+                }
+                if places & 0b100 != 0 {
+                    assert!(quick.contains(&digit(b)), "second digit {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn regions_leap_over_long_runs_and_end_exactly() {
+        let mut text = vec![b'a'; 10_000];
+        text.extend_from_slice(b" tail.xyzxyzxyzxyzxyzxyzxyz!");
+        // The last leap lands past ` tail.` on the next word's digits: the
+        // region holds those bytes, and ends exactly at the `!`.
+        assert_eq!(regions(&text, 24), vec![(0, text.len() - 1)]);
+        assert_eq!(runs(&text, 24), vec![(0, 10_000)]);
+        assert!(wraps_at(b"abc\r\nd", 3) && wraps_at(b"abc\nd", 3));
+        assert!(!wraps_at(b"abc\n>", 3) && !wraps_at(b"abc", 3));
     }
 
     #[test]

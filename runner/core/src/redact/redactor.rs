@@ -83,37 +83,65 @@ impl Inner {
     /// Matches that only a reading of base64 runs shows: a value wrapped
     /// across lines, and a value escaped before it was encoded.
     fn base64_spans(&self, bytes: &[u8], spans: &mut Vec<Span>) {
-        let patterns = &self.patterns;
         let min_run = self.min_escaped_run();
+        let min = min_run.min(WRAP_WIDTH);
         let mut done = 0;
-        for (start, end) in base64run::runs(bytes, min_run.min(WRAP_WIDTH)) {
-            if start < done {
+        for (first, last) in base64run::regions(bytes, min) {
+            // Most regions need no reading: no line break inside or after
+            // them (so no wrapping), and no digit a pair spelling an escape
+            // needs (so no escaped value). Those are passed over in a few
+            // `memchr` passes; the others are split into exact runs.
+            let region = &bytes[first..last];
+            let wrapped =
+                memchr::memchr2(b'\n', b'\r', region).is_some() || base64run::wraps_at(bytes, last);
+            if !wrapped && (region.len() < min_run || !base64run::may_hold_escape_quickly(region)) {
                 continue;
             }
-            let (run, block_end) = base64run::joined(bytes, start, end);
-            done = block_end;
-            if run.wrapped() {
-                patterns.find(&run.digits, |s, e| run.source(s, e), spans);
-            }
-            if run.digits.len() < min_run || !base64run::may_hold_escape(&run.digits) {
-                continue;
-            }
-            let mut plain = Vec::new();
-            for skip in 0..4 {
-                base64run::decode_plain(&run.digits, skip, &mut plain);
-                if memchr::memchr3(b'\\', b'&', b'%', &plain).is_none() {
+            for (start, end) in base64run::runs(region, min) {
+                let (start, end) = (first + start, first + end);
+                if start < done {
                     continue;
                 }
-                let decoded = base64run::decode(&run, skip);
-                for syntax in Syntax::ALL {
-                    if memchr::memchr(syntax.trigger(), &decoded.bytes).is_none() {
-                        continue;
-                    }
-                    let view: View = syntax
-                        .decode(&decoded.bytes, 0, decoded.bytes.len())
-                        .through(&decoded);
-                    patterns.find(&view.bytes, |s, e| view.source(s, e), spans);
+                self.read_run(bytes, start, end, &mut done, spans);
+            }
+        }
+    }
+
+    /// The base64 run at `bytes[start..end]` (joined with the lines that
+    /// follow when it is wrapped), read for values wrapped or escaped in it.
+    fn read_run(
+        &self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        done: &mut usize,
+        spans: &mut Vec<Span>,
+    ) {
+        let patterns = &self.patterns;
+        let min_run = self.min_escaped_run();
+        let (run, block_end) = base64run::joined(bytes, start, end);
+        *done = block_end;
+        if run.wrapped() {
+            patterns.find(&run.digits, |s, e| run.source(s, e), spans);
+        }
+        if run.digits.len() < min_run || !base64run::may_hold_escape(&run.digits) {
+            return;
+        }
+        let mut plain = Vec::new();
+        for skip in 0..4 {
+            base64run::decode_plain(&run.digits, skip, &mut plain);
+            if memchr::memchr3(b'\\', b'&', b'%', &plain).is_none() {
+                continue;
+            }
+            let decoded = base64run::decode(&run, skip);
+            for syntax in Syntax::ALL {
+                if memchr::memchr(syntax.trigger(), &decoded.bytes).is_none() {
+                    continue;
                 }
+                let view: View = syntax
+                    .decode(&decoded.bytes, 0, decoded.bytes.len())
+                    .through(&decoded);
+                patterns.find(&view.bytes, |s, e| view.source(s, e), spans);
             }
         }
     }
