@@ -342,9 +342,8 @@ mod tests {
                 .find(|&b| DIGITS[b as usize] == v as u8)
                 .expect("a digit")
         };
-        for a in 0..64 {
-            for b in 0..64 {
-                let places = ESCAPE_PAIRS[a][b];
+        for (a, row) in ESCAPE_PAIRS.iter().enumerate() {
+            for (b, &places) in row.iter().enumerate() {
                 if places & 0b011 != 0 {
                     assert!(quick.contains(&digit(a)), "first digit {a}");
                 }

@@ -20,6 +20,7 @@ mod mixes;
 mod patterns;
 mod redactor;
 mod sample;
+mod scan;
 mod stream;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::base64run;
 use super::forms::patterns;
 use super::patterns::{Patterns, Span};
+use super::scan;
 use super::views::{MAX_EXPANSION, Syntax, View, windows};
 
 /// How many values a run may derive (signatures, tokens a hook makes): each
@@ -68,7 +69,8 @@ impl Inner {
         if patterns.holds_any(bytes) {
             patterns.find(bytes, |s, e| (s, e), &mut spans);
         }
-        if memchr::memchr3(b'\\', b'&', b'%', bytes).is_some() {
+        let pass = scan::pass(bytes, self.min_escaped_run().min(WRAP_WIDTH));
+        if pass.escapes {
             for syntax in Syntax::ALL {
                 for (start, end) in windows(bytes, syntax, self.reach()) {
                     let view = syntax.decode(bytes, start, end);
@@ -76,17 +78,17 @@ impl Inner {
                 }
             }
         }
-        self.base64_spans(bytes, &mut spans);
+        self.base64_spans(bytes, &pass.regions, &mut spans);
         merge(spans)
     }
 
     /// Matches that only a reading of base64 runs shows: a value wrapped
     /// across lines, and a value escaped before it was encoded.
-    fn base64_spans(&self, bytes: &[u8], spans: &mut Vec<Span>) {
+    fn base64_spans(&self, bytes: &[u8], regions: &[(usize, usize)], spans: &mut Vec<Span>) {
         let min_run = self.min_escaped_run();
         let min = min_run.min(WRAP_WIDTH);
         let mut done = 0;
-        for (first, last) in base64run::regions(bytes, min) {
+        for &(first, last) in regions {
             // Most regions need no reading: no line break inside or after
             // them (so no wrapping), and no digit a pair spelling an escape
             // needs (so no escaped value). Those are passed over in a few
