@@ -39,21 +39,30 @@ fn slow_server() -> Slow {
             thread::spawn(move || {
                 let held = now.fetch_add(1, Ordering::SeqCst) + 1;
                 seen.fetch_max(held, Ordering::SeqCst);
-                serve(stream, &logins);
-                now.fetch_sub(1, Ordering::SeqCst);
+                serve(stream, &logins, &now);
             });
         }
     });
     Slow { url, peak, keys }
 }
 
-fn serve(mut stream: TcpStream, logins: &Mutex<Vec<(String, String)>>) {
+/// Answer one request. `now` (requests being served) goes down before the
+/// answer is written: a client that sends its next request as soon as it has
+/// the answer must not find this one still counted (it was, when the thread
+/// was slow to run its last line on a loaded machine).
+fn serve(mut stream: TcpStream, logins: &Mutex<Vec<(String, String)>>, now: &AtomicUsize) {
+    let mut counted = true;
+    let mut done = || {
+        if std::mem::take(&mut counted) {
+            now.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
-            _ => return,
+            _ => return done(),
         }
     }
     let head = String::from_utf8_lossy(&head).into_owned();
@@ -89,6 +98,7 @@ fn serve(mut stream: TcpStream, logins: &Mutex<Vec<(String, String)>>) {
             )
         }
     };
+    done();
     let _ = write!(
         stream,
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
