@@ -437,7 +437,14 @@ fn readings(channel: Channel, piece: &[u8], origin: Option<usize>, wire: &[u8]) 
         }
         Channel::Base64UrlOfJsonMixed => {
             if let Some(decoded) = origin.and_then(|at| aligned(channel, piece, at)) {
-                out.push((json_unescape(&decoded), same, true));
+                // The JSON framing (`{"k":"` and `"}`) is the harness's, not
+                // the text's: a secret ending in `"` spelled with the
+                // closing quote is no finding (the text's own `"` is
+                // escaped). Found by fuzzing (fuzz/corpus/redact/
+                // secret-ending-in-a-quote-inside-base64-json).
+                let body = decoded.strip_prefix(b"{\"k\":\"").unwrap_or(&decoded);
+                let body = body.strip_suffix(b"\"}").unwrap_or(body);
+                out.push((json_unescape(body), same, true));
             }
         }
         _ => {
