@@ -136,28 +136,9 @@ fn one_secret(runs: usize, median: &impl Fn(Vec<Duration>) -> Duration) {
     text.truncate(CHUNK);
     let (mut sampled, mut plain, mut first) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        let started = Instant::now();
-        let mut scanned = 0;
-        while scanned < TOTAL {
-            assert!(!redactor.holds_pattern(&text));
-            scanned += text.len();
-        }
-        first.push(started.elapsed());
-        let started = Instant::now();
-        let mut scanned = 0;
-        while scanned < TOTAL {
-            let out = redactor.redact_bytes(&text);
-            assert!(matches!(out, std::borrow::Cow::Borrowed(_)));
-            scanned += text.len();
-        }
-        sampled.push(started.elapsed());
-        let started = Instant::now();
-        let mut scanned = 0;
-        while scanned < TOTAL {
-            assert!(!matcher.is_match(&text));
-            scanned += text.len();
-        }
-        plain.push(started.elapsed());
+        first.push(over_total(&text, |t| assert!(!redactor.holds_pattern(t))));
+        sampled.push(over_total(&text, |t| assert!(clean(&redactor, t))));
+        plain.push(over_total(&text, |t| assert!(!matcher.is_match(t))));
     }
     let (sampled, plain, first) = (median(sampled), median(plain), median(first));
     let rate = |d: Duration| TOTAL as f64 / d.as_secs_f64() / (1 << 30) as f64;
@@ -197,23 +178,8 @@ fn one_long_run(runs: usize, median: &impl Fn(Vec<Duration>) -> Duration) {
     text.extend(std::iter::repeat_n(b'a', CHUNK));
     let (mut whole, mut first) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let started = Instant::now();
-        let mut scanned = 0;
-        while scanned < TOTAL {
-            assert!(matches!(
-                redactor.redact_bytes(&text),
-                std::borrow::Cow::Borrowed(_)
-            ));
-            scanned += text.len();
-        }
-        whole.push(started.elapsed());
-        let started = Instant::now();
-        let mut scanned = 0;
-        while scanned < TOTAL {
-            assert!(!redactor.holds_pattern(&text));
-            scanned += text.len();
-        }
-        first.push(started.elapsed());
+        whole.push(over_total(&text, |t| assert!(clean(&redactor, t))));
+        first.push(over_total(&text, |t| assert!(!redactor.holds_pattern(t))));
     }
     let (whole, first) = (median(whole), median(first));
     let rate = |d: Duration| TOTAL as f64 / d.as_secs_f64() / (1 << 30) as f64;
@@ -227,4 +193,21 @@ fn one_long_run(runs: usize, median: &impl Fn(Vec<Duration>) -> Duration) {
         "  ratio: {:.2}x the first look's time",
         whole.as_secs_f64() / first.as_secs_f64()
     );
+}
+
+/// How long `look` takes over `TOTAL` bytes of `text`, looked at whole, again
+/// and again.
+fn over_total(text: &[u8], look: impl Fn(&[u8])) -> Duration {
+    let started = Instant::now();
+    let mut scanned = 0;
+    while scanned < TOTAL {
+        look(text);
+        scanned += text.len();
+    }
+    started.elapsed()
+}
+
+/// Whether the redactor left `text` as it is.
+fn clean(redactor: &Redactor, text: &[u8]) -> bool {
+    matches!(redactor.redact_bytes(text), std::borrow::Cow::Borrowed(_))
 }

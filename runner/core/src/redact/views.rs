@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The most source bytes one decoded byte can take, over every view: an
-/// ASCII character as an HTML reference (`&VerticalLine;`, 14 bytes; a
-/// numeric reference is cut at [`MAX_DIGITS`]), read again inside base64
-/// (4/3), wrapped at 64 columns.
-pub(super) const MAX_EXPANSION: usize = 20;
+/// ASCII character as an HTML reference (`&DiacriticalGrave;` for a
+/// backtick, 18 bytes; a numeric reference is cut at [`MAX_DIGITS`]), read
+/// again inside base64 (4/3), wrapped at 64 columns. A test checks it
+/// against the table.
+pub(super) const MAX_EXPANSION: usize = 25;
 
 /// Digits a numeric character reference may have (leading zeros included):
 /// it bounds how far back a stream must look.
@@ -358,6 +359,22 @@ mod tests {
         let view = Syntax::Html.decode(text.as_bytes(), 0, text.len());
         assert_eq!(view.source(1, 2), (1, 6));
         assert_eq!(view.source(0, 3), (0, 7));
+    }
+
+    /// No named reference spells a byte in more source bytes than
+    /// [`MAX_EXPANSION`] allows once read again inside wrapped base64 (4/3,
+    /// and a line break every 64 digits): a stream's look-back holds.
+    #[test]
+    fn max_expansion_covers_every_named_reference() {
+        let widest = entities::ENTITIES
+            .iter()
+            .filter(|e| e.entity.ends_with(';'))
+            .map(|e| e.entity.len().div_ceil(e.characters.len()))
+            .max()
+            .expect("a table");
+        assert!(widest * 4 * 66 <= MAX_EXPANSION * 3 * 64, "{widest}");
+        // A numeric reference: `&#x`, eight digits, `;` for one byte.
+        const { assert!((3 + MAX_DIGITS + 1) * 4 * 66 <= MAX_EXPANSION * 3 * 64) };
     }
 
     #[test]
