@@ -26,7 +26,28 @@ use reqflo_sandbox::secrets::{Providers, Resolver, SecretStore};
 pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
+    if let Command::Login(args) = &cli.command {
+        return crate::remote::login(args).await;
+    }
     if let Command::Run(args) = cli.command {
+        if let Some(url) = args.remote.clone() {
+            // A bundle needs no project; otherwise the project goes up.
+            if let Some(bundle) = &args.bundle {
+                let root = cwd
+                    .join(bundle)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let args = RunArgs {
+                    bundle: Some(cwd.join(bundle)),
+                    ..args
+                };
+                return crate::remote::run_remote(&url, None, &root, args, redactor).await;
+            }
+            let project = Project::discover(cli.project.as_deref(), &cwd)?;
+            let root = project.root.clone();
+            return crate::remote::run_remote(&url, Some(&project), &root, args, redactor).await;
+        }
         if let Some(path) = args.bundle.clone() {
             return run_bundle(&cwd.join(path), args, redactor).await;
         }
@@ -53,6 +74,8 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         } => crate::listing::secrets_list(&project),
         // `new` and `inspect` returned above.
         Command::Plugins { .. } => crate::listing::plugins_list(&project),
+        // Handled before any project is looked for (`server` in main).
+        Command::Login(_) | Command::Server(_) => Ok(exit::OK),
     }
 }
 
@@ -77,7 +100,7 @@ fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>
 }
 
 /// `NAME=VALUE` pairs from a repeatable flag.
-fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
+pub(crate) fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
     raw.iter()
         .map(|pair| {
             pair.split_once('=')
@@ -148,6 +171,7 @@ async fn run(project: &Project, args: RunArgs, redactor: &Arc<Redactor>) -> Resu
         max_body_setting: "--max-body",
         jobs: usize::from(args.jobs),
         redactor: Arc::clone(redactor),
+        held: None,
     };
     // From here on Ctrl-C stops the run and still writes its reports (before
     // this point nothing has been resolved or sent, and it simply quits).

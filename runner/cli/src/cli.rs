@@ -43,6 +43,10 @@ pub enum Command {
     },
     /// Write a journey as a shareable bundle (secrets by name only).
     Export(ExportArgs),
+    /// The Cloud Runner: admin-managed secrets, uploaded journeys, queued runs.
+    Server(ServerArgs),
+    /// Save a server's token for `run --remote` (reads the token from stdin).
+    Login(LoginArgs),
     /// Built-in and custom plugins; write and inspect your own.
     #[command(visible_alias = "plugin")]
     Plugins {
@@ -50,6 +54,50 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+}
+
+/// `reqflo server`
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// `init`: set up the data folder and print a new admin token.
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+    /// Where to listen (default 127.0.0.1:8080, or `listen:` in server.yaml).
+    #[arg(long, value_name = "HOST:PORT", global = true)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The data folder: database, master key, server.yaml (default: the
+    /// user's data folder, e.g. ~/.local/share/reqflo/server).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data: Option<PathBuf>,
+    /// Settings file (default: DIR/server.yaml when it exists).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Runs executed at once by in-process workers (default 4).
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+    /// Write logs as JSON lines (default: plain text), on stderr.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// `reqflo server …`
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Create the data folder, master key and database if needed, and print
+    /// a new admin token (shown once).
+    Init {
+        /// The token's name, for the audit log.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+/// `reqflo login`
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's URL, e.g. http://127.0.0.1:8080.
+    #[arg(value_name = "URL")]
+    pub url: String,
 }
 
 /// `reqflo secrets …`
@@ -150,6 +198,15 @@ pub struct RunArgs {
     /// Run the journey in a bundle made by `reqflo export` (no project needed).
     #[arg(long, value_name = "FILE", conflicts_with = "all")]
     pub bundle: Option<PathBuf>,
+    /// Run on a reqflo server: upload the project (journeys, templates,
+    /// environments), run there with its managed secrets, stream the same
+    /// lines here and exit with the run's code. Token: REQFLO_TOKEN, else
+    /// `reqflo login URL`.
+    #[arg(long, value_name = "URL", env = "REQFLO_REMOTE")]
+    pub remote: Option<String>,
+    /// The project's name on the server (default: the project folder's name).
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    pub remote_project: Option<String>,
 }
 
 /// `reqflo export`

@@ -167,7 +167,7 @@ pub fn plugins_list(project: &Project) -> Result<i32> {
                     grants.push(format!("file (read-only): {}", display_path(&path)));
                 }
             }
-            PluginSource::Builtin(_) | PluginSource::Path(_) => {}
+            PluginSource::Builtin(_) | PluginSource::Path(_) | PluginSource::Held => {}
         }
         if !spec.env.is_empty() {
             grants.push(format!("env: {}", spec.env.join(", ")));

@@ -22,6 +22,12 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let cli = match cli.command {
+        reqflo::cli::Command::Server(args) => {
+            std::process::exit(reqflo::serve::server_command(args))
+        }
+        _ => cli,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod cleartext;
 pub mod duration;
 pub mod error;
+pub mod exit;
 pub mod expect;
 pub mod grant;
 pub mod message;

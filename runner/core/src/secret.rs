@@ -29,6 +29,50 @@ static UNBOUND: Binding = Binding {
     allow_http: false,
 };
 
+/// Values a host holds itself and hands to one run, by reference: the Cloud
+/// Runner's managed secrets, decrypted in the worker for that run. They
+/// resolve through [`crate::plugins::HELD_PROVIDER`] like any provider's
+/// values (the run's redactor learns each one) and are zeroed on drop.
+#[derive(Default)]
+pub struct HeldValues {
+    values: std::collections::HashMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for HeldValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+impl HeldValues {
+    /// Hold `value` under `reference`.
+    pub fn insert(&mut self, reference: &str, value: SecretString) {
+        self.values.insert(reference.to_string(), value);
+    }
+
+    /// The value held under `reference`, as a fresh copy for the run's store.
+    pub fn get(&self, reference: &str) -> Option<SecretString> {
+        self.values
+            .get(reference)
+            .map(|v| SecretString::from(v.expose_secret().to_string()))
+    }
+
+    /// Whether a value is held under `reference`.
+    pub fn contains(&self, reference: &str) -> bool {
+        self.values.contains_key(reference)
+    }
+
+    /// How many values are held.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
 struct Entry {
     label: String,
     value: SecretString,

@@ -112,6 +112,7 @@ async fn run_example() -> Result<Outcomes, Box<dyn std::error::Error>> {
                 max_body_setting: "max_body",
                 jobs: 1,
                 redactor: Redactor::for_run(),
+                held: None,
             };
             let stop = Stop::new();
             run_plans(&project, &providers, &[plan], &settings, &*observer, &stop).await

@@ -31,6 +31,9 @@ pub struct RunSettings {
     /// redacted through it. The caller keeps a clone to write reports and
     /// print errors with.
     pub redactor: Arc<Redactor>,
+    /// Values the embedding host holds for this run (a server's managed
+    /// secrets), resolved through the `managed` provider; `None` on the CLI.
+    pub held: Option<Arc<reqflo_sandbox::secrets::HeldValues>>,
 }
 
 /// Parse a size: `10MiB`, `512KiB`, `1GiB`, `2MB` or a bare number of bytes.

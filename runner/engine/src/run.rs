@@ -61,7 +61,8 @@ async fn run_all(
         .flat_map(|p| p.secrets.iter().cloned())
         .collect();
     let mut store = SecretStore::default();
-    let mut resolver = Resolver::new(project, providers, &uses, Arc::clone(&settings.redactor));
+    let mut resolver = Resolver::new(project, providers, &uses, Arc::clone(&settings.redactor))
+        .with_held(settings.held.clone());
     // `biased`: a stop already asked for wins over work that is ready.
     let resolved = tokio::select! {
         biased;

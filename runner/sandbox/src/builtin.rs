@@ -49,6 +49,12 @@ impl Load for PluginSpec {
             }
             PluginSource::Builtin(b) => Err(b.bytes()),
             PluginSource::Path(path) => Ok(path.as_path()),
+            PluginSource::Held => {
+                return Err(Error::plugin(format!(
+                    "{} has no component: its values are held by the server",
+                    self.label()
+                )));
+            }
         };
         load_pinned(path, &self.plugin, &self.label(), self.sha256.as_deref())
     }

@@ -7,5 +7,5 @@ pub mod providers;
 pub mod spec;
 
 pub use hooks::HookSpecs;
-pub use providers::{DEFAULT_SECRET_FILE, Providers};
+pub use providers::{DEFAULT_SECRET_FILE, HELD_PROVIDER, Providers};
 pub use spec::{BUILTINS, Builtin, PluginKind, PluginSource, PluginSpec};

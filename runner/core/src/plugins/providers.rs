@@ -43,46 +43,14 @@ pub struct Providers {
     specs: IndexMap<String, PluginSpec>,
 }
 
+/// The provider under which a host's own values resolve on a server
+/// ([`Providers::hosted`]): the Cloud Runner's managed secrets.
+pub const HELD_PROVIDER: &str = "managed";
+
 impl Providers {
     /// Read `providers:` from reqflo.yaml, adding `env` and `file` when absent.
     pub fn from_project(project: &Project) -> Result<Providers> {
-        let source = &project.config_source;
-        let mut specs = IndexMap::new();
-        for (name, def) in &project.config.providers {
-            let mut spec = Declared {
-                kind: PluginKind::Provider,
-                section: "providers",
-                name,
-                plugin: &def.plugin,
-                sha256: &def.sha256,
-                config: &def.config,
-                hosts: &def.grants.hosts,
-                hosts_example: "examples: `127.0.0.1:8200`, `https://vault.example.com`, `*.example.com:443`",
-                allow_http: def.allow_http,
-                limits: def.limits,
-            }
-            .parse(project)?;
-            spec.env = def.grants.env.clone();
-            if let Some(written) = &def.ca_file {
-                let path = project.resolve_path(written);
-                if !path.is_file() {
-                    return Err(Error::Config(
-                        Diagnostic::new(format!("ca_file {} does not exist", path.display()))
-                            .at(source.value(&["providers", name, "ca_file"])),
-                    ));
-                }
-                spec.ca_file = Some(path);
-            }
-            // The file plugin is told which file it reads (for its messages and
-            // format); the host opens it.
-            if matches!(spec.source, PluginSource::Builtin(Builtin::File))
-                && !spec.config.iter().any(|(k, _)| k == "path")
-            {
-                spec.config
-                    .push(("path".into(), DEFAULT_SECRET_FILE.into()));
-            }
-            specs.insert(name.clone(), spec);
-        }
+        let mut specs = declared(project)?;
         for builtin in [Builtin::Env, Builtin::File] {
             specs.entry(builtin.name().to_string()).or_insert_with(|| {
                 let mut spec = PluginSpec::builtin(builtin);
@@ -92,6 +60,31 @@ impl Providers {
                 spec
             });
         }
+        Ok(Providers { specs })
+    }
+
+    /// The providers of a project run by a server: those declared (by the
+    /// server's admin), and [`HELD_PROVIDER`] for the values the server holds.
+    /// There is no `env` or `file`: on a server they would read the server's
+    /// own environment and files, which belong to no journey.
+    pub fn hosted(project: &Project) -> Result<Providers> {
+        let mut specs = declared(project)?;
+        for (name, spec) in &specs {
+            if matches!(
+                spec.source,
+                PluginSource::Builtin(Builtin::Env | Builtin::File)
+            ) || name == HELD_PROVIDER
+            {
+                return Err(Error::Config(
+                    Diagnostic::new(format!(
+                        "provider `{name}` ({}) is not available on a server: it would read the server's own environment or files",
+                        spec.plugin
+                    ))
+                    .at(project.config_source.value(&["providers", name, "plugin"])),
+                ));
+            }
+        }
+        specs.insert(HELD_PROVIDER.to_string(), PluginSpec::held(HELD_PROVIDER));
         Ok(Providers { specs })
     }
 
@@ -109,4 +102,46 @@ impl Providers {
     pub fn names(&self) -> Vec<String> {
         self.specs.keys().cloned().collect()
     }
+}
+
+/// The `providers:` entries of reqflo.yaml, checked.
+fn declared(project: &Project) -> Result<IndexMap<String, PluginSpec>> {
+    let source = &project.config_source;
+    let mut specs = IndexMap::new();
+    for (name, def) in &project.config.providers {
+        let mut spec = Declared {
+                kind: PluginKind::Provider,
+                section: "providers",
+                name,
+                plugin: &def.plugin,
+                sha256: &def.sha256,
+                config: &def.config,
+                hosts: &def.grants.hosts,
+                hosts_example: "examples: `127.0.0.1:8200`, `https://vault.example.com`, `*.example.com:443`",
+                allow_http: def.allow_http,
+                limits: def.limits,
+            }
+            .parse(project)?;
+        spec.env = def.grants.env.clone();
+        if let Some(written) = &def.ca_file {
+            let path = project.resolve_path(written);
+            if !path.is_file() {
+                return Err(Error::Config(
+                    Diagnostic::new(format!("ca_file {} does not exist", path.display()))
+                        .at(source.value(&["providers", name, "ca_file"])),
+                ));
+            }
+            spec.ca_file = Some(path);
+        }
+        // The file plugin is told which file it reads (for its messages and
+        // format); the host opens it.
+        if matches!(spec.source, PluginSource::Builtin(Builtin::File))
+            && !spec.config.iter().any(|(k, _)| k == "path")
+        {
+            spec.config
+                .push(("path".into(), DEFAULT_SECRET_FILE.into()));
+        }
+        specs.insert(name.clone(), spec);
+    }
+    Ok(specs)
 }

@@ -124,6 +124,9 @@ pub enum PluginSource {
     Builtin(Builtin),
     /// A component file on disk.
     Path(PathBuf),
+    /// No plugin: values the embedding host holds itself and hands to the
+    /// run (the Cloud Runner's managed secrets, decrypted in the worker).
+    Held,
 }
 
 /// One plugin: its component, configuration, grants and limits.
@@ -178,6 +181,17 @@ impl PluginSpec {
             memory_bytes: memory_bytes(Limits::default()),
             timeout: timeout(Limits::default()),
             declared_at: None,
+        }
+    }
+
+    /// The provider whose values the embedding host holds ([`PluginSource::Held`]).
+    pub fn held(name: &str) -> PluginSpec {
+        PluginSpec {
+            kind: PluginKind::Provider,
+            name: name.to_string(),
+            plugin: "managed".to_string(),
+            source: PluginSource::Held,
+            ..PluginSpec::builtin(Builtin::Env)
         }
     }
 

@@ -78,6 +78,38 @@ fn write_one(
     inner.flush().map_err(fail)
 }
 
+/// A report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The JSON report.
+    Json,
+    /// JUnit XML.
+    Junit,
+    /// The HTML page.
+    Html,
+}
+
+/// Render a report in memory (a server keeps it in its history), through
+/// the redactor and checked like a written file: a hit is an error, and
+/// nothing is returned.
+pub fn render(report: &RunReport, format: Format, redactor: &Redactor) -> Result<String> {
+    let fail = |e: std::io::Error| Error::Runtime(format!("cannot render the report: {e}"));
+    let mut writer = RedactingWriter::with(Vec::new(), redactor);
+    match format {
+        Format::Json => json::write(report, &mut writer),
+        Format::Junit => junit::write(report, &mut writer),
+        Format::Html => html::write(report, &mut writer),
+    }
+    .map_err(fail)?;
+    let bytes = writer.finish().map_err(fail)?;
+    if redactor.finds(&bytes) {
+        return Err(Error::Runtime(
+            "a report contained a secret after redaction; it was not kept (this is a bug in reqflo; please report it)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Runtime("a report is not UTF-8".into()))
+}
+
 /// Read a written file back; if any known value or encoded form is in it,
 /// delete it and fail.
 pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<()> {

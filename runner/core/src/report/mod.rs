@@ -10,7 +10,7 @@ mod json;
 mod junit;
 mod model;
 
-pub use files::{ReportTargets, scan_file, write_reports};
+pub use files::{Format, ReportTargets, render, scan_file, write_reports};
 pub use model::{
     CaptureReport, JourneyReport, MessageReport, Outcome, RunReport, SCHEMA_VERSION, StepReport,
 };

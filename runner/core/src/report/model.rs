@@ -10,7 +10,7 @@ use crate::expect::Checked;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How something ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every expectation held.

@@ -17,4 +17,4 @@ pub use resolve::{Resolution, Resolver};
 // The configuration and the store are the core's; re-exported so a caller of
 // the sandbox names one path.
 pub use reqflo_core::plugins::{Builtin, PluginSource, PluginSpec, Providers};
-pub use reqflo_core::secret::{Binding, MIN_SECRET_BYTES, SecretId, SecretStore};
+pub use reqflo_core::secret::{Binding, HeldValues, MIN_SECRET_BYTES, SecretId, SecretStore};

@@ -10,7 +10,7 @@ use super::plugin::{
     CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
 };
 use super::{Builtin, PluginSource, PluginSpec, Providers};
-use super::{MIN_SECRET_BYTES, SecretId, SecretStore};
+use super::{HeldValues, MIN_SECRET_BYTES, SecretId, SecretStore};
 use crate::Load as _;
 use reqflo_core::error::{Error, Result, SecretError};
 use reqflo_core::plan::SecretUse;
@@ -47,6 +47,8 @@ pub struct Resolver<'a> {
     net: HashMap<String, Arc<NetPolicy>>,
     /// The run's redactor: learns each value before anything can print it.
     redactor: Arc<Redactor>,
+    /// What the embedding host holds for this run (a server's managed secrets).
+    held: Option<Arc<HeldValues>>,
 }
 
 /// What one provider said about one reference.
@@ -83,7 +85,14 @@ impl<'a> Resolver<'a> {
             resolved: HashMap::new(),
             net: HashMap::new(),
             redactor,
+            held: None,
         }
+    }
+
+    /// Resolve [`PluginSource::Held`] providers from `held`.
+    pub fn with_held(mut self, held: Option<Arc<HeldValues>>) -> Self {
+        self.held = held;
+        self
     }
 
     /// Resolve every use into `store`; the first failure stops the run.
@@ -174,6 +183,14 @@ impl<'a> Resolver<'a> {
             .get(provider)
             .ok_or_else(|| Error::Secret(SecretError::NoProvider(provider.to_string())))?
             .clone();
+        if matches!(spec.source, PluginSource::Held) {
+            return Ok(
+                match self.held.as_ref().and_then(|h| h.get(&secret.reference)) {
+                    Some(value) => Answer::Found(SecretValue(value)),
+                    None => Answer::NotFound(format!("no managed secret `{}`", secret.reference)),
+                },
+            );
+        }
         // The default secret file may simply not exist: that is "not found", and
         // no sandbox needs to start to say so. A file the user configured must
         // exist: a typo in its path should not quietly fall through the chain.

@@ -1,9 +1,10 @@
-//! Exit codes: the CLI's reading of an error's kind and of a run's outcome.
-//! The libraries say what went wrong; only here does that become a number
-//! (documented in the README, the book and `--help`).
+//! Exit codes: a front end's reading of an error's kind and of a run's
+//! outcome. The CLI exits with them; the server records them per run, so
+//! `reqflo run --remote` exits as a local run would. They are documented
+//! in the README, the book and `--help`.
 
-use reqflo_core::error::Error;
-use reqflo_core::report::{Outcome, RunReport};
+use crate::error::Error;
+use crate::report::{Outcome, RunReport};
 
 /// Every step passed.
 pub const OK: i32 = 0;

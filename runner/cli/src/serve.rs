@@ -1,0 +1,106 @@
+//! `reqflo server`: the Cloud Runner in this same binary. It gets a
+//! multi-threaded runtime of its own (a CLI run needs one thread; a server
+//! runs many runs at once).
+
+use std::path::PathBuf;
+
+use crate::cli::{ServerArgs, ServerCommand};
+use crate::console;
+use crate::exit;
+use reqflo_server::config::{ServerConfig, default_data_folder};
+
+/// Start the server (or `init` its data folder); returns the exit code.
+pub fn server_command(args: ServerArgs) -> i32 {
+    reqflo_server::init_logging(args.log_json);
+    let data = args.data.clone().unwrap_or_else(default_data_folder);
+    let mut config = match ServerConfig::load(absolute(data), args.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            return exit::USAGE;
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(workers) = args.workers {
+        config.workers = usize::from(workers);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            console::err(&format!("error: cannot start the async runtime: {e}"));
+            return exit::RUNTIME;
+        }
+    };
+    let data = config.data.clone();
+    let result = match args.command {
+        Some(ServerCommand::Init { name }) => runtime
+            .block_on(reqflo_server::new_admin_token(config, &name))
+            .map(|token| {
+                console::out(&format!("data folder: {}", data.display()));
+                console::out(&format!("admin token (shown once): {token}"));
+            }),
+        None => runtime.block_on(reqflo_server::serve(config, shutdown_signal(), |ready| {
+            console::out(&format!("reqflo server listening on {}", ready.url));
+            console::out(&format!("data folder: {}", data.display()));
+            if let Some(token) = ready.admin_token {
+                console::out(&format!(
+                    "admin token (shown once; `reqflo server init` makes another): {token}"
+                ));
+            }
+            if ready.interrupted > 0 {
+                console::out(&format!(
+                    "{} run(s) were running when the server last stopped: marked interrupted, not run again",
+                    ready.interrupted
+                ));
+            }
+            if ready.requeued > 0 {
+                console::out(&format!("{} queued run(s) queued again", ready.requeued));
+            }
+        })),
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            exit::RUNTIME
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(&path))
+        .unwrap_or(path)
+}

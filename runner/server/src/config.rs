@@ -1,0 +1,151 @@
+//! The server's settings: defaults, then `server.yaml`, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use reqflo_core::source::Source;
+
+/// The settings file, in the data folder unless `--config` names another.
+pub const CONFIG_FILE: &str = "server.yaml";
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where it listens (`--listen`); loopback by default.
+    pub listen: SocketAddr,
+    /// The data folder: database, master key, settings (`--data`).
+    pub data: PathBuf,
+    /// Runs executed at once by in-process workers (`--workers`).
+    pub workers: usize,
+    /// Runs waiting at most; past it a new run gets 429.
+    pub queue_limit: usize,
+    /// The largest request body (a project upload), in bytes.
+    pub max_upload_bytes: usize,
+    /// Finished runs are deleted after this long; `None` keeps them.
+    pub retention: Option<Duration>,
+    /// Per-request timeout inside a run.
+    pub request_timeout: Duration,
+    /// Response bodies kept per step, in bytes.
+    pub max_body: usize,
+}
+
+/// `server.yaml`, as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<String>,
+    workers: Option<usize>,
+    queue_limit: Option<usize>,
+    max_upload: Option<String>,
+    retention: Option<String>,
+    request_timeout: Option<String>,
+    max_body: Option<String>,
+}
+
+/// Where the data folder is when `--data` is not given.
+pub fn default_data_folder() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("reqflo")
+        .join("server")
+}
+
+impl ServerConfig {
+    /// The defaults for `data`.
+    pub fn defaults(data: PathBuf) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data,
+            workers: 4,
+            queue_limit: 1000,
+            max_upload_bytes: 10 << 20,
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
+            request_timeout: Duration::from_secs(30),
+            max_body: 1 << 20,
+        }
+    }
+
+    /// Read `file` (if it exists) over the defaults. Errors name
+    /// file:line:column.
+    pub fn load(data: PathBuf, file: Option<&Path>) -> Result<ServerConfig, String> {
+        let mut config = ServerConfig::defaults(data);
+        let path = file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| config.data.join(CONFIG_FILE));
+        if file.is_none() && !path.exists() {
+            return Ok(config);
+        }
+        let display = path.display().to_string();
+        let source = Source::read(&path, display.clone())?;
+        let written: ConfigFile = source.parse().map_err(|d| d.to_string())?;
+        let at = |field: &str, why: String| {
+            let spot = source
+                .value(&[field])
+                .map(|s| format!("{}:{}:{}: ", s.file, s.line, s.column))
+                .unwrap_or_else(|| format!("{display}: "));
+            format!("{spot}`{field}`: {why}")
+        };
+        if let Some(listen) = written.listen {
+            config.listen = listen.parse().map_err(|_| {
+                at(
+                    "listen",
+                    format!("`{listen}` is not HOST:PORT (e.g. 127.0.0.1:8080)"),
+                )
+            })?;
+        }
+        if let Some(workers) = written.workers {
+            config.workers = workers.clamp(1, 256);
+        }
+        if let Some(limit) = written.queue_limit {
+            config.queue_limit = limit.max(1);
+        }
+        if let Some(size) = written.max_upload {
+            config.max_upload_bytes =
+                reqflo_engine::parse_size(&size).map_err(|e| at("max_upload", e))?;
+        }
+        if let Some(size) = written.max_body {
+            config.max_body = reqflo_engine::parse_size(&size).map_err(|e| at("max_body", e))?;
+        }
+        if let Some(text) = written.retention {
+            config.retention = if text == "forever" {
+                None
+            } else {
+                Some(
+                    humantime::parse_duration(&text)
+                        .map_err(|e| at("retention", format!("{e} (e.g. 30days, or forever)")))?,
+                )
+            };
+        }
+        if let Some(text) = written.request_timeout {
+            config.request_timeout = humantime::parse_duration(&text)
+                .map_err(|e| at("request_timeout", e.to_string()))?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_setting_names_its_line_and_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "workers: 2\nlisten: nowhere\n").expect("write");
+        let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+        assert!(e.contains(":2:"), "{e}");
+        assert!(e.contains("`listen`"), "{e}");
+        std::fs::write(&file, "workers: 2\nlistne: x\n").expect("write");
+        let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+        assert!(e.contains("listne"), "{e}");
+        std::fs::write(&file, "workers: 3\nretention: forever\nmax_upload: 1MiB\n").expect("write");
+        let config = ServerConfig::load(dir.path().into(), None).expect("good");
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.retention, None);
+        assert_eq!(config.max_upload_bytes, 1 << 20);
+    }
+}

@@ -1,0 +1,411 @@
+//! Executing a queued run in a worker: compose its project, plan, check
+//! policy again (it may have changed while the run waited), decrypt the
+//! managed values it uses into the run's held values, run the engine, and
+//! keep the redacted report and events.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use secrecy::SecretString;
+use serde_json::json;
+
+use reqflo_core::error::Error;
+use reqflo_core::exit;
+use reqflo_core::plan::{Fill, InputMode, Plan};
+use reqflo_core::redact::Redactor;
+use reqflo_core::report::{Format, Outcome, RunReport, render};
+use reqflo_core::secret::HeldValues;
+use reqflo_engine::{Event, Observer, RunSettings, run_plans};
+use reqflo_sandbox::secrets::Providers;
+
+use crate::api::{AppState, record};
+use crate::db::now;
+use crate::keys::Sealed;
+use crate::project::{StoredProject, plan_all};
+use crate::queue::LiveRun;
+use crate::registry;
+
+/// Take runs from the queue until it closes.
+pub async fn worker(state: AppState) {
+    while let Some(id) = state.queue.next().await {
+        if state.queue.is_closing() {
+            // Left `queued`: it runs after the next start.
+            state.queue.forget(&id);
+            continue;
+        }
+        state.metrics.queued.dec();
+        state.metrics.running.inc();
+        if let Err(e) = execute(&state, &id).await {
+            tracing::error!(run = %id, error = %e, "a run could not be recorded");
+        }
+        state.metrics.running.dec();
+        state.queue.forget(&id);
+    }
+}
+
+/// A run as submitted.
+struct Submitted {
+    project: String,
+    journeys: Vec<String>,
+    environment: Option<String>,
+    inputs: IndexMap<String, String>,
+    variables: IndexMap<String, String>,
+    actor: String,
+}
+
+async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
+    // Only a run still `queued` starts: a cancelled one is not.
+    let started = sqlx::query(
+        "UPDATE runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    if started.rows_affected() == 0 {
+        return Ok(());
+    }
+    let Some(live) = state.queue.live(id) else {
+        return finish(
+            state,
+            id,
+            "error",
+            exit::RUNTIME,
+            Some("the run was lost from the queue".into()),
+            None,
+        )
+        .await;
+    };
+    let row: Option<(String, String, Option<String>, String, String, String)> = sqlx::query_as(
+        "SELECT project, journeys, environment, inputs, variables, actor FROM runs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?;
+    let Some((project, journeys, environment, inputs, variables, actor)) = row else {
+        return Ok(());
+    };
+    let submitted = Submitted {
+        project,
+        journeys: serde_json::from_str(&journeys).unwrap_or_default(),
+        environment,
+        inputs: serde_json::from_str(&inputs).unwrap_or_default(),
+        variables: serde_json::from_str(&variables).unwrap_or_default(),
+        actor,
+    };
+    let redactor = Redactor::for_run();
+    let clock = Instant::now();
+    let outcome = run(state, id, &submitted, &live, &redactor).await;
+    state
+        .metrics
+        .run_seconds
+        .observe(clock.elapsed().as_secs_f64());
+    match outcome {
+        Ok(report) => {
+            let code = exit::for_report(&report);
+            let status = match report.outcome {
+                Outcome::Passed | Outcome::Skipped => "passed",
+                Outcome::Failed => "failed",
+                Outcome::Error => "error",
+                Outcome::Interrupted if live.stop.asked() == Some(CANCELLED) => "cancelled",
+                Outcome::Interrupted => "interrupted",
+            };
+            let error = report.error.clone();
+            keep_reports(state, id, &report, &redactor).await?;
+            finish(state, id, status, code, error, Some(&live)).await
+        }
+        Err(e) => {
+            let message = redactor.redact(&e.to_string()).into_owned();
+            finish(
+                state,
+                id,
+                "error",
+                exit::for_error(&e),
+                Some(message),
+                Some(&live),
+            )
+            .await
+        }
+    }
+}
+
+/// Why a cancelled run stopped (the engine records it as interrupted).
+pub const CANCELLED: &str = "a cancel request";
+
+async fn run(
+    state: &AppState,
+    id: &str,
+    submitted: &Submitted,
+    live: &Arc<LiveRun>,
+    redactor: &Arc<Redactor>,
+) -> Result<RunReport, Error> {
+    let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
+    let files: Option<(String,)> = sqlx::query_as("SELECT files FROM projects WHERE name = $1")
+        .bind(&submitted.project)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(internal)?;
+    let Some((files,)) = files else {
+        return Err(Error::Usage(format!(
+            "project `{}` was deleted",
+            submitted.project
+        )));
+    };
+    let stored: StoredProject = serde_json::from_str(&files)
+        .map_err(|e| Error::Runtime(format!("a stored project does not read back: {e}")))?;
+    let registry = registry::all(&state.db).await.map_err(internal)?;
+    let project = stored.compose(&registry)?;
+    let plans = plan_all(
+        &project,
+        &submitted.journeys,
+        submitted.environment.as_deref(),
+        &submitted.inputs,
+        &submitted.variables,
+        InputMode::NoPrompt,
+    )?;
+    if let Some(why) = registry::refusal(&plans, &registry) {
+        return Err(Error::Policy(reqflo_core::error::Diagnostic::new(why)));
+    }
+    let held = decrypt(state, id, submitted, &plans).await?;
+    let providers = Providers::hosted(&project)?;
+    let settings = RunSettings {
+        timeout: state.config.request_timeout,
+        record_messages: true,
+        max_body: state.config.max_body,
+        max_body_setting: "max_body in server.yaml",
+        jobs: 1,
+        redactor: Arc::clone(redactor),
+        held: Some(Arc::new(held)),
+    };
+    let observer = Publisher {
+        live: Arc::clone(live),
+    };
+    let (report, _error) = run_plans(
+        &project, &providers, &plans, &settings, &observer, &live.stop,
+    )
+    .await;
+    // `settings` (and with it the held values) is dropped, and zeroed, here.
+    drop(settings);
+    Ok(report)
+}
+
+/// Decrypt the current version of every managed secret the plans use; each
+/// use is audited (never the value).
+async fn decrypt(
+    state: &AppState,
+    id: &str,
+    submitted: &Submitted,
+    plans: &[Plan],
+) -> Result<HeldValues, Error> {
+    let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
+    let mut held = HeldValues::default();
+    for plan in plans {
+        for (index, secret) in plan.secrets.iter().enumerate() {
+            if held.contains(&secret.reference) {
+                continue;
+            }
+            let row: Option<(i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT v.version, v.kek_id, v.wrapped_key, v.ciphertext FROM secrets s JOIN secret_versions v ON v.name = s.name AND v.version = s.version WHERE s.name = $1",
+            )
+            .bind(&secret.reference)
+            .fetch_optional(&state.db)
+            .await
+            .map_err(internal)?;
+            let Some((version, kek_id, wrapped_key, ciphertext)) = row else {
+                return Err(Error::Secret(reqflo_core::error::SecretError::NotFound {
+                    name: secret.name.clone(),
+                    tried: vec!["managed: not registered".into()],
+                }));
+            };
+            let sealed = Sealed {
+                kek_id,
+                wrapped_key,
+                ciphertext,
+            };
+            let value = state
+                .keys
+                .lock()
+                .await
+                .open(&secret.reference, version, &sealed)
+                .map_err(|e| Error::Runtime(e.to_string()))?;
+            let text = String::from_utf8(value.to_vec()).map_err(|_| {
+                Error::Runtime(format!("managed secret `{}` is not UTF-8", secret.name))
+            })?;
+            held.insert(&secret.reference, SecretString::from(text));
+            state
+                .metrics
+                .resolutions
+                .get_or_create(&crate::metrics::ProviderLabel {
+                    provider: "managed".into(),
+                })
+                .inc();
+            let at = now();
+            sqlx::query("UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE name = $3")
+                .bind(&at)
+                .bind(id)
+                .bind(&secret.reference)
+                .execute(&state.db)
+                .await
+                .map_err(internal)?;
+            let steps: Vec<&str> = plan
+                .steps
+                .iter()
+                .filter(|s| {
+                    s.fills
+                        .values()
+                        .any(|f| matches!(f, Fill::Secret(i) if *i == index))
+                        || s.hooks
+                            .iter()
+                            .any(|h| h.secrets.iter().any(|(_, i)| *i == index))
+                })
+                .map(|s| s.id.as_str())
+                .collect();
+            record(
+                &state.db,
+                &submitted.actor,
+                "secret.used",
+                &secret.name,
+                json!({
+                    "run": id,
+                    "journey": plan.journey,
+                    "environment": plan.environment,
+                    "steps": steps,
+                    "provider": "managed",
+                    "version": version,
+                }),
+            )
+            .await
+            .map_err(internal)?;
+        }
+    }
+    Ok(held)
+}
+
+/// Publishes each event as JSON to the live run (already redacted by the
+/// engine).
+struct Publisher {
+    live: Arc<LiveRun>,
+}
+
+impl Observer for Publisher {
+    fn dumps(&self) -> bool {
+        true
+    }
+
+    fn event(&self, event: Event<'_>) {
+        let value = match event {
+            Event::JourneyStarted { journey, plan } => json!({
+                "event": "journey_started", "journey": journey, "name": plan.journey,
+                "environment": plan.environment, "steps": plan.steps.len(),
+                "width": plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0),
+            }),
+            Event::StepStarted { journey, id } => {
+                json!({"event": "step_started", "journey": journey, "step": id})
+            }
+            Event::Request { journey, dump } => {
+                json!({"event": "request", "journey": journey, "dump": dump})
+            }
+            Event::Response { journey, dump } => {
+                json!({"event": "response", "journey": journey, "dump": dump})
+            }
+            Event::StepFinished { journey, step } => {
+                json!({"event": "step_finished", "journey": journey, "step": step})
+            }
+            Event::StepSkipped { journey, id } => {
+                json!({"event": "step_skipped", "journey": journey, "step": id})
+            }
+            Event::JourneyFinished {
+                journey,
+                report,
+                ran,
+            } => json!({
+                "event": "journey_finished", "journey": journey, "name": report.name,
+                "outcome": report.outcome, "duration_ms": report.duration_ms, "ran": ran,
+                "steps": report.steps.len(),
+                "passed": report.steps.iter().filter(|s| s.outcome == Outcome::Passed).count(),
+                "failed": report.steps.iter().filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error)).count(),
+                "skipped": report.steps.iter().filter(|s| s.outcome == Outcome::Skipped).count(),
+                "interrupted": report.steps.iter().filter(|s| s.outcome == Outcome::Interrupted).count(),
+            }),
+            // The end of the run is published once the run is recorded.
+            Event::RunFinished { .. } => return,
+        };
+        self.live.publish(value.to_string());
+    }
+}
+
+/// Keep the three reports, rendered through the run's redactor.
+async fn keep_reports(
+    state: &AppState,
+    id: &str,
+    report: &RunReport,
+    redactor: &Redactor,
+) -> Result<(), sqlx::Error> {
+    let mut rendered = Vec::new();
+    for format in [Format::Json, Format::Junit, Format::Html] {
+        match render(report, format, redactor) {
+            Ok(text) => rendered.push(Some(text)),
+            Err(e) => {
+                tracing::error!(run = %id, error = %e, "a report was not kept");
+                rendered.push(None);
+            }
+        }
+    }
+    sqlx::query("UPDATE runs SET report = $1, report_junit = $2, report_html = $3 WHERE id = $4")
+        .bind(&rendered[0])
+        .bind(&rendered[1])
+        .bind(&rendered[2])
+        .bind(id)
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Record the run's end, its events, and tell whoever follows it.
+async fn finish(
+    state: &AppState,
+    id: &str,
+    status: &str,
+    code: i32,
+    error: Option<String>,
+    live: Option<&Arc<LiveRun>>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "UPDATE runs SET status = $1, exit_code = $2, error = $3, finished_at = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(code)
+    .bind(&error)
+    .bind(now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(live) = live {
+        let events: Vec<Arc<str>> = live.history.lock().map(|h| h.clone()).unwrap_or_default();
+        for (seq, body) in events.iter().enumerate() {
+            sqlx::query("INSERT INTO run_events (run_id, seq, body) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(seq as i64)
+                .bind(&**body)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    state
+        .metrics
+        .runs
+        .get_or_create(&crate::metrics::OutcomeLabel {
+            outcome: status.to_string(),
+        })
+        .inc();
+    if let Some(live) = live {
+        live.publish(
+            json!({"event": "run_finished", "status": status, "exit_code": code, "error": error})
+                .to_string(),
+        );
+    }
+    Ok(())
+}

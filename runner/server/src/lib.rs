@@ -1,0 +1,269 @@
+//! reqflo's Cloud Runner (`reqflo server`): admins register secrets
+//! (write-only, encrypted at rest) and decide which journeys may use them;
+//! builders upload journeys; runs are queued, checked against policy before
+//! anything is sent, executed by in-process workers on the same engine as
+//! the CLI, and kept as a redacted history with an audit log of every use.
+//!
+//! One process, SQLite in a data folder, and a master key file created on
+//! first start: nothing else is needed.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+mod credentials;
+pub mod db;
+mod execute;
+pub mod keys;
+pub mod metrics;
+pub mod project;
+pub mod queue;
+pub mod registry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Mutex;
+
+pub use api::{AppState, router};
+pub use config::ServerConfig;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data folder, key or database.
+    #[error("{0}")]
+    Setup(String),
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {why}")]
+    Listen {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        why: String,
+    },
+}
+
+/// A server's state, opened from its data folder; `admin_token` is set when
+/// this opening created the first admin token (to be shown once).
+pub struct Opened {
+    /// What handlers share.
+    pub state: AppState,
+    /// The first admin token, if it was just created.
+    pub admin_token: Option<String>,
+    /// Whether the master key was just created.
+    pub key_created: bool,
+}
+
+/// Open (creating on first use) the data folder: the folder (0700), the
+/// master key (0600), the database, and the first admin token.
+pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
+    let setup = |what: &str, e: &dyn std::fmt::Display| ServerError::Setup(format!("{what}: {e}"));
+    create_private_folder(&config.data)
+        .map_err(|e| setup(&format!("data folder {}", config.data.display()), &e))?;
+    let (keys, key_created) =
+        keys::Keyring::open_or_create(&config.data).map_err(|e| setup("master key", &e))?;
+    let db = db::open(&config.data)
+        .await
+        .map_err(|e| setup(&format!("database in {}", config.data.display()), &e))?;
+    let state = AppState {
+        db,
+        keys: Arc::new(Mutex::new(keys)),
+        queue: Arc::new(queue::Queue::new(config.queue_limit)),
+        config: Arc::new(config),
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
+    let tokens: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tokens")
+        .fetch_one(&state.db)
+        .await
+        .map_err(|e| setup("database", &e))?;
+    let admin_token = if tokens.0 == 0 {
+        let (_, token) = api::tokens::issue(
+            &state.db,
+            "admin",
+            auth::Role::Admin,
+            "reqflo server (first start)",
+        )
+        .await
+        .map_err(|e| ServerError::Setup(e.message))?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(Opened {
+        state,
+        admin_token,
+        key_created,
+    })
+}
+
+/// A new admin token for the data folder (`reqflo server init`): creates
+/// the folder, key and database if needed. Returns the token.
+pub async fn new_admin_token(config: ServerConfig, name: &str) -> Result<String, ServerError> {
+    let opened = open(config).await?;
+    if let Some(token) = opened.admin_token {
+        return Ok(token);
+    }
+    let (_, token) = api::tokens::issue(
+        &opened.state.db,
+        name,
+        auth::Role::Admin,
+        "reqflo server init",
+    )
+    .await
+    .map_err(|e| ServerError::Setup(e.message))?;
+    Ok(token)
+}
+
+fn create_private_folder(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// What a started server tells its caller before it serves.
+pub struct Ready<'a> {
+    /// Where it listens.
+    pub url: String,
+    /// The first admin token, when this start created it.
+    pub admin_token: Option<&'a str>,
+    /// Runs left `running` by a previous process, now `interrupted`.
+    pub interrupted: u64,
+    /// Runs left `queued`, queued again.
+    pub requeued: usize,
+}
+
+/// Serve until `shutdown` completes; then stop taking runs, stop the ones
+/// running (recorded as `interrupted`), and return.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(Ready<'_>),
+) -> Result<(), ServerError> {
+    let listen = config.listen;
+    let workers = config.workers;
+    let opened = open(config).await?;
+    let state = opened.state;
+    let (interrupted, requeued) = recover(&state)
+        .await
+        .map_err(|e| ServerError::Setup(format!("database: {e}")))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| ServerError::Listen {
+                addr: listen,
+                why: e.to_string(),
+            })?;
+    let addr = listener.local_addr().map_err(|e| ServerError::Listen {
+        addr: listen,
+        why: e.to_string(),
+    })?;
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        tasks.push(tokio::spawn(execute::worker(state.clone())));
+    }
+    tokio::spawn(retention(state.clone()));
+    ready(Ready {
+        url: format!("http://{addr}"),
+        admin_token: opened.admin_token.as_deref(),
+        interrupted,
+        requeued,
+    });
+    let closing = state.clone();
+    let app = router(state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new runs; running ones are stopped and recorded");
+            closing.queue.close();
+        })
+        .await;
+    // Wait (a bounded time) for workers to record the runs they stopped.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while state.metrics.running.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for task in tasks {
+        task.abort();
+    }
+    state.db.close().await;
+    served.map_err(|e| ServerError::Listen {
+        addr,
+        why: e.to_string(),
+    })
+}
+
+/// After a restart: a run left `running` died with the previous process and
+/// is `interrupted` (never re-sent: its requests may have had effects); a
+/// run left `queued` never started and is queued again.
+async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
+    let interrupted = sqlx::query(
+        "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
+         error = 'the server stopped while this run was running; it was not run again' WHERE status = 'running'",
+    )
+    .bind(db::now())
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    let queued: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at")
+            .fetch_all(&state.db)
+            .await?;
+    let mut requeued = 0;
+    for (id,) in queued {
+        if state.queue.push(&id).is_ok() {
+            state.metrics.queued.inc();
+            requeued += 1;
+        }
+    }
+    Ok((interrupted, requeued))
+}
+
+/// Delete finished runs older than the retention setting, hourly.
+async fn retention(state: AppState) {
+    let Some(keep) = state.config.retention else {
+        return;
+    };
+    loop {
+        let cutoff = humantime::format_rfc3339_millis(SystemTime::now() - keep).to_string();
+        let deleted =
+            sqlx::query("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1")
+                .bind(&cutoff)
+                .execute(&state.db)
+                .await;
+        if let Ok(done) = deleted
+            && done.rows_affected() > 0
+        {
+            tracing::info!(
+                deleted = done.rows_affected(),
+                "runs past retention deleted"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Structured logs on stderr (`tracing`): requests, runs and errors, never a
+/// value (nothing logged holds one: bodies are never logged). `RUST_LOG`
+/// filters; `json` writes one JSON object per line.
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
