@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::api::{ApiError, AppState};
 
 /// What a token may do. Roles are cumulative: each includes those below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads runs, their reports and events, and projects.
@@ -100,6 +100,56 @@ impl Caller {
                 self.role.name()
             )))
         }
+    }
+}
+
+/// A role an endpoint needs, as a type: `Authorized<Admin>` in a handler's
+/// arguments checks the token and its role before the body is read.
+pub trait Needs {
+    /// The least role allowed.
+    const ROLE: Role;
+}
+
+/// Needs the admin role.
+pub struct Admin;
+/// Needs the builder role (or admin).
+pub struct Builder;
+/// Needs the runner role (or builder, admin).
+pub struct Runner;
+/// Needs any valid token.
+pub struct Viewer;
+
+impl Needs for Admin {
+    const ROLE: Role = Role::Admin;
+}
+impl Needs for Builder {
+    const ROLE: Role = Role::Builder;
+}
+impl Needs for Runner {
+    const ROLE: Role = Role::Runner;
+}
+impl Needs for Viewer {
+    const ROLE: Role = Role::Viewer;
+}
+
+/// A caller whose role includes `N`'s: extracted first, so a caller without
+/// the role learns nothing about the request's validity (403 before 400).
+pub struct Authorized<N: Needs>(pub Caller, std::marker::PhantomData<N>);
+
+impl<N: Needs> std::ops::Deref for Authorized<N> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(N::ROLE)?;
+        Ok(Authorized(caller, std::marker::PhantomData))
     }
 }
 

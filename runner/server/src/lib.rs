@@ -166,10 +166,7 @@ pub async fn serve(
         addr: listen,
         why: e.to_string(),
     })?;
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        tasks.push(tokio::spawn(execute::worker(state.clone())));
-    }
+    let tasks = spawn_workers(&state, workers);
     tokio::spawn(retention(state.clone()));
     ready(Ready {
         url: format!("http://{addr}"),
@@ -199,6 +196,11 @@ pub async fn serve(
         addr,
         why: e.to_string(),
     })
+}
+
+/// Start `n` in-process workers taking runs from the state's queue.
+pub fn spawn_workers(state: &AppState, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n).map(|_| tokio::spawn(execute::worker(state.clone()))).collect()
 }
 
 /// After a restart: a run left `running` died with the previous process and

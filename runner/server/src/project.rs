@@ -68,7 +68,7 @@ impl StoredProject {
         ] {
             if !section.is_empty() {
                 let spot = source
-                    .value(&[key])
+                    .key(&[key])
                     .map(|s| format!("{}:{}:{}: ", s.file, s.line, s.column))
                     .unwrap_or_default();
                 return Err(Refused(format!("{spot}{}", admin_owns(key))));
@@ -98,7 +98,7 @@ impl StoredProject {
         let source = Source::from_text(PROJECT_FILE.into(), PROJECT_FILE.into(), text.to_string());
         let refuse = |path: &[&str], why: String| {
             let spot = source
-                .value(path)
+                .key(path)
                 .map(|s| format!("{}:{}:{}: ", s.file, s.line, s.column))
                 .unwrap_or_else(|| format!("{PROJECT_FILE}: "));
             Refused(format!("{spot}{why}"))

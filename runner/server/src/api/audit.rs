@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sqlx::SqlitePool;
 
 use super::{ApiError, AppState, json};
-use crate::auth::{Caller, Role};
+use crate::auth::{Admin, Authorized};
 
 /// Append one entry.
 pub async fn record(
@@ -46,10 +46,9 @@ pub struct Filter {
 /// `GET /api/audit`: newest first.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Admin>,
     filter: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let Query(filter) =
         filter.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
     let limit = filter.limit.unwrap_or(100).clamp(1, 1000);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, AppState, json as answer, json_error, missing, record};
-use crate::auth::{Caller, Role};
+use crate::auth::{Authorized, Builder, Viewer};
 use crate::db::now;
 use crate::project::{StoredProject, plan_all};
 use reqflo_core::error::Error;
@@ -43,12 +43,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 /// `PUT /api/projects/{name}`: create or replace.
 pub async fn upload(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Builder>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Builder)?;
     check_name(&name)?;
     let kind = headers
         .get(header::CONTENT_TYPE)
@@ -145,8 +144,7 @@ fn describe(name: &str, stored: &StoredProject) -> serde_json::Value {
 }
 
 /// `GET /api/projects`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
+pub async fn list(State(state): State<AppState>, _caller: Authorized<Viewer>) -> Result<Response, ApiError> {
     let rows: Vec<(String, String, String, String)> =
         sqlx::query_as("SELECT name, files, uploaded_at, uploaded_by FROM projects ORDER BY name")
             .fetch_all(&state.db)
@@ -167,10 +165,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
 /// `GET /api/projects/{name}`: its files as uploaded, and what they hold.
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Viewer>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     let row: Option<(String, String, String)> =
         sqlx::query_as("SELECT files, uploaded_at, uploaded_by FROM projects WHERE name = $1")
             .bind(&name)
@@ -189,10 +186,9 @@ pub async fn show(
 /// `DELETE /api/projects/{name}`.
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Builder>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Builder)?;
     let done = sqlx::query("DELETE FROM projects WHERE name = $1")
         .bind(&name)
         .execute(&state.db)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
-use crate::auth::{Caller, Role, new_id};
+use crate::auth::{Authorized, Runner, Viewer, new_id};
 use crate::db::now;
 use crate::execute::CANCELLED;
 use crate::project::{StoredProject, plan_all};
@@ -56,10 +56,9 @@ fn plan_error(e: &Error) -> ApiError {
 /// `POST /api/runs`: check, then queue. Nothing is sent for a refused run.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Runner>,
     Body(body): Body<NewRun>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Runner)?;
     let files: Option<(String,)> = sqlx::query_as("SELECT files FROM projects WHERE name = $1")
         .bind(&body.project)
         .fetch_optional(&state.db)
@@ -202,10 +201,9 @@ fn run_json(row: RunRow) -> Value {
 /// `GET /api/runs`: newest first.
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Viewer>,
     filter: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     let Query(filter) =
         filter.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
     let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -224,10 +222,9 @@ pub async fn list(
 /// with redacted requests and responses).
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Viewer>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"
     )))
@@ -248,10 +245,9 @@ pub async fn show(
 /// `POST /api/runs/{id}/cancel`.
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Runner>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Runner)?;
     let status: Option<(String,)> = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
         .bind(&id)
         .fetch_optional(&state.db)
@@ -288,10 +284,9 @@ pub async fn cancel(
 /// happens, until `run_finished`.
 pub async fn events(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Viewer>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    caller.require(Role::Viewer)?;
     let exists: Option<(String, Option<i64>, Option<String>)> =
         sqlx::query_as("SELECT status, exit_code, error FROM runs WHERE id = $1")
             .bind(&id)
@@ -347,10 +342,9 @@ fn is_last(event: &str) -> bool {
 /// `GET /api/runs/{id}/report/{format}`: `json`, `junit` or `html`.
 pub async fn report(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Viewer>,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     let (column, kind) = match format.as_str() {
         "json" => ("report", "application/json"),
         "junit" => ("report_junit", "application/xml"),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
-use crate::auth::{Caller, Role};
+use crate::auth::{Admin, Authorized};
 use crate::db::now;
 use crate::keys::Sealed;
 use crate::registry::{self, length_class};
@@ -114,10 +114,9 @@ fn list_json(list: &Option<Vec<String>>) -> Option<String> {
 /// `POST /api/secrets`: register a managed secret (version 1).
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Body(body): Body<NewSecret>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     check_name(&body.name)?;
     check_value(&body.value)?;
     check_list("journeys", &body.journeys)?;
@@ -192,8 +191,7 @@ async fn show_one(state: &AppState, name: &str, status: StatusCode) -> Result<Re
 }
 
 /// `GET /api/secrets`: names and metadata, never values.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
+pub async fn list(State(state): State<AppState>, _caller: Authorized<Admin>) -> Result<Response, ApiError> {
     let secrets = registry::all(&state.db).await?;
     Ok(answer(StatusCode::OK, json!({ "secrets": secrets })))
 }
@@ -201,10 +199,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
 /// `GET /api/secrets/{name}`.
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Authorized<Admin>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     show_one(&state, &name, StatusCode::OK).await
 }
 
@@ -213,11 +210,10 @@ pub async fn show(
 /// old version is deleted.
 pub async fn rotate(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Path(name): Path<String>,
     Body(body): Body<NewValue>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     check_value(&body.value)?;
     let entry = registry::one(&state.db, &name)
         .await?
@@ -279,11 +275,10 @@ fn list_change(
 /// `PATCH /api/secrets/{name}`: description, policy, disabled.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Path(name): Path<String>,
     Body(change): Body<Change>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let before = registry::one(&state.db, &name)
         .await?
         .ok_or_else(|| missing("secret", &name))?;
@@ -329,10 +324,9 @@ pub async fn update(
 /// `DELETE /api/secrets/{name}`: the secret and every version of its value.
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let done = sqlx::query("DELETE FROM secrets WHERE name = $1")
         .bind(&name)
         .execute(&state.db)
@@ -369,9 +363,8 @@ struct VersionRow {
 /// key file replaces the old. An interrupted rotation resumes on the next.
 pub async fn rotate_master_key(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let mut keys = state.keys.lock().await;
     let from = keys.current_id().to_string();
     let to = keys.begin_rotation()?;

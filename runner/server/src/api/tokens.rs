@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::SqlitePool;
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
-use crate::auth::{Caller, Role, new_id, new_token};
+use crate::auth::{Admin, Authorized, Role, Viewer, new_id, new_token};
 use crate::db::now;
 
 /// `POST /api/tokens`.
@@ -54,10 +54,9 @@ pub async fn issue(
 /// `POST /api/tokens`: the token is in this answer and nowhere else, ever.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Body(body): Body<NewToken>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let role = Role::parse(&body.role).ok_or_else(|| {
         ApiError::bad_request("`role` must be one of admin, builder, runner, viewer")
     })?;
@@ -88,8 +87,7 @@ struct TokenRow {
 }
 
 /// `GET /api/tokens`: ids, names, roles and dates; never a token.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
+pub async fn list(State(state): State<AppState>, _caller: Authorized<Admin>) -> Result<Response, ApiError> {
     let rows: Vec<TokenRow> = sqlx::query_as(
         "SELECT id, name, role, created_at, created_by, last_used_at, revoked_at FROM tokens ORDER BY created_at",
     )
@@ -102,10 +100,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
 /// `DELETE /api/tokens/{id}`: revoked at once; the row stays for the audit log.
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let done =
         sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now())
@@ -120,8 +117,7 @@ pub async fn revoke(
 }
 
 /// `GET /api/whoami`: the calling token's name and role.
-pub async fn whoami(caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
+pub async fn whoami(caller: Authorized<Viewer>) -> Result<Response, ApiError> {
     Ok(answer(
         StatusCode::OK,
         json!({"id": caller.token_id, "name": caller.name, "role": caller.role.name()}),
