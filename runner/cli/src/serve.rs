@@ -45,7 +45,6 @@ pub fn server_command(args: ServerArgs) -> i32 {
                 console::out(&format!("admin token (shown once): {token}"));
             }),
         None => runtime.block_on(reqflo_server::serve(config, shutdown_signal(), |ready| {
-            console::out(&format!("reqflo server listening on {}", ready.url));
             console::out(&format!("data folder: {}", data.display()));
             if let Some(token) = ready.admin_token {
                 console::out(&format!(
@@ -61,6 +60,8 @@ pub fn server_command(args: ServerArgs) -> i32 {
             if ready.requeued > 0 {
                 console::out(&format!("{} queued run(s) queued again", ready.requeued));
             }
+            // Last: a script may wait for this line.
+            console::out(&format!("reqflo server listening on {}", ready.url));
         })),
     };
     match result {

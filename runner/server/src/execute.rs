@@ -94,6 +94,7 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
         variables: serde_json::from_str(&variables).unwrap_or_default(),
         actor,
     };
+    tracing::info!(run = %id, project = %submitted.project, journeys = ?submitted.journeys, "run started");
     let redactor = Redactor::for_run();
     let clock = Instant::now();
     let outcome = run(state, id, &submitted, &live, &redactor).await;

@@ -200,7 +200,9 @@ pub async fn serve(
 
 /// Start `n` in-process workers taking runs from the state's queue.
 pub fn spawn_workers(state: &AppState, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..n).map(|_| tokio::spawn(execute::worker(state.clone()))).collect()
+    (0..n)
+        .map(|_| tokio::spawn(execute::worker(state.clone())))
+        .collect()
 }
 
 /// After a restart: a run left `running` died with the previous process and

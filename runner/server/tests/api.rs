@@ -45,7 +45,12 @@ impl Harness {
         harness.tokens.insert(Role::Admin, admin);
         for role in [Role::Viewer, Role::Runner, Role::Builder] {
             let (status, body) = harness
-                .call("POST", "/api/tokens", Some(Role::Admin), Some(json!({"name": role.name(), "role": role.name()})))
+                .call(
+                    "POST",
+                    "/api/tokens",
+                    Some(Role::Admin),
+                    Some(json!({"name": role.name(), "role": role.name()})),
+                )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
             let token = body["token"].as_str().expect("token").to_string();
@@ -54,8 +59,18 @@ impl Harness {
         harness
     }
 
-    async fn raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, String) {
-        let mut request = Request::builder().method(method).uri(path).header("content-type", content_type);
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
@@ -66,30 +81,53 @@ impl Harness {
             .await
             .expect("answer");
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.seen.lock().expect("seen").push(text.clone());
         (status, text)
     }
 
-    async fn call(&self, method: &str, path: &str, role: Option<Role>, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        role: Option<Role>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let token = role.map(|r| self.tokens[&r].clone());
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let (status, text) = self.raw(method, path, token.as_deref(), "application/json", bytes).await;
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let (status, text) = self
+            .raw(method, path, token.as_deref(), "application/json", bytes)
+            .await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn upload(&self, name: &str, files: &[(&str, &str)]) -> (StatusCode, Value) {
-        let files: serde_json::Map<String, Value> =
-            files.iter().map(|(p, t)| (p.to_string(), Value::from(*t))).collect();
-        self.call("PUT", &format!("/api/projects/{name}"), Some(Role::Builder), Some(json!({"files": files})))
-            .await
+        let files: serde_json::Map<String, Value> = files
+            .iter()
+            .map(|(p, t)| (p.to_string(), Value::from(*t)))
+            .collect();
+        self.call(
+            "PUT",
+            &format!("/api/projects/{name}"),
+            Some(Role::Builder),
+            Some(json!({"files": files})),
+        )
+        .await
     }
 
     /// Every byte of the data folder (database, WAL, key file).
     fn data_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
-        for entry in std::fs::read_dir(self.dir.path().join("data")).expect("data").flatten() {
+        for entry in std::fs::read_dir(self.dir.path().join("data"))
+            .expect("data")
+            .flatten()
+        {
             all.extend(std::fs::read(entry.path()).unwrap_or_default());
         }
         all
@@ -103,7 +141,10 @@ fn forms(value: &str) -> Vec<String> {
         base64::engine::general_purpose::STANDARD.encode(value),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value),
         hex::encode(value),
-        serde_json::to_string(value).expect("json").trim_matches('"').to_string(),
+        serde_json::to_string(value)
+            .expect("json")
+            .trim_matches('"')
+            .to_string(),
     ];
     forms.extend(
         reqflo_core::redact::encoded_forms(value.as_bytes())
@@ -126,17 +167,33 @@ fn assert_absent(what: &str, haystack: &[u8], canary: &str) {
 async fn every_endpoint_checks_the_role() {
     let h = Harness::new().await;
     for (method, path, needs) in ROUTES {
-        let path = path.replace("{id}", "x").replace("{name}", "x").replace("{format}", "json");
+        let path = path
+            .replace("{id}", "x")
+            .replace("{name}", "x")
+            .replace("{format}", "json");
         let body = matches!(*method, "POST" | "PUT" | "PATCH").then(|| json!({}));
         let (status, _) = h.call(method, &path, None, body.clone()).await;
         match needs {
-            None => assert!(status.is_success(), "{method} {path} without a token: {status}"),
-            Some(_) => assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without a token"),
+            None => assert!(
+                status.is_success(),
+                "{method} {path} without a token: {status}"
+            ),
+            Some(_) => assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} without a token"
+            ),
         }
         let Some(needs) = needs else { continue };
         let token = Some("rqf_not-a-real-token");
-        let (status, _) = h.raw(method, &path, token, "application/json", b"{}".to_vec()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a wrong token");
+        let (status, _) = h
+            .raw(method, &path, token, "application/json", b"{}".to_vec())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a wrong token"
+        );
         for role in ROLES {
             let (status, answer) = h.call(method, &path, Some(role), body.clone()).await;
             if role >= *needs {
@@ -146,8 +203,19 @@ async fn every_endpoint_checks_the_role() {
                     role.name()
                 );
             } else {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {}: {answer}", role.name());
-                assert!(answer["error"].as_str().unwrap_or("").contains(needs.name()), "{answer}");
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {}: {answer}",
+                    role.name()
+                );
+                assert!(
+                    answer["error"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(needs.name()),
+                    "{answer}"
+                );
             }
         }
     }
@@ -159,15 +227,28 @@ async fn every_endpoint_checks_the_role() {
         .and_then(|t| t["id"].as_str())
         .expect("viewer token")
         .to_string();
-    assert!(list.to_string().find("rqf_").is_none(), "a token list holds no token: {list}");
-    let (status, _) = h.call("DELETE", &format!("/api/tokens/{viewer}"), Some(Role::Admin), None).await;
+    assert!(
+        list.to_string().find("rqf_").is_none(),
+        "a token list holds no token: {list}"
+    );
+    let (status, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/tokens/{viewer}"),
+            Some(Role::Admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = h.call("GET", "/api/runs", Some(Role::Viewer), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Every route the table names is served, and the description lists it.
     let (_, openapi) = h.call("GET", "/api/openapi.json", None, None).await;
     for (method, path, _) in ROUTES {
-        assert!(openapi["paths"][path][method.to_ascii_lowercase()].is_object(), "{method} {path}");
+        assert!(
+            openapi["paths"][path][method.to_ascii_lowercase()].is_object(),
+            "{method} {path}"
+        );
     }
 }
 
@@ -189,18 +270,44 @@ async fn a_secret_goes_in_and_never_comes_out() {
     assert_eq!(created["length_class"], "16-31 bytes");
     // Bad requests: none stores anything, none echoes the value.
     for (body, want) in [
-        (json!({"name": "PAYMENTS_API_KEY", "value": canary}), StatusCode::CONFLICT),
-        (json!({"name": "SHORT", "value": "abc"}), StatusCode::BAD_REQUEST),
-        (json!({"name": "bad name!", "value": canary}), StatusCode::BAD_REQUEST),
-        (json!({"name": "X", "value": canary, "allow_http": canary}), StatusCode::BAD_REQUEST),
-        (json!({"name": "X", "valeu": canary}), StatusCode::BAD_REQUEST),
-        (json!({"name": "X", "value": canary, "journeys": ["[unclosed"]}), StatusCode::BAD_REQUEST),
+        (
+            json!({"name": "PAYMENTS_API_KEY", "value": canary}),
+            StatusCode::CONFLICT,
+        ),
+        (
+            json!({"name": "SHORT", "value": "abc"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "bad name!", "value": canary}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "X", "value": canary, "allow_http": canary}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "X", "valeu": canary}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"name": "X", "value": canary, "journeys": ["[unclosed"]}),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
-        let (status, answer) = h.call("POST", "/api/secrets", Some(Role::Admin), Some(body)).await;
+        let (status, answer) = h
+            .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
+            .await;
         assert_eq!(status, want, "{answer}");
     }
     let (status, answer) = h
-        .raw("POST", "/api/secrets", Some(&h.tokens[&Role::Admin]), "application/json", format!("{{\"name\": \"X\", \"value\": \"{canary}").into_bytes())
+        .raw(
+            "POST",
+            "/api/secrets",
+            Some(&h.tokens[&Role::Admin]),
+            "application/json",
+            format!("{{\"name\": \"X\", \"value\": \"{canary}").into_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(answer.contains("line 1, column"), "{answer}");
@@ -210,34 +317,81 @@ async fn a_secret_goes_in_and_never_comes_out() {
     // Rotate: a new version, the old one gone.
     let rotated_value = "sk_live_R0tated/+=77aa11";
     let (status, rotated) = h
-        .call("PUT", "/api/secrets/PAYMENTS_API_KEY/value", Some(Role::Admin), Some(json!({"value": rotated_value})))
+        .call(
+            "PUT",
+            "/api/secrets/PAYMENTS_API_KEY/value",
+            Some(Role::Admin),
+            Some(json!({"value": rotated_value})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_eq!(rotated["version"], 2);
     assert!(rotated["rotated_at"].is_string());
     // Policy, disable, enable.
     let (status, changed) = h
-        .call("PATCH", "/api/secrets/PAYMENTS_API_KEY", Some(Role::Admin), Some(json!({"journeys": null, "disabled": true})))
+        .call(
+            "PATCH",
+            "/api/secrets/PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            Some(json!({"journeys": null, "disabled": true})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert!(changed["journeys"].is_null());
     assert_eq!(changed["disabled"], true);
     let (status, _) = h
-        .call("PATCH", "/api/secrets/PAYMENTS_API_KEY", Some(Role::Admin), Some(json!({"hosts": "not a list"})))
+        .call(
+            "PATCH",
+            "/api/secrets/PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            Some(json!({"hosts": "not a list"})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Master key rotation re-wraps without the value.
-    let (status, keys) = h.call("POST", "/api/keys/rotate", Some(Role::Admin), None).await;
+    let (status, keys) = h
+        .call("POST", "/api/keys/rotate", Some(Role::Admin), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{keys}");
     assert_eq!(keys["rewrapped"], 1);
     assert_ne!(keys["from"], keys["to"]);
     // The audit log has each change, and no value.
-    let (_, audit) = h.call("GET", "/api/audit?target=PAYMENTS_API_KEY", Some(Role::Admin), None).await;
-    let actions: Vec<&str> = audit["entries"].as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(actions, ["secret.disabled", "secret.rotated", "secret.created"], "{audit}");
-    let (status, _) = h.call("DELETE", "/api/secrets/PAYMENTS_API_KEY", Some(Role::Admin), None).await;
+    let (_, audit) = h
+        .call(
+            "GET",
+            "/api/audit?target=PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["secret.disabled", "secret.rotated", "secret.created"],
+        "{audit}"
+    );
+    let (status, _) = h
+        .call(
+            "DELETE",
+            "/api/secrets/PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = h.call("GET", "/api/secrets/PAYMENTS_API_KEY", Some(Role::Admin), None).await;
+    let (status, _) = h
+        .call(
+            "GET",
+            "/api/secrets/PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     h.state.db.close().await;
@@ -249,31 +403,72 @@ async fn a_secret_goes_in_and_never_comes_out() {
     }
 }
 
-const CONFIG: &str = "environments:\n  sandbox:\n    variables:\n      base_url: http://127.0.0.1:9\n";
-const TEMPLATE: &str = "method: GET\nurl: \"{{base_url}}/v1/me\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n";
+const CONFIG: &str =
+    "environments:\n  sandbox:\n    variables:\n      base_url: http://127.0.0.1:9\n";
+const TEMPLATE: &str =
+    "method: GET\nurl: \"{{base_url}}/v1/me\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n";
 const JOURNEY: &str = "steps:\n  - id: me\n    template: me\n    values:\n      key: {type: secret, name: PAYMENTS_API_KEY}\n";
 
 #[tokio::test]
 async fn an_upload_holds_journeys_and_environments_only() {
     let h = Harness::new().await;
     let (status, answer) = h
-        .upload("shop", &[("reqflo.yaml", CONFIG), ("templates/me.yaml", TEMPLATE), ("journeys/pay-me.yaml", JOURNEY)])
+        .upload(
+            "shop",
+            &[
+                ("reqflo.yaml", CONFIG),
+                ("templates/me.yaml", TEMPLATE),
+                ("journeys/pay-me.yaml", JOURNEY),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["journeys"], json!(["pay-me"]));
     // What a builder may not bring, each refused with where, nothing stored.
     let attempts: &[(&str, &str, &str)] = &[
-        ("reqflo.yaml", "providers:\n  file:\n    plugin: builtin:file\n    config: {path: ../data/master.key}\n", "reqflo.yaml:1:1"),
-        ("reqflo.yaml", "providers:\n  evil:\n    plugin: ./evil.wasm\n    grants: {env: [DATABASE_URL]}\n", "`providers:` is not accepted"),
-        ("reqflo.yaml", "secrets:\n  PAYMENTS_API_KEY:\n    journeys: [\"*\"]\n", "`secrets:` is not accepted"),
-        ("reqflo.yaml", "environments:\n  sandbox:\n    secrets: [env]\n", "reqflo.yaml:3:"),
-        ("reqflo.yaml", "environments:\n  sandbox:\n    hooks: [sign]\n", "hooks"),
+        (
+            "reqflo.yaml",
+            "providers:\n  file:\n    plugin: builtin:file\n    config: {path: ../data/master.key}\n",
+            "reqflo.yaml:1:1",
+        ),
+        (
+            "reqflo.yaml",
+            "providers:\n  evil:\n    plugin: ./evil.wasm\n    grants: {env: [DATABASE_URL]}\n",
+            "`providers:` is not accepted",
+        ),
+        (
+            "reqflo.yaml",
+            "secrets:\n  PAYMENTS_API_KEY:\n    journeys: [\"*\"]\n",
+            "`secrets:` is not accepted",
+        ),
+        (
+            "reqflo.yaml",
+            "environments:\n  sandbox:\n    secrets: [env]\n",
+            "reqflo.yaml:3:",
+        ),
+        (
+            "reqflo.yaml",
+            "environments:\n  sandbox:\n    hooks: [sign]\n",
+            "hooks",
+        ),
         ("reqflo.yaml", "environments: [\n", "reqflo.yaml"),
         ("plugins/evil.wasm", "x", "no plugins"),
         ("journeys/../x.yaml", "x", "journeys/NAME.yaml"),
-        ("journeys/lit.yaml", "steps:\n  - id: me\n    template: me\n    values:\n      key: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n", "journeys/lit.yaml:5:"),
-        ("journeys/bad.yaml", "steps:\n  - id: me\n    template: nope\n", "journeys/bad.yaml:3:"),
-        ("journeys/bad.yaml", "steps:\n  - id: me\n    template: me\n    values:\n      key: {type: secret, name: X, provider: env}\n", "provider `env`"),
+        (
+            "journeys/lit.yaml",
+            "steps:\n  - id: me\n    template: me\n    values:\n      key: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n",
+            "journeys/lit.yaml:5:",
+        ),
+        (
+            "journeys/bad.yaml",
+            "steps:\n  - id: me\n    template: nope\n",
+            "journeys/bad.yaml:3:",
+        ),
+        (
+            "journeys/bad.yaml",
+            "steps:\n  - id: me\n    template: me\n    values:\n      key: {type: secret, name: X, provider: env}\n",
+            "provider `env`",
+        ),
     ];
     for (path, text, want) in attempts {
         let mut files = vec![("templates/me.yaml", TEMPLATE)];
@@ -287,10 +482,23 @@ async fn an_upload_holds_journeys_and_environments_only() {
         assert!(message.contains(want), "{path}: `{want}` not in: {message}");
         assert!(!message.contains("4eC39HqLyjWD"), "{message}");
     }
-    let (status, _) = h.call("GET", "/api/projects/attempt", Some(Role::Viewer), None).await;
+    let (status, _) = h
+        .call("GET", "/api/projects/attempt", Some(Role::Viewer), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
-    let (_, audit) = h.call("GET", "/api/audit?action=project.refused", Some(Role::Admin), None).await;
-    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(attempts.len()), "{audit}");
+    let (_, audit) = h
+        .call(
+            "GET",
+            "/api/audit?action=project.refused",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(attempts.len()),
+        "{audit}"
+    );
     // Too large: 413.
     let big = "x".repeat(300 * 1024);
     let (status, _) = h.upload("big", &[("journeys/big.yaml", &big)]).await;
@@ -300,10 +508,17 @@ async fn an_upload_holds_journeys_and_environments_only() {
 #[tokio::test]
 async fn policy_refuses_a_run_before_anything_is_queued() {
     let h = Harness::new().await;
-    let journeys = [("journeys/pay-me.yaml", JOURNEY), ("journeys/refund.yaml", JOURNEY)];
+    let journeys = [
+        ("journeys/pay-me.yaml", JOURNEY),
+        ("journeys/refund.yaml", JOURNEY),
+    ];
     let db_url = "journeys/db.yaml";
     let db_journey = "steps:\n  - id: me\n    template: me\n    values:\n      key: {type: secret, name: DATABASE_URL}\n";
-    let mut files = vec![("reqflo.yaml", CONFIG), ("templates/me.yaml", TEMPLATE), (db_url, db_journey)];
+    let mut files = vec![
+        ("reqflo.yaml", CONFIG),
+        ("templates/me.yaml", TEMPLATE),
+        (db_url, db_journey),
+    ];
     files.extend(journeys);
     let (status, answer) = h.upload("shop", &files).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -314,31 +529,83 @@ async fn policy_refuses_a_run_before_anything_is_queued() {
     // SAFETY: the test's own process; nothing else reads this variable.
     unsafe { std::env::set_var("DATABASE_URL", "postgres://server:hunter2@db/prod") };
     let cases = [
-        (json!({"project": "shop", "journeys": ["refund"], "environment": "sandbox"}), StatusCode::FORBIDDEN, "may not use secret `PAYMENTS_API_KEY`"),
-        (json!({"project": "shop", "journeys": ["db"], "environment": "sandbox"}), StatusCode::FORBIDDEN, "not registered on this server"),
-        (json!({"project": "shop", "journeys": ["pay-me"], "environment": "nowhere"}), StatusCode::BAD_REQUEST, "no environment"),
-        (json!({"project": "gone", "journeys": ["pay-me"]}), StatusCode::NOT_FOUND, "no project"),
-        (json!({"project": "shop"}), StatusCode::BAD_REQUEST, "name the `journeys`"),
+        (
+            json!({"project": "shop", "journeys": ["refund"], "environment": "sandbox"}),
+            StatusCode::FORBIDDEN,
+            "may not use secret `PAYMENTS_API_KEY`",
+        ),
+        (
+            json!({"project": "shop", "journeys": ["db"], "environment": "sandbox"}),
+            StatusCode::FORBIDDEN,
+            "not registered on this server",
+        ),
+        (
+            json!({"project": "shop", "journeys": ["pay-me"], "environment": "nowhere"}),
+            StatusCode::BAD_REQUEST,
+            "no environment",
+        ),
+        (
+            json!({"project": "gone", "journeys": ["pay-me"]}),
+            StatusCode::NOT_FOUND,
+            "no project",
+        ),
+        (
+            json!({"project": "shop"}),
+            StatusCode::BAD_REQUEST,
+            "name the `journeys`",
+        ),
     ];
     for (body, want, message) in cases {
-        let (status, answer) = h.call("POST", "/api/runs", Some(Role::Runner), Some(body)).await;
+        let (status, answer) = h
+            .call("POST", "/api/runs", Some(Role::Runner), Some(body))
+            .await;
         assert_eq!(status, want, "{answer}");
-        assert!(answer["error"].as_str().unwrap_or("").contains(message), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap_or("").contains(message),
+            "{answer}"
+        );
     }
     // Environments are the admin's too.
     let (status, _) = h
-        .call("PATCH", "/api/secrets/PAYMENTS_API_KEY", Some(Role::Admin), Some(json!({"environments": ["production"]})))
+        .call(
+            "PATCH",
+            "/api/secrets/PAYMENTS_API_KEY",
+            Some(Role::Admin),
+            Some(json!({"environments": ["production"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, answer) = h
-        .call("POST", "/api/runs", Some(Role::Runner), Some(json!({"project": "shop", "journeys": ["pay-me"], "environment": "sandbox"})))
+        .call(
+            "POST",
+            "/api/runs",
+            Some(Role::Runner),
+            Some(json!({"project": "shop", "journeys": ["pay-me"], "environment": "sandbox"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or("").contains("environment `sandbox`"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("environment `sandbox`"),
+        "{answer}"
+    );
     let (_, runs) = h.call("GET", "/api/runs", Some(Role::Viewer), None).await;
     assert_eq!(runs["runs"], json!([]), "nothing was queued");
-    let (_, audit) = h.call("GET", "/api/audit?action=run.refused", Some(Role::Admin), None).await;
-    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(3), "{audit}");
+    let (_, audit) = h
+        .call(
+            "GET",
+            "/api/audit?action=run.refused",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(3),
+        "{audit}"
+    );
     for answer in h.seen.lock().expect("seen").iter() {
         assert!(!answer.contains("hunter2"), "{answer}");
     }

@@ -22,5 +22,6 @@ mod provider_contract;
 mod redaction;
 mod reports;
 mod sandbox;
+mod server;
 mod tls;
 mod vault;

@@ -144,7 +144,10 @@ fn describe(name: &str, stored: &StoredProject) -> serde_json::Value {
 }
 
 /// `GET /api/projects`.
-pub async fn list(State(state): State<AppState>, _caller: Authorized<Viewer>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Authorized<Viewer>,
+) -> Result<Response, ApiError> {
     let rows: Vec<(String, String, String, String)> =
         sqlx::query_as("SELECT name, files, uploaded_at, uploaded_by FROM projects ORDER BY name")
             .fetch_all(&state.db)

@@ -191,7 +191,10 @@ async fn show_one(state: &AppState, name: &str, status: StatusCode) -> Result<Re
 }
 
 /// `GET /api/secrets`: names and metadata, never values.
-pub async fn list(State(state): State<AppState>, _caller: Authorized<Admin>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Authorized<Admin>,
+) -> Result<Response, ApiError> {
     let secrets = registry::all(&state.db).await?;
     Ok(answer(StatusCode::OK, json!({ "secrets": secrets })))
 }

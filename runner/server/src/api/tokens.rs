@@ -87,7 +87,10 @@ struct TokenRow {
 }
 
 /// `GET /api/tokens`: ids, names, roles and dates; never a token.
-pub async fn list(State(state): State<AppState>, _caller: Authorized<Admin>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Authorized<Admin>,
+) -> Result<Response, ApiError> {
     let rows: Vec<TokenRow> = sqlx::query_as(
         "SELECT id, name, role, created_at, created_by, last_used_at, revoked_at FROM tokens ORDER BY created_at",
     )
