@@ -110,6 +110,8 @@ impl Direct {
             hosts: None,
             allow_http: false,
             disabled: false,
+            provider: None,
+            reference: None,
             version: 1,
             length_class: String::new(),
             created_at: String::new(),
@@ -118,7 +120,9 @@ impl Direct {
             last_used_at: None,
             last_used_by: None,
         }];
-        let project = stored.compose(&registry).expect("compose");
+        let project = stored
+            .compose(&registry, &serde_yaml::Mapping::new())
+            .expect("compose");
         let providers = Providers::hosted(&project).expect("providers");
         Direct { project, providers }
     }

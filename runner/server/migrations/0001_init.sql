@@ -20,6 +20,8 @@ CREATE TABLE secrets (
     hosts           TEXT,               -- JSON hosts; NULL: anywhere
     allow_http      INTEGER NOT NULL,
     disabled        INTEGER NOT NULL,
+    provider        TEXT,               -- a server-side provider that holds the value; NULL: managed here
+    reference       TEXT,               -- the reference into that provider
     version         INTEGER NOT NULL,   -- the current version
     length_class    TEXT NOT NULL,      -- e.g. "16-31 bytes"; never the length itself
     created_at      TEXT NOT NULL,

@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Response bodies kept per step, in bytes.
     pub max_body: usize,
+    /// Server-side providers (`providers:` in server.yaml, the same shape
+    /// as in reqflo.yaml): where a secret registered by reference lives.
+    /// Their `grants.env` credentials are managed secrets of those names.
+    pub providers: serde_yaml::Mapping,
 }
 
 /// `server.yaml`, as written; every field optional.
@@ -43,6 +47,7 @@ struct ConfigFile {
     retention: Option<String>,
     request_timeout: Option<String>,
     max_body: Option<String>,
+    providers: Option<serde_yaml::Mapping>,
 }
 
 /// Where the data folder is when `--data` is not given.
@@ -65,6 +70,7 @@ impl ServerConfig {
             retention: Some(Duration::from_secs(30 * 24 * 3600)),
             request_timeout: Duration::from_secs(30),
             max_body: 1 << 20,
+            providers: serde_yaml::Mapping::new(),
         }
     }
 
@@ -122,6 +128,16 @@ impl ServerConfig {
         if let Some(text) = written.request_timeout {
             config.request_timeout = humantime::parse_duration(&text)
                 .map_err(|e| at("request_timeout", e.to_string()))?;
+        }
+        if let Some(providers) = written.providers {
+            crate::project::check_providers(&providers).map_err(|e| {
+                let spot = source
+                    .key(&["providers"])
+                    .map(|s| format!("{}:{}:{}: ", s.file, s.line, s.column))
+                    .unwrap_or_default();
+                format!("{spot}`providers`: {e}")
+            })?;
+            config.providers = providers;
         }
         Ok(config)
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 use reqflo_core::error::Error;
 use reqflo_core::exit;
 use reqflo_core::plan::{Fill, InputMode, Plan};
+use reqflo_core::plugins::HELD_PROVIDER;
 use reqflo_core::redact::Redactor;
 use reqflo_core::report::{Format, Outcome, RunReport, render};
 use reqflo_core::secret::HeldValues;
@@ -156,7 +157,7 @@ async fn run(
     let stored: StoredProject = serde_json::from_str(&files)
         .map_err(|e| Error::Runtime(format!("a stored project does not read back: {e}")))?;
     let registry = registry::all(&state.db).await.map_err(internal)?;
-    let project = stored.compose(&registry)?;
+    let project = stored.compose(&registry, &state.config.providers)?;
     let plans = plan_all(
         &project,
         &submitted.journeys,
@@ -168,8 +169,8 @@ async fn run(
     if let Some(why) = registry::refusal(&plans, &registry) {
         return Err(Error::Policy(reqflo_core::error::Diagnostic::new(why)));
     }
-    let held = decrypt(state, id, submitted, &plans).await?;
     let providers = Providers::hosted(&project)?;
+    let held = decrypt(state, id, submitted, &plans, &providers, &registry).await?;
     let settings = RunSettings {
         timeout: state.config.request_timeout,
         record_messages: true,
@@ -191,64 +192,24 @@ async fn run(
     Ok(report)
 }
 
-/// Decrypt the current version of every managed secret the plans use; each
-/// use is audited (never the value).
+/// Decrypt, for one run: the current version of every managed secret the
+/// plans use, and the credentials (`grants.env`, managed secrets of those
+/// names) of every server-side provider they resolve through. Each use is
+/// audited, never the value.
 async fn decrypt(
     state: &AppState,
     id: &str,
     submitted: &Submitted,
     plans: &[Plan],
+    providers: &Providers,
+    registry: &[registry::SecretPolicy],
 ) -> Result<HeldValues, Error> {
     let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
     let mut held = HeldValues::default();
+    let mut credentials: Vec<(String, String)> = Vec::new();
     for plan in plans {
         for (index, secret) in plan.secrets.iter().enumerate() {
-            if held.contains(&secret.reference) {
-                continue;
-            }
-            let row: Option<(i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT v.version, v.kek_id, v.wrapped_key, v.ciphertext FROM secrets s JOIN secret_versions v ON v.name = s.name AND v.version = s.version WHERE s.name = $1",
-            )
-            .bind(&secret.reference)
-            .fetch_optional(&state.db)
-            .await
-            .map_err(internal)?;
-            let Some((version, kek_id, wrapped_key, ciphertext)) = row else {
-                return Err(Error::Secret(reqflo_core::error::SecretError::NotFound {
-                    name: secret.name.clone(),
-                    tried: vec!["managed: not registered".into()],
-                }));
-            };
-            let sealed = Sealed {
-                kek_id,
-                wrapped_key,
-                ciphertext,
-            };
-            let value = state
-                .keys
-                .lock()
-                .await
-                .open(&secret.reference, version, &sealed)
-                .map_err(|e| Error::Runtime(e.to_string()))?;
-            let text = String::from_utf8(value.to_vec()).map_err(|_| {
-                Error::Runtime(format!("managed secret `{}` is not UTF-8", secret.name))
-            })?;
-            held.insert(&secret.reference, SecretString::from(text));
-            state
-                .metrics
-                .resolutions
-                .get_or_create(&crate::metrics::ProviderLabel {
-                    provider: "managed".into(),
-                })
-                .inc();
-            let at = now();
-            sqlx::query("UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE name = $3")
-                .bind(&at)
-                .bind(id)
-                .bind(&secret.reference)
-                .execute(&state.db)
-                .await
-                .map_err(internal)?;
+            let provider = secret.chain.first().cloned().unwrap_or_default();
             let steps: Vec<&str> = plan
                 .steps
                 .iter()
@@ -262,25 +223,117 @@ async fn decrypt(
                 })
                 .map(|s| s.id.as_str())
                 .collect();
+            let version = if provider == HELD_PROVIDER {
+                if !held.contains(&secret.reference) {
+                    let version = open_value(state, &secret.reference, &mut held).await?;
+                    if version.is_none() {
+                        return Err(Error::Secret(reqflo_core::error::SecretError::NotFound {
+                            name: secret.name.clone(),
+                            tried: vec!["managed: not registered".into()],
+                        }));
+                    }
+                }
+                registry
+                    .iter()
+                    .find(|e| e.name == secret.reference)
+                    .map(|e| e.version)
+            } else {
+                // The provider's credentials come from managed secrets named
+                // in its grants; the server's own environment is never read.
+                if let Some(spec) = providers.get(&provider) {
+                    for variable in &spec.env {
+                        credentials.push((provider.clone(), variable.clone()));
+                    }
+                }
+                None
+            };
+            state
+                .metrics
+                .resolutions
+                .get_or_create(&crate::metrics::ProviderLabel {
+                    provider: provider.clone(),
+                })
+                .inc();
+            mark_used(state, id, &secret.name).await.map_err(internal)?;
+            let detail = json!({
+                "run": id, "journey": plan.journey, "environment": plan.environment,
+                "steps": steps, "provider": provider, "version": version,
+            });
             record(
                 &state.db,
                 &submitted.actor,
                 "secret.used",
                 &secret.name,
-                json!({
-                    "run": id,
-                    "journey": plan.journey,
-                    "environment": plan.environment,
-                    "steps": steps,
-                    "provider": "managed",
-                    "version": version,
-                }),
+                detail,
+            )
+            .await
+            .map_err(internal)?;
+        }
+    }
+    for (provider, variable) in credentials {
+        if held.contains(&variable) {
+            continue;
+        }
+        if open_value(state, &variable, &mut held).await?.is_some() {
+            mark_used(state, id, &variable).await.map_err(internal)?;
+            let detail = json!({"run": id, "provider": provider, "as": "provider credential"});
+            record(
+                &state.db,
+                &submitted.actor,
+                "secret.used",
+                &variable,
+                detail,
             )
             .await
             .map_err(internal)?;
         }
     }
     Ok(held)
+}
+
+/// Decrypt the current version of managed secret `name` into `held`;
+/// `None` when there is no such managed value.
+async fn open_value(
+    state: &AppState,
+    name: &str,
+    held: &mut HeldValues,
+) -> Result<Option<i64>, Error> {
+    let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
+    let row: Option<(i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT v.version, v.kek_id, v.wrapped_key, v.ciphertext FROM secrets s JOIN secret_versions v ON v.name = s.name AND v.version = s.version WHERE s.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&state.db)
+    .await
+    .map_err(internal)?;
+    let Some((version, kek_id, wrapped_key, ciphertext)) = row else {
+        return Ok(None);
+    };
+    let sealed = Sealed {
+        kek_id,
+        wrapped_key,
+        ciphertext,
+    };
+    let value = state
+        .keys
+        .lock()
+        .await
+        .open(name, version, &sealed)
+        .map_err(|e| Error::Runtime(e.to_string()))?;
+    let text = String::from_utf8(value.to_vec())
+        .map_err(|_| Error::Runtime(format!("managed secret `{name}` is not UTF-8")))?;
+    held.insert(name, SecretString::from(text));
+    Ok(Some(version))
+}
+
+async fn mark_used(state: &AppState, run: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE name = $3")
+        .bind(now())
+        .bind(run)
+        .bind(name)
+        .execute(&state.db)
+        .await?;
+    Ok(())
 }
 
 /// Publishes each event as JSON to the live run (already redacted by the

@@ -148,6 +148,9 @@ impl StoredProject {
 
     fn memory_files(&self, registry: &str) -> MemoryFiles {
         let mut files = MemoryFiles::new("the uploaded project");
+        if !self.files.contains_key(PROJECT_FILE) {
+            files.insert(PROJECT_FILE, registry.to_string());
+        }
         for (path, text) in &self.files {
             if path == PROJECT_FILE {
                 files.insert(path.clone(), format!("{text}\n{registry}"));
@@ -162,7 +165,11 @@ impl StoredProject {
     /// `secrets:` section (every entry resolving through the server's
     /// `managed` provider). The registry is appended, so positions in the
     /// builder's own lines stay true.
-    pub fn compose(&self, registry: &[SecretPolicy]) -> Result<Project> {
+    pub fn compose(
+        &self,
+        registry: &[SecretPolicy],
+        providers: &serde_yaml::Mapping,
+    ) -> Result<Project> {
         let mut secrets = serde_yaml::Mapping::new();
         for entry in registry {
             let mut map = serde_yaml::Mapping::new();
@@ -170,7 +177,11 @@ impl StoredProject {
             if let Some(journeys) = &entry.journeys {
                 map.insert("journeys".into(), strings(journeys));
             }
-            map.insert("provider".into(), HELD_PROVIDER.into());
+            let provider = entry.provider.as_deref().unwrap_or(HELD_PROVIDER);
+            map.insert("provider".into(), provider.into());
+            if let Some(reference) = &entry.reference {
+                map.insert("reference".into(), reference.clone().into());
+            }
             if let Some(hosts) = &entry.hosts {
                 map.insert("hosts".into(), strings(hosts));
             }
@@ -179,11 +190,19 @@ impl StoredProject {
             }
             secrets.insert(entry.name.clone().into(), serde_yaml::Value::Mapping(map));
         }
-        let registry = if secrets.is_empty() {
+        let mut section = serde_yaml::Mapping::new();
+        if !secrets.is_empty() {
+            section.insert("secrets".into(), serde_yaml::Value::Mapping(secrets));
+        }
+        if !providers.is_empty() {
+            section.insert(
+                "providers".into(),
+                serde_yaml::Value::Mapping(providers.clone()),
+            );
+        }
+        let registry = if section.is_empty() {
             String::new()
         } else {
-            let mut section = serde_yaml::Mapping::new();
-            section.insert("secrets".into(), serde_yaml::Value::Mapping(secrets));
             serde_yaml::to_string(&section)
                 .map_err(|e| Error::Runtime(format!("cannot compose the registry: {e}")))?
         };
@@ -214,6 +233,18 @@ impl StoredProject {
             })
             .unwrap_or_default()
     }
+}
+
+/// Check the server's `providers:` as a run would read them: known plugins,
+/// grants, no `env` or `file` (which would read the server's own
+/// environment and files).
+pub fn check_providers(providers: &serde_yaml::Mapping) -> Result<(), String> {
+    let project = StoredProject::default()
+        .compose(&[], providers)
+        .map_err(|e| e.to_string())?;
+    Providers::hosted(&project)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Plan `journeys` in `environment` on the server: every secret resolves

@@ -25,6 +25,11 @@ pub struct SecretPolicy {
     pub allow_http: bool,
     /// A disabled secret resolves for no run.
     pub disabled: bool,
+    /// The server-side provider that holds the value; `None`: the value is
+    /// managed here (encrypted in the store).
+    pub provider: Option<String>,
+    /// The reference into that provider.
+    pub reference: Option<String>,
     /// The current version.
     pub version: i64,
     /// How long the value is, as a class ("16-31 bytes"); never the length.
@@ -41,43 +46,49 @@ pub struct SecretPolicy {
     pub last_used_by: Option<String>,
 }
 
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    bool,
-    bool,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A `secrets` row as stored (lists as JSON text).
+#[derive(sqlx::FromRow)]
+struct Row {
+    name: String,
+    description: String,
+    journeys: Option<String>,
+    environments: Option<String>,
+    hosts: Option<String>,
+    allow_http: bool,
+    disabled: bool,
+    provider: Option<String>,
+    reference: Option<String>,
+    version: i64,
+    length_class: String,
+    created_at: String,
+    created_by: String,
+    rotated_at: Option<String>,
+    last_used_at: Option<String>,
+    last_used_by: Option<String>,
+}
 
-const COLUMNS: &str = "name, description, journeys, environments, hosts, allow_http, disabled, version, length_class, created_at, created_by, rotated_at, last_used_at, last_used_by";
+const COLUMNS: &str = "name, description, journeys, environments, hosts, allow_http, disabled, provider, reference, version, length_class, created_at, created_by, rotated_at, last_used_at, last_used_by";
 
 fn from_row(row: Row) -> SecretPolicy {
     let list =
         |text: Option<String>| text.and_then(|t| serde_json::from_str::<Vec<String>>(&t).ok());
     SecretPolicy {
-        name: row.0,
-        description: row.1,
-        journeys: list(row.2),
-        environments: list(row.3),
-        hosts: list(row.4),
-        allow_http: row.5,
-        disabled: row.6,
-        version: row.7,
-        length_class: row.8,
-        created_at: row.9,
-        created_by: row.10,
-        rotated_at: row.11,
-        last_used_at: row.12,
-        last_used_by: row.13,
+        name: row.name,
+        description: row.description,
+        journeys: list(row.journeys),
+        environments: list(row.environments),
+        hosts: list(row.hosts),
+        allow_http: row.allow_http,
+        disabled: row.disabled,
+        provider: row.provider,
+        reference: row.reference,
+        version: row.version,
+        length_class: row.length_class,
+        created_at: row.created_at,
+        created_by: row.created_by,
+        rotated_at: row.rotated_at,
+        last_used_at: row.last_used_at,
+        last_used_by: row.last_used_by,
     }
 }
 

@@ -28,6 +28,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Start with `env` in the server's own environment.
+    fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         let log = data.with_extension(format!("log{}", std::process::id()));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -45,7 +50,7 @@ impl Server {
                 "--workers",
                 "2",
             ],
-            &[("RUST_LOG", "info")],
+            &[&[("RUST_LOG", "info")], env].concat(),
         )
         .stdout(Stdio::piped())
         .stderr(log_file)
@@ -407,4 +412,136 @@ fn a_server_killed_mid_run_marks_it_interrupted_and_never_sends_it_again() {
     assert_eq!(run["exit_code"], 130);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(api.requests(), sent, "an interrupted run is not sent again");
+}
+
+#[test]
+fn a_secret_held_by_openbao_resolves_with_a_managed_token_never_the_servers_own() {
+    let bao = crate::common::servers::openbao();
+    let value = "sk_bao/Se+cret=7f3c";
+    // The secret lives in OpenBao (a real server), KV v2 at secret/.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime.block_on(async {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/secret/data/cloud-runner/payments", bao.url))
+            .header("X-Vault-Token", crate::common::servers::OPENBAO_ROOT_TOKEN)
+            .json(&json!({"data": {"api_key": value}}))
+            .send()
+            .await
+            .expect("OpenBao answers");
+        assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(
+        data.join("server.yaml"),
+        format!(
+            "providers:\n  vault:\n    plugin: builtin:vault\n    config: {{address: \"{}\"}}\n    grants:\n      env: [VAULT_TOKEN]\n      hosts: [\"{}\"]\n",
+            bao.url, bao.authority
+        ),
+    )
+    .expect("server.yaml");
+    let api = demo_api::spawn(value).expect("demo api");
+    let example = examples(dir.path());
+    // The server's own VAULT_TOKEN is wrong: the provider must get the
+    // managed one, and never read the server's environment.
+    let server = Server::start_with(&data, &[("VAULT_TOKEN", "the-servers-own-wrong-token")]);
+    let admin = server.admin.clone().expect("admin token");
+    let url = server.url.clone();
+    let mut seen = Vec::new();
+    let (status, answer) = call(
+        &url,
+        "POST",
+        "/api/secrets",
+        &admin,
+        Some(
+            json!({"name": "VAULT_TOKEN", "description": "the vault provider's token", "value": crate::common::servers::OPENBAO_ROOT_TOKEN, "journeys": []}),
+        ),
+        &mut seen,
+    );
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = call(
+        &url,
+        "POST",
+        "/api/secrets",
+        &admin,
+        Some(
+            json!({"name": "PAYMENTS_API_KEY", "provider": "vault", "reference": "cloud-runner/payments#api_key", "journeys": ["payment-flow"]}),
+        ),
+        &mut seen,
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["provider"], "vault");
+    // A provider the server does not have, and a rotation of a value it does not hold.
+    let (status, answer) = call(
+        &url,
+        "POST",
+        "/api/secrets",
+        &admin,
+        Some(json!({"name": "OTHER", "provider": "nope"})),
+        &mut seen,
+    );
+    assert_eq!(status, 400, "{answer}");
+    let (status, _) = call(
+        &url,
+        "PUT",
+        "/api/secrets/PAYMENTS_API_KEY/value",
+        &admin,
+        Some(json!({"value": "whatever1"})),
+        &mut seen,
+    );
+    assert_eq!(status, 409);
+
+    let base = format!("base_url={}", api.base_url());
+    let run = crate::common::reqflo(
+        &example,
+        &[
+            "run",
+            "payment-flow",
+            "--env",
+            "sandbox",
+            "--remote",
+            &url,
+            "--var",
+            &base,
+            "-v",
+        ],
+        &[("REQFLO_TOKEN", &admin)],
+    );
+    run.expect_code(0).expect_output("payment-flow passed");
+    let (_, audit) = call(
+        &url,
+        "GET",
+        "/api/audit?action=secret.used",
+        &admin,
+        None,
+        &mut seen,
+    );
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["target"] == "PAYMENTS_API_KEY" && e["detail"]["provider"] == "vault"),
+        "{audit}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["target"] == "VAULT_TOKEN" && e["detail"]["as"] == "provider credential"),
+        "{audit}"
+    );
+    let mut everything = vec![run.all(), server.log()];
+    everything.extend(seen.iter().cloned());
+    drop(server);
+    for entry in std::fs::read_dir(&data).expect("data").flatten() {
+        everything.push(
+            String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).into_owned(),
+        );
+    }
+    for text in &everything {
+        assert_absent(text, value, "openbao-backed server secret");
+    }
 }

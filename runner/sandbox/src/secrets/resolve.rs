@@ -318,8 +318,18 @@ impl<'a> Resolver<'a> {
             visible.extend(self.env_view.get(&spec.name).into_iter().flatten().cloned());
         }
         for name in visible {
-            // Variables that are unset or not Unicode are simply not visible.
-            if let Ok(value) = std::env::var(&name) {
+            // A host that holds values (a server) gives a plugin its granted
+            // variables from them: the process's own environment is never
+            // read. Otherwise, variables that are unset or not Unicode are
+            // simply not visible.
+            let value = match &self.held {
+                Some(held) => held.get(&name).map(|v| {
+                    use secrecy::ExposeSecret;
+                    v.expose_secret().to_string()
+                }),
+                None => std::env::var(&name).ok(),
+            };
+            if let Some(value) = value {
                 // A granted variable is most often the plugin's own credential
                 // (OP_CONNECT_TOKEN, VAULT_TOKEN), a secret of the run even
                 // though no journey names it: whatever the plugin says is

@@ -67,9 +67,10 @@ pub async fn upload(
             "send application/json ({\"files\": {path: text}}) or application/yaml (a `reqflo export` bundle)",
         ));
     };
+    let providers = &state.config.providers;
     let stored = match checked
         .map_err(|r| r.0)
-        .and_then(|p| check_plans(&p).map(|()| p))
+        .and_then(|p| check_plans(&p, providers).map(|()| p))
     {
         Ok(stored) => stored,
         Err(why) => {
@@ -108,8 +109,8 @@ pub async fn upload(
 
 /// Plan every journey in every environment as `reqflo check` would, against
 /// an empty registry: definitions must hold whatever the admin registers.
-fn check_plans(stored: &StoredProject) -> Result<(), String> {
-    let project = stored.compose(&[]).map_err(|e| e.to_string())?;
+fn check_plans(stored: &StoredProject, providers: &serde_yaml::Mapping) -> Result<(), String> {
+    let project = stored.compose(&[], providers).map_err(|e| e.to_string())?;
     let mut environments: Vec<Option<String>> =
         stored.environment_names().into_iter().map(Some).collect();
     if environments.is_empty() {

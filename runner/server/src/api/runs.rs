@@ -81,7 +81,9 @@ pub async fn create(
         }
     };
     let registry = registry::all(&state.db).await?;
-    let project = stored.compose(&registry).map_err(|e| plan_error(&e))?;
+    let project = stored
+        .compose(&registry, &state.config.providers)
+        .map_err(|e| plan_error(&e))?;
     let refused = match plan_all(
         &project,
         &journeys,

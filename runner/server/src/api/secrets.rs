@@ -23,8 +23,12 @@ pub struct NewSecret {
     name: String,
     #[serde(default)]
     description: String,
-    /// Write-only; zeroed when dropped.
-    value: SecretString,
+    /// Write-only; zeroed when dropped. Or `provider` and `reference`.
+    value: Option<SecretString>,
+    /// A provider in server.yaml that holds the value.
+    provider: Option<String>,
+    /// The reference into that provider (default: the name).
+    reference: Option<String>,
     journeys: Option<Vec<String>>,
     environments: Option<Vec<String>>,
     hosts: Option<Vec<String>>,
@@ -118,27 +122,70 @@ pub async fn create(
     Body(body): Body<NewSecret>,
 ) -> Result<Response, ApiError> {
     check_name(&body.name)?;
-    check_value(&body.value)?;
     check_list("journeys", &body.journeys)?;
     check_list("environments", &body.environments)?;
     check_list("hosts", &body.hosts)?;
+    let held_by = match (&body.value, &body.provider) {
+        (Some(value), None) => {
+            check_value(value)?;
+            None
+        }
+        (None, Some(provider)) => {
+            if !state.config.providers.contains_key(provider.as_str()) {
+                let names: Vec<&str> = state
+                    .config
+                    .providers
+                    .keys()
+                    .filter_map(|k| k.as_str())
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "`provider`: no provider `{provider}` in server.yaml (providers: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            }
+            Some(provider.clone())
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give a `value` or a `provider` (and `reference`), not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "give a `value`, or a `provider` (and `reference`) that holds it",
+            ));
+        }
+    };
+    if body.reference.is_some() && held_by.is_none() {
+        return Err(ApiError::bad_request("`reference` goes with `provider`"));
+    }
     if registry::one(&state.db, &body.name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "secret `{}` exists; rotate it with PUT /api/secrets/{}/value",
             body.name, body.name
         )));
     }
-    let sealed =
-        state
-            .keys
-            .lock()
-            .await
-            .seal(&body.name, 1, body.value.expose_secret().as_bytes())?;
+    let sealed = match &body.value {
+        Some(value) => Some(state.keys.lock().await.seal(
+            &body.name,
+            1,
+            value.expose_secret().as_bytes(),
+        )?),
+        None => None,
+    };
+    let length = match &body.value {
+        Some(value) => length_class(value.expose_secret().len()),
+        None => "held by its provider".to_string(),
+    };
     let at = now();
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "INSERT INTO secrets (name, description, journeys, environments, hosts, allow_http, disabled, version, length_class, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, 1, $7, $8, $9)",
+        "INSERT INTO secrets (name, description, journeys, environments, hosts, allow_http, disabled, provider, reference, version, length_class, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, 1, $9, $10, $11)",
     )
     .bind(&body.name)
     .bind(&body.description)
@@ -146,19 +193,24 @@ pub async fn create(
     .bind(list_json(&body.environments))
     .bind(list_json(&body.hosts))
     .bind(body.allow_http)
-    .bind(length_class(body.value.expose_secret().len()))
+    .bind(&held_by)
+    .bind(&body.reference)
+    .bind(length)
     .bind(&at)
     .bind(caller.actor())
     .execute(&mut *tx)
     .await?;
-    insert_version(&mut tx, &body.name, 1, &sealed, &at).await?;
+    if let Some(sealed) = &sealed {
+        insert_version(&mut tx, &body.name, 1, sealed, &at).await?;
+    }
     tx.commit().await?;
     record(
         &state.db,
         &caller.actor(),
         "secret.created",
         &body.name,
-        json!({"journeys": body.journeys, "environments": body.environments, "hosts": body.hosts, "allow_http": body.allow_http}),
+        json!({"journeys": body.journeys, "environments": body.environments, "hosts": body.hosts,
+               "allow_http": body.allow_http, "provider": held_by, "reference": body.reference}),
     )
     .await?;
     show_one(&state, &body.name, StatusCode::CREATED).await
@@ -221,6 +273,11 @@ pub async fn rotate(
     let entry = registry::one(&state.db, &name)
         .await?
         .ok_or_else(|| missing("secret", &name))?;
+    if let Some(provider) = &entry.provider {
+        return Err(ApiError::conflict(format!(
+            "secret `{name}` is held by provider `{provider}`: rotate it there"
+        )));
+    }
     let version = entry.version + 1;
     let sealed =
         state
