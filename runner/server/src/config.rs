@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// as in reqflo.yaml): where a secret registered by reference lives.
     /// Their `grants.env` credentials are managed secrets of those names.
     pub providers: serde_yaml::Mapping,
+    /// `key_encryption: {transit: …}`: data keys wrapped by OpenBao/Vault
+    /// Transit rather than the master key file.
+    pub transit: Option<crate::transit::TransitConfig>,
 }
 
 /// `server.yaml`, as written; every field optional.
@@ -48,6 +51,15 @@ struct ConfigFile {
     request_timeout: Option<String>,
     max_body: Option<String>,
     providers: Option<serde_yaml::Mapping>,
+    key_encryption: Option<KeyEncryption>,
+}
+
+/// `key_encryption:` in server.yaml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEncryption {
+    /// OpenBao/Vault Transit.
+    transit: Option<crate::transit::TransitConfig>,
 }
 
 /// Where the data folder is when `--data` is not given.
@@ -71,6 +83,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_body: 1 << 20,
             providers: serde_yaml::Mapping::new(),
+            transit: None,
         }
     }
 
@@ -139,6 +152,7 @@ impl ServerConfig {
             })?;
             config.providers = providers;
         }
+        config.transit = written.key_encryption.and_then(|k| k.transit);
         Ok(config)
     }
 }

@@ -316,9 +316,10 @@ async fn open_value(
     };
     let value = state
         .keys
-        .lock()
+        .read()
         .await
         .open(name, version, &sealed)
+        .await
         .map_err(|e| Error::Runtime(e.to_string()))?;
     let text = String::from_utf8(value.to_vec())
         .map_err(|_| Error::Runtime(format!("managed secret `{name}` is not UTF-8")))?;

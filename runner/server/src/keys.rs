@@ -17,6 +17,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::transit::{Transit, TransitConfig};
+
 /// The master key file in the data folder.
 pub const MASTER_KEY_FILE: &str = "master.key";
 /// A new master key while a rotation re-wraps data keys under it.
@@ -42,6 +44,14 @@ pub enum KeyError {
     /// The system RNG failed.
     #[error("the system random number generator failed")]
     Random,
+    /// OpenBao/Vault Transit could not wrap or unwrap.
+    #[error("the key-encryption key {id}: {why}")]
+    Transit {
+        /// The Transit key's id.
+        id: String,
+        /// Why, in words (never a key).
+        why: String,
+    },
 }
 
 /// One 256-bit key-encryption key, with an id derived from it (not secret:
@@ -143,12 +153,15 @@ impl Kek {
     }
 }
 
-/// The keys of a data folder: the current one and, during a rotation, the
-/// next. Rows name the key that wrapped them, so either opens what it wrapped.
+/// The keys of a data folder: the master key file (always there: created on
+/// first start), a new one during a rotation, and the Transit key when
+/// server.yaml names one (then new rows are wrapped by Transit). Rows name
+/// the key that wrapped them, so each opens what it wrapped.
 #[derive(Debug)]
 pub struct Keyring {
-    current: Kek,
+    file: Kek,
     next: Option<Kek>,
+    transit: Option<Transit>,
     folder: PathBuf,
 }
 
@@ -157,7 +170,7 @@ pub struct Keyring {
 pub struct Sealed {
     /// Which KEK wrapped the data key.
     pub kek_id: String,
-    /// The data key, sealed by the KEK (nonce first).
+    /// The data key, sealed by the KEK.
     pub wrapped_key: Vec<u8>,
     /// The value, sealed by the data key (nonce first).
     pub ciphertext: Vec<u8>,
@@ -170,25 +183,30 @@ pub fn identity(name: &str, version: i64) -> String {
 }
 
 impl Keyring {
-    /// The keys in `folder`, creating the master key on first start.
-    /// Returns whether it was created.
-    pub fn open_or_create(folder: &Path) -> Result<(Keyring, bool), KeyError> {
+    /// The keys in `folder`, creating the master key on first start, and the
+    /// Transit key if one is configured. Returns whether the file was created.
+    pub fn open_or_create(
+        folder: &Path,
+        transit: Option<TransitConfig>,
+    ) -> Result<(Keyring, bool), KeyError> {
         let path = folder.join(MASTER_KEY_FILE);
         let created = !path.exists();
         if created {
             Kek::generate()?.write_new(&path)?;
         }
-        let current = Kek::read(&path)?;
+        let file = Kek::read(&path)?;
         let next_path = folder.join(NEXT_KEY_FILE);
         let next = if next_path.exists() {
             Some(Kek::read(&next_path)?)
         } else {
             None
         };
+        let transit = transit.map(Transit::new).transpose()?;
         Ok((
             Keyring {
-                current,
+                file,
                 next,
+                transit,
                 folder: folder.to_path_buf(),
             },
             created,
@@ -196,51 +214,85 @@ impl Keyring {
     }
 
     /// The id of the key new rows are wrapped with.
-    pub fn current_id(&self) -> &str {
-        self.current.id()
+    pub fn current_id(&self) -> String {
+        match &self.transit {
+            Some(transit) => transit.id(),
+            None => self.file.id().to_string(),
+        }
     }
 
-    fn by_id(&self, id: &str) -> Result<&Kek, KeyError> {
-        std::iter::once(&self.current)
+    fn file_by_id(&self, id: &str) -> Result<&Kek, KeyError> {
+        std::iter::once(&self.file)
             .chain(self.next.as_ref())
             .find(|k| k.id() == id)
             .ok_or_else(|| KeyError::UnknownKek(id.to_string()))
     }
 
+    async fn wrap(&self, data_key: &[u8; 32], aad: &str) -> Result<(String, Vec<u8>), KeyError> {
+        match &self.transit {
+            Some(transit) => Ok((transit.id(), transit.wrap(data_key).await?)),
+            None => Ok((
+                self.file.id().to_string(),
+                self.file.wrap(data_key, &wrap_aad(aad, self.file.id()))?,
+            )),
+        }
+    }
+
+    async fn unwrap_key(
+        &self,
+        aad: &str,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        match &self.transit {
+            Some(transit) if transit.id() == sealed.kek_id => {
+                transit.unwrap_key(&sealed.wrapped_key).await
+            }
+            _ if sealed.kek_id.starts_with("transit:") => {
+                Err(KeyError::UnknownKek(sealed.kek_id.clone()))
+            }
+            _ => {
+                let kek = self.file_by_id(&sealed.kek_id)?;
+                kek.unwrap_key(&sealed.wrapped_key, &wrap_aad(aad, kek.id()))
+            }
+        }
+    }
+
     /// Seal `value` as version `version` of `name`, under a fresh data key.
-    pub fn seal(&self, name: &str, version: i64, value: &[u8]) -> Result<Sealed, KeyError> {
+    pub async fn seal(&self, name: &str, version: i64, value: &[u8]) -> Result<Sealed, KeyError> {
         let mut data_key = Zeroizing::new([0u8; 32]);
         SystemRandom::new()
             .fill(data_key.as_mut())
             .map_err(|_| KeyError::Random)?;
         let aad = identity(name, version);
         let ciphertext = seal(&data_key, value, &aad)?;
-        let wrapped_key = self
-            .current
-            .wrap(&data_key, &wrap_aad(&aad, self.current.id()))?;
+        let (kek_id, wrapped_key) = self.wrap(&data_key, &aad).await?;
         Ok(Sealed {
-            kek_id: self.current.id().to_string(),
+            kek_id,
             wrapped_key,
             ciphertext,
         })
     }
 
     /// Open what [`Keyring::seal`] sealed for `name` and `version`.
-    pub fn open(
+    pub async fn open(
         &self,
         name: &str,
         version: i64,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let aad = identity(name, version);
-        let kek = self.by_id(&sealed.kek_id)?;
-        let data_key = kek.unwrap_key(&sealed.wrapped_key, &wrap_aad(&aad, kek.id()))?;
+        let data_key = self.unwrap_key(&aad, sealed).await?;
         open(&data_key, &sealed.ciphertext, &aad)
     }
 
-    /// Start a rotation: write a new key beside the current one (or reuse a
-    /// rotation left unfinished). Returns the new key's id.
-    pub fn begin_rotation(&mut self) -> Result<String, KeyError> {
+    /// Start a rotation: a new Transit key version, or a new key file beside
+    /// the current one (or one left by a rotation cut short). Returns the id
+    /// rows will carry.
+    pub async fn begin_rotation(&mut self) -> Result<String, KeyError> {
+        if let Some(transit) = &self.transit {
+            transit.rotate().await?;
+            return Ok(transit.id());
+        }
         if self.next.is_none() {
             let next = Kek::generate()?;
             next.write_new(&self.folder.join(NEXT_KEY_FILE))?;
@@ -252,24 +304,43 @@ impl Keyring {
             .ok_or(KeyError::Random)
     }
 
-    /// Re-wrap one data key under the rotation's new key; the value itself
-    /// is not touched (and is never decrypted).
-    pub fn rewrap(&self, name: &str, version: i64, sealed: &Sealed) -> Result<Sealed, KeyError> {
-        let Some(next) = &self.next else {
-            return Ok(sealed.clone());
-        };
+    /// Re-wrap one data key under the rotation's key; the value itself is
+    /// not touched (and is never decrypted). With Transit, a row Transit
+    /// wrapped is re-wrapped inside OpenBao, and a row the key file wrapped
+    /// moves to Transit.
+    pub async fn rewrap(
+        &self,
+        name: &str,
+        version: i64,
+        sealed: &Sealed,
+    ) -> Result<Sealed, KeyError> {
         let aad = identity(name, version);
-        let old = self.by_id(&sealed.kek_id)?;
-        let data_key = old.unwrap_key(&sealed.wrapped_key, &wrap_aad(&aad, old.id()))?;
+        let (kek_id, wrapped_key) = match (&self.transit, &self.next) {
+            (Some(transit), _) if transit.id() == sealed.kek_id => {
+                (transit.id(), transit.rewrap(&sealed.wrapped_key).await?)
+            }
+            (Some(transit), _) => {
+                let data_key = self.unwrap_key(&aad, sealed).await?;
+                (transit.id(), transit.wrap(&data_key).await?)
+            }
+            (None, Some(next)) => {
+                let data_key = self.unwrap_key(&aad, sealed).await?;
+                (
+                    next.id().to_string(),
+                    next.wrap(&data_key, &wrap_aad(&aad, next.id()))?,
+                )
+            }
+            (None, None) => return Ok(sealed.clone()),
+        };
         Ok(Sealed {
-            kek_id: next.id().to_string(),
-            wrapped_key: next.wrap(&data_key, &wrap_aad(&aad, next.id()))?,
+            kek_id,
+            wrapped_key,
             ciphertext: sealed.ciphertext.clone(),
         })
     }
 
-    /// Finish a rotation once every row is re-wrapped: the new key becomes
-    /// the master key file (the old one is removed).
+    /// Finish a rotation once every row is re-wrapped: a new key file
+    /// becomes the master key file (the old one is removed).
     pub fn finish_rotation(&mut self) -> Result<(), KeyError> {
         let Some(next) = self.next.take() else {
             return Ok(());
@@ -280,7 +351,7 @@ impl Keyring {
             path: to.clone(),
             why: e.to_string(),
         })?;
-        self.current = next;
+        self.file = next;
         Ok(())
     }
 }
@@ -334,27 +405,30 @@ fn aead_key(key: &[u8; 32]) -> Result<LessSafeKey, KeyError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_sealed_value_opens_only_as_itself() {
+    #[tokio::test]
+    async fn a_sealed_value_opens_only_as_itself() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (ring, created) = Keyring::open_or_create(dir.path()).expect("keys");
+        let (ring, created) = Keyring::open_or_create(dir.path(), None).expect("keys");
         assert!(created);
-        let sealed = ring.seal("API_KEY", 1, b"sk_live_canary").expect("seal");
+        let sealed = ring
+            .seal("API_KEY", 1, b"sk_live_canary")
+            .await
+            .expect("seal");
         assert!(
             !sealed.ciphertext.windows(8).any(|w| w == b"sk_live_"),
             "the value is not in the ciphertext"
         );
-        let opened = ring.open("API_KEY", 1, &sealed).expect("open");
+        let opened = ring.open("API_KEY", 1, &sealed).await.expect("open");
         assert_eq!(opened.as_slice(), b"sk_live_canary");
         // Another row's identity does not open it.
-        assert!(ring.open("OTHER", 1, &sealed).is_err());
-        assert!(ring.open("API_KEY", 2, &sealed).is_err());
+        assert!(ring.open("OTHER", 1, &sealed).await.is_err());
+        assert!(ring.open("API_KEY", 2, &sealed).await.is_err());
         // Tampering is detected.
         let mut bad = sealed.clone();
         if let Some(last) = bad.ciphertext.last_mut() {
             *last ^= 1;
         }
-        assert!(ring.open("API_KEY", 1, &bad).is_err());
+        assert!(ring.open("API_KEY", 1, &bad).await.is_err());
     }
 
     #[cfg(unix)]
@@ -362,41 +436,44 @@ mod tests {
     fn the_key_file_is_private_and_never_overwritten() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().expect("tempdir");
-        let (first, _) = Keyring::open_or_create(dir.path()).expect("keys");
+        let (first, _) = Keyring::open_or_create(dir.path(), None).expect("keys");
         let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE))
             .expect("meta")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let (again, created) = Keyring::open_or_create(dir.path()).expect("keys");
+        let (again, created) = Keyring::open_or_create(dir.path(), None).expect("keys");
         assert!(!created);
         assert_eq!(first.current_id(), again.current_id());
     }
 
-    #[test]
-    fn rotation_rewraps_without_the_value_and_old_rows_still_open() {
+    #[tokio::test]
+    async fn rotation_rewraps_without_the_value_and_old_rows_still_open() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut ring, _) = Keyring::open_or_create(dir.path()).expect("keys");
-        let sealed = ring.seal("K", 3, b"value-1234").expect("seal");
-        let old_id = ring.current_id().to_string();
-        let new_id = ring.begin_rotation().expect("begin");
+        let (mut ring, _) = Keyring::open_or_create(dir.path(), None).expect("keys");
+        let sealed = ring.seal("K", 3, b"value-1234").await.expect("seal");
+        let old_id = ring.current_id();
+        let new_id = ring.begin_rotation().await.expect("begin");
         assert_ne!(old_id, new_id);
-        let rewrapped = ring.rewrap("K", 3, &sealed).expect("rewrap");
+        let rewrapped = ring.rewrap("K", 3, &sealed).await.expect("rewrap");
         assert_eq!(rewrapped.kek_id, new_id);
         assert_eq!(rewrapped.ciphertext, sealed.ciphertext);
         ring.finish_rotation().expect("finish");
         assert_eq!(ring.current_id(), new_id);
         assert_eq!(
-            ring.open("K", 3, &rewrapped).expect("open").as_slice(),
+            ring.open("K", 3, &rewrapped)
+                .await
+                .expect("open")
+                .as_slice(),
             b"value-1234"
         );
         // After the old key is gone, a row wrapped by it names a missing key.
         assert!(matches!(
-            ring.open("K", 3, &sealed),
+            ring.open("K", 3, &sealed).await,
             Err(KeyError::UnknownKek(_))
         ));
         // A restart reads the new key.
-        let (reopened, _) = Keyring::open_or_create(dir.path()).expect("keys");
+        let (reopened, _) = Keyring::open_or_create(dir.path(), None).expect("keys");
         assert_eq!(reopened.current_id(), new_id);
     }
 }

@@ -20,13 +20,14 @@ pub mod metrics;
 pub mod project;
 pub mod queue;
 pub mod registry;
+pub mod transit;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 pub use api::{AppState, router};
 pub use config::ServerConfig;
@@ -64,14 +65,14 @@ pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
     let setup = |what: &str, e: &dyn std::fmt::Display| ServerError::Setup(format!("{what}: {e}"));
     create_private_folder(&config.data)
         .map_err(|e| setup(&format!("data folder {}", config.data.display()), &e))?;
-    let (keys, key_created) =
-        keys::Keyring::open_or_create(&config.data).map_err(|e| setup("master key", &e))?;
+    let (keys, key_created) = keys::Keyring::open_or_create(&config.data, config.transit.clone())
+        .map_err(|e| setup("key-encryption key", &e))?;
     let db = db::open(&config.data)
         .await
         .map_err(|e| setup(&format!("database in {}", config.data.display()), &e))?;
     let state = AppState {
         db,
-        keys: Arc::new(Mutex::new(keys)),
+        keys: Arc::new(RwLock::new(keys)),
         queue: Arc::new(queue::Queue::new(config.queue_limit)),
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),

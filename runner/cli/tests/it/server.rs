@@ -545,3 +545,102 @@ fn a_secret_held_by_openbao_resolves_with_a_managed_token_never_the_servers_own(
         assert_absent(text, value, "openbao-backed server secret");
     }
 }
+
+#[test]
+fn data_keys_wrapped_by_openbao_transit_open_and_rotate_without_the_values() {
+    let bao = crate::common::servers::openbao();
+    let root = crate::common::servers::OPENBAO_ROOT_TOKEN;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for (path, body) in [
+            ("sys/mounts/transit-rqf", json!({"type": "transit"})),
+            ("transit-rqf/keys/reqflo", json!({})),
+        ] {
+            let answer = client
+                .post(format!("{}/v1/{path}", bao.url))
+                .header("X-Vault-Token", root)
+                .json(&body)
+                .send()
+                .await
+                .expect("OpenBao answers");
+            assert!(
+                answer.status().is_success(),
+                "{path}: {:?}",
+                answer.text().await
+            );
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(
+        data.join("server.yaml"),
+        format!(
+            "key_encryption:\n  transit: {{address: \"{}\", key: reqflo, mount: transit-rqf}}\n",
+            bao.url
+        ),
+    )
+    .expect("server.yaml");
+    let api = demo_api::spawn(CANARY).expect("demo api");
+    let example = examples(dir.path());
+    let server = Server::start_with(&data, &[("REQFLO_TRANSIT_TOKEN", root)]);
+    let admin = server.admin.clone().expect("admin token");
+    let url = server.url.clone();
+    let mut seen = Vec::new();
+    let (status, answer) = call(
+        &url,
+        "POST",
+        "/api/secrets",
+        &admin,
+        Some(json!({"name": "PAYMENTS_API_KEY", "value": CANARY, "journeys": ["payment-flow"]})),
+        &mut seen,
+    );
+    assert_eq!(status, 201, "{answer}");
+    let data_bytes = || {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(&data).expect("data").flatten() {
+            all.extend(std::fs::read(entry.path()).unwrap_or_default());
+        }
+        all
+    };
+    let holds = |needle: &str| {
+        data_bytes()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(holds("vault:v1:"), "the data key is wrapped by Transit");
+    let base = format!("base_url={}", api.base_url());
+    let args = [
+        "run",
+        "payment-flow",
+        "--env",
+        "sandbox",
+        "--remote",
+        &url,
+        "--var",
+        &base,
+    ];
+    crate::common::reqflo(&example, &args, &[("REQFLO_TOKEN", &admin)]).expect_code(0);
+    // Rotation: a new Transit key version; every data key re-wrapped inside OpenBao.
+    let (status, rotated) = call(&url, "POST", "/api/keys/rotate", &admin, None, &mut seen);
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated["rewrapped"], 1);
+    assert_eq!(
+        rotated["from"], rotated["to"],
+        "the same Transit key, a new version"
+    );
+    wait_for("the WAL to hold the re-wrapped key", || holds("vault:v2:"));
+    let again = crate::common::reqflo(&example, &args, &[("REQFLO_TOKEN", &admin)]);
+    again.expect_code(0).expect_output("payment-flow passed");
+    let mut everything = vec![again.all(), server.log()];
+    everything.extend(seen.iter().cloned());
+    drop(server);
+    everything.push(String::from_utf8_lossy(&data_bytes()).into_owned());
+    for text in &everything {
+        assert_absent(text, CANARY, "transit-wrapped server secret");
+    }
+}

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 use sqlx::SqlitePool;
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 use crate::config::ServerConfig;
 use crate::keys::Keyring;
@@ -34,8 +34,8 @@ pub use audit::record;
 pub struct AppState {
     /// The store.
     pub db: SqlitePool,
-    /// The master key (a rotation replaces it).
-    pub keys: Arc<Mutex<Keyring>>,
+    /// The key-encryption keys (a rotation takes it for writing).
+    pub keys: Arc<RwLock<Keyring>>,
     /// Runs waiting and running.
     pub queue: Arc<Queue>,
     /// Settings.

@@ -170,11 +170,14 @@ pub async fn create(
         )));
     }
     let sealed = match &body.value {
-        Some(value) => Some(state.keys.lock().await.seal(
-            &body.name,
-            1,
-            value.expose_secret().as_bytes(),
-        )?),
+        Some(value) => Some(
+            state
+                .keys
+                .read()
+                .await
+                .seal(&body.name, 1, value.expose_secret().as_bytes())
+                .await?,
+        ),
         None => None,
     };
     let length = match &body.value {
@@ -279,12 +282,12 @@ pub async fn rotate(
         )));
     }
     let version = entry.version + 1;
-    let sealed =
-        state
-            .keys
-            .lock()
-            .await
-            .seal(&name, version, body.value.expose_secret().as_bytes())?;
+    let sealed = state
+        .keys
+        .read()
+        .await
+        .seal(&name, version, body.value.expose_secret().as_bytes())
+        .await?;
     let at = now();
     let mut tx = state.db.begin().await?;
     insert_version(&mut tx, &name, version, &sealed, &at).await?;
@@ -425,9 +428,9 @@ pub async fn rotate_master_key(
     State(state): State<AppState>,
     caller: Authorized<Admin>,
 ) -> Result<Response, ApiError> {
-    let mut keys = state.keys.lock().await;
-    let from = keys.current_id().to_string();
-    let to = keys.begin_rotation()?;
+    let mut keys = state.keys.write().await;
+    let from = keys.current_id();
+    let to = keys.begin_rotation().await?;
     let rows: Vec<VersionRow> = sqlx::query_as(
         "SELECT name, version, kek_id, wrapped_key, ciphertext FROM secret_versions",
     )
@@ -441,7 +444,7 @@ pub async fn rotate_master_key(
             wrapped_key: row.wrapped_key.clone(),
             ciphertext: row.ciphertext.clone(),
         };
-        let rewrapped = keys.rewrap(name, version, &sealed)?;
+        let rewrapped = keys.rewrap(name, version, &sealed).await?;
         sqlx::query("UPDATE secret_versions SET kek_id = $1, wrapped_key = $2 WHERE name = $3 AND version = $4")
             .bind(&rewrapped.kek_id)
             .bind(&rewrapped.wrapped_key)
