@@ -190,22 +190,13 @@ fn upload_files(
         (None, None) => return Err(Error::Usage("no project and no bundle".into())),
     };
     // The provider chain and hooks are the server admin's.
-    let mut kept = serde_yaml::Mapping::new();
-    for (name, env) in environments {
-        let mut env = env;
-        if let Some(map) = env.as_mapping_mut() {
-            map.remove("secrets");
-            map.remove("hooks");
-        }
-        kept.insert(name, env);
-    }
-    let config = if kept.is_empty() {
-        String::new()
-    } else {
-        let mut root = serde_yaml::Mapping::new();
-        root.insert("environments".into(), serde_yaml::Value::Mapping(kept));
-        serde_yaml::to_string(&root).map_err(|e| Error::Runtime(e.to_string()))?
-    };
+    let mut root = serde_yaml::Mapping::new();
+    root.insert(
+        "environments".into(),
+        serde_yaml::Value::Mapping(environments),
+    );
+    let text = serde_yaml::to_string(&root).map_err(|e| Error::Runtime(e.to_string()))?;
+    let config = reqflo_server::sources::server_config(&text).map_err(Error::Usage)?;
     files.insert(PROJECT_FILE.to_string(), config);
     Ok((files, bundled.into_iter().collect()))
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 
 use reqflo_core::source::Source;
@@ -37,6 +38,9 @@ pub struct ServerConfig {
     /// `key_encryption: {transit: …}`: data keys wrapped by OpenBao/Vault
     /// Transit rather than the master key file.
     pub transit: Option<crate::transit::TransitConfig>,
+    /// Projects served read-only from folders (`projects:` in server.yaml):
+    /// name → folder, read again for every run.
+    pub projects: IndexMap<String, PathBuf>,
 }
 
 /// `server.yaml`, as written; every field optional.
@@ -52,6 +56,7 @@ struct ConfigFile {
     max_body: Option<String>,
     providers: Option<serde_yaml::Mapping>,
     key_encryption: Option<KeyEncryption>,
+    projects: Option<IndexMap<String, PathBuf>>,
 }
 
 /// `key_encryption:` in server.yaml.
@@ -84,6 +89,7 @@ impl ServerConfig {
             max_body: 1 << 20,
             providers: serde_yaml::Mapping::new(),
             transit: None,
+            projects: IndexMap::new(),
         }
     }
 
@@ -153,6 +159,11 @@ impl ServerConfig {
             config.providers = providers;
         }
         config.transit = written.key_encryption.and_then(|k| k.transit);
+        // A relative folder is relative to server.yaml's own folder.
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (name, folder) in written.projects.unwrap_or_default() {
+            config.projects.insert(name, base.join(folder));
+        }
         Ok(config)
     }
 }

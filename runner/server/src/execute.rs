@@ -23,7 +23,7 @@ use reqflo_sandbox::secrets::Providers;
 use crate::api::{AppState, record};
 use crate::db::now;
 use crate::keys::Sealed;
-use crate::project::{StoredProject, plan_all};
+use crate::project::plan_all;
 use crate::queue::LiveRun;
 use crate::registry;
 
@@ -143,19 +143,16 @@ async fn run(
     redactor: &Arc<Redactor>,
 ) -> Result<RunReport, Error> {
     let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
-    let files: Option<(String,)> = sqlx::query_as("SELECT files FROM projects WHERE name = $1")
-        .bind(&submitted.project)
-        .fetch_optional(&state.db)
+    // A served folder is read again now: the run gets what it holds today.
+    let loaded = crate::api::projects::load(state, &submitted.project)
         .await
-        .map_err(internal)?;
-    let Some((files,)) = files else {
+        .map_err(|e| Error::Usage(e.message))?;
+    let Some((stored, _)) = loaded else {
         return Err(Error::Usage(format!(
             "project `{}` was deleted",
             submitted.project
         )));
     };
-    let stored: StoredProject = serde_json::from_str(&files)
-        .map_err(|e| Error::Runtime(format!("a stored project does not read back: {e}")))?;
     let registry = registry::all(&state.db).await.map_err(internal)?;
     let project = stored.compose(&registry, &state.config.providers)?;
     let plans = plan_all(

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod project;
 pub mod queue;
 pub mod registry;
+pub mod sources;
 pub mod transit;
 
 use std::future::Future;

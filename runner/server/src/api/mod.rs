@@ -22,7 +22,7 @@ use crate::queue::Queue;
 
 mod audit;
 mod ops;
-mod projects;
+pub(crate) mod projects;
 mod runs;
 mod secrets;
 pub(crate) mod tokens;

@@ -1,6 +1,8 @@
 //! Projects: builders upload journeys, templates and environments (a files
-//! map as JSON, or a `reqflo export` bundle as YAML). An upload is checked
-//! like `reqflo check` before anything is stored.
+//! map as JSON, a `reqflo export` bundle as YAML, or a tarball of a project
+//! folder), or the admin serves folders read-only (`projects:` in
+//! server.yaml). An upload is checked like `reqflo check` before anything
+//! is stored.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,7 +14,8 @@ use serde_json::json;
 use super::{ApiError, AppState, json as answer, json_error, missing, record};
 use crate::auth::{Authorized, Builder, Viewer};
 use crate::db::now;
-use crate::project::{StoredProject, plan_all};
+use crate::project::{Refused, StoredProject, plan_all};
+use crate::sources;
 use reqflo_core::error::Error;
 use reqflo_core::plan::InputMode;
 
@@ -22,6 +25,43 @@ use reqflo_core::plan::InputMode;
 struct Upload {
     /// `reqflo.yaml`, `journeys/NAME.yaml`, `templates/NAME.yaml` → text.
     files: IndexMap<String, String>,
+}
+
+/// Where a project lives.
+pub enum Origin {
+    /// Uploaded: in the store, with who uploaded it and when.
+    Uploaded {
+        /// When.
+        at: String,
+        /// Who.
+        by: String,
+    },
+    /// A folder the server reads for every run.
+    Folder(std::path::PathBuf),
+}
+
+/// The project called `name`: a served folder (read now) or an upload.
+/// `Ok(None)` when there is none; a served folder that does not read is an
+/// error naming the file.
+pub async fn load(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<(StoredProject, Origin)>, ApiError> {
+    if let Some(folder) = state.config.projects.get(name) {
+        let project = sources::from_folder(folder).map_err(|r| ApiError::bad_request(r.0))?;
+        return Ok(Some((project, Origin::Folder(folder.clone()))));
+    }
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT files, uploaded_at, uploaded_by FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&state.db)
+            .await?;
+    let Some((files, at, by)) = row else {
+        return Ok(None);
+    };
+    let stored: StoredProject =
+        serde_json::from_str(&files).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Some((stored, Origin::Uploaded { at, by })))
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -49,22 +89,33 @@ pub async fn upload(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     check_name(&name)?;
+    if state.config.projects.contains_key(&name) {
+        return Err(ApiError::conflict(format!(
+            "project `{name}` is served from a folder by the server; change it there"
+        )));
+    }
     let kind = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the upload is not UTF-8 text"))?;
+    let text =
+        || std::str::from_utf8(&body).map_err(|_| Refused("the upload is not UTF-8 text".into()));
+    let mut skipped = Vec::new();
     let checked = if kind.starts_with("application/json") {
         let upload: Upload =
-            serde_json::from_str(text).map_err(|e| ApiError::bad_request(json_error(&e)))?;
+            serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(json_error(&e)))?;
         StoredProject::from_files(upload.files)
     } else if kind.contains("yaml") {
-        StoredProject::from_bundle(text)
+        text().and_then(StoredProject::from_bundle)
+    } else if kind.contains("gzip") || kind.contains("tar") || kind == "application/octet-stream" {
+        sources::from_tarball(&body).map(|(project, left)| {
+            skipped = left;
+            project
+        })
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send application/json ({\"files\": {path: text}}) or application/yaml (a `reqflo export` bundle)",
+            "send application/json ({\"files\": {path: text}}), application/yaml (a `reqflo export` bundle) or application/gzip (a tarball of a project folder)",
         ));
     };
     let providers = &state.config.providers;
@@ -104,7 +155,11 @@ pub async fn upload(
         json!({"journeys": stored.journey_names(), "templates": stored.template_names()}),
     )
     .await?;
-    Ok(answer(StatusCode::OK, describe(&name, &stored)))
+    let mut described = describe(&name, &stored);
+    if !skipped.is_empty() {
+        described["skipped"] = json!(skipped);
+    }
+    Ok(answer(StatusCode::OK, described))
 }
 
 /// Plan every journey in every environment as `reqflo check` would, against
@@ -118,14 +173,15 @@ fn check_plans(stored: &StoredProject, providers: &serde_yaml::Mapping) -> Resul
     }
     for environment in &environments {
         for journey in stored.journey_names() {
-            match plan_all(
+            let planned = plan_all(
                 &project,
                 &[journey],
                 environment.as_deref(),
                 &IndexMap::new(),
                 &IndexMap::new(),
                 InputMode::Check,
-            ) {
+            );
+            match planned {
                 // Who may use which secret is the registry's, decided per run.
                 Ok(_) | Err(Error::Policy(_)) => {}
                 Err(e) => return Err(e.to_string()),
@@ -144,45 +200,54 @@ fn describe(name: &str, stored: &StoredProject) -> serde_json::Value {
     })
 }
 
-/// `GET /api/projects`.
+fn describe_with_origin(name: &str, stored: &StoredProject, origin: &Origin) -> serde_json::Value {
+    let mut entry = describe(name, stored);
+    match origin {
+        Origin::Uploaded { at, by } => {
+            entry["uploaded_at"] = at.clone().into();
+            entry["uploaded_by"] = by.clone().into();
+        }
+        Origin::Folder(folder) => entry["folder"] = folder.display().to_string().into(),
+    }
+    entry
+}
+
+/// `GET /api/projects`: uploads and served folders.
 pub async fn list(
     State(state): State<AppState>,
     _caller: Authorized<Viewer>,
 ) -> Result<Response, ApiError> {
-    let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT name, files, uploaded_at, uploaded_by FROM projects ORDER BY name")
-            .fetch_all(&state.db)
-            .await?;
-    let projects: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|(name, files, at, by)| {
-            let stored: StoredProject = serde_json::from_str(&files).unwrap_or_default();
-            let mut entry = describe(&name, &stored);
-            entry["uploaded_at"] = at.into();
-            entry["uploaded_by"] = by.into();
-            entry
-        })
-        .collect();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM projects")
+        .fetch_all(&state.db)
+        .await?;
+    let mut names: Vec<String> = rows.into_iter().map(|(n,)| n).collect();
+    names.extend(state.config.projects.keys().cloned());
+    names.sort();
+    names.dedup();
+    let mut projects = Vec::new();
+    for name in names {
+        match load(&state, &name).await {
+            Ok(Some((stored, origin))) => {
+                projects.push(describe_with_origin(&name, &stored, &origin))
+            }
+            Ok(None) => {}
+            // A served folder that does not read is listed with why.
+            Err(e) => projects.push(json!({"name": name, "error": e.message})),
+        }
+    }
     Ok(answer(StatusCode::OK, json!({ "projects": projects })))
 }
 
-/// `GET /api/projects/{name}`: its files as uploaded, and what they hold.
+/// `GET /api/projects/{name}`: its files as the server reads them.
 pub async fn show(
     State(state): State<AppState>,
     _caller: Authorized<Viewer>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row: Option<(String, String, String)> =
-        sqlx::query_as("SELECT files, uploaded_at, uploaded_by FROM projects WHERE name = $1")
-            .bind(&name)
-            .fetch_optional(&state.db)
-            .await?;
-    let (files, at, by) = row.ok_or_else(|| missing("project", &name))?;
-    let stored: StoredProject =
-        serde_json::from_str(&files).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut entry = describe(&name, &stored);
-    entry["uploaded_at"] = at.into();
-    entry["uploaded_by"] = by.into();
+    let (stored, origin) = load(&state, &name)
+        .await?
+        .ok_or_else(|| missing("project", &name))?;
+    let mut entry = describe_with_origin(&name, &stored, &origin);
     entry["files"] = json!(stored.files);
     Ok(answer(StatusCode::OK, entry))
 }
@@ -193,6 +258,11 @@ pub async fn remove(
     caller: Authorized<Builder>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    if state.config.projects.contains_key(&name) {
+        return Err(ApiError::conflict(format!(
+            "project `{name}` is served from a folder by the server"
+        )));
+    }
     let done = sqlx::query("DELETE FROM projects WHERE name = $1")
         .bind(&name)
         .execute(&state.db)

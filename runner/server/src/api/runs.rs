@@ -18,7 +18,7 @@ use super::{ApiError, AppState, Body, json as answer, missing, record};
 use crate::auth::{Authorized, Runner, Viewer, new_id};
 use crate::db::now;
 use crate::execute::CANCELLED;
-use crate::project::{StoredProject, plan_all};
+use crate::project::plan_all;
 use crate::queue::Full;
 use crate::registry;
 use reqflo_core::error::Error;
@@ -59,13 +59,9 @@ pub async fn create(
     caller: Authorized<Runner>,
     Body(body): Body<NewRun>,
 ) -> Result<Response, ApiError> {
-    let files: Option<(String,)> = sqlx::query_as("SELECT files FROM projects WHERE name = $1")
-        .bind(&body.project)
-        .fetch_optional(&state.db)
-        .await?;
-    let (files,) = files.ok_or_else(|| missing("project", &body.project))?;
-    let stored: StoredProject =
-        serde_json::from_str(&files).map_err(|e| ApiError::internal(e.to_string()))?;
+    let (stored, _) = super::projects::load(&state, &body.project)
+        .await?
+        .ok_or_else(|| missing("project", &body.project))?;
     let journeys = match (body.all, body.journeys.is_empty()) {
         (true, true) => stored.journey_names(),
         (false, false) => body.journeys.clone(),
