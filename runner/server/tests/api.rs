@@ -108,6 +108,10 @@ impl Harness {
     }
 
     async fn upload(&self, name: &str, files: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.upload_files(name, files).await
+    }
+
+    async fn upload_files(&self, name: &str, files: &[(&str, &str)]) -> (StatusCode, Value) {
         let files: serde_json::Map<String, Value> = files
             .iter()
             .map(|(p, t)| (p.to_string(), Value::from(*t)))
@@ -608,5 +612,204 @@ async fn policy_refuses_a_run_before_anything_is_queued() {
     );
     for answer in h.seen.lock().expect("seen").iter() {
         assert!(!answer.contains("hunter2"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_tarball_upload_and_a_served_folder_are_projects_too() {
+    let h = Harness::new().await;
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, text) in [
+        ("shop/reqflo.yaml", CONFIG),
+        ("shop/templates/me.yaml", TEMPLATE),
+        ("shop/journeys/pay-me.yaml", JOURNEY),
+        ("shop/plugins/x.wasm", "\0asm"),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, text.as_bytes())
+            .expect("append");
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &builder.into_inner().expect("tar")).expect("gzip");
+    let bytes = gz.finish().expect("gzip");
+    let (status, text) = h
+        .raw(
+            "PUT",
+            "/api/projects/shop",
+            Some(&h.tokens[&Role::Builder]),
+            "application/gzip",
+            bytes,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(answer["journeys"], json!(["pay-me"]));
+    assert_eq!(answer["skipped"], json!(["shop/plugins/x.wasm"]));
+    let (status, text) = h
+        .raw(
+            "PUT",
+            "/api/projects/junk",
+            Some(&h.tokens[&Role::Builder]),
+            "application/gzip",
+            b"\x1f\x8bnot really gzip".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("the tarball"), "{text}");
+
+    // A folder the admin serves: listed, planned, never overwritten.
+    let folder = h.dir.path().join("checkout");
+    std::fs::create_dir_all(folder.join("journeys")).expect("mkdir");
+    std::fs::create_dir_all(folder.join("templates")).expect("mkdir");
+    std::fs::write(
+        folder.join("reqflo.yaml"),
+        format!("{CONFIG}providers:\n  file: {{plugin: builtin:file}}\n"),
+    )
+    .expect("write");
+    std::fs::write(folder.join("templates/me.yaml"), TEMPLATE).expect("write");
+    std::fs::write(folder.join("journeys/pay-me.yaml"), JOURNEY).expect("write");
+    let mut config = (*h.state.config).clone();
+    config.projects.insert("served".into(), folder.clone());
+    let state = AppState {
+        config: std::sync::Arc::new(config),
+        ..h.state.clone()
+    };
+    let served = Harness {
+        app: router(state.clone()),
+        state,
+        dir: tempfile::tempdir().expect("tempdir"),
+        tokens: h.tokens.clone(),
+        seen: Default::default(),
+    };
+    let (_, list) = served
+        .call("GET", "/api/projects", Some(Role::Viewer), None)
+        .await;
+    let entry = list["projects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "served")
+        .cloned()
+        .expect("served");
+    assert_eq!(entry["journeys"], json!(["pay-me"]), "{list}");
+    assert!(entry["folder"].is_string(), "{entry}");
+    let (status, _) = served
+        .upload("served", &[("journeys/x.yaml", JOURNEY)])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The folder's `providers:` was left out: the run is planned through the
+    // server's registry, so an unregistered secret is refused, not resolved.
+    let (status, answer) = served
+        .call(
+            "POST",
+            "/api/runs",
+            Some(Role::Runner),
+            Some(json!({"project": "served", "journeys": ["pay-me"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not registered"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn runs_side_by_side_do_not_disturb_each_other() {
+    let h = Harness::new().await;
+    let key = "sk_side_by_side_0011";
+    let api = demo_api::spawn(key).expect("demo api");
+    let config = format!(
+        "environments:\n  demo:\n    variables: {{base_url: \"{}\"}}\n",
+        api.base_url()
+    );
+    let status_template = "method: GET\nurl: \"{{base_url}}/status/{{code}}\"\n";
+    let good = "steps:\n  - id: me\n    template: me\n    values:\n      key: {type: secret, name: KEY}\n    expect: {status: 200}\n";
+    let failing = "steps:\n  - id: boom\n    template: status\n    values: {code: 500}\n    expect: {status: 200}\n";
+    // The demo API's /echo answers 200 with the request it got, key included.
+    let template = "method: GET\nurl: \"{{base_url}}/echo\"\nheaders:\n  X-Key: \"{{key}}\"\n";
+    let (status, answer) = h
+        .upload(
+            "mixed",
+            &[
+                ("reqflo.yaml", &config),
+                ("templates/me.yaml", template),
+                ("templates/status.yaml", status_template),
+                ("journeys/good.yaml", good),
+                ("journeys/failing.yaml", failing),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _) = h
+        .call(
+            "POST",
+            "/api/secrets",
+            Some(Role::Admin),
+            Some(json!({"name": "KEY", "value": key})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let _workers = reqflo_server::spawn_workers(&h.state, 4);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let journey = if i % 3 == 0 { "failing" } else { "good" };
+        let (status, answer) = h
+            .call(
+                "POST",
+                "/api/runs",
+                Some(Role::Runner),
+                Some(json!({"project": "mixed", "journeys": [journey]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        ids.push((journey, answer["id"].as_str().expect("id").to_string()));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for (journey, id) in &ids {
+        loop {
+            let (_, run) = h
+                .call("GET", &format!("/api/runs/{id}"), Some(Role::Viewer), None)
+                .await;
+            let status = run["status"].as_str().unwrap_or("").to_string();
+            if !matches!(status.as_str(), "queued" | "running") {
+                let want = if *journey == "failing" {
+                    "failed"
+                } else {
+                    "passed"
+                };
+                assert_eq!(status, want, "{run}");
+                let want_code = if *journey == "failing" { 4 } else { 0 };
+                assert_eq!(run["exit_code"], want_code);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "run {id} did not end");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let (_, metrics) = h
+        .raw("GET", "/metrics", None, "text/plain", Vec::new())
+        .await;
+    assert!(
+        metrics.contains("reqflo_runs_total{outcome=\"passed\"} 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("reqflo_runs_total{outcome=\"failed\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("reqflo_secret_resolutions_total{provider=\"managed\"} 8"),
+        "{metrics}"
+    );
+    for answer in h.seen.lock().expect("seen").iter() {
+        assert_absent("an answer", answer.as_bytes(), key);
     }
 }

@@ -412,6 +412,48 @@ fn a_server_killed_mid_run_marks_it_interrupted_and_never_sends_it_again() {
     assert_eq!(run["exit_code"], 130);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(api.requests(), sent, "an interrupted run is not sent again");
+
+    // SIGTERM: the server stops the running run, records it, and exits 0.
+    let mut restarted = restarted;
+    let url = restarted.url.clone();
+    let mut cli = command(
+        project.path("").as_path(),
+        &["run", "slow", "--remote", &url],
+        &[("REQFLO_TOKEN", &admin)],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("cli");
+    wait_for("the second run to be running", || {
+        let (_, runs) = call(
+            &url,
+            "GET",
+            "/api/runs?status=running",
+            &admin,
+            None,
+            &mut seen,
+        );
+        runs["runs"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(restarted.child.id() as i32, libc::SIGTERM) };
+    let status = restarted.child.wait().expect("the server exits");
+    assert!(status.success(), "a SIGTERM'd server exits 0: {status:?}");
+    let code = cli.wait().expect("cli").code();
+    assert_eq!(code, Some(130), "the CLI exits as the run did");
+    drop(restarted);
+    let again = Server::start(&data);
+    assert!(
+        !again
+            .banner
+            .iter()
+            .any(|l| l.contains("marked interrupted")),
+        "the run was recorded at shutdown, not found running on restart: {:?}",
+        again.banner
+    );
+    let (_, runs) = call(&again.url, "GET", "/api/runs", &admin, None, &mut seen);
+    assert_eq!(runs["runs"][0]["status"], "interrupted", "{runs}");
 }
 
 #[test]
