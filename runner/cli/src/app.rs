@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 
 use crate::cli::{
     CheckArgs, Cli, Command, ExportArgs, PluginsCommand, RunArgs, SecretsCommand, Selection,
+    parse_pairs,
 };
 use crate::console::{self, Console};
 use crate::exit;
@@ -97,18 +98,6 @@ fn journey_names(project: &Project, selection: &Selection) -> Result<Vec<String>
         ));
     }
     Ok(selection.journeys.clone())
-}
-
-/// `NAME=VALUE` pairs from a repeatable flag.
-pub(crate) fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
-    raw.iter()
-        .map(|pair| {
-            pair.split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| Error::Usage(format!("{flag} takes NAME=VALUE, got `{pair}`")))
-        })
-        .collect()
 }
 
 fn plans(

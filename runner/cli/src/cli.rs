@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use indexmap::IndexMap;
+
+use reqflo_core::error::{Error, Result};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -237,4 +240,16 @@ pub struct CheckArgs {
     /// Also resolve each secret and report whether it resolves (never its value).
     #[arg(long)]
     pub resolve: bool,
+}
+
+/// `NAME=VALUE` pairs from a repeatable flag.
+pub fn parse_pairs(flag: &str, raw: &[String]) -> Result<IndexMap<String, String>> {
+    raw.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("{flag} takes NAME=VALUE, got `{pair}`")))
+        })
+        .collect()
 }

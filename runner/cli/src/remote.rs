@@ -261,8 +261,8 @@ pub async fn run_remote(
             reqflo_core::project::list_or_none(&known)
         )));
     }
-    let inputs = crate::app::parse_pairs("--input", &args.selection.inputs)?;
-    let variables = crate::app::parse_pairs("--var", &args.selection.variables)?;
+    let inputs = crate::cli::parse_pairs("--input", &args.selection.inputs)?;
+    let variables = crate::cli::parse_pairs("--var", &args.selection.variables)?;
     let started = server
         .call(
             server

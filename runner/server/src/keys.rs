@@ -17,7 +17,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::transit::{Transit, TransitConfig};
+use crate::transit::{Transit, TransitConfig, TransitError};
 
 /// The master key file in the data folder.
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -45,13 +45,8 @@ pub enum KeyError {
     #[error("the system random number generator failed")]
     Random,
     /// OpenBao/Vault Transit could not wrap or unwrap.
-    #[error("the key-encryption key {id}: {why}")]
-    Transit {
-        /// The Transit key's id.
-        id: String,
-        /// Why, in words (never a key).
-        why: String,
-    },
+    #[error(transparent)]
+    Transit(#[from] TransitError),
 }
 
 /// One 256-bit key-encryption key, with an id derived from it (not secret:
@@ -245,7 +240,7 @@ impl Keyring {
     ) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         match &self.transit {
             Some(transit) if transit.id() == sealed.kek_id => {
-                transit.unwrap_key(&sealed.wrapped_key).await
+                Ok(transit.unwrap_key(&sealed.wrapped_key).await?)
             }
             _ if sealed.kek_id.starts_with("transit:") => {
                 Err(KeyError::UnknownKek(sealed.kek_id.clone()))

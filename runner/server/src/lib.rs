@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 mod credentials;
 pub mod db;
+pub mod error;
 mod execute;
 pub mod keys;
 pub mod metrics;
@@ -21,6 +22,7 @@ pub mod project;
 pub mod queue;
 pub mod registry;
 pub mod sources;
+pub mod state;
 pub mod transit;
 
 use std::future::Future;

@@ -11,8 +11,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::keys::KeyError;
-
 /// `key_encryption: {transit: …}` in server.yaml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +36,16 @@ fn default_token_env() -> String {
     "REQFLO_TRANSIT_TOKEN".into()
 }
 
+/// Why Transit could not wrap or unwrap: never a key.
+#[derive(Debug, thiserror::Error)]
+#[error("the key-encryption key {id}: {why}")]
+pub struct TransitError {
+    /// The Transit key's id.
+    pub id: String,
+    /// Why, in words.
+    pub why: String,
+}
+
 /// A Transit key, ready to wrap and unwrap.
 pub struct Transit {
     config: TransitConfig,
@@ -53,15 +61,15 @@ impl std::fmt::Debug for Transit {
 
 impl Transit {
     /// Read the token from the configured variable.
-    pub fn new(config: TransitConfig) -> Result<Transit, KeyError> {
-        let token = std::env::var(&config.token_env).map_err(|_| KeyError::Transit {
+    pub fn new(config: TransitConfig) -> Result<Transit, TransitError> {
+        let token = std::env::var(&config.token_env).map_err(|_| TransitError {
             id: format!("transit:{}", config.key),
             why: format!("the token variable {} is not set", config.token_env),
         })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| KeyError::Transit {
+            .map_err(|e| TransitError {
                 id: format!("transit:{}", config.key),
                 why: e.to_string(),
             })?;
@@ -82,8 +90,8 @@ impl Transit {
         )
     }
 
-    async fn call(&self, action: &str, body: Value) -> Result<Value, KeyError> {
-        let fail = |why: String| KeyError::Transit { id: self.id(), why };
+    async fn call(&self, action: &str, body: Value) -> Result<Value, TransitError> {
+        let fail = |why: String| TransitError { id: self.id(), why };
         let url = format!(
             "{}/v1/{}/{action}/{}",
             self.config.address.trim_end_matches('/'),
@@ -117,7 +125,7 @@ impl Transit {
     }
 
     /// Wrap a data key: Transit's ciphertext (`vault:vN:…`), as bytes.
-    pub async fn wrap(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, KeyError> {
+    pub async fn wrap(&self, data_key: &[u8; 32]) -> Result<Vec<u8>, TransitError> {
         let plaintext = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(data_key));
         let answer = self
             .call("encrypt", json!({ "plaintext": *plaintext }))
@@ -125,16 +133,18 @@ impl Transit {
         answer["data"]["ciphertext"]
             .as_str()
             .map(|c| c.as_bytes().to_vec())
-            .ok_or_else(|| KeyError::Transit {
+            .ok_or_else(|| TransitError {
                 id: self.id(),
                 why: "encrypt answered without a ciphertext".into(),
             })
     }
 
     /// Unwrap what [`Transit::wrap`] wrapped.
-    pub async fn unwrap_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-        let ciphertext = std::str::from_utf8(wrapped)
-            .map_err(|_| KeyError::Open("a wrapped key is not Transit's".into()))?;
+    pub async fn unwrap_key(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, TransitError> {
+        let ciphertext = std::str::from_utf8(wrapped).map_err(|_| TransitError {
+            id: self.id(),
+            why: "a wrapped key is not Transit's".into(),
+        })?;
         let answer = self
             .call("decrypt", json!({ "ciphertext": ciphertext }))
             .await?;
@@ -142,20 +152,21 @@ impl Transit {
         let bytes = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
                 .decode(plaintext)
-                .map_err(|_| {
-                    KeyError::Open("Transit answered a plaintext that is not base64".into())
+                .map_err(|_| TransitError {
+                    id: self.id(),
+                    why: "decrypt answered a plaintext that is not base64".into(),
                 })?,
         );
-        let key: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::Open("a data key of the wrong size".into()))?;
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| TransitError {
+            id: self.id(),
+            why: "decrypt answered a data key of the wrong size".into(),
+        })?;
         Ok(Zeroizing::new(key))
     }
 
     /// A new version of the Transit key (later wraps use it).
-    pub async fn rotate(&self) -> Result<(), KeyError> {
-        let fail = |why: String| KeyError::Transit { id: self.id(), why };
+    pub async fn rotate(&self) -> Result<(), TransitError> {
+        let fail = |why: String| TransitError { id: self.id(), why };
         let url = format!(
             "{}/v1/{}/keys/{}/rotate",
             self.config.address.trim_end_matches('/'),
@@ -178,16 +189,18 @@ impl Transit {
 
     /// Re-wrap under the key's latest version, inside OpenBao: the data key
     /// is never shown to the server.
-    pub async fn rewrap(&self, wrapped: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let ciphertext = std::str::from_utf8(wrapped)
-            .map_err(|_| KeyError::Open("a wrapped key is not Transit's".into()))?;
+    pub async fn rewrap(&self, wrapped: &[u8]) -> Result<Vec<u8>, TransitError> {
+        let ciphertext = std::str::from_utf8(wrapped).map_err(|_| TransitError {
+            id: self.id(),
+            why: "a wrapped key is not Transit's".into(),
+        })?;
         let answer = self
             .call("rewrap", json!({ "ciphertext": ciphertext }))
             .await?;
         answer["data"]["ciphertext"]
             .as_str()
             .map(|c| c.as_bytes().to_vec())
-            .ok_or_else(|| KeyError::Transit {
+            .ok_or_else(|| TransitError {
                 id: self.id(),
                 why: "rewrap answered without a ciphertext".into(),
             })

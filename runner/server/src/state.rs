@@ -1,0 +1,26 @@
+//! What every handler and worker shares.
+
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::RwLock;
+
+use crate::config::ServerConfig;
+use crate::keys::Keyring;
+use crate::metrics::Metrics;
+use crate::queue::Queue;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub db: SqlitePool,
+    /// The key-encryption keys (a rotation takes it for writing).
+    pub keys: Arc<RwLock<Keyring>>,
+    /// Runs waiting and running.
+    pub queue: Arc<Queue>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
