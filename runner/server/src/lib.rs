@@ -235,25 +235,30 @@ async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
     Ok((interrupted, requeued))
 }
 
-/// Delete finished runs older than the retention setting, hourly.
-async fn retention(state: AppState) {
+/// Delete finished runs (with their events and reports) older than the
+/// retention setting; returns how many.
+pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
     let Some(keep) = state.config.retention else {
-        return;
+        return Ok(0);
     };
+    let cutoff = humantime::format_rfc3339_millis(SystemTime::now() - keep).to_string();
+    let done = sqlx::query("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at <= $1")
+        .bind(&cutoff)
+        .execute(&state.db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// [`sweep`] hourly.
+async fn retention(state: AppState) {
+    if state.config.retention.is_none() {
+        return;
+    }
     loop {
-        let cutoff = humantime::format_rfc3339_millis(SystemTime::now() - keep).to_string();
-        let deleted =
-            sqlx::query("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1")
-                .bind(&cutoff)
-                .execute(&state.db)
-                .await;
-        if let Ok(done) = deleted
-            && done.rows_affected() > 0
-        {
-            tracing::info!(
-                deleted = done.rows_affected(),
-                "runs past retention deleted"
-            );
+        match sweep(&state).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "runs past retention deleted"),
+            Err(e) => tracing::error!(error = %e, "the retention sweep failed"),
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }

@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use reqflo_core::duration::human;
 use reqflo_core::redact;
-use reqflo_core::report::{JourneyReport, Outcome, StepReport};
+use reqflo_core::report::Outcome;
 use reqflo_engine::{Event, Observer};
+
+mod lines;
+mod remote;
+
+use lines::{JourneyLine, StepLine, summary};
 
 fn millis(ms: f64) -> Duration {
     Duration::from_secs_f64(ms.max(0.0) / 1000.0)
@@ -407,172 +412,6 @@ impl Console {
         }
         lines
     }
-
-    /// A server's run event (`reqflo run --remote`), printed as the same
-    /// lines a local run prints. Events come redacted by the server's run;
-    /// they are made printable here like every line.
-    pub fn remote_event(&self, event: &serde_json::Value) {
-        let mut state = self.state();
-        let state = &mut *state;
-        let journey = event["journey"].as_u64().unwrap_or(0) as usize;
-        let text = |key: &str| event[key].as_str().unwrap_or("");
-        match text("event") {
-            "journey_started" => {
-                if state.id_width.len() <= journey {
-                    state.id_width.resize(journey + 1, 0);
-                }
-                state.id_width[journey] = event["width"].as_u64().unwrap_or(0) as usize;
-                if !self.quiet {
-                    let line = clean(&format!(
-                        "journey {} (env {})",
-                        text("name"),
-                        text("environment")
-                    ));
-                    self.emit(state, journey, Stream::Out, &line);
-                }
-            }
-            "request" | "response" if self.verbose => {
-                let dump = printable(text("dump")).into_owned();
-                self.emit(state, journey, Stream::Err, &dump);
-            }
-            "step_finished" => {
-                let step = &event["step"];
-                let request = &step["request"];
-                let outcome =
-                    serde_json::from_value(step["outcome"].clone()).unwrap_or(Outcome::Error);
-                let mut problems: Vec<&str> = Vec::new();
-                if let Some(checks) = step["expectations"].as_array() {
-                    problems.extend(checks.iter().filter_map(|c| c["message"].as_str()));
-                }
-                problems.extend(step["error"].as_str());
-                if let Some(notes) = step["notes"].as_array() {
-                    problems.extend(notes.iter().filter_map(|n| n.as_str()));
-                }
-                let line = StepLine {
-                    id: step["id"].as_str().unwrap_or(""),
-                    outcome,
-                    request: request.is_object().then(|| {
-                        (
-                            request["method"].as_str().unwrap_or(""),
-                            request["url"].as_str().unwrap_or(""),
-                        )
-                    }),
-                    status: step["response"]["status"]
-                        .as_u64()
-                        .and_then(|s| u16::try_from(s).ok()),
-                    duration_ms: step["duration_ms"].as_f64().unwrap_or(0.0),
-                    problems,
-                };
-                let width = state.id_width.get(journey).copied().unwrap_or(0);
-                for line in self.step(&line, width) {
-                    self.emit(state, journey, Stream::Out, &line);
-                }
-            }
-            "step_skipped" if !self.quiet => {
-                let line = clean(&format!("  skip   {}", text("step")));
-                self.emit(state, journey, Stream::Out, &line);
-            }
-            "journey_finished" if event["ran"].as_bool().unwrap_or(true) => {
-                let count = |key: &str| event[key].as_u64().unwrap_or(0) as usize;
-                let line = JourneyLine {
-                    name: text("name"),
-                    outcome: serde_json::from_value(event["outcome"].clone())
-                        .unwrap_or(Outcome::Error),
-                    duration_ms: event["duration_ms"].as_f64().unwrap_or(0.0),
-                    total: count("steps"),
-                    passed: count("passed"),
-                    failed: count("failed"),
-                    stopped: count("interrupted"),
-                    skipped: count("skipped"),
-                };
-                let line = clean(&summary(&line));
-                self.emit(state, journey, Stream::Out, &line);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// What a step's line shows: from a [`StepReport`] here, or from a server's
-/// event for `run --remote`.
-struct StepLine<'a> {
-    id: &'a str,
-    outcome: Outcome,
-    /// Method and URL, when a request was built.
-    request: Option<(&'a str, &'a str)>,
-    status: Option<u16>,
-    duration_ms: f64,
-    problems: Vec<&'a str>,
-}
-
-impl<'a> From<&'a StepReport> for StepLine<'a> {
-    fn from(step: &'a StepReport) -> StepLine<'a> {
-        StepLine {
-            id: &step.id,
-            outcome: step.outcome,
-            request: step.request.as_ref().map(|r| {
-                (
-                    r.method.as_deref().unwrap_or(""),
-                    r.url.as_deref().unwrap_or(""),
-                )
-            }),
-            status: step.response.as_ref().and_then(|r| r.status),
-            duration_ms: step.duration_ms,
-            problems: step.problems().collect(),
-        }
-    }
-}
-
-/// What a journey's closing line shows.
-struct JourneyLine<'a> {
-    name: &'a str,
-    outcome: Outcome,
-    duration_ms: f64,
-    total: usize,
-    passed: usize,
-    failed: usize,
-    stopped: usize,
-    skipped: usize,
-}
-
-impl<'a> From<&'a JourneyReport> for JourneyLine<'a> {
-    fn from(journey: &'a JourneyReport) -> JourneyLine<'a> {
-        let count = |o: Outcome| journey.steps.iter().filter(|s| s.outcome == o).count();
-        JourneyLine {
-            name: &journey.name,
-            outcome: journey.outcome,
-            duration_ms: journey.duration_ms,
-            total: journey.steps.len(),
-            passed: count(Outcome::Passed),
-            failed: count(Outcome::Failed) + count(Outcome::Error),
-            stopped: count(Outcome::Interrupted),
-            skipped: count(Outcome::Skipped),
-        }
-    }
-}
-
-/// A journey's closing line (printed even with `--quiet`).
-fn summary(journey: &JourneyLine<'_>) -> String {
-    let verdict = match journey.outcome {
-        Outcome::Passed => "passed",
-        Outcome::Interrupted => "interrupted",
-        _ => "failed",
-    };
-    let stopped = if journey.stopped > 0 {
-        format!(", {} interrupted", journey.stopped)
-    } else {
-        String::new()
-    };
-    format!(
-        "{} {verdict}: {} of {} step{} ok, {} failed{stopped}, {} skipped ({})",
-        journey.name,
-        journey.passed,
-        journey.total,
-        if journey.total == 1 { "" } else { "s" },
-        journey.failed,
-        journey.skipped,
-        human(millis(journey.duration_ms))
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,10 @@
+//! The API in process: the whole endpoint × role matrix, secrets
+//! management, uploads and what they refuse, runs and what policy refuses,
+//! and a canary that no answer and no byte of the database holds. One test
+//! binary (wasmtime is linked once).
+
+mod harness;
+mod projects;
+mod roles;
+mod runs;
+mod secrets;
