@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// The exit code a CLI run would have had (`reqflo run --remote`).
     pub exit_code: Option<i32>,
+    /// Seconds to wait before trying again (429), as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             exit_code: None,
+            retry_after: None,
         }
     }
 
@@ -77,7 +80,15 @@ impl IntoResponse for ApiError {
         if let Some(code) = self.exit_code {
             body["exit_code"] = code.into();
         }
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
-use crate::auth::{Authorized, Runner, Viewer, new_id};
+use crate::auth::{Authorized, Caller, Runner, Viewer, new_id};
 use crate::db::now;
 use crate::execute::CANCELLED;
 use crate::project::plan_all;
@@ -28,18 +28,18 @@ use reqflo_core::plan::InputMode;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRun {
-    project: String,
+    pub(crate) project: String,
     /// Journeys to run, in order; empty (or absent) with `all: true` runs every one.
     #[serde(default)]
-    journeys: Vec<String>,
+    pub(crate) journeys: Vec<String>,
     #[serde(default)]
-    all: bool,
-    environment: Option<String>,
+    pub(crate) all: bool,
+    pub(crate) environment: Option<String>,
     #[serde(default)]
-    inputs: IndexMap<String, String>,
+    pub(crate) inputs: IndexMap<String, String>,
     /// Overrides of the environment's variables (`--var`).
     #[serde(default)]
-    variables: IndexMap<String, String>,
+    pub(crate) variables: IndexMap<String, String>,
 }
 
 /// Map a planning error to an answer: a bad definition is 400, a policy
@@ -59,6 +59,20 @@ pub async fn create(
     caller: Authorized<Runner>,
     Body(body): Body<NewRun>,
 ) -> Result<Response, ApiError> {
+    let id = submit(&state, &caller, body).await?;
+    Ok(answer(
+        StatusCode::ACCEPTED,
+        json!({"id": id, "status": "queued", "url": format!("/api/runs/{id}"), "events": format!("/api/runs/{id}/events")}),
+    ))
+}
+
+/// Check a run against policy and queue it (the API's and the UI's);
+/// returns its id.
+pub(crate) async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    body: NewRun,
+) -> Result<String, ApiError> {
     let (stored, _) = super::projects::load(&state, &body.project)
         .await?
         .ok_or_else(|| missing("project", &body.project))?;
@@ -125,17 +139,13 @@ pub async fn create(
             .execute(&state.db)
             .await?;
         return Err(match full {
-            Full::Busy => {
-                let mut response = ApiError::new(
+            Full::Busy => ApiError {
+                retry_after: Some(5),
+                ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "the run queue is full; try again shortly",
                 )
-                .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return Ok(response);
-            }
+            },
             Full::Closing => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down",
@@ -143,10 +153,7 @@ pub async fn create(
         });
     }
     state.metrics.queued.inc();
-    Ok(answer(
-        StatusCode::ACCEPTED,
-        json!({"id": id, "status": "queued", "url": format!("/api/runs/{id}"), "events": format!("/api/runs/{id}/events")}),
-    ))
+    Ok(id)
 }
 
 /// `GET /api/runs` filters.

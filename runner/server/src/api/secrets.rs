@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
-use crate::auth::{Admin, Authorized};
+use crate::auth::{Admin, Authorized, Caller};
 use crate::db::now;
 use crate::keys::Sealed;
 use crate::registry::{self, length_class};
@@ -20,27 +20,27 @@ use reqflo_core::secret::MIN_SECRET_BYTES;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSecret {
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    description: String,
+    pub(crate) description: String,
     /// Write-only; zeroed when dropped. Or `provider` and `reference`.
-    value: Option<SecretString>,
+    pub(crate) value: Option<SecretString>,
     /// A provider in server.yaml that holds the value.
-    provider: Option<String>,
+    pub(crate) provider: Option<String>,
     /// The reference into that provider (default: the name).
-    reference: Option<String>,
-    journeys: Option<Vec<String>>,
-    environments: Option<Vec<String>>,
-    hosts: Option<Vec<String>>,
+    pub(crate) reference: Option<String>,
+    pub(crate) journeys: Option<Vec<String>>,
+    pub(crate) environments: Option<Vec<String>>,
+    pub(crate) hosts: Option<Vec<String>>,
     #[serde(default)]
-    allow_http: bool,
+    pub(crate) allow_http: bool,
 }
 
 /// `PUT /api/secrets/{name}/value`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewValue {
-    value: SecretString,
+    pub(crate) value: SecretString,
 }
 
 /// `PATCH /api/secrets/{name}`: absent fields stay; `null` for a list
@@ -48,15 +48,15 @@ pub struct NewValue {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    journeys: Option<Value>,
+    pub(crate) journeys: Option<Value>,
     #[serde(default, deserialize_with = "present")]
-    environments: Option<Value>,
+    pub(crate) environments: Option<Value>,
     #[serde(default, deserialize_with = "present")]
-    hosts: Option<Value>,
-    allow_http: Option<bool>,
-    disabled: Option<bool>,
+    pub(crate) hosts: Option<Value>,
+    pub(crate) allow_http: Option<bool>,
+    pub(crate) disabled: Option<bool>,
 }
 
 /// A field that is present, even as `null`, is `Some`.
@@ -121,6 +121,17 @@ pub async fn create(
     caller: Authorized<Admin>,
     Body(body): Body<NewSecret>,
 ) -> Result<Response, ApiError> {
+    let name = body.name.clone();
+    register(&state, &caller, body).await?;
+    show_one(&state, &name, StatusCode::CREATED).await
+}
+
+/// Register a secret (the API's and the UI's).
+pub(crate) async fn register(
+    state: &AppState,
+    caller: &Caller,
+    body: NewSecret,
+) -> Result<(), ApiError> {
     check_name(&body.name)?;
     check_list("journeys", &body.journeys)?;
     check_list("environments", &body.environments)?;
@@ -216,7 +227,7 @@ pub async fn create(
                "allow_http": body.allow_http, "provider": held_by, "reference": body.reference}),
     )
     .await?;
-    show_one(&state, &body.name, StatusCode::CREATED).await
+    Ok(())
 }
 
 async fn insert_version(
@@ -272,6 +283,17 @@ pub async fn rotate(
     Path(name): Path<String>,
     Body(body): Body<NewValue>,
 ) -> Result<Response, ApiError> {
+    replace_value(&state, &caller, &name, body).await?;
+    show_one(&state, &name, StatusCode::OK).await
+}
+
+/// Rotate a managed value.
+pub(crate) async fn replace_value(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: NewValue,
+) -> Result<(), ApiError> {
     check_value(&body.value)?;
     let entry = registry::one(&state.db, &name)
         .await?
@@ -314,7 +336,7 @@ pub async fn rotate(
         json!({"version": version}),
     )
     .await?;
-    show_one(&state, &name, StatusCode::OK).await
+    Ok(())
 }
 
 fn list_change(
@@ -342,6 +364,17 @@ pub async fn update(
     Path(name): Path<String>,
     Body(change): Body<Change>,
 ) -> Result<Response, ApiError> {
+    change_policy(&state, &caller, &name, change).await?;
+    show_one(&state, &name, StatusCode::OK).await
+}
+
+/// Change description, policy or disabled.
+pub(crate) async fn change_policy(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    change: Change,
+) -> Result<(), ApiError> {
     let before = registry::one(&state.db, &name)
         .await?
         .ok_or_else(|| missing("secret", &name))?;
@@ -381,7 +414,7 @@ pub async fn update(
         }),
     )
     .await?;
-    show_one(&state, &name, StatusCode::OK).await
+    Ok(())
 }
 
 /// `DELETE /api/secrets/{name}`: the secret and every version of its value.
@@ -390,6 +423,15 @@ pub async fn remove(
     caller: Authorized<Admin>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    delete(&state, &caller, &name).await?;
+    Ok(answer(
+        StatusCode::OK,
+        json!({"name": name, "deleted": true}),
+    ))
+}
+
+/// Delete a secret and its versions.
+pub(crate) async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(), ApiError> {
     let done = sqlx::query("DELETE FROM secrets WHERE name = $1")
         .bind(&name)
         .execute(&state.db)
@@ -405,10 +447,7 @@ pub async fn remove(
         json!({}),
     )
     .await?;
-    Ok(answer(
-        StatusCode::OK,
-        json!({"name": name, "deleted": true}),
-    ))
+    Ok(())
 }
 
 /// One stored version of a value, sealed.
