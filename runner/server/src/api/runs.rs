@@ -73,7 +73,7 @@ pub(crate) async fn submit(
     caller: &Caller,
     body: NewRun,
 ) -> Result<String, ApiError> {
-    let (stored, _) = super::projects::load(&state, &body.project)
+    let (stored, _) = super::projects::load(state, &body.project)
         .await?
         .ok_or_else(|| missing("project", &body.project))?;
     let journeys = match (body.all, body.journeys.is_empty()) {

@@ -295,9 +295,9 @@ pub(crate) async fn replace_value(
     body: NewValue,
 ) -> Result<(), ApiError> {
     check_value(&body.value)?;
-    let entry = registry::one(&state.db, &name)
+    let entry = registry::one(&state.db, name)
         .await?
-        .ok_or_else(|| missing("secret", &name))?;
+        .ok_or_else(|| missing("secret", name))?;
     if let Some(provider) = &entry.provider {
         return Err(ApiError::conflict(format!(
             "secret `{name}` is held by provider `{provider}`: rotate it there"
@@ -308,22 +308,22 @@ pub(crate) async fn replace_value(
         .keys
         .read()
         .await
-        .seal(&name, version, body.value.expose_secret().as_bytes())
+        .seal(name, version, body.value.expose_secret().as_bytes())
         .await?;
     let at = now();
     let mut tx = state.db.begin().await?;
-    insert_version(&mut tx, &name, version, &sealed, &at).await?;
+    insert_version(&mut tx, name, version, &sealed, &at).await?;
     sqlx::query(
         "UPDATE secrets SET version = $1, rotated_at = $2, length_class = $3 WHERE name = $4",
     )
     .bind(version)
     .bind(&at)
     .bind(length_class(body.value.expose_secret().len()))
-    .bind(&name)
+    .bind(name)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM secret_versions WHERE name = $1 AND version < $2")
-        .bind(&name)
+        .bind(name)
         .bind(version)
         .execute(&mut *tx)
         .await?;
@@ -332,7 +332,7 @@ pub(crate) async fn replace_value(
         &state.db,
         &caller.actor(),
         "secret.rotated",
-        &name,
+        name,
         json!({"version": version}),
     )
     .await?;
@@ -375,9 +375,9 @@ pub(crate) async fn change_policy(
     name: &str,
     change: Change,
 ) -> Result<(), ApiError> {
-    let before = registry::one(&state.db, &name)
+    let before = registry::one(&state.db, name)
         .await?
-        .ok_or_else(|| missing("secret", &name))?;
+        .ok_or_else(|| missing("secret", name))?;
     let journeys = list_change("journeys", &change.journeys)?.unwrap_or(before.journeys.clone());
     let environments =
         list_change("environments", &change.environments)?.unwrap_or(before.environments.clone());
@@ -395,7 +395,7 @@ pub(crate) async fn change_policy(
         .bind(list_json(&hosts))
         .bind(allow_http)
         .bind(disabled)
-        .bind(&name)
+        .bind(name)
         .execute(&state.db)
         .await?;
     let action = match (before.disabled, disabled) {
@@ -407,7 +407,7 @@ pub(crate) async fn change_policy(
         &state.db,
         &caller.actor(),
         action,
-        &name,
+        name,
         json!({
             "before": {"journeys": before.journeys, "environments": before.environments, "hosts": before.hosts, "allow_http": before.allow_http, "disabled": before.disabled},
             "after": {"journeys": journeys, "environments": environments, "hosts": hosts, "allow_http": allow_http, "disabled": disabled},
@@ -433,17 +433,17 @@ pub async fn remove(
 /// Delete a secret and its versions.
 pub(crate) async fn delete(state: &AppState, caller: &Caller, name: &str) -> Result<(), ApiError> {
     let done = sqlx::query("DELETE FROM secrets WHERE name = $1")
-        .bind(&name)
+        .bind(name)
         .execute(&state.db)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(missing("secret", &name));
+        return Err(missing("secret", name));
     }
     record(
         &state.db,
         &caller.actor(),
         "secret.deleted",
-        &name,
+        name,
         json!({}),
     )
     .await?;
