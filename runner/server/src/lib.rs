@@ -24,6 +24,7 @@ pub mod registry;
 pub mod sources;
 pub mod state;
 pub mod transit;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 mod audit;
 mod ops;
 pub(crate) mod projects;
-mod runs;
-mod secrets;
+pub(crate) mod runs;
+pub(crate) mod secrets;
 pub(crate) mod tokens;
 
 pub use crate::error::{ApiError, json, json_error, missing};
@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/cancel", post(runs::cancel))
         .route("/api/runs/{id}/events", get(runs::events))
         .route("/api/runs/{id}/report/{format}", get(runs::report))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         // One line per request at info: method, path, status, latency. Never

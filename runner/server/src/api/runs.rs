@@ -253,6 +253,16 @@ pub async fn cancel(
     caller: Authorized<Runner>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    stop(&state, &caller, &id).await?;
+    Ok(answer(
+        StatusCode::ACCEPTED,
+        json!({"id": id, "cancelling": true}),
+    ))
+}
+
+/// Cancel a queued or running run (the API's and the UI's).
+pub(crate) async fn stop(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let id = id.to_string();
     let status: Option<(String,)> = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
         .bind(&id)
         .fetch_optional(&state.db)
@@ -279,10 +289,7 @@ pub async fn cancel(
         }
     }
     record(&state.db, &caller.actor(), "run.cancelled", &id, json!({})).await?;
-    Ok(answer(
-        StatusCode::ACCEPTED,
-        json!({"id": id, "cancelling": true}),
-    ))
+    Ok(())
 }
 
 /// `GET /api/runs/{id}/events`: every event so far, then each as it
@@ -350,7 +357,17 @@ pub async fn report(
     _caller: Authorized<Viewer>,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (column, kind) = match format.as_str() {
+    report_response(&state, &id, &format).await
+}
+
+/// A run's report as a download (the API's and the UI's).
+pub(crate) async fn report_response(
+    state: &AppState,
+    id: &str,
+    format: &str,
+) -> Result<Response, ApiError> {
+    let id = id.to_string();
+    let (column, kind) = match format {
         "json" => ("report", "application/json"),
         "junit" => ("report_junit", "application/xml"),
         "html" => ("report_html", "text/html; charset=utf-8"),

@@ -8,3 +8,4 @@ mod projects;
 mod roles;
 mod runs;
 mod secrets;
+mod web;

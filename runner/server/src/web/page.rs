@@ -1,0 +1,289 @@
+//! The pages' templates (`runner/server/templates/`), with what each shows.
+//! Every field is metadata or redacted text: none can hold a value.
+
+use askama::Template;
+
+use super::Chrome;
+
+/// `login.html`.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Why the last attempt failed.
+    pub error: Option<&'a str>,
+}
+
+/// `message.html`: an error or notice page.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The heading.
+    pub heading: &'a str,
+    /// What happened.
+    pub message: &'a str,
+}
+
+/// One secret as the pages show it.
+pub struct SecretRow {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// "managed" or the provider's name and reference.
+    pub held_by: String,
+    /// Whether the server holds the value (it can be rotated here).
+    pub managed: bool,
+    /// Journeys allowed, as text.
+    pub journeys: String,
+    /// Environments allowed, as text.
+    pub environments: String,
+    /// Hosts allowed, as text.
+    pub hosts: String,
+    /// The policy fields as form input.
+    pub journeys_input: String,
+    /// The policy fields as form input.
+    pub environments_input: String,
+    /// The policy fields as form input.
+    pub hosts_input: String,
+    /// The value's length class.
+    pub length_class: String,
+    /// The current version.
+    pub version: i64,
+    /// When registered, by whom.
+    pub created: String,
+    /// When last rotated.
+    pub rotated: String,
+    /// When last used, by which run.
+    pub last_used: String,
+    /// Whether it is disabled.
+    pub disabled: bool,
+}
+
+/// What the register form keeps after a refusal: never the value.
+#[derive(Default)]
+pub struct RegisterForm {
+    /// The name typed.
+    pub name: String,
+    /// The description typed.
+    pub description: String,
+    /// Journeys typed.
+    pub journeys: String,
+    /// Environments typed.
+    pub environments: String,
+    /// Hosts typed.
+    pub hosts: String,
+}
+
+/// `secrets.html`: Admin > Secrets management.
+#[derive(Template)]
+#[template(path = "secrets.html")]
+pub struct Secrets {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Every secret.
+    pub secrets: Vec<SecretRow>,
+    /// Why the last register failed.
+    pub error: Option<String>,
+    /// What the register form had (never the value).
+    pub form: RegisterForm,
+}
+
+/// `secret.html`: one secret's page.
+#[derive(Template)]
+#[template(path = "secret.html")]
+pub struct Secret {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The secret.
+    pub s: SecretRow,
+    /// What the last action did.
+    pub notice: Option<String>,
+    /// Why the last action failed.
+    pub error: Option<String>,
+}
+
+/// An option of a filter.
+pub struct Choice {
+    /// Its value.
+    pub value: String,
+    /// Whether it is the one chosen.
+    pub selected: bool,
+}
+
+/// One audit entry.
+pub struct AuditRow {
+    /// When.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Details (JSON; never a value).
+    pub detail: String,
+}
+
+/// `audit.html`.
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct Audit {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The action filter.
+    pub actions: Vec<Choice>,
+    /// The target filter.
+    pub target: String,
+    /// The entries.
+    pub entries: Vec<AuditRow>,
+}
+
+/// One project in the list.
+pub struct ProjectRow {
+    /// Its name.
+    pub name: String,
+    /// Its journeys, as text.
+    pub journeys: String,
+    /// Its environments, as text.
+    pub environments: String,
+    /// Uploaded by whom, or served from which folder.
+    pub origin: String,
+}
+
+/// `projects.html`.
+#[derive(Template)]
+#[template(path = "projects.html")]
+pub struct Projects {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Every project.
+    pub projects: Vec<ProjectRow>,
+}
+
+/// A project file as shown.
+pub struct FileView {
+    /// Its path.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// `project.html`: its journeys, files, and a form to start a run.
+#[derive(Template)]
+#[template(path = "project.html")]
+pub struct Project {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Its name.
+    pub name: String,
+    /// Where it comes from.
+    pub origin: String,
+    /// Its journeys.
+    pub journeys: Vec<String>,
+    /// Its environments.
+    pub environments: Vec<String>,
+    /// Its files.
+    pub files: Vec<FileView>,
+    /// Why the last run could not start.
+    pub error: Option<String>,
+}
+
+/// One run in the history.
+pub struct RunRow {
+    /// Its id.
+    pub id: String,
+    /// Its project.
+    pub project: String,
+    /// Its journeys, as text.
+    pub journeys: String,
+    /// Its environment.
+    pub environment: String,
+    /// Its status.
+    pub status: String,
+    /// Who started it.
+    pub actor: String,
+    /// When.
+    pub created: String,
+}
+
+/// `runs.html`: the history, with filters.
+#[derive(Template)]
+#[template(path = "runs.html")]
+pub struct Runs {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Outcome filter.
+    pub statuses: Vec<Choice>,
+    /// Project filter.
+    pub project: String,
+    /// Journey filter.
+    pub journey: String,
+    /// Environment filter.
+    pub environment: String,
+    /// Who filter.
+    pub actor: String,
+    /// The runs.
+    pub runs: Vec<RunRow>,
+}
+
+/// One step as shown.
+pub struct StepView {
+    /// Its id.
+    pub id: String,
+    /// How it ended.
+    pub outcome: String,
+    /// Method and URL.
+    pub request: String,
+    /// The response status.
+    pub status: String,
+    /// How long.
+    pub duration: String,
+    /// Why it failed, and remarks.
+    pub problems: Vec<String>,
+    /// The request and response as text (redacted by the run).
+    pub dump: String,
+}
+
+/// `run_steps.html`: the live part of a run's page.
+#[derive(Template)]
+#[template(path = "run_steps.html")]
+pub struct RunSteps {
+    /// The run's id.
+    pub id: String,
+    /// Its status.
+    pub status: String,
+    /// Its exit code, once ended.
+    pub exit_code: Option<i64>,
+    /// Its error (redacted).
+    pub error: Option<String>,
+    /// Its steps so far.
+    pub steps: Vec<StepView>,
+    /// Whether it is still queued or running (the part polls itself).
+    pub live: bool,
+}
+
+/// `run.html`.
+#[derive(Template)]
+#[template(path = "run.html")]
+pub struct Run {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Its id.
+    pub id: String,
+    /// Its project.
+    pub project: String,
+    /// Its journeys.
+    pub journeys: String,
+    /// Its environment.
+    pub environment: String,
+    /// Who started it.
+    pub actor: String,
+    /// When.
+    pub created: String,
+    /// The live part, rendered.
+    pub steps: String,
+}
