@@ -27,6 +27,8 @@ pub mod session;
 const HTMX: &[u8] = include_bytes!("../../assets/htmx-2.0.11.min.js");
 /// Our stylesheet.
 const CSS: &[u8] = include_bytes!("../../assets/app.css");
+/// Our icon.
+const ICON: &[u8] = include_bytes!("../../assets/favicon.svg");
 
 /// The `integrity` attribute of htmx's script tag.
 pub static HTMX_INTEGRITY: LazyLock<String> = LazyLock::new(|| {
@@ -85,6 +87,10 @@ pub fn routes() -> Router<AppState> {
             get(|| async { asset("text/javascript", HTMX) }),
         )
         .route("/assets/app.css", get(|| async { asset("text/css", CSS) }))
+        .route(
+            "/favicon.ico",
+            get(|| async { asset("image/svg+xml", ICON) }),
+        )
 }
 
 fn asset(kind: &'static str, bytes: &'static [u8]) -> Response {
@@ -106,7 +112,7 @@ fn asset(kind: &'static str, bytes: &'static [u8]) -> Response {
 }
 
 /// Every page: the policy, no caching (pages show secret metadata), no
-/// framing, no referrer.
+/// framing, no referrer beyond this site.
 async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

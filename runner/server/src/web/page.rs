@@ -286,4 +286,6 @@ pub struct Run {
     pub created: String,
     /// The live part, rendered.
     pub steps: String,
+    /// Whether it is still queued or running (it can be cancelled).
+    pub live: bool,
 }

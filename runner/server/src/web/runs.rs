@@ -383,6 +383,7 @@ pub async fn show(
         return Err(refuse(StatusCode::NOT_FOUND, "There is no such run."));
     };
     let part = steps_part(&state, &id).await?;
+    let live = part.live;
     let steps = askama::Template::render(&part).map_err(|_| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -398,6 +399,7 @@ pub async fn show(
         actor,
         created,
         steps,
+        live,
     };
     Ok(render(&page))
 }

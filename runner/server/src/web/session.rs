@@ -86,26 +86,29 @@ pub fn refuse(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// Whether an unsafe request comes from our own origin (the `Origin`
-/// header, or `Referer` when a browser sends no Origin).
+/// Whether an unsafe request comes from our own origin: the browser's
+/// `Sec-Fetch-Site` when it sends one, else `Origin` (or `Referer`) against
+/// `Host`.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let from = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    let host = text("host");
+    let from = text("origin")
+        .filter(|o| *o != "null")
+        .or_else(|| text("referer"));
     match (host, from) {
         (Some(host), Some(from)) => {
             let rest = from
                 .strip_prefix("http://")
                 .or_else(|| from.strip_prefix("https://"))
                 .unwrap_or("");
-            let authority = rest.split('/').next().unwrap_or("");
-            authority == host
+            rest.split('/').next() == Some(host)
         }
-        // Neither header: not a browser's cross-site form (they send Origin
-        // on POST); the CSRF token still has to match.
-        (_, None) => true,
+        // Neither header: not a browser's cross-site form (browsers send
+        // Origin on a cross-site POST); the CSRF token still has to match.
+        (_, None) => text("origin") != Some("null"),
         (None, Some(_)) => false,
     }
 }

@@ -169,3 +169,4 @@ pub fn data_text(data: &Path) -> String {
 mod keys;
 mod restart;
 mod team;
+mod ui;

@@ -1,0 +1,161 @@
+// Walks the Cloud Runner's web UI in headless Chromium (Debian's
+// /usr/bin/chromium) the way people use it: an admin logs in and registers
+// PAYMENTS_API_KEY with a value in Admin > Secrets management; a runner logs
+// in, starts payment-flow from the project's page and watches it pass live;
+// the run page shows the steps with the key redacted. Along the way: axe-core
+// finds no serious or critical accessibility violation on any screen, the
+// register form is usable from the keyboard alone, and the canary value (and
+// its encoded forms) is in no page, no network response, no cookie and no
+// browser storage.
+//
+// Every check is counted; the count goes to $REQFLO_BROWSER_CHECKS when set.
+// Screenshots of the screens go to $REQFLO_UI_SCREENSHOTS (a folder) when set.
+//
+// usage: node ui.mjs SERVER_URL ADMIN_TOKEN RUNNER_TOKEN CANARY DEMO_API_URL
+import { writeFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
+
+const [, , server, adminToken, runnerToken, canary, demoApi] = process.argv;
+if (!demoApi) {
+  console.error('usage: node ui.mjs SERVER_URL ADMIN_TOKEN RUNNER_TOKEN CANARY DEMO_API_URL');
+  process.exit(2);
+}
+
+// The forms a leak would take: as written, base64 (standard and url-safe,
+// padded or not), hex, percent-encoded, JSON-escaped.
+const b64 = Buffer.from(canary).toString('base64');
+const forms = [
+  canary,
+  b64,
+  b64.replace(/=+$/, ''),
+  Buffer.from(canary).toString('base64url'),
+  Buffer.from(canary).toString('hex'),
+  encodeURIComponent(canary),
+  JSON.stringify(canary).slice(1, -1),
+];
+const leaks = (text) => forms.find((f) => text.includes(f));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const fail = async (message) => {
+  console.error(message);
+  await browser.close();
+  process.exit(1);
+};
+let checks = 0;
+const check = async (ok, message) => {
+  if (!ok) await fail(message);
+  checks += 1;
+};
+const shots = process.env.REQFLO_UI_SCREENSHOTS;
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  // Every response body the browser receives, scanned for the canary.
+  const bodies = [];
+  page.on('response', async (response) => {
+    try {
+      bodies.push({ url: response.url(), text: await response.text() });
+    } catch {
+      // A redirect has no body.
+    }
+  });
+  const violations = [];
+  page.on('console', (m) => { if (m.type() === 'error') violations.push(`console: ${m.text()}`); });
+  const accessible = async (screen) => {
+    const result = await new AxeBuilder({ page }).analyze();
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    await check(bad.length === 0,
+      `${screen}: accessibility violations: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(' ')}`).join('; ')}`);
+  };
+  const shoot = async (name) => {
+    if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  };
+
+  // The admin logs in and lands on Secrets management.
+  await page.goto(`${server}/login`);
+  await accessible('login');
+  await page.fill('#token', adminToken);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/admin/secrets');
+  await check((await page.locator('h1').innerText()).includes('Secrets management'), 'admin lands on Secrets management');
+  await accessible('secrets');
+
+  // Registers the key from the keyboard alone.
+  await page.focus('#name');
+  await page.keyboard.type('PAYMENTS_API_KEY');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('Payments API test key');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(canary);
+  await check(await page.getAttribute('#value', 'type') === 'password', 'the value field hides what is typed');
+  await check(await page.getAttribute('#value', 'autocomplete') === 'new-password', 'the value field is never autofilled');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('payment-flow');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('127.0.0.1');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/admin/secrets/PAYMENTS_API_KEY?done=registered');
+  await check((await page.locator('[role=status]').innerText()).includes('will not be shown'), 'registered, with the value withheld');
+  await check(await page.inputValue('#value') === '', 'the rotate field opens empty');
+  await accessible('secret');
+  await page.goto(`${server}/admin/secrets`);
+  await shoot('ui-secrets');
+  await page.goto(`${server}/admin/audit`);
+  await check((await page.content()).includes('secret.created'), 'the audit log has the registration');
+  await accessible('audit');
+  await page.click('button:has-text("Log out")');
+  await page.waitForURL('**/login');
+
+  // A runner starts the run and watches it pass.
+  await page.fill('#token', runnerToken);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/runs');
+  await accessible('runs');
+  await page.goto(`${server}/projects/payments`);
+  await accessible('project');
+  await page.selectOption('#journey', 'payment-flow');
+  await page.selectOption('#environment', 'sandbox');
+  await page.fill('#variables', `base_url=${demoApi}`);
+  await page.click('button:has-text("Run")');
+  await page.waitForURL('**/runs/run_*');
+  await page.locator('#steps strong', { hasText: 'passed' }).waitFor({ timeout: 30000 });
+  await check(await page.locator('#steps tbody tr').count() >= 4, 'the run page lists the steps');
+  await check(!(await page.locator('#steps').getAttribute('hx-trigger')), 'an ended run stops polling');
+  await page.locator('#steps details summary').first().click();
+  await check((await page.locator('#steps details pre').first().innerText()).includes('[redacted:PAYMENTS_API_KEY]'),
+    'the request dump shows where the key went, never the key');
+  await accessible('run');
+  await shoot('ui-run');
+  await page.goto(`${server}/runs`);
+  await check((await page.locator('td.outcome').first().innerText()) === 'passed', 'the history shows the run');
+
+  // The canary is nowhere the browser can see.
+  await page.waitForTimeout(300);
+  for (const { url, text } of bodies) {
+    const form = leaks(text);
+    await check(!form, `the response of ${url} holds the key (as ${form})`);
+  }
+  const cookies = await context.cookies();
+  await check(!leaks(JSON.stringify(cookies)), 'a cookie holds the key');
+  await check(cookies.every((c) => c.httpOnly && c.sameSite === 'Strict'), 'the session cookie is HttpOnly and SameSite=Strict');
+  const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  await check(!leaks(storage), 'browser storage holds the key');
+  await check(violations.length === 0, `the pages logged errors (a CSP refusal would): ${violations.join('; ')}`);
+  await check(bodies.length > 10, `too few responses were seen (${bodies.length})`);
+
+  console.log(`ui: ${checks} checks passed`);
+  if (process.env.REQFLO_BROWSER_CHECKS) {
+    writeFileSync(process.env.REQFLO_BROWSER_CHECKS, `checks: ${checks}\n`);
+  }
+  await browser.close();
+} catch (e) {
+  await fail(`ui test failed: ${e.stack || e}`);
+}
