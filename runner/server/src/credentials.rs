@@ -106,6 +106,40 @@ fn in_line(line: &str) -> Option<(usize, &'static str)> {
     None
 }
 
+/// Whether one literal value looks like a credential (the UI's paste
+/// guard): a known key format, a PEM private key, or a long value with the
+/// randomness of a generated key. Says what it looks like, never the value.
+pub fn shaped_like_credential(text: &str) -> Option<&'static str> {
+    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+        return Some("a PEM private key");
+    }
+    if let Some(what) = words(text).find_map(|(_, word)| shaped(word)) {
+        return Some(what);
+    }
+    let token = text.trim();
+    let random = token.len() >= 24
+        && !token.contains(char::is_whitespace)
+        && looks_random(token)
+        && entropy(token) >= 4.0;
+    random.then_some("a long random-looking value")
+}
+
+/// Shannon entropy of the characters, in bits per character.
+fn entropy(text: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in text.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = text.chars().count() as f64;
+    counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
 /// Words of credential alphabet, with where each starts.
 fn words(line: &str) -> impl Iterator<Item = (usize, &str)> {
     let is_word =
@@ -204,6 +238,23 @@ mod tests {
             ] {
                 assert!(!found.contains(secret), "{found}");
             }
+        }
+    }
+
+    #[test]
+    fn the_paste_guard_knows_keys_from_words() {
+        use super::shaped_like_credential as guard;
+        assert!(guard("sk_live_4eC39HqLyjWDarjtT1zdp7dc").is_some());
+        assert!(guard("AKIAIOSFODNN7EXAMPLE").is_some());
+        assert!(guard("q8Zr2mP0xVt7LwK3nB9sYh4dGc1fJe6a").is_some());
+        for plain in [
+            "usd",
+            "1000",
+            "hello world, this is a sentence",
+            "payment-flow-2026-12-07",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+        ] {
+            assert_eq!(guard(plain), None, "{plain}");
         }
     }
 

@@ -68,6 +68,9 @@ impl Inner {
         }
         if patterns.holds_any(bytes) {
             patterns.find(bytes, |s, e| (s, e), &mut spans);
+            for span in &mut spans {
+                (span.start, span.end) = whole_escapes(bytes, span.start, span.end);
+            }
         }
         let pass = scan::pass(bytes, self.min_escaped_run().min(WRAP_WIDTH));
         if pass.escapes {
@@ -152,6 +155,27 @@ impl Inner {
 /// Sort spans and merge those that overlap. A merged span takes the marker
 /// of its first match (the longest of those that start first): a stream,
 /// which may have shown that marker already, agrees.
+/// A match as written may begin or end inside a `%XX` escape: one value's
+/// own `%` written next to another value's digits (`…%1A%` + `99…` reads as
+/// `%99`). It is widened to the whole escape, so what is left beside its
+/// marker never reads as the first value (`…%1A%` + marker would). At most
+/// two bytes each way; [`Redactor::redact_from`] keeps that margin.
+fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let percent = |i: usize| bytes.get(i) == Some(&b'%');
+    if start >= 1 && percent(start - 1) && hex(start) && hex(start + 1) {
+        start -= 1;
+    } else if start >= 2 && percent(start - 2) && hex(start - 1) && hex(start) {
+        start -= 2;
+    }
+    if end >= 1 && percent(end - 1) && hex(end) && hex(end + 1) {
+        end += 2;
+    } else if end >= 2 && percent(end - 2) && hex(end - 1) && hex(end) {
+        end += 1;
+    }
+    (start, end.min(bytes.len()))
+}
+
 fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -312,11 +336,13 @@ impl Redactor {
         };
         let reach = inner.reach();
         // A match starting before `settled` is wholly inside `buffer`,
-        // whatever comes next, because none spans more than `reach` bytes.
+        // whatever comes next, because none spans more than `reach` bytes;
+        // two more bytes each way are for widening it to whole `%XX`
+        // escapes ([`whole_escapes`]).
         let settled = if at_end {
             buffer.len()
         } else {
-            buffer.len().saturating_sub(reach - 1).max(from)
+            buffer.len().saturating_sub(reach + 3).max(from)
         };
         let mut last = from;
         for span in inner.spans(buffer) {

@@ -19,6 +19,7 @@ use crate::auth::{Caller, Role};
 use crate::state::AppState;
 
 mod admin;
+mod build;
 pub mod page;
 mod runs;
 pub mod session;
@@ -59,6 +60,9 @@ pub const PAGES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/admin/secrets/{name}", Some(Role::Admin)),
     ("POST", "/admin/secrets/{name}/{action}", Some(Role::Admin)),
     ("GET", "/admin/audit", Some(Role::Admin)),
+    ("GET", "/build/{project}", Some(Role::Builder)),
+    ("POST", "/build/{project}", Some(Role::Builder)),
+    ("POST", "/build/{project}/save", Some(Role::Builder)),
 ];
 
 /// The UI's routes (merged into the server's router).
@@ -80,6 +84,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/secrets/{name}", get(admin::secret))
         .route("/admin/secrets/{name}/{action}", post(admin::act))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/build/{project}",
+            get(build::new_journey).post(build::values),
+        )
+        .route("/build/{project}/save", post(build::save))
         .layer(middleware::from_fn(headers))
         .route("/runs/{id}/report/{format}", get(runs::report))
         .route(
@@ -156,6 +165,8 @@ pub struct Chrome {
     pub admin: bool,
     /// Whether they may start runs.
     pub runner: bool,
+    /// Whether they may build journeys.
+    pub builder: bool,
     /// htmx's integrity attribute.
     pub htmx_integrity: &'static str,
 }
@@ -170,6 +181,7 @@ impl Chrome {
             csrf: String::new(),
             admin: false,
             runner: false,
+            builder: false,
             htmx_integrity: HTMX_INTEGRITY.as_str(),
         }
     }
@@ -183,6 +195,7 @@ impl Chrome {
             csrf: csrf.to_string(),
             admin: caller.role >= Role::Admin,
             runner: caller.role >= Role::Runner,
+            builder: caller.role >= Role::Builder,
             htmx_integrity: HTMX_INTEGRITY.as_str(),
         }
     }

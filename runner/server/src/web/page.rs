@@ -289,3 +289,103 @@ pub struct Run {
     /// Whether it is still queued or running (it can be cancelled).
     pub live: bool,
 }
+
+/// A step as first described: its id and template.
+pub struct StepDraft {
+    /// Its place (0-based), naming its form fields.
+    pub index: usize,
+    /// Its id.
+    pub id: String,
+    /// Its template's name.
+    pub template: String,
+}
+
+/// `build_steps.html`: a new journey's name, environment and steps.
+#[derive(Template)]
+#[template(path = "build_steps.html")]
+pub struct BuildSteps {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The project.
+    pub project: String,
+    /// The journey's name so far.
+    pub journey: String,
+    /// The project's environments.
+    pub environments: Vec<Choice>,
+    /// The project's templates.
+    pub templates: Vec<String>,
+    /// The steps so far.
+    pub steps: Vec<StepDraft>,
+    /// What is wrong with them.
+    pub error: Option<String>,
+}
+
+/// An option of a picker.
+pub struct SourceOption {
+    /// Its value.
+    pub value: String,
+    /// What it says (with the reason when disabled).
+    pub label: String,
+    /// Offered but not choosable.
+    pub disabled: bool,
+    /// Chosen.
+    pub selected: bool,
+}
+
+/// One placeholder's value source control.
+pub struct PlaceholderView {
+    /// The form fields' prefix.
+    pub key: String,
+    /// The placeholder.
+    pub name: String,
+    /// The kinds of source.
+    pub sources: Vec<SourceOption>,
+    /// A literal typed.
+    pub literal: String,
+    /// An input's name typed.
+    pub input: String,
+    /// The secret picker.
+    pub secrets: Vec<SourceOption>,
+    /// The capture picker (captures of earlier steps).
+    pub captures: Vec<SourceOption>,
+}
+
+/// One step's values.
+pub struct StepValues {
+    /// Its place.
+    pub index: usize,
+    /// Its id.
+    pub id: String,
+    /// Its template.
+    pub template: String,
+    /// Where its request goes, in the chosen environment.
+    pub host: String,
+    /// Its placeholders.
+    pub fields: Vec<PlaceholderView>,
+    /// Its captures, `name = $.path` lines.
+    pub captures: String,
+    /// Its expected status.
+    pub status: String,
+}
+
+/// `build_values.html`: where each placeholder's value comes from.
+#[derive(Template)]
+#[template(path = "build_values.html")]
+pub struct BuildValues {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The project.
+    pub project: String,
+    /// The journey's name.
+    pub journey: String,
+    /// The environment the pickers answer for.
+    pub environment: String,
+    /// How many steps.
+    pub count: usize,
+    /// The steps.
+    pub steps: Vec<StepValues>,
+    /// What the check said.
+    pub error: Option<String>,
+    /// The YAML written, once saved.
+    pub saved: Option<String>,
+}

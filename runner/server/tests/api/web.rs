@@ -423,3 +423,157 @@ async fn secrets_and_runs_through_forms_and_no_page_holds_the_value() {
         assert_absent("a page", body.as_bytes(), canary);
     }
 }
+
+#[tokio::test]
+async fn a_builder_composes_a_journey_with_the_pickers_and_it_runs() {
+    let h = Harness::new().await;
+    let key = "sk_build_Cn4ry/+=77e0aa";
+    let api = demo_api::spawn(key).expect("demo api");
+    let post = "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
+    let get = "method: GET\nurl: \"{{base_url}}/v1/payments/{{id}}\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n";
+    let (status, answer) = h
+        .upload(
+            "shop",
+            &[
+                ("reqflo.yaml", &demo_config(&api)),
+                ("templates/post-payment.yaml", post),
+                ("templates/get-payment.yaml", get),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for (name, value, journeys) in [
+        ("PAY_KEY", key, "pay-*"),
+        ("OTHER_KEY", "sk_other_value_1234", "nothing-*"),
+    ] {
+        let body =
+            json!({"name": name, "value": value, "journeys": [journeys], "hosts": ["127.0.0.1"]});
+        let (status, _) = h
+            .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let mut builder = Browser::new(&h);
+    builder.login(&h.tokens[&Role::Builder]).await;
+    assert_eq!(builder.get("/build/shop").await.status, StatusCode::OK);
+    let first = [
+        ("journey", "pay-twice"),
+        ("environment", "demo"),
+        ("steps", "2"),
+        ("step_0_id", "create"),
+        ("step_0_template", "post-payment"),
+        ("step_1_id", "read"),
+        ("step_1_template", "get-payment"),
+    ];
+    let values = builder.post("/build/shop", &first).await;
+    assert_eq!(values.status, StatusCode::OK, "{}", values.body);
+    // The picker offers PAY_KEY, and lists OTHER_KEY disabled with the reason.
+    assert!(
+        values
+            .body
+            .contains("<option value=\"PAY_KEY\">PAY_KEY</option>"),
+        "{}",
+        values.body
+    );
+    assert!(
+        values
+            .body
+            .contains("disabled>OTHER_KEY (not allowed: only for journeys nothing-*)"),
+        "{}",
+        values.body
+    );
+
+    // The paste guard: a pasted key is refused and not shown again.
+    let pasted = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let mut guarded = first.to_vec();
+    guarded.extend([
+        ("v_0_key_source", "literal"),
+        ("v_0_key_literal", pasted),
+        ("v_0_amount_source", "literal"),
+        ("v_0_amount_literal", "1200"),
+    ]);
+    let refused = builder.post("/build/shop/save", &guarded).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("looks like a credential"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains(pasted),
+        "the pasted key is not shown again"
+    );
+
+    // A disabled choice sent anyway is refused by the check.
+    let mut sneaky = first.to_vec();
+    sneaky.extend([
+        ("v_0_key_source", "secret"),
+        ("v_0_key_secret", "OTHER_KEY"),
+        ("v_0_amount_source", "literal"),
+        ("v_0_amount_literal", "1200"),
+    ]);
+    let denied = builder.post("/build/shop/save", &sneaky).await;
+    assert_eq!(denied.status, StatusCode::BAD_REQUEST);
+    assert!(
+        denied.body.contains("may not use secret"),
+        "{}",
+        denied.body
+    );
+
+    // The pickers: the secret by name, the capture of step 1 in step 2.
+    let mut good = first.to_vec();
+    good.extend([
+        ("v_0_key_source", "secret"),
+        ("v_0_key_secret", "PAY_KEY"),
+        ("v_0_amount_source", "literal"),
+        ("v_0_amount_literal", "1200"),
+        ("c_0", "payment_id = $.id"),
+        ("s_0", "201"),
+        ("v_1_key_source", "secret"),
+        ("v_1_key_secret", "PAY_KEY"),
+        ("v_1_id_source", "capture"),
+        ("v_1_id_capture", "create.payment_id"),
+        ("s_1", "200"),
+    ]);
+    let refreshed = builder.post("/build/shop", &good).await;
+    assert!(
+        refreshed.body.contains("payment_id (from create)"),
+        "the capture picker offers step 1's capture: {}",
+        refreshed.body
+    );
+    let saved = builder.post("/build/shop/save", &good).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(
+        saved.body.contains("Saved as journeys/pay-twice.yaml"),
+        "{}",
+        saved.body
+    );
+    let (_, project) = h
+        .call("GET", "/api/projects/shop", Some(Role::Viewer), None)
+        .await;
+    let yaml = project["files"]["journeys/pay-twice.yaml"]
+        .as_str()
+        .expect("saved")
+        .to_string();
+    assert!(
+        yaml.contains("name: PAY_KEY") && yaml.contains("step: create"),
+        "{yaml}"
+    );
+    // It runs.
+    let _workers = reqflo_server::spawn_workers(&h.state, 1);
+    let (status, run) = h
+        .call(
+            "POST",
+            "/api/runs",
+            Some(Role::Runner),
+            Some(json!({"project": "shop", "journeys": ["pay-twice"], "environment": "demo"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let ended = h.ended(run["id"].as_str().expect("id")).await;
+    assert_eq!(ended["status"], "passed", "{ended}");
+    for body in h.seen.lock().expect("seen").iter() {
+        assert_absent("a page", body.as_bytes(), key);
+    }
+    assert_absent("the saved journey", yaml.as_bytes(), key);
+}

@@ -1,8 +1,10 @@
 // Walks the Cloud Runner's web UI in headless Chromium (Debian's
 // /usr/bin/chromium) the way people use it: an admin logs in and registers
-// PAYMENTS_API_KEY with a value in Admin > Secrets management; a runner logs
-// in, starts payment-flow from the project's page and watches it pass live;
-// the run page shows the steps with the key redacted. Along the way: axe-core
+// PAYMENTS_API_KEY with a value in Admin > Secrets management; a builder logs
+// in, composes a two-step journey in Build mode (the key chosen by name in
+// the secret picker, step 1's capture in step 2), saves it, starts it from
+// the project's page and watches it pass live; the run page shows the steps
+// with the key redacted. Along the way: axe-core
 // finds no serious or critical accessibility violation on any screen, the
 // register form is usable from the keyboard alone, and the canary value (and
 // its encoded forms) is in no page, no network response, no cookie and no
@@ -11,14 +13,14 @@
 // Every check is counted; the count goes to $REQFLO_BROWSER_CHECKS when set.
 // Screenshots of the screens go to $REQFLO_UI_SCREENSHOTS (a folder) when set.
 //
-// usage: node ui.mjs SERVER_URL ADMIN_TOKEN RUNNER_TOKEN CANARY DEMO_API_URL
+// usage: node ui.mjs SERVER_URL ADMIN_TOKEN BUILDER_TOKEN CANARY DEMO_API_URL
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
 
-const [, , server, adminToken, runnerToken, canary, demoApi] = process.argv;
+const [, , server, adminToken, builderToken, canary, demoApi] = process.argv;
 if (!demoApi) {
-  console.error('usage: node ui.mjs SERVER_URL ADMIN_TOKEN RUNNER_TOKEN CANARY DEMO_API_URL');
+  console.error('usage: node ui.mjs SERVER_URL ADMIN_TOKEN BUILDER_TOKEN CANARY DEMO_API_URL');
   process.exit(2);
 }
 
@@ -114,12 +116,47 @@ try {
   await page.click('button:has-text("Log out")');
   await page.waitForURL('**/login');
 
-  // A runner starts the run and watches it pass.
-  await page.fill('#token', runnerToken);
+  // A builder composes the journey in Build mode.
+  await page.fill('#token', builderToken);
   await page.click('button[type=submit]');
   await page.waitForURL('**/runs');
   await accessible('runs');
-  await page.goto(`${server}/projects/payments`);
+  await page.goto(`${server}/projects/shop`);
+  await page.click('a:has-text("Build a journey")');
+  await page.waitForURL('**/build/shop');
+  await accessible('build: steps');
+  await page.fill('#journey', 'payment-flow');
+  await page.selectOption('#step_0_template', 'post-payment');
+  await page.selectOption('#step_1_template', 'get-payment');
+  await page.click('button:has-text("Next: values")');
+  await page.locator('#v_0_Authorization_source').waitFor();
+  await accessible('build: values');
+  const picker = await page.locator('#v_0_Authorization_secret option').allInnerTexts();
+  await check(picker.includes('PAYMENTS_API_KEY'), `the secret picker offers the key: ${picker}`);
+  await page.selectOption('#v_0_Authorization_source', 'secret');
+  await page.selectOption('#v_0_Authorization_secret', 'PAYMENTS_API_KEY');
+  await page.selectOption('#v_0_idempotency_key_source', 'generate');
+  await page.selectOption('#v_0_amount_source', 'literal');
+  await page.fill('#v_0_amount_literal', '1000');
+  await page.fill('#c_0', 'payment_id = $.id');
+  await page.fill('#s_0', '201');
+  await page.click('button:has-text("Update the pickers")');
+  await page.locator('#v_1_id_capture option', { hasText: 'payment_id (from step-1)' }).waitFor({ state: 'attached' });
+  await check(await page.inputValue('#v_0_amount_literal') === '1000', 'the form keeps what was chosen');
+  await page.selectOption('#v_1_Authorization_source', 'secret');
+  await page.selectOption('#v_1_Authorization_secret', 'PAYMENTS_API_KEY');
+  await page.selectOption('#v_1_id_source', 'capture');
+  await page.selectOption('#v_1_id_capture', 'step-1.payment_id');
+  await page.fill('#s_1', '200');
+  await page.click('button:has-text("Check and save")');
+  await page.locator('#saved').waitFor();
+  const saved = await page.locator('#saved').innerText();
+  await check(saved.includes('name: PAYMENTS_API_KEY') && saved.includes('step: step-1'), `the saved journey names the key and the capture: ${saved}`);
+  await check(!leaks(saved), 'the saved journey holds the key');
+  await shoot('ui-build');
+
+  // Runs it and watches it pass.
+  await page.goto(`${server}/projects/shop`);
   await accessible('project');
   await page.selectOption('#journey', 'payment-flow');
   await page.selectOption('#environment', 'sandbox');
@@ -127,7 +164,7 @@ try {
   await page.click('button:has-text("Run")');
   await page.waitForURL('**/runs/run_*');
   await page.locator('#steps strong', { hasText: 'passed' }).waitFor({ timeout: 30000 });
-  await check(await page.locator('#steps tbody tr').count() >= 4, 'the run page lists the steps');
+  await check(await page.locator('#steps tbody tr').count() >= 2, 'the run page lists the steps');
   await check(!(await page.locator('#steps').getAttribute('hx-trigger')), 'an ended run stops polling');
   await page.locator('#steps details summary').first().click();
   await check((await page.locator('#steps details pre').first().innerText()).includes('[redacted:PAYMENTS_API_KEY]'),
