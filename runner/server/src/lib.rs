@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 mod credentials;
 pub mod db;
+pub mod edit;
 pub mod error;
 mod execute;
 pub mod keys;

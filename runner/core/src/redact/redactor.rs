@@ -152,9 +152,6 @@ impl Inner {
     }
 }
 
-/// Sort spans and merge those that overlap. A merged span takes the marker
-/// of its first match (the longest of those that start first): a stream,
-/// which may have shown that marker already, agrees.
 /// A match as written may begin or end inside a `%XX` escape: one value's
 /// own `%` written next to another value's digits (`…%1A%` + `99…` reads as
 /// `%99`). It is widened to the whole escape, so what is left beside its
@@ -176,6 +173,9 @@ fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usiz
     (start, end.min(bytes.len()))
 }
 
+/// Sort spans and merge those that overlap. A merged span takes the marker
+/// of its first match (the longest of those that start first): a stream,
+/// which may have shown that marker already, agrees.
 fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());

@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 mod admin;
 mod build;
+mod edit;
 pub mod page;
 mod runs;
 pub mod session;
@@ -63,6 +64,16 @@ pub const PAGES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/build/{project}", Some(Role::Builder)),
     ("POST", "/build/{project}", Some(Role::Builder)),
     ("POST", "/build/{project}/save", Some(Role::Builder)),
+    (
+        "GET",
+        "/build/{project}/edit/{journey}",
+        Some(Role::Builder),
+    ),
+    (
+        "POST",
+        "/build/{project}/edit/{journey}",
+        Some(Role::Builder),
+    ),
 ];
 
 /// The UI's routes (merged into the server's router).
@@ -89,6 +100,10 @@ pub fn routes() -> Router<AppState> {
             get(build::new_journey).post(build::values),
         )
         .route("/build/{project}/save", post(build::save))
+        .route(
+            "/build/{project}/edit/{journey}",
+            get(edit::page).post(edit::save),
+        )
         .layer(middleware::from_fn(headers))
         .route("/runs/{id}/report/{format}", get(runs::report))
         .route(

@@ -190,6 +190,8 @@ pub struct Project {
     pub files: Vec<FileView>,
     /// Why the last run could not start.
     pub error: Option<String>,
+    /// Whether it was uploaded (a served folder is edited where it lives).
+    pub editable: bool,
 }
 
 /// One run in the history.
@@ -388,4 +390,40 @@ pub struct BuildValues {
     pub error: Option<String>,
     /// The YAML written, once saved.
     pub saved: Option<String>,
+}
+
+/// One value of an existing journey, editable in place.
+pub struct EditField {
+    /// The element's id.
+    pub id: String,
+    /// The form field's name (`f:` and the YAML path).
+    pub name: String,
+    /// What it is (the path, readable).
+    pub label: String,
+    /// Its value now (or as typed).
+    pub value: String,
+    /// For a secret's name: the picker; empty otherwise.
+    pub secrets: Vec<SourceOption>,
+}
+
+/// `build_edit.html`: an existing journey's values, changed in place.
+#[derive(Template)]
+#[template(path = "build_edit.html")]
+pub struct BuildEdit {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The project.
+    pub project: String,
+    /// The journey.
+    pub journey: String,
+    /// The hash of the file as it was read (a save refuses another).
+    pub base: String,
+    /// Its values.
+    pub fields: Vec<EditField>,
+    /// The lines that would change (shown before saving).
+    pub diff: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// What happened.
+    pub notice: Option<String>,
 }

@@ -105,6 +105,7 @@ async fn project_page(
         origin: origin_text(&origin),
         journeys: stored.journey_names(),
         environments: stored.environment_names(),
+        editable: matches!(origin, Origin::Uploaded { .. }),
         files: stored
             .files
             .iter()

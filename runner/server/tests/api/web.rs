@@ -577,3 +577,140 @@ async fn a_builder_composes_a_journey_with_the_pickers_and_it_runs() {
     }
     assert_absent("the saved journey", yaml.as_bytes(), key);
 }
+
+#[tokio::test]
+async fn an_existing_journey_is_edited_in_place_with_a_diff_first() {
+    let h = Harness::new().await;
+    let api = demo_api::spawn("sk_edit_key_value_0042").expect("demo api");
+    let template = "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
+    let journey = "# Pays once.\nsteps:\n  - id: pay   # the only step\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000   # cents\n    expect:\n      status: 201\n";
+    let (status, answer) = h
+        .upload(
+            "edits",
+            &[
+                ("reqflo.yaml", &demo_config(&api)),
+                ("templates/post.yaml", template),
+                ("journeys/pay-once.yaml", journey),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for (name, journeys) in [("PAY_KEY", "pay-*"), ("OTHER_KEY", "nothing-*")] {
+        let body = json!({"name": name, "value": "sk_edit_key_value_0042", "journeys": [journeys]});
+        assert_eq!(
+            h.call("POST", "/api/secrets", Some(Role::Admin), Some(body))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+    }
+    let mut builder = Browser::new(&h);
+    builder.login(&h.tokens[&Role::Builder]).await;
+    let page = builder.get("/build/edits/edit/pay-once").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("disabled>OTHER_KEY (not allowed for this journey)"),
+        "{}",
+        page.body
+    );
+    let marker = "name=\"base\" value=\"";
+    let at = page.body.find(marker).expect("base") + marker.len();
+    let base = page.body[at..].split('"').next().unwrap_or("").to_string();
+    let fields = |amount: &'static str| {
+        vec![
+            ("f:steps/0/id", "pay"),
+            ("f:steps/0/values/key/type", "secret"),
+            ("f:steps/0/values/key/name", "PAY_KEY"),
+            ("f:steps/0/values/amount", amount),
+            ("f:steps/0/expect/status", "201"),
+        ]
+    };
+    // First the changes are shown, nothing saved.
+    let mut form = fields("1500");
+    form.push(("base", &base));
+    let preview = builder.post("/build/edits/edit/pay-once", &form).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview.body.contains("-7:       amount: 1000   # cents"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview.body.contains("+7:       amount: 1500   # cents"),
+        "{}",
+        preview.body
+    );
+    // A number stays a number; a pasted key is refused.
+    let mut bad = fields("lots");
+    bad.push(("base", &base));
+    assert_eq!(
+        builder
+            .post("/build/edits/edit/pay-once", &bad)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    // A stale page is refused.
+    let mut stale = fields("1500");
+    stale.extend([("base", "0000"), ("confirm", "yes")]);
+    assert_eq!(
+        builder
+            .post("/build/edits/edit/pay-once", &stale)
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let mut confirm = fields("1500");
+    confirm.extend([("base", base.as_str()), ("confirm", "yes")]);
+    let saved = builder.post("/build/edits/edit/pay-once", &confirm).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(saved.body.contains("Saved."), "{}", saved.body);
+    let (_, project) = h
+        .call("GET", "/api/projects/edits", Some(Role::Viewer), None)
+        .await;
+    let after = project["files"]["journeys/pay-once.yaml"]
+        .as_str()
+        .expect("journey");
+    assert_eq!(
+        after,
+        journey.replace("amount: 1000", "amount: 1500"),
+        "only that value changed"
+    );
+    // The same base again: the file changed underneath.
+    assert_eq!(
+        builder
+            .post("/build/edits/edit/pay-once", &confirm)
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // A disabled choice sent anyway fails the check and nothing is stored.
+    let page = builder.get("/build/edits/edit/pay-once").await;
+    let at = page.body.find(marker).expect("base") + marker.len();
+    let base = page.body[at..].split('"').next().unwrap_or("").to_string();
+    let mut sneaky = vec![
+        ("f:steps/0/values/key/name", "OTHER_KEY"),
+        ("f:steps/0/values/amount", "1500"),
+        ("f:steps/0/id", "pay"),
+        ("f:steps/0/values/key/type", "secret"),
+        ("f:steps/0/expect/status", "201"),
+    ];
+    sneaky.extend([("base", base.as_str()), ("confirm", "yes")]);
+    let denied = builder.post("/build/edits/edit/pay-once", &sneaky).await;
+    assert_eq!(denied.status, StatusCode::BAD_REQUEST, "{}", denied.body);
+    assert!(
+        denied.body.contains("may not use secret"),
+        "{}",
+        denied.body
+    );
+    let (_, project) = h
+        .call("GET", "/api/projects/edits", Some(Role::Viewer), None)
+        .await;
+    assert!(
+        project["files"]["journeys/pay-once.yaml"]
+            .as_str()
+            .unwrap_or("")
+            .contains("name: PAY_KEY")
+    );
+}

@@ -155,6 +155,18 @@ try {
   await check(!leaks(saved), 'the saved journey holds the key');
   await shoot('ui-build');
 
+  // Edits a value of the saved journey in place: the diff first, then save.
+  await page.goto(`${server}/build/shop/edit/payment-flow`);
+  await accessible('build: edit');
+  await page.fill('input[name="f:steps/0/values/amount"]', '1500');
+  await page.click('button:has-text("Show the changes")');
+  await page.locator('#diff').waitFor();
+  const changes = await page.locator('#diff').innerText();
+  await check(changes.includes('amount: 1500') && changes.split('\n').filter((l) => l.startsWith('+')).length === 1,
+    `the diff shows the one changed line: ${changes}`);
+  await page.click('button:has-text("Save these changes")');
+  await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
+
   // Runs it and watches it pass.
   await page.goto(`${server}/projects/shop`);
   await accessible('project');
