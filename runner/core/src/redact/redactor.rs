@@ -156,7 +156,7 @@ impl Inner {
 /// own `%` written next to another value's digits (`…%1A%` + `99…` reads as
 /// `%99`). It is widened to the whole escape, so what is left beside its
 /// marker never reads as the first value (`…%1A%` + marker would). At most
-/// two bytes each way; [`Redactor::redact_from`] keeps that margin.
+/// two bytes each way; [`Redactor::redact_from`] keeps a margin for it.
 fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
     let percent = |i: usize| bytes.get(i) == Some(&b'%');
@@ -337,12 +337,13 @@ impl Redactor {
         let reach = inner.reach();
         // A match starting before `settled` is wholly inside `buffer`,
         // whatever comes next, because none spans more than `reach` bytes;
-        // two more bytes each way are for widening it to whole `%XX`
-        // escapes ([`whole_escapes`]).
+        // widening to whole `%XX` escapes ([`whole_escapes`]) moves an end
+        // up to two bytes later (those must be here) and a start up to two
+        // bytes earlier (those must not be written out yet): four more.
         let settled = if at_end {
             buffer.len()
         } else {
-            buffer.len().saturating_sub(reach + 3).max(from)
+            buffer.len().saturating_sub(reach + 4).max(from)
         };
         let mut last = from;
         for span in inner.spans(buffer) {
