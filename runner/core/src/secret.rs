@@ -165,6 +165,12 @@ impl SecretStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// How long each value of this layer is, in bytes (a server's "test
+    /// resolve" shows a length class); never a value.
+    pub fn lengths(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().map(|e| e.value.expose_secret().len())
+    }
 }
 
 #[cfg(test)]

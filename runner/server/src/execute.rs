@@ -290,7 +290,7 @@ async fn decrypt(
 
 /// Decrypt the current version of managed secret `name` into `held`;
 /// `None` when there is no such managed value.
-async fn open_value(
+pub(crate) async fn open_value(
     state: &AppState,
     name: &str,
     held: &mut HeldValues,

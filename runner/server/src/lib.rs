@@ -19,6 +19,7 @@ pub mod error;
 mod execute;
 pub mod keys;
 pub mod metrics;
+mod probe;
 pub mod project;
 pub mod queue;
 pub mod registry;

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(secrets::remove),
         )
         .route("/api/secrets/{name}/value", put(secrets::rotate))
+        .route("/api/secrets/{name}/test", post(secrets::test))
         .route("/api/keys/rotate", post(secrets::rotate_master_key))
         .route("/api/audit", get(audit::list))
         .route("/api/projects", get(projects::list))
@@ -86,6 +87,7 @@ pub const ROUTES: &[(&str, &str, Option<crate::auth::Role>)] = {
         ("PATCH", "/api/secrets/{name}", Some(Admin)),
         ("DELETE", "/api/secrets/{name}", Some(Admin)),
         ("PUT", "/api/secrets/{name}/value", Some(Admin)),
+        ("POST", "/api/secrets/{name}/test", Some(Admin)),
         ("POST", "/api/keys/rotate", Some(Admin)),
         ("GET", "/api/audit", Some(Admin)),
         ("GET", "/api/projects", Some(Viewer)),

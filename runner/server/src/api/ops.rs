@@ -54,6 +54,9 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("PATCH", "/api/secrets/{name}") => "Change description, policy, or disabled",
         ("DELETE", "/api/secrets/{name}") => "Delete a secret and every version of its value",
         ("PUT", "/api/secrets/{name}/value") => "Rotate: a new version {value}",
+        ("POST", "/api/secrets/{name}/test") => {
+            "Test resolve: ok, not found, disabled or failed, with the value's length class"
+        }
         ("POST", "/api/keys/rotate") => "Rotate the master key, re-wrapping every data key",
         ("GET", "/api/audit") => "The audit log, newest first (?action=&target=&limit=)",
         ("GET", "/api/projects") => "List projects",

@@ -508,3 +508,14 @@ pub async fn rotate_master_key(
         json!({"from": from, "to": to, "rewrapped": rows.len()}),
     ))
 }
+
+/// `POST /api/secrets/{name}/test`: does it resolve now? ok / not found /
+/// disabled / failed, with the value's length class; never the value.
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Authorized<Admin>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let found = crate::probe::probe(&state, &caller, &name).await?;
+    Ok(answer(StatusCode::OK, json!(found)))
+}

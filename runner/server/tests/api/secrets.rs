@@ -68,6 +68,29 @@ async fn a_secret_goes_in_and_never_comes_out() {
     let (_, list) = h.call("GET", "/api/secrets", Some(Role::Admin), None).await;
     assert_eq!(list["secrets"].as_array().map(Vec::len), Some(1), "{list}");
 
+    // Test resolve: ok with the length class, never the value.
+    let (status, probe) = h
+        .call(
+            "POST",
+            "/api/secrets/PAYMENTS_API_KEY/test",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{probe}");
+    assert_eq!(probe["outcome"], "ok", "{probe}");
+    assert!(
+        probe["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("16-31 bytes"),
+        "{probe}"
+    );
+    let (status, _) = h
+        .call("POST", "/api/secrets/NOPE/test", Some(Role::Admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Rotate: a new version, the old one gone.
     let rotated_value = "sk_live_R0tated/+=77aa11";
     let (status, rotated) = h
@@ -93,6 +116,15 @@ async fn a_secret_goes_in_and_never_comes_out() {
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert!(changed["journeys"].is_null());
     assert_eq!(changed["disabled"], true);
+    let (_, probe) = h
+        .call(
+            "POST",
+            "/api/secrets/PAYMENTS_API_KEY/test",
+            Some(Role::Admin),
+            None,
+        )
+        .await;
+    assert_eq!(probe["outcome"], "disabled", "{probe}");
     let (status, _) = h
         .call(
             "PATCH",
@@ -126,7 +158,13 @@ async fn a_secret_goes_in_and_never_comes_out() {
         .collect();
     assert_eq!(
         actions,
-        ["secret.disabled", "secret.rotated", "secret.created"],
+        [
+            "secret.tested",
+            "secret.disabled",
+            "secret.rotated",
+            "secret.tested",
+            "secret.created"
+        ],
         "{audit}"
     );
     let (status, _) = h

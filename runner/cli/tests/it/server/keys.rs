@@ -87,6 +87,41 @@ fn a_secret_held_by_openbao_resolves_with_a_managed_token_never_the_servers_own(
     );
     assert_eq!(status, 409);
 
+    // Test resolve asks OpenBao, with the managed token.
+    let (status, probe) = call(
+        &url,
+        "POST",
+        "/api/secrets/PAYMENTS_API_KEY/test",
+        &admin,
+        None,
+        &mut seen,
+    );
+    assert_eq!(status, 200, "{probe}");
+    assert_eq!(probe["outcome"], "ok", "{probe}");
+    assert!(
+        probe["message"].as_str().unwrap_or("").contains("vault"),
+        "{probe}"
+    );
+    let (status, _) = call(
+        &url,
+        "POST",
+        "/api/secrets",
+        &admin,
+        Some(
+            json!({"name": "MISSING_KEY", "provider": "vault", "reference": "cloud-runner/nothing-here#x"}),
+        ),
+        &mut seen,
+    );
+    assert_eq!(status, 201);
+    let (_, probe) = call(
+        &url,
+        "POST",
+        "/api/secrets/MISSING_KEY/test",
+        &admin,
+        None,
+        &mut seen,
+    );
+    assert_eq!(probe["outcome"], "not found", "{probe}");
     let base = format!("base_url={}", api.base_url());
     let run = crate::common::reqflo(
         &example,
