@@ -60,7 +60,7 @@ impl Inner {
 
     /// Every place in `bytes` that spells a known value, merged where they
     /// overlap, in order.
-    fn spans(&self, bytes: &[u8]) -> Vec<Span> {
+    fn spans(&self, bytes: &[u8], run_before: usize) -> Vec<Span> {
         let mut spans = Vec::new();
         let patterns = &self.patterns;
         if patterns.len() == 0 {
@@ -70,6 +70,7 @@ impl Inner {
             patterns.find(bytes, |s, e| (s, e), &mut spans);
             for span in &mut spans {
                 (span.start, span.end) = whole_escapes(bytes, span.start, span.end);
+                (span.start, span.end) = whole_groups(bytes, span.start, span.end, run_before);
             }
         }
         let pass = scan::pass(bytes, self.min_escaped_run().min(WRAP_WIDTH));
@@ -171,6 +172,64 @@ fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usiz
         end += 1;
     }
     (start, end.min(bytes.len()))
+}
+
+/// A match as written inside a run of base64 digits (a value made of
+/// digits, inside another value's base64) is widened to whole four-digit
+/// groups, counted from the run's start: what is left beside its marker then
+/// decodes to whole bytes, never to part of an escape that, read with its
+/// neighbours, spells another value (`XHU` is `\u` and two bits).
+/// `run_before`: how many digits of a run that reaches `bytes[0]` came
+/// before it (a stream's earlier bytes; 0 for a whole text). At most three
+/// digits each way.
+fn whole_groups(bytes: &[u8], start: usize, end: usize, run_before: usize) -> (usize, usize) {
+    let run = bytes[..start]
+        .iter()
+        .rposition(|&b| !is_digit(b))
+        .map_or(0, |i| i + 1);
+    let mut near_end = end;
+    while near_end < bytes.len() && near_end < end + 3 && is_digit(bytes[near_end]) {
+        near_end += 1;
+    }
+    // Deep inside a run: two whole groups before the match, or a group's
+    // worth after it. A value written next to a word (`x-` + value) keeps
+    // its neighbours.
+    let left = start - run >= 8 || (run == 0 && run_before > 0);
+    let right = near_end - end >= 3;
+    if !left && !right {
+        return (start, end);
+    }
+    // Only where the digits look like base64 (upper and lower case letters
+    // and digits, 16 or more around the match): a value inside a word of
+    // plain text keeps its neighbours readable.
+    let near = &bytes[run.max(start.saturating_sub(12))..near_end];
+    let looks = near.len() >= 16
+        && near.iter().any(u8::is_ascii_uppercase)
+        && near.iter().any(u8::is_ascii_lowercase)
+        && near.iter().any(u8::is_ascii_digit);
+    if !looks {
+        return (start, end);
+    }
+    // Where the run's digit 0 is, counted from `bytes[0]` (before it when
+    // the run began in earlier bytes).
+    let origin = if run == 0 {
+        -(run_before as isize)
+    } else {
+        run as isize
+    };
+    let phase = |at: usize| (at as isize - origin).rem_euclid(4) as usize;
+    let new_start = if left { start - phase(start) } else { start };
+    let new_end = if right && phase(end) != 0 {
+        (end + 4 - phase(end)).min(near_end)
+    } else {
+        end
+    };
+    (new_start.max(run), new_end)
+}
+
+/// A base64 or base64url digit.
+pub(super) fn is_digit(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
 
 /// Sort spans and merge those that overlap. A merged span takes the marker
@@ -297,7 +356,7 @@ impl Redactor {
             // built: show nothing rather than risk a leak.
             _ => return Cow::Owned(b"[redacted]".to_vec()),
         };
-        let spans = inner.spans(bytes);
+        let spans = inner.spans(bytes, 0);
         if spans.is_empty() {
             drop(inner);
             self.settle();
@@ -318,13 +377,15 @@ impl Redactor {
 
     /// Redact `buffer[from..]` as far as later bytes cannot change the
     /// outcome (all of it when `at_end`), appending to `out`; `buffer[..from]`
-    /// was written out before and is only context. Returns how far the
+    /// was written out before and is only context; `run_before` digits of a
+    /// base64 run that reaches `buffer[0]` were dropped before it. Returns how far the
     /// buffer is now written out, and how much context the next call needs.
     pub(super) fn redact_from(
         &self,
         buffer: &[u8],
         from: usize,
         at_end: bool,
+        run_before: usize,
         out: &mut Vec<u8>,
     ) -> (usize, usize) {
         let inner = match self.inner.read() {
@@ -337,16 +398,17 @@ impl Redactor {
         let reach = inner.reach();
         // A match starting before `settled` is wholly inside `buffer`,
         // whatever comes next, because none spans more than `reach` bytes;
-        // widening to whole `%XX` escapes ([`whole_escapes`]) moves an end
-        // up to two bytes later (those must be here) and a start up to two
-        // bytes earlier (those must not be written out yet): four more.
+        // widening to whole `%XX` escapes or base64 groups ([`whole_escapes`],
+        // [`whole_groups`]) moves an end up to three bytes later (those must
+        // be here) and a start up to three earlier (those must not be written
+        // out yet): six more.
         let settled = if at_end {
             buffer.len()
         } else {
-            buffer.len().saturating_sub(reach + 4).max(from)
+            buffer.len().saturating_sub(reach + 6).max(from)
         };
         let mut last = from;
-        for span in inner.spans(buffer) {
+        for span in inner.spans(buffer, run_before) {
             if span.end <= last {
                 continue;
             }
@@ -386,7 +448,7 @@ impl Redactor {
     pub fn finds(&self, bytes: &[u8]) -> bool {
         self.inner
             .read()
-            .map(|inner| inner.broken || !inner.spans(bytes).is_empty())
+            .map(|inner| inner.broken || !inner.spans(bytes, 0).is_empty())
             .unwrap_or(true)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::redactor::Redactor;
+use super::redactor::{Redactor, is_digit};
 
 /// Redacts everything written through it before it reaches `inner`. Holds back
 /// the last bytes of each write (fewer than the longest span a match can
@@ -16,6 +16,10 @@ pub struct RedactingWriter<'r, W: Write> {
     buffer: Vec<u8>,
     written: usize,
     scratch: Vec<u8>,
+    /// Digits of a base64 run that reaches the buffer's front which were
+    /// dropped before it (a match inside the run is widened to whole groups
+    /// counted from the run's start).
+    run_before: usize,
 }
 
 impl<'r, W: Write> RedactingWriter<'r, W> {
@@ -27,17 +31,27 @@ impl<'r, W: Write> RedactingWriter<'r, W> {
             buffer: Vec::new(),
             written: 0,
             scratch: Vec::new(),
+            run_before: 0,
         }
     }
 
     fn drain(&mut self, at_end: bool) -> io::Result<()> {
         self.scratch.clear();
-        let (written, context) =
-            self.redactor
-                .redact_from(&self.buffer, self.written, at_end, &mut self.scratch);
+        let (written, context) = self.redactor.redact_from(
+            &self.buffer,
+            self.written,
+            at_end,
+            self.run_before,
+            &mut self.scratch,
+        );
         self.written = written;
         if self.written > context {
-            self.buffer.drain(..self.written - context);
+            let dropped = self.written - context;
+            self.run_before = match self.buffer[..dropped].iter().rposition(|&b| !is_digit(b)) {
+                Some(i) => dropped - i - 1,
+                None => self.run_before + dropped,
+            };
+            self.buffer.drain(..dropped);
             self.written = context;
         }
         self.inner.write_all(&self.scratch)
