@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 mod admin;
 mod build;
+mod draft;
 mod edit;
 pub mod page;
 mod runs;

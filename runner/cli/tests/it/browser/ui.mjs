@@ -133,8 +133,17 @@ try {
   await accessible('build: values');
   const picker = await page.locator('#v_0_Authorization_secret option').allInnerTexts();
   await check(picker.includes('PAYMENTS_API_KEY'), `the secret picker offers the key: ${picker}`);
-  await page.selectOption('#v_0_Authorization_source', 'secret');
-  await page.selectOption('#v_0_Authorization_secret', 'PAYMENTS_API_KEY');
+  // The step editor from the keyboard alone: the source, then the secret.
+  await page.focus('#v_0_Authorization_source');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await check(await page.inputValue('#v_0_Authorization_source') === 'secret', 'the source is chosen from the keyboard');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await check(await page.evaluate(() => document.activeElement.id) === 'v_0_Authorization_secret', 'Tab reaches the secret picker');
+  await page.keyboard.press('ArrowDown');
+  await check(await page.inputValue('#v_0_Authorization_secret') === 'PAYMENTS_API_KEY', 'the secret is picked from the keyboard');
   await page.selectOption('#v_0_idempotency_key_source', 'generate');
   await page.selectOption('#v_0_amount_source', 'literal');
   await page.fill('#v_0_amount_literal', '1000');
