@@ -58,6 +58,40 @@ fn is_scalar(value: &serde_yaml::Value) -> bool {
     )
 }
 
+/// Every scalar of a document with its path (keys, and indices for
+/// sequences), in document order. Tagged values are passed over.
+pub fn leaves(doc: &serde_yaml::Value) -> Vec<(Vec<String>, serde_yaml::Value)> {
+    fn walk(
+        value: &serde_yaml::Value,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, serde_yaml::Value)>,
+    ) {
+        match value {
+            serde_yaml::Value::Mapping(map) => {
+                for (k, v) in map {
+                    if let Some(k) = k.as_str() {
+                        path.push(k.to_string());
+                        walk(v, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            serde_yaml::Value::Sequence(list) => {
+                for (i, v) in list.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(v, path, out);
+                    path.pop();
+                }
+            }
+            serde_yaml::Value::Tagged(_) => {}
+            leaf => out.push((path.clone(), leaf.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, &mut Vec::new(), &mut out);
+    out
+}
+
 /// The value at `path`.
 pub fn lookup<'a>(value: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a serde_yaml::Value> {
     path.iter().try_fold(value, |node, key| match node {
@@ -295,9 +329,7 @@ mod tests {
             let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
                 continue;
             };
-            let mut leaves = Vec::new();
-            collect(&doc, &mut Vec::new(), &mut leaves);
-            for (path, value) in leaves {
+            for (path, value) in leaves(&doc) {
                 let new: serde_yaml::Value = match &value {
                     serde_yaml::Value::String(s) => format!("{s}-edited").into(),
                     serde_yaml::Value::Number(n) => (n.as_i64().unwrap_or(0) + 1).into(),
@@ -332,31 +364,5 @@ mod tests {
             "{refused} refused of {}",
             edited + refused
         );
-    }
-
-    fn collect(
-        value: &serde_yaml::Value,
-        path: &mut Vec<String>,
-        out: &mut Vec<(Vec<String>, serde_yaml::Value)>,
-    ) {
-        match value {
-            serde_yaml::Value::Mapping(map) => {
-                for (k, v) in map {
-                    if let Some(k) = k.as_str() {
-                        path.push(k.to_string());
-                        collect(v, path, out);
-                        path.pop();
-                    }
-                }
-            }
-            serde_yaml::Value::Sequence(list) => {
-                for (i, v) in list.iter().enumerate() {
-                    path.push(i.to_string());
-                    collect(v, path, out);
-                    path.pop();
-                }
-            }
-            leaf => out.push((path.clone(), leaf.clone())),
-        }
     }
 }

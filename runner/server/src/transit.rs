@@ -90,13 +90,17 @@ impl Transit {
         )
     }
 
+    /// `POST /v1/{mount}/{path}` where `path` names the key (`encrypt/KEY`).
     async fn call(&self, action: &str, body: Value) -> Result<Value, TransitError> {
+        let path = match action {
+            "rotate" => format!("keys/{}/rotate", self.config.key),
+            _ => format!("{action}/{}", self.config.key),
+        };
         let fail = |why: String| TransitError { id: self.id(), why };
         let url = format!(
-            "{}/v1/{}/{action}/{}",
+            "{}/v1/{}/{path}",
             self.config.address.trim_end_matches('/'),
             self.config.mount,
-            self.config.key
         );
         let response = self
             .http
@@ -166,25 +170,7 @@ impl Transit {
 
     /// A new version of the Transit key (later wraps use it).
     pub async fn rotate(&self) -> Result<(), TransitError> {
-        let fail = |why: String| TransitError { id: self.id(), why };
-        let url = format!(
-            "{}/v1/{}/keys/{}/rotate",
-            self.config.address.trim_end_matches('/'),
-            self.config.mount,
-            self.config.key
-        );
-        let response = self
-            .http
-            .post(&url)
-            .header("X-Vault-Token", self.token.expose_secret())
-            .send()
-            .await
-            .map_err(|e| fail(format!("cannot reach {}: {e}", self.config.address)))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(fail(format!("rotate answered {}", response.status())))
-        }
+        self.call("rotate", json!({})).await.map(|_| ())
     }
 
     /// Re-wrap under the key's latest version, inside OpenBao: the data key

@@ -212,11 +212,8 @@ fn describe_with_origin(name: &str, stored: &StoredProject, origin: &Origin) -> 
     entry
 }
 
-/// `GET /api/projects`: uploads and served folders.
-pub async fn list(
-    State(state): State<AppState>,
-    _caller: Authorized<Viewer>,
-) -> Result<Response, ApiError> {
+/// Every project's name, uploaded or served from a folder, sorted.
+pub async fn names(state: &AppState) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM projects")
         .fetch_all(&state.db)
         .await?;
@@ -224,8 +221,16 @@ pub async fn list(
     names.extend(state.config.projects.keys().cloned());
     names.sort();
     names.dedup();
+    Ok(names)
+}
+
+/// `GET /api/projects`: uploads and served folders.
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Authorized<Viewer>,
+) -> Result<Response, ApiError> {
     let mut projects = Vec::new();
-    for name in names {
+    for name in names(&state).await? {
         match load(&state, &name).await {
             Ok(Some((stored, origin))) => {
                 projects.push(describe_with_origin(&name, &stored, &origin))

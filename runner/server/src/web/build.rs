@@ -29,7 +29,9 @@ use reqflo_core::plan::InputMode;
 /// Steps a new journey starts with.
 const FIRST_STEPS: usize = 2;
 
-async fn editable(state: &AppState, name: &str) -> Result<StoredProject, Response> {
+/// An uploaded project, which the UI may change (a served folder is
+/// changed where it lives).
+pub(super) async fn editable(state: &AppState, name: &str) -> Result<StoredProject, Response> {
     match load(state, name)
         .await
         .map_err(IntoResponse::into_response)?

@@ -12,7 +12,6 @@ use indexmap::IndexMap;
 use super::page::{self, EditField, SourceOption};
 use super::session::{Signed, refuse};
 use super::{FormData, render};
-use crate::api::projects::{Origin, load};
 use crate::auth::{Builder, hash_token};
 use crate::credentials;
 use crate::edit::{diff, replace_scalar};
@@ -27,19 +26,7 @@ async fn journey_text(
     project: &str,
     journey: &str,
 ) -> Result<(StoredProject, String), Response> {
-    let stored = match load(state, project)
-        .await
-        .map_err(IntoResponse::into_response)?
-    {
-        Some((stored, Origin::Uploaded { .. })) => stored,
-        Some((_, Origin::Folder(_))) => {
-            return Err(refuse(
-                StatusCode::CONFLICT,
-                "This project is served from a folder: edit its files there.",
-            ));
-        }
-        None => return Err(refuse(StatusCode::NOT_FOUND, "There is no such project.")),
-    };
+    let stored = super::build::editable(state, project).await?;
     let text = stored
         .files
         .get(&format!("journeys/{journey}.yaml"))
@@ -51,34 +38,7 @@ async fn journey_text(
 /// Every editable value: scalars under `steps` (but a step's template),
 /// and the description.
 fn leaves(doc: &serde_yaml::Value) -> Vec<(Vec<String>, serde_yaml::Value)> {
-    fn walk(
-        value: &serde_yaml::Value,
-        path: &mut Vec<String>,
-        out: &mut Vec<(Vec<String>, serde_yaml::Value)>,
-    ) {
-        match value {
-            serde_yaml::Value::Mapping(map) => {
-                for (k, v) in map {
-                    if let Some(k) = k.as_str() {
-                        path.push(k.to_string());
-                        walk(v, path, out);
-                        path.pop();
-                    }
-                }
-            }
-            serde_yaml::Value::Sequence(list) => {
-                for (i, v) in list.iter().enumerate() {
-                    path.push(i.to_string());
-                    walk(v, path, out);
-                    path.pop();
-                }
-            }
-            serde_yaml::Value::Tagged(_) => {}
-            leaf => out.push((path.clone(), leaf.clone())),
-        }
-    }
-    let mut out = Vec::new();
-    walk(doc, &mut Vec::new(), &mut out);
+    let mut out = crate::edit::leaves(doc);
     out.retain(|(path, _)| {
         (path.first().map(String::as_str) == Some("steps")
             && path.get(2).map(String::as_str) != Some("template"))

@@ -44,16 +44,11 @@ pub async fn projects(
     State(state): State<AppState>,
     signed: Signed<Viewer>,
 ) -> Result<Response, Response> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM projects")
-        .fetch_all(&state.db)
-        .await
-        .map_err(db_error)?;
-    let mut names: Vec<String> = rows.into_iter().map(|(n,)| n).collect();
-    names.extend(state.config.projects.keys().cloned());
-    names.sort();
-    names.dedup();
     let mut projects = Vec::new();
-    for name in names {
+    for name in crate::api::projects::names(&state)
+        .await
+        .map_err(db_error)?
+    {
         let row = match load(&state, &name).await {
             Ok(Some((stored, origin))) => ProjectRow {
                 journeys: stored.journey_names().join(", "),
