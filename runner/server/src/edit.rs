@@ -92,6 +92,26 @@ pub fn leaves(doc: &serde_yaml::Value) -> Vec<(Vec<String>, serde_yaml::Value)> 
     out
 }
 
+/// The path of the scalar a diagnostic at 1-based `line` and `column`
+/// points at (on that line, the last one starting at or before the
+/// column, else the first): where a check's error belongs in a form.
+pub fn path_at(text: &str, line: usize, column: usize) -> Option<Vec<String>> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let source = Source::from_text("edit.yaml".into(), "edit.yaml".into(), text.to_string());
+    let mut on_line: Vec<(usize, Vec<String>)> = leaves(&doc)
+        .into_iter()
+        .filter_map(|(path, _)| {
+            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+            let spot = source.value(&keys)?;
+            (spot.line == line).then_some((spot.column, path))
+        })
+        .collect();
+    on_line.sort_by_key(|(c, _)| *c);
+    let before = on_line.iter().rposition(|(c, _)| *c <= column);
+    let at = before.unwrap_or(0);
+    (!on_line.is_empty()).then(|| on_line.swap_remove(at).1)
+}
+
 /// The value at `path`.
 pub fn lookup<'a>(value: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a serde_yaml::Value> {
     path.iter().try_fold(value, |node, key| match node {
@@ -243,6 +263,16 @@ mod tests {
     fn changed_lines(a: &str, b: &str) -> usize {
         a.lines().zip(b.lines()).filter(|(x, y)| x != y).count()
             + a.lines().count().abs_diff(b.lines().count())
+    }
+
+    #[test]
+    fn a_position_names_the_value_there() {
+        let at = |line, column| path_at(JOURNEY, line, column).map(|p| p.join("."));
+        assert_eq!(at(7, 15).as_deref(), Some("steps.0.values.amount"));
+        // A flow mapping: the value at or before the column.
+        assert_eq!(at(9, 33).as_deref(), Some("steps.0.values.key.name"));
+        assert_eq!(at(9, 7).as_deref(), Some("steps.0.values.key.type"));
+        assert_eq!(at(1, 1), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blocks;
 pub mod config;
 mod credentials;
 pub mod db;

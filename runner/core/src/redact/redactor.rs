@@ -88,19 +88,23 @@ impl Inner {
 
     /// Matches that only a reading of base64 runs shows: a value wrapped
     /// across lines, and a value escaped before it was encoded.
-    fn base64_spans(&self, bytes: &[u8], regions: &[(usize, usize)], spans: &mut Vec<Span>) {
+    fn base64_spans(&self, bytes: &[u8], regions: &[scan::Region], spans: &mut Vec<Span>) {
         let min_run = self.min_escaped_run();
         let min = min_run.min(WRAP_WIDTH);
         let mut done = 0;
-        for &(first, last) in regions {
+        for &scan::Region {
+            start: first,
+            end: last,
+            facts,
+        } in regions
+        {
             // Most regions need no reading: no line break inside or after
             // them (so no wrapping), and no digit a pair spelling an escape
-            // needs (so no escaped value). Those are passed over in a few
-            // `memchr` passes; the others are split into exact runs.
+            // needs (so no escaped value): the pass says which. Those are
+            // passed over; the others are split into exact runs.
             let region = &bytes[first..last];
-            let wrapped =
-                memchr::memchr2(b'\n', b'\r', region).is_some() || base64run::wraps_at(bytes, last);
-            if !wrapped && (region.len() < min_run || !base64run::may_hold_escape_quickly(region)) {
+            let wrapped = facts.line_break || base64run::wraps_at(bytes, last);
+            if !wrapped && (region.len() < min_run || !facts.pair_digit) {
                 continue;
             }
             for (start, end) in base64run::runs(region, min) {

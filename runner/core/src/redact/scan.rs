@@ -2,11 +2,14 @@
 //! `%`) and where runs of base64 digits long enough to read may be.
 //!
 //! Almost every text holds no secret, so this pass is most of what reading
-//! escapes and base64 costs. On x86-64 with AVX2 it classifies 32 bytes at a
-//! time (two 16-entry tables indexed by each byte's nibbles, the usual
+//! escapes and base64 costs. On x86-64 with AVX2 it classifies 64 bytes at a
+//! step (two 16-entry tables indexed by each byte's nibbles, the usual
 //! `vpshufb` classifier), and finds runs of ones in the digit masks with
-//! shifts; the few places that may hold a long run are then read byte by
-//! byte. Elsewhere, `memchr3` and [`base64run::regions`] do the same work.
+//! shifts; where a long run may be, two more tables say what the run holds
+//! that matters ([`Facts`]), so a long run that needs no reading is passed
+//! over without another look. The few places that may hold a long run are
+//! then cut into runs byte by byte. Elsewhere, `memchr3` and
+//! [`base64run::regions`] do the same work.
 
 use super::base64run;
 
@@ -15,9 +18,41 @@ pub(super) struct Pass {
     /// The text holds a `\`, `&` or `%`.
     pub(super) escapes: bool,
     /// Where the runs of at least `min` digits are (see
-    /// [`base64run::regions`]).
-    pub(super) regions: Vec<(usize, usize)>,
+    /// [`base64run::regions`]), in order.
+    pub(super) regions: Vec<Region>,
 }
+
+/// A place that may hold long runs of digits (see [`base64run::regions`]).
+pub(super) struct Region {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    /// What its runs and the byte after each may hold (or more: a fact may
+    /// come from a byte near the region).
+    pub(super) facts: Facts,
+}
+
+/// What the runs of a region hold besides digits, and the byte after each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Facts {
+    /// A line break (`\n` or `\r`): a run may be wrapped.
+    pub(super) line_break: bool,
+    /// A digit that a pair spelling an escape needs (see
+    /// [`base64run::may_hold_escape_quickly`]).
+    pub(super) pair_digit: bool,
+}
+
+impl Facts {
+    /// The facts of `bytes`, looked at byte by byte (`memchr`).
+    fn of(bytes: &[u8]) -> Facts {
+        Facts {
+            line_break: memchr::memchr2(b'\n', b'\r', bytes).is_some(),
+            pair_digit: base64run::may_hold_escape_quickly(bytes),
+        }
+    }
+}
+
+/// Bytes that may hold long runs (`start..end`), and what those runs hold.
+type Range = ((usize, usize), Facts);
 
 /// The pass over `text`, for runs of at least `min` digits.
 pub(super) fn pass(text: &[u8], min: usize) -> Pass {
@@ -26,11 +61,15 @@ pub(super) fn pass(text: &[u8], min: usize) -> Pass {
         // SAFETY: the CPU has AVX2, checked just above.
         let (escapes, ranges) = unsafe { avx2::classify(text, min) };
         let mut regions = Vec::new();
-        for (from, to) in ranges {
+        for ((from, to), facts) in ranges {
             regions.extend(
                 base64run::regions(&text[from..to], min)
                     .into_iter()
-                    .map(|(s, e)| (from + s, from + e)),
+                    .map(|(s, e)| Region {
+                        start: from + s,
+                        end: from + e,
+                        facts,
+                    }),
             );
         }
         return Pass { escapes, regions };
@@ -42,7 +81,15 @@ pub(super) fn pass(text: &[u8], min: usize) -> Pass {
 fn scalar(text: &[u8], min: usize) -> Pass {
     Pass {
         escapes: memchr::memchr3(b'\\', b'&', b'%', text).is_some(),
-        regions: base64run::regions(text, min),
+        regions: base64run::regions(text, min)
+            .into_iter()
+            .map(|(start, end)| Region {
+                start,
+                end,
+                // The byte after it too: a line break there wraps a run.
+                facts: Facts::of(&text[start..(end + 1).min(text.len())]),
+            })
+            .collect(),
     }
 }
 
@@ -62,26 +109,11 @@ fn has_run(window: u64, k: u32) -> bool {
     x & (x >> (k - p)) != 0
 }
 
-/// Chunks of 32 bytes in a row that may hold a long run, widened by two
-/// chunks on each side (so the runs' ends are inside) and merged.
-fn ranges(candidates: &[usize], len: usize) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for &chunk in candidates {
-        let from = chunk.saturating_sub(3) * 32;
-        let to = ((chunk + 3) * 32).min(len);
-        match out.last_mut() {
-            Some(last) if last.1 >= from => last.1 = to,
-            _ => out.push((from, to)),
-        }
-    }
-    out
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{has_run, ranges};
+    use super::{Facts, Range, has_run};
 
     // Class bits: the five groups of base64 digits, then the escapes.
     // `+ - /`: high nibble 2, low B D F.
@@ -146,19 +178,96 @@ mod avx2 {
         t
     };
 
+    // The facts' classes: a pair's digits by their high nibble
+    // (`1`; `C F J`; `S V X`; `c i l m`; `y`), and line breaks.
+    const PAIR: u8 = 0b1_1111;
+    const LINE_BREAK: u8 = 0b10_0000;
+
+    /// The facts' classes a byte's high nibble allows.
+    const FACT_HIGH: [u8; 16] = {
+        let mut t = [0u8; 16];
+        t[0] = LINE_BREAK;
+        let mut h = 3;
+        while h <= 7 {
+            t[h] = 1 << (h - 3);
+            h += 1;
+        }
+        t
+    };
+
+    /// The facts' classes a byte's low nibble allows.
+    const FACT_LOW: [u8; 16] = {
+        let mut t = [0u8; 16];
+        t[0x1] = 1;
+        t[0x3] = 2 | 4 | 8;
+        t[0x6] = 2 | 4;
+        t[0x8] = 4;
+        t[0x9] = 8 | 16;
+        t[0xA] = 2 | LINE_BREAK;
+        t[0xC] = 8;
+        t[0xD] = 8 | LINE_BREAK;
+        t
+    };
+
+    /// The facts' classes of the last `n` of 64 bytes, or-ed together.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn block_facts(block: &[u8; 64], n: u32, high: __m256i, low: __m256i) -> __m256i {
+        // SAFETY: `block` is 64 readable bytes; the loads are unaligned.
+        let (first, second) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast()),
+                _mm256_loadu_si256(block[32..].as_ptr().cast()),
+            )
+        };
+        // Byte `i` counts when `i >= 64 - n`, i.e. `i > 63 - n`.
+        let index = _mm256_setr_epi8(
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+            24, 25, 26, 27, 28, 29, 30, 31,
+        );
+        let below = 63 - n.min(64) as i32;
+        let first_kept = _mm256_cmpgt_epi8(index, _mm256_set1_epi8(below as i8));
+        let second_kept = _mm256_cmpgt_epi8(index, _mm256_set1_epi8((below - 32).max(-1) as i8));
+        _mm256_or_si256(
+            _mm256_and_si256(lookup(first, high, low), first_kept),
+            _mm256_and_si256(lookup(second, high, low), second_kept),
+        )
+    }
+
+    /// The facts or-ed into `seen`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn reduce(seen: __m256i, break_after: bool) -> Facts {
+        let has = |bits: u8| {
+            let masked = _mm256_and_si256(seen, _mm256_set1_epi8(bits as i8));
+            _mm256_testz_si256(masked, masked) == 0
+        };
+        Facts {
+            line_break: break_after || has(LINE_BREAK),
+            pair_digit: has(PAIR),
+        }
+    }
+
+    /// Each byte's classes in the two tables.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lookup(bytes: __m256i, high: __m256i, low: __m256i) -> __m256i {
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), _mm256_set1_epi8(0x0F));
+        // A byte with its top bit set makes `vpshufb` give 0: a byte of
+        // 0x80 or more is in no class, as it should be.
+        _mm256_and_si256(
+            _mm256_shuffle_epi8(high, hi),
+            _mm256_shuffle_epi8(low, bytes),
+        )
+    }
+
     /// The classes of 32 bytes, and their digit bits as a mask.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn classes(chunk: &[u8; 32], high: __m256i, low: __m256i) -> (__m256i, u32) {
         // SAFETY: `chunk` is 32 readable bytes; the load is unaligned.
         let bytes = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bytes), _mm256_set1_epi8(0x0F));
-        // A byte with its top bit set makes `vpshufb` give 0: a byte of
-        // 0x80 or more is in no class, as it should be.
-        let class = _mm256_and_si256(
-            _mm256_shuffle_epi8(high, hi),
-            _mm256_shuffle_epi8(low, bytes),
-        );
+        let class = lookup(bytes, high, low);
         // Digit bits are at most 0x1F: adding 0x7F sets the top bit of a
         // byte that has any, which `vpmovmskb` reads.
         let digit = _mm256_and_si256(class, _mm256_set1_epi8(DIGIT as i8));
@@ -185,43 +294,81 @@ mod avx2 {
     }
 
     /// Whether `text` holds an escape, and the ranges that may hold a run
-    /// of `min` digits or more.
+    /// of `min` digits or more with their facts.
+    ///
+    /// A range is the blocks of 64 bytes that may hold a long run, widened
+    /// by 96 bytes each way (so the runs' ends are inside), merged. A run
+    /// of `k` digits or more lies in blocks that have its digits from the
+    /// `k`-th on (each is found: a run inside it, or one the block before
+    /// carried on) and in the digits that end the block before them
+    /// (`k <= 33`); the byte after it is in its last block or the first of
+    /// the one after. The facts are those bytes'.
     ///
     /// # Safety
     ///
     /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn classify(text: &[u8], min: usize) -> (bool, Vec<(usize, usize)>) {
+    pub(super) unsafe fn classify(text: &[u8], min: usize) -> (bool, Vec<Range>) {
         let (high, low) = (table(&HIGH), table(&LOW));
+        let (fact_high, fact_low) = (table(&FACT_HIGH), table(&FACT_LOW));
         // A run of `min` ones need not fit one window of 64 bits; one of 33
         // always does, and it is enough to say where to look.
         let k = min.clamp(1, 33) as u32;
         let mut seen = _mm256_setzero_si256();
-        let mut candidates = Vec::new();
-        let mut previous = 0u32;
-        let chunks = text.chunks_exact(32);
-        let tail = chunks.remainder();
-        for (i, chunk) in chunks.enumerate() {
-            let chunk: &[u8; 32] = chunk.try_into().unwrap_or(&[0; 32]);
-            let (class, digits) = classes(chunk, high, low);
-            seen = _mm256_or_si256(seen, class);
-            if has_run(u64::from(previous) | u64::from(digits) << 32, k) {
-                candidates.push(i);
+        let mut out: Vec<Range> = Vec::new();
+        // The facts' classes of the range being made.
+        let mut facts = _mm256_setzero_si256();
+        // A line break just after a run that ends where a block does.
+        let mut break_after = false;
+        // The digits at the end of the block before, as ones in a row.
+        let mut carried = 0u32;
+        let mut before: &[u8; 64] = &[0; 64];
+        let mut before_found = false;
+        let (blocks, tail) = text.as_chunks::<64>();
+        let mut last = [0u8; 64];
+        last[..tail.len()].copy_from_slice(tail);
+        // Bytes past the text are zeros: in no class.
+        let padded = (!tail.is_empty()).then_some(&last);
+        for (i, block) in blocks.iter().chain(padded).enumerate() {
+            let (halves, _) = block.as_chunks::<32>();
+            let (first, low_digits) = classes(&halves[0], high, low);
+            let (second, high_digits) = classes(&halves[1], high, low);
+            seen = _mm256_or_si256(seen, _mm256_or_si256(first, second));
+            let digits = u64::from(low_digits) | u64::from(high_digits) << 32;
+            // A run inside the block, or one the block before began.
+            let found = has_run(digits, k) || carried + digits.trailing_ones() >= k;
+            if found {
+                let from = (2 * i).saturating_sub(3) * 32;
+                let to = ((2 * i + 4) * 32).min(text.len());
+                match out.last_mut() {
+                    Some(((_, end), _)) if *end >= from => *end = to,
+                    previous => {
+                        if let Some((_, done)) = previous {
+                            *done = reduce(facts, break_after);
+                        }
+                        (facts, break_after) = (_mm256_setzero_si256(), false);
+                        out.push(((from, to), Facts::default()));
+                    }
+                }
+                // Of the block before, only the digits a run here began with.
+                if !before_found && carried > 0 {
+                    let run = block_facts(before, carried, fact_high, fact_low);
+                    facts = _mm256_or_si256(facts, run);
+                }
+                facts = _mm256_or_si256(facts, block_facts(block, 64, fact_high, fact_low));
+            } else if before_found {
+                // Of the block after, only the byte after a run that ended
+                // with the block before (a digit there would carry it on).
+                break_after |= matches!(block[0], b'\n' | b'\r');
             }
-            previous = digits;
+            carried = digits.leading_ones();
+            before = block;
+            before_found = found;
         }
-        if !tail.is_empty() {
-            // Bytes past the text are zeros: in no class.
-            let mut last = [0u8; 32];
-            last[..tail.len()].copy_from_slice(tail);
-            let (class, digits) = classes(&last, high, low);
-            seen = _mm256_or_si256(seen, class);
-            if has_run(u64::from(previous) | u64::from(digits) << 32, k) {
-                candidates.push(text.len() / 32);
-            }
+        if let Some((_, done)) = out.last_mut() {
+            *done = reduce(facts, break_after);
         }
-        let escapes = any_escape(seen);
-        (escapes, ranges(&candidates, text.len()))
+        (any_escape(seen), out)
     }
 }
 
@@ -261,10 +408,44 @@ mod tests {
             let plain = scalar(&text, min);
             prop_assert_eq!(vector.escapes, plain.escapes);
             for (start, end) in base64run::runs(&text, min) {
-                prop_assert!(
-                    vector.regions.iter().any(|&(s, e)| s <= start && end <= e),
-                    "run {start}..{end} outside {:?}", vector.regions
-                );
+                let region = vector.regions.iter().find(|r| r.start <= start && end <= r.end);
+                prop_assert!(region.is_some(), "run {start}..{end} outside every region");
+                // What the run and the byte after it hold is in the facts.
+                let exact = Facts::of(&text[start..(end + 1).min(text.len())]);
+                prop_assert!(region.is_some_and(|r| covers(r.facts, exact)), "run {start}..{end}");
+            }
+        }
+    }
+
+    /// Whether `wide` says all that `exact` says.
+    fn covers(wide: Facts, exact: Facts) -> bool {
+        (wide.line_break || !exact.line_break) && (wide.pair_digit || !exact.pair_digit)
+    }
+
+    /// Every byte is classed for the facts as the scalar passes class it,
+    /// inside a run and just after it, at every place of a block and its tail.
+    #[test]
+    fn every_byte_is_classed_right_for_the_facts() {
+        for byte in 0..=255u8 {
+            for len in [40, 63, 64, 65, 100, 130] {
+                for at in [0, 1, 31, 32, 33, len / 2, len - 2] {
+                    let mut text = vec![b'a'; len + 2];
+                    text[len] = b' ';
+                    text[at] = byte;
+                    if at == len - 2 {
+                        text[len] = byte;
+                    }
+                    let found = pass(&text, 8);
+                    for run in base64run::runs(&text, 8) {
+                        let exact = Facts::of(&text[run.0..(run.1 + 1).min(text.len())]);
+                        let region = found
+                            .regions
+                            .iter()
+                            .find(|r| r.start <= run.0 && run.1 <= r.end);
+                        let region = region.unwrap_or_else(|| panic!("{byte:#x} {len} {at}"));
+                        assert!(covers(region.facts, exact), "{byte:#x} {len} {at}");
+                    }
+                }
             }
         }
     }

@@ -347,7 +347,7 @@ pub async fn events(
 }
 
 /// Whether an event is the run's last.
-fn is_last(event: &str) -> bool {
+pub(crate) fn is_last(event: &str) -> bool {
     event.starts_with("{\"event\":\"run_finished\"")
 }
 

@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 
 use super::draft::{denied, environment_variables, journey_yaml, template_facts};
 use super::page::{self, Choice, PlaceholderView, SourceOption, StepDraft};
+use super::save::Refusal;
 use super::session::{Signed, refuse};
 use super::{FormData, render};
 use crate::api::projects::{Origin, load};
@@ -167,13 +168,16 @@ pub async fn values(
     Ok(render(&page))
 }
 
+/// A name a journey or step may have: letters, digits, `-` and `_`.
+pub(super) fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
 fn check_first(stored: &StoredProject, journey: &str, steps: &[StepDraft]) -> Option<String> {
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 100
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-    };
+    let plain = plain_name;
     if !plain(journey) {
         return Some("The journey's name: letters, digits, `-` and `_`.".into());
     }
@@ -225,86 +229,24 @@ fn second_page(
     form: &FormData,
     error: Option<String>,
 ) -> page::BuildValues {
-    let variables = environment_variables(stored, environment);
     let mut views = Vec::new();
     let mut earlier_captures: Vec<(String, String)> = Vec::new();
     for step in steps {
-        let (placeholders, host) = template_facts(stored, &step.template, environment);
-        let mut fields = Vec::new();
-        for name in placeholders {
-            let key = format!("v_{}_{name}", step.index);
-            let chosen = form.get(&format!("{key}_source"));
-            let default = if variables.contains_key(&name) {
-                "variable"
-            } else {
-                "literal"
-            };
-            let source = if chosen.is_empty() { default } else { chosen };
-            let secrets = registry
-                .iter()
-                .map(|s| {
-                    let why = denied(s, journey, environment, host.as_deref());
-                    SourceOption {
-                        value: s.name.clone(),
-                        label: match &why {
-                            Some(why) => format!("{} (not allowed: {why})", s.name),
-                            None => s.name.clone(),
-                        },
-                        disabled: why.is_some(),
-                        selected: form.get(&format!("{key}_secret")) == s.name,
-                    }
-                })
-                .collect();
-            let captures = earlier_captures
-                .iter()
-                .map(|(step_id, capture)| {
-                    let value = format!("{step_id}.{capture}");
-                    SourceOption {
-                        selected: form.get(&format!("{key}_capture")) == value,
-                        label: format!("{capture} (from {step_id})"),
-                        value,
-                        disabled: false,
-                    }
-                })
-                .collect();
-            fields.push(PlaceholderView {
-                key: key.clone(),
-                name: name.clone(),
-                sources: SOURCES
-                    .iter()
-                    .filter(|(kind, _)| *kind != "variable" || variables.contains_key(&name))
-                    .map(|(kind, label)| SourceOption {
-                        value: kind.to_string(),
-                        label: label.to_string(),
-                        disabled: false,
-                        selected: *kind == source,
-                    })
-                    .collect(),
-                // A pasted credential is refused, and not shown again.
-                literal: Some(form.get(&format!("{key}_literal")))
-                    .filter(|l| credentials::shaped_like_credential(l).is_none())
-                    .unwrap_or("")
-                    .to_string(),
-                input: form.get(&format!("{key}_input")).to_string(),
-                secrets,
-                captures,
-            });
-        }
-        let captures_text = form.get(&format!("c_{}", step.index)).to_string();
-        for line in captures_text.lines() {
+        let view = step_view(
+            stored,
+            registry,
+            journey,
+            environment,
+            step,
+            form,
+            &earlier_captures,
+        );
+        for line in view.captures.lines() {
             if let Some((name, _)) = line.split_once('=') {
                 earlier_captures.push((step.id.clone(), name.trim().to_string()));
             }
         }
-        views.push(page::StepValues {
-            index: step.index,
-            id: step.id.clone(),
-            template: step.template.clone(),
-            host: host.unwrap_or_else(|| "an unknown host".into()),
-            fields,
-            captures: captures_text,
-            status: form.get(&format!("s_{}", step.index)).to_string(),
-        });
+        views.push(view);
     }
     page::BuildValues {
         chrome: signed.chrome(),
@@ -315,6 +257,95 @@ fn second_page(
         steps: views,
         error,
         saved: None,
+    }
+}
+
+/// One step's value sources as the form has them: a source per
+/// placeholder, the secret picker (what this journey may use here and send
+/// to the step's host; the rest disabled with the reason), the capture
+/// picker (`earlier_captures`: step id and capture name), its captures and
+/// expected status.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn step_view(
+    stored: &StoredProject,
+    registry: &[SecretPolicy],
+    journey: &str,
+    environment: &str,
+    step: &StepDraft,
+    form: &FormData,
+    earlier_captures: &[(String, String)],
+) -> page::StepValues {
+    let variables = environment_variables(stored, environment);
+    let (placeholders, host) = template_facts(stored, &step.template, environment);
+    let mut fields = Vec::new();
+    for name in placeholders {
+        let key = format!("v_{}_{name}", step.index);
+        let chosen = form.get(&format!("{key}_source"));
+        let default = if variables.contains_key(&name) {
+            "variable"
+        } else {
+            "literal"
+        };
+        let source = if chosen.is_empty() { default } else { chosen };
+        let secrets = registry
+            .iter()
+            .map(|s| {
+                let why = denied(s, journey, environment, host.as_deref());
+                SourceOption {
+                    value: s.name.clone(),
+                    label: match &why {
+                        Some(why) => format!("{} (not allowed: {why})", s.name),
+                        None => s.name.clone(),
+                    },
+                    disabled: why.is_some(),
+                    selected: form.get(&format!("{key}_secret")) == s.name,
+                }
+            })
+            .collect();
+        let captures = earlier_captures
+            .iter()
+            .map(|(step_id, capture)| {
+                let value = format!("{step_id}.{capture}");
+                SourceOption {
+                    selected: form.get(&format!("{key}_capture")) == value,
+                    label: format!("{capture} (from {step_id})"),
+                    value,
+                    disabled: false,
+                }
+            })
+            .collect();
+        fields.push(PlaceholderView {
+            key: key.clone(),
+            name: name.clone(),
+            sources: SOURCES
+                .iter()
+                .filter(|(kind, _)| *kind != "variable" || variables.contains_key(&name))
+                .map(|(kind, label)| SourceOption {
+                    value: kind.to_string(),
+                    label: label.to_string(),
+                    disabled: false,
+                    selected: *kind == source,
+                })
+                .collect(),
+            // A pasted credential is refused, and not shown again.
+            literal: Some(form.get(&format!("{key}_literal")))
+                .filter(|l| credentials::shaped_like_credential(l).is_none())
+                .unwrap_or("")
+                .to_string(),
+            input: form.get(&format!("{key}_input")).to_string(),
+            secrets,
+            captures,
+            error: None,
+        });
+    }
+    page::StepValues {
+        index: step.index,
+        id: step.id.clone(),
+        template: step.template.clone(),
+        host: host.unwrap_or_else(|| "an unknown host".into()),
+        fields,
+        captures: form.get(&format!("c_{}", step.index)).to_string(),
+        status: form.get(&format!("s_{}", step.index)).to_string(),
     }
 }
 
@@ -333,8 +364,9 @@ pub async fn save(
     let registry = registry::all(&state.db)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let refuse_with = |error: String| -> Response {
-        let page = second_page(
+    // The check's error, also at the placeholder it names (`v_STEP_NAME`).
+    let refuse_at = |error: String, at: Option<(String, String)>| -> Response {
+        let mut page = second_page(
             &signed,
             &project,
             &stored,
@@ -345,8 +377,15 @@ pub async fn save(
             &form,
             Some(error),
         );
+        if let Some((key, why)) = at {
+            let fields = page.steps.iter_mut().flat_map(|s| s.fields.iter_mut());
+            if let Some(field) = fields.into_iter().find(|f| f.key == key) {
+                field.error = Some(why);
+            }
+        }
         (StatusCode::BAD_REQUEST, render(&page)).into_response()
     };
+    let refuse_with = |error: String| refuse_at(error, None);
     if let Some(error) = check_first(&stored, &journey, &steps) {
         return Ok(refuse_with(error));
     }
@@ -376,7 +415,16 @@ pub async fn save(
         });
     let plans = match checked {
         Ok(plans) => plans,
-        Err(e) => return Ok(refuse_with(e.to_string())),
+        Err(e) => {
+            let refusal = Refusal::of(&e, &format!("journeys/{journey}.yaml"), &yaml);
+            let at = refusal.at.and_then(|(path, why)| match path.as_slice() {
+                [steps, step, values, name, ..] if steps == "steps" && values == "values" => {
+                    Some((format!("v_{step}_{name}"), why))
+                }
+                _ => None,
+            });
+            return Ok(refuse_at(refusal.message, at));
+        }
     };
     if let Some(why) = registry::refusal(&plans, &registry) {
         return Ok(refuse_with(why));

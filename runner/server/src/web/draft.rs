@@ -128,114 +128,125 @@ pub(super) fn journey_yaml(
     );
     let mut list = Vec::new();
     for step in steps {
-        let mut map = serde_yaml::Mapping::new();
-        map.insert("id".into(), step.id.clone().into());
-        map.insert("template".into(), step.template.clone().into());
-        let (placeholders, _) = template_facts(stored, &step.template, environment);
-        let mut values = serde_yaml::Mapping::new();
-        for name in placeholders {
-            let key = format!("v_{}_{name}", step.index);
-            let mut source = serde_yaml::Mapping::new();
-            match form.get(&format!("{key}_source")) {
-                "variable" | "" => continue,
-                "literal" => {
-                    let literal = form.get(&format!("{key}_literal"));
-                    if let Some(what) = credentials::shaped_like_credential(literal) {
-                        return Err(format!(
-                            "Step `{}`, `{name}`: this literal looks like a credential ({what}). A journey never holds one: register it as a secret (Admin > Secrets management) and choose \"a secret, by name\".",
-                            step.id
-                        ));
-                    }
-                    // Typed as YAML reads it: `1200` a number, `true` a
-                    // boolean, anything else text.
-                    let typed = match serde_yaml::from_str::<serde_yaml::Value>(literal) {
-                        Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
-                        _ => literal.into(),
-                    };
-                    values.insert(name.clone().into(), typed);
-                    continue;
-                }
-                "input" => {
-                    let input = form.get(&format!("{key}_input")).trim();
-                    source.insert("type".into(), "input".into());
-                    source.insert(
-                        "name".into(),
-                        if input.is_empty() {
-                            name.clone()
-                        } else {
-                            input.to_string()
-                        }
-                        .into(),
-                    );
-                }
-                "secret" => {
-                    let secret = form.get(&format!("{key}_secret"));
-                    if secret.is_empty() {
-                        return Err(format!("Step `{}`, `{name}`: choose a secret.", step.id));
-                    }
-                    source.insert("type".into(), "secret".into());
-                    source.insert("name".into(), secret.into());
-                }
-                "capture" => {
-                    let Some((from, capture)) = form.get(&format!("{key}_capture")).split_once('.')
-                    else {
-                        return Err(format!(
-                            "Step `{}`, `{name}`: choose a capture of an earlier step.",
-                            step.id
-                        ));
-                    };
-                    source.insert("type".into(), "capture".into());
-                    source.insert("step".into(), from.into());
-                    source.insert("name".into(), capture.into());
-                }
-                "generate" => {
-                    source.insert("type".into(), "generate".into());
-                    source.insert("kind".into(), "uuid".into());
-                }
-                other => {
-                    return Err(format!(
-                        "Step `{}`, `{name}`: unknown source `{other}`.",
-                        step.id
-                    ));
-                }
-            }
-            values.insert(name.clone().into(), serde_yaml::Value::Mapping(source));
-        }
-        if !values.is_empty() {
-            map.insert("values".into(), serde_yaml::Value::Mapping(values));
-        }
-        let mut captures = serde_yaml::Mapping::new();
-        for line in form
-            .get(&format!("c_{}", step.index))
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        {
-            let Some((name, path)) = line.split_once('=') else {
-                return Err(format!(
-                    "Step `{}`: a capture is `name = $.json.path`.",
-                    step.id
-                ));
-            };
-            captures.insert(name.trim().into(), path.trim().into());
-        }
-        if !captures.is_empty() {
-            map.insert("capture".into(), serde_yaml::Value::Mapping(captures));
-        }
-        let status = form.get(&format!("s_{}", step.index)).trim();
-        if !status.is_empty() {
-            let code: u16 = status
-                .parse()
-                .map_err(|_| format!("Step `{}`: the expected status is a number.", step.id))?;
-            let mut expect = serde_yaml::Mapping::new();
-            expect.insert(
-                "status".into(),
-                serde_yaml::Value::Number(u64::from(code).into()),
-            );
-            map.insert("expect".into(), serde_yaml::Value::Mapping(expect));
-        }
-        list.push(serde_yaml::Value::Mapping(map));
+        list.push(step_value(form, step, stored, environment)?);
     }
     out.insert("steps".into(), serde_yaml::Value::Sequence(list));
     serde_yaml::to_string(&out).map_err(|e| e.to_string())
+}
+
+/// One step the form describes (its fields named by `step.index`), or why
+/// not.
+pub(super) fn step_value(
+    form: &FormData,
+    step: &StepDraft,
+    stored: &StoredProject,
+    environment: &str,
+) -> Result<serde_yaml::Value, String> {
+    let mut map = serde_yaml::Mapping::new();
+    map.insert("id".into(), step.id.clone().into());
+    map.insert("template".into(), step.template.clone().into());
+    let (placeholders, _) = template_facts(stored, &step.template, environment);
+    let mut values = serde_yaml::Mapping::new();
+    for name in placeholders {
+        let key = format!("v_{}_{name}", step.index);
+        let mut source = serde_yaml::Mapping::new();
+        match form.get(&format!("{key}_source")) {
+            "variable" | "" => continue,
+            "literal" => {
+                let literal = form.get(&format!("{key}_literal"));
+                if let Some(what) = credentials::shaped_like_credential(literal) {
+                    return Err(format!(
+                        "Step `{}`, `{name}`: this literal looks like a credential ({what}). A journey never holds one: register it as a secret (Admin > Secrets management) and choose \"a secret, by name\".",
+                        step.id
+                    ));
+                }
+                // Typed as YAML reads it: `1200` a number, `true` a
+                // boolean, anything else text.
+                let typed = match serde_yaml::from_str::<serde_yaml::Value>(literal) {
+                    Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
+                    _ => literal.into(),
+                };
+                values.insert(name.clone().into(), typed);
+                continue;
+            }
+            "input" => {
+                let input = form.get(&format!("{key}_input")).trim();
+                source.insert("type".into(), "input".into());
+                source.insert(
+                    "name".into(),
+                    if input.is_empty() {
+                        name.clone()
+                    } else {
+                        input.to_string()
+                    }
+                    .into(),
+                );
+            }
+            "secret" => {
+                let secret = form.get(&format!("{key}_secret"));
+                if secret.is_empty() {
+                    return Err(format!("Step `{}`, `{name}`: choose a secret.", step.id));
+                }
+                source.insert("type".into(), "secret".into());
+                source.insert("name".into(), secret.into());
+            }
+            "capture" => {
+                let Some((from, capture)) = form.get(&format!("{key}_capture")).split_once('.')
+                else {
+                    return Err(format!(
+                        "Step `{}`, `{name}`: choose a capture of an earlier step.",
+                        step.id
+                    ));
+                };
+                source.insert("type".into(), "capture".into());
+                source.insert("step".into(), from.into());
+                source.insert("name".into(), capture.into());
+            }
+            "generate" => {
+                source.insert("type".into(), "generate".into());
+                source.insert("kind".into(), "uuid".into());
+            }
+            other => {
+                return Err(format!(
+                    "Step `{}`, `{name}`: unknown source `{other}`.",
+                    step.id
+                ));
+            }
+        }
+        values.insert(name.clone().into(), serde_yaml::Value::Mapping(source));
+    }
+    if !values.is_empty() {
+        map.insert("values".into(), serde_yaml::Value::Mapping(values));
+    }
+    let mut captures = serde_yaml::Mapping::new();
+    for line in form
+        .get(&format!("c_{}", step.index))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let Some((name, path)) = line.split_once('=') else {
+            return Err(format!(
+                "Step `{}`: a capture is `name = $.json.path`.",
+                step.id
+            ));
+        };
+        captures.insert(name.trim().into(), path.trim().into());
+    }
+    if !captures.is_empty() {
+        map.insert("capture".into(), serde_yaml::Value::Mapping(captures));
+    }
+    let status = form.get(&format!("s_{}", step.index)).trim();
+    if !status.is_empty() {
+        let code: u16 = status
+            .parse()
+            .map_err(|_| format!("Step `{}`: the expected status is a number.", step.id))?;
+        let mut expect = serde_yaml::Mapping::new();
+        expect.insert(
+            "status".into(),
+            serde_yaml::Value::Number(u64::from(code).into()),
+        );
+        map.insert("expect".into(), serde_yaml::Value::Mapping(expect));
+    }
+    Ok(serde_yaml::Value::Mapping(map))
 }

@@ -7,19 +7,20 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use indexmap::IndexMap;
 
-use super::page::{self, EditField, SourceOption};
+use super::draft::step_value;
+use super::page::{self, EditField, SourceOption, StepDraft};
+use super::save::{Refusal, check_file, store};
 use super::session::{Signed, refuse};
-use super::{FormData, render};
+use super::{FormData, build, render};
 use crate::auth::{Builder, hash_token};
+use crate::blocks::{StepChange, change_steps};
 use crate::credentials;
 use crate::edit::{diff, replace_scalar};
 use crate::error::ApiError;
-use crate::project::{StoredProject, plan_all};
+use crate::project::StoredProject;
 use crate::registry::{self, SecretPolicy};
 use crate::state::AppState;
-use reqflo_core::plan::InputMode;
 
 async fn journey_text(
     state: &AppState,
@@ -47,7 +48,7 @@ fn leaves(doc: &serde_yaml::Value) -> Vec<(Vec<String>, serde_yaml::Value)> {
     out
 }
 
-fn text_of(value: &serde_yaml::Value) -> String {
+pub(super) fn text_of(value: &serde_yaml::Value) -> String {
     match value {
         serde_yaml::Value::String(s) => s.clone(),
         serde_yaml::Value::Null => String::new(),
@@ -76,6 +77,7 @@ fn fields(
     registry: &[SecretPolicy],
     journey: &str,
     form: Option<&FormData>,
+    field_error: Option<&(String, String)>,
 ) -> Vec<EditField> {
     leaves(doc)
         .into_iter()
@@ -111,6 +113,9 @@ fn fields(
             };
             EditField {
                 id: format!("field-{i}"),
+                error: field_error
+                    .filter(|(field, _)| *field == name)
+                    .map(|(_, why)| why.clone()),
                 name,
                 label: path.join("."),
                 value,
@@ -120,37 +125,239 @@ fn fields(
         .collect()
 }
 
+/// What an edit page shows besides the values.
+struct Extra {
+    diff: Option<String>,
+    /// The diff waits for "Save these changes" (else it is what was saved).
+    confirming: bool,
+    /// A check's error at the field it names (`f:` and the path).
+    field_error: Option<(String, String)>,
+    error: Option<String>,
+    notice: Option<String>,
+    pending: String,
+    adding: Option<StepDraft>,
+}
+
+impl Extra {
+    fn none() -> Extra {
+        Extra {
+            diff: None,
+            confirming: false,
+            field_error: None,
+            error: None,
+            notice: None,
+            pending: String::new(),
+            adding: None,
+        }
+    }
+}
+
+/// Everything an edit page needs.
+struct Editing<'a> {
+    signed: &'a Signed<Builder>,
+    stored: &'a StoredProject,
+    registry: &'a [SecretPolicy],
+    project: &'a str,
+    journey: &'a str,
+}
+
+impl Editing<'_> {
+    /// The page for `text` (values as typed in `form` when given).
+    fn page(&self, text: &str, form: Option<&FormData>, extra: Extra) -> page::BuildEdit {
+        let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or(serde_yaml::Value::Null);
+        let environment = self.environment(form);
+        let adding = extra.adding.as_ref().map(|draft| {
+            let empty = FormData::default();
+            build::step_view(
+                self.stored,
+                self.registry,
+                self.journey,
+                &environment,
+                draft,
+                form.unwrap_or(&empty),
+                &captures_of(&doc),
+            )
+        });
+        page::BuildEdit {
+            chrome: self.signed.chrome(),
+            fields: fields(
+                &doc,
+                self.registry,
+                self.journey,
+                form,
+                extra.field_error.as_ref(),
+            ),
+            base: hash_token(text),
+            project: self.project.to_string(),
+            journey: self.journey.to_string(),
+            confirming: extra.confirming && extra.diff.is_some(),
+            diff: extra.diff,
+            error: extra.error,
+            notice: extra.notice,
+            steps: rows(&doc),
+            pending: extra.pending,
+            adding,
+            templates: self.stored.template_names(),
+            environments: self
+                .stored
+                .environment_names()
+                .into_iter()
+                .map(|e| page::Choice {
+                    selected: e == environment,
+                    value: e,
+                })
+                .collect(),
+            environment,
+            add_id: form
+                .map(|f| f.get("add_id").to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The environment a new step's pickers answer for: the one chosen, else
+    /// the project's first.
+    fn environment(&self, form: Option<&FormData>) -> String {
+        let names = self.stored.environment_names();
+        let chosen = form.map(|f| f.get("add_environment")).unwrap_or_default();
+        if names.iter().any(|n| n == chosen) {
+            return chosen.to_string();
+        }
+        names.into_iter().next().unwrap_or_default()
+    }
+}
+
+/// The steps as rows: id (or place) and template.
+fn rows(doc: &serde_yaml::Value) -> Vec<page::StepRow> {
+    let steps = doc
+        .get("steps")
+        .and_then(serde_yaml::Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| page::StepRow {
+            index,
+            id: step
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| format!("{}", index + 1), str::to_string),
+            template: step
+                .get("template")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_string(),
+            first: index == 0,
+            last: index + 1 == steps.len(),
+        })
+        .collect()
+}
+
+/// Every capture of the journey's steps that have an id: (step, capture).
+fn captures_of(doc: &serde_yaml::Value) -> Vec<(String, String)> {
+    let steps = doc
+        .get("steps")
+        .and_then(serde_yaml::Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for step in steps {
+        let (Some(id), Some(captures)) = (
+            step.get("id").and_then(|v| v.as_str()),
+            step.get("capture").and_then(|v| v.as_mapping()),
+        ) else {
+            continue;
+        };
+        for name in captures.keys().filter_map(|k| k.as_str()) {
+            out.push((id.to_string(), name.to_string()));
+        }
+    }
+    out
+}
+
 /// `GET /build/{project}/edit/{journey}`.
 pub async fn page(
     State(state): State<AppState>,
     signed: Signed<Builder>,
     Path((project, journey)): Path<(String, String)>,
 ) -> Result<Response, Response> {
-    let (_, text) = journey_text(&state, &project, &journey).await?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or(serde_yaml::Value::Null);
+    let (stored, text) = journey_text(&state, &project, &journey).await?;
     let registry = registry::all(&state.db)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let page = page::BuildEdit {
-        chrome: signed.chrome(),
-        fields: fields(&doc, &registry, &journey, None),
-        base: hash_token(&text),
-        project,
-        journey,
-        diff: None,
-        error: None,
-        notice: None,
+    let editing = Editing {
+        signed: &signed,
+        stored: &stored,
+        registry: &registry,
+        project: &project,
+        journey: &journey,
     };
-    Ok(render(&page))
+    Ok(render(&editing.page(&text, None, Extra::none())))
+}
+
+/// The step the "Add a step" part describes: first its id and template
+/// (`add_id`, `add_template`), then with its value sources (`adding`, and
+/// the fields of step `count`, after the last).
+fn new_step(
+    form: &FormData,
+    doc: &serde_yaml::Value,
+    stored: &StoredProject,
+) -> Result<StepDraft, String> {
+    let count = rows(doc).len();
+    let adding = form.get("adding") == "yes";
+    let (id, template) = if adding {
+        (
+            form.get(&format!("step_{count}_id")),
+            form.get(&format!("step_{count}_template")),
+        )
+    } else {
+        (form.get("add_id").trim(), form.get("add_template"))
+    };
+    if !build::plain_name(id) {
+        return Err("The new step's id: letters, digits, `-` and `_`.".into());
+    }
+    if rows(doc).iter().any(|row| row.id == id) {
+        return Err(format!(
+            "A step with id `{id}` exists in this journey; choose another."
+        ));
+    }
+    if !stored.template_names().iter().any(|t| t == template) {
+        return Err("The new step's template: choose one of the project's templates.".into());
+    }
+    Ok(StepDraft {
+        index: count,
+        id: id.to_string(),
+        template: template.to_string(),
+    })
 }
 
 /// Apply the form's changed values to `text`, one by one, in place.
 fn apply(text: &str, form: &FormData) -> Result<String, String> {
     let doc: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| format!("the journey does not parse: {e}"))?;
+    apply_to(
+        text,
+        form,
+        leaves(&doc),
+        credentials::shaped_like_credential,
+    )
+}
+
+/// Apply the form's changed values (fields `f:` and the path) among
+/// `leaves` to `text`, one by one, in place; a new text value that `guard`
+/// says looks like a credential is refused.
+pub(super) fn apply_to(
+    text: &str,
+    form: &FormData,
+    leaves: Vec<(Vec<String>, serde_yaml::Value)>,
+    guard: fn(&str) -> Option<&'static str>,
+) -> Result<String, String> {
     let mut edited = text.to_string();
-    for (path, old) in leaves(&doc) {
-        let typed = form.get(&format!("f:{}", path.join("/")));
+    for (path, old) in leaves {
+        // A field the form does not have is left as it is.
+        let Some(typed) = form.field(&format!("f:{}", path.join("/"))) else {
+            continue;
+        };
         if typed == text_of(&old) {
             continue;
         }
@@ -165,10 +372,10 @@ fn apply(text: &str, form: &FormData) -> Result<String, String> {
                 .ok_or_else(|| format!("`{}` must be a {}", path.join("."), kind(&old)))?,
         };
         if let serde_yaml::Value::String(s) = &new
-            && let Some(what) = credentials::shaped_like_credential(s)
+            && let Some(what) = guard(s)
         {
             return Err(format!(
-                "`{}`: this looks like a credential ({what}). A journey never holds one: register it as a secret and reference it by name.",
+                "`{}`: this looks like a credential ({what}). A journey or template never holds one: register it as a secret and reference it by name.",
                 path.join(".")
             ));
         }
@@ -186,8 +393,8 @@ fn kind(value: &serde_yaml::Value) -> &'static str {
     }
 }
 
-/// `POST /build/{project}/edit/{journey}`: show the changes, or (with
-/// `confirm`) check and save them.
+/// `POST /build/{project}/edit/{journey}`: show the changes (values, and a
+/// step added, removed or moved), or (with `confirm`) check and save them.
 pub async fn save(
     State(state): State<AppState>,
     signed: Signed<Builder>,
@@ -200,129 +407,133 @@ pub async fn save(
     let registry = registry::all(&state.db)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let answer = |status: StatusCode,
-                  diff: Option<String>,
-                  error: Option<String>,
-                  notice: Option<String>,
-                  keep: bool| {
-        let page = page::BuildEdit {
-            chrome: signed.chrome(),
-            fields: fields(&doc, &registry, &journey, keep.then_some(&form)),
-            base: hash_token(&text),
-            project: project.clone(),
-            journey: journey.clone(),
-            diff,
-            error,
-            notice,
-        };
+    let editing = Editing {
+        signed: &signed,
+        stored: &stored,
+        registry: &registry,
+        project: &project,
+        journey: &journey,
+    };
+    let op = form.get("step").to_string();
+    let answer = |status: StatusCode, extra: Extra, keep: bool| {
+        let page = editing.page(&text, keep.then_some(&form), extra);
         (status, render(&page)).into_response()
+    };
+    // With the page's part for a new step, while one is being added.
+    let extra = |diff: Option<String>, error: Option<String>| Extra {
+        confirming: diff.is_some(),
+        field_error: None,
+        diff,
+        error,
+        notice: None,
+        pending: op.clone(),
+        adding: (op == "add")
+            .then(|| new_step(&form, &doc, &stored).ok())
+            .flatten(),
     };
     if form.get("base") != hash_token(&text) {
         let why = "The journey changed since this page was read (someone saved it, or it was uploaded again). Its values are shown as they are now; make your change again.";
-        return Ok(answer(
-            StatusCode::CONFLICT,
-            None,
-            Some(why.into()),
-            None,
-            false,
-        ));
+        let mut refused = Extra::none();
+        refused.error = Some(why.into());
+        return Ok(answer(StatusCode::CONFLICT, refused, false));
     }
-    let edited = match apply(&text, &form) {
+    if op == "add" && form.get("adding") != "yes" {
+        // First the new step's id and template, then its value sources.
+        return Ok(match new_step(&form, &doc, &stored) {
+            Ok(_) => answer(StatusCode::OK, extra(None, None), true),
+            Err(why) => answer(
+                StatusCode::BAD_REQUEST,
+                Extra {
+                    pending: String::new(),
+                    ..extra(None, Some(why))
+                },
+                true,
+            ),
+        });
+    }
+    let edited = match apply(&text, &form).and_then(|edited| {
+        restructure(
+            &edited,
+            &op,
+            &form,
+            &doc,
+            &stored,
+            &editing.environment(Some(&form)),
+        )
+    }) {
         Ok(edited) => edited,
-        Err(why) => return Ok(answer(StatusCode::BAD_REQUEST, None, Some(why), None, true)),
-    };
-    if edited == text {
-        return Ok(answer(
-            StatusCode::OK,
-            None,
-            None,
-            Some("Nothing changed.".into()),
-            false,
-        ));
-    }
-    let changes = diff(&text, &edited);
-    if form.get("confirm") != "yes" {
-        return Ok(answer(StatusCode::OK, Some(changes), None, None, true));
-    }
-    // `reqflo check` with the server's registry before anything is stored.
-    let mut files = stored.files.clone();
-    files.insert(format!("journeys/{journey}.yaml"), edited.clone());
-    let candidate =
-        StoredProject::from_files(files).map_err(|r| refuse(StatusCode::BAD_REQUEST, &r.0))?;
-    let environments = candidate.environment_names();
-    let mut environments: Vec<Option<&str>> =
-        environments.iter().map(|e| Some(e.as_str())).collect();
-    if environments.is_empty() {
-        environments.push(None);
-    }
-    for environment in environments {
-        let checked = candidate
-            .compose(&registry, &state.config.providers)
-            .and_then(|p| {
-                plan_all(
-                    &p,
-                    std::slice::from_ref(&journey),
-                    environment,
-                    &IndexMap::new(),
-                    &IndexMap::new(),
-                    InputMode::Check,
-                )
-            });
-        if let Err(e) = checked {
+        Err(why) => {
             return Ok(answer(
                 StatusCode::BAD_REQUEST,
-                Some(changes),
-                Some(e.to_string()),
-                None,
+                extra(None, Some(why)),
                 true,
             ));
         }
-    }
-    let json = serde_json::to_string(&candidate)
-        .map_err(|e| ApiError::internal(e.to_string()).into_response())?;
-    // Written only if the row still holds what was read: two saves racing
-    // cannot both win.
-    let before = serde_json::to_string(&stored)
-        .map_err(|e| ApiError::internal(e.to_string()).into_response())?;
-    let done = sqlx::query("UPDATE projects SET files = $1, uploaded_at = $2, uploaded_by = $3 WHERE name = $4 AND files = $5")
-        .bind(&json)
-        .bind(crate::db::now())
-        .bind(signed.caller.actor())
-        .bind(&project)
-        .bind(&before)
-        .execute(&state.db)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    if done.rows_affected() == 0 {
-        let why = "The project changed while saving; nothing was written. Reload and make your change again.";
-        return Ok(answer(
-            StatusCode::CONFLICT,
-            None,
-            Some(why.into()),
-            None,
-            false,
-        ));
-    }
-    crate::api::record(
-        &state.db,
-        &signed.caller.actor(),
-        "project.uploaded",
-        &project,
-        serde_json::json!({"journey": journey, "edited": "web UI"}),
-    )
-    .await
-    .map_err(|e| ApiError::from(e).into_response())?;
-    let doc_after: serde_yaml::Value =
-        serde_yaml::from_str(&edited).unwrap_or(serde_yaml::Value::Null);
-    let page = page::BuildEdit {
-        chrome: signed.chrome(),
-        fields: fields(&doc_after, &registry, &journey, None),
-        base: hash_token(&edited),
-        project: project.clone(),
-        journey: journey.clone(),
-        diff: Some(changes),
-        error: None,
-        notice: Some("Saved.".into()),
     };
-    Ok(render(&page))
+    if edited == text {
+        let mut nothing = Extra::none();
+        nothing.notice = Some("Nothing changed.".into());
+        return Ok(answer(StatusCode::OK, nothing, false));
+    }
+    let changes = diff(&text, &edited);
+    if form.get("confirm") != "yes" {
+        return Ok(answer(StatusCode::OK, extra(Some(changes), None), true));
+    }
+    // `reqflo check` with the server's registry before anything is stored.
+    if let Err(refusal) = check(&state, &stored, &registry, &journey, &edited) {
+        let mut refused = extra(Some(changes), Some(refusal.message.clone()));
+        refused.field_error = refusal.field();
+        return Ok(answer(StatusCode::BAD_REQUEST, refused, true));
+    }
+    let file = format!("journeys/{journey}.yaml");
+    if !store(&state, &signed, &project, &file, &stored, &edited).await? {
+        let why = "The project changed while saving; nothing was written. Reload and make your change again.";
+        let mut refused = Extra::none();
+        refused.error = Some(why.into());
+        return Ok(answer(StatusCode::CONFLICT, refused, false));
+    }
+    let mut saved = Extra::none();
+    saved.diff = Some(changes);
+    saved.notice = Some("Saved.".into());
+    Ok(render(&editing.page(&edited, None, saved)))
+}
+
+/// The step change the form asks for (`step`), applied to `text`.
+fn restructure(
+    text: &str,
+    op: &str,
+    form: &FormData,
+    doc: &serde_yaml::Value,
+    stored: &StoredProject,
+    environment: &str,
+) -> Result<String, String> {
+    let change = match op {
+        "" => return Ok(text.to_string()),
+        "add" => {
+            let draft = new_step(form, doc, stored)?;
+            StepChange::Append(step_value(form, &draft, stored, environment)?)
+        }
+        other => StepChange::parse(other).ok_or("That is not a change to the steps.")?,
+    };
+    change_steps(text, &change)
+}
+
+/// `reqflo check` of the project with `edited` as `journeys/JOURNEY.yaml`,
+/// in every environment, with the server's registry.
+fn check(
+    state: &AppState,
+    stored: &StoredProject,
+    registry: &[SecretPolicy],
+    journey: &str,
+    edited: &str,
+) -> Result<(), Refusal> {
+    let file = format!("journeys/{journey}.yaml");
+    check_file(
+        state,
+        stored,
+        registry,
+        &file,
+        edited,
+        &[journey.to_string()],
+    )
 }

@@ -24,10 +24,14 @@ mod draft;
 mod edit;
 pub mod page;
 mod runs;
+mod save;
 pub mod session;
+mod templates;
 
 /// htmx, as vendored (see `assets/README.md`).
 const HTMX: &[u8] = include_bytes!("../../assets/htmx-2.0.11.min.js");
+/// htmx's server-sent events extension, as vendored.
+const HTMX_SSE: &[u8] = include_bytes!("../../assets/htmx-ext-sse-2.2.4.min.js");
 /// Our stylesheet.
 const CSS: &[u8] = include_bytes!("../../assets/app.css");
 /// Our icon.
@@ -38,6 +42,14 @@ pub static HTMX_INTEGRITY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "sha384-{}",
         base64::engine::general_purpose::STANDARD.encode(Sha384::digest(HTMX))
+    )
+});
+
+/// The `integrity` attribute of the SSE extension's script tag.
+pub static HTMX_SSE_INTEGRITY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha384::digest(HTMX_SSE))
     )
 });
 
@@ -52,6 +64,7 @@ pub const PAGES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/runs", Some(Role::Viewer)),
     ("GET", "/runs/{id}", Some(Role::Viewer)),
     ("GET", "/runs/{id}/steps", Some(Role::Viewer)),
+    ("GET", "/runs/{id}/live", Some(Role::Viewer)),
     ("GET", "/runs/{id}/report/{format}", Some(Role::Viewer)),
     ("POST", "/runs", Some(Role::Runner)),
     ("POST", "/runs/{id}/cancel", Some(Role::Runner)),
@@ -75,6 +88,22 @@ pub const PAGES: &[(&str, &str, Option<Role>)] = &[
         "/build/{project}/edit/{journey}",
         Some(Role::Builder),
     ),
+    ("GET", "/build/{project}/templates/new", Some(Role::Builder)),
+    (
+        "POST",
+        "/build/{project}/templates/new",
+        Some(Role::Builder),
+    ),
+    (
+        "GET",
+        "/build/{project}/templates/{name}",
+        Some(Role::Builder),
+    ),
+    (
+        "POST",
+        "/build/{project}/templates/{name}",
+        Some(Role::Builder),
+    ),
 ];
 
 /// The UI's routes (merged into the server's router).
@@ -86,6 +115,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs", get(runs::list).post(runs::start))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/steps", get(runs::steps))
+        .route("/runs/{id}/live", get(runs::live))
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/projects", get(runs::projects))
         .route("/projects/{name}", get(runs::project))
@@ -105,11 +135,23 @@ pub fn routes() -> Router<AppState> {
             "/build/{project}/edit/{journey}",
             get(edit::page).post(edit::save),
         )
+        .route(
+            "/build/{project}/templates/new",
+            get(templates::new_form).post(templates::create),
+        )
+        .route(
+            "/build/{project}/templates/{name}",
+            get(templates::edit).post(templates::save),
+        )
         .layer(middleware::from_fn(headers))
         .route("/runs/{id}/report/{format}", get(runs::report))
         .route(
             "/assets/htmx-2.0.11.min.js",
             get(|| async { asset("text/javascript", HTMX) }),
+        )
+        .route(
+            "/assets/htmx-ext-sse-2.2.4.min.js",
+            get(|| async { asset("text/javascript", HTMX_SSE) }),
         )
         .route("/assets/app.css", get(|| async { asset("text/css", CSS) }))
         .route(
@@ -185,6 +227,8 @@ pub struct Chrome {
     pub builder: bool,
     /// htmx's integrity attribute.
     pub htmx_integrity: &'static str,
+    /// The SSE extension's integrity attribute.
+    pub sse_integrity: &'static str,
 }
 
 impl Chrome {
@@ -199,6 +243,7 @@ impl Chrome {
             runner: false,
             builder: false,
             htmx_integrity: HTMX_INTEGRITY.as_str(),
+            sse_integrity: HTMX_SSE_INTEGRITY.as_str(),
         }
     }
 
@@ -213,6 +258,7 @@ impl Chrome {
             runner: caller.role >= Role::Runner,
             builder: caller.role >= Role::Builder,
             htmx_integrity: HTMX_INTEGRITY.as_str(),
+            sse_integrity: HTMX_SSE_INTEGRITY.as_str(),
         }
     }
 }
@@ -234,6 +280,7 @@ pub fn render(template: &impl askama::Template) -> Response {
 
 /// A submitted form, as name → value. Parsed by hand rather than into a
 /// typed struct, so no parse error can ever quote a field's value.
+#[derive(Default)]
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
@@ -243,6 +290,14 @@ impl FormData {
             .iter()
             .find(|(k, _)| k == name)
             .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// A field's value, if the form has the field.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -184,6 +184,8 @@ pub struct Project {
     pub origin: String,
     /// Its journeys.
     pub journeys: Vec<String>,
+    /// Its templates.
+    pub templates: Vec<String>,
     /// Its environments.
     pub environments: Vec<String>,
     /// Its files.
@@ -350,6 +352,8 @@ pub struct PlaceholderView {
     pub secrets: Vec<SourceOption>,
     /// The capture picker (captures of earlier steps).
     pub captures: Vec<SourceOption>,
+    /// What the check said about this value.
+    pub error: Option<String>,
 }
 
 /// One step's values.
@@ -404,6 +408,8 @@ pub struct EditField {
     pub value: String,
     /// For a secret's name: the picker; empty otherwise.
     pub secrets: Vec<SourceOption>,
+    /// What the check said about this value.
+    pub error: Option<String>,
 }
 
 /// `build_edit.html`: an existing journey's values, changed in place.
@@ -420,8 +426,89 @@ pub struct BuildEdit {
     pub base: String,
     /// Its values.
     pub fields: Vec<EditField>,
-    /// The lines that would change (shown before saving).
+    /// The lines that would change (shown before saving), or that did.
     pub diff: Option<String>,
+    /// Whether the diff waits for "Save these changes".
+    pub confirming: bool,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// What happened.
+    pub notice: Option<String>,
+    /// Its steps, to add, remove and move.
+    pub steps: Vec<StepRow>,
+    /// A change to the steps waiting for "Save these changes"
+    /// (`up:1`, `remove:0`, `add`), or empty.
+    pub pending: String,
+    /// The step being added: its value sources.
+    pub adding: Option<StepValues>,
+    /// The project's templates, for a new step.
+    pub templates: Vec<String>,
+    /// The environments the new step's pickers may answer for.
+    pub environments: Vec<Choice>,
+    /// The environment they answer for.
+    pub environment: String,
+    /// The new step's id as typed.
+    pub add_id: String,
+}
+
+/// A step of a journey being edited.
+pub struct StepRow {
+    /// Its place (0-based).
+    pub index: usize,
+    /// Its id, or its place when it has none.
+    pub id: String,
+    /// Its template.
+    pub template: String,
+    /// Whether it is the first, or the last.
+    pub first: bool,
+    /// Whether it is the last.
+    pub last: bool,
+}
+
+/// `template_new.html`: a new template from its parts.
+#[derive(Template)]
+#[template(path = "template_new.html")]
+pub struct TemplateNew {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The project.
+    pub project: String,
+    /// Its name as typed.
+    pub name: String,
+    /// The methods, one chosen.
+    pub methods: Vec<Choice>,
+    /// Its URL as typed.
+    pub url: String,
+    /// Its headers as typed, `Name: value` a line.
+    pub headers: String,
+    /// `none`, `json` or `text`.
+    pub body_kind: String,
+    /// Its body as typed.
+    pub body: String,
+    /// What went wrong, naming the field.
+    pub error: Option<String>,
+    /// The YAML written, once saved.
+    pub saved: Option<String>,
+}
+
+/// `template_edit.html`: an existing template's values, changed in place.
+#[derive(Template)]
+#[template(path = "template_edit.html")]
+pub struct TemplateEdit {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The project.
+    pub project: String,
+    /// The template.
+    pub name: String,
+    /// The hash of the file as it was read (a save refuses another).
+    pub base: String,
+    /// Its values.
+    pub fields: Vec<EditField>,
+    /// The lines that would change, or that did.
+    pub diff: Option<String>,
+    /// Whether the diff waits for "Save these changes".
+    pub confirming: bool,
     /// What went wrong.
     pub error: Option<String>,
     /// What happened.

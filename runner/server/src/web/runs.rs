@@ -5,16 +5,22 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::stream::{self, Stream, StreamExt};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
 
 use super::page::{self, Choice, FileView, ProjectRow, RunRow, StepView};
 use super::session::{Signed, refuse};
 use super::{FormData, render};
 use crate::api::projects::{Origin, load};
-use crate::api::runs::{NewRun, submit};
+use crate::api::runs::{NewRun, is_last, submit};
 use crate::auth::{Runner, Viewer};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -99,6 +105,7 @@ async fn project_page(
         name: name.to_string(),
         origin: origin_text(&origin),
         journeys: stored.journey_names(),
+        templates: stored.template_names(),
         environments: stored.environment_names(),
         editable: matches!(origin, Origin::Uploaded { .. }),
         files: stored
@@ -407,6 +414,76 @@ pub async fn steps(
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
     Ok(render(&steps_part(&state, &id).await?))
+}
+
+/// How often at most the live part is said to have changed: a run of many
+/// quick steps costs the page a few fetches a second, not one per event.
+const LIVE_EVERY: Duration = Duration::from_millis(250);
+
+/// Where [`live`] is.
+enum Live {
+    /// Say "changed" once (the page may have missed events), then follow.
+    Start(broadcast::Receiver<Arc<str>>),
+    Follow(broadcast::Receiver<Arc<str>>),
+    /// Say "done", then end.
+    Done,
+    End,
+}
+
+/// `GET /runs/{id}/live`: server-sent events for the run page (htmx's SSE
+/// extension): `step` when its live part changed, `done` when the run
+/// ended. They carry no run data, so nothing here needs redacting: the
+/// page fetches the part (`/runs/{id}/steps`) under the viewer's session.
+pub async fn live(
+    State(state): State<AppState>,
+    _signed: Signed<Viewer>,
+    Path(id): Path<String>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let first = match state.queue.live(&id) {
+        Some(run) => {
+            let (past, receiver) = run.follow();
+            if past.iter().any(|e| is_last(e)) {
+                Live::Done
+            } else {
+                Live::Start(receiver)
+            }
+        }
+        None => Live::Done,
+    };
+    let changed = || SseEvent::default().event("step").data("changed");
+    let events = stream::unfold(first, move |at| async move {
+        match at {
+            Live::Start(receiver) => Some((changed(), Live::Follow(receiver))),
+            Live::Follow(mut receiver) => {
+                let mut ended = match receiver.recv().await {
+                    Ok(event) => is_last(&event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => false,
+                    Err(broadcast::error::RecvError::Closed) => true,
+                };
+                tokio::time::sleep(LIVE_EVERY).await;
+                loop {
+                    match receiver.try_recv() {
+                        Ok(event) => ended |= is_last(&event),
+                        Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                        Err(broadcast::error::TryRecvError::Closed) => {
+                            ended = true;
+                            break;
+                        }
+                        Err(broadcast::error::TryRecvError::Empty) => break,
+                    }
+                }
+                let next = if ended {
+                    Live::Done
+                } else {
+                    Live::Follow(receiver)
+                };
+                Some((changed(), next))
+            }
+            Live::Done => Some((SseEvent::default().event("done").data("done"), Live::End)),
+            Live::End => None,
+        }
+    });
+    Sse::new(events.map(Ok)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// `POST /runs/{id}/cancel`.

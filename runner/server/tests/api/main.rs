@@ -3,9 +3,13 @@
 //! and a canary that no answer and no byte of the database holds. One test
 //! binary (wasmtime is linked once).
 
+mod browser;
+mod edits;
 mod harness;
+mod live;
 mod projects;
 mod roles;
 mod runs;
 mod secrets;
+mod templates;
 mod web;

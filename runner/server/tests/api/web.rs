@@ -2,132 +2,23 @@
 //! page for every role, CSRF and cross-origin refusals, Secrets management
 //! and runs through forms, and a canary that no page or fragment holds.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
-use tower::ServiceExt as _;
 
+use crate::browser::Browser;
 use crate::harness::*;
 use reqflo_server::auth::Role;
-use reqflo_server::web::{CSP, HTMX_INTEGRITY, PAGES};
-
-/// What a browser gets: status, headers, body.
-struct Got {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-/// A browser of one person: their session cookie.
-struct Browser<'a> {
-    h: &'a Harness,
-    cookie: Option<String>,
-    csrf: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(h: &'a Harness) -> Browser<'a> {
-        Browser {
-            h,
-            cookie: None,
-            csrf: String::new(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        form: &[(&str, &str)],
-        origin: Option<&str>,
-    ) -> Got {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "reqflo.test")
-            .header("content-type", "application/x-www-form-urlencoded");
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", format!("reqflo_session={cookie}"));
-        }
-        let response = self
-            .h
-            .app
-            .clone()
-            .oneshot(request.body(Body::from(body)).expect("request"))
-            .await
-            .expect("answer");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        let body = String::from_utf8_lossy(&bytes).into_owned();
-        self.h.seen.lock().expect("seen").push(body.clone());
-        Got {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Got {
-        self.send("GET", path, &[], None).await
-    }
-
-    /// A form post from this site, with the session's CSRF token.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Got {
-        let mut fields = vec![("csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.send("POST", path, &fields, Some("http://reqflo.test"))
-            .await
-    }
-
-    async fn login(&mut self, token: &str) {
-        let got = self
-            .send(
-                "POST",
-                "/login",
-                &[("token", token)],
-                Some("http://reqflo.test"),
-            )
-            .await;
-        assert_eq!(got.status, StatusCode::SEE_OTHER, "{}", got.body);
-        let cookie = got
-            .headers
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .expect("a cookie")
-            .to_string();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-            "{cookie}"
-        );
-        let value = cookie
-            .split(';')
-            .next()
-            .and_then(|p| p.split_once('='))
-            .map(|(_, v)| v.to_string())
-            .expect("value");
-        self.cookie = Some(value);
-        let page = self.get("/runs").await;
-        let marker = "name=\"csrf\" value=\"";
-        let at = page.body.find(marker).expect("a csrf field") + marker.len();
-        self.csrf = page.body[at..].split('"').next().unwrap_or("").to_string();
-        assert!(!self.csrf.is_empty());
-    }
-}
+use reqflo_server::web::{CSP, HTMX_INTEGRITY, HTMX_SSE_INTEGRITY, PAGES};
 
 #[test]
 fn the_vendored_htmx_is_the_pinned_file() {
     assert_eq!(
         HTMX_INTEGRITY.as_str(),
         "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+    );
+    assert_eq!(
+        HTMX_SSE_INTEGRITY.as_str(),
+        "sha384-A986SAtodyH8eg8x8irJnYUk7i9inVQqYigD6qZ9evobksGNIXfeFvDwLSHcp31N"
     );
 }
 
@@ -519,6 +410,16 @@ async fn a_builder_composes_a_journey_with_the_pickers_and_it_runs() {
         "{}",
         denied.body
     );
+    // Also at the placeholder it is about.
+    assert!(
+        denied.body.contains(
+            "name=\"v_0_key_source\" aria-invalid=\"true\" aria-describedby=\"v_0_key_error\""
+        ) && denied
+            .body
+            .contains("<p class=\"error\" id=\"v_0_key_error\">"),
+        "{}",
+        denied.body
+    );
 
     // The pickers: the secret by name, the capture of step 1 in step 2.
     let mut good = first.to_vec();
@@ -576,141 +477,4 @@ async fn a_builder_composes_a_journey_with_the_pickers_and_it_runs() {
         assert_absent("a page", body.as_bytes(), key);
     }
     assert_absent("the saved journey", yaml.as_bytes(), key);
-}
-
-#[tokio::test]
-async fn an_existing_journey_is_edited_in_place_with_a_diff_first() {
-    let h = Harness::new().await;
-    let api = demo_api::spawn("sk_edit_key_value_0042").expect("demo api");
-    let template = "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
-    let journey = "# Pays once.\nsteps:\n  - id: pay   # the only step\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000   # cents\n    expect:\n      status: 201\n";
-    let (status, answer) = h
-        .upload(
-            "edits",
-            &[
-                ("reqflo.yaml", &demo_config(&api)),
-                ("templates/post.yaml", template),
-                ("journeys/pay-once.yaml", journey),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    for (name, journeys) in [("PAY_KEY", "pay-*"), ("OTHER_KEY", "nothing-*")] {
-        let body = json!({"name": name, "value": "sk_edit_key_value_0042", "journeys": [journeys]});
-        assert_eq!(
-            h.call("POST", "/api/secrets", Some(Role::Admin), Some(body))
-                .await
-                .0,
-            StatusCode::CREATED
-        );
-    }
-    let mut builder = Browser::new(&h);
-    builder.login(&h.tokens[&Role::Builder]).await;
-    let page = builder.get("/build/edits/edit/pay-once").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(
-        page.body
-            .contains("disabled>OTHER_KEY (not allowed for this journey)"),
-        "{}",
-        page.body
-    );
-    let marker = "name=\"base\" value=\"";
-    let at = page.body.find(marker).expect("base") + marker.len();
-    let base = page.body[at..].split('"').next().unwrap_or("").to_string();
-    let fields = |amount: &'static str| {
-        vec![
-            ("f:steps/0/id", "pay"),
-            ("f:steps/0/values/key/type", "secret"),
-            ("f:steps/0/values/key/name", "PAY_KEY"),
-            ("f:steps/0/values/amount", amount),
-            ("f:steps/0/expect/status", "201"),
-        ]
-    };
-    // First the changes are shown, nothing saved.
-    let mut form = fields("1500");
-    form.push(("base", &base));
-    let preview = builder.post("/build/edits/edit/pay-once", &form).await;
-    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
-    assert!(
-        preview.body.contains("-7:       amount: 1000   # cents"),
-        "{}",
-        preview.body
-    );
-    assert!(
-        preview.body.contains("+7:       amount: 1500   # cents"),
-        "{}",
-        preview.body
-    );
-    // A number stays a number; a pasted key is refused.
-    let mut bad = fields("lots");
-    bad.push(("base", &base));
-    assert_eq!(
-        builder
-            .post("/build/edits/edit/pay-once", &bad)
-            .await
-            .status,
-        StatusCode::BAD_REQUEST
-    );
-    // A stale page is refused.
-    let mut stale = fields("1500");
-    stale.extend([("base", "0000"), ("confirm", "yes")]);
-    assert_eq!(
-        builder
-            .post("/build/edits/edit/pay-once", &stale)
-            .await
-            .status,
-        StatusCode::CONFLICT
-    );
-    let mut confirm = fields("1500");
-    confirm.extend([("base", base.as_str()), ("confirm", "yes")]);
-    let saved = builder.post("/build/edits/edit/pay-once", &confirm).await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
-    assert!(saved.body.contains("Saved."), "{}", saved.body);
-    let (_, project) = h
-        .call("GET", "/api/projects/edits", Some(Role::Viewer), None)
-        .await;
-    let after = project["files"]["journeys/pay-once.yaml"]
-        .as_str()
-        .expect("journey");
-    assert_eq!(
-        after,
-        journey.replace("amount: 1000", "amount: 1500"),
-        "only that value changed"
-    );
-    // The same base again: the file changed underneath.
-    assert_eq!(
-        builder
-            .post("/build/edits/edit/pay-once", &confirm)
-            .await
-            .status,
-        StatusCode::CONFLICT
-    );
-    // A disabled choice sent anyway fails the check and nothing is stored.
-    let page = builder.get("/build/edits/edit/pay-once").await;
-    let at = page.body.find(marker).expect("base") + marker.len();
-    let base = page.body[at..].split('"').next().unwrap_or("").to_string();
-    let mut sneaky = vec![
-        ("f:steps/0/values/key/name", "OTHER_KEY"),
-        ("f:steps/0/values/amount", "1500"),
-        ("f:steps/0/id", "pay"),
-        ("f:steps/0/values/key/type", "secret"),
-        ("f:steps/0/expect/status", "201"),
-    ];
-    sneaky.extend([("base", base.as_str()), ("confirm", "yes")]);
-    let denied = builder.post("/build/edits/edit/pay-once", &sneaky).await;
-    assert_eq!(denied.status, StatusCode::BAD_REQUEST, "{}", denied.body);
-    assert!(
-        denied.body.contains("may not use secret"),
-        "{}",
-        denied.body
-    );
-    let (_, project) = h
-        .call("GET", "/api/projects/edits", Some(Role::Viewer), None)
-        .await;
-    assert!(
-        project["files"]["journeys/pay-once.yaml"]
-            .as_str()
-            .unwrap_or("")
-            .contains("name: PAY_KEY")
-    );
 }

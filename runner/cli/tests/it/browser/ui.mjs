@@ -67,6 +67,9 @@ try {
       // A redirect has no body.
     }
   });
+  // The run page's event stream, to show progress came by SSE.
+  const live = [];
+  page.on('request', (request) => { if (request.url().endsWith('/live')) live.push(request.url()); });
   const violations = [];
   page.on('console', (m) => { if (m.type() === 'error') violations.push(`console: ${m.text()}`); });
   const accessible = async (screen) => {
@@ -176,7 +179,46 @@ try {
   await page.click('button:has-text("Save these changes")');
   await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
 
-  // Runs it and watches it pass.
+  // Adds a third step with the pickers, then moves it up from the keyboard.
+  await page.fill('#add_id', 'step-3');
+  await page.selectOption('#add_template', 'get-payment');
+  await page.click('button:text-is("Add a step…")');
+  await page.locator('#v_2_Authorization_source').waitFor();
+  await page.selectOption('#v_2_Authorization_source', 'secret');
+  await page.selectOption('#v_2_Authorization_secret', 'PAYMENTS_API_KEY');
+  await page.selectOption('#v_2_id_source', 'capture');
+  await page.selectOption('#v_2_id_capture', 'step-1.payment_id');
+  await accessible('build: add a step');
+  await page.click('button:text-is("Show the changes with this step")');
+  await page.locator('button:text-is("Save these changes")').waitFor();
+  const added = await page.locator('#diff').innerText();
+  await check(added.includes('- id: step-3') && added.split('\n').every((l) => !l.startsWith('-')),
+    `the diff adds the step and removes nothing: ${added}`);
+  await page.click('button:text-is("Save these changes")');
+  await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
+  await page.focus('button[aria-label="Move up: step step-3"]');
+  await page.keyboard.press('Enter');
+  await page.locator('button:text-is("Save these changes")').waitFor();
+  await page.focus('button:text-is("Save these changes")');
+  await page.keyboard.press('Enter');
+  await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
+  const order = await page.locator('#steps li').allInnerTexts();
+  await check(order.map((t) => t.split(' ')[0]).join(',') === 'step-1,step-3,step-2',
+    `the steps are in their new order: ${order.join(' | ')}`);
+
+  // The template editor: a new template from its parts, then an existing one.
+  await page.goto(`${server}/build/shop/templates/new`);
+  await accessible('template: new');
+  await page.fill('#name', 'whoami');
+  await page.fill('#url', '{{base_url}}/v1/me');
+  await page.fill('#headers', 'Accept: application/json');
+  await page.click('button:text-is("Check and save")');
+  await page.locator('#saved').waitFor();
+  await check((await page.locator('#saved').innerText()).includes('/v1/me'), 'the new template is saved');
+  await page.goto(`${server}/build/shop/templates/get-payment`);
+  await accessible('template: edit');
+
+  // Runs it and watches it pass, live (server-sent events, not polling).
   await page.goto(`${server}/projects/shop`);
   await accessible('project');
   await page.selectOption('#journey', 'payment-flow');
@@ -185,7 +227,8 @@ try {
   await page.click('button:has-text("Run")');
   await page.waitForURL('**/runs/run_*');
   await page.locator('#steps strong', { hasText: 'passed' }).waitFor({ timeout: 30000 });
-  await check(await page.locator('#steps tbody tr').count() >= 2, 'the run page lists the steps');
+  await check(live.some((url) => /\/runs\/run_[^/]+\/live$/.test(url)), `the run page listened for events: ${live.join(' ')}`);
+  await check(await page.locator('#steps tbody tr').count() >= 3, 'the run page lists the steps');
   await check(!(await page.locator('#steps').getAttribute('hx-trigger')), 'an ended run stops polling');
   await page.locator('#steps details summary').first().click();
   await check((await page.locator('#steps details pre').first().innerText()).includes('[redacted:PAYMENTS_API_KEY]'),
