@@ -19,6 +19,17 @@ use super::views::{MAX_EXPANSION, Syntax, View, windows};
 /// without end stops the run with a clear error instead of slowing it down.
 pub const MAX_DERIVED_PER_RUN: usize = 20_000;
 
+/// How many decoded bytes a match inside a base64 run may be widened each
+/// way to reach a clean cut (see [`Inner::read_run`]), 256 digits: past a
+/// stretch of escapes that all sit across group boundaries (each `\u003d`
+/// at the same misaligned place) there may be none nearer.
+const MAX_CUT_WIDENING: usize = 192;
+
+/// How far widening may move a span's ends, both ways together, in bytes of
+/// the text: whole escapes and groups ([`whole_escapes`], [`whole_groups`])
+/// 14 each way, a clean cut in a base64 run 258 digits each way.
+const WIDENING: usize = 2 * 14 + 2 * (MAX_CUT_WIDENING * 4 / 3 + 2);
+
 /// A wrapped base64 line is at most this long (MIME's 76), so runs this long
 /// are always looked at for wrapping.
 const WRAP_WIDTH: usize = 60;
@@ -148,32 +159,68 @@ impl Inner {
                 if memchr::memchr(syntax.trigger(), &decoded.bytes).is_none() {
                     continue;
                 }
-                let view: View = syntax
-                    .decode(&decoded.bytes, 0, decoded.bytes.len())
-                    .through(&decoded);
-                patterns.find(&view.bytes, |s, e| view.source(s, e), spans);
+                let view: View = syntax.decode(&decoded.bytes, 0, decoded.bytes.len());
+                // The digits that spell a match's last byte also spell part
+                // of the byte after it (and the first, of the one before):
+                // an escape there would be left broken beside the marker
+                // (`\u003d` without its `\` reads as `u003d`). So a match
+                // is cut where a group of digits ends and no escape is
+                // split: what is left decodes as it did.
+                let len = decoded.bytes.len();
+                let source = |s, e| {
+                    let group = |at: usize| at.is_multiple_of(3) || at == len;
+                    let (s, e) = view.widened(s, e, MAX_CUT_WIDENING, group);
+                    let (start, end) = view.source(s, e);
+                    decoded.source(start, end)
+                };
+                patterns.find(&view.bytes, source, spans);
             }
         }
     }
 }
 
-/// A match as written may begin or end inside a `%XX` escape: one value's
-/// own `%` written next to another value's digits (`…%1A%` + `99…` reads as
-/// `%99`). It is widened to the whole escape, so what is left beside its
-/// marker never reads as the first value (`…%1A%` + marker would). At most
-/// two bytes each way; [`Redactor::redact_from`] keeps a margin for it.
-fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
-    let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
-    let percent = |i: usize| bytes.get(i) == Some(&b'%');
-    if start >= 1 && percent(start - 1) && hex(start) && hex(start + 1) {
-        start -= 1;
-    } else if start >= 2 && percent(start - 2) && hex(start - 1) && hex(start) {
-        start -= 2;
+/// How long the escape at the start of `bytes` is, if one is there.
+fn escape_len(bytes: &[u8]) -> Option<usize> {
+    let hex = |b: &u8| b.is_ascii_hexdigit();
+    match bytes {
+        [b'\\', b'u', a, b, c, d, ..] if [a, b, c, d].into_iter().all(hex) => Some(6),
+        [b'\\', _, ..] => Some(2),
+        [b'%', a, b, ..] if hex(a) && hex(b) => Some(3),
+        [b'&', rest @ ..] => rest
+            .iter()
+            .take(11)
+            .position(|&b| b == b';')
+            .filter(|&at| {
+                rest[..at]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'#')
+            })
+            .map(|at| at + 2),
+        _ => None,
     }
-    if end >= 1 && percent(end - 1) && hex(end) && hex(end + 1) {
-        end += 2;
-    } else if end >= 2 && percent(end - 2) && hex(end - 1) && hex(end) {
-        end += 1;
+}
+
+/// A match as written may begin or end inside an escape (`%XX`, `&#NN;`,
+/// `\uXXXX`): one value's own `%` written next to another value's digits
+/// (`…%1A%` + `99…` reads as `%99`), or a value made of digits inside
+/// another's character reference. It is widened to the whole escape, so
+/// what is left beside its marker never reads as the first value (`…%1A%`
+/// or `…&#` + marker would). At most 11 bytes each way;
+/// [`Redactor::redact_from`] keeps a margin for it.
+fn whole_escapes(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    for back in 1..=11.min(start) {
+        let at = start - back;
+        if escape_len(&bytes[at..]).is_some_and(|len| at + len > start) {
+            start = at;
+            break;
+        }
+    }
+    for back in 1..=11.min(end) {
+        let at = end - back;
+        if let Some(len) = escape_len(&bytes[at..]).filter(|len| at + len > end) {
+            end = at + len;
+            break;
+        }
     }
     (start, end.min(bytes.len()))
 }
@@ -240,7 +287,10 @@ pub(super) fn is_digit(b: u8) -> bool {
 /// of its first match (the longest of those that start first): a stream,
 /// which may have shown that marker already, agrees.
 fn merge(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+    // Of spans with the same extent, the first value learned names the
+    // marker, whatever order the readings found them in (a stream and the
+    // whole text must agree).
+    spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end), s.marker));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for span in spans {
         match out.last_mut() {
@@ -402,14 +452,12 @@ impl Redactor {
         let reach = inner.reach();
         // A match starting before `settled` is wholly inside `buffer`,
         // whatever comes next, because none spans more than `reach` bytes;
-        // widening to whole `%XX` escapes or base64 groups ([`whole_escapes`],
-        // [`whole_groups`]) moves an end up to three bytes later (those must
-        // be here) and a start up to three earlier (those must not be written
-        // out yet): six more.
+        // widening ([`WIDENING`]) moves an end later (those bytes must be
+        // here) and a start earlier (those must not be written out yet).
         let settled = if at_end {
             buffer.len()
         } else {
-            buffer.len().saturating_sub(reach + 6).max(from)
+            buffer.len().saturating_sub(reach + WIDENING).max(from)
         };
         let mut last = from;
         for span in inner.spans(buffer, run_before) {
@@ -435,7 +483,9 @@ impl Redactor {
         out.extend_from_slice(&buffer[last..consumed]);
         drop(inner);
         self.settle();
-        (consumed, reach)
+        // The context to keep: enough to find again, whole, a span already
+        // written out.
+        (consumed, reach + WIDENING)
     }
 
     /// Whether a known pattern occurs in `bytes` as written: the first look

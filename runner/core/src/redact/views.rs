@@ -64,19 +64,40 @@ impl View {
         self.to.extend_from_slice(&other.to);
     }
 
+    /// `start..end` of this view widened so that its source span begins and
+    /// ends between two spellings (never inside an escape) at places
+    /// `clean` admits, at most `max` source bytes further each way; where
+    /// there is none that near, that end stays as it was.
+    pub(super) fn widened(
+        &self,
+        start: usize,
+        end: usize,
+        max: usize,
+        clean: impl Fn(usize) -> bool,
+    ) -> (usize, usize) {
+        let (first, last) = self.source(start, end);
+        let mut s = start;
+        while !clean(self.from[s] as usize) {
+            if s == 0 || first - self.from[s - 1] as usize > max {
+                s = start;
+                break;
+            }
+            s -= 1;
+        }
+        let mut e = end;
+        while !clean(self.to[e - 1] as usize) {
+            if e == self.bytes.len() || self.to[e] as usize - last > max {
+                e = end;
+                break;
+            }
+            e += 1;
+        }
+        (s, e)
+    }
+
     /// The source span that spells `start..end` of this view.
     pub(super) fn source(&self, start: usize, end: usize) -> (usize, usize) {
         (self.from[start] as usize, self.to[end - 1] as usize)
-    }
-
-    /// This view's bytes, each mapped through `parent` (whose bytes this
-    /// view was decoded from) to the parent's own source.
-    pub(super) fn through(mut self, parent: &View) -> View {
-        for (from, to) in self.from.iter_mut().zip(self.to.iter_mut()) {
-            let (start, end) = parent.source(*from as usize, *to as usize);
-            (*from, *to) = (start as u32, end as u32);
-        }
-        self
     }
 
     /// `bytes` as they are, at `offset` in the source.
