@@ -209,6 +209,141 @@ fn block_text(step: &serde_yaml::Value, indent: usize) -> Result<String, String>
     Ok(out)
 }
 
+/// Add `key: value` to the mapping at `map_path` (a step's `capture`, its
+/// `expect`, `expect.json`, …), made if it is missing, after the last
+/// entry of the nearest mapping that exists, at its entries' indentation.
+/// Only block mappings (one entry a line) are edited this way.
+pub fn insert_entry(
+    text: &str,
+    map_path: &[&str],
+    key: &str,
+    value: serde_yaml::Value,
+) -> Result<String, String> {
+    let old: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| format!("the journey does not parse: {e}"))?;
+    // The nearest mapping on the way that exists, and the keys still to make.
+    let mut have = 0;
+    let mut node = &old;
+    for part in map_path {
+        match lookup_child(node, part) {
+            Some(child) if child.is_mapping() || child.is_sequence() => {
+                node = child;
+                have += 1;
+            }
+            Some(_) => return Err(format!("`{}` is not a list of entries", map_path.join("."))),
+            None => break,
+        }
+    }
+    let missing = &map_path[have..];
+    let existing = &map_path[..have];
+    let map = node.as_mapping().ok_or("there is nothing to add to")?;
+    if missing.is_empty() && map.contains_key(key) {
+        return Err(format!(
+            "`{key}` is there already; change its value instead"
+        ));
+    }
+    let inline = || {
+        format!(
+            "`{}` is written on one line; edit the file itself",
+            existing.join(".")
+        )
+    };
+    let source = Source::from_text("edit.yaml".into(), "edit.yaml".into(), text.to_string());
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    // Where its entries are: each key on a line of its own, at one column.
+    let mut key_lines = Vec::new();
+    let mut column = None;
+    for name in map.keys().filter_map(|k| k.as_str()) {
+        let mut path = existing.to_vec();
+        path.push(name);
+        let spot = source.key(&path).ok_or_else(inline)?;
+        if column.is_some_and(|c| c != spot.column) || key_lines.contains(&spot.line) {
+            return Err(inline());
+        }
+        column = Some(spot.column);
+        key_lines.push(spot.line);
+    }
+    let (Some(column), Some(&last)) = (column, key_lines.iter().max()) else {
+        return Err(inline());
+    };
+    // A mapping under a key must start on a line of its own (`values:
+    // {x: 1}` is one line).
+    if let Some(spot) = existing
+        .last()
+        .filter(|k| k.parse::<usize>().is_err())
+        .and_then(|_| source.key(existing))
+        && key_lines.contains(&spot.line)
+    {
+        return Err(inline());
+    }
+    let indent = column - 1;
+    let is_blank = |l: &str| l.trim().is_empty();
+    let indent_of = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    // Its last entry ends at the last line indented deeper than its key.
+    let mut end = last;
+    let mut at = last;
+    while at < lines.len() && (is_blank(lines[at]) || indent_of(lines[at]) > indent) {
+        if !is_blank(lines[at]) {
+            end = at + 1;
+        }
+        at += 1;
+    }
+    // The entry, inside the mappings still to make.
+    let mut entry = serde_yaml::Mapping::new();
+    entry.insert(key.into(), value.clone());
+    let mut made = serde_yaml::Value::Mapping(entry);
+    for part in missing.iter().rev() {
+        let mut outer = serde_yaml::Mapping::new();
+        outer.insert((*part).into(), made);
+        made = serde_yaml::Value::Mapping(outer);
+    }
+    let yaml = serde_yaml::to_string(&made).map_err(|e| e.to_string())?;
+    let pad = " ".repeat(indent);
+    let mut inserted = String::new();
+    for line in yaml.lines() {
+        inserted.push_str(&format!("{pad}{line}\n"));
+    }
+    let mut before: String = lines[..end].concat();
+    if !before.ends_with('\n') {
+        before.push('\n');
+    }
+    let edited = format!("{before}{inserted}{}", lines[end..].concat());
+    // The proof: the old document with exactly this entry added.
+    let mut want = old.clone();
+    let mut slot = &mut want;
+    for part in map_path {
+        slot = match slot {
+            serde_yaml::Value::Sequence(list) => part
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| list.get_mut(i))
+                .ok_or("there is no such step")?,
+            serde_yaml::Value::Mapping(map) => map
+                .entry((*part).into())
+                .or_insert_with(|| serde_yaml::Value::Mapping(serde_yaml::Mapping::new())),
+            _ => return Err(format!("`{}` is not a list of entries", map_path.join("."))),
+        };
+    }
+    if let Some(map) = slot.as_mapping_mut() {
+        map.insert(key.into(), value);
+    }
+    let got: serde_yaml::Value = serde_yaml::from_str(&edited)
+        .map_err(|_| "the change would not parse; nothing was changed".to_string())?;
+    if got != want {
+        return Err("the change would alter more than that entry; nothing was changed".into());
+    }
+    Ok(edited)
+}
+
+/// A mapping's value at `key`, or a sequence's item at index `key`.
+fn lookup_child<'a>(node: &'a serde_yaml::Value, key: &str) -> Option<&'a serde_yaml::Value> {
+    match node {
+        serde_yaml::Value::Mapping(map) => map.get(key),
+        serde_yaml::Value::Sequence(list) => key.parse::<usize>().ok().and_then(|i| list.get(i)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +423,51 @@ after: kept
         assert_eq!(StepChange::parse("down:3"), Some(StepChange::Down(3)));
         assert_eq!(StepChange::parse("sideways:1"), None);
         assert_eq!(StepChange::parse("up:x"), None);
+    }
+
+    #[test]
+    fn entries_are_added_where_their_kind_is_at_its_indentation() {
+        let at = |text: &str, path: &[&str], key: &str, value: &str| {
+            let value: serde_yaml::Value = serde_yaml::from_str(value).expect("value");
+            insert_entry(text, path, key, value)
+        };
+        // A new `capture:` for step 0, after its last entry (not after the
+        // blank line), with the comments kept.
+        let edited = at(JOURNEY, &["steps", "0", "capture"], "payment_id", "$.id").expect("adds");
+        assert!(
+            edited.contains(
+                "    values: {x: 1}\n    capture:\n      payment_id: $.id\n\n  - id: two"
+            ),
+            "{edited}"
+        );
+        // Into an `expect:` that exists, making its `json:`.
+        let edited = at(JOURNEY, &["steps", "1", "expect", "json"], "$.ok", "true").expect("adds");
+        assert!(
+            edited
+                .contains("      status: 200\n      json:\n        $.ok: true\n\n  # about three"),
+            "{edited}"
+        );
+        // Into a mapping that exists.
+        let edited = at(JOURNEY, &["steps", "1", "expect"], "headers", "{a: b}").expect("adds");
+        assert!(
+            edited.contains("      status: 200\n      headers:\n        a: b\n"),
+            "{edited}"
+        );
+        // The last step, at the end of the steps.
+        let edited = at(JOURNEY, &["steps", "2", "expect"], "status", "204").expect("adds");
+        assert!(
+            edited.contains("    template: c\n    expect:\n      status: 204\nafter: kept\n"),
+            "{edited}"
+        );
+        // Refused: a key that is there, a flow mapping, no such step.
+        assert!(
+            at(JOURNEY, &["steps", "1", "expect"], "status", "201")
+                .is_err_and(|e| e.contains("there already"))
+        );
+        assert!(
+            at(JOURNEY, &["steps", "0", "values"], "y", "2").is_err_and(|e| e.contains("one line"))
+        );
+        assert!(at(JOURNEY, &["steps", "9", "capture"], "a", "$.a").is_err());
     }
 
     #[test]

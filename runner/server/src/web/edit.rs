@@ -14,7 +14,7 @@ use super::save::{Refusal, check_file, store};
 use super::session::{Signed, refuse};
 use super::{FormData, build, render};
 use crate::auth::{Builder, hash_token};
-use crate::blocks::{StepChange, change_steps};
+use crate::blocks::{StepChange, change_steps, insert_entry};
 use crate::credentials;
 use crate::edit::{diff, replace_scalar};
 use crate::error::ApiError;
@@ -166,6 +166,7 @@ impl Editing<'_> {
     fn page(&self, text: &str, form: Option<&FormData>, extra: Extra) -> page::BuildEdit {
         let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or(serde_yaml::Value::Null);
         let environment = self.environment(form);
+        let typed = |name: &str| form.map(|f| f.get(name).to_string()).unwrap_or_default();
         let adding = extra.adding.as_ref().map(|draft| {
             let empty = FormData::default();
             build::step_view(
@@ -208,8 +209,21 @@ impl Editing<'_> {
                 })
                 .collect(),
             environment,
-            add_id: form
-                .map(|f| f.get("add_id").to_string())
+            add_id: typed("add_id"),
+            entry_kinds: ENTRY_KINDS
+                .iter()
+                .map(|(value, label)| page::SourceOption {
+                    value: value.to_string(),
+                    label: label.to_string(),
+                    disabled: false,
+                    selected: form.is_some_and(|f| f.get("entry_kind") == *value),
+                })
+                .collect(),
+            entry_step: typed("entry_step"),
+            entry_name: typed("entry_name"),
+            // A refused credential is not shown again.
+            entry_value: Some(typed("entry_value"))
+                .filter(|v| credentials::shaped_like_credential(v).is_none())
                 .unwrap_or_default(),
         }
     }
@@ -513,9 +527,91 @@ fn restructure(
             let draft = new_step(form, doc, stored)?;
             StepChange::Append(step_value(form, &draft, stored, environment)?)
         }
+        "entry" => return add_entry(text, form, doc),
         other => StepChange::parse(other).ok_or("That is not a change to the steps.")?,
     };
     change_steps(text, &change)
+}
+
+/// The kinds of entry a step can be given, as the form names them.
+pub(super) const ENTRY_KINDS: &[(&str, &str)] = &[
+    ("capture", "a capture: name, JSONPath"),
+    ("status", "the expected status: value"),
+    ("header", "an expected header: name, value"),
+    ("json", "an expected JSON value: JSONPath, value"),
+];
+
+/// The entry the "Add to a step" part describes, added in place.
+fn add_entry(text: &str, form: &FormData, doc: &serde_yaml::Value) -> Result<String, String> {
+    let step: usize = form
+        .get("entry_step")
+        .parse()
+        .ok()
+        .filter(|i| *i < rows(doc).len())
+        .ok_or("Add to a step: choose a step.")?;
+    let name = form.get("entry_name").trim();
+    let value = form.get("entry_value").trim();
+    if let Some(what) = credentials::shaped_like_credential(value) {
+        return Err(format!(
+            "Add to a step, value: this looks like a credential ({what}). A journey never holds one: register it as a secret."
+        ));
+    }
+    let index = step.to_string();
+    let in_step = |rest: &[&'static str]| -> Vec<String> {
+        ["steps", index.as_str()]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(rest.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let typed = |value: &str| match serde_yaml::from_str::<serde_yaml::Value>(value) {
+        Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
+        _ => value.into(),
+    };
+    let json_path = |path: &str| -> Result<(), String> {
+        path.starts_with('$')
+            .then_some(())
+            .ok_or_else(|| "Add to a step: a JSONPath starts with `$` (`$.id`).".to_string())
+    };
+    let (path, key, value) = match form.get("entry_kind") {
+        "capture" => {
+            if !build::plain_name(name) {
+                return Err("Add to a step, name: letters, digits, `-` and `_`.".into());
+            }
+            json_path(value)?;
+            (in_step(&["capture"]), name.to_string(), value.into())
+        }
+        "status" => {
+            let code: u16 = value
+                .parse()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or("Add to a step, value: a status is a number from 100 to 599.")?;
+            let code = serde_yaml::Value::Number(u64::from(code).into());
+            (in_step(&["expect"]), "status".to_string(), code)
+        }
+        "header" => {
+            let plain = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+            if !plain {
+                return Err("Add to a step, name: a header name.".into());
+            }
+            (
+                in_step(&["expect", "headers"]),
+                name.to_string(),
+                value.into(),
+            )
+        }
+        "json" => {
+            json_path(name)?;
+            (in_step(&["expect", "json"]), name.to_string(), typed(value))
+        }
+        _ => return Err("Add to a step: choose what to add.".into()),
+    };
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    insert_entry(text, &path, &key, value).map_err(|why| format!("Add to a step: {why}."))
 }
 
 /// `reqflo check` of the project with `edited` as `journeys/JOURNEY.yaml`,

@@ -449,6 +449,14 @@ pub struct BuildEdit {
     pub environment: String,
     /// The new step's id as typed.
     pub add_id: String,
+    /// What may be added to a step (a capture, an expectation).
+    pub entry_kinds: Vec<SourceOption>,
+    /// The step chosen for it (its place), as typed.
+    pub entry_step: String,
+    /// Its name or JSONPath, as typed.
+    pub entry_name: String,
+    /// Its value, as typed.
+    pub entry_value: String,
 }
 
 /// A step of a journey being edited.

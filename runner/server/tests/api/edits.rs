@@ -176,38 +176,19 @@ fn base_of(body: &str) -> String {
 async fn steps_are_added_removed_and_moved_in_place_with_a_diff_first() {
     let h = Harness::new().await;
     let key = "sk_steps_Cn4ry/+=0bb1e";
-    let api = demo_api::spawn(key).expect("demo api");
-    let post = "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
     let get = "method: GET\nurl: \"{{base_url}}/v1/payments/{{id}}\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n";
     let journey = "# Pays, then reads.\nsteps:\n  # makes the payment\n  - id: pay\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000   # cents\n    capture:\n      payment_id: $.id\n    expect:\n      status: 201\n\n  - id: read\n    template: get\n    values:\n      key: {type: secret, name: PAY_KEY}\n      id: {type: capture, step: pay, name: payment_id}\n    expect:\n      status: 200\n";
-    let (status, answer) = h
-        .upload(
-            "steps",
-            &[
-                ("reqflo.yaml", &demo_config(&api)),
-                ("templates/post.yaml", post),
-                ("templates/get.yaml", get),
-                ("journeys/pay-read.yaml", journey),
-            ],
-        )
+    let files = [
+        ("templates/get.yaml", get),
+        ("journeys/pay-read.yaml", journey),
+    ];
+    let _api = h.payments("steps", key, &files, "pay-*").await;
+    let body = json!({"name": "OTHER_KEY", "value": key, "journeys": ["nothing-*"]});
+    let (status, _) = h
+        .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
         .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    for (name, journeys) in [("PAY_KEY", "pay-*"), ("OTHER_KEY", "nothing-*")] {
-        let body = json!({"name": name, "value": key, "journeys": [journeys]});
-        let (status, _) = h
-            .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
-    }
-    let stored = || async {
-        let (_, project) = h
-            .call("GET", "/api/projects/steps", Some(Role::Viewer), None)
-            .await;
-        project["files"]["journeys/pay-read.yaml"]
-            .as_str()
-            .expect("journey")
-            .to_string()
-    };
+    assert_eq!(status, StatusCode::CREATED);
+    let stored = || h.stored_file("steps", "journeys/pay-read.yaml");
     let path = "/build/steps/edit/pay-read";
     let mut builder = Browser::new(&h);
     builder.login(&h.tokens[&Role::Builder]).await;
@@ -382,4 +363,79 @@ async fn steps_are_added_removed_and_moved_in_place_with_a_diff_first() {
             "a page shows the pasted key"
         );
     }
+}
+
+#[tokio::test]
+async fn captures_and_expectations_are_added_to_a_step_in_place() {
+    let h = Harness::new().await;
+    let key = "sk_entry_Cn4ry/+=9aa0f";
+    let journey = "steps:\n  - id: pay   # the only step\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000\n    expect:\n      status: 201\n# the end\n";
+    let _api = h
+        .payments("entries", key, &[("journeys/pay.yaml", journey)], "pay")
+        .await;
+    let stored = || h.stored_file("entries", "journeys/pay.yaml");
+    let path = "/build/entries/edit/pay";
+    let mut builder = Browser::new(&h);
+    builder.login(&h.tokens[&Role::Builder]).await;
+    let add = |kind: &'static str, name: &'static str, value: &'static str| {
+        vec![
+            ("step", "entry"),
+            ("entry_step", "0"),
+            ("entry_kind", kind),
+            ("entry_name", name),
+            ("entry_value", value),
+        ]
+    };
+    // Refused, each saying why; nothing stored.
+    let pasted = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    for (form, says) in [
+        (add("status", "", "201"), "there already"),
+        (add("status", "", "700"), "from 100 to 599"),
+        (add("capture", "two words", "$.id"), "letters, digits"),
+        (add("capture", "payment_id", "id"), "starts with `$`"),
+        (add("json", "$.note", pasted), "looks like a credential"),
+        (add("sideways", "a", "b"), "choose what to add"),
+    ] {
+        let base = base_of(&builder.get(path).await.body);
+        let mut form = form;
+        form.push(("base", &base));
+        let refused = builder.post(path, &form).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{says}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains(says), "{says}: {}", refused.body);
+        assert!(
+            !refused.body.contains(pasted),
+            "the pasted key is shown again"
+        );
+    }
+    assert_eq!(stored().await, journey);
+    // A capture: the lines first, then saved after the step's last entry.
+    for (kind, name, value) in [
+        ("capture", "payment_id", "$.id"),
+        ("json", "$.currency", "usd"),
+        ("header", "content-type", "application/json"),
+    ] {
+        let base = base_of(&builder.get(path).await.body);
+        let mut form = add(kind, name, value);
+        form.push(("base", &base));
+        let preview = builder.post(path, &form).await;
+        assert_eq!(preview.status, StatusCode::OK, "{kind}: {}", preview.body);
+        assert!(
+            preview.body.contains("name=\"step\" value=\"entry\""),
+            "{}",
+            preview.body
+        );
+        form.push(("confirm", "yes"));
+        let saved = builder.post(path, &form).await;
+        assert_eq!(saved.status, StatusCode::OK, "{kind}: {}", saved.body);
+        assert!(saved.body.contains("Saved."), "{kind}: {}", saved.body);
+    }
+    assert_eq!(
+        stored().await,
+        "steps:\n  - id: pay   # the only step\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000\n    expect:\n      status: 201\n      json:\n        $.currency: usd\n      headers:\n        content-type: application/json\n    capture:\n      payment_id: $.id\n# the end\n"
+    );
 }

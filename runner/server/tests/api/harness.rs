@@ -129,6 +129,50 @@ impl Harness {
         .await
     }
 
+    /// A project of `files` (with `reqflo.yaml` for a demo API that accepts
+    /// `key`, and `templates/post.yaml`, [`POST_PAYMENT`]), and `PAY_KEY`
+    /// registered with that value for journeys `journeys`. The API runs as
+    /// long as what this returns is kept.
+    pub async fn payments(
+        &self,
+        project: &str,
+        key: &str,
+        files: &[(&str, &str)],
+        journeys: &str,
+    ) -> demo_api::Running {
+        let api = demo_api::spawn(key).expect("demo api");
+        let config = demo_config(&api);
+        let mut all = vec![
+            ("reqflo.yaml", config.as_str()),
+            ("templates/post.yaml", POST_PAYMENT),
+        ];
+        all.extend_from_slice(files);
+        let (status, answer) = self.upload(project, &all).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let body = json!({"name": "PAY_KEY", "value": key, "journeys": [journeys]});
+        let (status, answer) = self
+            .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        api
+    }
+
+    /// A file of a project as it is stored now.
+    pub async fn stored_file(&self, project: &str, path: &str) -> String {
+        let (_, answer) = self
+            .call(
+                "GET",
+                &format!("/api/projects/{project}"),
+                Some(Role::Viewer),
+                None,
+            )
+            .await;
+        answer["files"][path]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Every byte of the data folder (database, WAL, key file).
     pub fn data_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
@@ -170,6 +214,9 @@ pub fn assert_absent(what: &str, haystack: &[u8], canary: &str) {
         );
     }
 }
+
+/// A template that creates a payment with `{{key}}` and `{{amount}}`.
+pub const POST_PAYMENT: &str = "method: POST\nurl: \"{{base_url}}/v1/payments\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
 
 pub const CONFIG: &str =
     "environments:\n  sandbox:\n    variables:\n      base_url: http://127.0.0.1:9\n";

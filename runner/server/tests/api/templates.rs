@@ -3,7 +3,6 @@
 //! project before it is stored.
 
 use axum::http::StatusCode;
-use serde_json::json;
 
 use crate::browser::Browser;
 use crate::harness::*;
@@ -14,25 +13,26 @@ async fn templates_are_made_and_edited_and_checked_with_every_journey() {
     let h = Harness::new().await;
     let key = "sk_tmpl_Cn4ry/+=5ee1d";
     let pasted = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
-    let api = demo_api::spawn(key).expect("demo api");
-    let post = "# Creates a payment.\nmethod: POST\nurl: \"{{base_url}}/v1/payments\"   # the API's\nheaders:\n  Authorization: \"Bearer {{key}}\"\njson:\n  amount: \"{{amount}}\"\n  currency: usd\n";
+    let post = format!(
+        "# Creates a payment.\n{}",
+        POST_PAYMENT.replacen("\"\n", "\"   # the API's\n", 1)
+    );
     let journey = "steps:\n  - id: pay\n    template: post\n    values:\n      key: {type: secret, name: PAY_KEY}\n      amount: 1000\n";
+    let _api = h
+        .payments("tmpl", key, &[("journeys/pay.yaml", journey)], "pay")
+        .await;
+    // The template with comments, as its author wrote it.
     let (status, answer) = h
         .upload(
             "tmpl",
             &[
-                ("reqflo.yaml", &demo_config(&api)),
-                ("templates/post.yaml", post),
+                ("reqflo.yaml", &h.stored_file("tmpl", "reqflo.yaml").await),
+                ("templates/post.yaml", &post),
                 ("journeys/pay.yaml", journey),
             ],
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let body = json!({"name": "PAY_KEY", "value": key, "journeys": ["pay"]});
-    let (status, _) = h
-        .call("POST", "/api/secrets", Some(Role::Admin), Some(body))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
     let files = || async {
         let (_, project) = h
             .call("GET", "/api/projects/tmpl", Some(Role::Viewer), None)
@@ -161,7 +161,7 @@ async fn templates_are_made_and_edited_and_checked_with_every_journey() {
     let refused = builder.post(path, &broken).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("token"), "{}", refused.body);
-    assert_eq!(files().await["templates/post.yaml"], post);
+    assert_eq!(files().await["templates/post.yaml"], post.as_str());
     // A pasted key is refused and not shown again.
     let pasting = [("base", base.as_str()), ("f:json/currency", pasted)];
     let refused = builder.post(path, &pasting).await;

@@ -206,6 +206,18 @@ try {
   await check(order.map((t) => t.split(' ')[0]).join(',') === 'step-1,step-3,step-2',
     `the steps are in their new order: ${order.join(' | ')}`);
 
+  // An expectation added to a step in place.
+  await page.selectOption('#entry_step', { label: 'step-2' });
+  await page.selectOption('#entry_kind', 'json');
+  await page.fill('#entry_name', '$.currency');
+  await page.fill('#entry_value', 'usd');
+  await page.click('button:text-is("Add it…")');
+  await page.locator('button:text-is("Save these changes")').waitFor();
+  const expectation = await page.locator('#diff').innerText();
+  await check(expectation.includes('$.currency: usd'), `the diff adds the expectation: ${expectation}`);
+  await page.click('button:text-is("Save these changes")');
+  await page.locator('[role=status]', { hasText: 'Saved.' }).waitFor();
+
   // The template editor: a new template from its parts, then an existing one.
   await page.goto(`${server}/build/shop/templates/new`);
   await accessible('template: new');
