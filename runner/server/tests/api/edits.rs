@@ -413,6 +413,27 @@ async fn captures_and_expectations_are_added_to_a_step_in_place() {
         );
     }
     assert_eq!(stored().await, journey);
+    // The refused key comes with the offer to register it: a link for an
+    // admin, who to ask for anyone else.
+    let mut offers = Vec::new();
+    for role in [Role::Builder, Role::Admin] {
+        let mut person = Browser::new(&h);
+        person.login(&h.tokens[&role]).await;
+        let base = base_of(&person.get(path).await.body);
+        let mut form = add("json", "$.note", pasted);
+        form.push(("base", &base));
+        offers.push(person.post(path, &form).await.body);
+    }
+    assert!(
+        offers[0].contains("Ask an admin to register it"),
+        "{}",
+        offers[0]
+    );
+    assert!(
+        offers[1].contains("<a href=\"/admin/secrets#register\">Register it as a secret</a>"),
+        "{}",
+        offers[1]
+    );
     // A capture: the lines first, then saved after the step's last entry.
     for (kind, name, value) in [
         ("capture", "payment_id", "$.id"),
