@@ -23,6 +23,13 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Runs waiting at most; past it a new run gets 429.
     pub queue_limit: usize,
+    /// Runs of one project executed at once at most (`None`: as many as
+    /// there are workers), so one project's burst does not hold the others
+    /// back.
+    pub project_concurrency: Option<usize>,
+    /// A run still going after this long is stopped and recorded
+    /// `timed_out`.
+    pub run_timeout: Duration,
     /// The largest request body (a project upload), in bytes.
     pub max_upload_bytes: usize,
     /// Finished runs are deleted after this long; `None` keeps them.
@@ -50,6 +57,8 @@ struct ConfigFile {
     listen: Option<String>,
     workers: Option<usize>,
     queue_limit: Option<usize>,
+    project_concurrency: Option<usize>,
+    run_timeout: Option<String>,
     max_upload: Option<String>,
     retention: Option<String>,
     request_timeout: Option<String>,
@@ -83,6 +92,8 @@ impl ServerConfig {
             data,
             workers: 4,
             queue_limit: 1000,
+            project_concurrency: None,
+            run_timeout: Duration::from_secs(3600),
             max_upload_bytes: 10 << 20,
             retention: Some(Duration::from_secs(30 * 24 * 3600)),
             request_timeout: Duration::from_secs(30),
@@ -126,6 +137,26 @@ impl ServerConfig {
         }
         if let Some(limit) = written.queue_limit {
             config.queue_limit = limit.max(1);
+        }
+        if let Some(limit) = written.project_concurrency {
+            if limit == 0 {
+                return Err(at(
+                    "project_concurrency",
+                    "must be 1 or more (leave it out for no limit)".into(),
+                ));
+            }
+            config.project_concurrency = Some(limit);
+        }
+        if let Some(text) = written.run_timeout {
+            config.run_timeout = humantime::parse_duration(&text)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    at(
+                        "run_timeout",
+                        format!("`{text}` is not a duration (e.g. 30m)"),
+                    )
+                })?;
         }
         if let Some(size) = written.max_upload {
             config.max_upload_bytes =
@@ -188,5 +219,26 @@ mod tests {
         assert_eq!(config.workers, 3);
         assert_eq!(config.retention, None);
         assert_eq!(config.max_upload_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn fairness_and_timeout_settings_are_read_and_bad_ones_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "project_concurrency: 2\nrun_timeout: 10m\n").expect("write");
+        let config = ServerConfig::load(dir.path().into(), None).expect("good");
+        assert_eq!(config.project_concurrency, Some(2));
+        assert_eq!(config.run_timeout, Duration::from_secs(600));
+        std::fs::write(&file, "workers: 2\nproject_concurrency: 0\n").expect("write");
+        let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+        assert!(
+            e.contains(":2:") && e.contains("project_concurrency"),
+            "{e}"
+        );
+        for bad in ["soon", "0s"] {
+            std::fs::write(&file, format!("run_timeout: {bad}\n")).expect("write");
+            let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+            assert!(e.contains(":1:") && e.contains("run_timeout"), "{e}");
+        }
     }
 }

@@ -29,19 +29,18 @@ use crate::registry;
 
 /// Take runs from the queue until it closes.
 pub async fn worker(state: AppState) {
-    while let Some(id) = state.queue.next().await {
-        if state.queue.is_closing() {
-            // Left `queued`: it runs after the next start.
-            state.queue.forget(&id);
-            continue;
-        }
+    // Once the queue closes, runs still waiting stay `queued` in the store:
+    // they run after the next start.
+    while let Some(taken) = state.queue.next().await {
+        let id = taken.id.as_str();
         state.metrics.queued.dec();
         state.metrics.running.inc();
-        if let Err(e) = execute(&state, &id).await {
+        if let Err(e) = execute(&state, id).await {
             tracing::error!(run = %id, error = %e, "a run could not be recorded");
         }
         state.metrics.running.dec();
-        state.queue.forget(&id);
+        state.queue.forget(id);
+        state.queue.done(&taken);
     }
 }
 
@@ -98,7 +97,18 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
     tracing::info!(run = %id, project = %submitted.project, journeys = ?submitted.journeys, "run started");
     let redactor = Redactor::for_run();
     let clock = Instant::now();
+    // Past `run_timeout` the run is stopped like a cancelled one, and
+    // recorded `timed_out`.
+    let timer = {
+        let live = Arc::clone(&live);
+        let after = state.config.run_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            live.stop.ask(TIMED_OUT);
+        })
+    };
     let outcome = run(state, id, &submitted, &live, &redactor).await;
+    timer.abort();
     state
         .metrics
         .run_seconds
@@ -111,9 +121,16 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
                 Outcome::Failed => "failed",
                 Outcome::Error => "error",
                 Outcome::Interrupted if live.stop.asked() == Some(CANCELLED) => "cancelled",
+                Outcome::Interrupted if live.stop.asked() == Some(TIMED_OUT) => "timed_out",
                 Outcome::Interrupted => "interrupted",
             };
-            let error = report.error.clone();
+            let error = match status {
+                "timed_out" => Some(format!(
+                    "the run took longer than run_timeout ({}) and was stopped",
+                    humantime::format_duration(state.config.run_timeout)
+                )),
+                _ => report.error.clone(),
+            };
             keep_reports(state, id, &report, &redactor).await?;
             finish(state, id, status, code, error, Some(&live)).await
         }
@@ -134,6 +151,9 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
 
 /// Why a cancelled run stopped (the engine records it as interrupted).
 pub const CANCELLED: &str = "a cancel request";
+
+/// Why a run that took longer than `run_timeout` stopped.
+pub const TIMED_OUT: &str = "the run timeout";
 
 async fn run(
     state: &AppState,

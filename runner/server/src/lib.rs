@@ -80,7 +80,10 @@ pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
     let state = AppState {
         db,
         keys: Arc::new(RwLock::new(keys)),
-        queue: Arc::new(queue::Queue::new(config.queue_limit)),
+        queue: Arc::new(queue::Queue::new(
+            config.queue_limit,
+            config.project_concurrency,
+        )),
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
     };
@@ -225,13 +228,13 @@ async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
     .execute(&state.db)
     .await?
     .rows_affected();
-    let queued: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at")
+    let queued: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, project FROM runs WHERE status = 'queued' ORDER BY created_at")
             .fetch_all(&state.db)
             .await?;
     let mut requeued = 0;
-    for (id,) in queued {
-        if state.queue.push(&id).is_ok() {
+    for (id, project) in queued {
+        if state.queue.push(&id, &project).is_ok() {
             state.metrics.queued.inc();
             requeued += 1;
         }

@@ -6,11 +6,11 @@
 //! `running` one (the server died under it) becomes `interrupted`: never
 //! lost, never silently re-sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast};
 
 use reqflo_engine::Stop;
 
@@ -55,53 +55,117 @@ pub enum Full {
     Closing,
 }
 
-/// The queue.
+/// The queue: runs waiting in the order they came, taken by workers in
+/// that order but for a run whose project already has its share running
+/// (`project_concurrency`), which waits for one of them to end while the
+/// runs behind it go ahead.
 pub struct Queue {
-    sender: mpsc::Sender<String>,
-    receiver: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    waiting: Mutex<Waiting>,
+    wake: Notify,
+    limit: usize,
+    per_project: usize,
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
     closing: AtomicBool,
 }
 
+/// What waits, and how many runs of each project are running.
+#[derive(Default)]
+struct Waiting {
+    runs: VecDeque<(String, String)>,
+    running: HashMap<String, usize>,
+}
+
+/// A run a worker took: its id and project. Hand it back to
+/// [`Queue::done`] when the run ends.
+pub struct Taken {
+    /// The run.
+    pub id: String,
+    /// Its project.
+    pub project: String,
+}
+
 impl Queue {
-    /// A queue holding at most `limit` waiting runs.
-    pub fn new(limit: usize) -> Queue {
-        let (sender, receiver) = mpsc::channel(limit.max(1));
+    /// A queue holding at most `limit` waiting runs, running at most
+    /// `per_project` runs of one project at once (`None`: no such limit).
+    pub fn new(limit: usize, per_project: Option<usize>) -> Queue {
         Queue {
-            sender,
-            receiver: tokio::sync::Mutex::new(receiver),
+            waiting: Mutex::new(Waiting::default()),
+            wake: Notify::new(),
+            limit: limit.max(1),
+            per_project: per_project.unwrap_or(usize::MAX).max(1),
             live: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
         }
     }
 
-    /// Queue run `id`; it is live (cancellable, streamable) from now on.
-    pub fn push(&self, id: &str) -> Result<Arc<LiveRun>, Full> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // Nothing is left half-done under this lock worth refusing.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue run `id` of `project`; it is live (cancellable, streamable)
+    /// from now on.
+    pub fn push(&self, id: &str, project: &str) -> Result<Arc<LiveRun>, Full> {
         if self.closing.load(Ordering::SeqCst) {
             return Err(Full::Closing);
         }
+        {
+            let mut waiting = self.waiting();
+            if waiting.runs.len() >= self.limit {
+                return Err(Full::Busy);
+            }
+            waiting
+                .runs
+                .push_back((id.to_string(), project.to_string()));
+        }
         let live = self.track(id);
-        match self.sender.try_send(id.to_string()) {
-            Ok(()) => Ok(live),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.forget(id);
-                Err(Full::Busy)
+        self.wake.notify_waiters();
+        Ok(live)
+    }
+
+    /// The next run to execute: the first waiting one whose project is
+    /// under its limit. `None` once the queue is closed.
+    pub async fn next(&self) -> Option<Taken> {
+        loop {
+            // Interest first, then the look: a push in between still wakes us.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.is_closing() {
+                return None;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.forget(id);
-                Err(Full::Closing)
+            {
+                let mut waiting = self.waiting();
+                let Waiting { runs, running } = &mut *waiting;
+                let free = runs.iter().position(|(_, project)| {
+                    running.get(project).copied().unwrap_or(0) < self.per_project
+                });
+                if let Some((id, project)) = free.and_then(|at| runs.remove(at)) {
+                    *running.entry(project.clone()).or_default() += 1;
+                    return Some(Taken { id, project });
+                }
             }
+            woken.await;
         }
     }
 
-    /// The next run to execute; `None` once the queue is closed.
-    pub async fn next(&self) -> Option<String> {
-        self.receiver.lock().await.recv().await
+    /// A taken run ended: its project's share is free again.
+    pub fn done(&self, taken: &Taken) {
+        {
+            let mut waiting = self.waiting();
+            if let Some(count) = waiting.running.get_mut(&taken.project) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    waiting.running.remove(&taken.project);
+                }
+            }
+        }
+        self.wake.notify_waiters();
     }
 
     /// How many runs wait.
     pub fn depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
+        self.waiting().runs.len()
     }
 
     fn track(&self, id: &str) -> Arc<LiveRun> {
@@ -134,6 +198,7 @@ impl Queue {
     /// store and run after the next start.
     pub fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
         if let Ok(map) = self.live.lock() {
             for live in map.values() {
                 live.stop.ask("the server shutting down");

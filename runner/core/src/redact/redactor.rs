@@ -19,16 +19,14 @@ use super::views::{MAX_EXPANSION, Syntax, View, windows};
 /// without end stops the run with a clear error instead of slowing it down.
 pub const MAX_DERIVED_PER_RUN: usize = 20_000;
 
-/// How many decoded bytes a match inside a base64 run may be widened each
-/// way to reach a clean cut (see [`Inner::read_run`]), 256 digits: past a
-/// stretch of escapes that all sit across group boundaries (each `\u003d`
-/// at the same misaligned place) there may be none nearer.
-const MAX_CUT_WIDENING: usize = 192;
+/// How far widening a match found as written ([`whole_escapes`],
+/// [`whole_groups`]) may move its ends, both ways together.
+const WIDENING: usize = 2 * 14;
 
-/// How far widening may move a span's ends, both ways together, in bytes of
-/// the text: whole escapes and groups ([`whole_escapes`], [`whole_groups`])
-/// 14 each way, a clean cut in a base64 run 258 digits each way.
-const WIDENING: usize = 2 * 14 + 2 * (MAX_CUT_WIDENING * 4 / 3 + 2);
+/// A stream holds back a base64 run that reaches the end of what it has,
+/// up to this long, so that a match inside it is cut as in the whole text
+/// (see [`Inner::read_run`]: the cut may move to the run's ends).
+pub const HELD_RUN: usize = 1 << 20;
 
 /// A wrapped base64 line is at most this long (MIME's 76), so runs this long
 /// are always looked at for wrapping.
@@ -169,7 +167,7 @@ impl Inner {
                 let len = decoded.bytes.len();
                 let source = |s, e| {
                     let group = |at: usize| at.is_multiple_of(3) || at == len;
-                    let (s, e) = view.widened(s, e, MAX_CUT_WIDENING, group);
+                    let (s, e) = view.widened(s, e, group);
                     let (start, end) = view.source(s, e);
                     decoded.source(start, end)
                 };
@@ -179,12 +177,13 @@ impl Inner {
     }
 }
 
-/// How long the escape at the start of `bytes` is, if one is there.
+/// How long the escape at the start of `bytes` is, if one is there. A
+/// two-byte `\x` is not counted: a value's own `\` written raw before a
+/// quote would read as one.
 fn escape_len(bytes: &[u8]) -> Option<usize> {
     let hex = |b: &u8| b.is_ascii_hexdigit();
     match bytes {
         [b'\\', b'u', a, b, c, d, ..] if [a, b, c, d].into_iter().all(hex) => Some(6),
-        [b'\\', _, ..] => Some(2),
         [b'%', a, b, ..] if hex(a) && hex(b) => Some(3),
         [b'&', rest @ ..] => rest
             .iter()
@@ -453,11 +452,24 @@ impl Redactor {
         // A match starting before `settled` is wholly inside `buffer`,
         // whatever comes next, because none spans more than `reach` bytes;
         // widening ([`WIDENING`]) moves an end later (those bytes must be
-        // here) and a start earlier (those must not be written out yet).
+        // here) and a start earlier (those must not be written out yet). A
+        // base64 run that reaches the end is held back whole (up to
+        // [`HELD_RUN`]): a match inside it may be cut anywhere up to its ends.
         let settled = if at_end {
             buffer.len()
         } else {
-            buffer.len().saturating_sub(reach + WIDENING).max(from)
+            let mut settled = buffer.len().saturating_sub(reach + WIDENING);
+            let run = buffer
+                .iter()
+                .rev()
+                .take_while(|&&b| is_digit(b) || matches!(b, b'=' | b'\r' | b'\n'))
+                .take(HELD_RUN + 1)
+                .count();
+            if run <= HELD_RUN {
+                let run_start = buffer.len() - run;
+                settled = settled.min(run_start.saturating_sub(reach + WIDENING));
+            }
+            settled.max(from)
         };
         let mut last = from;
         for span in inner.spans(buffer, run_before) {

@@ -20,6 +20,11 @@ pub struct RedactingWriter<'r, W: Write> {
     /// dropped before it (a match inside the run is widened to whole groups
     /// counted from the run's start).
     run_before: usize,
+    /// Drain once the buffer is this long: each drain reads the whole
+    /// buffer, so while bytes are held back (a base64 run growing towards
+    /// [`HELD_RUN`](super::redactor::HELD_RUN)) the next one waits until
+    /// what is pending has doubled, and reading stays linear in the input.
+    next_drain: usize,
 }
 
 impl<'r, W: Write> RedactingWriter<'r, W> {
@@ -32,6 +37,7 @@ impl<'r, W: Write> RedactingWriter<'r, W> {
             written: 0,
             scratch: Vec::new(),
             run_before: 0,
+            next_drain: 0,
         }
     }
 
@@ -68,7 +74,11 @@ impl<'r, W: Write> RedactingWriter<'r, W> {
 impl<W: Write> Write for RedactingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.buffer.extend_from_slice(buf);
-        self.drain(false)?;
+        if self.buffer.len() >= self.next_drain {
+            self.drain(false)?;
+            let pending = self.buffer.len() - self.written;
+            self.next_drain = self.buffer.len() + pending;
+        }
         Ok(buf.len())
     }
 

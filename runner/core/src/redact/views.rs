@@ -66,30 +66,19 @@ impl View {
 
     /// `start..end` of this view widened so that its source span begins and
     /// ends between two spellings (never inside an escape) at places
-    /// `clean` admits, at most `max` source bytes further each way; where
-    /// there is none that near, that end stays as it was.
+    /// `clean` admits; the view's two ends always are.
     pub(super) fn widened(
         &self,
         start: usize,
         end: usize,
-        max: usize,
         clean: impl Fn(usize) -> bool,
     ) -> (usize, usize) {
-        let (first, last) = self.source(start, end);
         let mut s = start;
-        while !clean(self.from[s] as usize) {
-            if s == 0 || first - self.from[s - 1] as usize > max {
-                s = start;
-                break;
-            }
+        while s > 0 && !clean(self.from[s] as usize) {
             s -= 1;
         }
         let mut e = end;
-        while !clean(self.to[e - 1] as usize) {
-            if e == self.bytes.len() || self.to[e] as usize - last > max {
-                e = end;
-                break;
-            }
+        while e < self.bytes.len() && !clean(self.to[e - 1] as usize) {
             e += 1;
         }
         (s, e)

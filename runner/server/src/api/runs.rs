@@ -132,7 +132,7 @@ pub(crate) async fn submit(
     .bind(now())
     .execute(&state.db)
     .await?;
-    if let Err(full) = state.queue.push(&id) {
+    if let Err(full) = state.queue.push(&id, &body.project) {
         // Nothing stays half-way: the run was never queued.
         sqlx::query("DELETE FROM runs WHERE id = $1")
             .bind(&id)

@@ -33,6 +33,7 @@ const STATUSES: &[&str] = &[
     "error",
     "interrupted",
     "cancelled",
+    "timed_out",
 ];
 
 fn db_error(e: sqlx::Error) -> Response {

@@ -6,6 +6,7 @@
 mod browser;
 mod edits;
 mod harness;
+mod limits;
 mod live;
 mod projects;
 mod roles;
