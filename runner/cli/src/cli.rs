@@ -75,6 +75,11 @@ pub struct ServerArgs {
     /// Settings file (default: DIR/server.yaml when it exists).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// The store: `postgres://USER@HOST:PORT/NAME` (a password is better
+    /// in PGPASSWORD than here), or `sqlite` for reqflo.db in the data
+    /// folder (the default, or `database:` in server.yaml).
+    #[arg(long, value_name = "URL", global = true)]
+    pub database: Option<String>,
     /// Runs executed at once by in-process workers (default 4).
     #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,

@@ -8,6 +8,7 @@ use crate::cli::{ServerArgs, ServerCommand};
 use crate::console;
 use crate::exit;
 use reqflo_server::config::{ServerConfig, default_data_folder};
+use reqflo_server::db::Database;
 
 /// Start the server (or `init` its data folder); returns the exit code.
 pub fn server_command(args: ServerArgs) -> i32 {
@@ -20,6 +21,15 @@ pub fn server_command(args: ServerArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    if let Some(database) = &args.database {
+        match Database::parse(database) {
+            Ok(database) => config.database = database,
+            Err(e) => {
+                console::err(&format!("error: --database: {e}"));
+                return exit::USAGE;
+            }
+        }
+    }
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -37,6 +47,10 @@ pub fn server_command(args: ServerArgs) -> i32 {
         }
     };
     let data = config.data.clone();
+    let store = match &config.database {
+        Database::InFolder => None,
+        postgres => Some(postgres.describe(&data)),
+    };
     let result = match args.command {
         Some(ServerCommand::Init { name }) => runtime
             .block_on(reqflo_server::new_admin_token(config, &name))
@@ -46,6 +60,9 @@ pub fn server_command(args: ServerArgs) -> i32 {
             }),
         None => runtime.block_on(reqflo_server::serve(config, shutdown_signal(), |ready| {
             console::out(&format!("data folder: {}", data.display()));
+            if let Some(store) = &store {
+                console::out(&format!("database: {store}"));
+            }
             if let Some(token) = ready.admin_token {
                 console::out(&format!(
                     "admin token (shown once; `reqflo server init` makes another): {token}"

@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The data folder: database, master key, settings (`--data`).
     pub data: PathBuf,
+    /// The store: SQLite in the data folder, or a Postgres server
+    /// (`--database`, `database:`).
+    pub database: crate::db::Database,
     /// Runs executed at once by in-process workers (`--workers`).
     pub workers: usize,
     /// Runs waiting at most; past it a new run gets 429.
@@ -55,6 +58,7 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     listen: Option<String>,
+    database: Option<String>,
     workers: Option<usize>,
     queue_limit: Option<usize>,
     project_concurrency: Option<usize>,
@@ -90,6 +94,7 @@ impl ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data,
+            database: crate::db::Database::InFolder,
             workers: 4,
             queue_limit: 1000,
             project_concurrency: None,
@@ -131,6 +136,10 @@ impl ServerConfig {
                     format!("`{listen}` is not HOST:PORT (e.g. 127.0.0.1:8080)"),
                 )
             })?;
+        }
+        if let Some(database) = written.database {
+            config.database =
+                crate::db::Database::parse(&database).map_err(|e| at("database", e))?;
         }
         if let Some(workers) = written.workers {
             config.workers = workers.clamp(1, 256);
@@ -222,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn fairness_and_timeout_settings_are_read_and_bad_ones_named() {
+    fn fairness_timeout_and_database_settings_are_read_and_bad_ones_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "project_concurrency: 2\nrun_timeout: 10m\n").expect("write");
@@ -234,6 +243,15 @@ mod tests {
         assert!(
             e.contains(":2:") && e.contains("project_concurrency"),
             "{e}"
+        );
+        std::fs::write(&file, "workers: 2\ndatabase: mysql://db/x\n").expect("write");
+        let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+        assert!(e.contains(":2:11") && e.contains("`database`"), "{e}");
+        std::fs::write(&file, "database: postgres://r@db:5432/x\n").expect("write");
+        let config = ServerConfig::load(dir.path().into(), None).expect("good");
+        assert_eq!(
+            config.database,
+            crate::db::Database::Postgres("postgres://r@db:5432/x".into())
         );
         for bad in ["soon", "0s"] {
             std::fs::write(&file, format!("run_timeout: {bad}\n")).expect("write");

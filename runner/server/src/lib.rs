@@ -74,9 +74,12 @@ pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
         .map_err(|e| setup(&format!("data folder {}", config.data.display()), &e))?;
     let (keys, key_created) = keys::Keyring::open_or_create(&config.data, config.transit.clone())
         .map_err(|e| setup("key-encryption key", &e))?;
-    let db = db::open(&config.data)
+    let db = db::open(&config.database, &config.data)
         .await
-        .map_err(|e| setup(&format!("database in {}", config.data.display()), &e))?;
+        .map_err(|e| {
+            let named = config.database.describe(&config.data);
+            setup(&format!("database {named}"), &e)
+        })?;
     let state = AppState {
         db,
         keys: Arc::new(RwLock::new(keys)),

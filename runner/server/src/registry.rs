@@ -2,9 +2,9 @@
 //! journeys, environments and hosts), and the check every run passes before
 //! it is queued.
 
+use crate::db::Db;
 use globset::Glob;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use reqflo_core::plan::Plan;
 
@@ -54,8 +54,9 @@ struct Row {
     journeys: Option<String>,
     environments: Option<String>,
     hosts: Option<String>,
-    allow_http: bool,
-    disabled: bool,
+    // Stored 0 or 1: neither SQLite nor `Any` has a boolean both read back.
+    allow_http: i64,
+    disabled: i64,
     provider: Option<String>,
     reference: Option<String>,
     version: i64,
@@ -78,8 +79,8 @@ fn from_row(row: Row) -> SecretPolicy {
         journeys: list(row.journeys),
         environments: list(row.environments),
         hosts: list(row.hosts),
-        allow_http: row.allow_http,
-        disabled: row.disabled,
+        allow_http: row.allow_http != 0,
+        disabled: row.disabled != 0,
         provider: row.provider,
         reference: row.reference,
         version: row.version,
@@ -93,7 +94,7 @@ fn from_row(row: Row) -> SecretPolicy {
 }
 
 /// Every managed secret, by name.
-pub async fn all(db: &SqlitePool) -> Result<Vec<SecretPolicy>, sqlx::Error> {
+pub async fn all(db: &Db) -> Result<Vec<SecretPolicy>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM secrets ORDER BY name"
     )))
@@ -103,7 +104,7 @@ pub async fn all(db: &SqlitePool) -> Result<Vec<SecretPolicy>, sqlx::Error> {
 }
 
 /// One managed secret.
-pub async fn one(db: &SqlitePool, name: &str) -> Result<Option<SecretPolicy>, sqlx::Error> {
+pub async fn one(db: &Db, name: &str) -> Result<Option<SecretPolicy>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM secrets WHERE name = $1"
     )))

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 use tokio::sync::RwLock;
 
 use crate::config::ServerConfig;
@@ -14,7 +14,7 @@ use crate::queue::Queue;
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
-    pub db: SqlitePool,
+    pub db: Db,
     /// The key-encryption keys (a rotation takes it for writing).
     pub keys: Arc<RwLock<Keyring>>,
     /// Runs waiting and running.

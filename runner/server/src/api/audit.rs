@@ -1,18 +1,18 @@
 //! The audit log: who did what to which secret, token or project, and every
 //! use of a secret by a run. Never a value. Readable by admins.
 
+use crate::db::Db;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use sqlx::SqlitePool;
 
 use super::{ApiError, AppState, json};
 use crate::auth::{Admin, Authorized};
 
 /// Append one entry.
 pub async fn record(
-    db: &SqlitePool,
+    db: &Db,
     actor: &str,
     action: &str,
     target: &str,

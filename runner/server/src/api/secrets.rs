@@ -206,7 +206,7 @@ pub(crate) async fn register(
     .bind(list_json(&body.journeys))
     .bind(list_json(&body.environments))
     .bind(list_json(&body.hosts))
-    .bind(body.allow_http)
+    .bind(i64::from(body.allow_http))
     .bind(&held_by)
     .bind(&body.reference)
     .bind(length)
@@ -231,7 +231,7 @@ pub(crate) async fn register(
 }
 
 async fn insert_version(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     name: &str,
     version: i64,
     sealed: &Sealed,
@@ -393,8 +393,8 @@ pub(crate) async fn change_policy(
         .bind(list_json(&journeys))
         .bind(list_json(&environments))
         .bind(list_json(&hosts))
-        .bind(allow_http)
-        .bind(disabled)
+        .bind(i64::from(allow_http))
+        .bind(i64::from(disabled))
         .bind(name)
         .execute(&state.db)
         .await?;

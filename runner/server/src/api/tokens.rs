@@ -1,12 +1,12 @@
 //! API tokens: created by admins (the first by `reqflo server` on first
 //! start or `reqflo server init`), shown once, stored hashed, revocable.
 
+use crate::db::Db;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use super::{ApiError, AppState, Body, json as answer, missing, record};
 use crate::auth::{Admin, Authorized, Role, Viewer, new_id, new_token};
@@ -24,7 +24,7 @@ pub struct NewToken {
 
 /// Create a token and store its hash; returns `(id, token)`.
 pub async fn issue(
-    db: &SqlitePool,
+    db: &Db,
     name: &str,
     role: Role,
     by: &str,

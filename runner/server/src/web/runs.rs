@@ -36,6 +36,18 @@ const STATUSES: &[&str] = &[
     "timed_out",
 ];
 
+/// `text` matched as itself in a LIKE pattern with `ESCAPE '\'`.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn db_error(e: sqlx::Error) -> Response {
     ApiError::from(e).into_response()
 }
@@ -212,17 +224,22 @@ pub async fn list(
         some(&filter.environment),
         some(&filter.actor),
     );
+    // LIKE patterns mean the same on SQLite and Postgres: the filter's own
+    // `%`, `_` and `\` are literal, and the actor's prefix ignores ASCII
+    // case on both (SQLite's LIKE does, Postgres's does not).
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, project, journeys, environment, status, actor, created_at FROM runs \
          WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR project = $2) \
-         AND ($3 IS NULL OR journeys LIKE '%\"' || $3 || '\"%') AND ($4 IS NULL OR environment = $4) \
-         AND ($5 IS NULL OR actor LIKE $5 || '%') ORDER BY created_at DESC, id LIMIT 200",
+         AND ($3 IS NULL OR journeys LIKE '%\"' || $3 || '\"%' ESCAPE '\\') \
+         AND ($4 IS NULL OR environment = $4) \
+         AND ($5 IS NULL OR LOWER(actor) LIKE LOWER($5) || '%' ESCAPE '\\') \
+         ORDER BY created_at DESC, id LIMIT 200",
     )
     .bind(&status)
     .bind(&project)
-    .bind(&journey)
+    .bind(journey.as_deref().map(like_literal))
     .bind(&environment)
-    .bind(&actor)
+    .bind(actor.as_deref().map(like_literal))
     .fetch_all(&state.db)
     .await
     .map_err(db_error)?;

@@ -24,6 +24,8 @@ pub struct Harness {
     pub tokens: HashMap<Role, String>,
     /// Every answer body, to be scanned for the canary.
     pub seen: std::sync::Mutex<Vec<String>>,
+    /// The Postgres database the store is on, if not SQLite.
+    pub postgres: Option<String>,
 }
 
 impl Harness {
@@ -31,10 +33,28 @@ impl Harness {
         Harness::with(|_| {}).await
     }
 
+    /// A harness on the store `REQFLO_TEST_STORE` names: `postgres` (a
+    /// database of its own on the tests' private cluster), else SQLite.
     pub async fn with(change: impl FnOnce(&mut ServerConfig)) -> Harness {
+        match std::env::var("REQFLO_TEST_STORE").as_deref() {
+            Ok("postgres") => Harness::on_postgres(change).await,
+            Ok("sqlite") | Err(_) => Harness::on(None, change).await,
+            Ok(other) => panic!("REQFLO_TEST_STORE={other}: expected postgres or sqlite"),
+        }
+    }
+
+    /// A harness whose store is a new database on the tests' Postgres.
+    pub async fn on_postgres(change: impl FnOnce(&mut ServerConfig)) -> Harness {
+        Harness::on(Some(crate::pg::database().await), change).await
+    }
+
+    async fn on(postgres: Option<String>, change: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig::defaults(dir.path().join("data"));
         config.max_upload_bytes = 256 * 1024;
+        if let Some(url) = &postgres {
+            config.database = reqflo_server::db::Database::Postgres(url.clone());
+        }
         change(&mut config);
         let opened = reqflo_server::open(config).await.expect("open");
         let admin = opened.admin_token.expect("a first admin token");
@@ -45,6 +65,7 @@ impl Harness {
             app,
             tokens: HashMap::new(),
             seen: Default::default(),
+            postgres,
         };
         harness.tokens.insert(Role::Admin, admin);
         for role in [Role::Viewer, Role::Runner, Role::Builder] {
@@ -173,9 +194,13 @@ impl Harness {
             .to_string()
     }
 
-    /// Every byte of the data folder (database, WAL, key file).
-    pub fn data_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
+    /// Every byte of the data folder (database, WAL, key file), and every
+    /// row of the Postgres database when the store is there.
+    pub async fn data_bytes(&self) -> Vec<u8> {
+        let mut all = match &self.postgres {
+            Some(url) => crate::pg::rows(url).await,
+            None => Vec::new(),
+        };
         for entry in std::fs::read_dir(self.dir.path().join("data"))
             .expect("data")
             .flatten()

@@ -8,6 +8,8 @@ mod edits;
 mod harness;
 mod limits;
 mod live;
+mod pg;
+mod postgres;
 mod projects;
 mod roles;
 mod runs;

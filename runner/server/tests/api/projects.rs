@@ -160,6 +160,7 @@ async fn a_tarball_upload_and_a_served_folder_are_projects_too() {
         dir: tempfile::tempdir().expect("tempdir"),
         tokens: h.tokens.clone(),
         seen: Default::default(),
+        postgres: h.postgres.clone(),
     };
     let (_, list) = served
         .call("GET", "/api/projects", Some(Role::Viewer), None)

@@ -402,7 +402,7 @@ async fn a_hostile_provider_fails_its_own_runs_and_reads_nothing_of_the_servers(
         let want = if *name == "GOOD" { "passed" } else { "error" };
         assert_eq!(run["status"], want, "{name}: {run}");
     }
-    let data = h.data_bytes();
+    let data = h.data_bytes().await;
     for answer in h.seen.lock().expect("seen").iter() {
         assert!(!answer.contains("hunter2hunter2"), "{answer}");
         assert_absent("an answer", answer.as_bytes(), key);

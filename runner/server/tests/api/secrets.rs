@@ -188,7 +188,7 @@ async fn a_secret_goes_in_and_never_comes_out() {
 
     h.state.db.close().await;
     for canary in [canary, rotated_value] {
-        assert_absent("the data folder", &h.data_bytes(), canary);
+        assert_absent("the data folder", &h.data_bytes().await, canary);
         for answer in h.seen.lock().expect("seen").iter() {
             assert_absent("an answer", answer.as_bytes(), canary);
         }

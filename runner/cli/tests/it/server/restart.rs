@@ -109,3 +109,49 @@ fn start_slow_run(
     });
     cli
 }
+
+#[test]
+fn a_database_the_server_cannot_use_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data").display().to_string();
+    for (database, says) in [
+        ("mysql://u:pw_canary_9f@db/x", "`mysql:` is not a database"),
+        ("not a url", "postgres://USER@HOST:PORT/NAME"),
+    ] {
+        let out = command(
+            dir.path(),
+            &["server", "--data", &data, "--database", database],
+            &[],
+        )
+        .output()
+        .expect("reqflo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("--database") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("pw_canary_9f"), "{stderr}");
+    }
+    // Postgres that is not there: the start fails naming it, password hidden.
+    let out = command(
+        dir.path(),
+        &[
+            "server",
+            "--data",
+            &data,
+            "--database",
+            "postgres://reqflo:pw_canary_9f@127.0.0.1:1/reqflo",
+        ],
+        &[],
+    )
+    .output()
+    .expect("reqflo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("postgres://reqflo:***@127.0.0.1:1/reqflo"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw_canary_9f"), "{stderr}");
+}
