@@ -3,7 +3,8 @@
 //! It checks the bearer key on every /v1 route, so a run with the wrong secret
 //! fails exactly as it would against a real API. It also has helpers for tests:
 //! `/echo` returns the request it got, `/status/{code}` answers with that code,
-//! `/slow?ms=N` waits, `/__stats` counts the requests served.
+//! `/slow?ms=N` waits, `/v1/count/{key}` counts its calls per key (tests
+//! that a run was sent exactly once), `/__stats` counts the requests served.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ struct Demo {
     next_id: AtomicU64,
     payments: Mutex<HashMap<String, Value>>,
     tokens: Mutex<HashMap<String, String>>,
+    counted: Mutex<HashMap<String, u64>>,
 }
 
 type Shared = Arc<Demo>;
@@ -43,12 +45,14 @@ pub async fn serve(
         next_id: AtomicU64::new(1),
         payments: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
+        counted: Mutex::new(HashMap::new()),
     });
     let app = Router::new()
         .route("/v1/payments", post(create_payment))
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/receipt", get(receipt))
         .route("/v1/me", get(me))
+        .route("/v1/count/{key}", post(count_key))
         .route("/echo", any(echo))
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
@@ -273,5 +277,21 @@ async fn redirect(Query(query): Query<HashMap<String, String>>) -> Response {
 }
 
 async fn stats(State(demo): State<Shared>) -> Response {
-    Json(json!({"requests": demo.requests.load(Ordering::SeqCst)})).into_response()
+    let counted = demo.counted.lock().await.clone();
+    Json(json!({"requests": demo.requests.load(Ordering::SeqCst), "counted": counted}))
+        .into_response()
+}
+
+async fn count_key(
+    State(demo): State<Shared>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if bearer(&headers) != Some(demo.key.as_str()) {
+        return unauthorized();
+    }
+    let mut counted = demo.counted.lock().await;
+    let seen = counted.entry(key).or_default();
+    *seen += 1;
+    (StatusCode::CREATED, Json(json!({"count": *seen}))).into_response()
 }

@@ -75,8 +75,9 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         } => crate::listing::secrets_list(&project),
         // `new` and `inspect` returned above.
         Command::Plugins { .. } => crate::listing::plugins_list(&project),
-        // Handled before any project is looked for (`server` in main).
-        Command::Login(_) | Command::Server(_) => Ok(exit::OK),
+        // Handled before any project is looked for (`server` and `worker`
+        // in main).
+        Command::Login(_) | Command::Server(_) | Command::Worker(_) => Ok(exit::OK),
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Command {
     Export(ExportArgs),
     /// The Cloud Runner: admin-managed secrets, uploaded journeys, queued runs.
     Server(ServerArgs),
+    /// Take queued runs from a server's Postgres database and run them (on
+    /// any machine; as many as you like).
+    Worker(WorkerArgs),
     /// Save a server's token for `run --remote` (reads the token from stdin).
     Login(LoginArgs),
     /// Built-in and custom plugins; write and inspect your own.
@@ -80,11 +83,34 @@ pub struct ServerArgs {
     /// folder (the default, or `database:` in server.yaml).
     #[arg(long, value_name = "URL", global = true)]
     pub database: Option<String>,
-    /// Runs executed at once by in-process workers (default 4).
-    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Runs executed at once by in-process workers (default 4; 0 leaves
+    /// them to `reqflo worker` processes, with a Postgres database).
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub workers: Option<u16>,
     /// Write logs as JSON lines (default: plain text), on stderr.
     #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// `reqflo worker`
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The server's database: `postgres://USER@HOST:PORT/NAME` (a password
+    /// is better in PGPASSWORD than here).
+    #[arg(long, value_name = "URL")]
+    pub database: String,
+    /// A data folder holding the server's `master.key` (copied, mode 0600)
+    /// and settings (`server.yaml`: timeouts, limits, `lease`).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Settings file (default: DIR/server.yaml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Runs executed at once by this worker (default 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+    /// Write logs as JSON lines (default: plain text), on stderr.
+    #[arg(long)]
     pub log_json: bool,
 }
 

@@ -26,6 +26,9 @@ fn main() {
         reqflo::cli::Command::Server(args) => {
             std::process::exit(reqflo::serve::server_command(args))
         }
+        reqflo::cli::Command::Worker(args) => {
+            std::process::exit(reqflo::serve::worker_command(args))
+        }
         _ => cli,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

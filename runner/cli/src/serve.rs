@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ServerArgs, ServerCommand};
+use crate::cli::{ServerArgs, ServerCommand, WorkerArgs};
 use crate::console;
 use crate::exit;
 use reqflo_server::config::{ServerConfig, default_data_folder};
@@ -81,6 +81,58 @@ pub fn server_command(args: ServerArgs) -> i32 {
             console::out(&format!("reqflo server listening on {}", ready.url));
         })),
     };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            exit::RUNTIME
+        }
+    }
+}
+
+/// `reqflo worker`: take queued runs from the server's Postgres database
+/// until Ctrl-C or SIGTERM; returns the exit code.
+pub fn worker_command(args: WorkerArgs) -> i32 {
+    reqflo_server::init_logging(args.log_json);
+    let data = args.data.clone().unwrap_or_else(default_data_folder);
+    let mut config = match ServerConfig::load(absolute(data), args.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            return exit::USAGE;
+        }
+    };
+    match Database::parse(&args.database) {
+        Ok(database) => config.database = database,
+        Err(e) => {
+            console::err(&format!("error: --database: {e}"));
+            return exit::USAGE;
+        }
+    }
+    if let Some(workers) = args.workers {
+        config.workers = usize::from(workers);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            console::err(&format!("error: cannot start the async runtime: {e}"));
+            return exit::RUNTIME;
+        }
+    };
+    let result = runtime.block_on(reqflo_server::worker::work(
+        config,
+        shutdown_signal(),
+        |ready| {
+            // Last: a script may wait for this line.
+            console::out(&format!(
+                "reqflo worker {} taking runs from {}",
+                ready.process, ready.database
+            ));
+        },
+    ));
     match result {
         Ok(()) => exit::OK,
         Err(e) => {

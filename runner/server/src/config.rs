@@ -33,6 +33,9 @@ pub struct ServerConfig {
     /// A run still going after this long is stopped and recorded
     /// `timed_out`.
     pub run_timeout: Duration,
+    /// How long a process's claim on a run holds without a heartbeat
+    /// (renewed every third of it): past it the run is `interrupted`.
+    pub lease: Duration,
     /// The largest request body (a project upload), in bytes.
     pub max_upload_bytes: usize,
     /// Finished runs are deleted after this long; `None` keeps them.
@@ -63,6 +66,7 @@ struct ConfigFile {
     queue_limit: Option<usize>,
     project_concurrency: Option<usize>,
     run_timeout: Option<String>,
+    lease: Option<String>,
     max_upload: Option<String>,
     retention: Option<String>,
     request_timeout: Option<String>,
@@ -99,6 +103,7 @@ impl ServerConfig {
             queue_limit: 1000,
             project_concurrency: None,
             run_timeout: Duration::from_secs(3600),
+            lease: Duration::from_secs(15),
             max_upload_bytes: 10 << 20,
             retention: Some(Duration::from_secs(30 * 24 * 3600)),
             request_timeout: Duration::from_secs(30),
@@ -142,7 +147,8 @@ impl ServerConfig {
                 crate::db::Database::parse(&database).map_err(|e| at("database", e))?;
         }
         if let Some(workers) = written.workers {
-            config.workers = workers.clamp(1, 256);
+            // 0: no in-process workers; `reqflo worker` processes run them.
+            config.workers = workers.min(256);
         }
         if let Some(limit) = written.queue_limit {
             config.queue_limit = limit.max(1);
@@ -164,6 +170,17 @@ impl ServerConfig {
                     at(
                         "run_timeout",
                         format!("`{text}` is not a duration (e.g. 30m)"),
+                    )
+                })?;
+        }
+        if let Some(text) = written.lease {
+            config.lease = humantime::parse_duration(&text)
+                .ok()
+                .filter(|d| *d >= Duration::from_millis(300))
+                .ok_or_else(|| {
+                    at(
+                        "lease",
+                        format!("`{text}` is not a duration of 300ms or more (e.g. 15s)"),
                     )
                 })?;
         }
@@ -253,6 +270,12 @@ mod tests {
             config.database,
             crate::db::Database::Postgres("postgres://r@db:5432/x".into())
         );
+        std::fs::write(&file, "workers: 0\nlease: 3s\n").expect("write");
+        let config = ServerConfig::load(dir.path().into(), None).expect("good");
+        assert_eq!((config.workers, config.lease), (0, Duration::from_secs(3)));
+        std::fs::write(&file, "lease: 100ms\n").expect("write");
+        let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");
+        assert!(e.contains(":1:") && e.contains("`lease`"), "{e}");
         for bad in ["soon", "0s"] {
             std::fs::write(&file, format!("run_timeout: {bad}\n")).expect("write");
             let e = ServerConfig::load(dir.path().into(), None).expect_err("bad");

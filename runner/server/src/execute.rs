@@ -23,7 +23,9 @@ use reqflo_sandbox::secrets::Providers;
 use crate::api::{AppState, record};
 use crate::db::now;
 use crate::keys::Sealed;
+use crate::lease;
 use crate::project::plan_all;
+use crate::queue::CANCELLED;
 use crate::queue::LiveRun;
 use crate::registry;
 
@@ -55,15 +57,9 @@ struct Submitted {
 }
 
 async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
-    // Only a run still `queued` starts: a cancelled one is not.
-    let started = sqlx::query(
-        "UPDATE runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&state.db)
-    .await?;
-    if started.rows_affected() == 0 {
+    // Only a run still `queued` starts (a cancelled one is not), and only
+    // in the one process that claims it.
+    if !lease::claim(state, id).await? {
         return Ok(());
     }
     let Some(live) = state.queue.live(id) else {
@@ -107,8 +103,10 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
             live.stop.ask(TIMED_OUT);
         })
     };
+    let beat = lease::heartbeat(state, id, &live);
     let outcome = run(state, id, &submitted, &live, &redactor).await;
     timer.abort();
+    beat.abort();
     state
         .metrics
         .run_seconds
@@ -148,9 +146,6 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
         }
     }
 }
-
-/// Why a cancelled run stopped (the engine records it as interrupted).
-pub const CANCELLED: &str = "a cancel request";
 
 /// Why a run that took longer than `run_timeout` stopped.
 pub const TIMED_OUT: &str = "the run timeout";
@@ -424,11 +419,12 @@ async fn keep_reports(
             }
         }
     }
-    sqlx::query("UPDATE runs SET report = $1, report_junit = $2, report_html = $3 WHERE id = $4")
+    sqlx::query("UPDATE runs SET report = $1, report_junit = $2, report_html = $3 WHERE id = $4 AND worker = $5 AND status = 'running'")
         .bind(&rendered[0])
         .bind(&rendered[1])
         .bind(&rendered[2])
         .bind(id)
+        .bind(&*state.process)
         .execute(&state.db)
         .await?;
     Ok(())
@@ -444,16 +440,25 @@ async fn finish(
     live: Option<&Arc<LiveRun>>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "UPDATE runs SET status = $1, exit_code = $2, error = $3, finished_at = $4 WHERE id = $5",
+    // Only while this process holds the run: once its lease lapsed the run
+    // was marked interrupted, and what this process made of it is refused.
+    let recorded = sqlx::query(
+        "UPDATE runs SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
+         WHERE id = $5 AND worker = $6 AND status = 'running'",
     )
     .bind(status)
     .bind(code)
     .bind(&error)
     .bind(now())
     .bind(id)
+    .bind(&*state.process)
     .execute(&mut *tx)
     .await?;
+    if recorded.rows_affected() == 0 {
+        tx.rollback().await?;
+        tracing::warn!(run = %id, status, "the run's lease was lost before it ended: its results were refused");
+        return Ok(());
+    }
     if let Some(live) = live {
         let events: Vec<Arc<str>> = live.history.lock().map(|h| h.clone()).unwrap_or_default();
         for (seq, body) in events.iter().enumerate() {

@@ -19,6 +19,7 @@ pub mod edit;
 pub mod error;
 mod execute;
 pub mod keys;
+pub mod lease;
 pub mod metrics;
 mod probe;
 pub mod project;
@@ -28,6 +29,7 @@ pub mod sources;
 pub mod state;
 pub mod transit;
 pub mod web;
+pub mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -69,27 +71,8 @@ pub struct Opened {
 /// Open (creating on first use) the data folder: the folder (0700), the
 /// master key (0600), the database, and the first admin token.
 pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
+    let (state, key_created) = open_store(config, "server").await?;
     let setup = |what: &str, e: &dyn std::fmt::Display| ServerError::Setup(format!("{what}: {e}"));
-    create_private_folder(&config.data)
-        .map_err(|e| setup(&format!("data folder {}", config.data.display()), &e))?;
-    let (keys, key_created) = keys::Keyring::open_or_create(&config.data, config.transit.clone())
-        .map_err(|e| setup("key-encryption key", &e))?;
-    let db = db::open(&config.database, &config.data)
-        .await
-        .map_err(|e| {
-            let named = config.database.describe(&config.data);
-            setup(&format!("database {named}"), &e)
-        })?;
-    let state = AppState {
-        db,
-        keys: Arc::new(RwLock::new(keys)),
-        queue: Arc::new(queue::Queue::new(
-            config.queue_limit,
-            config.project_concurrency,
-        )),
-        config: Arc::new(config),
-        metrics: Arc::new(metrics::Metrics::default()),
-    };
     let tokens: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tokens")
         .fetch_one(&state.db)
         .await
@@ -112,6 +95,38 @@ pub async fn open(config: ServerConfig) -> Result<Opened, ServerError> {
         admin_token,
         key_created,
     })
+}
+
+/// The state a process of `kind` (`server`, `worker`) works with: the
+/// data folder, its keys and the store, migrated. Returns whether the
+/// master key was just created.
+pub(crate) async fn open_store(
+    config: ServerConfig,
+    kind: &str,
+) -> Result<(AppState, bool), ServerError> {
+    let setup = |what: &str, e: &dyn std::fmt::Display| ServerError::Setup(format!("{what}: {e}"));
+    create_private_folder(&config.data)
+        .map_err(|e| setup(&format!("data folder {}", config.data.display()), &e))?;
+    let (keys, key_created) = keys::Keyring::open_or_create(&config.data, config.transit.clone())
+        .map_err(|e| setup("key-encryption key", &e))?;
+    let db = db::open(&config.database, &config.data)
+        .await
+        .map_err(|e| {
+            let named = config.database.describe(&config.data);
+            setup(&format!("database {named}"), &e)
+        })?;
+    let state = AppState {
+        db,
+        keys: Arc::new(RwLock::new(keys)),
+        queue: Arc::new(queue::Queue::new(
+            config.queue_limit,
+            config.project_concurrency,
+        )),
+        config: Arc::new(config),
+        metrics: Arc::new(metrics::Metrics::default()),
+        process: lease::process_name(kind).into(),
+    };
+    Ok((state, key_created))
 }
 
 /// A new admin token for the data folder (`reqflo server init`): creates
@@ -164,6 +179,13 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let listen = config.listen;
     let workers = config.workers;
+    if workers == 0 && config.database == db::Database::InFolder {
+        return Err(ServerError::Setup(
+            "`workers: 0` leaves runs to `reqflo worker` processes, which need a Postgres \
+             database (--database postgres://…); SQLite in a data folder serves one process"
+                .into(),
+        ));
+    }
     let opened = open(config).await?;
     let state = opened.state;
     let (interrupted, requeued) = recover(&state)
@@ -182,6 +204,7 @@ pub async fn serve(
     })?;
     let tasks = spawn_workers(&state, workers);
     tokio::spawn(retention(state.clone()));
+    tokio::spawn(lease::reaper(state.clone()));
     ready(Ready {
         url: format!("http://{addr}"),
         admin_token: opened.admin_token.as_deref(),
@@ -221,16 +244,26 @@ pub fn spawn_workers(state: &AppState, n: usize) -> Vec<tokio::task::JoinHandle<
 
 /// After a restart: a run left `running` died with the previous process and
 /// is `interrupted` (never re-sent: its requests may have had effects); a
-/// run left `queued` never started and is queued again.
+/// run left `queued` never started and is queued again. On SQLite this
+/// server was the only process, so every run left `running` was its own; on
+/// Postgres other processes may be running theirs, so only runs whose lease
+/// lapsed are (the reaper takes the rest within a lease).
 async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
-    let interrupted = sqlx::query(
-        "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
-         error = 'the server stopped while this run was running; it was not run again' WHERE status = 'running'",
-    )
-    .bind(db::now())
-    .execute(&state.db)
-    .await?
-    .rows_affected();
+    let interrupted = match state.config.database {
+        db::Database::InFolder => sqlx::query(
+            "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
+             error = 'the server stopped while this run was running; it was not run again' WHERE status = 'running'",
+        )
+        .bind(db::now())
+        .execute(&state.db)
+        .await?
+        .rows_affected(),
+        db::Database::Postgres(_) => lease::reap(&state.db).await?,
+    };
+    if state.config.workers == 0 {
+        // Queued runs wait in the database for `reqflo worker` processes.
+        return Ok((interrupted, 0));
+    }
     let queued: Vec<(String, String)> =
         sqlx::query_as("SELECT id, project FROM runs WHERE status = 'queued' ORDER BY created_at")
             .fetch_all(&state.db)

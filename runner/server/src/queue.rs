@@ -55,6 +55,14 @@ pub enum Full {
     Closing,
 }
 
+/// Whether an event is the run's last.
+pub fn is_last(event: &str) -> bool {
+    event.starts_with("{\"event\":\"run_finished\"")
+}
+
+/// Why a cancelled run stopped (the engine records it as interrupted).
+pub const CANCELLED: &str = "a cancel request";
+
 /// The queue: runs waiting in the order they came, taken by workers in
 /// that order but for a run whose project already has its share running
 /// (`project_concurrency`), which waits for one of them to end while the

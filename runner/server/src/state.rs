@@ -23,4 +23,6 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// This process's name in the runs it claims ([`crate::lease`]).
+    pub process: Arc<str>,
 }

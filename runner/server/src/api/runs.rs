@@ -17,9 +17,10 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, Body, json as answer, missing, record};
 use crate::auth::{Authorized, Caller, Runner, Viewer, new_id};
 use crate::db::now;
-use crate::execute::CANCELLED;
 use crate::project::plan_all;
+use crate::queue::CANCELLED;
 use crate::queue::Full;
+pub(crate) use crate::queue::is_last;
 use crate::registry;
 use reqflo_core::error::Error;
 use reqflo_core::plan::InputMode;
@@ -132,7 +133,15 @@ pub(crate) async fn submit(
     .bind(now())
     .execute(&state.db)
     .await?;
-    if let Err(full) = state.queue.push(&id, &body.project) {
+    // With in-process workers the run joins this process's queue; without
+    // (`workers: 0`) it waits in the store for `reqflo worker` processes.
+    let queued = if state.config.workers == 0 {
+        crate::worker::offer(state, &id).await?
+    } else {
+        state.queue.push(&id, &body.project).map(|_| ())
+    };
+    crate::worker::wake(state).await;
+    if let Err(full) = queued {
         // Nothing stays half-way: the run was never queued.
         sqlx::query("DELETE FROM runs WHERE id = $1")
             .bind(&id)
@@ -177,8 +186,9 @@ type RunRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
-const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error";
+const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error, worker";
 
 fn run_json(row: RunRow) -> Value {
     let (
@@ -193,13 +203,14 @@ fn run_json(row: RunRow) -> Value {
         finished_at,
         exit_code,
         error,
+        worker,
     ) = row;
     json!({
         "id": id, "project": project,
         "journeys": serde_json::from_str::<Value>(&journeys).unwrap_or_default(),
         "environment": environment, "status": status, "actor": actor,
         "created_at": created_at, "started_at": started_at, "finished_at": finished_at,
-        "exit_code": exit_code, "error": error,
+        "exit_code": exit_code, "error": error, "worker": worker,
     })
 }
 
@@ -287,6 +298,12 @@ pub(crate) async fn stop(state: &AppState, caller: &Caller, id: &str) -> Result<
                     .to_string(),
             );
         }
+    } else if queued.rows_affected() == 0 {
+        // Running in another process: its heartbeat reads this and stops it.
+        sqlx::query("UPDATE runs SET cancel_asked = 1 WHERE id = $1 AND status = 'running'")
+            .bind(&id)
+            .execute(&state.db)
+            .await?;
     }
     record(&state.db, &caller.actor(), "run.cancelled", &id, json!({})).await?;
     Ok(())
@@ -312,18 +329,19 @@ pub async fn events(
             let ended = past.iter().any(|e| is_last(e));
             (past, (!ended).then_some(receiver))
         }
-        None => {
-            let rows: Vec<(String,)> =
-                sqlx::query_as("SELECT body FROM run_events WHERE run_id = $1 ORDER BY seq")
-                    .bind(&id)
-                    .fetch_all(&state.db)
-                    .await?;
-            let mut past: Vec<String> = rows.into_iter().map(|(b,)| b).collect();
-            if !past.iter().any(|e| is_last(e)) {
-                past.push(json!({"event": "run_finished", "status": status, "exit_code": exit_code, "error": error}).to_string());
-            }
-            (past, None)
+        None if matches!(status.as_str(), "queued" | "running") => {
+            // It runs in another process (`reqflo worker`): its events are
+            // stored when it ends; follow it in the store until then.
+            let ended = crate::worker::when_ended(state.clone(), id.clone());
+            return Ok(
+                Sse::new(ended.map(|text| Ok(SseEvent::default().data(text))).boxed())
+                    .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+            );
         }
+        None => (
+            crate::worker::stored_events(&state, &id, &status, exit_code, error).await?,
+            None,
+        ),
     };
     let follow = stream::unfold(future, |receiver| async move {
         let mut receiver = receiver?;
@@ -343,12 +361,7 @@ pub async fn events(
     let stream = stream::iter(past)
         .chain(follow)
         .map(|text| Ok(SseEvent::default().data(text)));
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-/// Whether an event is the run's last.
-pub(crate) fn is_last(event: &str) -> bool {
-    event.starts_with("{\"event\":\"run_finished\"")
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// `GET /api/runs/{id}/report/{format}`: `json`, `junit` or `html`.

@@ -443,6 +443,9 @@ enum Live {
     /// Say "changed" once (the page may have missed events), then follow.
     Start(broadcast::Receiver<Arc<str>>),
     Follow(broadcast::Receiver<Arc<str>>),
+    /// The run runs in another process (`reqflo worker`): look in the
+    /// store until it has ended.
+    Elsewhere(AppState, String),
     /// Say "done", then end.
     Done,
     End,
@@ -466,7 +469,7 @@ pub async fn live(
                 Live::Start(receiver)
             }
         }
-        None => Live::Done,
+        None => Live::Elsewhere(state.clone(), id.clone()),
     };
     let changed = || SseEvent::default().event("step").data("changed");
     let events = stream::unfold(first, move |at| async move {
@@ -496,6 +499,29 @@ pub async fn live(
                     Live::Follow(receiver)
                 };
                 Some((changed(), next))
+            }
+            Live::Elsewhere(state, id) => {
+                let mut waited = false;
+                loop {
+                    let status: Result<Option<(String,)>, _> =
+                        sqlx::query_as("SELECT status FROM runs WHERE id = $1")
+                            .bind(&id)
+                            .fetch_optional(&state.db)
+                            .await;
+                    match status {
+                        Ok(Some((status,))) if matches!(status.as_str(), "queued" | "running") => {
+                            waited = true;
+                            tokio::time::sleep(LIVE_EVERY * 4).await;
+                        }
+                        _ => break,
+                    }
+                }
+                // Ended before it was looked at: nothing changed on the page.
+                Some(if waited {
+                    (changed(), Live::Done)
+                } else {
+                    (SseEvent::default().event("done").data("done"), Live::End)
+                })
             }
             Live::Done => Some((SseEvent::default().event("done").data("done"), Live::End)),
             Live::End => None,

@@ -45,7 +45,7 @@ impl Harness {
 
     /// A harness whose store is a new database on the tests' Postgres.
     pub async fn on_postgres(change: impl FnOnce(&mut ServerConfig)) -> Harness {
-        Harness::on(Some(crate::pg::database().await), change).await
+        Harness::on(Some(crate::pg::database()), change).await
     }
 
     async fn on(postgres: Option<String>, change: impl FnOnce(&mut ServerConfig)) -> Harness {

@@ -56,7 +56,7 @@ async fn a_run_on_postgres_passes_its_history_filters_and_no_row_holds_the_value
             .fetch_all(&h.state.db)
             .await
             .expect("migrations");
-    assert_eq!(versions, [(1,), (2,)]);
+    assert_eq!(versions, [(1,), (2,), (3,)]);
 
     let rows = crate::pg::rows(&url).await;
     assert!(
@@ -64,6 +64,7 @@ async fn a_run_on_postgres_passes_its_history_filters_and_no_row_holds_the_value
         "the dump holds the run"
     );
     assert_absent("the Postgres rows", &rows, key);
+    assert_absent("pg_dump", &crate::pg::dump(&url), key);
     for answer in h.seen.lock().expect("seen").iter() {
         assert_absent("an answer", answer.as_bytes(), key);
     }

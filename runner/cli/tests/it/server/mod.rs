@@ -34,6 +34,11 @@ impl Server {
 
     /// Start with `env` in the server's own environment.
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_args(data, &["--workers", "2"], env)
+    }
+
+    /// Start with `args` after `--data` and `--listen`, and `env`.
+    pub fn start_args(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = data.with_extension(format!("log{}", std::process::id()));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -43,14 +48,16 @@ impl Server {
         let mut child = command(
             data.parent().expect("parent"),
             &[
-                "server",
-                "--data",
-                &data.display().to_string(),
-                "--listen",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-            ],
+                &[
+                    "server",
+                    "--data",
+                    &data.display().to_string(),
+                    "--listen",
+                    "127.0.0.1:0",
+                ],
+                args,
+            ]
+            .concat(),
             &[&[("RUST_LOG", "info")], env].concat(),
         )
         .stdout(Stdio::piped())
@@ -168,5 +175,6 @@ pub fn data_text(data: &Path) -> String {
 
 mod keys;
 mod restart;
+mod scale;
 mod team;
 mod ui;

@@ -1,0 +1,116 @@
+//! Who runs a run, and for how long: a process claims a queued run with a
+//! lease it renews (the heartbeat); a run whose lease lapsed (its process
+//! was killed, or lost the database) is marked `interrupted` by whichever
+//! process looks next (the reaper), never sent again, and the results of a
+//! process that lost its lease are refused.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::db::{Db, now};
+use crate::queue::CANCELLED;
+use crate::queue::LiveRun;
+use crate::state::AppState;
+
+/// Why a run stopped when its process no longer held it.
+pub const LEASE_LOST: &str = "its lease was lost";
+
+/// A name for this process, unique among the processes sharing a database:
+/// what it is, its host, its pid and a random part (a pid is reused).
+pub fn process_name(kind: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{kind}@{host}:{}:{}", std::process::id(), &random[..8])
+}
+
+/// When a lease taken now ends.
+pub fn until(lease: Duration) -> String {
+    humantime::format_rfc3339_millis(SystemTime::now() + lease).to_string()
+}
+
+/// Claim run `id` for this process if it is still queued; whether it did.
+/// The conditional update is atomic on SQLite and Postgres alike: of two
+/// processes that try, one changes the row and the other changes nothing.
+pub async fn claim(state: &AppState, id: &str) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
+         WHERE id = $4 AND status = 'queued'",
+    )
+    .bind(now())
+    .bind(&*state.process)
+    .bind(until(state.config.lease))
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Renew the lease on run `id` every third of the lease until aborted;
+/// stop the run when the lease is gone (reaped) or a cancel was asked of it
+/// from another process.
+pub fn heartbeat(state: &AppState, id: &str, live: &Arc<LiveRun>) -> tokio::task::JoinHandle<()> {
+    let (state, id, live) = (state.clone(), id.to_string(), Arc::clone(live));
+    tokio::spawn(async move {
+        let every = state.config.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let held: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
+                "UPDATE runs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = 'running' \
+                 RETURNING cancel_asked",
+            )
+            .bind(until(state.config.lease))
+            .bind(&id)
+            .bind(&*state.process)
+            .fetch_optional(&state.db)
+            .await;
+            match held {
+                Ok(Some((0,))) => {}
+                Ok(Some(_)) => live.stop.ask(CANCELLED),
+                Ok(None) => {
+                    tracing::warn!(run = %id, "the run's lease was lost; stopping it");
+                    live.stop.ask(LEASE_LOST);
+                    return;
+                }
+                // The database did not answer: try again; if it stays away
+                // past the lease, another process reaps the run and this
+                // one's results are refused.
+                Err(e) => tracing::warn!(run = %id, error = %e, "the lease was not renewed"),
+            }
+        }
+    })
+}
+
+/// Mark `interrupted` every run whose lease lapsed; how many.
+pub async fn reap(db: &Db) -> Result<u64, sqlx::Error> {
+    let at = now();
+    let reaped = sqlx::query(
+        "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
+         error = 'the process running it (' || COALESCE(worker, '?') || ') stopped renewing its lease; it was not run again' \
+         WHERE status = 'running' AND lease_until < $2",
+    )
+    .bind(&at)
+    .bind(&at)
+    .execute(db)
+    .await?;
+    Ok(reaped.rows_affected())
+}
+
+/// [`reap`] every half lease, for as long as the process runs.
+pub async fn reaper(state: AppState) {
+    let mut every = tokio::time::interval(state.config.lease / 2);
+    loop {
+        every.tick().await;
+        match reap(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                runs = n,
+                "runs whose process stopped renewing its lease were marked interrupted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the lease reaper could not reach the store"),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `reqflo worker`: a process, on any machine, that takes queued runs from
+//! the server's Postgres database and runs them. It holds no state of its
+//! own: what it claims it leases ([`crate::lease`]), what it runs it records
+//! in the database, and the server serves from there.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::stream::{self, Stream, StreamExt as _};
+use serde_json::json;
+use sqlx::postgres::PgListener;
+
+use crate::ServerError;
+use crate::config::ServerConfig;
+use crate::db::Database;
+use crate::keys::MASTER_KEY_FILE;
+use crate::queue::Full;
+use crate::state::AppState;
+use crate::{lease, open_store, spawn_workers};
+
+/// The channel a submit notifies and workers listen on (Postgres).
+const CHANNEL: &str = "reqflo_runs";
+
+/// How often a worker looks for queued runs without being woken (a
+/// notification lost with a dropped connection is caught up this way).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Leave run `id` (already stored `queued`) for `reqflo worker` processes,
+/// unless as many runs as `queue_limit` wait already.
+pub(crate) async fn offer(state: &AppState, id: &str) -> Result<Result<(), Full>, sqlx::Error> {
+    if state.queue.is_closing() {
+        return Ok(Err(Full::Closing));
+    }
+    let (waiting,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status = 'queued' AND id <> $1")
+            .bind(id)
+            .fetch_one(&state.db)
+            .await?;
+    if waiting as usize >= state.config.queue_limit {
+        return Ok(Err(Full::Busy));
+    }
+    Ok(Ok(()))
+}
+
+/// Tell the workers listening that a run is queued (Postgres); a worker
+/// that misses it finds the run within [`LOOK_EVERY`].
+pub(crate) async fn wake(state: &AppState) {
+    if !matches!(state.config.database, Database::Postgres(_)) {
+        return;
+    }
+    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}")))
+        .execute(&state.db)
+        .await
+    {
+        tracing::warn!(error = %e, "workers were not notified of a queued run");
+    }
+}
+
+/// A run's status, exit code and error.
+type Ended = (String, Option<i64>, Option<String>);
+
+/// A run that runs in another process, followed in the store: its stored
+/// events once it has ended.
+pub(crate) fn when_ended(state: AppState, id: String) -> impl Stream<Item = String> + Send {
+    stream::once(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let row: Result<Option<Ended>, _> =
+                sqlx::query_as("SELECT status, exit_code, error FROM runs WHERE id = $1")
+                    .bind(&id)
+                    .fetch_optional(&state.db)
+                    .await;
+            match row {
+                Ok(Some((status, _, _))) if matches!(status.as_str(), "queued" | "running") => {}
+                Ok(Some((status, code, error))) => {
+                    return stored_events(&state, &id, &status, code, error)
+                        .await
+                        .unwrap_or_default();
+                }
+                // Deleted, or the store is gone: the stream ends.
+                Ok(None) | Err(_) => return Vec::new(),
+            }
+        }
+    })
+    .flat_map(stream::iter)
+}
+
+/// A run's stored events, ending with `run_finished`.
+pub(crate) async fn stored_events(
+    state: &AppState,
+    id: &str,
+    status: &str,
+    exit_code: Option<i64>,
+    error: Option<String>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT body FROM run_events WHERE run_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(&state.db)
+            .await?;
+    let mut past: Vec<String> = rows.into_iter().map(|(b,)| b).collect();
+    if !past.iter().any(|e| crate::queue::is_last(e)) {
+        past.push(json!({"event": "run_finished", "status": status, "exit_code": exit_code, "error": error}).to_string());
+    }
+    Ok(past)
+}
+
+/// What a started worker tells its caller.
+pub struct WorkerReady<'a> {
+    /// Its name in the runs it claims.
+    pub process: &'a str,
+    /// The database, without a password.
+    pub database: String,
+}
+
+/// Run queued runs from the database until `shutdown` completes; then stop
+/// taking runs, stop the ones running (recorded `interrupted`), and return.
+pub async fn work(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(WorkerReady<'_>),
+) -> Result<(), ServerError> {
+    let Database::Postgres(url) = config.database.clone() else {
+        return Err(ServerError::Setup(
+            "a worker takes runs from the server's Postgres database (--database \
+             postgres://…); SQLite in a data folder serves one process"
+                .into(),
+        ));
+    };
+    let key = config.data.join(MASTER_KEY_FILE);
+    if !key.exists() {
+        return Err(ServerError::Setup(format!(
+            "{} is not there: a worker opens managed secrets with the server's master key; \
+             copy it from the server's data folder (mode 0600)",
+            key.display()
+        )));
+    }
+    let slots = config.workers.max(1);
+    let database = config.database.describe(&config.data);
+    let (state, _) = open_store(config, "worker").await?;
+    let listener = listen(&url)
+        .await
+        .map_err(|e| ServerError::Setup(format!("database {database}: {e}")))?;
+    let tasks = spawn_workers(&state, slots);
+    let reaper = tokio::spawn(lease::reaper(state.clone()));
+    let feeder = tokio::spawn(feed(state.clone(), slots, listener));
+    ready(WorkerReady {
+        process: &state.process,
+        database,
+    });
+    shutdown.await;
+    tracing::info!("shutting down: no new runs; running ones are stopped and recorded");
+    feeder.abort();
+    reaper.abort();
+    state.queue.close();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while state.metrics.running.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for task in tasks {
+        task.abort();
+    }
+    state.db.close().await;
+    Ok(())
+}
+
+async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Hand queued runs to this process's workers while some are free: the
+/// oldest first, woken by a submit's notification or every [`LOOK_EVERY`].
+/// Several processes may hand themselves the same run; one claims it
+/// ([`lease::claim`]) and the others pass.
+async fn feed(state: AppState, slots: usize, mut listener: PgListener) {
+    loop {
+        let busy = usize::try_from(state.metrics.running.get()).unwrap_or(0) + state.queue.depth();
+        let free = slots.saturating_sub(busy);
+        if free > 0 {
+            let queued: Result<Vec<(String, String)>, _> = sqlx::query_as(
+                "SELECT id, project FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT $1",
+            )
+            .bind(free as i64)
+            .fetch_all(&state.db)
+            .await;
+            match queued {
+                Ok(queued) => {
+                    for (id, project) in queued {
+                        if state.queue.live(&id).is_none()
+                            && state.queue.push(&id, &project).is_ok()
+                        {
+                            state.metrics.queued.inc();
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "queued runs could not be read"),
+            }
+        }
+        // All busy: look again soon (a run of ours may end any moment);
+        // otherwise wait for a notification.
+        let wait = if free == 0 {
+            Duration::from_millis(20)
+        } else {
+            LOOK_EVERY
+        };
+        tokio::select! {
+            heard = listener.try_recv() => {
+                if let Err(e) = heard {
+                    tracing::warn!(error = %e, "the notification connection failed; looking every second");
+                    tokio::time::sleep(LOOK_EVERY).await;
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
