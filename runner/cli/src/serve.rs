@@ -36,15 +36,9 @@ pub fn server_command(args: ServerArgs) -> i32 {
     if let Some(workers) = args.workers {
         config.workers = usize::from(workers);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            console::err(&format!("error: cannot start the async runtime: {e}"));
-            return exit::RUNTIME;
-        }
+        Err(code) => return code,
     };
     let data = config.data.clone();
     let store = match &config.database {
@@ -81,13 +75,7 @@ pub fn server_command(args: ServerArgs) -> i32 {
             console::out(&format!("reqflo server listening on {}", ready.url));
         })),
     };
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            console::err(&format!("error: {e}"));
-            exit::RUNTIME
-        }
-    }
+    exit_code(result)
 }
 
 /// `reqflo worker`: take queued runs from the server's Postgres database
@@ -112,15 +100,9 @@ pub fn worker_command(args: WorkerArgs) -> i32 {
     if let Some(workers) = args.workers {
         config.workers = usize::from(workers);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            console::err(&format!("error: cannot start the async runtime: {e}"));
-            return exit::RUNTIME;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(reqflo_server::worker::work(
         config,
@@ -133,6 +115,21 @@ pub fn worker_command(args: WorkerArgs) -> i32 {
             ));
         },
     ));
+    exit_code(result)
+}
+
+/// The multi-threaded runtime a server or worker runs on, or the exit code.
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            console::err(&format!("error: cannot start the async runtime: {e}"));
+            exit::RUNTIME
+        })
+}
+
+fn exit_code(result: Result<(), reqflo_server::ServerError>) -> i32 {
     match result {
         Ok(()) => exit::OK,
         Err(e) => {

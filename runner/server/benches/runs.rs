@@ -10,12 +10,9 @@
 //!
 //! Run with `cargo bench -p reqflo-server --bench runs`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
-use axum::routing::get;
 use indexmap::IndexMap;
 use secrecy::SecretString;
 use serde_json::json;
@@ -29,67 +26,13 @@ use reqflo_server::project::{StoredProject, plan_all};
 use reqflo_server::registry::SecretPolicy;
 use reqflo_server::{ServerConfig, router};
 
+mod common;
+use common::{KEY, arrival, files, percentile, target};
+
 const WORKERS: usize = 4;
 const LATENCY_RUNS: usize = 300;
 const THROUGHPUT_RUNS: usize = 1000;
 const CLIENTS: usize = 8;
-const KEY: &str = "sk_bench_0123456789abcdef";
-
-/// When each request `/hit/N` arrived.
-type Arrivals = Arc<Mutex<HashMap<u64, Instant>>>;
-
-async fn hit(State(arrivals): State<Arrivals>, Path(n): Path<u64>) -> &'static str {
-    if let Ok(mut map) = arrivals.lock() {
-        map.insert(n, Instant::now());
-    }
-    "ok"
-}
-
-async fn target() -> (String, Arrivals) {
-    let arrivals: Arrivals = Arc::default();
-    let app = axum::Router::new()
-        .route("/hit/{n}", get(hit))
-        .with_state(arrivals.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, arrivals)
-}
-
-fn files(base_url: &str) -> IndexMap<String, String> {
-    let mut files = IndexMap::new();
-    files.insert(
-        "reqflo.yaml".into(),
-        format!("environments:\n  bench:\n    variables: {{base_url: \"{base_url}\"}}\n"),
-    );
-    files.insert(
-        "templates/hit.yaml".into(),
-        "method: GET\nurl: \"{{base_url}}/hit/{{n}}\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n".into(),
-    );
-    files.insert(
-        "journeys/one.yaml".into(),
-        "inputs:\n  n: {}\nsteps:\n  - id: hit\n    template: hit\n    values:\n      key: {type: secret, name: BENCH_KEY}\n      n: {type: input, name: n}\n".into(),
-    );
-    files
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-/// Wait until request `n` has arrived; returns when.
-async fn arrival(arrivals: &Arrivals, n: u64) -> Instant {
-    loop {
-        if let Some(at) = arrivals.lock().ok().and_then(|m| m.get(&n).copied()) {
-            return at;
-        }
-        tokio::time::sleep(Duration::from_micros(100)).await;
-    }
-}
 
 /// The baseline: the engine, in process, the way a worker calls it.
 struct Direct {

@@ -32,13 +32,15 @@ pub fn until(lease: Duration) -> String {
     humantime::format_rfc3339_millis(SystemTime::now() + lease).to_string()
 }
 
-/// Claim run `id` for this process if it is still queued; whether it did.
-/// The conditional update is atomic on SQLite and Postgres alike: of two
-/// processes that try, one changes the row and the other changes nothing.
+/// Claim run `id` for this process if it is still queued (or was claimed
+/// by this process already: a worker claims runs before it starts them);
+/// whether it did. The conditional update is atomic on SQLite and Postgres
+/// alike: of two processes that try, one changes the row and the other
+/// changes nothing.
 pub async fn claim(state: &AppState, id: &str) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
         "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
-         WHERE id = $4 AND status = 'queued'",
+         WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND worker = $2))",
     )
     .bind(now())
     .bind(&*state.process)

@@ -220,7 +220,16 @@ pub async fn serve(
             closing.queue.close();
         })
         .await;
-    // Wait (a bounded time) for workers to record the runs they stopped.
+    wind_down(&state, tasks).await;
+    served.map_err(|e| ServerError::Listen {
+        addr,
+        why: e.to_string(),
+    })
+}
+
+/// Once the queue is closed: wait (a bounded time) for the workers to
+/// record the runs they stopped, then end them and close the store.
+pub(crate) async fn wind_down(state: &AppState, tasks: Vec<tokio::task::JoinHandle<()>>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while state.metrics.running.get() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -229,10 +238,6 @@ pub async fn serve(
         task.abort();
     }
     state.db.close().await;
-    served.map_err(|e| ServerError::Listen {
-        addr,
-        why: e.to_string(),
-    })
 }
 
 /// Start `n` in-process workers taking runs from the state's queue.

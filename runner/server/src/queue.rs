@@ -70,6 +70,7 @@ pub const CANCELLED: &str = "a cancel request";
 pub struct Queue {
     waiting: Mutex<Waiting>,
     wake: Notify,
+    freed: Notify,
     limit: usize,
     per_project: usize,
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
@@ -99,6 +100,7 @@ impl Queue {
         Queue {
             waiting: Mutex::new(Waiting::default()),
             wake: Notify::new(),
+            freed: Notify::new(),
             limit: limit.max(1),
             per_project: per_project.unwrap_or(usize::MAX).max(1),
             live: Mutex::new(HashMap::new()),
@@ -117,16 +119,19 @@ impl Queue {
         if self.closing.load(Ordering::SeqCst) {
             return Err(Full::Closing);
         }
+        // Live before a worker can take it: a worker that takes it finds it.
+        let live = self.track(id);
         {
             let mut waiting = self.waiting();
             if waiting.runs.len() >= self.limit {
+                drop(waiting);
+                self.forget(id);
                 return Err(Full::Busy);
             }
             waiting
                 .runs
                 .push_back((id.to_string(), project.to_string()));
         }
-        let live = self.track(id);
         self.wake.notify_waiters();
         Ok(live)
     }
@@ -169,6 +174,12 @@ impl Queue {
             }
         }
         self.wake.notify_waiters();
+        self.freed.notify_waiters();
+    }
+
+    /// Wait until a taken run ends (a worker is free again).
+    pub async fn freed(&self) {
+        self.freed.notified().await;
     }
 
     /// How many runs wait.

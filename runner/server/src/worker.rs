@@ -13,10 +13,11 @@ use sqlx::postgres::PgListener;
 use crate::ServerError;
 use crate::config::ServerConfig;
 use crate::db::Database;
+use crate::db::now;
 use crate::keys::MASTER_KEY_FILE;
 use crate::queue::Full;
 use crate::state::AppState;
-use crate::{lease, open_store, spawn_workers};
+use crate::{lease, open_store, spawn_workers, wind_down};
 
 /// The channel a submit notifies and workers listen on (Postgres).
 const CHANNEL: &str = "reqflo_runs";
@@ -153,14 +154,7 @@ pub async fn work(
     feeder.abort();
     reaper.abort();
     state.queue.close();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while state.metrics.running.get() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    for task in tasks {
-        task.abort();
-    }
-    state.db.close().await;
+    wind_down(&state, tasks).await;
     Ok(())
 }
 
@@ -170,27 +164,34 @@ async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-/// Hand queued runs to this process's workers while some are free: the
-/// oldest first, woken by a submit's notification or every [`LOOK_EVERY`].
-/// Several processes may hand themselves the same run; one claims it
-/// ([`lease::claim`]) and the others pass.
+/// Claim queued runs for this process's workers while some are free: the
+/// oldest first, woken by a submit's notification, a run of ours ending,
+/// or every [`LOOK_EVERY`].
 async fn feed(state: AppState, slots: usize, mut listener: PgListener) {
     loop {
         let busy = usize::try_from(state.metrics.running.get()).unwrap_or(0) + state.queue.depth();
         let free = slots.saturating_sub(busy);
+        // Whether runs may be waiting that this look did not take.
+        let mut more = free == 0;
         if free > 0 {
+            // Claimed here, several at once, each by one process: a row
+            // another worker is claiming is skipped, not waited for.
             let queued: Result<Vec<(String, String)>, _> = sqlx::query_as(
-                "SELECT id, project FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT $1",
+                "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
+                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' \
+                 ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, project",
             )
+            .bind(now())
+            .bind(&*state.process)
+            .bind(lease::until(state.config.lease))
             .bind(free as i64)
             .fetch_all(&state.db)
             .await;
             match queued {
                 Ok(queued) => {
+                    more = queued.len() == free;
                     for (id, project) in queued {
-                        if state.queue.live(&id).is_none()
-                            && state.queue.push(&id, &project).is_ok()
-                        {
+                        if state.queue.push(&id, &project).is_ok() {
                             state.metrics.queued.inc();
                         }
                     }
@@ -198,10 +199,11 @@ async fn feed(state: AppState, slots: usize, mut listener: PgListener) {
                 Err(e) => tracing::warn!(error = %e, "queued runs could not be read"),
             }
         }
-        // All busy: look again soon (a run of ours may end any moment);
-        // otherwise wait for a notification.
-        let wait = if free == 0 {
-            Duration::from_millis(20)
+        // Runs may be waiting: look again as soon as one of ours ends (or
+        // shortly: a run pushed here may have been claimed elsewhere).
+        // Otherwise wait for a notification.
+        let wait = if more {
+            Duration::from_millis(50)
         } else {
             LOOK_EVERY
         };
@@ -212,6 +214,7 @@ async fn feed(state: AppState, slots: usize, mut listener: PgListener) {
                     tokio::time::sleep(LOOK_EVERY).await;
                 }
             }
+            () = state.queue.freed() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }
