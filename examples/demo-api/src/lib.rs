@@ -4,7 +4,7 @@
 //! fails exactly as it would against a real API. It also has helpers for tests:
 //! `/echo` returns the request it got, `/status/{code}` answers with that code,
 //! `/slow?ms=N` waits, `/v1/count/{key}` counts its calls per key (tests
-//! that a run was sent exactly once), `/__stats` counts the requests served.
+//! that a run was sent exactly once; `?slow_first_ms=N` delays the first), `/__stats` counts the requests served.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -285,13 +285,26 @@ async fn stats(State(demo): State<Shared>) -> Response {
 async fn count_key(
     State(demo): State<Shared>,
     Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if bearer(&headers) != Some(demo.key.as_str()) {
         return unauthorized();
     }
-    let mut counted = demo.counted.lock().await;
-    let seen = counted.entry(key).or_default();
-    *seen += 1;
-    (StatusCode::CREATED, Json(json!({"count": *seen}))).into_response()
+    let seen = {
+        let mut counted = demo.counted.lock().await;
+        let seen = counted.entry(key).or_default();
+        *seen += 1;
+        *seen
+    };
+    // `?slow_first_ms=N`: the first call for a key answers N ms late (a run
+    // cut short there can be run again and answered at once).
+    if seen == 1 {
+        let ms: u64 = query
+            .get("slow_first_ms")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+    }
+    (StatusCode::CREATED, Json(json!({"count": seen}))).into_response()
 }

@@ -7,10 +7,16 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::db::{Db, now};
+use crate::db::{Database, Db, now};
 use crate::queue::CANCELLED;
 use crate::queue::LiveRun;
 use crate::state::AppState;
+
+/// The channel a submit notifies and workers listen on (Postgres).
+pub(crate) const CHANNEL: &str = "reqflo_runs";
+
+/// How many times a run declared `rerun: safe` is run at most.
+pub const MAX_ATTEMPTS: i64 = 3;
 
 /// Why a run stopped when its process no longer held it.
 pub const LEASE_LOST: &str = "its lease was lost";
@@ -86,9 +92,36 @@ pub fn heartbeat(state: &AppState, id: &str, live: &Arc<LiveRun>) -> tokio::task
     })
 }
 
-/// Mark `interrupted` every run whose lease lapsed; how many.
-pub async fn reap(db: &Db) -> Result<u64, sqlx::Error> {
+/// Tell the workers listening that a run is queued (Postgres); a worker
+/// that misses it finds the run within a second.
+pub(crate) async fn announce(state: &AppState) {
+    if !matches!(state.config.database, Database::Postgres(_)) {
+        return;
+    }
+    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}")))
+        .execute(&state.db)
+        .await
+    {
+        tracing::warn!(error = %e, "workers were not notified of a queued run");
+    }
+}
+
+/// Runs whose lease lapsed: those declared `rerun: safe` (and not
+/// cancelled, and under [`MAX_ATTEMPTS`]) go back to the queue, the others
+/// are marked `interrupted`. Returns how many were interrupted, and the
+/// runs queued again (id, project).
+pub async fn reap(db: &Db) -> Result<(u64, Vec<(String, String)>), sqlx::Error> {
     let at = now();
+    let again: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE runs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, \
+         attempt = attempt + 1 \
+         WHERE status = 'running' AND lease_until < $1 AND rerun_safe = 1 AND cancel_asked = 0 \
+         AND attempt < $2 RETURNING id, project",
+    )
+    .bind(&at)
+    .bind(MAX_ATTEMPTS)
+    .fetch_all(db)
+    .await?;
     let reaped = sqlx::query(
         "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
          error = 'the process running it (' || COALESCE(worker, '?') || ') stopped renewing its lease; it was not run again' \
@@ -98,20 +131,40 @@ pub async fn reap(db: &Db) -> Result<u64, sqlx::Error> {
     .bind(&at)
     .execute(db)
     .await?;
-    Ok(reaped.rows_affected())
+    Ok((reaped.rows_affected(), again))
 }
 
-/// [`reap`] every half lease, for as long as the process runs.
+/// [`reap`] every half lease, for as long as the process runs; runs queued
+/// again join this process's queue (when it has workers) and the workers
+/// are told.
 pub async fn reaper(state: AppState) {
     let mut every = tokio::time::interval(state.config.lease / 2);
     loop {
         every.tick().await;
         match reap(&state.db).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                runs = n,
-                "runs whose process stopped renewing its lease were marked interrupted"
-            ),
+            Ok((interrupted, again)) => {
+                if interrupted > 0 {
+                    tracing::warn!(
+                        runs = interrupted,
+                        "runs whose process stopped renewing its lease were marked interrupted"
+                    );
+                }
+                if again.is_empty() {
+                    continue;
+                }
+                tracing::warn!(
+                    runs = again.len(),
+                    "runs declared `rerun: safe` whose process stopped renewing its lease were queued again"
+                );
+                if state.config.workers > 0 {
+                    for (id, project) in &again {
+                        if state.queue.push(id, project).is_ok() {
+                            state.metrics.queued.inc();
+                        }
+                    }
+                }
+                announce(&state).await;
+            }
             Err(e) => tracing::warn!(error = %e, "the lease reaper could not reach the store"),
         }
     }

@@ -249,22 +249,19 @@ pub fn spawn_workers(state: &AppState, n: usize) -> Vec<tokio::task::JoinHandle<
 
 /// After a restart: a run left `running` died with the previous process and
 /// is `interrupted` (never re-sent: its requests may have had effects); a
-/// run left `queued` never started and is queued again. On SQLite this
-/// server was the only process, so every run left `running` was its own; on
-/// Postgres other processes may be running theirs, so only runs whose lease
-/// lapsed are (the reaper takes the rest within a lease).
+/// run left `queued` never started and is queued again, and so is one left
+/// `running` that is declared `rerun: safe`. On SQLite this server was the
+/// only process, so every run left `running` was its own; on Postgres other
+/// processes may be running theirs, so only runs whose lease lapsed are
+/// (the reaper takes the rest within a lease).
 async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
-    let interrupted = match state.config.database {
-        db::Database::InFolder => sqlx::query(
-            "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
-             error = 'the server stopped while this run was running; it was not run again' WHERE status = 'running'",
-        )
-        .bind(db::now())
-        .execute(&state.db)
-        .await?
-        .rows_affected(),
-        db::Database::Postgres(_) => lease::reap(&state.db).await?,
-    };
+    if state.config.database == db::Database::InFolder {
+        // This server was the only process: every lease it left is lapsed.
+        sqlx::query("UPDATE runs SET lease_until = '' WHERE status = 'running'")
+            .execute(&state.db)
+            .await?;
+    }
+    let (interrupted, _) = lease::reap(&state.db).await?;
     if state.config.workers == 0 {
         // Queued runs wait in the database for `reqflo worker` processes.
         return Ok((interrupted, 0));

@@ -19,9 +19,6 @@ use crate::queue::Full;
 use crate::state::AppState;
 use crate::{lease, open_store, spawn_workers, wind_down};
 
-/// The channel a submit notifies and workers listen on (Postgres).
-const CHANNEL: &str = "reqflo_runs";
-
 /// How often a worker looks for queued runs without being woken (a
 /// notification lost with a dropped connection is caught up this way).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -41,20 +38,6 @@ pub(crate) async fn offer(state: &AppState, id: &str) -> Result<Result<(), Full>
         return Ok(Err(Full::Busy));
     }
     Ok(Ok(()))
-}
-
-/// Tell the workers listening that a run is queued (Postgres); a worker
-/// that misses it finds the run within [`LOOK_EVERY`].
-pub(crate) async fn wake(state: &AppState) {
-    if !matches!(state.config.database, Database::Postgres(_)) {
-        return;
-    }
-    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}")))
-        .execute(&state.db)
-        .await
-    {
-        tracing::warn!(error = %e, "workers were not notified of a queued run");
-    }
 }
 
 /// A run's status, exit code and error.
@@ -160,7 +143,7 @@ pub async fn work(
 
 async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen(lease::CHANNEL).await?;
     Ok(listener)
 }
 

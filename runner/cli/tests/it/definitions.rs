@@ -33,6 +33,22 @@ fn unknown_keys_are_errors_with_positions() {
 }
 
 #[test]
+fn rerun_is_safe_or_never_and_a_local_run_ignores_it() {
+    let (run, sent) = run_journey(
+        "rerun: sometimes\nsteps:\n  - id: one\n    template: status\n    values: {code: 200}\n",
+    );
+    run.expect_code(2)
+        .expect_output("unknown variant `sometimes`, expected `safe` or `never`")
+        .expect_output("--> journeys/j.yaml:1:8");
+    assert_eq!(sent, 0);
+    let (run, sent) = run_journey(
+        "rerun: safe\nsteps:\n  - id: one\n    template: status\n    values: {code: 200}\n",
+    );
+    run.expect_code(0);
+    assert_eq!(sent, 1);
+}
+
+#[test]
 fn unknown_template_points_at_the_name_and_lists_templates() {
     let (run, sent) = run_journey("steps:\n  - id: one\n    template: stauts\n");
     run.expect_code(2)

@@ -14,7 +14,7 @@ use super::{Fill, Plan, PlannedHook, PlannedStep, Retries, SecretUse};
 use crate::error::{Diagnostic, Error, Result};
 use crate::plugins::Providers;
 use crate::project::load::list_or_none;
-use crate::project::model::{EnvironmentDef, JourneyFile, RetriesDef, ValueDef};
+use crate::project::model::{EnvironmentDef, JourneyFile, Rerun, RetriesDef, ValueDef};
 use crate::project::{Loaded, Project};
 use crate::source::Source;
 use crate::template::Template;
@@ -125,6 +125,7 @@ pub fn plan_journey(
         environment,
         steps,
         secrets: planner.secrets,
+        rerun_safe: journey.file.rerun == Some(Rerun::Safe),
     })
 }
 

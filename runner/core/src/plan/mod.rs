@@ -28,6 +28,8 @@ pub struct Plan {
     pub steps: Vec<PlannedStep>,
     /// Every secret the journey uses, once each.
     pub secrets: Vec<SecretUse>,
+    /// The journey says `rerun: safe`.
+    pub rerun_safe: bool,
 }
 
 /// A step with its template compiled and every value source checked.

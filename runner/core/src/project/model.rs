@@ -151,8 +151,22 @@ pub struct JourneyFile {
     /// Inputs a run may supply with `--input`.
     #[serde(default)]
     pub inputs: IndexMap<String, InputDef>,
+    /// Whether a run whose worker died may be run again from the start
+    /// (the Cloud Runner's workers); never unless it says `safe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Rerun>,
     /// The steps, run in order.
     pub steps: Vec<StepDef>,
+}
+
+/// `rerun:` on a journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rerun {
+    /// Sending its requests twice does no harm (reads, idempotent writes).
+    Safe,
+    /// Its requests may have had effects: a run cut short is `interrupted`.
+    Never,
 }
 
 /// A declared input.

@@ -95,6 +95,7 @@ pub(crate) async fn submit(
     let project = stored
         .compose(&registry, &state.config.providers)
         .map_err(|e| plan_error(&e))?;
+    let mut rerun_safe = false;
     let refused = match plan_all(
         &project,
         &journeys,
@@ -103,7 +104,10 @@ pub(crate) async fn submit(
         &body.variables,
         InputMode::NoPrompt,
     ) {
-        Ok(plans) => registry::refusal(&plans, &registry).map(ApiError::forbidden),
+        Ok(plans) => {
+            rerun_safe = !plans.is_empty() && plans.iter().all(|p| p.rerun_safe);
+            registry::refusal(&plans, &registry).map(ApiError::forbidden)
+        }
         Err(e) => Some(plan_error(&e)),
     };
     if let Some(e) = refused {
@@ -121,7 +125,7 @@ pub(crate) async fn submit(
     }
     let id = new_id("run");
     sqlx::query(
-        "INSERT INTO runs (id, project, journeys, environment, inputs, variables, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8)",
+        "INSERT INTO runs (id, project, journeys, environment, inputs, variables, status, actor, created_at, rerun_safe) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)",
     )
     .bind(&id)
     .bind(&body.project)
@@ -131,6 +135,7 @@ pub(crate) async fn submit(
     .bind(json!(body.variables).to_string())
     .bind(caller.actor())
     .bind(now())
+    .bind(i64::from(rerun_safe))
     .execute(&state.db)
     .await?;
     // With in-process workers the run joins this process's queue; without
@@ -140,7 +145,7 @@ pub(crate) async fn submit(
     } else {
         state.queue.push(&id, &body.project).map(|_| ())
     };
-    crate::worker::wake(state).await;
+    crate::lease::announce(state).await;
     if let Err(full) = queued {
         // Nothing stays half-way: the run was never queued.
         sqlx::query("DELETE FROM runs WHERE id = $1")
@@ -187,8 +192,9 @@ type RunRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    i64,
 );
-const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error, worker";
+const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error, worker, attempt";
 
 fn run_json(row: RunRow) -> Value {
     let (
@@ -204,13 +210,14 @@ fn run_json(row: RunRow) -> Value {
         exit_code,
         error,
         worker,
+        attempt,
     ) = row;
     json!({
         "id": id, "project": project,
         "journeys": serde_json::from_str::<Value>(&journeys).unwrap_or_default(),
         "environment": environment, "status": status, "actor": actor,
         "created_at": created_at, "started_at": started_at, "finished_at": finished_at,
-        "exit_code": exit_code, "error": error, "worker": worker,
+        "exit_code": exit_code, "error": error, "worker": worker, "attempt": attempt,
     })
 }
 

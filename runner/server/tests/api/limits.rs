@@ -106,3 +106,73 @@ async fn a_run_past_its_timeout_is_stopped_and_the_worker_goes_on() {
         "{runs}"
     );
 }
+
+#[tokio::test]
+async fn a_lapsed_lease_queues_a_safe_run_again_and_interrupts_the_others() {
+    let h = Harness::new().await;
+    let api = demo_api::spawn("sk_limits_test_1234").expect("demo api");
+    slow_project(&h, &api, "plain", 10).await;
+    let safe = "rerun: safe\nsteps:\n  - id: wait\n    template: slow\n";
+    let (status, answer) = h
+        .upload(
+            "safe",
+            &[
+                ("reqflo.yaml", &demo_config(&api)),
+                (
+                    "templates/slow.yaml",
+                    "method: GET\nurl: \"{{base_url}}/slow?ms=10\"\n",
+                ),
+                ("journeys/wait.yaml", safe),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // No workers: both stay queued; then each is taken by a process that
+    // died (its lease long lapsed), three times over for the safe one.
+    let plain = submit(&h, "plain", "wait").await;
+    let safe = submit(&h, "safe", "wait").await;
+    let die = |id: &str| {
+        sqlx::query(
+            "UPDATE runs SET status = 'running', worker = 'worker@gone:1:dead', lease_until = '2000-01-01T00:00:00.000Z' WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .execute(&h.state.db)
+    };
+    die(&plain).await.expect("update");
+    for attempt in 2..=3 {
+        die(&safe).await.expect("update");
+        let (_, again) = reqflo_server::lease::reap(&h.state.db).await.expect("reap");
+        assert_eq!(again, [(safe.clone(), "safe".to_string())]);
+        let (_, run) = h
+            .call(
+                "GET",
+                &format!("/api/runs/{safe}"),
+                Some(Role::Viewer),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (&run["status"], &run["attempt"]),
+            (&json!("queued"), &json!(attempt))
+        );
+    }
+    let (_, run) = h
+        .call(
+            "GET",
+            &format!("/api/runs/{plain}"),
+            Some(Role::Viewer),
+            None,
+        )
+        .await;
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("worker@gone:1:dead") && e.contains("not run again")),
+        "{run}"
+    );
+    // The third attempt is the last: a lapse now interrupts it.
+    die(&safe).await.expect("update");
+    let (interrupted, again) = reqflo_server::lease::reap(&h.state.db).await.expect("reap");
+    assert_eq!((interrupted, again.len()), (1, 0));
+}

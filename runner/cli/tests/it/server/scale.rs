@@ -137,6 +137,10 @@ impl Team {
         let slow = "method: GET\nurl: \"{{base_url}}/slow?ms=30000\"\n";
         let once = "inputs:\n  n: {}\nsteps:\n  - id: count\n    template: count\n    values:\n      key: {type: secret, name: SCALE_KEY}\n      n: {type: input, name: n}\n    expect:\n      status: 201\n";
         let long = format!("{once}  - id: wait\n    template: slow\n");
+        let slow_first = "method: POST\nurl: \"{{base_url}}/v1/count/{{n}}?slow_first_ms=30000\"\nheaders:\n  Authorization: \"Bearer {{key}}\"\n";
+        let safe = once
+            .replace("template: count", "template: slow-first")
+            .replace("inputs:", "rerun: safe\ninputs:");
         let config = format!(
             "environments:\n  demo:\n    variables: {{base_url: \"{}\"}}\n",
             team.api.base_url()
@@ -145,6 +149,8 @@ impl Team {
             "reqflo.yaml": config,
             "templates/count.yaml": count,
             "templates/slow.yaml": slow,
+            "templates/slow-first.yaml": slow_first,
+            "journeys/safe.yaml": safe,
             "journeys/once.yaml": once,
             "journeys/long.yaml": long,
         }});
@@ -345,4 +351,25 @@ fn a_run_on_a_worker_is_followed_and_cancelled_from_the_server() {
     for text in &team.seen {
         assert!(!text.contains(KEY), "the key leaked: {text}");
     }
+}
+
+#[test]
+fn a_killed_worker_s_run_declared_safe_is_run_again_by_another() {
+    let mut team = Team::new("lease: 1s\n");
+    let first = Worker::start(&team.data, &team.database, "1");
+    // `rerun: safe`: its one request answers 30 s late the first time.
+    let id = team.submit("safe", "again");
+    team.until(&id, Duration::from_secs(60), |run| {
+        run["status"] == "running"
+    });
+    super::wait_for("the first request", || team.counted().contains_key("again"));
+    let second = Worker::start(&team.data, &team.database, "1");
+    first.signal(libc::SIGKILL);
+    // Queued again when the lease lapsed, and run from the start by the
+    // other worker: the request sent twice, as the journey allows.
+    let run = team.until(&id, Duration::from_secs(60), ended);
+    assert_eq!(run["status"], "passed", "{run}");
+    assert_eq!(run["worker"], second.name.as_str(), "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(team.counted().get("again"), Some(&json!(2)));
 }

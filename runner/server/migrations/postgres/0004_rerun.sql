@@ -1,0 +1,5 @@
+-- A run whose journeys all say `rerun: safe` goes back to the queue when
+-- its worker's lease lapses, up to 3 attempts; `attempt` counts them.
+
+ALTER TABLE runs ADD COLUMN rerun_safe BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 1;
