@@ -104,9 +104,16 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
         })
     };
     let beat = lease::heartbeat(state, id, &live);
+    // A worker's runs are followed from the server, through the store.
+    let stream = state
+        .stores_events
+        .then(|| lease::store_events(state, id, &live));
     let outcome = run(state, id, &submitted, &live, &redactor).await;
     timer.abort();
     beat.abort();
+    if let Some(stream) = stream {
+        stream.abort();
+    }
     state
         .metrics
         .run_seconds
@@ -462,12 +469,16 @@ async fn finish(
     if let Some(live) = live {
         let events: Vec<Arc<str>> = live.history.lock().map(|h| h.clone()).unwrap_or_default();
         for (seq, body) in events.iter().enumerate() {
-            sqlx::query("INSERT INTO run_events (run_id, seq, body) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(seq as i64)
-                .bind(&**body)
-                .execute(&mut *tx)
-                .await?;
+            // Some may be stored already ([`lease::store_events`]).
+            sqlx::query(
+                "INSERT INTO run_events (run_id, seq, body) VALUES ($1, $2, $3) \
+                 ON CONFLICT (run_id, seq) DO NOTHING",
+            )
+            .bind(id)
+            .bind(seq as i64)
+            .bind(&**body)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await?;

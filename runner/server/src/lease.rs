@@ -106,6 +106,60 @@ pub(crate) async fn announce(state: &AppState) {
     }
 }
 
+/// How often a worker stores the events its runs made since it last did.
+const STORE_EVENTS_EVERY: Duration = Duration::from_millis(250);
+
+/// Store run `id`'s new events every [`STORE_EVENTS_EVERY`] while this
+/// process holds it, until aborted (the run's end stores the rest).
+pub fn store_events(
+    state: &AppState,
+    id: &str,
+    live: &Arc<LiveRun>,
+) -> tokio::task::JoinHandle<()> {
+    let (state, id, live) = (state.clone(), id.to_string(), Arc::clone(live));
+    tokio::spawn(async move {
+        let mut stored = 0usize;
+        loop {
+            tokio::time::sleep(STORE_EVENTS_EVERY).await;
+            let new: Vec<Arc<str>> = live
+                .history
+                .lock()
+                .map(|h| h.get(stored..).map(<[_]>::to_vec).unwrap_or_default())
+                .unwrap_or_default();
+            if new.is_empty() {
+                continue;
+            }
+            match insert_events(&state, &id, stored, &new).await {
+                Ok(()) => stored += new.len(),
+                Err(e) => tracing::warn!(run = %id, error = %e, "events were not stored yet"),
+            }
+        }
+    })
+}
+
+async fn insert_events(
+    state: &AppState,
+    id: &str,
+    from: usize,
+    events: &[Arc<str>],
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    for (i, body) in events.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO run_events (run_id, seq, body) SELECT $1, $2, $3 \
+             WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1 AND worker = $4 AND status = 'running') \
+             ON CONFLICT (run_id, seq) DO NOTHING",
+        )
+        .bind(id)
+        .bind((from + i) as i64)
+        .bind(&**body)
+        .bind(&*state.process)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
 /// Runs whose lease lapsed: those declared `rerun: safe` (and not
 /// cancelled, and under [`MAX_ATTEMPTS`]) go back to the queue, the others
 /// are marked `interrupted`. Returns how many were interrupted, and the

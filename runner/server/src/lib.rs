@@ -125,6 +125,7 @@ pub(crate) async fn open_store(
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
         process: lease::process_name(kind).into(),
+        stores_events: kind == "worker",
     };
     Ok((state, key_created))
 }

@@ -25,4 +25,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// This process's name in the runs it claims ([`crate::lease`]).
     pub process: Arc<str>,
+    /// Whether its runs' events are stored as they happen (a worker's: the
+    /// server follows them through the store), not only when they end.
+    pub stores_events: bool,
 }

@@ -43,50 +43,50 @@ pub(crate) async fn offer(state: &AppState, id: &str) -> Result<Result<(), Full>
 /// A run's status, exit code and error.
 type Ended = (String, Option<i64>, Option<String>);
 
-/// A run that runs in another process, followed in the store: its stored
-/// events once it has ended.
-pub(crate) fn when_ended(state: AppState, id: String) -> impl Stream<Item = String> + Send {
-    stream::once(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let row: Result<Option<Ended>, _> =
-                sqlx::query_as("SELECT status, exit_code, error FROM runs WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&state.db)
-                    .await;
-            match row {
-                Ok(Some((status, _, _))) if matches!(status.as_str(), "queued" | "running") => {}
-                Ok(Some((status, code, error))) => {
-                    return stored_events(&state, &id, &status, code, error)
-                        .await
-                        .unwrap_or_default();
+/// Follow run `id` in the store: its events as they are stored (a worker
+/// stores them a few times a second), then `run_finished` once it ended.
+pub(crate) fn follow_in_store(state: AppState, id: String) -> impl Stream<Item = String> + Send {
+    stream::unfold(Some(0i64), move |next| {
+        let (state, id) = (state.clone(), id.clone());
+        async move {
+            let from = next?;
+            loop {
+                // The status first: once it says ended, the events read
+                // after it are all of them (the end stores both at once).
+                let ended: Option<Ended> = match sqlx::query_as(
+                    "SELECT status, exit_code, error FROM runs WHERE id = $1",
+                )
+                .bind(&id)
+                .fetch_optional(&state.db)
+                .await
+                {
+                    Ok(Some(row)) => Some(row).filter(|(s, _, _): &Ended| {
+                        !matches!(s.as_str(), "queued" | "running")
+                    }),
+                    // Deleted, or the store is gone: the stream ends.
+                    Ok(None) | Err(_) => return None,
+                };
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT seq, body FROM run_events WHERE run_id = $1 AND seq >= $2 ORDER BY seq",
+                )
+                .bind(&id)
+                .bind(from)
+                .fetch_all(&state.db)
+                .await
+                .ok()?;
+                if let Some((last, _)) = rows.last() {
+                    let next = last + 1;
+                    return Some((rows.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), Some(next)));
                 }
-                // Deleted, or the store is gone: the stream ends.
-                Ok(None) | Err(_) => return Vec::new(),
+                if let Some((status, exit_code, error)) = ended {
+                    let last = json!({"event": "run_finished", "status": status, "exit_code": exit_code, "error": error});
+                    return Some((vec![last.to_string()], None));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
     })
     .flat_map(stream::iter)
-}
-
-/// A run's stored events, ending with `run_finished`.
-pub(crate) async fn stored_events(
-    state: &AppState,
-    id: &str,
-    status: &str,
-    exit_code: Option<i64>,
-    error: Option<String>,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT body FROM run_events WHERE run_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&state.db)
-            .await?;
-    let mut past: Vec<String> = rows.into_iter().map(|(b,)| b).collect();
-    if !past.iter().any(|e| crate::queue::is_last(e)) {
-        past.push(json!({"event": "run_finished", "status": status, "exit_code": exit_code, "error": error}).to_string());
-    }
-    Ok(past)
 }
 
 /// What a started worker tells its caller.

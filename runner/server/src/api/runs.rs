@@ -337,18 +337,26 @@ pub async fn events(
             (past, (!ended).then_some(receiver))
         }
         None if matches!(status.as_str(), "queued" | "running") => {
-            // It runs in another process (`reqflo worker`): its events are
-            // stored when it ends; follow it in the store until then.
-            let ended = crate::worker::when_ended(state.clone(), id.clone());
+            // It runs in another process (`reqflo worker`), which stores
+            // its events as they come: follow them in the store.
+            let ended = crate::worker::follow_in_store(state.clone(), id.clone());
             return Ok(
                 Sse::new(ended.map(|text| Ok(SseEvent::default().data(text))).boxed())
                     .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
             );
         }
-        None => (
-            crate::worker::stored_events(&state, &id, &status, exit_code, error).await?,
-            None,
-        ),
+        None => {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT body FROM run_events WHERE run_id = $1 ORDER BY seq")
+                    .bind(&id)
+                    .fetch_all(&state.db)
+                    .await?;
+            let mut past: Vec<String> = rows.into_iter().map(|(b,)| b).collect();
+            if !past.iter().any(|e| is_last(e)) {
+                past.push(json!({"event": "run_finished", "status": status, "exit_code": exit_code, "error": error}).to_string());
+            }
+            (past, None)
+        }
     };
     let follow = stream::unfold(future, |receiver| async move {
         let mut receiver = receiver?;

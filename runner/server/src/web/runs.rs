@@ -365,17 +365,26 @@ async fn steps_part(state: &AppState, id: &str) -> Result<page::RunSteps, Respon
             .flat_map(|j| j["steps"].as_array().cloned().unwrap_or_default())
             .map(|s| step_view(&s))
             .collect(),
-        // Still running: the steps finished so far, from its live events.
-        None => state
-            .queue
-            .live(id)
-            .map(|run| run.follow().0)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
-            .filter(|e| e["event"] == "step_finished")
-            .map(|e| step_view(&e["step"]))
+        // Still running: the steps finished so far, from its live events
+        // (here, or as another process stored them).
+        None => match state.queue.live(id) {
+            Some(run) => run.follow().0,
+            None => sqlx::query_as::<_, (String,)>(
+                "SELECT body FROM run_events WHERE run_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&state.db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|(body,)| Arc::from(body))
             .collect(),
+        }
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter(|e| e["event"] == "step_finished")
+        .map(|e| step_view(&e["step"]))
+        .collect(),
     };
     Ok(page::RunSteps {
         id: id.to_string(),
@@ -445,7 +454,7 @@ enum Live {
     Follow(broadcast::Receiver<Arc<str>>),
     /// The run runs in another process (`reqflo worker`): look in the
     /// store until it has ended.
-    Elsewhere(AppState, String),
+    Elsewhere(AppState, String, i64),
     /// Say "done", then end.
     Done,
     End,
@@ -469,7 +478,7 @@ pub async fn live(
                 Live::Start(receiver)
             }
         }
-        None => Live::Elsewhere(state.clone(), id.clone()),
+        None => Live::Elsewhere(state.clone(), id.clone(), 0),
     };
     let changed = || SseEvent::default().event("step").data("changed");
     let events = stream::unfold(first, move |at| async move {
@@ -500,24 +509,33 @@ pub async fn live(
                 };
                 Some((changed(), next))
             }
-            Live::Elsewhere(state, id) => {
+            Live::Elsewhere(state, id, mut seen) => {
                 let mut waited = false;
                 loop {
-                    let status: Result<Option<(String,)>, _> =
-                        sqlx::query_as("SELECT status FROM runs WHERE id = $1")
-                            .bind(&id)
-                            .fetch_optional(&state.db)
-                            .await;
-                    match status {
-                        Ok(Some((status,))) if matches!(status.as_str(), "queued" | "running") => {
+                    let now: Result<(Option<String>, i64), _> = sqlx::query_as(
+                        "SELECT (SELECT status FROM runs WHERE id = $1), \
+                         (SELECT COUNT(*) FROM run_events WHERE run_id = $1)",
+                    )
+                    .bind(&id)
+                    .fetch_one(&state.db)
+                    .await;
+                    match now {
+                        Ok((Some(status), events))
+                            if matches!(status.as_str(), "queued" | "running") =>
+                        {
+                            if events > seen {
+                                // Steps stored by the worker running it.
+                                seen = events;
+                                return Some((changed(), Live::Elsewhere(state, id, seen)));
+                            }
                             waited = true;
-                            tokio::time::sleep(LIVE_EVERY * 4).await;
+                            tokio::time::sleep(LIVE_EVERY * 2).await;
                         }
                         _ => break,
                     }
                 }
                 // Ended before it was looked at: nothing changed on the page.
-                Some(if waited {
+                Some(if waited || seen > 0 {
                     (changed(), Live::Done)
                 } else {
                     (SseEvent::default().event("done").data("done"), Live::End)

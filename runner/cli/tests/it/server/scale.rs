@@ -211,6 +211,36 @@ impl Team {
     }
 }
 
+/// Run `id`'s server-sent events as they come, until `needle` is among
+/// them (60 s at most).
+fn events_until(team: &Team, id: &str, needle: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime.block_on(async {
+        let mut response = reqwest::Client::new()
+            .get(format!("{}/api/runs/{id}/events", team.server.url))
+            .bearer_auth(&team.admin)
+            .send()
+            .await
+            .expect("events");
+        let mut seen = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {needle} within 60 s: {seen}"))
+                .expect("a chunk");
+            let Some(chunk) = chunk else {
+                panic!("the stream ended before {needle}: {seen}")
+            };
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        seen
+    })
+}
+
 fn ended(run: &Value) -> bool {
     !matches!(run["status"].as_str(), Some("queued" | "running"))
 }
@@ -343,6 +373,12 @@ fn a_run_on_a_worker_is_followed_and_cancelled_from_the_server() {
     super::wait_for("the first request", || {
         team.counted().contains_key("cancelled")
     });
+    // Followed live: the first step's end arrives while the run still
+    // waits in its second (the worker stores events as they come).
+    let so_far = events_until(&team, &id, "\"step_finished\"");
+    assert!(so_far.contains("\"journey_started\""), "{so_far}");
+    assert!(!so_far.contains("\"run_finished\""), "{so_far}");
+    assert_eq!(team.run(&id)["status"], "running");
     let (status, answer) = team.call("POST", &format!("/api/runs/{id}/cancel"), None);
     assert_eq!(status, 202, "{answer}");
     let run = team.until(&id, Duration::from_secs(30), ended);
