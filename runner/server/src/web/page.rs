@@ -288,6 +288,10 @@ pub struct Run {
     pub actor: String,
     /// When.
     pub created: String,
+    /// The process that ran it (empty until one claimed it).
+    pub worker: String,
+    /// Which attempt (more than 1 after a `rerun: safe` run was run again).
+    pub attempt: i64,
     /// The live part, rendered.
     pub steps: String,
     /// Whether it is still queued or running (it can be cancelled).

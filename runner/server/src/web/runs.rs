@@ -402,14 +402,14 @@ pub async fn show(
     signed: Signed<Viewer>,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT project, journeys, environment, actor, created_at FROM runs WHERE id = $1",
+    let row: Option<RunHead> = sqlx::query_as(
+        "SELECT project, journeys, environment, actor, created_at, worker, attempt FROM runs WHERE id = $1",
     )
     .bind(&id)
     .fetch_optional(&state.db)
     .await
     .map_err(db_error)?;
-    let Some((project, journeys, environment, actor, created)) = row else {
+    let Some((project, journeys, environment, actor, created, worker, attempt)) = row else {
         return Err(refuse(StatusCode::NOT_FOUND, "There is no such run."));
     };
     let part = steps_part(&state, &id).await?;
@@ -428,11 +428,25 @@ pub async fn show(
         environment: environment.unwrap_or_default(),
         actor,
         created,
+        worker: worker.unwrap_or_default(),
+        attempt,
         steps,
         live,
     };
     Ok(render(&page))
 }
+
+/// A run's project, journeys, environment, actor, creation, worker and
+/// attempt.
+type RunHead = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i64,
+);
 
 /// `GET /runs/{id}/steps`: the live part alone (htmx swaps it in).
 pub async fn steps(

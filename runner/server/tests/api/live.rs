@@ -84,6 +84,15 @@ async fn the_run_page_follows_a_run_by_server_sent_events() {
     assert_eq!(run["status"], "passed", "{run}");
     let page = viewer.get(&format!("/runs/{id}")).await;
     assert!(!page.body.contains("sse-connect"), "{}", page.body);
+    // The process that ran it, by the name in the API's `worker`.
+    let by = run["worker"].as_str().expect("a worker");
+    assert!(by.starts_with("server@"), "{run}");
+    assert!(
+        page.body
+            .contains(&format!("<dt>Run by</dt><dd><code>{by}</code></dd>")),
+        "{}",
+        page.body
+    );
     let ended = viewer.get(&format!("/runs/{id}/live")).await;
     assert_eq!(ended.body.trim(), "event: done\ndata: done");
     // Without a session: the login page, no stream.
