@@ -482,6 +482,11 @@ async fn finish(
         }
     }
     tx.commit().await?;
+    if state.config.project_concurrency.is_some() {
+        // A project's share is free again: workers elsewhere may take its
+        // next run now rather than at their next look.
+        lease::announce(state).await;
+    }
     state
         .metrics
         .runs

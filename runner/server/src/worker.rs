@@ -147,6 +147,55 @@ async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
+/// Claim up to `free` of the oldest queued runs for this process, several
+/// at once, each by one process. Without `project_concurrency` a row
+/// another worker is claiming is skipped, not waited for. With it, claims
+/// take turns (a transaction-scoped advisory lock) so that each project's
+/// share counts every process's running runs.
+async fn claim(state: &AppState, free: usize) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let Some(share) = state.config.project_concurrency else {
+        return sqlx::query_as(
+            "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
+             WHERE id IN (SELECT id FROM runs WHERE status = 'queued' \
+             ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, project",
+        )
+        .bind(now())
+        .bind(&*state.process)
+        .bind(lease::until(state.config.lease))
+        .bind(free as i64)
+        .fetch_all(&state.db)
+        .await;
+    };
+    let mut tx = state.db.begin().await?;
+    // Selected through a subquery: the lock function returns `void`, which
+    // the `Any` driver cannot read.
+    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
+        .bind(CLAIM_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let claimed = sqlx::query_as(
+        "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
+         WHERE id IN (SELECT id FROM ( \
+           SELECT q.id, q.created_at, \
+             ROW_NUMBER() OVER (PARTITION BY q.project ORDER BY q.created_at, q.id) AS nth, \
+             (SELECT COUNT(*) FROM runs r WHERE r.project = q.project AND r.status = 'running') AS busy \
+           FROM runs q WHERE q.status = 'queued') c \
+         WHERE c.nth + c.busy <= $4 ORDER BY c.created_at, c.id LIMIT $5) RETURNING id, project",
+    )
+    .bind(now())
+    .bind(&*state.process)
+    .bind(lease::until(state.config.lease))
+    .bind(share as i64)
+    .bind(free as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The advisory lock claims take turns on (any fixed number: "rqflo").
+const CLAIM_LOCK: i64 = 0x72_71_66_6c_6f;
+
 /// Claim queued runs for this process's workers while some are free: the
 /// oldest first, woken by a submit's notification, a run of ours ending,
 /// or every [`LOOK_EVERY`].
@@ -157,19 +206,7 @@ async fn feed(state: AppState, slots: usize, mut listener: PgListener) {
         // Whether runs may be waiting that this look did not take.
         let mut more = free == 0;
         if free > 0 {
-            // Claimed here, several at once, each by one process: a row
-            // another worker is claiming is skipped, not waited for.
-            let queued: Result<Vec<(String, String)>, _> = sqlx::query_as(
-                "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
-                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' \
-                 ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, project",
-            )
-            .bind(now())
-            .bind(&*state.process)
-            .bind(lease::until(state.config.lease))
-            .bind(free as i64)
-            .fetch_all(&state.db)
-            .await;
+            let queued = claim(&state, free).await;
             match queued {
                 Ok(queued) => {
                     more = queued.len() == free;

@@ -151,6 +151,8 @@ impl Team {
             "templates/slow.yaml": slow,
             "templates/slow-first.yaml": slow_first,
             "journeys/safe.yaml": safe,
+            "templates/pause.yaml": "method: GET\nurl: \"{{base_url}}/slow?ms=300\"\n",
+            "journeys/pause.yaml": "inputs:\n  n: {}\nsteps:\n  - id: pause\n    template: pause\n",
             "journeys/once.yaml": once,
             "journeys/long.yaml": long,
         }});
@@ -408,4 +410,30 @@ fn a_killed_worker_s_run_declared_safe_is_run_again_by_another() {
     assert_eq!(run["worker"], second.name.as_str(), "{run}");
     assert_eq!(run["attempt"], 2, "{run}");
     assert_eq!(team.counted().get("again"), Some(&json!(2)));
+}
+
+#[test]
+fn a_project_s_share_holds_across_workers() {
+    let mut team = Team::new("lease: 5s\nproject_concurrency: 1\n");
+    let _workers: Vec<Worker> = (0..2)
+        .map(|_| Worker::start(&team.data, &team.database, "2"))
+        .collect();
+    let ids: Vec<String> = (0..4)
+        .map(|n| team.submit("pause", &format!("p{n}")))
+        .collect();
+    let mut spans: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| {
+            let run = team.until(id, Duration::from_secs(60), ended);
+            assert_eq!(run["status"], "passed", "{run}");
+            let at = |field: &str| run[field].as_str().unwrap_or_default().to_string();
+            (at("started_at"), at("finished_at"))
+        })
+        .collect();
+    // Four workers' slots, one run of the project at a time: each started
+    // after the one before it ended.
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "overlapping runs: {spans:?}");
+    }
 }
