@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::message::Received;
 use crate::plan::{CaptureFrom, CaptureRule, Expectations, Matcher};
+use crate::predicate::same;
 use crate::template::push_value_text;
 
 /// A response body parsed as JSON once, on first need.
@@ -89,6 +90,21 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                 "header {name}: expected it to be absent, got `{v}`"
             )),
             (Matcher::Exists(_), _) => result,
+            (Matcher::All(predicates), actual) => {
+                let found = actual.clone().map(Value::String);
+                match predicates.iter().find(|p| !p.holds(found.as_ref())) {
+                    None => result,
+                    Some(failed) => {
+                        let got = actual
+                            .map(|a| format!("`{a}`"))
+                            .unwrap_or_else(|| "nothing".into());
+                        result.fail(format!(
+                            "header {name}: expected {}, got {got}",
+                            failed.describe()
+                        ))
+                    }
+                }
+            }
             (Matcher::Equals(want), actual) => {
                 let mut wanted = String::new();
                 push_value_text(want, &mut wanted);
@@ -126,6 +142,20 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                     result.fail(format!("{written}: expected it to be absent, got {v}"))
                 }
                 (Matcher::Exists(_), _) => result,
+                (Matcher::All(predicates), found) => {
+                    match predicates.iter().find(|p| !p.holds(found.as_ref())) {
+                        None => result,
+                        Some(failed) => {
+                            let got = found
+                                .map(|f| f.to_string())
+                                .unwrap_or_else(|| "nothing".into());
+                            result.fail(format!(
+                                "{written}: expected {}, got {got}",
+                                failed.describe()
+                            ))
+                        }
+                    }
+                }
                 (Matcher::Equals(want), found) => {
                     if found.as_ref().is_some_and(|f| same(want, f)) {
                         result
@@ -147,6 +177,11 @@ fn describe(matcher: &Matcher, text: bool) -> String {
     match matcher {
         Matcher::Exists(true) => "exists".into(),
         Matcher::Exists(false) => "absent".into(),
+        Matcher::All(predicates) => predicates
+            .iter()
+            .map(crate::predicate::Predicate::describe)
+            .collect::<Vec<_>>()
+            .join(" and "),
         Matcher::Equals(value) if text => {
             let mut out = String::new();
             push_value_text(value, &mut out);
@@ -189,17 +224,6 @@ pub fn header_values(rule: &CaptureRule, response: &Received) -> Vec<String> {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect(),
         CaptureFrom::Json(..) => Vec::new(),
-    }
-}
-
-/// Values compare as JSON, except that numbers compare by value (`1` = `1.0`).
-fn same(want: &Value, found: &Value) -> bool {
-    match (want, found) {
-        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => a.as_f64() == b.as_f64(),
-        },
-        _ => want == found,
     }
 }
 

@@ -20,6 +20,7 @@ pub mod grant;
 pub mod message;
 pub mod plan;
 pub mod plugins;
+pub mod predicate;
 pub mod project;
 pub mod redact;
 pub mod report;

@@ -333,6 +333,37 @@ fn a_configured_secret_file_that_does_not_exist_is_an_error() {
 }
 
 #[test]
+fn predicates_pass_and_fail_saying_what_came_and_never_the_secret() {
+    let step = "steps:\n  - id: e\n    template: echo\n    values: {key: {type: secret, name: K}}\n    expect:\n";
+    let passing = format!(
+        "{step}      headers: {{content-length: {{\">\": 10, \"<\": 100000}}, content-type: {{contains: json}}}}\n      json:\n        \"$.method\": {{starts-with: G, type: string, \"!=\": POST}}\n        \"$.headers\": {{type: object, empty: false}}\n        \"$.query\": {{count: 0}}\n        \"$.headers['x-key']\": {{ends-with: \"Zq9\", count: 18}}\n"
+    );
+    let (run, sent) = run_journey(&passing);
+    run.expect_code(0);
+    assert_eq!(sent, 1);
+    // A failing predicate names the path, what it wanted and what came; what
+    // came here is the secret, redacted like everywhere.
+    let failing =
+        format!("{step}      json:\n        \"$.headers['x-key']\": {{contains: nope}}\n");
+    let (run, _) = run_journey(&failing);
+    run.expect_code(4)
+        .expect_output("$.headers['x-key']: expected contains \"nope\", got");
+    assert!(!run.all().contains(CANARY), "{}", run.all());
+    let failing = format!("{step}      json:\n        \"$.method\": {{\">=\": 3}}\n");
+    run_journey(&failing)
+        .0
+        .expect_code(4)
+        .expect_output("$.method: expected >= 3, got \"GET\"");
+    // A bad argument is a definition error at its place; nothing is sent.
+    let bad = format!("{step}      json:\n        \"$.method\": {{type: text}}\n");
+    let (run, sent) = run_journey(&bad);
+    run.expect_code(2)
+        .expect_output("`type` is one of string, number")
+        .expect_output("--> journeys/j.yaml:7:21");
+    assert_eq!(sent, 0);
+}
+
+#[test]
 fn numbers_compare_by_value() {
     let (run, _) = run_journey(
         "steps:\n  - id: a\n    template: status\n    values: {code: 200}\n    expect:\n      json: {\"$.status\": 200.0}\n",

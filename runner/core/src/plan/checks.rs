@@ -12,6 +12,7 @@ use serde_json_path::JsonPath;
 use super::build::Planner;
 use super::{CaptureFrom, CaptureRule, Expectations, Matcher};
 use crate::error::{Diagnostic, Error, Result};
+use crate::predicate;
 use crate::project::model::{CaptureDef, ExpectDef, StatusDef};
 
 impl Planner<'_> {
@@ -108,20 +109,25 @@ impl Planner<'_> {
     }
 }
 
-/// `{exists: bool}`, `{equals: v}`, or a bare value meaning equals.
+/// `{exists: bool}`, `{equals: v}`, a map of predicates (every key one:
+/// `{">=": 1, "<": 10}`), or a value to equal (a bare value, or a map with
+/// other keys).
 fn matcher(raw: &Value) -> Result<Matcher, String> {
-    if let Some(map) = raw.as_object()
+    let Some(map) = raw.as_object().filter(|m| predicate::is_predicates(m)) else {
+        return Ok(Matcher::Equals(raw.clone()));
+    };
+    if let Some(v) = map.get("exists")
         && map.len() == 1
     {
-        if let Some(v) = map.get("equals") {
-            return Ok(Matcher::Equals(v.clone()));
-        }
-        if let Some(v) = map.get("exists") {
-            return v
-                .as_bool()
-                .map(Matcher::Exists)
-                .ok_or_else(|| "`exists` takes true or false".to_string());
-        }
+        return v
+            .as_bool()
+            .map(Matcher::Exists)
+            .ok_or_else(|| "`exists` takes true or false".to_string());
     }
-    Ok(Matcher::Equals(raw.clone()))
+    if let Some(v) = map.get("equals")
+        && map.len() == 1
+    {
+        return Ok(Matcher::Equals(v.clone()));
+    }
+    predicate::parse(map).map(Matcher::All)
 }

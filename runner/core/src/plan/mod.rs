@@ -140,4 +140,6 @@ pub enum Matcher {
     Equals(Value),
     /// The value is present (true) or absent (false).
     Exists(bool),
+    /// Every one of these holds ([`crate::predicate`]).
+    All(Vec<crate::predicate::Predicate>),
 }
