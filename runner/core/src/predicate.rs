@@ -26,6 +26,9 @@ pub enum Predicate {
     StartsWith(String),
     /// A string ending with this.
     EndsWith(String),
+    /// A string this regular expression matches somewhere in (anchor it
+    /// with `^` and `$` to match the whole).
+    Matches(Pattern),
     /// Empty (`""`, `[]`, `{}`) or not.
     Empty(bool),
     /// A list or object of this many entries, or a string of this many
@@ -33,6 +36,19 @@ pub enum Predicate {
     Count(u64),
     /// Of this type.
     Type(Type),
+}
+
+/// A compiled regular expression and how it was written.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    written: String,
+    regex: regex_automata::meta::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.written == other.written
+    }
 }
 
 /// What `type:` may name.
@@ -129,9 +145,10 @@ pub fn parse(map: &serde_json::Map<String, Value>) -> Result<Vec<Predicate>, Str
                 arg.as_bool()
                     .ok_or_else(|| "`empty` takes true or false".to_string())?,
             ),
-            "count" => Predicate::Count(arg.as_u64().ok_or_else(|| {
-                format!("`count` takes a whole number of entries, not {arg}")
-            })?),
+            "count" => Predicate::Count(
+                arg.as_u64()
+                    .ok_or_else(|| format!("`count` takes a whole number of entries, not {arg}"))?,
+            ),
             "type" => {
                 let named = arg.as_str().unwrap_or_default();
                 let found = TYPES.iter().find(|(n, _)| *n == named);
@@ -141,16 +158,15 @@ pub fn parse(map: &serde_json::Map<String, Value>) -> Result<Vec<Predicate>, Str
                 })?)
             }
             "matches" => {
-                return Err(
-                    "`matches` (regular expressions) is not supported yet; use `contains`, `starts-with` or `ends-with`"
-                        .into(),
-                );
+                let written = text()?;
+                let regex = regex_automata::meta::Regex::new(&written).map_err(|e| {
+                    format!("`matches`: `{written}` is not a regular expression: {e}")
+                })?;
+                Predicate::Matches(Pattern { written, regex })
             }
             // `exists` is the caller's; it makes sense only alone.
             _ => {
-                return Err(format!(
-                    "`{name}` cannot be combined with other predicates"
-                ));
+                return Err(format!("`{name}` cannot be combined with other predicates"));
             }
         });
     }
@@ -184,6 +200,7 @@ impl Predicate {
             },
             Predicate::StartsWith(w) => found.as_str().is_some_and(|s| s.starts_with(w.as_str())),
             Predicate::EndsWith(w) => found.as_str().is_some_and(|s| s.ends_with(w.as_str())),
+            Predicate::Matches(p) => found.as_str().is_some_and(|s| p.regex.is_match(s)),
             Predicate::Empty(want) => size(found).is_some_and(|n| (n == 0) == *want),
             Predicate::Count(want) => size(found) == Some(*want),
             Predicate::Type(t) => is_type(*t, found),
@@ -209,6 +226,7 @@ impl Predicate {
             Predicate::Contains(v) => format!("contains {v}"),
             Predicate::StartsWith(s) => format!("starts with {}", Value::from(s.as_str())),
             Predicate::EndsWith(s) => format!("ends with {}", Value::from(s.as_str())),
+            Predicate::Matches(p) => format!("matches /{}/", p.written),
             Predicate::Empty(true) => "empty".into(),
             Predicate::Empty(false) => "not empty".into(),
             Predicate::Count(n) => format!("{n} entries"),
@@ -338,6 +356,16 @@ mod tests {
                 json!("yesterday"),
             ),
             (json!({"type": "null"}), json!(null), json!(0)),
+            (
+                json!({"matches": "^ord_[0-9]{4}$"}),
+                json!("ord_2026"),
+                json!("ord_20261"),
+            ),
+            (
+                json!({"matches": "(?i)succeeded"}),
+                json!("SUCCEEDED"),
+                json!(7),
+            ),
         ];
         for (written, passes, fails) in cases {
             assert!(
@@ -366,7 +394,11 @@ mod tests {
             (json!({"count": -1}), "whole number"),
             (json!({"type": "text"}), "one of string, number"),
             (json!({"empty": 1}), "true or false"),
-            (json!({"matches": "^a"}), "not supported yet"),
+            (
+                json!({"matches": "(unclosed"}),
+                "is not a regular expression",
+            ),
+            (json!({"matches": 7}), "takes text"),
             (json!({"exists": true, ">": 1}), "cannot be combined"),
         ] {
             let e = parse(written.as_object().expect("map")).expect_err("bad");

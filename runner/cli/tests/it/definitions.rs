@@ -336,7 +336,7 @@ fn a_configured_secret_file_that_does_not_exist_is_an_error() {
 fn predicates_pass_and_fail_saying_what_came_and_never_the_secret() {
     let step = "steps:\n  - id: e\n    template: echo\n    values: {key: {type: secret, name: K}}\n    expect:\n";
     let passing = format!(
-        "{step}      headers: {{content-length: {{\">\": 10, \"<\": 100000}}, content-type: {{contains: json}}}}\n      json:\n        \"$.method\": {{starts-with: G, type: string, \"!=\": POST}}\n        \"$.headers\": {{type: object, empty: false}}\n        \"$.query\": {{count: 0}}\n        \"$.headers['x-key']\": {{ends-with: \"Zq9\", count: 18}}\n"
+        "{step}      headers: {{content-length: {{\">\": 10, \"<\": 100000}}, content-type: {{contains: json}}}}\n      json:\n        \"$.method\": {{starts-with: G, type: string, \"!=\": POST, matches: \"^GE[T]$\"}}\n        \"$.headers\": {{type: object, empty: false}}\n        \"$.query\": {{count: 0}}\n        \"$.headers['x-key']\": {{ends-with: \"Zq9\", count: 18}}\n"
     );
     let (run, sent) = run_journey(&passing);
     run.expect_code(0);
