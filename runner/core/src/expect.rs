@@ -119,6 +119,19 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
             }
         });
     }
+    if let Some(matcher) = &expect.body {
+        results.push(check_body(matcher, body.raw));
+    }
+    if let Some(want) = &expect.sha256 {
+        use sha2::Digest as _;
+        let got = hex::encode(sha2::Sha256::digest(body.raw));
+        let result = Checked::new("sha256", "", want.clone(), Some(got.clone()));
+        results.push(if *want == got {
+            result
+        } else {
+            result.fail(format!("body's SHA-256: expected {want}, got {got}"))
+        });
+    }
     if !expect.json.is_empty() {
         let Some(json) = body.json() else {
             let mut result = Checked::new("json", "$", "a JSON body".into(), None);
@@ -170,6 +183,40 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
         }
     }
     results
+}
+
+/// The body as text against `matcher`; a failure quotes its start.
+fn check_body(matcher: &Matcher, raw: &[u8]) -> Checked {
+    let text = String::from_utf8_lossy(raw);
+    let shown: String = text.chars().take(120).collect();
+    let shown = if shown.len() < text.len() {
+        format!("`{shown}…` ({} bytes)", raw.len())
+    } else {
+        format!("`{shown}`")
+    };
+    let result = Checked::new("body", "", describe(matcher, true), Some(shown.clone()));
+    let found = Value::String(text.into_owned());
+    let passed = match matcher {
+        Matcher::Exists(want) => raw.is_empty() != *want,
+        Matcher::Equals(want) => {
+            let mut wanted = String::new();
+            push_value_text(want, &mut wanted);
+            found.as_str() == Some(wanted.as_str())
+        }
+        Matcher::All(predicates) => predicates.iter().all(|p| p.holds(Some(&found))),
+    };
+    if passed {
+        return result;
+    }
+    let wanted = match matcher {
+        Matcher::All(predicates) => predicates
+            .iter()
+            .find(|p| !p.holds(Some(&found)))
+            .map(crate::predicate::Predicate::describe)
+            .unwrap_or_default(),
+        other => describe(other, true),
+    };
+    result.fail(format!("body: expected {wanted}, got {shown}"))
 }
 
 /// An expectation as text: `exists`, `absent`, or the value (headers unquoted).

@@ -36,6 +36,8 @@ pub(crate) fn judge(
     // A cut body is never parsed: JSON of its first bytes would fail with a
     // misleading message, or worse, match. Header and status checks still run.
     let needs_body = !step.expect.json.is_empty()
+        || step.expect.body.is_some()
+        || step.expect.sha256.is_some()
         || step
             .captures
             .iter()
@@ -45,7 +47,7 @@ pub(crate) fn judge(
             &reqflo_core::plan::Expectations {
                 status: step.expect.status.clone(),
                 headers: step.expect.headers.clone(),
-                json: Vec::new(),
+                ..Default::default()
             },
             response,
             &mut Body::new(&[]),
@@ -57,7 +59,7 @@ pub(crate) fn judge(
             actual: Some(format!("its first {} bytes", response.body.len())),
             passed: false,
             message: Some(format!(
-                "body: larger than {limit}, so JSON expectations and captures cannot be checked (raise {limit})",
+                "body: larger than {limit}, so body and JSON expectations and captures cannot be checked (raise {limit})",
                 limit = settings.max_body_setting
             )),
         });

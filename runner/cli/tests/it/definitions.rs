@@ -354,6 +354,24 @@ fn predicates_pass_and_fail_saying_what_came_and_never_the_secret() {
         .0
         .expect_code(4)
         .expect_output("$.method: expected >= 3, got \"GET\"");
+    // The body as text, and its SHA-256.
+    let status = "steps:\n  - id: s\n    template: status\n    values: {code: 200}\n    expect:\n";
+    let body = "{\"status\":200}";
+    let (run, _) = run_journey(&format!(
+        "{status}      body: {{contains: '\"status\"', count: {}}}\n      sha256: {}\n",
+        body.chars().count(),
+        sha256_hex(body)
+    ));
+    run.expect_code(0);
+    let (run, _) = run_journey(&format!("{status}      body: {{starts-with: \"<html\"}}\n"));
+    run.expect_code(4)
+        .expect_output("body: expected starts with \"<html\", got `{\"status\":200}`");
+    let (run, _) = run_journey(&format!("{status}      sha256: {}\n", "0".repeat(64)));
+    run.expect_code(4)
+        .expect_output("body's SHA-256: expected 000");
+    let (run, sent) = run_journey(&format!("{status}      sha256: abc\n"));
+    run.expect_code(2).expect_output("64 hex digits");
+    assert_eq!(sent, 0);
     // A bad argument is a definition error at its place; nothing is sent.
     let bad = format!("{step}      json:\n        \"$.method\": {{type: text}}\n");
     let (run, sent) = run_journey(&bad);
@@ -361,6 +379,11 @@ fn predicates_pass_and_fail_saying_what_came_and_never_the_secret() {
         .expect_output("`type` is one of string, number")
         .expect_output("--> journeys/j.yaml:7:21");
     assert_eq!(sent, 0);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 #[test]

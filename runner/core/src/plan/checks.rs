@@ -101,10 +101,30 @@ impl Planner<'_> {
             let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
             json.push((written.clone(), parsed, matcher));
         }
+        let body = match &def.body {
+            Some(raw) => Some(
+                matcher(raw).map_err(|m| self.definition(m, &["steps", i, "expect", "body"]))?,
+            ),
+            None => None,
+        };
+        let sha256 = match &def.sha256 {
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(hex.to_ascii_lowercase())
+            }
+            Some(_) => {
+                return Err(self.definition(
+                    "`sha256` takes the body's SHA-256 as 64 hex digits".into(),
+                    &["steps", i, "expect", "sha256"],
+                ));
+            }
+            None => None,
+        };
         Ok(Expectations {
             status,
             headers,
             json,
+            body,
+            sha256,
         })
     }
 }

@@ -131,6 +131,10 @@ pub struct Expectations {
     pub headers: Vec<(String, Matcher)>,
     /// JSONPath → matcher.
     pub json: Vec<(String, Arc<JsonPath>, Matcher)>,
+    /// On the body as text.
+    pub body: Option<Matcher>,
+    /// The body's SHA-256, lowercase hex.
+    pub sha256: Option<String>,
 }
 
 /// How an expected value is compared.

@@ -321,6 +321,12 @@ pub struct ExpectDef {
     /// JSONPath → matcher.
     #[serde(default)]
     pub json: IndexMap<String, Value>,
+    /// The body as text: a value to equal, or predicates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// The body's SHA-256, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// `status: 201` or `status: [200, 201]`.
