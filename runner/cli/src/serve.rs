@@ -13,28 +13,17 @@ use reqflo_server::db::Database;
 /// Start the server (or `init` its data folder); returns the exit code.
 pub fn server_command(args: ServerArgs) -> i32 {
     reqflo_server::init_logging(args.log_json);
-    let data = args.data.clone().unwrap_or_else(default_data_folder);
-    let mut config = match ServerConfig::load(absolute(data), args.config.as_deref()) {
+    let mut config = match settings(
+        args.data.clone(),
+        args.config.as_deref(),
+        args.database.as_deref(),
+        args.workers,
+    ) {
         Ok(config) => config,
-        Err(e) => {
-            console::err(&format!("error: {e}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
-    if let Some(database) = &args.database {
-        match Database::parse(database) {
-            Ok(database) => config.database = database,
-            Err(e) => {
-                console::err(&format!("error: --database: {e}"));
-                return exit::USAGE;
-            }
-        }
-    }
     if let Some(listen) = args.listen {
         config.listen = listen;
-    }
-    if let Some(workers) = args.workers {
-        config.workers = usize::from(workers);
     }
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -82,24 +71,15 @@ pub fn server_command(args: ServerArgs) -> i32 {
 /// until Ctrl-C or SIGTERM; returns the exit code.
 pub fn worker_command(args: WorkerArgs) -> i32 {
     reqflo_server::init_logging(args.log_json);
-    let data = args.data.clone().unwrap_or_else(default_data_folder);
-    let mut config = match ServerConfig::load(absolute(data), args.config.as_deref()) {
+    let config = match settings(
+        args.data.clone(),
+        args.config.as_deref(),
+        Some(&args.database),
+        args.workers,
+    ) {
         Ok(config) => config,
-        Err(e) => {
-            console::err(&format!("error: {e}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
-    match Database::parse(&args.database) {
-        Ok(database) => config.database = database,
-        Err(e) => {
-            console::err(&format!("error: --database: {e}"));
-            return exit::USAGE;
-        }
-    }
-    if let Some(workers) = args.workers {
-        config.workers = usize::from(workers);
-    }
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
@@ -116,6 +96,31 @@ pub fn worker_command(args: WorkerArgs) -> i32 {
         },
     ));
     exit_code(result)
+}
+
+/// The settings a server or worker starts with: `server.yaml` in the data
+/// folder (or `--config`), then the flags; or the exit code of a bad one.
+fn settings(
+    data: Option<PathBuf>,
+    file: Option<&std::path::Path>,
+    database: Option<&str>,
+    workers: Option<u16>,
+) -> Result<ServerConfig, i32> {
+    let data = data.unwrap_or_else(default_data_folder);
+    let mut config = ServerConfig::load(absolute(data), file).map_err(|e| {
+        console::err(&format!("error: {e}"));
+        exit::USAGE
+    })?;
+    if let Some(database) = database {
+        config.database = Database::parse(database).map_err(|e| {
+            console::err(&format!("error: --database: {e}"));
+            exit::USAGE
+        })?;
+    }
+    if let Some(workers) = workers {
+        config.workers = usize::from(workers);
+    }
+    Ok(config)
 }
 
 /// The multi-threaded runtime a server or worker runs on, or the exit code.

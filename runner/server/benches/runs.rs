@@ -27,7 +27,7 @@ use reqflo_server::registry::SecretPolicy;
 use reqflo_server::{ServerConfig, router};
 
 mod common;
-use common::{KEY, arrival, files, percentile, target};
+use common::{KEY, arrival, drained, files, not_passed, percentile, target};
 
 const WORKERS: usize = 4;
 const LATENCY_RUNS: usize = 300;
@@ -218,21 +218,9 @@ fn main() {
         for task in tasks {
             task.await.expect("task");
         }
-        loop {
-            let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
-                .fetch_one(&opened.state.db)
-                .await
-                .expect("count");
-            if open == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        drained(&opened.state.db).await;
         let api_rate = THROUGHPUT_RUNS as f64 / start.elapsed().as_secs_f64();
-        let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status != 'passed'")
-            .fetch_one(&opened.state.db)
-            .await
-            .expect("count");
+        let failed = not_passed(&opened.state.db).await;
 
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let (e50, e99) = (percentile(&mut engine, 0.5), percentile(&mut engine, 0.99));

@@ -23,7 +23,7 @@ use reqflo_server::db::Database;
 use reqflo_server::{ServerConfig, router};
 
 mod common;
-use common::{Arrivals, KEY, arrival, files, percentile, target};
+use common::{Arrivals, KEY, arrival, drained, files, not_passed, percentile, target};
 
 #[path = "../tests/support/pg_cluster.rs"]
 #[allow(dead_code)] // `dump` is for the tests
@@ -155,22 +155,9 @@ async fn measure(setup: Setup, base_url: &str, arrivals: &Arrivals, first: u64) 
         });
     }
     futures_util::future::join_all(tasks).await;
-    loop {
-        let (open,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
-                .fetch_one(&opened.state.db)
-                .await
-                .expect("count");
-        if open == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    drained(&opened.state.db).await;
     let rate = RUNS as f64 / start.elapsed().as_secs_f64();
-    let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status != 'passed'")
-        .fetch_one(&opened.state.db)
-        .await
-        .expect("count");
+    let failed = not_passed(&opened.state.db).await;
     for stop in stops {
         let _ = stop.send(());
     }

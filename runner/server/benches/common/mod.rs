@@ -70,3 +70,27 @@ pub async fn arrival(arrivals: &Arrivals, n: u64) -> Instant {
         tokio::time::sleep(Duration::from_micros(100)).await;
     }
 }
+
+/// Wait until no run is queued or running.
+pub async fn drained(db: &reqflo_server::db::Db) {
+    loop {
+        let (open,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
+                .fetch_one(db)
+                .await
+                .expect("count");
+        if open == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How many runs did not pass.
+pub async fn not_passed(db: &reqflo_server::db::Db) -> i64 {
+    let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status != 'passed'")
+        .fetch_one(db)
+        .await
+        .expect("count");
+    failed
+}
