@@ -33,7 +33,7 @@ const DIGITS: [u8; 256] = {
 };
 
 /// Whether `b` is a base64 or base64url digit.
-pub(super) fn is_digit(b: u8) -> bool {
+pub(super) const fn is_digit(b: u8) -> bool {
     DIGITS[b as usize] != NONE
 }
 
@@ -245,7 +245,7 @@ pub(super) fn may_hold_escape(digits: &[u8]) -> bool {
 /// `J`; `F`, `V`, `l`, `1`; `C`, `S`, `i`, `y`), or its second digit in the
 /// third place (`c`, `m`, `l`). Checked by the test below against
 /// [`ESCAPE_PAIRS`].
-const PAIR_DIGITS: [[u8; 3]; 4] = [*b"XJF", *b"Vl1", *b"CSi", *b"ycm"];
+pub(super) const PAIR_DIGITS: [[u8; 3]; 4] = [*b"XJF", *b"Vl1", *b"CSi", *b"ycm"];
 
 /// Whether `bytes` hold a digit that a pair spelling an escape's first byte
 /// needs: four `memchr3` passes, so a long run of other digits (binary

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use zeroize::Zeroizing;
 
-use super::base64run;
+use super::base64run::{self, is_digit};
 use super::forms::patterns;
 use super::patterns::{Patterns, Span};
 use super::scan;
@@ -275,11 +275,6 @@ fn whole_groups(bytes: &[u8], start: usize, end: usize, run_before: usize) -> (u
         end
     };
     (new_start.max(run), new_end)
-}
-
-/// A base64 or base64url digit.
-pub(super) fn is_digit(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
 
 /// Sort spans and merge those that overlap. A merged span takes the marker

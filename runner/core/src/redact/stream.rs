@@ -2,7 +2,8 @@
 
 use std::io::{self, Write};
 
-use super::redactor::{Redactor, is_digit};
+use super::base64run::is_digit;
+use super::redactor::Redactor;
 
 /// Redacts everything written through it before it reaches `inner`. Holds back
 /// the last bytes of each write (fewer than the longest span a match can
