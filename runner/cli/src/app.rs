@@ -31,6 +31,7 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         return crate::remote::login(args).await;
     }
     if let Command::Run(args) = cli.command {
+        let args = *args;
         if let Some(url) = args.remote.clone() {
             // A bundle needs no project; otherwise the project goes up.
             if let Some(bundle) = &args.bundle {
@@ -68,7 +69,7 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
     match command {
         Command::Export(args) => export(&project, &cwd, args, redactor).await,
-        Command::Run(args) => run(&project, args, redactor).await,
+        Command::Run(args) => run(&project, *args, redactor).await,
         Command::Check(args) => check(&project, args, redactor).await,
         Command::Secrets {
             command: SecretsCommand::List,
@@ -77,7 +78,9 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         Command::Plugins { .. } => crate::listing::plugins_list(&project),
         // Handled before any project is looked for (`server` and `worker`
         // in main).
-        Command::Login(_) | Command::Server(_) | Command::Worker(_) => Ok(exit::OK),
+        Command::Login(_) | Command::Server(_) | Command::Worker(_) | Command::Agent(_) => {
+            Ok(exit::OK)
+        }
     }
 }
 

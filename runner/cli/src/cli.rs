@@ -34,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Run journeys.
     #[command(after_help = EXIT_CODES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate journeys, templates, references and policy; send nothing.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
@@ -51,6 +51,9 @@ pub enum Command {
     /// Take queued runs from a server's Postgres database and run them (on
     /// any machine; as many as you like).
     Worker(WorkerArgs),
+    /// A private agent: inside a network the server cannot reach, take the
+    /// runs submitted for this agent's location (outbound requests only).
+    Agent(AgentArgs),
     /// Save a server's token for `run --remote` (reads the token from stdin).
     Login(LoginArgs),
     /// Built-in and custom plugins; write and inspect your own.
@@ -109,6 +112,33 @@ pub struct WorkerArgs {
     /// Runs executed at once by this worker (default 4).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// Write logs as JSON lines (default: plain text), on stderr.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// `reqflo agent`
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server: `https://…` (plain `http://` only on this machine).
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The agent's token (`rqa_…`, from `POST /api/agents`); better in
+    /// the environment than on the command line, where `ps` shows it.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REQFLO_AGENT_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// Where the agent keeps its key (`agent.key`, made on first start;
+    /// default: the user's data folder, e.g. ~/.local/share/reqflo/agent).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// `agent.yaml`: variables, providers and secrets of the agent's own.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Write logs as JSON lines (default: plain text), on stderr.
     #[arg(long)]
     pub log_json: bool,
@@ -241,6 +271,10 @@ pub struct RunArgs {
     /// The project's name on the server (default: the project folder's name).
     #[arg(long, value_name = "NAME", requires = "remote")]
     pub remote_project: Option<String>,
+    /// Run on the server's private agent at this location (`reqflo
+    /// agent`), inside the network it serves.
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    pub location: Option<String>,
 }
 
 /// `reqflo export`

@@ -29,6 +29,7 @@ fn main() {
         reqflo::cli::Command::Worker(args) => {
             std::process::exit(reqflo::serve::worker_command(args))
         }
+        reqflo::cli::Command::Agent(args) => std::process::exit(reqflo::serve::agent_command(args)),
         _ => cli,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

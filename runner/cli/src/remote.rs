@@ -274,6 +274,7 @@ pub async fn run_remote(
                     "environment": args.selection.environment,
                     "inputs": inputs,
                     "variables": variables,
+                    "location": args.location,
                 })),
         )
         .await?;

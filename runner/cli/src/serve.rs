@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ServerArgs, ServerCommand, WorkerArgs};
+use crate::cli::{AgentArgs, ServerArgs, ServerCommand, WorkerArgs};
 use crate::console;
 use crate::exit;
 use reqflo_server::config::{ServerConfig, default_data_folder};
@@ -96,6 +96,46 @@ pub fn worker_command(args: WorkerArgs) -> i32 {
         },
     ));
     exit_code(result)
+}
+
+/// `reqflo agent`: take the runs for this agent's location until Ctrl-C or
+/// SIGTERM; returns the exit code (1 when the server refuses the agent).
+pub fn agent_command(args: AgentArgs) -> i32 {
+    reqflo_server::init_logging(args.log_json);
+    let data = args.data.unwrap_or_else(|| {
+        dirs::data_dir()
+            .unwrap_or_else(|| std::path::PathBuf::from("."))
+            .join("reqflo")
+            .join("agent")
+    });
+    let options = reqflo_server::agent::AgentOptions {
+        server: args.server,
+        token: args.token.into(),
+        data: absolute(data),
+        config: args.config.map(absolute),
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(reqflo_server::agent::serve(
+        options,
+        shutdown_signal(),
+        |ready| {
+            // Last: a script may wait for this line.
+            console::out(&format!(
+                "reqflo agent (key {}) taking runs from {}",
+                ready.public_key, ready.server
+            ));
+        },
+    ));
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            console::err(&format!("error: {e}"));
+            exit::USAGE
+        }
+    }
 }
 
 /// The settings a server or worker starts with: `server.yaml` in the data

@@ -48,14 +48,22 @@ impl Role {
 /// The prefix of every token: lets secret scanners recognise one.
 pub const TOKEN_PREFIX: &str = "rqf_";
 
+/// The prefix of a private agent's token.
+pub const AGENT_TOKEN_PREFIX: &str = "rqa_";
+
 /// A new token: its text (shown once) and the hash to store.
 pub fn new_token() -> Result<(String, String), ApiError> {
+    new_token_with(TOKEN_PREFIX)
+}
+
+/// A new token with `prefix` (an agent's is [`AGENT_TOKEN_PREFIX`]).
+pub fn new_token_with(prefix: &str) -> Result<(String, String), ApiError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ApiError::internal("the system random number generator failed"))?;
     let token = format!(
-        "{TOKEN_PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
     let hash = hash_token(&token);
@@ -154,24 +162,24 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
     }
 }
 
+/// The token in a request's `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("no token: send `Authorization: Bearer TOKEN`"))?;
+    header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`"))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::unauthorized("no token: send `Authorization: Bearer TOKEN`")
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`")
-            })?;
-        let hash = hash_token(token);
+        let hash = hash_token(bearer(parts)?);
         let row: Option<(String, String, String)> = sqlx::query_as(
             "SELECT id, name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
         )

@@ -121,21 +121,7 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
     match outcome {
         Ok(report) => {
             let code = exit::for_report(&report);
-            let status = match report.outcome {
-                Outcome::Passed | Outcome::Skipped => "passed",
-                Outcome::Failed => "failed",
-                Outcome::Error => "error",
-                Outcome::Interrupted if live.stop.asked() == Some(CANCELLED) => "cancelled",
-                Outcome::Interrupted if live.stop.asked() == Some(TIMED_OUT) => "timed_out",
-                Outcome::Interrupted => "interrupted",
-            };
-            let error = match status {
-                "timed_out" => Some(format!(
-                    "the run took longer than run_timeout ({}) and was stopped",
-                    humantime::format_duration(state.config.run_timeout)
-                )),
-                _ => report.error.clone(),
-            };
+            let (status, error) = ended(&report, &live, state.config.run_timeout);
             keep_reports(state, id, &report, &redactor).await?;
             finish(state, id, status, code, error, Some(&live)).await
         }
@@ -152,6 +138,30 @@ async fn execute(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
             .await
         }
     }
+}
+
+/// A finished run's status and error: a stop names why it stopped.
+pub(crate) fn ended(
+    report: &RunReport,
+    live: &LiveRun,
+    run_timeout: std::time::Duration,
+) -> (&'static str, Option<String>) {
+    let status = match report.outcome {
+        Outcome::Passed | Outcome::Skipped => "passed",
+        Outcome::Failed => "failed",
+        Outcome::Error => "error",
+        Outcome::Interrupted if live.stop.asked() == Some(CANCELLED) => "cancelled",
+        Outcome::Interrupted if live.stop.asked() == Some(TIMED_OUT) => "timed_out",
+        Outcome::Interrupted => "interrupted",
+    };
+    let error = match status {
+        "timed_out" => Some(format!(
+            "the run took longer than run_timeout ({}) and was stopped",
+            humantime::format_duration(run_timeout)
+        )),
+        _ => report.error.clone(),
+    };
+    (status, error)
 }
 
 /// Why a run that took longer than `run_timeout` stopped.
@@ -190,11 +200,37 @@ async fn run(
     }
     let providers = Providers::hosted(&project)?;
     let held = decrypt(state, id, submitted, &plans, &providers, &registry).await?;
-    let settings = RunSettings {
-        timeout: state.config.request_timeout,
-        record_messages: true,
+    let limits = Limits {
+        request_timeout: state.config.request_timeout,
         max_body: state.config.max_body,
         max_body_setting: "max_body in server.yaml",
+    };
+    Ok(run_held(&project, &providers, &plans, limits, held, redactor, live).await)
+}
+
+/// A server's limits on each request of a run.
+pub(crate) struct Limits {
+    pub(crate) request_timeout: std::time::Duration,
+    pub(crate) max_body: usize,
+    pub(crate) max_body_setting: &'static str,
+}
+
+/// Run `plans` with `held` values, publishing events to `live`; the held
+/// values are dropped, and zeroed, before this returns.
+pub(crate) async fn run_held(
+    project: &reqflo_core::project::Project,
+    providers: &Providers,
+    plans: &[Plan],
+    limits: Limits,
+    held: HeldValues,
+    redactor: &Arc<Redactor>,
+    live: &Arc<LiveRun>,
+) -> RunReport {
+    let settings = RunSettings {
+        timeout: limits.request_timeout,
+        record_messages: true,
+        max_body: limits.max_body,
+        max_body_setting: limits.max_body_setting,
         jobs: 1,
         redactor: Arc::clone(redactor),
         held: Some(Arc::new(held)),
@@ -202,13 +238,10 @@ async fn run(
     let observer = Publisher {
         live: Arc::clone(live),
     };
-    let (report, _error) = run_plans(
-        &project, &providers, &plans, &settings, &observer, &live.stop,
-    )
-    .await;
-    // `settings` (and with it the held values) is dropped, and zeroed, here.
+    let (report, _error) =
+        run_plans(project, providers, plans, &settings, &observer, &live.stop).await;
     drop(settings);
-    Ok(report)
+    report
 }
 
 /// Decrypt, for one run: the current version of every managed secret the
@@ -317,6 +350,21 @@ pub(crate) async fn open_value(
     name: &str,
     held: &mut HeldValues,
 ) -> Result<Option<i64>, Error> {
+    let Some((version, value)) = decrypt_value(state, name).await? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(value.to_vec())
+        .map_err(|_| Error::Runtime(format!("managed secret `{name}` is not UTF-8")))?;
+    held.insert(name, SecretString::from(text));
+    Ok(Some(version))
+}
+
+/// The current version of managed secret `name` and its value; `None`
+/// when there is no such managed value.
+pub(crate) async fn decrypt_value(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<(i64, zeroize::Zeroizing<Vec<u8>>)>, Error> {
     let internal = |e: sqlx::Error| Error::Runtime(format!("the server's store failed: {e}"));
     let row: Option<(i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
         "SELECT v.version, v.kek_id, v.wrapped_key, v.ciphertext FROM secrets s JOIN secret_versions v ON v.name = s.name AND v.version = s.version WHERE s.name = $1",
@@ -340,13 +388,10 @@ pub(crate) async fn open_value(
         .open(name, version, &sealed)
         .await
         .map_err(|e| Error::Runtime(e.to_string()))?;
-    let text = String::from_utf8(value.to_vec())
-        .map_err(|_| Error::Runtime(format!("managed secret `{name}` is not UTF-8")))?;
-    held.insert(name, SecretString::from(text));
-    Ok(Some(version))
+    Ok(Some((version, value)))
 }
 
-async fn mark_used(state: &AppState, run: &str, name: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn mark_used(state: &AppState, run: &str, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE name = $3")
         .bind(now())
         .bind(run)
@@ -409,6 +454,24 @@ impl Observer for Publisher {
     }
 }
 
+/// The three reports (JSON, JUnit, HTML), rendered through the run's
+/// redactor; one that could not be rendered is `None` (and logged).
+pub(crate) fn render_reports(
+    id: &str,
+    report: &RunReport,
+    redactor: &Redactor,
+) -> [Option<String>; 3] {
+    [Format::Json, Format::Junit, Format::Html].map(|format| {
+        match render(report, format, redactor) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                tracing::error!(run = %id, error = %e, "a report was not kept");
+                None
+            }
+        }
+    })
+}
+
 /// Keep the three reports, rendered through the run's redactor.
 async fn keep_reports(
     state: &AppState,
@@ -416,16 +479,7 @@ async fn keep_reports(
     report: &RunReport,
     redactor: &Redactor,
 ) -> Result<(), sqlx::Error> {
-    let mut rendered = Vec::new();
-    for format in [Format::Json, Format::Junit, Format::Html] {
-        match render(report, format, redactor) {
-            Ok(text) => rendered.push(Some(text)),
-            Err(e) => {
-                tracing::error!(run = %id, error = %e, "a report was not kept");
-                rendered.push(None);
-            }
-        }
-    }
+    let rendered = render_reports(id, report, redactor);
     sqlx::query("UPDATE runs SET report = $1, report_junit = $2, report_html = $3 WHERE id = $4 AND worker = $5 AND status = 'running'")
         .bind(&rendered[0])
         .bind(&rendered[1])

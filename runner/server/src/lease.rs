@@ -166,16 +166,22 @@ async fn insert_events(
 /// runs queued again (id, project).
 pub async fn reap(db: &Db) -> Result<(u64, Vec<(String, String)>), sqlx::Error> {
     let at = now();
-    let again: Vec<(String, String)> = sqlx::query_as(
+    let again: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "UPDATE runs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, \
          attempt = attempt + 1 \
          WHERE status = 'running' AND lease_until < $1 AND rerun_safe = 1 AND cancel_asked = 0 \
-         AND attempt < $2 RETURNING id, project",
+         AND attempt < $2 RETURNING id, project, location",
     )
     .bind(&at)
     .bind(MAX_ATTEMPTS)
     .fetch_all(db)
     .await?;
+    // A run for a location waits in the store for an agent there.
+    let again = again
+        .into_iter()
+        .filter(|(_, _, location)| location.is_none())
+        .map(|(id, project, _)| (id, project))
+        .collect();
     let reaped = sqlx::query(
         "UPDATE runs SET status = 'interrupted', exit_code = 130, finished_at = $1, \
          error = 'the process running it (' || COALESCE(worker, '?') || ') stopped renewing its lease; it was not run again' \

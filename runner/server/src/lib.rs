@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod blocks;
@@ -25,6 +26,7 @@ mod probe;
 pub mod project;
 pub mod queue;
 pub mod registry;
+pub mod sealing;
 pub mod sources;
 pub mod state;
 pub mod transit;
@@ -126,6 +128,7 @@ pub(crate) async fn open_store(
         metrics: Arc::new(metrics::Metrics::default()),
         process: lease::process_name(kind).into(),
         stores_events: kind == "worker",
+        agent_redactors: Default::default(),
     };
     Ok((state, key_created))
 }
@@ -268,7 +271,7 @@ async fn recover(state: &AppState) -> Result<(u64, usize), sqlx::Error> {
         return Ok((interrupted, 0));
     }
     let queued: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, project FROM runs WHERE status = 'queued' ORDER BY created_at")
+        sqlx::query_as("SELECT id, project FROM runs WHERE status = 'queued' AND location IS NULL ORDER BY created_at")
             .fetch_all(&state.db)
             .await?;
     let mut requeued = 0;

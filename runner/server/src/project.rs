@@ -170,6 +170,18 @@ impl StoredProject {
         registry: &[SecretPolicy],
         providers: &serde_yaml::Mapping,
     ) -> Result<Project> {
+        // Paths in reqflo.yaml would be relative to this; an upload has none.
+        self.compose_in(registry, providers, std::env::temp_dir())
+    }
+
+    /// [`StoredProject::compose`], with `providers:` paths (plugin files)
+    /// relative to `base` (a private agent's config folder).
+    pub fn compose_in(
+        &self,
+        registry: &[SecretPolicy],
+        providers: &serde_yaml::Mapping,
+        base: std::path::PathBuf,
+    ) -> Result<Project> {
         let mut secrets = serde_yaml::Mapping::new();
         for entry in registry {
             let mut map = serde_yaml::Mapping::new();
@@ -206,8 +218,7 @@ impl StoredProject {
             serde_yaml::to_string(&section)
                 .map_err(|e| Error::Runtime(format!("cannot compose the registry: {e}")))?
         };
-        // Paths in reqflo.yaml would be relative to this; an upload has none.
-        Project::in_memory(std::env::temp_dir(), self.memory_files(&registry))
+        Project::in_memory(base, self.memory_files(&registry))
     }
 
     /// The journeys' names.

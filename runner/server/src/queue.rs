@@ -26,6 +26,16 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
+    /// A run not stopped, with no events yet.
+    pub fn new() -> Arc<LiveRun> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(LiveRun {
+            stop: Stop::new(),
+            events,
+            history: Mutex::new(Vec::new()),
+        })
+    }
+
     /// Record and broadcast one event. Both happen under the history's
     /// lock, so a follower sees each event exactly once ([`LiveRun::follow`]).
     pub fn publish(&self, event: String) {
@@ -188,12 +198,7 @@ impl Queue {
     }
 
     fn track(&self, id: &str) -> Arc<LiveRun> {
-        let (events, _) = broadcast::channel(1024);
-        let live = Arc::new(LiveRun {
-            stop: Stop::new(),
-            events,
-            history: Mutex::new(Vec::new()),
-        });
+        let live = LiveRun::new();
         if let Ok(mut map) = self.live.lock() {
             map.insert(id.to_string(), Arc::clone(&live));
         }

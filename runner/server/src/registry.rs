@@ -4,12 +4,12 @@
 
 use crate::db::Db;
 use globset::Glob;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use reqflo_core::plan::Plan;
 
 /// One managed secret's metadata and policy; never its value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretPolicy {
     /// Its name, as journeys reference it.
     pub name: String,
@@ -119,9 +119,31 @@ pub async fn one(db: &Db, name: &str) -> Result<Option<SecretPolicy>, sqlx::Erro
 /// adds what only the server knows: registered, enabled, and allowed in
 /// this environment.
 pub fn refusal(plans: &[Plan], registry: &[SecretPolicy]) -> Option<String> {
+    refusal_for(plans, registry, false)
+}
+
+/// [`refusal`] for a run on a private agent (`on_agent`): a secret not
+/// registered here is the agent's own to resolve, and a registered one must
+/// be a value the server holds (it is sealed to the agent; a reference
+/// into a provider of the server's would need the server's credentials).
+pub fn refusal_for(plans: &[Plan], registry: &[SecretPolicy], on_agent: bool) -> Option<String> {
     for plan in plans {
         for secret in &plan.secrets {
-            let Some(entry) = registry.iter().find(|e| e.name == secret.name) else {
+            let entry = registry.iter().find(|e| e.name == secret.name);
+            if on_agent
+                && let Some(entry) = entry
+                && let Some(provider) = &entry.provider
+            {
+                return Some(format!(
+                    "journey `{}` uses secret `{}`, a reference into the server's provider `{provider}`: \
+                     a private agent cannot resolve it; register its value, or declare it in the agent's agent.yaml",
+                    plan.journey, secret.name
+                ));
+            }
+            let Some(entry) = entry else {
+                if on_agent {
+                    continue;
+                }
                 return Some(format!(
                     "journey `{}` uses secret `{}`, which is not registered on this server (an admin registers it in Admin > Secrets management); a server never reads its own environment or files",
                     plan.journey, secret.name

@@ -1,6 +1,9 @@
 //! What every handler and worker shares.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use reqflo_core::redact::Redactor;
 
 use crate::db::Db;
 use tokio::sync::RwLock;
@@ -28,4 +31,11 @@ pub struct AppState {
     /// Whether its runs' events are stored as they happen (a worker's: the
     /// server follows them through the store), not only when they end.
     pub stores_events: bool,
+    /// The redactors of runs private agents hold here, by run.
+    pub agent_redactors: AgentRedactors,
 }
+
+/// The redactors of the runs private agents hold, by run: what an agent
+/// sends back is redacted again with the values sealed to it (a second
+/// guard: the agent's own redactor came first).
+pub type AgentRedactors = Arc<std::sync::Mutex<HashMap<String, Arc<Redactor>>>>;

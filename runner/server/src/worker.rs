@@ -156,7 +156,7 @@ async fn claim(state: &AppState, free: usize) -> Result<Vec<(String, String)>, s
     let Some(share) = state.config.project_concurrency else {
         return sqlx::query_as(
             "UPDATE runs SET status = 'running', started_at = $1, worker = $2, lease_until = $3 \
-             WHERE id IN (SELECT id FROM runs WHERE status = 'queued' \
+             WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND location IS NULL \
              ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, project",
         )
         .bind(now())
@@ -179,7 +179,7 @@ async fn claim(state: &AppState, free: usize) -> Result<Vec<(String, String)>, s
            SELECT q.id, q.created_at, \
              ROW_NUMBER() OVER (PARTITION BY q.project ORDER BY q.created_at, q.id) AS nth, \
              (SELECT COUNT(*) FROM runs r WHERE r.project = q.project AND r.status = 'running') AS busy \
-           FROM runs q WHERE q.status = 'queued') c \
+           FROM runs q WHERE q.status = 'queued' AND q.location IS NULL) c \
          WHERE c.nth + c.busy <= $4 ORDER BY c.created_at, c.id LIMIT $5) RETURNING id, project",
     )
     .bind(now())

@@ -88,6 +88,26 @@ impl Providers {
         Ok(Providers { specs })
     }
 
+    /// The providers of a project run by a private agent (`reqflo agent`):
+    /// the agent's own, as a local run has them (`env` and `file` read the
+    /// agent's environment and files, which are its to give), and
+    /// [`HELD_PROVIDER`] for the server's values sealed to the agent.
+    pub fn on_agent(project: &Project) -> Result<Providers> {
+        let mut providers = Providers::from_project(project)?;
+        if providers.specs.contains_key(HELD_PROVIDER) {
+            return Err(Error::Config(
+                Diagnostic::new(format!(
+                    "provider `{HELD_PROVIDER}` is the server's managed secrets; name the agent's own provider otherwise"
+                ))
+                .at(project.config_source.value(&["providers", HELD_PROVIDER])),
+            ));
+        }
+        providers
+            .specs
+            .insert(HELD_PROVIDER.to_string(), PluginSpec::held(HELD_PROVIDER));
+        Ok(providers)
+    }
+
     /// A provider by name.
     pub fn get(&self, name: &str) -> Option<&PluginSpec> {
         self.specs.get(name)

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 
+pub(crate) mod agents;
 mod audit;
 mod ops;
 pub(crate) mod projects;
@@ -49,6 +50,11 @@ pub fn router(state: AppState) -> Router {
                 .put(projects::upload)
                 .delete(projects::remove),
         )
+        .route("/api/agents", get(agents::list).post(agents::create))
+        .route("/api/agents/{id}", axum::routing::delete(agents::revoke))
+        .route("/api/agent/claim", post(agents::claim))
+        .route("/api/agent/runs/{id}/events", post(agents::events))
+        .route("/api/agent/runs/{id}/finish", post(agents::finish))
         .route("/api/runs", get(runs::list).post(runs::create))
         .route("/api/runs/{id}", get(runs::show))
         .route("/api/runs/{id}/cancel", post(runs::cancel))
@@ -90,6 +96,9 @@ pub const ROUTES: &[(&str, &str, Option<crate::auth::Role>)] = {
         ("POST", "/api/secrets/{name}/test", Some(Admin)),
         ("POST", "/api/keys/rotate", Some(Admin)),
         ("GET", "/api/audit", Some(Admin)),
+        ("GET", "/api/agents", Some(Admin)),
+        ("POST", "/api/agents", Some(Admin)),
+        ("DELETE", "/api/agents/{id}", Some(Admin)),
         ("GET", "/api/projects", Some(Viewer)),
         ("GET", "/api/projects/{name}", Some(Viewer)),
         ("PUT", "/api/projects/{name}", Some(Builder)),

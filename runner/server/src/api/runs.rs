@@ -41,6 +41,10 @@ pub struct NewRun {
     /// Overrides of the environment's variables (`--var`).
     #[serde(default)]
     pub(crate) variables: IndexMap<String, String>,
+    /// Run on a private agent at this location, not on the server's
+    /// workers.
+    #[serde(default)]
+    pub(crate) location: Option<String>,
 }
 
 /// Map a planning error to an answer: a bad definition is 400, a policy
@@ -91,6 +95,13 @@ pub(crate) async fn submit(
             ));
         }
     };
+    if let Some(location) = &body.location
+        && !super::agents::served(state, location).await?
+    {
+        return Err(ApiError::bad_request(format!(
+            "`location`: no agent serves location `{location}` (an admin registers one: POST /api/agents)"
+        )));
+    }
     let registry = registry::all(&state.db).await?;
     let project = stored
         .compose(&registry, &state.config.providers)
@@ -106,7 +117,8 @@ pub(crate) async fn submit(
     ) {
         Ok(plans) => {
             rerun_safe = !plans.is_empty() && plans.iter().all(|p| p.rerun_safe);
-            registry::refusal(&plans, &registry).map(ApiError::forbidden)
+            registry::refusal_for(&plans, &registry, body.location.is_some())
+                .map(ApiError::forbidden)
         }
         Err(e) => Some(plan_error(&e)),
     };
@@ -125,7 +137,7 @@ pub(crate) async fn submit(
     }
     let id = new_id("run");
     sqlx::query(
-        "INSERT INTO runs (id, project, journeys, environment, inputs, variables, status, actor, created_at, rerun_safe) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)",
+        "INSERT INTO runs (id, project, journeys, environment, inputs, variables, status, actor, created_at, rerun_safe, location) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(&body.project)
@@ -136,11 +148,13 @@ pub(crate) async fn submit(
     .bind(caller.actor())
     .bind(now())
     .bind(i64::from(rerun_safe))
+    .bind(&body.location)
     .execute(&state.db)
     .await?;
     // With in-process workers the run joins this process's queue; without
-    // (`workers: 0`) it waits in the store for `reqflo worker` processes.
-    let queued = if state.config.workers == 0 {
+    // (`workers: 0`), or for a location, it waits in the store for `reqflo
+    // worker` processes or the location's agents.
+    let queued = if state.config.workers == 0 || body.location.is_some() {
         crate::worker::offer(state, &id).await?
     } else {
         state.queue.push(&id, &body.project).map(|_| ())
@@ -193,8 +207,9 @@ type RunRow = (
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
-const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error, worker, attempt";
+const RUN_COLUMNS: &str = "id, project, journeys, environment, status, actor, created_at, started_at, finished_at, exit_code, error, worker, attempt, location";
 
 fn run_json(row: RunRow) -> Value {
     let (
@@ -211,6 +226,7 @@ fn run_json(row: RunRow) -> Value {
         error,
         worker,
         attempt,
+        location,
     ) = row;
     json!({
         "id": id, "project": project,
@@ -218,6 +234,7 @@ fn run_json(row: RunRow) -> Value {
         "environment": environment, "status": status, "actor": actor,
         "created_at": created_at, "started_at": started_at, "finished_at": finished_at,
         "exit_code": exit_code, "error": error, "worker": worker, "attempt": attempt,
+        "location": location,
     })
 }
 

@@ -183,6 +183,7 @@ pub async fn start(
         environment,
         inputs,
         variables,
+        location: Some(form.get("location").trim().to_string()).filter(|l| !l.is_empty()),
     };
     match submit(&state, &signed.caller, run).await {
         Ok(id) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),

@@ -56,7 +56,7 @@ async fn a_run_on_postgres_passes_its_history_filters_and_no_row_holds_the_value
             .fetch_all(&h.state.db)
             .await
             .expect("migrations");
-    assert_eq!(versions, [(1,), (2,), (3,), (4,)]);
+    assert_eq!(versions, [(1,), (2,), (3,), (4,), (5,)]);
 
     let rows = crate::pg::rows(&url).await;
     assert!(

@@ -173,6 +173,7 @@ pub fn data_text(data: &Path) -> String {
     String::from_utf8_lossy(&all).into_owned()
 }
 
+mod agent;
 mod keys;
 mod restart;
 mod scale;
