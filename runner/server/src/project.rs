@@ -270,16 +270,47 @@ pub fn plan_all(
     input_mode: InputMode,
 ) -> Result<Vec<Plan>> {
     let providers = Providers::hosted(project)?;
-    let options = PlanOptions {
-        environment: environment.map(str::to_string),
-        secrets: Some(HELD_PROVIDER.to_string()),
-        inputs: inputs.clone(),
-        variables: variables.clone(),
+    let run = RunChoices {
+        environment,
+        inputs,
+        variables,
         input_mode,
+    };
+    plan_with(project, &providers, Some(HELD_PROVIDER), journeys, &run)
+}
+
+/// What a run was submitted with.
+pub struct RunChoices<'a> {
+    /// The environment.
+    pub environment: Option<&'a str>,
+    /// Inputs.
+    pub inputs: &'a IndexMap<String, String>,
+    /// Variables over the environment's.
+    pub variables: &'a IndexMap<String, String>,
+    /// Whether inputs may be asked for.
+    pub input_mode: InputMode,
+}
+
+/// Plan `journeys` with `providers`; a secret not pinned to a provider
+/// resolves through `chain` (`None`: the environment's chain, else the
+/// default).
+pub fn plan_with(
+    project: &Project,
+    providers: &Providers,
+    chain: Option<&str>,
+    journeys: &[String],
+    run: &RunChoices<'_>,
+) -> Result<Vec<Plan>> {
+    let options = PlanOptions {
+        environment: run.environment.map(str::to_string),
+        secrets: chain.map(str::to_string),
+        inputs: run.inputs.clone(),
+        variables: run.variables.clone(),
+        input_mode: run.input_mode,
     };
     journeys
         .iter()
-        .map(|name| plan::plan_journey(project, &providers, &project.journey(name)?, &options))
+        .map(|name| plan::plan_journey(project, providers, &project.journey(name)?, &options))
         .collect()
 }
 

@@ -23,10 +23,10 @@ use reqflo_core::error::Error;
 use reqflo_core::plan::InputMode;
 use reqflo_core::redact::Redactor;
 use reqflo_core::secret::HeldValues;
-use reqflo_sandbox::secrets::Providers;
+use reqflo_sandbox::secrets::{Builtin, PluginSource, Providers};
 
 use crate::execute::{Limits, TIMED_OUT, ended, render_reports, run_held};
-use crate::project::plan_all;
+use crate::project::{RunChoices, plan_with};
 use crate::queue::{CANCELLED, LiveRun};
 use crate::registry::SecretPolicy;
 use crate::sealing::AgentKey;
@@ -466,15 +466,41 @@ async fn execute(
             .compose_in(&registry, &config.providers, base.to_path_buf())?;
     let mut variables = assignment.variables.clone();
     variables.extend(config.variables.clone());
-    let plans = plan_all(
-        &project,
-        &assignment.journeys,
-        assignment.environment.as_deref(),
-        &assignment.inputs,
-        &variables,
-        InputMode::NoPrompt,
-    )?;
+    // The agent's own providers: a secret the server does not hold is
+    // resolved by the agent's `secrets:`, else its default chain.
     let providers = Providers::on_agent(&project)?;
+    let run = RunChoices {
+        environment: assignment.environment.as_deref(),
+        inputs: &assignment.inputs,
+        variables: &variables,
+        input_mode: InputMode::NoPrompt,
+    };
+    let plans = plan_with(&project, &providers, None, &assignment.journeys, &run)?;
+    // With held values the engine reads no process environment: the agent
+    // hands over, from its own, exactly what its `env` provider is asked
+    // for and what its providers are granted (never over a managed value).
+    let mut own = |name: &str| {
+        if !held.contains(name)
+            && let Ok(value) = std::env::var(name)
+        {
+            held.insert(name, SecretString::from(value));
+        }
+    };
+    for secret in plans.iter().flat_map(|p| &p.secrets) {
+        let by_env = secret.chain.iter().any(|name| {
+            providers
+                .get(name)
+                .is_some_and(|s| matches!(s.source, PluginSource::Builtin(Builtin::Env)))
+        });
+        if by_env {
+            own(&secret.reference);
+        }
+    }
+    for spec in providers.all() {
+        for name in &spec.env {
+            own(name);
+        }
+    }
     let limits = Limits {
         request_timeout: Duration::from_millis(assignment.request_timeout_ms),
         max_body: assignment.max_body,
