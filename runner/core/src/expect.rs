@@ -81,42 +81,30 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
     }
     for (name, matcher) in &expect.headers {
         let actual = header_text(&response.headers, name);
-        let result = Checked::new("header", name, describe(matcher, true), actual.clone());
-        results.push(match (matcher, actual) {
-            (Matcher::Exists(true), None) => {
-                result.fail(format!("header {name}: expected it to exist, it does not"))
-            }
-            (Matcher::Exists(false), Some(v)) => result.fail(format!(
-                "header {name}: expected it to be absent, got `{v}`"
+        results.push(check_text("header", name, matcher, actual));
+    }
+    for (name, matcher) in &expect.cookies {
+        results.push(check_text("cookie", name, matcher, response.cookie(name)));
+    }
+    if let Some(matcher) = &expect.duration {
+        let ms = response.elapsed.as_secs_f64() * 1000.0;
+        let found = Value::from((ms * 10.0).round() / 10.0);
+        let result = Checked::new(
+            "duration",
+            "",
+            describe(matcher, false),
+            Some(format!("{found} ms")),
+        );
+        let failed = match matcher {
+            Matcher::All(predicates) => predicates.iter().find(|p| !p.holds(Some(&found))),
+            _ => None,
+        };
+        results.push(match failed {
+            None => result,
+            Some(p) => result.fail(format!(
+                "duration: expected {} ms, took {found} ms",
+                p.describe()
             )),
-            (Matcher::Exists(_), _) => result,
-            (Matcher::All(predicates), actual) => {
-                let found = actual.clone().map(Value::String);
-                match predicates.iter().find(|p| !p.holds(found.as_ref())) {
-                    None => result,
-                    Some(failed) => {
-                        let got = actual
-                            .map(|a| format!("`{a}`"))
-                            .unwrap_or_else(|| "nothing".into());
-                        result.fail(format!(
-                            "header {name}: expected {}, got {got}",
-                            failed.describe()
-                        ))
-                    }
-                }
-            }
-            (Matcher::Equals(want), actual) => {
-                let mut wanted = String::new();
-                push_value_text(want, &mut wanted);
-                if actual.as_deref() == Some(wanted.as_str()) {
-                    result
-                } else {
-                    let got = actual
-                        .map(|a| format!("`{a}`"))
-                        .unwrap_or_else(|| "nothing".into());
-                    result.fail(format!("header {name}: expected `{wanted}`, got {got}"))
-                }
-            }
         });
     }
     if let Some(matcher) = &expect.body {
@@ -185,6 +173,52 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
     results
 }
 
+/// A text the response has (a header, a cookie) against `matcher`.
+fn check_text(
+    kind: &'static str,
+    name: &str,
+    matcher: &Matcher,
+    actual: Option<String>,
+) -> Checked {
+    let result = Checked::new(kind, name, describe(matcher, true), actual.clone());
+    let got = || {
+        actual
+            .as_ref()
+            .map(|a| format!("`{a}`"))
+            .unwrap_or_else(|| "nothing".into())
+    };
+    match (matcher, &actual) {
+        (Matcher::Exists(true), None) => {
+            result.fail(format!("{kind} {name}: expected it to exist, it does not"))
+        }
+        (Matcher::Exists(false), Some(_)) => result.fail(format!(
+            "{kind} {name}: expected it to be absent, got {}",
+            got()
+        )),
+        (Matcher::Exists(_), _) => result,
+        (Matcher::All(predicates), actual) => {
+            let found = actual.clone().map(Value::String);
+            match predicates.iter().find(|p| !p.holds(found.as_ref())) {
+                None => result,
+                Some(failed) => result.fail(format!(
+                    "{kind} {name}: expected {}, got {}",
+                    failed.describe(),
+                    got()
+                )),
+            }
+        }
+        (Matcher::Equals(want), actual) => {
+            let mut wanted = String::new();
+            push_value_text(want, &mut wanted);
+            if actual.as_deref() == Some(wanted.as_str()) {
+                result
+            } else {
+                result.fail(format!("{kind} {name}: expected `{wanted}`, got {}", got()))
+            }
+        }
+    }
+}
+
 /// The body as text against `matcher`; a failure quotes its start.
 fn check_body(matcher: &Matcher, raw: &[u8]) -> Checked {
     let text = String::from_utf8_lossy(raw);
@@ -238,26 +272,69 @@ fn describe(matcher: &Matcher, text: bool) -> String {
     }
 }
 
-/// The value a capture rule takes from a response, or why it cannot.
+/// What a capture reads, and what each of its filters makes of it, in
+/// order: the last is the captured value. A secret capture's redactor
+/// learns them all, so they come back even when a filter fails (with why,
+/// which never holds a value).
+pub fn capture_steps(
+    rule: &CaptureRule,
+    response: &Received,
+    body: &mut Body<'_>,
+) -> (Vec<Value>, Result<(), String>) {
+    let text = |body: &Body<'_>| String::from_utf8_lossy(body_raw(body)).into_owned();
+    let read = match &rule.from {
+        CaptureFrom::Header(name) => header_text(&response.headers, name)
+            .map(Value::String)
+            .ok_or_else(|| format!("the response has no `{name}` header")),
+        CaptureFrom::Json(written, path) => match body.json() {
+            None => Err("the response body is not JSON".to_string()),
+            Some(json) => path
+                .query(json)
+                .first()
+                .cloned()
+                .ok_or_else(|| format!("`{written}` matched nothing in the response")),
+        },
+        CaptureFrom::Cookie(name) => response
+            .cookie(name)
+            .map(Value::String)
+            .ok_or_else(|| format!("the response sets no cookie `{name}`")),
+        CaptureFrom::Regex(regex) => regex
+            .first(&text(body))
+            .map(Value::String)
+            .ok_or_else(|| format!("`{}` matched nothing in the body", regex.written())),
+        CaptureFrom::Status => Ok(Value::from(response.status.as_u16())),
+        CaptureFrom::Duration => Ok(Value::from(response.elapsed.as_millis() as u64)),
+        CaptureFrom::Body => Ok(Value::String(text(body))),
+        CaptureFrom::Url => Ok(Value::String(response.url.to_string())),
+    };
+    let mut steps = match read {
+        Ok(value) => vec![value],
+        Err(why) => return (Vec::new(), Err(why)),
+    };
+    for filter in &rule.filters {
+        let applied = steps.last().map(|last| filter.apply(last));
+        match applied {
+            Some(Ok(next)) => steps.push(next),
+            Some(Err(why)) => return (steps, Err(why)),
+            None => break,
+        }
+    }
+    (steps, Ok(()))
+}
+
+/// The captured value ([`capture_steps`]' last).
 pub fn capture(
     rule: &CaptureRule,
     response: &Received,
     body: &mut Body<'_>,
 ) -> Result<Value, String> {
-    match &rule.from {
-        CaptureFrom::Header(name) => header_text(&response.headers, name)
-            .map(Value::String)
-            .ok_or_else(|| format!("the response has no `{name}` header")),
-        CaptureFrom::Json(written, path) => {
-            let json = body
-                .json()
-                .ok_or_else(|| "the response body is not JSON".to_string())?;
-            path.query(json)
-                .first()
-                .cloned()
-                .ok_or_else(|| format!("`{written}` matched nothing in the response"))
-        }
-    }
+    let (mut steps, outcome) = capture_steps(rule, response, body);
+    outcome?;
+    Ok(steps.pop().unwrap_or(Value::Null))
+}
+
+fn body_raw<'a>(body: &'a Body<'_>) -> &'a [u8] {
+    body.raw
 }
 
 /// Each value of the header a header capture reads, one by one (a `-v` dump
@@ -270,7 +347,7 @@ pub fn header_values(rule: &CaptureRule, response: &Received) -> Vec<String> {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect(),
-        CaptureFrom::Json(..) => Vec::new(),
+        _ => Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod expect;
+pub mod filter;
 pub mod grant;
 pub mod message;
 pub mod plan;

@@ -126,6 +126,25 @@ pub struct Received {
     pub truncated: bool,
     /// From sending to the last body byte.
     pub elapsed: Duration,
+    /// The URL the response came from.
+    pub url: Url,
+}
+
+impl Received {
+    /// The value of the cookie `name` the response sets (`Set-Cookie`;
+    /// the last one wins, as in a browser).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .rev()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|line| {
+                let pair = line.split(';').next()?;
+                let (key, value) = pair.split_once('=')?;
+                (key.trim() == name).then(|| value.trim().trim_matches('"').to_string())
+            })
+    }
 }
 
 fn render_error(step: &str, e: RenderError) -> Error {

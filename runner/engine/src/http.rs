@@ -58,6 +58,7 @@ pub async fn send(
         .map_err(|e| SendError::Network(network_error(step, &request.url, &e, timeout)))?;
     let status = response.status();
     let headers = response.headers().clone();
+    let url = response.url().clone();
     // Reserved once from Content-Length (never beyond the limit) so growing
     // the buffer does not briefly hold two copies of it.
     let expected = response
@@ -86,6 +87,7 @@ pub async fn send(
         body: body.into(),
         truncated,
         elapsed: started.elapsed(),
+        url,
     })
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use reqflo_core::expect::{self, Body};
 use reqflo_core::message::Received;
 
-use reqflo_core::plan::{CaptureFrom, PlannedStep};
+use reqflo_core::plan::PlannedStep;
 use reqflo_core::redact::Redactor;
 
 use crate::context::RunSettings;
@@ -38,10 +38,7 @@ pub(crate) fn judge(
     let needs_body = !step.expect.json.is_empty()
         || step.expect.body.is_some()
         || step.expect.sha256.is_some()
-        || step
-            .captures
-            .iter()
-            .any(|c| matches!(c.from, CaptureFrom::Json(..)));
+        || step.captures.iter().any(|c| c.from.needs_body());
     if response.truncated && needs_body {
         record.expectations = expect::check(
             &reqflo_core::plan::Expectations {
@@ -70,8 +67,12 @@ pub(crate) fn judge(
     // Every secret capture the response allows is learned first, so neither an
     // expectation failure quoting it nor the `-v` dump can show it.
     for rule in step.captures.iter().filter(|r| r.secret) {
-        if let Ok(value) = expect::capture(rule, response, &mut body) {
-            learn(redactor, &rule.name, &value);
+        // What it reads and what each filter makes of it: a value a filter
+        // took apart (a token inside a header, a decoded payload) is as
+        // secret as the whole.
+        let (steps, _) = expect::capture_steps(rule, response, &mut body);
+        for value in &steps {
+            learn(redactor, &rule.name, value);
         }
         for single in expect::header_values(rule, response) {
             redactor.add(&rule.name, single.as_bytes());

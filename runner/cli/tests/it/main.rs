@@ -8,6 +8,7 @@ mod authoring;
 mod aws;
 mod azure;
 mod bundles;
+mod captures;
 mod definitions;
 mod echoed;
 mod faults;

@@ -12,8 +12,9 @@ use serde_json_path::JsonPath;
 use super::build::Planner;
 use super::{CaptureFrom, CaptureRule, Expectations, Matcher};
 use crate::error::{Diagnostic, Error, Result};
+use crate::filter::{Filter, Regex};
 use crate::predicate;
-use crate::project::model::{CaptureDef, ExpectDef, StatusDef};
+use crate::project::model::{CaptureDef, CaptureSpec, ExpectDef, StatusDef};
 
 impl Planner<'_> {
     pub(super) fn captures(
@@ -24,28 +25,77 @@ impl Planner<'_> {
         let mut rules = Vec::new();
         for (name, def) in defs {
             let path = ["steps", i, "capture", name];
-            let (from, secret) = match def {
-                CaptureDef::Path(p) => (self.json_path(p, &path)?, false),
-                CaptureDef::Spec(spec) => match (&spec.jsonpath, &spec.header) {
-                    (Some(p), None) => (self.json_path(p, &path)?, spec.secret),
-                    (None, Some(h)) => (CaptureFrom::Header(h.clone()), spec.secret),
-                    _ => {
-                        return Err(self.definition(
-                            format!(
-                                "capture `{name}` needs exactly one of `jsonpath` and `header`"
-                            ),
-                            &path,
-                        ));
+            let (from, filters, secret) = match def {
+                CaptureDef::Path(p) => (self.json_path(p, &path)?, Vec::new(), false),
+                CaptureDef::Spec(spec) => {
+                    let from = self.capture_from(name, spec, &path)?;
+                    let mut filters = Vec::new();
+                    for (n, raw) in spec.filters.iter().enumerate() {
+                        let at = n.to_string();
+                        let filter = Filter::parse(raw).map_err(|m| {
+                            self.definition(
+                                format!("capture `{name}`: {m}"),
+                                &["steps", i, "capture", name, "filters", &at],
+                            )
+                        })?;
+                        filters.push(filter);
                     }
-                },
+                    (from, filters, spec.secret)
+                }
             };
             rules.push(CaptureRule {
                 name: name.clone(),
                 from,
+                filters,
                 secret,
             });
         }
         Ok(rules)
+    }
+
+    /// Where a capture's long form reads from: exactly one source.
+    fn capture_from(
+        &mut self,
+        name: &str,
+        spec: &CaptureSpec,
+        path: &[&str],
+    ) -> Result<CaptureFrom> {
+        let mut sources = Vec::new();
+        if let Some(p) = &spec.jsonpath {
+            sources.push(self.json_path(p, path)?);
+        }
+        if let Some(h) = &spec.header {
+            sources.push(CaptureFrom::Header(h.clone()));
+        }
+        if let Some(c) = &spec.cookie {
+            sources.push(CaptureFrom::Cookie(c.clone()));
+        }
+        if let Some(r) = &spec.regex {
+            let regex = Regex::new(r).map_err(|m| {
+                let at = [path, &["regex"]].concat();
+                self.definition(format!("capture `{name}`: {m}"), &at)
+            })?;
+            sources.push(CaptureFrom::Regex(regex));
+        }
+        for (on, source) in [
+            (spec.status, CaptureFrom::Status),
+            (spec.duration, CaptureFrom::Duration),
+            (spec.body, CaptureFrom::Body),
+            (spec.url, CaptureFrom::Url),
+        ] {
+            if on {
+                sources.push(source);
+            }
+        }
+        if sources.len() != 1 {
+            return Err(self.definition(
+                format!(
+                    "capture `{name}` needs exactly one of `jsonpath`, `header`, `cookie`, `regex`, `status: true`, `duration: true`, `body: true` and `url: true`"
+                ),
+                path,
+            ));
+        }
+        Ok(sources.remove(0))
     }
 
     fn json_path(&mut self, written: &str, path: &[&str]) -> Result<CaptureFrom> {
@@ -119,14 +169,56 @@ impl Planner<'_> {
             }
             None => None,
         };
+        let mut cookies = Vec::new();
+        for (name, raw) in &def.cookies {
+            let matcher = matcher(raw)
+                .map_err(|m| self.definition(m, &["steps", i, "expect", "cookies", name]))?;
+            cookies.push((name.clone(), matcher));
+        }
+        let duration = match &def.duration {
+            Some(raw) => Some(
+                duration_matcher(raw)
+                    .map_err(|m| self.definition(m, &["steps", i, "expect", "duration"]))?,
+            ),
+            None => None,
+        };
         Ok(Expectations {
             status,
             headers,
             json,
             body,
             sha256,
+            cookies,
+            duration,
         })
     }
+}
+
+/// Comparisons on the response time: `{lt: 500ms}`, `{"<": 500}` (a number
+/// is milliseconds), every key a comparison.
+fn duration_matcher(raw: &Value) -> Result<Matcher, String> {
+    const COMPARISONS: [&str; 8] = ["lt", "<", "le", "<=", "gt", ">", "ge", ">="];
+    let hint = "`duration` takes comparisons, e.g. `{lt: 500ms}` or `{\">=\": 10, \"<\": 2s}`";
+    let map = raw.as_object().filter(|m| !m.is_empty()).ok_or(hint)?;
+    let mut millis = serde_json::Map::new();
+    for (name, arg) in map {
+        if !COMPARISONS.contains(&name.as_str()) {
+            return Err(format!("`{name}`: {hint}"));
+        }
+        let ms = match arg {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => humantime::parse_duration(s.trim())
+                .ok()
+                .map(|d| d.as_secs_f64() * 1000.0),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            let written = arg.as_str().map_or_else(|| arg.to_string(), str::to_string);
+            format!("`{name}`: `{written}` is not a duration (`500ms`, `2s`) or milliseconds")
+        })?;
+        millis.insert(name.clone(), Value::from(ms));
+    }
+    predicate::parse(&millis).map(Matcher::All)
 }
 
 /// `{exists: bool}`, `{equals: v}`, a map of predicates (every key one:

@@ -108,6 +108,8 @@ pub struct CaptureRule {
     pub name: String,
     /// Where in the response.
     pub from: CaptureFrom,
+    /// Filters applied in order to what it reads.
+    pub filters: Vec<crate::filter::Filter>,
     /// Whether it joins the secrets (redacted everywhere).
     pub secret: bool,
 }
@@ -120,6 +122,28 @@ pub enum CaptureFrom {
     Json(String, Arc<JsonPath>),
     /// A response header.
     Header(String),
+    /// A cookie the response sets.
+    Cookie(String),
+    /// A regular expression over the body as text.
+    Regex(crate::filter::Regex),
+    /// The status code.
+    Status,
+    /// The response time in milliseconds.
+    Duration,
+    /// The body as text.
+    Body,
+    /// The URL the request was sent to.
+    Url,
+}
+
+impl CaptureFrom {
+    /// Whether reading it needs the whole body.
+    pub fn needs_body(&self) -> bool {
+        matches!(
+            self,
+            CaptureFrom::Json(..) | CaptureFrom::Regex(_) | CaptureFrom::Body
+        )
+    }
 }
 
 /// Checks on a response.
@@ -135,6 +159,10 @@ pub struct Expectations {
     pub body: Option<Matcher>,
     /// The body's SHA-256, lowercase hex.
     pub sha256: Option<String>,
+    /// Cookie name → matcher.
+    pub cookies: Vec<(String, Matcher)>,
+    /// On the response time in milliseconds.
+    pub duration: Option<Matcher>,
 }
 
 /// How an expected value is compared.

@@ -296,7 +296,8 @@ pub enum CaptureDef {
     Spec(CaptureSpec),
 }
 
-/// The long form of a capture.
+/// The long form of a capture: where from (exactly one), the filters to
+/// apply in order, and whether it is secret.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSpec {
@@ -304,7 +305,28 @@ pub struct CaptureSpec {
     pub jsonpath: Option<String>,
     /// A response header name.
     pub header: Option<String>,
-    /// Treat the captured value as a secret: redacted everywhere.
+    /// A cookie the response sets (`Set-Cookie`), by name.
+    pub cookie: Option<String>,
+    /// A regular expression over the body as text: its first group, or
+    /// the whole match.
+    pub regex: Option<String>,
+    /// `status: true`: the status code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub status: bool,
+    /// `duration: true`: the response time in milliseconds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duration: bool,
+    /// `body: true`: the whole body as text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body: bool,
+    /// `url: true`: the URL the request was sent to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub url: bool,
+    /// Filters applied in order ([`crate::filter`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Value>,
+    /// Treat the captured value as a secret: redacted everywhere, and so is
+    /// every value a filter makes of it.
     #[serde(default)]
     pub secret: bool,
 }
@@ -327,6 +349,13 @@ pub struct ExpectDef {
     /// The body's SHA-256, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Cookie name (set by the response) → matcher.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub cookies: IndexMap<String, Value>,
+    /// The response time: predicates on milliseconds, or durations
+    /// (`{lt: 500ms}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Value>,
 }
 
 /// `status: 201` or `status: [200, 201]`.
