@@ -3,6 +3,7 @@
 //! and a canary that no answer and no byte of the database holds. One test
 //! binary (wasmtime is linked once).
 
+mod agents;
 mod browser;
 mod edits;
 mod harness;
