@@ -173,6 +173,15 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
     results
 }
 
+/// Whether `found` (`None`: nothing there) passes `matcher`.
+pub fn holds(matcher: &Matcher, found: Option<&Value>) -> bool {
+    match matcher {
+        Matcher::Exists(want) => found.is_some() == *want,
+        Matcher::Equals(want) => found.is_some_and(|f| same(want, f)),
+        Matcher::All(predicates) => predicates.iter().all(|p| p.holds(found)),
+    }
+}
+
 /// A text the response has (a header, a cookie) against `matcher`.
 fn check_text(
     kind: &'static str,

@@ -15,9 +15,10 @@ use crate::observer::Event;
 use crate::record::step_record;
 use crate::step::run_step;
 use crate::stop::Stop;
-use reqflo_core::plan::{Plan, PlannedStep};
+use reqflo_core::plan::{Fill, Plan, PlannedStep};
 use reqflo_core::report::{JourneyReport, Outcome, StepReport};
 use reqflo_sandbox::secrets::SecretStore;
+use serde_json::Value;
 
 /// Run one journey's steps; stops at the first step that does not pass.
 pub(crate) async fn run_plan(
@@ -60,6 +61,16 @@ pub(crate) async fn run_plan(
             break;
         }
         let start_ms = millis(started.elapsed());
+        if let Some(skipped) = unwanted(step, &captures, start_ms, settings) {
+            // `when:` did not hold: skipped, and the journey goes on.
+            job.event(Event::StepSkipped {
+                journey: job.index,
+                id: &step.id,
+            });
+            captures.push(IndexMap::new());
+            journey.steps.push(skipped);
+            continue;
+        }
         job.event(Event::StepStarted {
             journey: job.index,
             id: &step.id,
@@ -103,6 +114,37 @@ pub(crate) async fn run_plan(
         ran: true,
     });
     Ok(journey)
+}
+
+/// The record of a step whose `when:` does not hold now, or `None` when it
+/// is to run.
+fn unwanted(
+    step: &PlannedStep,
+    captures: &[IndexMap<String, Captured>],
+    start_ms: f64,
+    settings: &RunSettings,
+) -> Option<StepReport> {
+    let when = step.when.as_ref()?;
+    let value = match &when.value {
+        Fill::Value(value) => Some(value),
+        Fill::Capture(index, name) => match captures.get(*index).and_then(|c| c.get(name)) {
+            Some(Captured::Value(value)) => Some(value),
+            // Planning refuses secrets here; a secret is never shown.
+            Some(Captured::Secret(_)) | None => None,
+        },
+        // Planning refuses these.
+        Fill::Secret(_) | Fill::Generate(..) => None,
+    };
+    if reqflo_core::expect::holds(&when.test, value) {
+        return None;
+    }
+    let mut record = step_record(step, Outcome::Skipped, start_ms);
+    let shown = value.map_or_else(|| "nothing".to_string(), Value::to_string);
+    record.notes.push(format!(
+        "skipped: `when:` did not hold (the value was {})",
+        settings.redactor.redact(&shown)
+    ));
+    Some(record)
 }
 
 /// The record of a step a signal stopped before it finished.

@@ -79,17 +79,7 @@ pub(crate) fn judge(
         }
     }
     record.expectations = expect::check(&step.expect, response, &mut body);
-    for checked in &mut record.expectations {
-        checked.expected = redactor.redact(&checked.expected).into_owned();
-        checked.actual = checked
-            .actual
-            .as_deref()
-            .map(|a| redactor.redact(a).into_owned());
-        checked.message = checked
-            .message
-            .as_deref()
-            .map(|m| redactor.redact(m).into_owned());
-    }
+    redact_checks(redactor, &mut record.expectations);
     if record.expectations.iter().any(|c| !c.passed) {
         record.outcome = Outcome::Failed;
         return;
@@ -122,6 +112,21 @@ pub(crate) fn judge(
         }
     }
     record.outcome = Outcome::Passed;
+}
+
+/// Redact what checks quote of the response (a secret shows as its marker).
+pub(crate) fn redact_checks(redactor: &Redactor, checks: &mut [expect::Checked]) {
+    for checked in checks {
+        checked.expected = redactor.redact(&checked.expected).into_owned();
+        checked.actual = checked
+            .actual
+            .as_deref()
+            .map(|a| redactor.redact(a).into_owned());
+        checked.message = checked
+            .message
+            .as_deref()
+            .map(|m| redactor.redact(m).into_owned());
+    }
 }
 
 /// Teach the redactor a captured secret; returns its text form.

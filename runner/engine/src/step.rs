@@ -88,6 +88,44 @@ pub(crate) async fn run_step(
             return (record, kept);
         }
     };
+    // `until:` sends the same request again until the response meets it.
+    let mut unmet = None;
+    if let Some(until) = &step.until {
+        let mut wait = until.interval;
+        let mut attempt = 1;
+        loop {
+            let mut checks = reqflo_core::expect::check(
+                &until.expect,
+                &response,
+                &mut reqflo_core::expect::Body::new(&response.body),
+            );
+            if checks.iter().all(|c| c.passed) {
+                if attempt > 1 {
+                    record
+                        .notes
+                        .push(format!("until: met at attempt {attempt}"));
+                }
+                break;
+            }
+            if attempt >= until.max {
+                crate::judge::redact_checks(redactor, &mut checks);
+                unmet = Some((checks, attempt));
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait = wait.mul_f64(until.backoff);
+            attempt += 1;
+            response = match send_with_retries(client, step, &request, settings, &mut record).await
+            {
+                Ok(response) => response,
+                Err(e) => {
+                    record.error = Some(redactor.redact(&e.to_string()).into_owned());
+                    record.duration_ms = millis(started.elapsed());
+                    return (record, kept);
+                }
+            };
+        }
+    }
     // A secret captured from this response already crossed this connection:
     // it may go back over plain HTTP only if it came over plain HTTP.
     let capture_binding = Binding {
@@ -103,15 +141,25 @@ pub(crate) async fn run_step(
             response.body.len()
         ));
     }
-    judge(
-        settings,
-        step,
-        &response,
-        &capture_binding,
-        store,
-        &mut kept,
-        &mut record,
-    );
+    match unmet {
+        Some((checks, attempts)) => {
+            record.expectations = checks;
+            record.notes.push(format!(
+                "until: not met after {attempts} attempts ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            ));
+            record.outcome = Outcome::Failed;
+        }
+        None => judge(
+            settings,
+            step,
+            &response,
+            &capture_binding,
+            store,
+            &mut kept,
+            &mut record,
+        ),
+    }
     let read = response.body.len();
     if response.truncated {
         // Reports and dumps show at most 64 KiB: keep only what they can show,

@@ -12,6 +12,7 @@ mod captures;
 mod definitions;
 mod echoed;
 mod faults;
+mod flow;
 mod gcp;
 mod hooks;
 mod integrations;

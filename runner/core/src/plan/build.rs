@@ -226,7 +226,13 @@ impl Planner<'_> {
                     .hint(format!("its placeholders: {}", list_or_none(&names))),
                 ));
             }
-            let fill = self.fill(&i, name, raw, earlier, variables)?;
+            let fill = self.fill(
+                &["steps", &i, "values", name],
+                name,
+                raw,
+                earlier,
+                variables,
+            )?;
             fills.insert(name.clone(), fill);
         }
         for (name, spot) in &template.placeholders {
@@ -249,9 +255,16 @@ impl Planner<'_> {
         let expect = self.expectations(&i, &def.expect)?;
         let hooks = self.hooks(&i, &def.hooks)?;
         let retries = self.retries(&i, def.retries.as_ref())?;
+        let until = self.until(&i, def.until.as_ref(), def.poll.as_ref())?;
+        let when = match &def.when {
+            Some(when) => Some(self.when(&i, when, earlier, variables)?),
+            None => None,
+        };
         Ok(PlannedStep {
             hooks,
             retries,
+            until,
+            when,
             id: def.id.clone(),
             template,
             fills,
@@ -357,15 +370,14 @@ impl Planner<'_> {
         Ok(template)
     }
 
-    fn fill(
+    pub(super) fn fill(
         &mut self,
-        i: &str,
+        path: &[&str],
         name: &str,
         raw: &Value,
         earlier: &[PlannedStep],
         variables: &IndexMap<String, Value>,
     ) -> Result<Fill> {
-        let path = ["steps", i, "values", name];
         // A map with `type` is a value source; anything else is a literal.
         let is_source = raw.as_object().is_some_and(|m| m.contains_key("type"));
         if !is_source {
@@ -374,7 +386,7 @@ impl Planner<'_> {
         let def: ValueDef = serde_json::from_value(raw.clone()).map_err(|e| {
             Error::Definition(
                 Diagnostic::new(format!("invalid value source `{name}`: {e}"))
-                    .at(self.source.value(&path))
+                    .at(self.source.value(path))
                     .hint("types: literal, input, secret, capture, variable, generate"),
             )
         })?;
@@ -386,7 +398,7 @@ impl Planner<'_> {
                     let names: Vec<String> = variables.keys().cloned().collect();
                     return Err(Error::Definition(
                         Diagnostic::new(format!("the environment has no variable `{var}`"))
-                            .at(self.source.value(&[&path[..], &["name"]].concat()))
+                            .at(self.source.value(&[path, &["name"]].concat()))
                             .hint(format!("variables: {}", list_or_none(&names))),
                     ));
                 }
@@ -409,7 +421,7 @@ impl Planner<'_> {
                 if bytes == 0 || bytes > 1024 {
                     return Err(self.definition(
                         "`bytes` must be between 1 and 1024".into(),
-                        &[&path[..], &["bytes"]].concat(),
+                        &[path, &["bytes"]].concat(),
                     ));
                 }
                 Fill::Generate(kind, bytes)
@@ -421,7 +433,7 @@ impl Planner<'_> {
                 let Some(index) = earlier.iter().position(|s| s.id == step) else {
                     return Err(Error::Definition(
                         Diagnostic::new(format!("no earlier step `{step}` to capture from"))
-                            .at(self.source.value(&[&path[..], &["step"]].concat()))
+                            .at(self.source.value(&[path, &["step"]].concat()))
                             .hint("a capture comes from a step that runs before this one"),
                     ));
                 };
@@ -433,7 +445,7 @@ impl Planner<'_> {
                         .collect();
                     return Err(Error::Definition(
                         Diagnostic::new(format!("step `{step}` captures no `{capture}`"))
-                            .at(self.source.value(&[&path[..], &["name"]].concat()))
+                            .at(self.source.value(&[path, &["name"]].concat()))
                             .hint(format!("its captures: {}", list_or_none(&names))),
                     ));
                 }
@@ -442,7 +454,7 @@ impl Planner<'_> {
             ValueDef::Secret {
                 name: secret,
                 provider,
-            } => Fill::Secret(self.secret(&path, &secret, provider)?),
+            } => Fill::Secret(self.secret(path, &secret, provider)?),
         })
     }
 

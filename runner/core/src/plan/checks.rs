@@ -10,11 +10,11 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::build::Planner;
-use super::{CaptureFrom, CaptureRule, Expectations, Matcher};
+use super::{CaptureFrom, CaptureRule, Expectations, Fill, Matcher, PlannedStep, Until, When};
 use crate::error::{Diagnostic, Error, Result};
 use crate::filter::{Filter, Regex};
 use crate::predicate;
-use crate::project::model::{CaptureDef, CaptureSpec, ExpectDef, StatusDef};
+use crate::project::model::{CaptureDef, CaptureSpec, ExpectDef, PollDef, StatusDef, WhenDef};
 
 impl Planner<'_> {
     pub(super) fn captures(
@@ -126,6 +126,11 @@ impl Planner<'_> {
     }
 
     pub(super) fn expectations(&mut self, i: &str, def: &ExpectDef) -> Result<Expectations> {
+        self.expectations_in(i, "expect", def)
+    }
+
+    /// Expectations under `section` (`expect`, `until`) of step `i`.
+    fn expectations_in(&mut self, i: &str, section: &str, def: &ExpectDef) -> Result<Expectations> {
         let status = match &def.status {
             None => Vec::new(),
             Some(StatusDef::One(code)) => vec![*code],
@@ -134,27 +139,27 @@ impl Planner<'_> {
         if let Some(bad) = status.iter().find(|c| !(100..=599).contains(*c)) {
             return Err(self.definition(
                 format!("{bad} is not an HTTP status code"),
-                &["steps", i, "expect", "status"],
+                &["steps", i, section, "status"],
             ));
         }
         let mut headers = Vec::new();
         for (name, raw) in &def.headers {
             let matcher = matcher(raw)
-                .map_err(|m| self.definition(m, &["steps", i, "expect", "headers", name]))?;
+                .map_err(|m| self.definition(m, &["steps", i, section, "headers", name]))?;
             headers.push((name.clone(), matcher));
         }
         let mut json = Vec::new();
         for (written, raw) in &def.json {
-            let path = ["steps", i, "expect", "json", written];
+            let path = ["steps", i, section, "json", written];
             let source = self.source;
             let parsed = self.parse_path(written, || source.key(&path))?;
             let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
             json.push((written.clone(), parsed, matcher));
         }
         let body = match &def.body {
-            Some(raw) => Some(
-                matcher(raw).map_err(|m| self.definition(m, &["steps", i, "expect", "body"]))?,
-            ),
+            Some(raw) => {
+                Some(matcher(raw).map_err(|m| self.definition(m, &["steps", i, section, "body"]))?)
+            }
             None => None,
         };
         let sha256 = match &def.sha256 {
@@ -164,7 +169,7 @@ impl Planner<'_> {
             Some(_) => {
                 return Err(self.definition(
                     "`sha256` takes the body's SHA-256 as 64 hex digits".into(),
-                    &["steps", i, "expect", "sha256"],
+                    &["steps", i, section, "sha256"],
                 ));
             }
             None => None,
@@ -172,13 +177,13 @@ impl Planner<'_> {
         let mut cookies = Vec::new();
         for (name, raw) in &def.cookies {
             let matcher = matcher(raw)
-                .map_err(|m| self.definition(m, &["steps", i, "expect", "cookies", name]))?;
+                .map_err(|m| self.definition(m, &["steps", i, section, "cookies", name]))?;
             cookies.push((name.clone(), matcher));
         }
         let duration = match &def.duration {
             Some(raw) => Some(
                 duration_matcher(raw)
-                    .map_err(|m| self.definition(m, &["steps", i, "expect", "duration"]))?,
+                    .map_err(|m| self.definition(m, &["steps", i, section, "duration"]))?,
             ),
             None => None,
         };
@@ -192,8 +197,90 @@ impl Planner<'_> {
             duration,
         })
     }
-}
 
+    /// A step's `until:` and `poll:`, checked.
+    pub(super) fn until(
+        &mut self,
+        i: &str,
+        def: Option<&ExpectDef>,
+        poll: Option<&PollDef>,
+    ) -> Result<Option<Until>> {
+        let Some(def) = def else {
+            return match poll {
+                Some(_) => Err(self.definition(
+                    "`poll:` says how `until:` polls; this step has no `until:`".into(),
+                    &["steps", i, "poll"],
+                )),
+                None => Ok(None),
+            };
+        };
+        let expect = self.expectations_in(i, "until", def)?;
+        let interval = match poll.and_then(|p| p.interval.as_deref()) {
+            None => std::time::Duration::from_secs(1),
+            Some(text) => crate::duration::parse(text).map_err(|m| {
+                self.definition(
+                    format!("poll interval: {m}"),
+                    &["steps", i, "poll", "interval"],
+                )
+            })?,
+        };
+        let backoff = poll.and_then(|p| p.backoff).unwrap_or(1.0);
+        if !(1.0..=10.0).contains(&backoff) {
+            return Err(self.definition(
+                format!("poll backoff: a factor of 1 to 10, got {backoff}"),
+                &["steps", i, "poll", "backoff"],
+            ));
+        }
+        let max = poll.and_then(|p| p.max).unwrap_or(10);
+        if !(1..=1000).contains(&max) {
+            return Err(self.definition(
+                format!("poll max: 1 to 1000 attempts, got {max}"),
+                &["steps", i, "poll", "max"],
+            ));
+        }
+        Ok(Some(Until {
+            expect,
+            interval,
+            backoff,
+            max,
+        }))
+    }
+
+    /// A step's `when:`, checked: a value that is not a secret (a secret
+    /// must not decide what runs: the decision would show it), and a test.
+    pub(super) fn when(
+        &mut self,
+        i: &str,
+        def: &WhenDef,
+        earlier: &[PlannedStep],
+        variables: &IndexMap<String, Value>,
+    ) -> Result<When> {
+        let path = ["steps", i, "when", "value"];
+        let value = self.fill(&path, "when", &def.value, earlier, variables)?;
+        let secret = match &value {
+            Fill::Secret(_) => true,
+            Fill::Capture(step, name) => earlier
+                .get(*step)
+                .is_some_and(|s| s.captures.iter().any(|c| &c.name == name && c.secret)),
+            _ => false,
+        };
+        if secret {
+            return Err(self.definition(
+                "`when:` cannot test a secret (the step's running or not would tell its value)"
+                    .into(),
+                &path,
+            ));
+        }
+        if matches!(value, Fill::Generate(..)) {
+            return Err(self.definition(
+                "`when:` tests a value known before the step: a literal, an input, a variable or a capture".into(),
+                &path,
+            ));
+        }
+        let test = matcher(&def.is).map_err(|m| self.definition(m, &["steps", i, "when", "is"]))?;
+        Ok(When { value, test })
+    }
+}
 /// Comparisons on the response time: `{lt: 500ms}`, `{"<": 500}` (a number
 /// is milliseconds), every key a comparison.
 fn duration_matcher(raw: &Value) -> Result<Matcher, String> {

@@ -51,6 +51,32 @@ pub struct PlannedStep {
     pub hooks: Vec<PlannedHook>,
     /// When to send the request again; `None` sends it once.
     pub retries: Option<Retries>,
+    /// Send again until the response meets these.
+    pub until: Option<Until>,
+    /// Run only when this holds.
+    pub when: Option<When>,
+}
+
+/// A step's checked `until:` and `poll:`.
+#[derive(Debug)]
+pub struct Until {
+    /// What the response must meet to stop polling.
+    pub expect: Expectations,
+    /// The wait before the second attempt.
+    pub interval: std::time::Duration,
+    /// Each wait is the one before times this.
+    pub backoff: f64,
+    /// Attempts in all.
+    pub max: u32,
+}
+
+/// A step's checked `when:`.
+#[derive(Debug)]
+pub struct When {
+    /// Where the value comes from (never a secret).
+    pub value: Fill,
+    /// The test.
+    pub test: Matcher,
 }
 
 /// A step's checked `retries:`.

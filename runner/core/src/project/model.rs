@@ -201,6 +201,36 @@ pub struct StepDef {
     pub hooks: Vec<String>,
     /// Re-send the request on connection errors or the listed statuses.
     pub retries: Option<RetriesDef>,
+    /// Send the request again until the response meets these (the
+    /// `expect:` syntax); `poll:` says how often and how many times.
+    pub until: Option<ExpectDef>,
+    /// How `until:` polls.
+    pub poll: Option<PollDef>,
+    /// Run the step only when a value passes a test; otherwise it is
+    /// skipped and the journey goes on.
+    pub when: Option<WhenDef>,
+}
+
+/// `poll:` on a step with `until:`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollDef {
+    /// Wait before the second attempt (`500ms`, `2s`). Default 1s.
+    pub interval: Option<String>,
+    /// Each wait is the one before times this (1 to 10). Default 1.
+    pub backoff: Option<f64>,
+    /// Attempts in all, the first included (1 to 1000). Default 10.
+    pub max: Option<u32>,
+}
+
+/// `when:` on a step: a value (any value source but a secret) and a test.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenDef {
+    /// The value: a literal, or `{type: input|variable|capture, …}`.
+    pub value: Value,
+    /// A value to equal, or predicates (`{"!=": us}`), as in `expect:`.
+    pub is: Value,
 }
 
 /// `retries:` on a step.
