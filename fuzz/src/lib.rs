@@ -4,6 +4,7 @@
 //! Every check panics (a libFuzzer crash) when a property fails; inputs that
 //! are merely invalid must come back as errors, never as panics.
 
+pub mod imports;
 pub mod loaders;
 pub mod redact;
 pub mod references;

@@ -33,6 +33,11 @@ fn loaders() {
 }
 
 #[test]
+fn imports() {
+    each("import_curl", reqflo_fuzz::imports::curl);
+}
+
+#[test]
 fn references() {
     each("reference_onepassword", |d| {
         if let Ok(s) = std::str::from_utf8(d) {

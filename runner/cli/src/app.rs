@@ -7,8 +7,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, ExportArgs, PluginsCommand, RunArgs, SecretsCommand, Selection,
-    parse_pairs,
+    CheckArgs, Cli, Command, ExportArgs, ImportCommand, PluginsCommand, RunArgs, SecretsCommand,
+    Selection, parse_pairs,
 };
 use crate::console::{self, Console};
 use crate::exit;
@@ -64,6 +64,10 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         Command::Plugins {
             command: PluginsCommand::Inspect(args),
         } => return crate::authoring::inspect_command(&args, &cwd),
+        // An import may start a project: it needs none.
+        Command::Import {
+            command: ImportCommand::Curl(args),
+        } => return crate::authoring::import::curl_command(&args, cli.project.as_deref(), &cwd),
         other => other,
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;
@@ -76,6 +80,8 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         } => crate::listing::secrets_list(&project),
         // `new` and `inspect` returned above.
         Command::Plugins { .. } => crate::listing::plugins_list(&project),
+        // Returned above.
+        Command::Import { .. } => Ok(exit::OK),
         // Handled before any project is looked for (`server` and `worker`
         // in main).
         Command::Login(_) | Command::Server(_) | Command::Worker(_) | Command::Agent(_) => {

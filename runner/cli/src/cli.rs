@@ -46,6 +46,13 @@ pub enum Command {
     },
     /// Write a journey as a shareable bundle (secrets by name only).
     Export(ExportArgs),
+    /// Make a template and a journey from another tool's request; every
+    /// credential in it becomes a secret by name.
+    Import {
+        /// Where from.
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// The Cloud Runner: admin-managed secrets, uploaded journeys, queued runs.
     Server(ServerArgs),
     /// Take queued runs from a server's Postgres database and run them (on
@@ -115,6 +122,28 @@ pub struct WorkerArgs {
     /// Write logs as JSON lines (default: plain text), on stderr.
     #[arg(long)]
     pub log_json: bool,
+}
+
+/// `reqflo import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A curl command line, quoted as one argument:
+    /// `reqflo import curl 'curl -X POST https://… -H "Authorization: Bearer …"'`.
+    Curl(ImportCurlArgs),
+}
+
+/// `reqflo import curl`
+#[derive(Debug, Args)]
+pub struct ImportCurlArgs {
+    /// The command line (the leading `curl` is optional).
+    pub command: String,
+    /// The template's and the journey's name (default: from the method and
+    /// the URL's last path segment).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace a template or journey of that name.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `reqflo agent`

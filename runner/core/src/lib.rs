@@ -12,12 +12,14 @@
 
 pub mod bundle;
 pub mod cleartext;
+pub mod credentials;
 pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod expect;
 pub mod filter;
 pub mod grant;
+pub mod import;
 pub mod message;
 pub mod plan;
 pub mod plugins;

@@ -14,7 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod blocks;
 pub mod config;
-mod credentials;
+use reqflo_core::credentials;
 pub mod db;
 pub mod edit;
 pub mod error;

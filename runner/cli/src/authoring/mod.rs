@@ -1,8 +1,10 @@
 //! Writing providers: `reqflo plugin new` scaffolds a provider crate on the
 //! SDK, and `reqflo plugin inspect` says what a component is and could ask for.
+//! Writing journeys from elsewhere: `reqflo import` ([`import`]).
 //!
-//! Neither needs a project.
+//! None needs a project.
 
+pub mod import;
 mod inspect;
 mod scaffold;
 

@@ -15,6 +15,7 @@ mod faults;
 mod flow;
 mod gcp;
 mod hooks;
+mod imports;
 mod integrations;
 mod interrupt;
 mod jobs;

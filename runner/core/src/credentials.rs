@@ -1,6 +1,7 @@
 //! Credentials written as literals: an upload holding what looks like a key
 //! is refused with where, and a hint to make it a secret reference (as
-//! Buildkite refuses interpolated secrets in pipeline uploads).
+//! Buildkite refuses interpolated secrets in pipeline uploads); an import
+//! turns such a value into a secret reference by name.
 //!
 //! Two kinds of evidence: a token whose shape is a known credential format
 //! (provider prefixes, AWS key ids, JWTs, PEM private keys, our own API
@@ -104,6 +105,16 @@ fn in_line(line: &str) -> Option<(usize, &'static str)> {
         return Some((offset, "a literal under a credential's key name"));
     }
     None
+}
+
+/// Whether a field, header or parameter named `key` holds a credential by
+/// its name (`password`, `api_key`, `Authorization`, `X-Auth-Token`…).
+pub fn named_credential(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key == "authorization"
+        || key == "proxy-authorization"
+        || key.ends_with("key")
+        || KEY_WORDS.iter().any(|w| key.contains(w))
 }
 
 /// Whether one literal value looks like a credential (the UI's paste

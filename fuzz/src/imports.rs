@@ -1,0 +1,18 @@
+//! The importers: any input is imported or refused with a reason, never a
+//! panic; what an import writes always loads as a template and a journey.
+
+use reqflo_core::project::model::{JourneyFile, TemplateFile};
+
+/// Fuzz target `import_curl`.
+pub fn curl(data: &[u8]) {
+    let command = String::from_utf8_lossy(data);
+    let Ok(imported) = reqflo_core::import::curl::import(&command, "imported") else {
+        return;
+    };
+    if let Err(e) = serde_yaml::from_str::<TemplateFile>(&imported.template) {
+        panic!("the template does not load: {e}\n{}", imported.template);
+    }
+    if let Err(e) = serde_yaml::from_str::<JourneyFile>(&imported.journey) {
+        panic!("the journey does not load: {e}\n{}", imported.journey);
+    }
+}
