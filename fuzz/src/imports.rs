@@ -16,3 +16,19 @@ pub fn curl(data: &[u8]) {
         panic!("the journey does not load: {e}\n{}", imported.journey);
     }
 }
+
+/// Fuzz target `import_hurl`.
+pub fn hurl(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(imported) = reqflo_core::import::hurl::import(&text, "imported") else {
+        return;
+    };
+    for (name, template) in &imported.templates {
+        if let Err(e) = serde_yaml::from_str::<TemplateFile>(template) {
+            panic!("template {name} does not load: {e}\n{template}");
+        }
+    }
+    if let Err(e) = serde_yaml::from_str::<JourneyFile>(&imported.journey) {
+        panic!("the journey does not load: {e}\n{}", imported.journey);
+    }
+}

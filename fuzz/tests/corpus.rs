@@ -35,6 +35,7 @@ fn loaders() {
 #[test]
 fn imports() {
     each("import_curl", reqflo_fuzz::imports::curl);
+    each("import_hurl", reqflo_fuzz::imports::hurl);
 }
 
 #[test]

@@ -68,6 +68,9 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         Command::Import {
             command: ImportCommand::Curl(args),
         } => return crate::authoring::import::curl_command(&args, cli.project.as_deref(), &cwd),
+        Command::Import {
+            command: ImportCommand::Hurl(args),
+        } => return crate::authoring::import::hurl_command(&args, cli.project.as_deref(), &cwd),
         other => other,
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;

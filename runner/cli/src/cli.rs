@@ -130,6 +130,23 @@ pub enum ImportCommand {
     /// A curl command line, quoted as one argument:
     /// `reqflo import curl 'curl -X POST https://… -H "Authorization: Bearer …"'`.
     Curl(ImportCurlArgs),
+    /// A Hurl file: each entry a template and a step of one journey, its
+    /// captures and asserts as reqflo's.
+    Hurl(ImportHurlArgs),
+}
+
+/// `reqflo import hurl`
+#[derive(Debug, Args)]
+pub struct ImportHurlArgs {
+    /// The `.hurl` file.
+    pub file: PathBuf,
+    /// The journey's name, and its templates' (`NAME-1`, `NAME-2`, …;
+    /// default: the file's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace templates or a journey of those names.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `reqflo import curl`

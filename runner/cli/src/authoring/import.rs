@@ -1,14 +1,15 @@
-//! `reqflo import curl`: write the template and journey an import makes
-//! into the project (or start one in the current folder), then say which
-//! secrets to register and what was not carried over.
+//! `reqflo import curl` and `reqflo import hurl`: write the templates and
+//! the journey an import makes into the project (or start one in the
+//! current folder), then say which secrets to register and what was not
+//! carried over.
 
 use std::path::Path;
 
 use reqflo_core::error::{Error, Result};
-use reqflo_core::import::{Imported, curl};
+use reqflo_core::import::{Imported, curl, hurl};
 use reqflo_core::project::PROJECT_FILE;
 
-use crate::cli::ImportCurlArgs;
+use crate::cli::{ImportCurlArgs, ImportHurlArgs};
 use crate::console;
 use crate::exit;
 
@@ -22,7 +23,34 @@ pub fn curl_command(args: &ImportCurlArgs, project: Option<&Path>, cwd: &Path) -
     let imported = curl::import(&args.command, &name)
         .map_err(|why| Error::Usage(format!("import curl: {why}")))?;
     let root = project_root(project, cwd)?;
-    write(&root, &name, &imported, args.force)?;
+    let templates = [(name.clone(), imported.template.clone())];
+    write(&root, &name, &templates, &imported, args.force)?;
+    Ok(exit::OK)
+}
+
+/// `reqflo import hurl FILE.hurl`.
+pub fn hurl_command(args: &ImportHurlArgs, project: Option<&Path>, cwd: &Path) -> Result<i32> {
+    let path = cwd.join(&args.file);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => path
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy().replace(
+                    |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                    "-",
+                )
+            })
+            .unwrap_or_else(|| "imported".into()),
+    };
+    check_name(&name)?;
+    let imported = hurl::import(&text, &name)
+        .map_err(|why| Error::Usage(format!("import hurl: {}: {why}", args.file.display())))?;
+    let (templates, imported) = imported.into_parts();
+    let root = project_root(project, cwd)?;
+    write(&root, &name, &templates, &imported, args.force)?;
     Ok(exit::OK)
 }
 
@@ -41,10 +69,25 @@ fn project_root(project: Option<&Path>, cwd: &Path) -> Result<std::path::PathBuf
 
 /// Write the files (never over existing ones without `--force`) and say
 /// what to do next.
-fn write(root: &Path, name: &str, imported: &Imported, force: bool) -> Result<()> {
-    let template = root.join("templates").join(format!("{name}.yaml"));
+fn write(
+    root: &Path,
+    name: &str,
+    templates: &[(String, String)],
+    imported: &Imported,
+    force: bool,
+) -> Result<()> {
     let journey = root.join("journeys").join(format!("{name}.yaml"));
-    for path in [&template, &journey] {
+    let mut files: Vec<(std::path::PathBuf, &str)> = templates
+        .iter()
+        .map(|(t, text)| {
+            (
+                root.join("templates").join(format!("{t}.yaml")),
+                text.as_str(),
+            )
+        })
+        .collect();
+    files.push((journey, imported.journey.as_str()));
+    for (path, _) in &files {
         if path.exists() && !force {
             return Err(Error::Usage(format!(
                 "{} exists already: give another --name, or --force to replace it",
@@ -55,10 +98,7 @@ fn write(root: &Path, name: &str, imported: &Imported, force: bool) -> Result<()
     let io = |path: &Path, e: std::io::Error| {
         Error::Usage(format!("cannot write {}: {e}", path.display()))
     };
-    for (path, text) in [
-        (&template, &imported.template),
-        (&journey, &imported.journey),
-    ] {
+    for (path, text) in &files {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).map_err(|e| io(folder, e))?;
         }
@@ -70,8 +110,13 @@ fn write(root: &Path, name: &str, imported: &Imported, force: bool) -> Result<()
         let text = "# A reqflo project (started by `reqflo import`). Environments,\n# providers and the secrets registry go here: see the docs.\n";
         std::fs::write(&config, text).map_err(|e| io(&config, e))?;
     }
+    let written: Vec<String> = templates
+        .iter()
+        .map(|(t, _)| format!("templates/{t}.yaml"))
+        .collect();
     console::out(&format!(
-        "wrote templates/{name}.yaml and journeys/{name}.yaml"
+        "wrote {} and journeys/{name}.yaml",
+        written.join(", ")
     ));
     if made_project {
         console::out(&format!("started a project: {PROJECT_FILE}"));

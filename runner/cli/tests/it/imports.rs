@@ -64,3 +64,68 @@ fn a_curl_command_becomes_a_journey_that_runs_with_its_key_by_name() {
     .expect_output("no URL");
     assert!(!dir.path().join("journeys/bad.yaml").exists());
 }
+
+const HURL: &str = r#"# Create a payment, then read it back.
+POST {{base_url}}/v1/payments
+Authorization: Bearer {{api_key}}
+Content-Type: application/json
+{"amount": 1200, "currency": "usd"}
+
+HTTP 201
+[Captures]
+payment_id: jsonpath "$.id"
+[Asserts]
+jsonpath "$.status" == "succeeded"
+jsonpath "$.id" startsWith "pay_"
+header "Content-Type" contains "json"
+duration < 10000
+xpath "//title" exists
+
+GET {{base_url}}/v1/payments/{{payment_id}}
+Authorization: Bearer {{api_key}}
+
+HTTP 200
+[Asserts]
+jsonpath "$.status" == "succeeded"
+jsonpath "$.amount" exists
+"#;
+
+#[test]
+fn a_hurl_file_with_captures_and_asserts_runs_green_and_its_asserts_hold() {
+    let api = demo_api::spawn(CANARY).expect("demo api");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("payments.hurl"), HURL).expect("write");
+    let imported = reqflo(dir.path(), &["import", "hurl", "payments.hurl"], &[]);
+    imported
+        .expect_code(0)
+        .expect_output(
+            "templates/payments-1.yaml, templates/payments-2.yaml and journeys/payments.yaml",
+        )
+        .expect_output("API_KEY")
+        .expect_output("line 15: assert: `xpath` has no reqflo form");
+    reqflo(dir.path(), &["check", "payments"], &[]).expect_code(0);
+    let base = format!("base_url={}", api.base_url());
+    let run = reqflo(
+        dir.path(),
+        &["run", "payments", "--input", &base, "-v"],
+        &[("API_KEY", CANARY)],
+    );
+    run.expect_code(0)
+        .expect_output("payments passed: 2 of 2 steps ok");
+    assert_absent(&run.all(), CANARY, "the run");
+
+    // The asserts are enforced: one that cannot hold fails the run.
+    let wrong = HURL.replacen("== \"succeeded\"", "== \"refunded\"", 1);
+    std::fs::write(dir.path().join("wrong.hurl"), wrong).expect("write");
+    reqflo(dir.path(), &["import", "hurl", "wrong.hurl"], &[]).expect_code(0);
+    reqflo(
+        dir.path(),
+        &["run", "wrong", "--input", &base],
+        &[("API_KEY", CANARY)],
+    )
+    .expect_code(4)
+    .expect_output("$.status: expected == \"refunded\", got \"succeeded\"");
+    reqflo(dir.path(), &["import", "hurl", "missing.hurl"], &[])
+        .expect_code(1)
+        .expect_output("cannot read");
+}

@@ -4,6 +4,8 @@
 //! over said, not dropped.
 
 pub mod curl;
+mod fills;
+pub mod hurl;
 
 /// An import's files and what the user has to do next.
 #[derive(Debug)]
