@@ -20,7 +20,18 @@ pub fn curl(data: &[u8]) {
 /// Fuzz target `import_hurl`.
 pub fn hurl(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let Ok(imported) = reqflo_core::import::hurl::import(&text, "imported") else {
+    loads(reqflo_core::import::hurl::import(&text, "imported"));
+}
+
+/// Fuzz target `import_postman`.
+pub fn postman(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    loads(reqflo_core::import::postman::import(&text, "imported"));
+}
+
+/// What a file import wrote loads as templates and a journey.
+fn loads(imported: Result<reqflo_core::import::ImportedFiles, String>) {
+    let Ok(imported) = imported else {
         return;
     };
     for (name, template) in &imported.templates {

@@ -36,6 +36,7 @@ fn loaders() {
 fn imports() {
     each("import_curl", reqflo_fuzz::imports::curl);
     each("import_hurl", reqflo_fuzz::imports::hurl);
+    each("import_postman", reqflo_fuzz::imports::postman);
 }
 
 #[test]

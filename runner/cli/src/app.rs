@@ -70,7 +70,24 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         } => return crate::authoring::import::curl_command(&args, cli.project.as_deref(), &cwd),
         Command::Import {
             command: ImportCommand::Hurl(args),
-        } => return crate::authoring::import::hurl_command(&args, cli.project.as_deref(), &cwd),
+        } => {
+            return crate::authoring::import::file_command(
+                crate::authoring::import::Source::Hurl,
+                &args,
+                cli.project.as_deref(),
+                &cwd,
+            );
+        }
+        Command::Import {
+            command: ImportCommand::Postman(args),
+        } => {
+            return crate::authoring::import::file_command(
+                crate::authoring::import::Source::Postman,
+                &args,
+                cli.project.as_deref(),
+                &cwd,
+            );
+        }
         other => other,
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;

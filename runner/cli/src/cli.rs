@@ -132,13 +132,16 @@ pub enum ImportCommand {
     Curl(ImportCurlArgs),
     /// A Hurl file: each entry a template and a step of one journey, its
     /// captures and asserts as reqflo's.
-    Hurl(ImportHurlArgs),
+    Hurl(ImportFileArgs),
+    /// A Postman collection (v2.0, v2.1): each request a template and a
+    /// step of one journey; scripts are reported, not carried over.
+    Postman(ImportFileArgs),
 }
 
-/// `reqflo import hurl`
+/// `reqflo import hurl` and `reqflo import postman`
 #[derive(Debug, Args)]
-pub struct ImportHurlArgs {
-    /// The `.hurl` file.
+pub struct ImportFileArgs {
+    /// The file (`.hurl`, or a collection's `.json`).
     pub file: PathBuf,
     /// The journey's name, and its templates' (`NAME-1`, `NAME-2`, …;
     /// default: the file's name).

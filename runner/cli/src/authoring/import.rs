@@ -1,4 +1,4 @@
-//! `reqflo import curl` and `reqflo import hurl`: write the templates and
+//! `reqflo import curl`, `hurl` and `postman`: write the templates and
 //! the journey an import makes into the project (or start one in the
 //! current folder), then say which secrets to register and what was not
 //! carried over.
@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use reqflo_core::error::{Error, Result};
-use reqflo_core::import::{Imported, curl, hurl};
+use reqflo_core::import::{Imported, curl, hurl, postman};
 use reqflo_core::project::PROJECT_FILE;
 
-use crate::cli::{ImportCurlArgs, ImportHurlArgs};
+use crate::cli::{ImportCurlArgs, ImportFileArgs};
 use crate::console;
 use crate::exit;
 
@@ -28,8 +28,22 @@ pub fn curl_command(args: &ImportCurlArgs, project: Option<&Path>, cwd: &Path) -
     Ok(exit::OK)
 }
 
-/// `reqflo import hurl FILE.hurl`.
-pub fn hurl_command(args: &ImportHurlArgs, project: Option<&Path>, cwd: &Path) -> Result<i32> {
+/// What a file import reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// A `.hurl` file.
+    Hurl,
+    /// A Postman collection.
+    Postman,
+}
+
+/// `reqflo import hurl FILE.hurl`, `reqflo import postman COLLECTION.json`.
+pub fn file_command(
+    source: Source,
+    args: &ImportFileArgs,
+    project: Option<&Path>,
+    cwd: &Path,
+) -> Result<i32> {
     let path = cwd.join(&args.file);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
@@ -38,7 +52,9 @@ pub fn hurl_command(args: &ImportHurlArgs, project: Option<&Path>, cwd: &Path) -
         None => path
             .file_stem()
             .map(|s| {
-                s.to_string_lossy().replace(
+                // `payments.postman_collection.json` is `payments`.
+                let stem = s.to_string_lossy();
+                stem.trim_end_matches(".postman_collection").replace(
                     |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
                     "-",
                 )
@@ -46,8 +62,12 @@ pub fn hurl_command(args: &ImportHurlArgs, project: Option<&Path>, cwd: &Path) -
             .unwrap_or_else(|| "imported".into()),
     };
     check_name(&name)?;
-    let imported = hurl::import(&text, &name)
-        .map_err(|why| Error::Usage(format!("import hurl: {}: {why}", args.file.display())))?;
+    let (kind, imported) = match source {
+        Source::Hurl => ("hurl", hurl::import(&text, &name)),
+        Source::Postman => ("postman", postman::import(&text, &name)),
+    };
+    let imported = imported
+        .map_err(|why| Error::Usage(format!("import {kind}: {}: {why}", args.file.display())))?;
     let (templates, imported) = imported.into_parts();
     let root = project_root(project, cwd)?;
     write(&root, &name, &templates, &imported, args.force)?;

@@ -129,3 +129,72 @@ fn a_hurl_file_with_captures_and_asserts_runs_green_and_its_asserts_hold() {
         .expect_code(1)
         .expect_output("cannot read");
 }
+
+#[test]
+fn a_postman_collection_runs_with_its_inherited_key_by_name() {
+    let api = demo_api::spawn(CANARY).expect("demo api");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let collection = serde_json::json!({
+        "info": {"name": "Payments", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "auth": {"type": "bearer", "bearer": [{"key": "token", "value": CANARY}]},
+        "variable": [{"key": "base_url", "value": api.base_url()}],
+        "item": [{"name": "Payments", "item": [
+            {"name": "Create a payment", "request": {
+                "method": "POST",
+                "header": [{"key": "Content-Type", "value": "application/json"}],
+                "url": {"raw": "{{base_url}}/v1/payments"},
+                "body": {"mode": "raw", "raw": "{\"amount\": 1200, \"currency\": \"usd\"}",
+                         "options": {"raw": {"language": "json"}}}
+            }, "event": [{"listen": "test", "script": {"exec": ["pm.test('created')"]}}]},
+            {"name": "Status", "request": {"method": "GET", "url": "{{base_url}}/status/204", "auth": {"type": "noauth"}}}
+        ]}]
+    });
+    let file = dir.path().join("payments.postman_collection.json");
+    std::fs::write(&file, collection.to_string()).expect("write");
+    let imported = reqflo(
+        dir.path(),
+        &["import", "postman", "payments.postman_collection.json"],
+        &[],
+    );
+    imported
+        .expect_code(0)
+        .expect_output(
+            "templates/payments-1.yaml, templates/payments-2.yaml and journeys/payments.yaml",
+        )
+        .expect_output("API_TOKEN")
+        .expect_output("`Payments / Create a payment`: its scripts");
+    let mut written = String::new();
+    for entry in [
+        "templates/payments-1.yaml",
+        "templates/payments-2.yaml",
+        "journeys/payments.yaml",
+    ] {
+        written.push_str(&std::fs::read_to_string(dir.path().join(entry)).expect(entry));
+    }
+    assert_absent(&written, CANARY, "the files written");
+    reqflo(dir.path(), &["check", "payments"], &[]).expect_code(0);
+    let run = reqflo(
+        dir.path(),
+        &["run", "payments", "-v"],
+        &[("API_TOKEN", CANARY)],
+    );
+    run.expect_code(0)
+        .expect_output("payments passed: 2 of 2 steps ok");
+    assert_absent(&run.all(), CANARY, "the run");
+    reqflo(
+        dir.path(),
+        &[
+            "import",
+            "postman",
+            "payments.postman_collection.json",
+            "--name",
+            "again",
+        ],
+        &[],
+    )
+    .expect_code(0);
+    std::fs::write(dir.path().join("bad.json"), "{\"item\": 3}").expect("write");
+    reqflo(dir.path(), &["import", "postman", "bad.json"], &[])
+        .expect_code(1)
+        .expect_output("no `item` list");
+}

@@ -36,6 +36,83 @@ impl Fills {
     }
 }
 
+/// Where an imported request's `{{variable}}` gets its value.
+pub(super) enum Variable<'a> {
+    /// An earlier step's capture of that name (the step's id).
+    Captured(&'a str),
+    /// A secret by name (a credential's name or value).
+    Secret,
+    /// An input of the journey, with a default or not.
+    Input(Option<&'a str>),
+}
+
+impl Fills {
+    /// The step's `values:`: one for each placeholder of `template_yaml`
+    /// (as `source` says), then the secrets found as literals. Secrets join
+    /// `secrets` once each, inputs join `inputs`.
+    pub(super) fn step_values<'a>(
+        mut self,
+        template_yaml: &str,
+        source: impl Fn(&str) -> Variable<'a>,
+        secrets: &mut Vec<SecretToRegister>,
+        inputs: &mut serde_yaml::Mapping,
+    ) -> Result<serde_yaml::Mapping, String> {
+        let yaml = |value: Value| serde_yaml::to_value(value).map_err(|e| e.to_string());
+        let mut values = serde_yaml::Mapping::new();
+        for placeholder in placeholders(template_yaml) {
+            if self.values.contains_key(&placeholder) {
+                continue;
+            }
+            let value = match source(&placeholder) {
+                Variable::Captured(step) => {
+                    serde_json::json!({"type": "capture", "step": step, "name": placeholder})
+                }
+                Variable::Secret => {
+                    let secret = self.variable_secret_name(&placeholder);
+                    if !secrets
+                        .iter()
+                        .chain(&self.secrets)
+                        .any(|s| s.name == secret)
+                    {
+                        self.secrets.push(SecretToRegister {
+                            name: secret.clone(),
+                            from: format!("the variable `{{{{{placeholder}}}}}`"),
+                        });
+                    }
+                    serde_json::json!({"type": "secret", "name": secret})
+                }
+                Variable::Input(default) => {
+                    let mut input = serde_yaml::Mapping::new();
+                    if let Some(default) = default {
+                        input.insert("default".into(), default.into());
+                    }
+                    inputs.insert(placeholder.clone().into(), input.into());
+                    serde_json::json!({"type": "input", "name": placeholder})
+                }
+            };
+            values.insert(placeholder.into(), yaml(value)?);
+        }
+        for (key, value) in &self.values {
+            values.insert(key.clone().into(), yaml(value.clone())?);
+        }
+        secrets.extend(self.secrets);
+        Ok(values)
+    }
+
+    /// The secret's name for the variable `{{placeholder}}`: its own name,
+    /// unless a credential found as a literal took it (a different value).
+    pub(super) fn variable_secret_name(&self, placeholder: &str) -> String {
+        let base = secret_name(placeholder);
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.values.contains_key(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        name
+    }
+}
+
 /// `X-Api-Key` → `X_API_KEY`; `client_secret` → `CLIENT_SECRET`.
 pub(super) fn secret_name(hint: &str) -> String {
     let name: String = hint
@@ -161,4 +238,20 @@ pub(super) fn secure_json(value: &mut Value, key: &str, fills: &mut Fills) {
         }
         _ => {}
     }
+}
+
+/// The `{{name}}` placeholders of a template's text, in order, once each.
+pub(super) fn placeholders(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        let name = after[..close].trim().to_string();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+        rest = &after[close + 2..];
+    }
+    out
 }

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::{Imported, SecretToRegister};
+use super::ImportedFiles;
 
 mod translate;
 
@@ -15,35 +15,6 @@ mod translate;
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 ];
-
-/// A Hurl file's entries as templates (by name) and one journey.
-#[derive(Debug)]
-pub struct HurlImport {
-    /// Template name → its YAML.
-    pub templates: Vec<(String, String)>,
-    /// The journey's YAML.
-    pub journey: String,
-    /// Secrets to register.
-    pub secrets: Vec<SecretToRegister>,
-    /// What was not carried over, with its line.
-    pub unsupported: Vec<String>,
-}
-
-impl HurlImport {
-    /// The single-template shape of [`Imported`] is for one request; this
-    /// keeps them all.
-    pub fn into_parts(self) -> (Vec<(String, String)>, Imported) {
-        (
-            self.templates,
-            Imported {
-                template: String::new(),
-                journey: self.journey,
-                secrets: self.secrets,
-                unsupported: self.unsupported,
-            },
-        )
-    }
-}
 
 /// One entry being read.
 #[derive(Default)]
@@ -77,7 +48,7 @@ enum Part {
 }
 
 /// Import `text` (the file's contents) as journey `name`.
-pub fn import(text: &str, name: &str) -> Result<HurlImport, String> {
+pub fn import(text: &str, name: &str) -> Result<ImportedFiles, String> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut unsupported = Vec::new();
     let mut part = Part::Headers;

@@ -5,9 +5,10 @@
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
+use super::super::ImportedFiles;
 use super::super::SecretToRegister;
-use super::super::fills::{Fills, body, credential_header, is_credential};
-use super::{Entry, HurlImport, first_word, literal, query_and_rest};
+use super::super::fills::{Fills, Variable, body, credential_header, is_credential};
+use super::{Entry, first_word, literal, query_and_rest};
 use crate::credentials::named_credential;
 
 /// The filters Hurl and reqflo share, as reqflo writes them; `Err` names
@@ -51,7 +52,7 @@ pub(super) fn build(
     entries: Vec<Entry>,
     name: &str,
     mut unsupported: Vec<String>,
-) -> Result<HurlImport, String> {
+) -> Result<ImportedFiles, String> {
     let mut templates = Vec::new();
     let mut steps = Vec::new();
     let mut secrets: Vec<SecretToRegister> = Vec::new();
@@ -132,43 +133,12 @@ pub(super) fn build(
         // a credential's name).
         let template_yaml = serde_yaml::to_string(&serde_yaml::Value::Mapping(template))
             .map_err(|e| e.to_string())?;
-        let mut values = serde_yaml::Mapping::new();
-        for placeholder in placeholders(&template_yaml) {
-            if fills.values.contains_key(&placeholder) {
-                continue;
-            }
-            let value = if let Some(step) = captured.get(&placeholder) {
-                json!({"type": "capture", "step": step, "name": placeholder})
-            } else if named_credential(&placeholder) {
-                let secret = placeholder.to_ascii_uppercase().replace('-', "_");
-                if !secrets.iter().any(|s| s.name == secret)
-                    && !fills.secrets.iter().any(|s| s.name == secret)
-                {
-                    fills.secrets.push(SecretToRegister {
-                        name: secret.clone(),
-                        from: format!("the variable `{{{{{placeholder}}}}}`"),
-                    });
-                }
-                json!({"type": "secret", "name": secret})
-            } else {
-                inputs.insert(
-                    placeholder.clone().into(),
-                    serde_yaml::Mapping::new().into(),
-                );
-                json!({"type": "input", "name": placeholder})
-            };
-            values.insert(
-                placeholder.into(),
-                serde_yaml::to_value(value).map_err(|e| e.to_string())?,
-            );
-        }
-        for (key, value) in &fills.values {
-            values.insert(
-                key.clone().into(),
-                serde_yaml::to_value(value).map_err(|e| e.to_string())?,
-            );
-        }
-        secrets.extend(fills.secrets);
+        let source = |placeholder: &str| match captured.get(placeholder) {
+            Some(step) => Variable::Captured(step),
+            None if named_credential(placeholder) => Variable::Secret,
+            None => Variable::Input(None),
+        };
+        let values = fills.step_values(&template_yaml, source, &mut secrets, &mut inputs)?;
 
         let mut step = serde_yaml::Mapping::new();
         step.insert("id".into(), id.clone().into());
@@ -202,36 +172,14 @@ pub(super) fn build(
         templates.push((template_name, template_yaml));
         steps.push(serde_yaml::Value::Mapping(step));
     }
-    let mut journey = serde_yaml::Mapping::new();
-    journey.insert("description".into(), "Imported from a Hurl file".into());
-    if !inputs.is_empty() {
-        journey.insert("inputs".into(), inputs.into());
-    }
-    journey.insert("steps".into(), serde_yaml::Value::Sequence(steps));
-    let journey =
-        serde_yaml::to_string(&serde_yaml::Value::Mapping(journey)).map_err(|e| e.to_string())?;
-    Ok(HurlImport {
+    ImportedFiles::assemble(
+        "Imported from a Hurl file".to_string(),
+        inputs,
+        steps,
         templates,
-        journey,
         secrets,
         unsupported,
-    })
-}
-
-/// The `{{name}}` placeholders of a template's text, in order, once each.
-fn placeholders(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        let name = after[..close].trim().to_string();
-        if !name.is_empty() && !out.contains(&name) {
-            out.push(name);
-        }
-        rest = &after[close + 2..];
-    }
-    out
+    )
 }
 
 /// `name: jsonpath "$.id" [filters]` as a reqflo capture.
