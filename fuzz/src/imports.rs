@@ -29,6 +29,12 @@ pub fn postman(data: &[u8]) {
     loads(reqflo_core::import::postman::import(&text, "imported"));
 }
 
+/// Fuzz target `import_openapi`.
+pub fn openapi(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    loads(reqflo_core::import::openapi::import(&text, "imported"));
+}
+
 /// What a file import wrote loads as templates and a journey.
 fn loads(imported: Result<reqflo_core::import::ImportedFiles, String>) {
     let Ok(imported) = imported else {

@@ -37,6 +37,7 @@ fn imports() {
     each("import_curl", reqflo_fuzz::imports::curl);
     each("import_hurl", reqflo_fuzz::imports::hurl);
     each("import_postman", reqflo_fuzz::imports::postman);
+    each("import_openapi", reqflo_fuzz::imports::openapi);
 }
 
 #[test]

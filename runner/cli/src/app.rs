@@ -88,6 +88,16 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
                 &cwd,
             );
         }
+        Command::Import {
+            command: ImportCommand::Openapi(args),
+        } => {
+            return crate::authoring::import::file_command(
+                crate::authoring::import::Source::Openapi,
+                &args,
+                cli.project.as_deref(),
+                &cwd,
+            );
+        }
         other => other,
     };
     let project = Project::discover(cli.project.as_deref(), &cwd)?;

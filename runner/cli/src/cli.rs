@@ -136,12 +136,15 @@ pub enum ImportCommand {
     /// A Postman collection (v2.0, v2.1): each request a template and a
     /// step of one journey; scripts are reported, not carried over.
     Postman(ImportFileArgs),
+    /// An OpenAPI 3 description (YAML or JSON): a template per operation,
+    /// one journey with a step per operation.
+    Openapi(ImportFileArgs),
 }
 
 /// `reqflo import hurl` and `reqflo import postman`
 #[derive(Debug, Args)]
 pub struct ImportFileArgs {
-    /// The file (`.hurl`, or a collection's `.json`).
+    /// The file (`.hurl`, a collection's `.json`, an OpenAPI description).
     pub file: PathBuf,
     /// The journey's name, and its templates' (`NAME-1`, `NAME-2`, …;
     /// default: the file's name).

@@ -1,4 +1,4 @@
-//! `reqflo import curl`, `hurl` and `postman`: write the templates and
+//! `reqflo import curl`, `hurl`, `postman` and `openapi`: write the templates and
 //! the journey an import makes into the project (or start one in the
 //! current folder), then say which secrets to register and what was not
 //! carried over.
@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use reqflo_core::error::{Error, Result};
-use reqflo_core::import::{Imported, curl, hurl, postman};
+use reqflo_core::import::{Imported, curl, hurl, openapi, postman};
 use reqflo_core::project::PROJECT_FILE;
 
 use crate::cli::{ImportCurlArgs, ImportFileArgs};
@@ -35,6 +35,8 @@ pub enum Source {
     Hurl,
     /// A Postman collection.
     Postman,
+    /// An OpenAPI 3 description.
+    Openapi,
 }
 
 /// `reqflo import hurl FILE.hurl`, `reqflo import postman COLLECTION.json`.
@@ -65,6 +67,7 @@ pub fn file_command(
     let (kind, imported) = match source {
         Source::Hurl => ("hurl", hurl::import(&text, &name)),
         Source::Postman => ("postman", postman::import(&text, &name)),
+        Source::Openapi => ("openapi", openapi::import(&text, &name)),
     };
     let imported = imported
         .map_err(|why| Error::Usage(format!("import {kind}: {}: {why}", args.file.display())))?;

@@ -198,3 +198,53 @@ fn a_postman_collection_runs_with_its_inherited_key_by_name() {
         .expect_code(1)
         .expect_output("no `item` list");
 }
+
+#[test]
+fn an_openapi_description_becomes_a_journey_of_its_operations() {
+    let api = demo_api::spawn(CANARY).expect("demo api");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = format!(
+        r#"openapi: 3.0.3
+info: {{title: Payments}}
+servers: [{{url: "{}"}}]
+security: [{{bearer: []}}]
+components:
+  securitySchemes:
+    bearer: {{type: http, scheme: bearer}}
+paths:
+  /v1/payments:
+    post:
+      operationId: createPayment
+      requestBody:
+        content:
+          application/json:
+            example: {{amount: 1200, currency: usd}}
+  /v1/payments/{{id}}:
+    get:
+      operationId: getPayment
+      parameters:
+        - {{name: id, in: path, required: true, schema: {{type: string, example: pay_0001}}}}
+"#,
+        api.base_url()
+    );
+    std::fs::write(dir.path().join("payments.yaml"), spec).expect("write");
+    reqflo(dir.path(), &["import", "openapi", "payments.yaml"], &[])
+        .expect_code(0)
+        .expect_output("templates/payments-createpayment.yaml, templates/payments-getpayment.yaml and journeys/payments.yaml")
+        .expect_output("BEARER_TOKEN");
+    reqflo(dir.path(), &["check", "payments"], &[]).expect_code(0);
+    // The server's URL and the id's example are the inputs' defaults: the
+    // payment the first step creates is the one the second reads.
+    let run = reqflo(
+        dir.path(),
+        &["run", "payments", "-v"],
+        &[("BEARER_TOKEN", CANARY)],
+    );
+    run.expect_code(0)
+        .expect_output("payments passed: 2 of 2 steps ok");
+    assert_absent(&run.all(), CANARY, "the run");
+    std::fs::write(dir.path().join("old.yaml"), "swagger: '2.0'\n").expect("write");
+    reqflo(dir.path(), &["import", "openapi", "old.yaml"], &[])
+        .expect_code(1)
+        .expect_output("Swagger 2");
+}

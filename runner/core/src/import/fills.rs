@@ -95,7 +95,12 @@ impl Fills {
         for (key, value) in &self.values {
             values.insert(key.clone().into(), yaml(value.clone())?);
         }
-        secrets.extend(self.secrets);
+        // One entry per name: several requests may use one secret.
+        for secret in self.secrets {
+            if !secrets.iter().any(|s| s.name == secret.name) {
+                secrets.push(secret);
+            }
+        }
         Ok(values)
     }
 

@@ -6,6 +6,7 @@
 pub mod curl;
 mod fills;
 pub mod hurl;
+pub mod openapi;
 pub mod postman;
 
 /// An import's files and what the user has to do next.
