@@ -14,6 +14,7 @@ mod journey;
 mod judge;
 pub mod observer;
 mod record;
+mod redirect;
 pub mod run;
 mod step;
 pub mod stop;

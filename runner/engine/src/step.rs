@@ -79,7 +79,16 @@ pub(crate) async fn run_step(
         });
     }
     record.request = Some(request_report(redactor, &request, settings.record_messages));
-    let mut response = match send_with_retries(client, step, &request, settings, &mut record).await
+    let mut response = match send_following(
+        client,
+        step,
+        &request,
+        settings,
+        &mut record,
+        store,
+        redactor,
+    )
+    .await
     {
         Ok(response) => response,
         Err(e) => {
@@ -115,7 +124,16 @@ pub(crate) async fn run_step(
             tokio::time::sleep(wait).await;
             wait = wait.mul_f64(until.backoff);
             attempt += 1;
-            response = match send_with_retries(client, step, &request, settings, &mut record).await
+            response = match send_following(
+                client,
+                step,
+                &request,
+                settings,
+                &mut record,
+                store,
+                redactor,
+            )
+            .await
             {
                 Ok(response) => response,
                 Err(e) => {
@@ -196,6 +214,46 @@ pub(crate) async fn run_step(
         .collect();
     record.duration_ms = millis(started.elapsed());
     (record, kept)
+}
+
+/// Send the request (with retries), then, when the step says
+/// `follow_redirects: true`, each redirect it gets ([`crate::redirect`]):
+/// every hop is checked against where the step's secrets may go.
+async fn send_following(
+    client: &reqwest::Client,
+    step: &PlannedStep,
+    request: &BuiltRequest,
+    settings: &RunSettings,
+    record: &mut StepReport,
+    store: &SecretStore,
+    redactor: &Redactor,
+) -> Result<Received, Error> {
+    let mut response = send_with_retries(client, step, request, settings, record).await?;
+    if !step.follow_redirects {
+        return Ok(response);
+    }
+    let mut hop: Option<BuiltRequest> = None;
+    for _ in 0..crate::redirect::MAX_HOPS {
+        let from = hop.as_ref().unwrap_or(request);
+        let Some((next, notes)) = crate::redirect::next_hop(&step.id, from, &response, redactor)?
+        else {
+            return Ok(response);
+        };
+        message::check_destinations(&step.id, &next, store)?;
+        record.notes.extend(notes);
+        record.notes.push(format!(
+            "followed {} to {}",
+            response.status.as_u16(),
+            redactor.redact(next.url.as_str())
+        ));
+        response = send_with_retries(client, step, &next, settings, record).await?;
+        hop = Some(next);
+    }
+    Err(Error::Runtime(format!(
+        "step `{}`: more than {} redirects",
+        step.id,
+        crate::redirect::MAX_HOPS
+    )))
 }
 
 /// Send the request, again as the step's `retries:` allow: after a network

@@ -19,7 +19,7 @@ fn a_curl_command_becomes_a_journey_that_runs_with_its_key_by_name() {
         .expect_output("wrote templates/post-payments.yaml and journeys/post-payments.yaml")
         .expect_output("API_TOKEN")
         .expect_output("from the `Authorization` header")
-        .expect_output("`-L`: reqflo does not follow redirects");
+        .expect_output("`-L`: write `follow_redirects: true` on the step");
     assert_absent(&imported.all(), CANARY, "the import's output");
     let mut written = String::new();
     for file in [

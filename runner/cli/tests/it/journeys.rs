@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{CANARY, project};
+use common::{CANARY, assert_absent, project};
 
 const PAYMENT_FLOW: &str = r#"
 inputs:
@@ -311,6 +311,69 @@ fn redirects_are_not_followed() {
     ]);
     p.run(&["run", "j"], &[("K", CANARY)]).expect_code(0);
     assert_eq!(p.api.requests(), 1);
+}
+
+#[test]
+fn followed_redirects_keep_secrets_on_their_origin() {
+    // A second API on another port: another origin.
+    let other = demo_api::spawn(CANARY).expect("second demo API");
+    let via = "method: GET\nurl: \"{{base_url}}/redirect\"\nquery: {to: \"{{to}}\"}\nheaders: {X-Key: \"{{key}}\"}\n";
+    let post = "method: POST\nurl: \"{{base_url}}/redirect\"\nquery: {to: \"{{to}}\"}\njson: {token: \"{{key}}\"}\n";
+    let journey = format!(
+        r#"steps:
+  - id: same
+    template: via
+    values: {{key: {{type: secret, name: K}}, to: "@BASE@/echo"}}
+    follow_redirects: true
+    expect:
+      status: 200
+      json: {{"$.headers['x-key']": {{exists: true}}}}
+  - id: other
+    template: via
+    values: {{key: {{type: secret, name: K}}, to: "{}/echo"}}
+    follow_redirects: true
+    expect:
+      status: 200
+      json: {{"$.headers['x-key']": {{exists: false}}}}
+    capture: {{landed: {{url: true}}}}
+"#,
+        other.base_url()
+    );
+    let p = project(&[
+        ("templates/via.yaml", via),
+        ("templates/post-via.yaml", post),
+        ("journeys/j.yaml", &journey),
+    ]);
+    let report = p.path("r.json");
+    let report_arg = report.display().to_string();
+    let run = p.run(
+        &["run", "j", "-v", "--report-json", &report_arg],
+        &[("K", CANARY)],
+    );
+    run.expect_code(0);
+    assert_absent(&run.all(), CANARY, "the run");
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(text.contains("`x-key` was not sent on"), "{text}");
+    assert!(
+        text.contains(&format!("{}/echo", other.base_url())),
+        "the final URL: {text}"
+    );
+    assert_eq!(
+        other.requests(),
+        1,
+        "the other origin got the hop, without the key"
+    );
+
+    // A body holding a secret is not re-sent to another origin.
+    let posting = format!(
+        "steps:\n  - id: p\n    template: post-via\n    values: {{key: {{type: secret, name: K}}, to: \"{}/echo\"}}\n    follow_redirects: true\n",
+        other.base_url()
+    );
+    std::fs::write(p.path("journeys/posting.yaml"), posting).expect("write");
+    let refused = p.run(&["run", "posting"], &[("K", CANARY)]);
+    refused.expect_output("would re-send a body holding a secret to another origin; not followed");
+    assert_ne!(refused.code, 0);
+    assert_eq!(other.requests(), 1, "nothing more reached the other origin");
 }
 
 #[test]

@@ -38,8 +38,8 @@ const IGNORED: &[(&str, &str)] = &[
     ("--fail", "a failed status fails the step's `expect:`"),
     ("-k", "reqflo always verifies TLS certificates"),
     ("--insecure", "reqflo always verifies TLS certificates"),
-    ("-L", "reqflo does not follow redirects"),
-    ("--location", "reqflo does not follow redirects"),
+    ("-L", "write `follow_redirects: true` on the step"),
+    ("--location", "write `follow_redirects: true` on the step"),
     ("--http1.1", ""),
     ("--http2", ""),
 ];
@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(names, ["API_KEY", "API_TOKEN", "PASSWORD", "TOKEN"]);
         assert_eq!(
             imported.unsupported,
-            ["`-L`: reqflo does not follow redirects"]
+            ["`-L`: write `follow_redirects: true` on the step"]
         );
     }
 

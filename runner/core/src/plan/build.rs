@@ -265,6 +265,7 @@ impl Planner<'_> {
             retries,
             until,
             when,
+            follow_redirects: def.follow_redirects,
             id: def.id.clone(),
             template,
             fills,

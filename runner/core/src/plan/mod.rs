@@ -55,6 +55,8 @@ pub struct PlannedStep {
     pub until: Option<Until>,
     /// Run only when this holds.
     pub when: Option<When>,
+    /// Follow redirects ([`crate::project::model::StepDef::follow_redirects`]).
+    pub follow_redirects: bool,
 }
 
 /// A step's checked `until:` and `poll:`.

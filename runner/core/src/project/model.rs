@@ -209,6 +209,10 @@ pub struct StepDef {
     /// Run the step only when a value passes a test; otherwise it is
     /// skipped and the journey goes on.
     pub when: Option<WhenDef>,
+    /// Follow redirects (301, 302, 303, 307, 308; up to 10); a secret never
+    /// goes on to another origin.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_redirects: bool,
 }
 
 /// `poll:` on a step with `until:`.
