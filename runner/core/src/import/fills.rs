@@ -260,3 +260,23 @@ pub(super) fn placeholders(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// `createPayment` → `createpayment`, `get /pets/{id}` → `get-pets-id`:
+/// lowercase letters and digits, other runs one `-`; `fallback` when
+/// nothing is left.
+pub(super) fn slug(text: &str, fallback: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}

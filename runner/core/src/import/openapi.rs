@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::fills::{Fills, Variable, secure_json};
+use super::fills::{Fills, Variable, secure_json, slug};
 use super::{ImportedFiles, SecretToRegister};
 use crate::credentials::named_credential;
 
@@ -69,8 +69,8 @@ pub fn import(text: &str, name: &str) -> Result<ImportedFiles, String> {
             let id = operation
                 .get("operationId")
                 .and_then(Value::as_str)
-                .map(slug)
-                .unwrap_or_else(|| slug(&format!("{method} {path}")));
+                .map(|id| slug(id, "operation"))
+                .unwrap_or_else(|| slug(&format!("{method} {path}"), "operation"));
             let template_name = format!("{name}-{id}");
             let mut fills = Fills::default();
             let mut template = serde_yaml::Mapping::new();
@@ -308,24 +308,6 @@ fn security(
                 "`{id}`: the `{other}` security scheme `{scheme_name}`, left out"
             )),
         }
-    }
-}
-
-/// `createPayment` → `createpayment`; `get /pets/{id}` → `get-pets-id`.
-fn slug(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        "operation".into()
-    } else {
-        out
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::ImportedFiles;
 use super::SecretToRegister;
-use super::fills::{Fills, Variable, body, credential_header, is_credential};
+use super::fills::{Fills, Variable, body, credential_header, is_credential, slug};
 use crate::credentials::{named_credential, shaped_like_credential};
 
 /// A request of the collection, with where it is (`Folder / Name`).
@@ -81,7 +81,7 @@ pub fn import(text: &str, name: &str) -> Result<ImportedFiles, String> {
         let mut step = serde_yaml::Mapping::new();
         step.insert(
             "id".into(),
-            format!("{}-{}", slug(&item.path), index + 1).into(),
+            format!("{}-{}", step_name(&item.path), index + 1).into(),
         );
         step.insert("template".into(), template_name.clone().into());
         if !values.is_empty() {
@@ -341,31 +341,10 @@ fn auth_of(
     }
 }
 
-/// `Payments / Create a payment` → `create-a-payment`.
-fn slug(path: &str) -> String {
+/// `Payments / Create a payment` → `create-a-payment` (at most 40 characters).
+fn step_name(path: &str) -> String {
     let last = path.rsplit(" / ").next().unwrap_or(path);
-    let slug: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let mut out = String::new();
-    for part in slug.split('-').filter(|p| !p.is_empty()) {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        out.push_str(part);
-    }
-    if out.is_empty() {
-        "request".into()
-    } else {
-        out.chars().take(40).collect()
-    }
+    slug(last, "request").chars().take(40).collect()
 }
 
 #[cfg(test)]
