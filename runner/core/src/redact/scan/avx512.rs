@@ -242,6 +242,25 @@ fn walk<const P: u32>(text: &[u8], k: u32) -> (bool, Vec<Range>) {
         before = block;
         previous = classes;
         i += 1;
+        // Inside a run, a block of digits only widens the range and adds
+        // its classes to the facts (it holds no escape and no line break):
+        // a long run (a base64 body) costs a lookup and a test a block.
+        if found && digits == u64::MAX {
+            let start = i;
+            while let Some(next) = blocks.get(i) {
+                let classes = lookup(next, low, high);
+                if _mm512_test_epi8_mask(classes, _mm512_set1_epi8(DIGIT as i8)) != u64::MAX {
+                    break;
+                }
+                facts = _mm512_or_si512(facts, classes);
+                previous = classes;
+                before = next;
+                i += 1;
+            }
+            if i > start {
+                take_block(&mut out, i - 1, text.len(), Facts::default);
+            }
+        }
     }
     if let Some((_, done)) = out.last_mut() {
         *done = reduce(facts, break_after);
