@@ -1,12 +1,59 @@
 //! Checking a response against a step's expectations, and taking its captures.
 
+use std::borrow::Cow;
+
 use http::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::message::Received;
-use crate::plan::{CaptureFrom, CaptureRule, Expectations, Matcher};
+use crate::plan::{Arg, CaptureFrom, CaptureRule, Deferred, Expectations, Matcher, SecretArg};
 use crate::predicate::same;
 use crate::template::push_value_text;
+
+/// What makes a [`Matcher::Deferred`] concrete when its step runs
+/// ([`settle`] with the run's captures and secrets).
+pub type Settle<'a> = &'a dyn Fn(&Deferred) -> Result<Matcher, String>;
+
+/// What an argument of a deferred matcher is when its step runs.
+pub enum ArgValue {
+    /// A value that may be shown.
+    Value(Value),
+    /// A secret (or a secret capture): its name, and its value for the
+    /// comparison only.
+    Secret(String, SecretString),
+}
+
+/// A deferred matcher made concrete, each argument from `value_of`; a
+/// planned matcher compares a secret only for equality, alone.
+pub fn settle(
+    deferred: &Deferred,
+    value_of: &dyn Fn(&Arg) -> Result<ArgValue, String>,
+) -> Result<Matcher, String> {
+    let mut predicates = serde_json::Map::new();
+    for (name, arg) in &deferred.args {
+        match (value_of(arg)?, name.as_deref()) {
+            (ArgValue::Secret(secret, value), name) => {
+                return Ok(Matcher::Secret(SecretArg {
+                    name: secret,
+                    equal: !matches!(name, Some("!=" | "not-equals")),
+                    value,
+                }));
+            }
+            (ArgValue::Value(value), None) => return Ok(Matcher::Equals(value)),
+            (ArgValue::Value(value), Some(name)) => {
+                predicates.insert(name.to_string(), value);
+            }
+        }
+    }
+    crate::predicate::parse(&predicates).map(Matcher::All)
+}
+
+/// A settle for matchers that have nothing deferred (tests, `until:` of a
+/// step that compares with no capture).
+pub fn nothing_deferred(_: &Deferred) -> Result<Matcher, String> {
+    Err("this expectation compares with a value the run does not have".into())
+}
 
 /// A response body parsed as JSON once, on first need.
 pub struct Body<'r> {
@@ -65,9 +112,16 @@ impl Checked {
     }
 }
 
-/// Check every expectation; the failed ones carry a message.
-pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) -> Vec<Checked> {
+/// Check every expectation; the failed ones carry a message. A deferred
+/// matcher is made concrete by `settle` first.
+pub fn check(
+    expect: &Expectations,
+    response: &Received,
+    body: &mut Body<'_>,
+    settle: Settle<'_>,
+) -> Vec<Checked> {
     let mut results = Vec::new();
+    let settled = |kind, subject: &str, matcher| concrete(kind, subject, matcher, settle);
     let status = response.status.as_u16();
     if !expect.status.is_empty() {
         let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
@@ -81,10 +135,16 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
     }
     for (name, matcher) in &expect.headers {
         let actual = header_text(&response.headers, name);
-        results.push(check_text("header", name, matcher, actual));
+        results.push(match settled("header", name, matcher) {
+            Ok(matcher) => check_text("header", name, &matcher, actual),
+            Err(failed) => failed,
+        });
     }
     for (name, matcher) in &expect.cookies {
-        results.push(check_text("cookie", name, matcher, response.cookie(name)));
+        results.push(match settled("cookie", name, matcher) {
+            Ok(matcher) => check_text("cookie", name, &matcher, response.cookie(name)),
+            Err(failed) => failed,
+        });
     }
     if let Some(matcher) = &expect.duration {
         let ms = response.elapsed.as_secs_f64() * 1000.0;
@@ -108,7 +168,10 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
         });
     }
     if let Some(matcher) = &expect.body {
-        results.push(check_body(matcher, body.raw));
+        results.push(match settled("body", "", matcher) {
+            Ok(matcher) => check_body(&matcher, body.raw),
+            Err(failed) => failed,
+        });
     }
     if let Some(want) = &expect.sha256 {
         use sha2::Digest as _;
@@ -128,14 +191,21 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
             return results;
         };
         for (written, path, matcher) in &expect.json {
+            let matcher = match settled("json", written, matcher) {
+                Ok(matcher) => matcher,
+                Err(failed) => {
+                    results.push(failed);
+                    continue;
+                }
+            };
             let found = path.query(json).first().cloned();
             let result = Checked::new(
                 "json",
                 written,
-                describe(matcher, false),
+                describe(&matcher, false),
                 found.as_ref().map(Value::to_string),
             );
-            results.push(match (matcher, found) {
+            results.push(match (&*matcher, found) {
                 (Matcher::Exists(true), None) => {
                     result.fail(format!("{written}: expected it to exist, it does not"))
                 }
@@ -167,18 +237,87 @@ pub fn check(expect: &Expectations, response: &Received, body: &mut Body<'_>) ->
                         result.fail(format!("{written}: expected {want}, got {got}"))
                     }
                 }
+                (Matcher::Secret(secret), found) => {
+                    let text = found.as_ref().map(|f| {
+                        let mut text = String::new();
+                        push_value_text(f, &mut text);
+                        text
+                    });
+                    if secret_holds(secret, text.as_deref()) {
+                        result
+                    } else {
+                        let got = found
+                            .map(|f| f.to_string())
+                            .unwrap_or_else(|| "nothing".into());
+                        result.fail(format!(
+                            "{written}: expected {}, got {got}",
+                            describe_secret(secret)
+                        ))
+                    }
+                }
+                (Matcher::Deferred(_), _) => result.fail(format!("{written}: not settled")),
             });
         }
     }
     results
 }
 
-/// Whether `found` (`None`: nothing there) passes `matcher`.
-pub fn holds(matcher: &Matcher, found: Option<&Value>) -> bool {
+/// A matcher as it stands when the step runs; or, failed, why it cannot be.
+fn concrete<'m>(
+    kind: &'static str,
+    subject: &str,
+    matcher: &'m Matcher,
+    settle: Settle<'_>,
+) -> Result<Cow<'m, Matcher>, Checked> {
+    match matcher {
+        Matcher::Deferred(deferred) => settle(deferred).map(Cow::Owned).map_err(|why| {
+            let at = if subject.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind} {subject}")
+            };
+            Checked::new(kind, subject, "a value from the run".into(), None)
+                .fail(format!("{at}: {why}"))
+        }),
+        other => Ok(Cow::Borrowed(other)),
+    }
+}
+
+/// Whether `found` (`None`: nothing there) passes `matcher` (a deferred
+/// one made concrete by `settle`; one that cannot be does not hold).
+pub fn holds(matcher: &Matcher, found: Option<&Value>, settle: Settle<'_>) -> bool {
     match matcher {
         Matcher::Exists(want) => found.is_some() == *want,
         Matcher::Equals(want) => found.is_some_and(|f| same(want, f)),
         Matcher::All(predicates) => predicates.iter().all(|p| p.holds(found)),
+        Matcher::Secret(secret) => {
+            let text = found.map(|f| {
+                let mut text = String::new();
+                push_value_text(f, &mut text);
+                text
+            });
+            secret_holds(secret, text.as_deref())
+        }
+        Matcher::Deferred(deferred) => {
+            settle(deferred).is_ok_and(|concrete| holds(&concrete, found, settle))
+        }
+    }
+}
+
+/// Whether the text found (`None`: nothing there) equals the secret, or
+/// not, as `secret` asks.
+fn secret_holds(secret: &SecretArg, found: Option<&str>) -> bool {
+    match found {
+        None => !secret.equal,
+        Some(found) => (found == secret.value.expose_secret()) == secret.equal,
+    }
+}
+
+/// A secret comparison as a message says it: by name, never by value.
+fn describe_secret(secret: &SecretArg) -> String {
+    match secret.equal {
+        true => format!("the secret {}", secret.name),
+        false => format!("anything but the secret {}", secret.name),
     }
 }
 
@@ -225,6 +364,18 @@ fn check_text(
                 result.fail(format!("{kind} {name}: expected `{wanted}`, got {}", got()))
             }
         }
+        (Matcher::Secret(secret), actual) => {
+            if secret_holds(secret, actual.as_deref()) {
+                result
+            } else {
+                result.fail(format!(
+                    "{kind} {name}: expected {}, got {}",
+                    describe_secret(secret),
+                    got()
+                ))
+            }
+        }
+        (Matcher::Deferred(_), _) => result.fail(format!("{kind} {name}: not settled")),
     }
 }
 
@@ -247,6 +398,8 @@ fn check_body(matcher: &Matcher, raw: &[u8]) -> Checked {
             found.as_str() == Some(wanted.as_str())
         }
         Matcher::All(predicates) => predicates.iter().all(|p| p.holds(Some(&found))),
+        Matcher::Secret(secret) => secret_holds(secret, found.as_str()),
+        Matcher::Deferred(_) => false,
     };
     if passed {
         return result;
@@ -278,6 +431,8 @@ fn describe(matcher: &Matcher, text: bool) -> String {
             out
         }
         Matcher::Equals(value) => value.to_string(),
+        Matcher::Secret(secret) => describe_secret(secret),
+        Matcher::Deferred(_) => "a value from the run".into(),
     }
 }
 

@@ -61,7 +61,11 @@ pub(crate) async fn run_plan(
             break;
         }
         let start_ms = millis(started.elapsed());
-        if let Some(skipped) = unwanted(step, &captures, start_ms, settings) {
+        let known = crate::judge::Known {
+            captures: &captures,
+            secret_ids,
+        };
+        if let Some(skipped) = unwanted(step, known, store, start_ms, settings) {
             // `when:` did not hold: skipped, and the journey goes on.
             job.event(Event::StepSkipped {
                 journey: job.index,
@@ -120,14 +124,15 @@ pub(crate) async fn run_plan(
 /// is to run.
 fn unwanted(
     step: &PlannedStep,
-    captures: &[IndexMap<String, Captured>],
+    known: crate::judge::Known<'_>,
+    store: &SecretStore,
     start_ms: f64,
     settings: &RunSettings,
 ) -> Option<StepReport> {
     let when = step.when.as_ref()?;
     let value = match &when.value {
         Fill::Value(value) => Some(value),
-        Fill::Capture(index, name) => match captures.get(*index).and_then(|c| c.get(name)) {
+        Fill::Capture(index, name) => match known.captures.get(*index).and_then(|c| c.get(name)) {
             Some(Captured::Value(value)) => Some(value),
             // Planning refuses secrets here; a secret is never shown.
             Some(Captured::Secret(_)) | None => None,
@@ -135,7 +140,8 @@ fn unwanted(
         // Planning refuses these.
         Fill::Secret(_) | Fill::Generate(..) => None,
     };
-    if reqflo_core::expect::holds(&when.test, value) {
+    // Planning refuses a secret in `is:` too, so settling shows none.
+    if reqflo_core::expect::holds(&when.test, value, &|d| known.settle(d, store)) {
         return None;
     }
     let mut record = step_record(step, Outcome::Skipped, start_ms);

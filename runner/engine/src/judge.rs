@@ -8,7 +8,8 @@ use serde_json::Value;
 use reqflo_core::expect::{self, Body};
 use reqflo_core::message::Received;
 
-use reqflo_core::plan::PlannedStep;
+use reqflo_core::expect::ArgValue;
+use reqflo_core::plan::{Arg, Deferred, Matcher, PlannedStep};
 use reqflo_core::redact::Redactor;
 
 use crate::context::RunSettings;
@@ -22,12 +23,55 @@ pub(crate) enum Captured {
     Secret(SecretId),
 }
 
+/// What the step's run knows that an expectation may compare with: the
+/// captures of the steps before, and the journey's secrets.
+#[derive(Clone, Copy)]
+pub(crate) struct Known<'a> {
+    pub(crate) captures: &'a [IndexMap<String, Captured>],
+    pub(crate) secret_ids: &'a [SecretId],
+}
+
+impl Known<'_> {
+    /// A deferred matcher made concrete with what the run knows now.
+    pub(crate) fn settle(
+        &self,
+        deferred: &Deferred,
+        store: &SecretStore,
+    ) -> Result<Matcher, String> {
+        let secret = |name: &str, id: SecretId| {
+            ArgValue::Secret(
+                name.to_string(),
+                SecretString::from(store.reveal(id).to_owned()),
+            )
+        };
+        expect::settle(deferred, &|arg| match arg {
+            Arg::Fixed(value) => Ok(ArgValue::Value(value.clone())),
+            Arg::Capture(index, step, name) => {
+                match self.captures.get(*index).and_then(|c| c.get(name)) {
+                    Some(Captured::Value(value)) => Ok(ArgValue::Value(value.clone())),
+                    Some(Captured::Secret(id)) => Ok(secret(name, *id)),
+                    None => Err(format!(
+                        "step `{step}` took no capture `{name}` (it was skipped)"
+                    )),
+                }
+            }
+            Arg::Secret(index, name) => self
+                .secret_ids
+                .get(*index)
+                .map(|id| secret(name, *id))
+                .ok_or_else(|| format!("the secret {name} is not resolved")),
+        })
+    }
+}
+
 /// Check expectations, then take captures; sets the record's outcome.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn judge(
     settings: &RunSettings,
     step: &PlannedStep,
     response: &Received,
     capture_binding: &Binding,
+    known: Known<'_>,
     store: &mut SecretStore,
     kept: &mut IndexMap<String, Captured>,
     record: &mut StepReport,
@@ -48,6 +92,7 @@ pub(crate) fn judge(
             },
             response,
             &mut Body::new(&[]),
+            &|d| known.settle(d, store),
         );
         record.expectations.push(expect::Checked {
             kind: "json",
@@ -78,7 +123,9 @@ pub(crate) fn judge(
             redactor.add(&rule.name, single.as_bytes());
         }
     }
-    record.expectations = expect::check(&step.expect, response, &mut body);
+    record.expectations = expect::check(&step.expect, response, &mut body, &|d| {
+        known.settle(d, store)
+    });
     redact_checks(redactor, &mut record.expectations);
     if record.expectations.iter().any(|c| !c.passed) {
         record.outcome = Outcome::Failed;

@@ -42,6 +42,10 @@ pub(crate) async fn run_step(
 ) -> (StepReport, IndexMap<String, Captured>) {
     let redactor = &*settings.redactor;
     let started = Instant::now();
+    let known = crate::judge::Known {
+        captures,
+        secret_ids,
+    };
     let mut kept = IndexMap::new();
     let mut record = step_record(step, Outcome::Error, 0.0);
     let generated = generate(step);
@@ -107,6 +111,7 @@ pub(crate) async fn run_step(
                 &until.expect,
                 &response,
                 &mut reqflo_core::expect::Body::new(&response.body),
+                &|d| known.settle(d, store),
             );
             if checks.iter().all(|c| c.passed) {
                 if attempt > 1 {
@@ -173,6 +178,7 @@ pub(crate) async fn run_step(
             step,
             &response,
             &capture_binding,
+            known,
             store,
             &mut kept,
             &mut record,

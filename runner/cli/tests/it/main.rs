@@ -21,6 +21,7 @@ mod interrupt;
 mod jobs;
 mod journeys;
 mod onepassword;
+mod placeholders;
 mod provider_contract;
 mod redaction;
 mod reports;

@@ -252,10 +252,14 @@ impl Planner<'_> {
         }
 
         let captures = self.captures(&i, &def.capture)?;
-        let expect = self.expectations(&i, &def.expect)?;
+        let at = super::checks::Earlier {
+            steps: earlier,
+            variables,
+        };
+        let expect = self.expectations(&i, &def.expect, at)?;
         let hooks = self.hooks(&i, &def.hooks)?;
         let retries = self.retries(&i, def.retries.as_ref())?;
-        let until = self.until(&i, def.until.as_ref(), def.poll.as_ref())?;
+        let until = self.until(&i, def.until.as_ref(), def.poll.as_ref(), at)?;
         let when = match &def.when {
             Some(when) => Some(self.when(&i, when, earlier, variables)?),
             None => None,

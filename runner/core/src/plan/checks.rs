@@ -10,7 +10,9 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::build::Planner;
-use super::{CaptureFrom, CaptureRule, Expectations, Fill, Matcher, PlannedStep, Until, When};
+use super::{
+    Arg, CaptureFrom, CaptureRule, Deferred, Expectations, Fill, Matcher, PlannedStep, Until, When,
+};
 use crate::error::{Diagnostic, Error, Result};
 use crate::filter::{Filter, Regex};
 use crate::predicate;
@@ -125,12 +127,23 @@ impl Planner<'_> {
         Ok(parsed)
     }
 
-    pub(super) fn expectations(&mut self, i: &str, def: &ExpectDef) -> Result<Expectations> {
-        self.expectations_in(i, "expect", def)
+    pub(super) fn expectations(
+        &mut self,
+        i: &str,
+        def: &ExpectDef,
+        at: Earlier<'_>,
+    ) -> Result<Expectations> {
+        self.expectations_in(i, "expect", def, at)
     }
 
     /// Expectations under `section` (`expect`, `until`) of step `i`.
-    fn expectations_in(&mut self, i: &str, section: &str, def: &ExpectDef) -> Result<Expectations> {
+    fn expectations_in(
+        &mut self,
+        i: &str,
+        section: &str,
+        def: &ExpectDef,
+        at: Earlier<'_>,
+    ) -> Result<Expectations> {
         let status = match &def.status {
             None => Vec::new(),
             Some(StatusDef::One(code)) => vec![*code],
@@ -144,8 +157,7 @@ impl Planner<'_> {
         }
         let mut headers = Vec::new();
         for (name, raw) in &def.headers {
-            let matcher = matcher(raw)
-                .map_err(|m| self.definition(m, &["steps", i, section, "headers", name]))?;
+            let matcher = self.placed(raw, &["steps", i, section, "headers", name], at, true)?;
             headers.push((name.clone(), matcher));
         }
         let mut json = Vec::new();
@@ -153,13 +165,11 @@ impl Planner<'_> {
             let path = ["steps", i, section, "json", written];
             let source = self.source;
             let parsed = self.parse_path(written, || source.key(&path))?;
-            let matcher = matcher(raw).map_err(|m| self.definition(m, &path))?;
+            let matcher = self.placed(raw, &path, at, true)?;
             json.push((written.clone(), parsed, matcher));
         }
         let body = match &def.body {
-            Some(raw) => {
-                Some(matcher(raw).map_err(|m| self.definition(m, &["steps", i, section, "body"]))?)
-            }
+            Some(raw) => Some(self.placed(raw, &["steps", i, section, "body"], at, true)?),
             None => None,
         };
         let sha256 = match &def.sha256 {
@@ -176,8 +186,7 @@ impl Planner<'_> {
         };
         let mut cookies = Vec::new();
         for (name, raw) in &def.cookies {
-            let matcher = matcher(raw)
-                .map_err(|m| self.definition(m, &["steps", i, section, "cookies", name]))?;
+            let matcher = self.placed(raw, &["steps", i, section, "cookies", name], at, true)?;
             cookies.push((name.clone(), matcher));
         }
         let duration = match &def.duration {
@@ -204,6 +213,7 @@ impl Planner<'_> {
         i: &str,
         def: Option<&ExpectDef>,
         poll: Option<&PollDef>,
+        at: Earlier<'_>,
     ) -> Result<Option<Until>> {
         let Some(def) = def else {
             return match poll {
@@ -214,7 +224,7 @@ impl Planner<'_> {
                 None => Ok(None),
             };
         };
-        let expect = self.expectations_in(i, "until", def)?;
+        let expect = self.expectations_in(i, "until", def, at)?;
         let interval = match poll.and_then(|p| p.interval.as_deref()) {
             None => std::time::Duration::from_secs(1),
             Some(text) => crate::duration::parse(text).map_err(|m| {
@@ -277,9 +287,133 @@ impl Planner<'_> {
                 &path,
             ));
         }
-        let test = matcher(&def.is).map_err(|m| self.definition(m, &["steps", i, "when", "is"]))?;
+        let at = Earlier {
+            steps: earlier,
+            variables,
+        };
+        let test = self.placed(&def.is, &["steps", i, "when", "is"], at, false)?;
         Ok(When { value, test })
     }
+
+    /// A matcher whose value, or a predicate's argument, may be a value
+    /// source (`{type: capture, step: …, name: …}`): a literal, an input or
+    /// a variable is put in now; a capture or a secret when the step runs.
+    /// A secret is compared only for equality, alone (anything else would
+    /// tell something of its value), and only where `secrets` allows.
+    fn placed(
+        &mut self,
+        raw: &Value,
+        path: &[&str],
+        at: Earlier<'_>,
+        secrets: bool,
+    ) -> Result<Matcher> {
+        let bare = is_source(raw);
+        let map = raw
+            .as_object()
+            .filter(|m| !bare && predicate::is_predicates(m));
+        if !bare && !map.is_some_and(|m| m.values().any(is_source)) {
+            return matcher(raw).map_err(|m| self.definition(m, path));
+        }
+        let entries: Vec<(Option<&String>, &Value)> = match map {
+            Some(map) => map.iter().map(|(k, v)| (Some(k), v)).collect(),
+            None => vec![(None, raw)],
+        };
+        let mut args = Vec::new();
+        let mut secret_at = None;
+        for (name, value) in entries {
+            let place: Vec<&str> = match name {
+                Some(name) => [path, &[name.as_str()]].concat(),
+                None => path.to_vec(),
+            };
+            if name.is_some_and(|n| n == "exists") {
+                return Err(self.definition("`exists` takes true or false".into(), &place));
+            }
+            if !is_source(value) {
+                args.push((name.cloned(), Arg::Fixed(value.clone())));
+                continue;
+            }
+            let arg = match self.fill(&place, "expected value", value, at.steps, at.variables)? {
+                Fill::Value(value) => Arg::Fixed(value),
+                Fill::Capture(index, capture) => {
+                    let step = &at.steps[index];
+                    if step.captures.iter().any(|c| c.name == capture && c.secret) {
+                        secret_at = Some(place.clone());
+                    }
+                    Arg::Capture(index, step.id.clone(), capture)
+                }
+                Fill::Secret(index) => {
+                    secret_at = Some(place.clone());
+                    Arg::Secret(index, self.secrets[index].name.clone())
+                }
+                Fill::Generate(..) => {
+                    return Err(self.definition(
+                        "an expectation compares with a literal, an input, a variable, a capture or a secret, not a value generated anew".into(),
+                        &place,
+                    ));
+                }
+            };
+            args.push((name.cloned(), arg));
+        }
+        if let Some(place) = secret_at {
+            if !secrets {
+                return Err(self.definition(
+                    "`when:` cannot compare with a secret (the step's running or not would tell its value)".into(),
+                    &place,
+                ));
+            }
+            let equality = args.len() == 1
+                && matches!(
+                    args[0].0.as_deref(),
+                    None | Some("==" | "equals" | "!=" | "not-equals")
+                );
+            if !equality {
+                return Err(Error::Definition(
+                    Diagnostic::new("a secret is compared only for equality, alone (any other test would tell something of its value)")
+                        .at(self.source.value(&place))
+                        .hint("`{type: secret, name: …}` to equal it, or `{\"!=\": {type: secret, name: …}}`"),
+                ));
+            }
+        }
+        let fixed: serde_json::Map<String, Value> = args
+            .iter()
+            .filter_map(|(name, arg)| match (name, arg) {
+                (Some(name), Arg::Fixed(value)) => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        if args.iter().all(|(_, arg)| matches!(arg, Arg::Fixed(_))) {
+            // Everything is known now: the plain matcher.
+            let written = match args.pop() {
+                Some((None, Arg::Fixed(value))) => value,
+                _ => Value::Object(fixed),
+            };
+            return matcher(&written).map_err(|m| self.definition(m, path));
+        }
+        // The arguments known now are checked now.
+        predicate::parse(&fixed).map_err(|m| self.definition(m, path))?;
+        Ok(Matcher::Deferred(Deferred { args }))
+    }
+}
+
+/// What an expectation may compare with: the steps before it and the
+/// environment's variables.
+#[derive(Clone, Copy)]
+pub(super) struct Earlier<'a> {
+    pub(super) steps: &'a [PlannedStep],
+    pub(super) variables: &'a IndexMap<String, Value>,
+}
+
+/// The value source types an expectation may compare with.
+const SOURCES: [&str; 6] = [
+    "literal", "input", "variable", "capture", "secret", "generate",
+];
+
+/// Whether `raw` is a value source (`{type: capture, …}`), not a value or
+/// predicates (`{type: uuid}` names a type to check).
+fn is_source(raw: &Value) -> bool {
+    raw.get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| SOURCES.contains(&t))
 }
 /// Comparisons on the response time: `{lt: 500ms}`, `{"<": 500}` (a number
 /// is milliseconds), every key a comparison.

@@ -202,4 +202,57 @@ pub enum Matcher {
     Exists(bool),
     /// Every one of these holds ([`crate::predicate`]).
     All(Vec<crate::predicate::Predicate>),
+    /// Arguments that come from the run (a capture, a secret): made one of
+    /// the others, or [`Matcher::Secret`], when the step runs
+    /// ([`crate::expect::settle`]).
+    Deferred(Deferred),
+    /// The value equals (or not) a secret's value, which is never shown.
+    Secret(SecretArg),
+}
+
+/// A matcher whose arguments are known only when its step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deferred {
+    /// Each predicate's name and its argument; a name of `None` is the bare
+    /// form, a value to equal.
+    pub args: Vec<(Option<String>, Arg)>,
+}
+
+/// An argument of a [`Deferred`] matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// Known when planned: a literal, an input, a variable.
+    Fixed(Value),
+    /// A capture of an earlier step: (step index, step id, capture name).
+    Capture(usize, String, String),
+    /// `Plan::secrets[index]`, and its name.
+    Secret(usize, String),
+}
+
+/// A secret to compare with: its name (shown) and its value (never shown;
+/// `Debug` prints the name).
+#[derive(Clone)]
+pub struct SecretArg {
+    /// The secret's or the secret capture's name.
+    pub name: String,
+    /// `true` for `==`, `false` for `!=`.
+    pub equal: bool,
+    /// The value, held for the comparison only.
+    pub value: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretArg")
+            .field("name", &self.name)
+            .field("equal", &self.equal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SecretArg {
+    /// By name and sense; two values are never compared here.
+    fn eq(&self, other: &SecretArg) -> bool {
+        self.name == other.name && self.equal == other.equal
+    }
 }
