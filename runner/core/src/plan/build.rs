@@ -252,7 +252,7 @@ impl Planner<'_> {
         }
 
         let captures = self.captures(&i, &def.capture)?;
-        let at = super::checks::Earlier {
+        let at = super::Earlier {
             steps: earlier,
             variables,
         };

@@ -11,7 +11,8 @@ use serde_json_path::JsonPath;
 
 use super::build::Planner;
 use super::{
-    Arg, CaptureFrom, CaptureRule, Deferred, Expectations, Fill, Matcher, PlannedStep, Until, When,
+    Arg, CaptureFrom, CaptureRule, Deferred, Earlier, Expectations, Fill, Matcher, PlannedStep,
+    Until, When,
 };
 use crate::error::{Diagnostic, Error, Result};
 use crate::filter::{Filter, Regex};
@@ -393,14 +394,6 @@ impl Planner<'_> {
         predicate::parse(&fixed).map_err(|m| self.definition(m, path))?;
         Ok(Matcher::Deferred(Deferred { args }))
     }
-}
-
-/// What an expectation may compare with: the steps before it and the
-/// environment's variables.
-#[derive(Clone, Copy)]
-pub(super) struct Earlier<'a> {
-    pub(super) steps: &'a [PlannedStep],
-    pub(super) variables: &'a IndexMap<String, Value>,
 }
 
 /// The value source types an expectation may compare with.

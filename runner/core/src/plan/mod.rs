@@ -59,6 +59,14 @@ pub struct PlannedStep {
     pub follow_redirects: bool,
 }
 
+/// What a step's expectations may compare with while it is planned: the
+/// steps before it and the environment's variables.
+#[derive(Clone, Copy)]
+struct Earlier<'a> {
+    steps: &'a [PlannedStep],
+    variables: &'a IndexMap<String, Value>,
+}
+
 /// A step's checked `until:` and `poll:`.
 #[derive(Debug)]
 pub struct Until {
