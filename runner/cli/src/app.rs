@@ -146,13 +146,15 @@ fn plans(
     names: &[String],
     options: &PlanOptions,
 ) -> Result<Vec<Plan>> {
-    names
-        .iter()
-        .map(|name| {
-            let journey = project.journey(name)?;
-            plan::plan_journey(project, providers, &journey, options)
-        })
-        .collect()
+    let mut plans = Vec::with_capacity(names.len());
+    for name in names {
+        let journey = project.journey(name)?;
+        // A `for_each:` journey is one plan a row.
+        plans.extend(plan::plan_iterations(
+            project, providers, &journey, options,
+        )?);
+    }
+    Ok(plans)
 }
 
 /// Let a large value go without freeing it, because the process ends right

@@ -308,10 +308,15 @@ pub fn plan_with(
         variables: run.variables.clone(),
         input_mode: run.input_mode,
     };
-    journeys
-        .iter()
-        .map(|name| plan::plan_journey(project, providers, &project.journey(name)?, &options))
-        .collect()
+    let mut plans = Vec::with_capacity(journeys.len());
+    for name in journeys {
+        // A `for_each:` journey is one plan a row.
+        let journey = project.journey(name)?;
+        plans.extend(plan::plan_iterations(
+            project, providers, &journey, &options,
+        )?);
+    }
+    Ok(plans)
 }
 
 fn admin_owns(section: &str) -> String {

@@ -13,6 +13,7 @@ mod definitions;
 mod echoed;
 mod faults;
 mod flow;
+mod for_each;
 mod gcp;
 mod hooks;
 mod imports;

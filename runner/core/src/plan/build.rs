@@ -69,12 +69,46 @@ pub fn select_environment<'p>(
     }
 }
 
-/// Plan `journey` in the chosen environment.
+/// Plan `journey` in the chosen environment: once, or once for each row
+/// of its `for_each:`, each plan named `NAME[N]` and given its row's fields
+/// as inputs.
+pub fn plan_iterations(
+    project: &Project,
+    providers: &Providers,
+    journey: &Loaded<JourneyFile>,
+    options: &PlanOptions,
+) -> Result<Vec<Plan>> {
+    let Some(def) = &journey.file.for_each else {
+        return Ok(vec![plan_journey(project, providers, journey, options)?]);
+    };
+    let rows = super::rows::load(project, journey, def)?;
+    rows.iter()
+        .enumerate()
+        .map(|(n, row)| {
+            let mut plan = plan_with(project, providers, journey, options, Some(row))?;
+            plan.journey = format!("{}[{}]", journey.name, n + 1);
+            Ok(plan)
+        })
+        .collect()
+}
+
+/// Plan `journey` in the chosen environment, once (a `for_each:` journey's
+/// rows are not read: see [`plan_iterations`]).
 pub fn plan_journey(
     project: &Project,
     providers: &Providers,
     journey: &Loaded<JourneyFile>,
     options: &PlanOptions,
+) -> Result<Plan> {
+    plan_with(project, providers, journey, options, None)
+}
+
+fn plan_with(
+    project: &Project,
+    providers: &Providers,
+    journey: &Loaded<JourneyFile>,
+    options: &PlanOptions,
+    row: Option<&super::rows::Row>,
 ) -> Result<Plan> {
     let (environment, env_def) = select_environment(project, options.environment.as_deref())?;
     let chain = run_chain(project, providers, &environment, env_def, options)?;
@@ -107,6 +141,7 @@ pub fn plan_journey(
         journey,
         source: &journey.source,
         options,
+        row,
         chain,
         templates: HashMap::new(),
         secrets: Vec::new(),
@@ -182,6 +217,8 @@ pub(super) struct Planner<'a> {
     pub(super) journey: &'a Loaded<JourneyFile>,
     pub(super) source: &'a Source,
     pub(super) options: &'a PlanOptions,
+    /// The row of a `for_each:` this plan runs: its fields are inputs.
+    pub(super) row: Option<&'a super::rows::Row>,
     pub(super) chain: Vec<String>,
     pub(super) templates: HashMap<String, Arc<Template>>,
     pub(super) secrets: Vec<SecretUse>,
@@ -410,6 +447,9 @@ impl Planner<'_> {
             },
             ValueDef::Input { name: input } => {
                 self.used_inputs.insert(input.clone());
+                if let Some(value) = self.row.and_then(|row| row.get(&input)) {
+                    return Ok(Fill::Value(value.clone()));
+                }
                 let declared = self.journey.file.inputs.get(&input);
                 match input_value(
                     &input,

@@ -67,7 +67,7 @@ pub fn input_value(
 
 /// An input keeps the type of its declared default: `--input amount=10` is the
 /// number 10 when the default is a number, and text otherwise.
-fn typed(name: &str, raw: &str, default: Option<&Value>) -> Result<Value> {
+pub(super) fn typed(name: &str, raw: &str, default: Option<&Value>) -> Result<Value> {
     match default {
         Some(Value::Number(_)) => raw
             .parse::<serde_json::Number>()

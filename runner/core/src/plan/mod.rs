@@ -4,6 +4,7 @@
 mod build;
 mod checks;
 mod inputs;
+mod rows;
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-pub use build::{DEFAULT_CHAIN, PlanOptions, plan_journey, select_environment};
+pub use build::{DEFAULT_CHAIN, PlanOptions, plan_iterations, plan_journey, select_environment};
 pub use inputs::{Ask, InputMode};
+pub use rows::MAX_ROWS;
 
 use crate::project::model::GenerateKind;
 use crate::template::Template;

@@ -154,6 +154,25 @@ impl Project {
         })
     }
 
+    /// The text of a data file a journey names (`for_each: {file: …}`): a
+    /// path relative to the project root that stays inside it.
+    pub fn data_file(&self, written: &str) -> Result<String, String> {
+        let inside = !written.is_empty()
+            && !written.starts_with(['/', '\\'])
+            && !written.contains(':')
+            && written
+                .split(['/', '\\'])
+                .all(|part| !part.is_empty() && part != "..");
+        if !inside {
+            return Err(format!(
+                "`{written}` is not a path inside the project (write it relative to the folder holding reqflo.yaml, without `..`)"
+            ));
+        }
+        self.files
+            .read(written)
+            .map_err(|why| format!("cannot read {written}: {why}"))
+    }
+
     /// Resolve a path a user wrote in reqflo.yaml: `~/` is the home folder,
     /// relative paths are relative to the project root.
     pub fn resolve_path(&self, written: &str) -> PathBuf {

@@ -155,8 +155,30 @@ pub struct JourneyFile {
     /// (the Cloud Runner's workers); never unless it says `safe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun>,
+    /// Run the journey once per row, the row's fields as its inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<ForEachDef>,
     /// The steps, run in order.
     pub steps: Vec<StepDef>,
+}
+
+/// `for_each:` on a journey: rows written in it, or a file of rows.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ForEachDef {
+    /// A list of rows, each a map of input name to value.
+    Rows(Vec<IndexMap<String, Value>>),
+    /// `{file: data/users.csv}`.
+    File(ForEachFile),
+}
+
+/// `for_each: {file: …}`: a CSV file (a header line naming the inputs, then
+/// a row a line) or a JSON file (a list of objects) in the project.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForEachFile {
+    /// The path, relative to the project root.
+    pub file: String,
 }
 
 /// `rerun:` on a journey.
