@@ -47,30 +47,27 @@ pub struct Bundle {
 
 /// Build the bundle of `journey` in `project`.
 pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
-    let loaded = project.journey(journey)?;
     let mut files = IndexMap::new();
-    files.insert(
-        format!("journeys/{journey}.yaml"),
-        loaded.source.text().to_string(),
-    );
     let mut secret_names = BTreeSet::new();
     let mut hook_names: BTreeSet<String> = BTreeSet::new();
-    for (i, step) in loaded.file.steps.iter().enumerate() {
-        let template_file = format!("templates/{}.yaml", step.template);
-        if !files.contains_key(&template_file) {
-            let template = project.template(&step.template).ok_or_else(|| {
-                Error::Definition(
-                    Diagnostic::new(format!("unknown template `{}`", step.template))
-                        .at(loaded.source.value(&["steps", &i.to_string(), "template"])),
-                )
-            })?;
-            let template = template.map_err(Error::Definition)?;
-            files.insert(template_file, template.source.text().to_string());
+    // The journey, and every journey it includes, with their templates.
+    let mut journeys = vec![journey.to_string()];
+    while let Some(name) = journeys.pop() {
+        let path = format!("journeys/{name}.yaml");
+        if files.contains_key(&path) {
+            continue;
         }
-        secret_names.extend(step.secret_names().map(str::to_string));
-        hook_names.extend(step.hooks.iter().cloned());
+        let loaded = project.journey(&name)?;
+        files.insert(path, loaded.source.text().to_string());
+        journeys.extend(loaded.file.steps.iter().filter_map(|s| s.include.clone()));
+        add_steps(
+            project,
+            &loaded,
+            &mut files,
+            &mut secret_names,
+            &mut hook_names,
+        )?;
     }
-
     // The registry and environments as written, taken from the YAML itself so
     // nothing is re-interpreted on the way out.
     let config: serde_yaml::Value =
@@ -127,6 +124,36 @@ pub fn export(project: &Project, journey: &str) -> Result<Bundle> {
         secrets,
         files,
     })
+}
+
+/// The templates `loaded`'s steps name, and the secrets and hooks they use.
+fn add_steps(
+    project: &Project,
+    loaded: &crate::project::Loaded<crate::project::model::JourneyFile>,
+    files: &mut IndexMap<String, String>,
+    secret_names: &mut BTreeSet<String>,
+    hook_names: &mut BTreeSet<String>,
+) -> Result<()> {
+    for (i, step) in loaded.file.steps.iter().enumerate() {
+        if step.include.is_some() {
+            secret_names.extend(step.secret_names().map(str::to_string));
+            continue;
+        }
+        let template_file = format!("templates/{}.yaml", step.template);
+        if !files.contains_key(&template_file) {
+            let template = project.template(&step.template).ok_or_else(|| {
+                Error::Definition(
+                    Diagnostic::new(format!("unknown template `{}`", step.template))
+                        .at(loaded.source.value(&["steps", &i.to_string(), "template"])),
+                )
+            })?;
+            let template = template.map_err(Error::Definition)?;
+            files.insert(template_file, template.source.text().to_string());
+        }
+        secret_names.extend(step.secret_names().map(str::to_string));
+        hook_names.extend(step.hooks.iter().cloned());
+    }
+    Ok(())
 }
 
 /// The strings in the list `entry.key`, if it is one.

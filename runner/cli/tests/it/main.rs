@@ -17,6 +17,7 @@ mod for_each;
 mod gcp;
 mod hooks;
 mod imports;
+mod include;
 mod integrations;
 mod interrupt;
 mod jobs;

@@ -142,6 +142,10 @@ fn plan_with(
         source: &journey.source,
         options,
         row,
+        root: &journey.name,
+        prefix: String::new(),
+        bound: None,
+        stack: vec![journey.name.clone()],
         chain,
         templates: HashMap::new(),
         secrets: Vec::new(),
@@ -150,10 +154,7 @@ fn plan_with(
         paths: HashMap::new(),
     };
     let mut steps: Vec<PlannedStep> = Vec::with_capacity(journey.file.steps.len());
-    for (index, _) in journey.file.steps.iter().enumerate() {
-        let step = planner.step(index, &steps, &variables)?;
-        steps.push(step);
-    }
+    planner.plan_steps(&mut steps, &variables)?;
     planner.check_inputs()?;
     Ok(Plan {
         journey: journey.name.clone(),
@@ -219,6 +220,15 @@ pub(super) struct Planner<'a> {
     pub(super) options: &'a PlanOptions,
     /// The row of a `for_each:` this plan runs: its fields are inputs.
     pub(super) row: Option<&'a super::rows::Row>,
+    /// The name of the journey being run (the registry's `journeys:` are
+    /// checked against it, in an included journey too).
+    pub(super) root: &'a str,
+    /// Put before each step id: `STEP/` inside an included journey.
+    pub(super) prefix: String,
+    /// An included journey's inputs, as its `include:` step gives them.
+    pub(super) bound: Option<IndexMap<String, Fill>>,
+    /// The journeys being planned, the run's first (a cycle of includes).
+    pub(super) stack: Vec<String>,
     pub(super) chain: Vec<String>,
     pub(super) templates: HashMap<String, Arc<Template>>,
     pub(super) secrets: Vec<SecretUse>,
@@ -234,7 +244,7 @@ impl Planner<'_> {
         Error::Definition(Diagnostic::new(message).at(self.source.value(path)))
     }
 
-    fn step(
+    pub(super) fn step(
         &mut self,
         index: usize,
         earlier: &[PlannedStep],
@@ -242,10 +252,20 @@ impl Planner<'_> {
     ) -> Result<PlannedStep> {
         let def = &self.journey.file.steps[index];
         let i = index.to_string();
-        if !self.step_ids.insert(def.id.clone()) {
+        let id = format!("{}{}", self.prefix, def.id);
+        if !self.step_ids.insert(id.clone()) {
             return Err(self.definition(
                 format!("step id `{}` is used twice", def.id),
                 &["steps", &i, "id"],
+            ));
+        }
+        if def.template.is_empty() {
+            return Err(self.definition(
+                format!(
+                    "step `{}` names no `template:` (or `include:` of a journey)",
+                    def.id
+                ),
+                &["steps", &i],
             ));
         }
         let template = self.template(&def.template, &i)?;
@@ -307,7 +327,7 @@ impl Planner<'_> {
             until,
             when,
             follow_redirects: def.follow_redirects,
-            id: def.id.clone(),
+            id,
             template,
             fills,
             variables: Arc::clone(variables),
@@ -447,6 +467,9 @@ impl Planner<'_> {
             },
             ValueDef::Input { name: input } => {
                 self.used_inputs.insert(input.clone());
+                if self.bound.is_some() {
+                    return self.bound_input(path, &input);
+                }
                 if let Some(value) = self.row.and_then(|row| row.get(&input)) {
                     return Ok(Fill::Value(value.clone()));
                 }
@@ -475,25 +498,37 @@ impl Planner<'_> {
                 step,
                 name: capture,
             } => {
-                let Some(index) = earlier.iter().position(|s| s.id == step) else {
+                // The step itself, or the steps of the journey it includes
+                // (their captures pass out under its id; the last wins).
+                let full = format!("{}{step}", self.prefix);
+                let of_step: Vec<usize> = (0..earlier.len())
+                    .filter(|&k| {
+                        let id = &earlier[k].id;
+                        *id == full
+                            || id
+                                .strip_prefix(full.as_str())
+                                .is_some_and(|rest| rest.starts_with('/'))
+                    })
+                    .collect();
+                if of_step.is_empty() {
                     return Err(Error::Definition(
                         Diagnostic::new(format!("no earlier step `{step}` to capture from"))
                             .at(self.source.value(&[path, &["step"]].concat()))
                             .hint("a capture comes from a step that runs before this one"),
                     ));
-                };
-                if !earlier[index].captures.iter().any(|c| c.name == capture) {
-                    let names: Vec<String> = earlier[index]
-                        .captures
+                }
+                let takes = |k: &usize| earlier[*k].captures.iter().any(|c| c.name == capture);
+                let Some(index) = of_step.iter().rev().find(|k| takes(k)).copied() else {
+                    let names: Vec<String> = of_step
                         .iter()
-                        .map(|c| c.name.clone())
+                        .flat_map(|k| earlier[*k].captures.iter().map(|c| c.name.clone()))
                         .collect();
                     return Err(Error::Definition(
                         Diagnostic::new(format!("step `{step}` captures no `{capture}`"))
                             .at(self.source.value(&[path, &["name"]].concat()))
                             .hint(format!("its captures: {}", list_or_none(&names))),
                     ));
-                }
+                };
                 Fill::Capture(index, capture)
             }
             ValueDef::Secret {
@@ -526,14 +561,18 @@ impl Planner<'_> {
         if let Some(globs) = entry.and_then(|e| e.journeys.as_ref()) {
             let allowed = globs.iter().any(|g| {
                 Glob::new(g)
-                    .map(|g| g.compile_matcher().is_match(&self.journey.name))
+                    .map(|g| g.compile_matcher().is_match(self.root))
                     .unwrap_or(false)
             });
             if !allowed {
+                let within = match self.journey.name == self.root {
+                    true => String::new(),
+                    false => format!(" (in included journey `{}`)", self.journey.name),
+                };
                 return Err(Error::Policy(
                     Diagnostic::new(format!(
-                        "journey `{}` may not use secret `{name}`{note}",
-                        self.journey.name
+                        "journey `{}` may not use secret `{name}`{note}{within}",
+                        self.root
                     ))
                     .at(at())
                     .hint(format!(

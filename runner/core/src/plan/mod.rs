@@ -3,6 +3,7 @@
 
 mod build;
 mod checks;
+mod include;
 mod inputs;
 mod rows;
 

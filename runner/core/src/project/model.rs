@@ -207,8 +207,14 @@ pub struct InputDef {
 pub struct StepDef {
     /// Unique within the journey; captures are addressed by it.
     pub id: String,
-    /// A template name (a file stem under `templates/`).
+    /// A template name (a file stem under `templates/`); empty on an
+    /// `include:` step.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub template: String,
+    /// Another journey whose steps run here, its inputs given by `values:`
+    /// (a step has a `template:` or an `include:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
     /// Fills for the template's placeholders.
     #[serde(default)]
     pub values: IndexMap<String, Value>,
