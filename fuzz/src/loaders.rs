@@ -159,6 +159,13 @@ pub fn template_file(data: &[u8]) {
         reqflo_core::template::Body::Raw(text) => {
             render(text, &mut used);
         }
+        reqflo_core::template::Body::Multipart(parts) => {
+            for part in parts {
+                if let reqflo_core::multipart::PartKind::Text(text) = &part.kind {
+                    render(text, &mut used);
+                }
+            }
+        }
         reqflo_core::template::Body::None => {}
     }
     // And with everything filled, nothing is left over.

@@ -54,6 +54,7 @@ pub async fn serve(
         .route("/v1/me", get(me))
         .route("/v1/count/{key}", post(count_key))
         .route("/echo", any(echo))
+        .route("/upload", post(upload))
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
         .route("/bytes/{n}", get(bytes))
@@ -248,6 +249,49 @@ async fn echo(
         "body": String::from_utf8_lossy(&body),
     }))
     .into_response()
+}
+
+/// A `multipart/form-data` upload, parsed: each text field's value, and
+/// each file's name, type, size and SHA-256.
+async fn upload(mut form: axum::extract::Multipart) -> Response {
+    use sha2::Digest as _;
+    let (mut fields, mut files) = (serde_json::Map::new(), serde_json::Map::new());
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return malformed(&e),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(str::to_string);
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return malformed(&e),
+        };
+        match filename {
+            Some(filename) => files.insert(
+                name,
+                json!({
+                    "filename": filename,
+                    "content_type": content_type,
+                    "size": bytes.len(),
+                    "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+                }),
+            ),
+            None => fields.insert(name, json!(String::from_utf8_lossy(&bytes))),
+        };
+    }
+    Json(json!({"fields": fields, "files": files})).into_response()
+}
+
+/// A form the multipart parser refused: 400 with its reason.
+fn malformed(e: &axum::extract::multipart::MultipartError) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": e.to_string()})),
+    )
+        .into_response()
 }
 
 async fn status(Path(code): Path<u16>) -> Response {

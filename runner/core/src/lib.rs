@@ -21,6 +21,7 @@ pub mod filter;
 pub mod grant;
 pub mod import;
 pub mod message;
+pub mod multipart;
 pub mod plan;
 pub mod plugins;
 pub mod predicate;

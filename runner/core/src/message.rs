@@ -275,6 +275,20 @@ pub fn build(
             }
             Some(Zeroizing::new(serializer.finish().into_bytes()))
         }
+        Body::Multipart(parts) => {
+            let mut texts = Vec::new();
+            for part in parts {
+                if let crate::multipart::PartKind::Text(text) = &part.kind {
+                    texts.push(
+                        text.render(fills, &mut used)
+                            .map_err(|e| render_error(step, e))?,
+                    );
+                }
+            }
+            let (body, content_type) = crate::multipart::encode(parts, &texts);
+            headers.push(Header::plain(http::header::CONTENT_TYPE, &content_type));
+            Some(body)
+        }
     };
     let body_secret = used.len() > body_mark;
     used.sort();

@@ -301,6 +301,8 @@ pub enum Body {
     Form(Vec<(String, JsonTemplate)>),
     /// `body:` (raw text)
     Raw(Text),
+    /// `multipart:` (form data: text parts and files)
+    Multipart(Vec<crate::multipart::Part<Text>>),
 }
 
 /// A template compiled once per run.
@@ -374,13 +376,14 @@ impl Template {
             file.json.is_some(),
             file.form.is_some(),
             file.body.is_some(),
+            file.multipart.is_some(),
         ];
         if bodies.iter().filter(|b| **b).count() > 1 {
-            return Err(
-                Diagnostic::new("a template has at most one of `json`, `form` and `body`")
-                    .at(source.value(&[]))
-                    .hint("keep one body and remove the others"),
-            );
+            return Err(Diagnostic::new(
+                "a template has at most one of `json`, `form`, `body` and `multipart`",
+            )
+            .at(source.value(&[]))
+            .hint("keep one body and remove the others"));
         }
         let body = if let Some(json) = &file.json {
             Body::Json(compile_json(source, &mut vec!["json".into()], json)?)
@@ -388,6 +391,18 @@ impl Template {
             Body::Form(json_fields("form", form)?)
         } else if let Some(raw) = &file.body {
             Body::Raw(text(&["body"], raw)?)
+        } else if let Some(parts) = &file.multipart {
+            if let Some(name) = file
+                .headers
+                .keys()
+                .find(|n| n.eq_ignore_ascii_case("content-type"))
+            {
+                return Err(Diagnostic::new(
+                    "a `multipart:` body sets its own Content-Type (with its boundary)",
+                )
+                .at(source.key(&["headers", name])));
+            }
+            Body::Multipart(crate::multipart::compile(source, parts, &mut text)?)
         } else {
             Body::None
         };
@@ -409,7 +424,7 @@ impl Template {
         match &template.body {
             Body::Json(json) => json.visit(&mut names),
             Body::Form(fields) => fields.iter().for_each(|(_, v)| v.visit(&mut names)),
-            Body::None | Body::Raw(_) => {}
+            Body::None | Body::Raw(_) | Body::Multipart(_) => {}
         }
         let extra: Vec<String> = names.into_iter().map(str::to_string).collect();
         for name in extra {

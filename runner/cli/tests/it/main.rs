@@ -22,6 +22,7 @@ mod integrations;
 mod interrupt;
 mod jobs;
 mod journeys;
+mod multipart;
 mod onepassword;
 mod placeholders;
 mod provider_contract;

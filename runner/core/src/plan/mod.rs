@@ -6,6 +6,7 @@ mod checks;
 mod include;
 mod inputs;
 mod rows;
+mod secrets;
 
 use std::sync::Arc;
 

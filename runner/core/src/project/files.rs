@@ -14,6 +14,11 @@ pub trait ProjectFiles: Send + Sync + fmt::Debug {
     /// The text of `path`, or why it cannot be read (a lowercase reason).
     fn read(&self, path: &str) -> Result<String, String>;
 
+    /// The bytes of `path` (a file to upload need not be text).
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.read(path).map(String::into_bytes)
+    }
+
     /// Whether `path` is a file of the project.
     fn exists(&self, path: &str) -> bool;
 
@@ -40,6 +45,10 @@ impl FolderFiles {
 impl ProjectFiles for FolderFiles {
     fn read(&self, path: &str) -> Result<String, String> {
         std::fs::read_to_string(self.root.join(path)).map_err(|e| io_reason(&e))
+    }
+
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.root.join(path)).map_err(|e| io_reason(&e))
     }
 
     fn exists(&self, path: &str) -> bool {

@@ -157,20 +157,27 @@ impl Project {
     /// The text of a data file a journey names (`for_each: {file: …}`): a
     /// path relative to the project root that stays inside it.
     pub fn data_file(&self, written: &str) -> Result<String, String> {
-        let inside = !written.is_empty()
-            && !written.starts_with(['/', '\\'])
-            && !written.contains(':')
-            && written
-                .split(['/', '\\'])
-                .all(|part| !part.is_empty() && part != "..");
-        if !inside {
-            return Err(format!(
-                "`{written}` is not a path inside the project (write it relative to the folder holding reqflo.yaml, without `..`)"
-            ));
-        }
+        inside_project(written)?;
         self.files
             .read(written)
             .map_err(|why| format!("cannot read {written}: {why}"))
+    }
+
+    /// The bytes of a file a template uploads (`multipart:`), at most
+    /// `limit`: a path inside the project, as for [`Project::data_file`].
+    pub fn data_bytes(&self, written: &str, limit: usize) -> Result<Vec<u8>, String> {
+        inside_project(written)?;
+        let bytes = self
+            .files
+            .read_bytes(written)
+            .map_err(|why| format!("cannot read {written}: {why}"))?;
+        if bytes.len() > limit {
+            return Err(format!(
+                "{written} is {} bytes; a file part is at most {limit}",
+                bytes.len()
+            ));
+        }
+        Ok(bytes)
     }
 
     /// Resolve a path a user wrote in reqflo.yaml: `~/` is the home folder,
@@ -214,4 +221,20 @@ pub fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// Whether `written` is a path inside the project: relative, without `..`.
+fn inside_project(written: &str) -> Result<(), String> {
+    let inside = !written.is_empty()
+        && !written.starts_with(['/', '\\'])
+        && !written.contains(':')
+        && written
+            .split(['/', '\\'])
+            .all(|part| !part.is_empty() && part != "..");
+    if !inside {
+        return Err(format!(
+            "`{written}` is not a path inside the project (write it relative to the folder holding reqflo.yaml, without `..`)"
+        ));
+    }
+    Ok(())
 }

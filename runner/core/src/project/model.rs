@@ -450,6 +450,10 @@ pub struct TemplateFile {
     pub form: Option<IndexMap<String, Value>>,
     /// A raw text body.
     pub body: Option<String>,
+    /// A `multipart/form-data` body: part name → text (placeholders
+    /// allowed) or `{file: PATH, content_type: …, filename: …}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<IndexMap<String, Value>>,
     /// HTTP Basic authentication, encoded by reqflo.
     pub basic_auth: Option<BasicAuthDef>,
 }
