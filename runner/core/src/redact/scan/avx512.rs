@@ -6,7 +6,7 @@
 use std::arch::x86_64::*;
 
 use super::super::base64run::{PAIR_DIGITS, is_digit};
-use super::{Facts, Range, take_block};
+use super::{Facts, Range, take_block, widen_to};
 
 /// A base64 or base64url digit.
 const DIGIT: u8 = 1;
@@ -258,7 +258,7 @@ fn walk<const P: u32>(text: &[u8], k: u32) -> (bool, Vec<Range>) {
                 i += 1;
             }
             if i > start {
-                take_block(&mut out, i - 1, text.len(), Facts::default);
+                widen_to(&mut out, i - 1, text.len());
             }
         }
     }

@@ -71,7 +71,7 @@ type Range = ((usize, usize), Facts);
 #[inline]
 fn take_block(out: &mut Vec<Range>, i: usize, len: usize, close: impl FnOnce() -> Facts) -> bool {
     let from = (2 * i).saturating_sub(3) * 32;
-    let to = ((2 * i + 4) * 32).min(len);
+    let to = range_end(i, len);
     match out.last_mut() {
         Some(((_, end), _)) if *end >= from => {
             *end = to;
@@ -84,6 +84,20 @@ fn take_block(out: &mut Vec<Range>, i: usize, len: usize, close: impl FnOnce() -
             begin(out, from, to);
             true
         }
+    }
+}
+
+/// Where a range that takes block `i` ends (96 bytes past it).
+#[inline]
+fn range_end(i: usize, len: usize) -> usize {
+    ((2 * i + 4) * 32).min(len)
+}
+
+/// Widen the last range to block `i`, which follows blocks it holds.
+#[inline]
+fn widen_to(out: &mut [Range], i: usize, len: usize) {
+    if let Some(((_, end), _)) = out.last_mut() {
+        *end = range_end(i, len);
     }
 }
 
@@ -262,10 +276,12 @@ mod tests {
     #[test]
     fn a_planted_run_is_found_at_every_offset() {
         for min in [23, 27, 33] {
-            for len in [min - 1, min, min + 1, 40, 64, 65, 130] {
-                for at in 0..600 - len {
+            // Long runs too: a run over many blocks is passed over a block
+            // at a time, and must still end in one region with its facts.
+            for len in [min - 1, min, min + 1, 40, 64, 65, 130, 400, 1000] {
+                for at in (0..600).step_by(if len > 130 { 7 } else { 1 }) {
                     // Short runs of digits between spaces, as in prose.
-                    let mut text: Vec<u8> = (0..600)
+                    let mut text: Vec<u8> = (0..600 + len)
                         .map(|i| if i % 7 == 6 { b' ' } else { b'q' })
                         .collect();
                     // `X` is a digit a pair spelling an escape needs: a run to read.
