@@ -128,6 +128,9 @@ pub struct Received {
     pub elapsed: Duration,
     /// The URL the response came from.
     pub url: Url,
+    /// The HTTP version it came over (HTTP/2 when the server offers it
+    /// over TLS).
+    pub version: http::Version,
 }
 
 impl Received {

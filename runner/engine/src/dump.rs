@@ -26,7 +26,16 @@ pub fn request(request: &BuiltRequest, redactor: &Redactor) -> String {
 
 /// The response as received, redacted.
 pub fn response(response: &Received, redactor: &Redactor) -> String {
-    let mut text = format!("< {} ({})", response.status, human(response.elapsed));
+    // The version only when it is not the usual one.
+    let version = match response.version {
+        reqwest::Version::HTTP_11 => String::new(),
+        other => format!("{other:?} "),
+    };
+    let mut text = format!(
+        "< {version}{} ({})",
+        response.status,
+        human(response.elapsed)
+    );
     for (name, value) in &response.headers {
         let _ = write!(
             text,

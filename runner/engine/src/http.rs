@@ -57,6 +57,7 @@ pub async fn send(
         .await
         .map_err(|e| SendError::Network(network_error(step, &request.url, &e, timeout)))?;
     let status = response.status();
+    let version = response.version();
     let headers = response.headers().clone();
     let url = response.url().clone();
     // Reserved once from Content-Length (never beyond the limit) so growing
@@ -82,6 +83,7 @@ pub async fn send(
     // Dropping the response mid-body closes the connection: the rest is never read.
     drop(response);
     Ok(Received {
+        version,
         status,
         headers,
         body: body.into(),

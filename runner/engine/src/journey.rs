@@ -36,14 +36,18 @@ pub(crate) async fn run_plan(
         plan,
     });
     // One client per journey: cookies stay within the journey's run.
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .cookie_store(true)
         // Redirects are not followed (as in Hurl): a 307 to another host would
         // re-send a body, secrets included, past the destination check.
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("reqflo/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("reqflo/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = &plan.tls {
+        builder = crate::tls::configure(builder, plan, tls, store, secret_ids)?;
+    }
+    let client = builder
         .build()
-        .map_err(|e| Error::Runtime(format!("cannot start the HTTP client: {e}")))?;
+        .map_err(|e| crate::tls::build_error(plan, &e))?;
 
     let started = Instant::now();
     let mut captures: Vec<IndexMap<String, Captured>> = Vec::with_capacity(plan.steps.len());

@@ -18,6 +18,7 @@ mod redirect;
 pub mod run;
 mod step;
 pub mod stop;
+mod tls;
 
 pub use observer::{Event, Observer, Quiet};
 pub use run::{RunSettings, parse_size, run_plans};

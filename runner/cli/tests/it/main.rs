@@ -9,6 +9,7 @@ mod aws;
 mod azure;
 mod bundles;
 mod captures;
+mod client_tls;
 mod definitions;
 mod echoed;
 mod faults;

@@ -459,27 +459,7 @@ fn tls_front(c: &Connect) -> (std::net::SocketAddr, String) {
         rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
     )
     .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let backend = c.fake.addr();
-    let listener = c
-        ._runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    c._runtime.spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A failed handshake (the client distrusts us) just ends here.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                if let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await {
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                }
-            });
-        }
-    });
+    let addr = crate::common::tls::front(&c._runtime, config, c.fake.addr());
     (addr, ca.pem())
 }
 

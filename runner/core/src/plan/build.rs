@@ -155,7 +155,12 @@ fn plan_with(
     let mut steps: Vec<PlannedStep> = Vec::with_capacity(journey.file.steps.len());
     planner.plan_steps(&mut steps, &variables)?;
     planner.check_inputs()?;
+    let tls = match env_def.and_then(|e| e.tls.as_ref()) {
+        Some(def) => Some(planner.tls(&environment, def)?),
+        None => None,
+    };
     Ok(Plan {
+        tls,
         journey: journey.name.clone(),
         environment,
         steps,

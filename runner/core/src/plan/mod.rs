@@ -7,6 +7,7 @@ mod include;
 mod inputs;
 mod rows;
 mod secrets;
+mod tls;
 
 use std::sync::Arc;
 
@@ -34,6 +35,17 @@ pub struct Plan {
     pub secrets: Vec<SecretUse>,
     /// The journey says `rerun: safe`.
     pub rerun_safe: bool,
+    /// The environment's `tls:`, its files read.
+    pub tls: Option<PlannedTls>,
+}
+
+/// An environment's `tls:`, ready for the journey's HTTP client.
+#[derive(Debug, Clone)]
+pub struct PlannedTls {
+    /// Extra trusted certificates, PEM.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The client certificate (PEM) and `Plan::secrets[index]`, its key.
+    pub client: Option<(Vec<u8>, usize)>,
 }
 
 /// A step with its template compiled and every value source checked.

@@ -74,6 +74,22 @@ pub struct EnvironmentDef {
     /// Hooks run on every request in this environment, before step hooks.
     #[serde(default)]
     pub hooks: Vec<String>,
+    /// TLS for the journeys' requests: a private CA to trust, a client
+    /// certificate whose private key is a secret.
+    pub tls: Option<TlsDef>,
+}
+
+/// `tls:` on an environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsDef {
+    /// Extra PEM certificates to trust (a private CA), besides the usual roots.
+    pub ca_file: Option<String>,
+    /// The client certificate (PEM, the chain from the leaf up): public.
+    pub client_certificate: Option<String>,
+    /// The name of the secret holding the client certificate's private key
+    /// (PEM: PKCS#8, RSA or EC).
+    pub client_key: Option<String>,
 }
 
 /// One provider instance in `reqflo.yaml`.

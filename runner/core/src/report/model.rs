@@ -105,6 +105,9 @@ pub struct MessageReport {
     /// The status code (responses only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The HTTP version, `HTTP/1.1` or `HTTP/2.0` (responses only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
     /// Headers in order, as `[name, value]`.
     pub headers: Vec<[String; 2]>,
     /// The body as text, if any and if reports asked for bodies.

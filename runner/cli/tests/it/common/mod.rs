@@ -10,6 +10,7 @@ use demo_api::Running;
 
 pub mod python;
 pub mod servers;
+pub mod tls;
 
 /// A secret with `/`, `+` and `=`, so every encoding differs from the raw form.
 pub const CANARY: &str = "cAn4ry/Se+cret=Zq9";
