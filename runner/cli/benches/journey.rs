@@ -160,6 +160,11 @@ fn main() {
     let resolve = median_of(21, || {
         measure(reqflo, &["check", "one", "--resolve"], project, &warm_cache)
     });
+    // Plan-time cost of a long journey: load (parsed form cached), plan,
+    // check; nothing is sent.
+    let check_long = median_of(21, || {
+        measure(reqflo, &["check", "thousand"], project, &warm_cache)
+    });
 
     rows.extend(shared_cpu);
     println!(
@@ -181,6 +186,12 @@ fn main() {
         resolve.0,
         check.0,
         resolve.0.saturating_sub(check.0)
+    );
+    println!(
+        "plan-time cost, cold process, warm cache: check of 1 step {:.2?}, of 1000 steps {:.2?} ({:.2?} a step past the first)",
+        check.0,
+        check_long.0,
+        check_long.0.saturating_sub(check.0) / 999
     );
 
     // Cost against steps: one journey of 10, 100 and 1000 steps.

@@ -382,6 +382,9 @@ async fn check(project: &Project, args: CheckArgs, redactor: &Arc<Redactor>) -> 
                 }
             }
         }
+        // A plan holds no secret value (resolved values live in `store`,
+        // dropped above): the process ends now, so its memory goes with it.
+        let_go(plans);
     }
     Ok(code)
 }

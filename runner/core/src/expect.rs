@@ -34,11 +34,11 @@ pub fn settle(
     for (name, arg) in &deferred.args {
         match (value_of(arg)?, name.as_deref()) {
             (ArgValue::Secret(secret, value), name) => {
-                return Ok(Matcher::Secret(SecretArg {
+                return Ok(Matcher::Secret(Box::new(SecretArg {
                     name: secret,
                     equal: !matches!(name, Some("!=" | "not-equals")),
                     value,
-                }));
+                })));
             }
             (ArgValue::Value(value), None) => return Ok(Matcher::Equals(value)),
             (ArgValue::Value(value), Some(name)) => {
@@ -155,7 +155,7 @@ pub fn check(
             describe(matcher, false),
             Some(format!("{found} ms")),
         );
-        let failed = match matcher {
+        let failed = match &**matcher {
             Matcher::All(predicates) => predicates.iter().find(|p| !p.holds(Some(&found))),
             _ => None,
         };

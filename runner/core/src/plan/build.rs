@@ -320,7 +320,9 @@ impl Planner<'_> {
         let expect = self.expectations(&i, &def.expect, at)?;
         let hooks = self.hooks(&i, &def.hooks)?;
         let retries = self.retries(&i, def.retries.as_ref())?;
-        let until = self.until(&i, def.until.as_ref(), def.poll.as_ref(), at)?;
+        let until = self
+            .until(&i, def.until.as_deref(), def.poll.as_ref(), at)?
+            .map(Box::new);
         let when = match &def.when {
             Some(when) => Some(self.when(&i, when, earlier, variables)?),
             None => None,
@@ -329,7 +331,7 @@ impl Planner<'_> {
             hooks,
             retries,
             until,
-            when,
+            when: when.map(Box::new),
             follow_redirects: def.follow_redirects,
             id,
             template,

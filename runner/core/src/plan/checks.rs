@@ -201,10 +201,10 @@ impl Planner<'_> {
             status,
             headers,
             json,
-            body,
+            body: body.map(Box::new),
             sha256,
             cookies,
-            duration,
+            duration: duration.map(Box::new),
         })
     }
 

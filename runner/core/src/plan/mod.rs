@@ -67,10 +67,11 @@ pub struct PlannedStep {
     pub hooks: Vec<PlannedHook>,
     /// When to send the request again; `None` sends it once.
     pub retries: Option<Retries>,
-    /// Send again until the response meets these.
-    pub until: Option<Until>,
+    /// Send again until the response meets these (boxed: most steps have
+    /// none, and a long journey's plan is kept small).
+    pub until: Option<Box<Until>>,
     /// Run only when this holds.
-    pub when: Option<When>,
+    pub when: Option<Box<When>>,
     /// Follow redirects ([`crate::project::model::StepDef::follow_redirects`]).
     pub follow_redirects: bool,
 }
@@ -207,14 +208,15 @@ pub struct Expectations {
     pub headers: Vec<(String, Matcher)>,
     /// JSONPath → matcher.
     pub json: Vec<(String, Arc<JsonPath>, Matcher)>,
-    /// On the body as text.
-    pub body: Option<Matcher>,
+    /// On the body as text (boxed, as `duration`: most steps have neither,
+    /// and a long journey's plan is kept small).
+    pub body: Option<Box<Matcher>>,
     /// The body's SHA-256, lowercase hex.
     pub sha256: Option<String>,
     /// Cookie name → matcher.
     pub cookies: Vec<(String, Matcher)>,
     /// On the response time in milliseconds.
-    pub duration: Option<Matcher>,
+    pub duration: Option<Box<Matcher>>,
 }
 
 /// How an expected value is compared.
@@ -231,7 +233,7 @@ pub enum Matcher {
     /// ([`crate::expect::settle`]).
     Deferred(Deferred),
     /// The value equals (or not) a secret's value, which is never shown.
-    Secret(SecretArg),
+    Secret(Box<SecretArg>),
 }
 
 /// A matcher whose arguments are known only when its step runs.

@@ -163,9 +163,10 @@ pub struct SecretEntry {
 #[serde(deny_unknown_fields)]
 pub struct JourneyFile {
     /// One line about what it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Inputs a run may supply with `--input`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub inputs: IndexMap<String, InputDef>,
     /// Whether a run whose worker died may be run again from the start
     /// (the Cloud Runner's workers); never unless it says `safe`.
@@ -241,18 +242,22 @@ pub struct StepDef {
     #[serde(default)]
     pub expect: ExpectDef,
     /// Hooks run on this step's request, after the environment's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<String>,
     /// Re-send the request on connection errors or the listed statuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<RetriesDef>,
     /// Send the request again until the response meets these (the
     /// `expect:` syntax); `poll:` says how often and how many times.
-    pub until: Option<ExpectDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Box<ExpectDef>>,
     /// How `until:` polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<PollDef>,
     /// Run the step only when a value passes a test; otherwise it is
     /// skipped and the journey goes on.
-    pub when: Option<WhenDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Box<WhenDef>>,
     /// Follow redirects (301, 302, 303, 307, 308; up to 10); a secret never
     /// goes on to another origin.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -414,16 +419,18 @@ pub struct CaptureSpec {
 #[serde(deny_unknown_fields)]
 pub struct ExpectDef {
     /// The status code, or a list of acceptable codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusDef>,
     /// Header name → matcher.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub headers: IndexMap<String, Value>,
     /// JSONPath → matcher.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub json: IndexMap<String, Value>,
-    /// The body as text: a value to equal, or predicates.
+    /// The body as text: a value to equal, or predicates (boxed, as
+    /// `duration`: rare, and every step holds an `ExpectDef`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
+    pub body: Option<Box<Value>>,
     /// The body's SHA-256, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
@@ -433,7 +440,7 @@ pub struct ExpectDef {
     /// The response time: predicates on milliseconds, or durations
     /// (`{lt: 500ms}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Value>,
+    pub duration: Option<Box<Value>>,
 }
 
 /// `status: 201` or `status: [200, 201]`.
