@@ -139,6 +139,15 @@ impl StoredProject {
                     ));
                 }
             }
+            // Its files would be read from the server's own disk.
+            if env.get("tls").is_some() {
+                return Err(refuse(
+                    &["environments", name, "tls"],
+                    format!(
+                        "`environments.{name}.tls` is not accepted on a server: a CA or client certificate file would be read from the server's disk; run such journeys locally for now"
+                    ),
+                ));
+            }
         }
         // The full check (unknown keys, types) is the core's, as for a local run.
         Project::in_memory(std::env::temp_dir(), self.memory_files(""))

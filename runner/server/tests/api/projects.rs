@@ -49,6 +49,11 @@ async fn an_upload_holds_journeys_and_environments_only() {
             "environments:\n  sandbox:\n    hooks: [sign]\n",
             "hooks",
         ),
+        (
+            "reqflo.yaml",
+            "environments:\n  sandbox:\n    tls: {ca_file: /etc/ssl/certs/ca-certificates.crt}\n",
+            "`environments.sandbox.tls` is not accepted on a server",
+        ),
         ("reqflo.yaml", "environments: [\n", "reqflo.yaml"),
         ("plugins/evil.wasm", "x", "no plugins"),
         ("journeys/../x.yaml", "x", "journeys/NAME.yaml"),
