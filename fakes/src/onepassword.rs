@@ -1,7 +1,16 @@
 //! A FAKE 1Password Connect server, for tests: not 1Password's software.
 //!
-//! It follows the documented Connect REST API
-//! (<https://developer.1password.com/docs/connect/api-reference>) for the
+//! Documentation it follows:
+//! - the Connect REST API reference,
+//!   <https://developer.1password.com/docs/connect/api-reference>;
+//! - Connect's list filters (`name eq "…"`, `title eq "…"`), which match
+//!   names case-sensitively as the real server does (see
+//!   <https://github.com/1Password/connect/issues/18> and the 1Password
+//!   operator's own case-insensitive fallback), unlike `op`;
+//! - the item and field shapes of
+//!   <https://developer.1password.com/docs/connect/connect-api-reference/#item-object>.
+//!
+//! It follows the documented Connect REST API for the
 //! read-only routes a secret resolver needs: listing and filtering vaults and
 //! items, reading a full item, `/heartbeat` and `/health`. Every `/v1` route
 //! checks `Authorization: Bearer <token>` against [`ConnectData::tokens`], and

@@ -1,5 +1,13 @@
 //! The fake Key Vault: Get Secret, `GET /secrets/{name}[/{version}]`, with
 //! its checks in the order a client meets them, and Key Vault's error JSON.
+//!
+//! Documentation it follows:
+//! - Get Secret, <https://learn.microsoft.com/en-us/rest/api/keyvault/secrets/get-secret/get-secret>;
+//! - Key Vault's errors and their codes,
+//!   <https://learn.microsoft.com/en-us/azure/key-vault/general/rest-error-codes>;
+//! - authentication and authorization (checked before the secret is looked
+//!   up: a caller without permission learns nothing of which names exist),
+//!   <https://learn.microsoft.com/en-us/azure/key-vault/general/authentication>.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,7 +87,9 @@ pub(super) async fn secret_version(
 }
 
 /// Get Secret, checked in the order a client sees it fail: the service
-/// itself, the API version, the token, the secret, its permission and state.
+/// itself, the API version, the token, its permission (Key Vault authorizes
+/// before it looks: a name the caller may not read is 403 whether or not it
+/// exists), the secret, its version and state.
 fn get_secret(
     shared: &Shared,
     name: &str,
@@ -102,9 +112,8 @@ fn get_secret(
             ),
         )
     };
-    let secret = shared.data.secret(name).ok_or_else(not_found)?;
     if let Some(token) = token
-        && !token.may_read(&secret.name)
+        && !token.may_read(name)
     {
         return Err(KvError::new(
             StatusCode::FORBIDDEN,
@@ -113,6 +122,7 @@ fn get_secret(
         )
         .inner("AccessDenied"));
     }
+    let secret = shared.data.secret(name).ok_or_else(not_found)?;
     let found = secret.version(version).ok_or_else(not_found)?;
     if !found.enabled {
         return Err(KvError::new(

@@ -33,9 +33,13 @@ impl Filter {
         })
     }
 
-    /// Whether `candidate` equals the value; SCIM `eq` on strings ignores case.
+    /// Whether `candidate` equals the value, case and all: SCIM says `eq`
+    /// on strings ignores case, but Connect compares names as written (a
+    /// known report against Connect; the 1Password operator lists and
+    /// compares itself), and a fake more lenient than the server would
+    /// pass a client that fails against it.
     pub(crate) fn matches(&self, candidate: &str) -> bool {
-        candidate.to_lowercase() == self.value.to_lowercase()
+        candidate == self.value
     }
 }
 
@@ -98,9 +102,10 @@ mod tests {
     }
 
     #[test]
-    fn eq_ignores_case() {
-        let f = Filter::parse(r#"name eq "demo VAULT""#).unwrap();
+    fn eq_minds_case_as_connect_does() {
+        let f = Filter::parse(r#"name eq "Demo Vault""#).unwrap();
         assert!(f.matches("Demo Vault"));
+        assert!(!f.matches("demo VAULT"));
         assert!(!f.matches("Demo Vault 2"));
     }
 }

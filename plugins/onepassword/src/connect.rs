@@ -160,6 +160,11 @@ pub fn vaults_named(name: &str) -> String {
     format!("/v1/vaults?filter={}", scim_eq("name", name))
 }
 
+/// `/v1/vaults`: every vault the token may read.
+pub fn vaults() -> String {
+    "/v1/vaults".to_string()
+}
+
 /// `/v1/vaults/{id}`.
 pub fn vault(id: &str) -> String {
     format!("/v1/vaults/{}", percent_encode(id))
@@ -172,6 +177,11 @@ pub fn items_titled(vault: &str, title: &str) -> String {
         percent_encode(vault),
         scim_eq("title", title)
     )
+}
+
+/// `/v1/vaults/{vault}/items`: every item's summary.
+pub fn items(vault: &str) -> String {
+    format!("/v1/vaults/{}/items", percent_encode(vault))
 }
 
 /// `/v1/vaults/{vault}/items/{id}`, the full item with its fields.

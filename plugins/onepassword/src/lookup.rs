@@ -80,9 +80,17 @@ impl Provider {
                 return Ok(vault.id);
             }
         }
-        let listed: Vec<Vault> = self
+        let mut listed: Vec<Vault> = self
             .get(&connect::vaults_named(segment), subject, transport)?
             .unwrap_or_default();
+        // Connect's filter matches names case-sensitively (op does not, and
+        // neither do we): with no match as written, every vault is listed
+        // and compared without case.
+        if !listed.iter().any(|v| item::same_name(&v.name, segment)) {
+            listed = self
+                .get(&connect::vaults(), subject, transport)?
+                .unwrap_or_default();
+        }
         let mut named = listed
             .into_iter()
             .filter(|v| item::same_name(&v.name, segment));
@@ -128,7 +136,13 @@ impl Provider {
         )?;
         // A 404 here means the vault went away since it was found; say so as
         // the item not being there, which is what the user can check.
-        let listed = listed.ok_or_else(not_found)?;
+        let mut listed = listed.ok_or_else(not_found)?;
+        // As for vaults: Connect's title filter is case-sensitive.
+        if !listed.iter().any(|i| item::same_name(&i.title, segment)) {
+            listed = self
+                .get(&connect::items(vault_id), subject, transport)?
+                .ok_or_else(not_found)?;
+        }
         let mut titled = listed
             .into_iter()
             .filter(|i| item::same_name(&i.title, segment));
@@ -295,6 +309,45 @@ mod tests {
             1
         );
         assert!(fake.tokens.iter().all(|t| t == "the-token"));
+    }
+
+    #[test]
+    fn names_in_another_case_are_found_by_listing_as_connect_filters_by_case() {
+        // A real Connect: the filters match names as written only.
+        let mut provider = provider();
+        let mut fake = Fake::default()
+            .route("/v1/vaults?filter=name%20eq%20%22PROD%22", 200, "[]")
+            .route(
+                "/v1/vaults",
+                200,
+                &format!(
+                    r#"[{{"id": "v0", "name": "Dev"}}, {{"id": "{VAULT_ID}", "name": "Prod"}}]"#
+                ),
+            )
+            .route(
+                &format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22stripe%22"),
+                200,
+                "[]",
+            )
+            .route(
+                &format!("/v1/vaults/{VAULT_ID}/items"),
+                200,
+                &format!(r#"[{{"id": "{ITEM_ID}", "title": "Stripe"}}]"#),
+            )
+            .route(
+                &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
+                200,
+                &item_json(),
+            );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "op://PROD/stripe/key 4"),
+            Ok("value 4".into())
+        );
+        // A name that is in no case is still not found.
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "op://PROD/nothing/key 4").map_err(|e| e.0),
+            Err("not-found")
+        );
     }
 
     #[test]

@@ -334,6 +334,13 @@ fn a_bad_or_limited_static_token_is_denied() {
         .expect_output("(403, Forbidden, AccessDenied)");
     assert_absent(&run.all(), LIMITED_TOKEN, "limited token");
     assert_absent(&run.all(), DB_PASSWORD, "limited token");
+    // Key Vault authorizes before it looks: a name the token may not read
+    // is denied whether or not it exists (the fake did "not found" first).
+    let secrets = "  NOPE: {reference: no-such-secret}\n";
+    let p = kv_project(CANARY, &az.static_token(), secrets, &["NOPE"], &[]);
+    p.run(&["run", "j"], &[("AZURE_ACCESS_TOKEN", LIMITED_TOKEN)])
+        .expect_code(3)
+        .expect_output("(403, Forbidden, AccessDenied)");
 
     // No token at all: say which variable to set, and ask nothing.
     let before = az.vault_requests();

@@ -79,6 +79,8 @@ fn env<'a>(connect: &'a str, token: &'a str) -> [(&'a str, &'a str); 2] {
 #[test]
 fn resolves_by_names_by_ids_and_inside_a_section() {
     let c = Connect::start();
+    // The fake, like Connect, filters names by case: `payments` and `STRIPE
+    // SANDBOX` are found only by the provider's listing without case.
     let secrets = format!(
         "  BY_NAME: {{reference: \"op://payments/STRIPE SANDBOX/Credential\"}}\n\
          \x20 BY_ID: {{reference: \"op://{PAYMENTS_VAULT_ID}/{STRIPE_ITEM_ID}/credential\"}}\n\
