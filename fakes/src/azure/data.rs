@@ -60,6 +60,15 @@ pub struct AzureData {
     pub static_tokens: Vec<FakeToken>,
     /// The vault's secrets.
     pub secrets: Vec<FakeSecret>,
+    /// The vault's permission model is Azure RBAC: a token that may not
+    /// read a secret gets 403 `ForbiddenByRbac` (with access policies, the
+    /// default, `AccessDenied`).
+    #[serde(default)]
+    pub rbac: bool,
+    /// The vault's firewall refuses the caller's address: every Get Secret
+    /// with a valid token gets 403 `ForbiddenByFirewall`.
+    #[serde(default)]
+    pub firewall_closed: bool,
 }
 
 /// An app registration with a client secret. Tokens issued to it may read
@@ -168,6 +177,8 @@ impl AzureData {
                     ],
                 },
             ],
+            rbac: false,
+            firewall_closed: false,
         }
     }
 

@@ -112,15 +112,31 @@ fn get_secret(
             ),
         )
     };
-    if let Some(token) = token
-        && !token.may_read(name)
-    {
+    if shared.data.firewall_closed {
         return Err(KvError::new(
             StatusCode::FORBIDDEN,
             "Forbidden",
-            "The user, group or application 'appid=fake-static-token' does not have secrets get permission on key vault 'fake-vault'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+            "Client address is not authorized and caller is not a trusted service.\r\nClient address: 127.0.0.1\r\nCaller: appid=fake\r\nVault: fake-vault;location=westeurope",
         )
-        .inner("AccessDenied"));
+        .inner("ForbiddenByFirewall"));
+    }
+    if let Some(token) = token
+        && !token.may_read(name)
+    {
+        return Err(match shared.data.rbac {
+            true => KvError::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=fake\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: 'fake-vault'",
+            )
+            .inner("ForbiddenByRbac"),
+            false => KvError::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The user, group or application 'appid=fake-static-token' does not have secrets get permission on key vault 'fake-vault'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+            )
+            .inner("AccessDenied"),
+        });
     }
     let secret = shared.data.secret(name).ok_or_else(not_found)?;
     let found = secret.version(version).ok_or_else(not_found)?;

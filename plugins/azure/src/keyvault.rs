@@ -144,10 +144,29 @@ pub fn interpret(
                 codes if codes.is_empty() => String::new(),
                 codes => format!(", {codes}"),
             };
-            Err(Error::Denied(format!(
-                "the identity may not read {subject} in Key Vault {vault} (403{codes}): \
-                 it needs the secrets get permission"
-            )))
+            // Which of Key Vault's gates said no, and what opens it.
+            let remedy = match body.inner_code() {
+                Some("ForbiddenByRbac") => {
+                    "the vault uses Azure RBAC: grant the identity the `Key Vault Secrets User` \
+                     role on the vault or on this secret"
+                }
+                Some("ForbiddenByFirewall") => {
+                    "the vault's firewall refused this caller's address: allow it under the \
+                     vault's Networking, or reach the vault through a private endpoint"
+                }
+                Some("AccessDenied") => {
+                    "the vault's access policy must grant the identity the secrets get \
+                     permission"
+                }
+                _ => "it needs the secrets get permission",
+            };
+            let what = match body.inner_code() {
+                Some("ForbiddenByFirewall") => {
+                    format!("Key Vault {vault} refused to serve {subject}")
+                }
+                _ => format!("the identity may not read {subject} in Key Vault {vault}"),
+            };
+            Err(Error::Denied(format!("{what} (403{codes}): {remedy}")))
         }
         300..=399 => Err(redirect_error(server, &answer)),
         429 => Err(Error::Unavailable(format!(
@@ -311,8 +330,8 @@ mod tests {
             Err((
                 "denied",
                 "the identity may not read secret `db` version 0f3c in Key Vault \
-                 https://myvault.vault.azure.net (403, Forbidden, AccessDenied): it needs the \
-                 secrets get permission"
+                 https://myvault.vault.azure.net (403, Forbidden, AccessDenied): the vault's \
+                 access policy must grant the identity the secrets get permission"
                     .into()
             ))
         );
@@ -328,6 +347,22 @@ mod tests {
                     .into()
             ))
         );
+        for (inner, says) in [
+            ("ForbiddenByRbac", "Key Vault Secrets User"),
+            (
+                "ForbiddenByFirewall",
+                "firewall refused this caller's address",
+            ),
+        ] {
+            let body = format!(
+                r#"{{"error":{{"code":"Forbidden","message":"m","innererror":{{"code":"{inner}"}}}}}}"#
+            );
+            assert!(
+                outcome(403, &body)
+                    .is_err_and(|(k, m)| k == "denied" && m.contains(says) && m.contains(inner)),
+                "{inner}"
+            );
+        }
         assert!(outcome(403, "not json").is_err_and(|(_, m)| m.contains("(403)")));
         assert!(
             outcome(429, "").is_err_and(|(k, m)| k == "unavailable" && m.contains("throttling"))

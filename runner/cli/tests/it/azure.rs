@@ -33,13 +33,17 @@ impl Azure {
     }
 
     fn with(api_key: &str, db_password: &str) -> Azure {
+        Azure::serving(AzureData::sample(api_key, db_password))
+    }
+
+    fn serving(data: AzureData) -> Azure {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let fake = runtime
-            .block_on(FakeAzure::spawn(AzureData::sample(api_key, db_password)))
+            .block_on(FakeAzure::spawn(data))
             .expect("fake Azure starts");
         Azure {
             fake,
@@ -334,6 +338,32 @@ fn a_bad_or_limited_static_token_is_denied() {
         .expect_output("(403, Forbidden, AccessDenied)");
     assert_absent(&run.all(), LIMITED_TOKEN, "limited token");
     assert_absent(&run.all(), DB_PASSWORD, "limited token");
+    // Which gate said no, and what opens it: a vault on Azure RBAC, and a
+    // vault whose firewall refuses the caller.
+    let secrets = format!("  DB: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n");
+    for (rbac, firewall_closed, says) in [
+        (
+            true,
+            false,
+            "(403, Forbidden, ForbiddenByRbac): the vault uses Azure RBAC: grant the identity the `Key Vault Secrets User` role",
+        ),
+        (
+            false,
+            true,
+            "(403, Forbidden, ForbiddenByFirewall): the vault's firewall refused this caller's address",
+        ),
+    ] {
+        let data = AzureData {
+            rbac,
+            firewall_closed,
+            ..AzureData::sample(CANARY, DB_PASSWORD)
+        };
+        let gated = Azure::serving(data);
+        let p = kv_project(CANARY, &gated.static_token(), &secrets, &["DB"], &[]);
+        let run = p.run(&["run", "j"], &[("AZURE_ACCESS_TOKEN", LIMITED_TOKEN)]);
+        run.expect_code(3).expect_output(says);
+        assert_absent(&run.all(), DB_PASSWORD, "a 403");
+    }
     // Key Vault authorizes before it looks: a name the token may not read
     // is denied whether or not it exists (the fake did "not found" first).
     let secrets = "  NOPE: {reference: no-such-secret}\n";
