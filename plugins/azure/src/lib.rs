@@ -1,5 +1,6 @@
 //! The `azure` secret provider: secrets from Azure Key Vault by name
-//! (`NAME`, `NAME/VERSION`, either with `#key` for one key of a JSON value).
+//! (`NAME`, `NAME/VERSION`, either with `#key` for one key of a JSON value),
+//! or by the vault's own secret identifier (`https://VAULT/secrets/NAME`).
 //!
 //! It authenticates with a bearer token from the environment, or with Azure
 //! AD's client credentials grant (a client secret from the environment). The
@@ -32,7 +33,8 @@ impl reqflo_plugin_sdk::Provider for Azure {
     }
 
     fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
-        let reference = reference::parse(reference)?;
+        let written = self.0.from_identifier(reference)?;
+        let reference = reference::parse(&written)?;
         self.0
             .resolve(
                 &reference,

@@ -6,6 +6,7 @@
 //! per distinct reference, so `db#user` and `db#password` must cost one fetch.
 //! Only successes are kept: a 5xx or a timeout may pass.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::env::VarError;
 use std::time::Instant;
@@ -33,6 +34,48 @@ impl Provider {
             token: None,
             values: HashMap::new(),
         }
+    }
+
+    /// A Key Vault secret identifier, as the portal and `az keyvault secret
+    /// show` give it (`https://NAME.vault.azure.net/secrets/S[/VERSION]`,
+    /// `#key` kept), as the reference `S[/VERSION][#key]`; its vault must be
+    /// config.vault_url's. Any other reference passes as it is.
+    pub fn from_identifier<'r>(&self, reference: &'r str) -> Result<Cow<'r, str>, Error> {
+        let Some((_, after_scheme)) = reference.split_once("://") else {
+            return Ok(Cow::Borrowed(reference));
+        };
+        let (uri, key) = match reference.split_once('#') {
+            Some((uri, key)) => (uri, Some(key)),
+            None => (reference, None),
+        };
+        let vault = &self.settings.vault;
+        let same_vault = vault.of_location(uri).is_some_and(|o| {
+            o.authority() == vault.authority() && o.is_https() == vault.is_https()
+        });
+        if !same_vault {
+            return Err(Error::InvalidReference(format!(
+                "{uri:?} is a secret of another vault than config.vault_url ({}); this provider reads that vault only",
+                vault.url("")
+            )));
+        }
+        let path = after_scheme
+            .split('#')
+            .next()
+            .and_then(|rest| rest.find('/').map(|at| &rest[at..]))
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let secret = path
+            .strip_prefix("/secrets/")
+            .filter(|rest| !rest.is_empty() && !rest.contains('?'))
+            .ok_or_else(|| {
+                Error::InvalidReference(format!(
+                    "{uri:?} is not a Key Vault secret identifier (https://VAULT/secrets/NAME[/VERSION])"
+                ))
+            })?;
+        Ok(Cow::Owned(match key {
+            Some(key) => format!("{secret}#{key}"),
+            None => secret.to_string(),
+        }))
     }
 
     /// The bytes `reference` points to. `env` is `std::env::var` in the
@@ -202,6 +245,46 @@ mod tests {
         match Settings::from_config(config) {
             Ok(settings) => Provider::new(settings),
             Err(e) => panic!("{}", kind_and_message(&e).1),
+        }
+    }
+
+    #[test]
+    fn a_secret_identifier_of_the_configured_vault_is_a_reference() {
+        let p = provider(&[]);
+        let pass = |written: &str| p.from_identifier(written).map(|r| r.into_owned());
+        assert_eq!(pass("api/0a1b#key"), Ok("api/0a1b#key".to_string()));
+        assert_eq!(pass(&format!("{VAULT}/secrets/api")), Ok("api".to_string()));
+        assert_eq!(
+            pass("https://MYVAULT.vault.azure.net:443/secrets/db/0f3c/#password"),
+            Ok("db/0f3c#password".to_string())
+        );
+        for (written, says) in [
+            ("https://other.vault.azure.net/secrets/api", "another vault"),
+            (
+                "http://myvault.vault.azure.net/secrets/api",
+                "another vault",
+            ),
+            (
+                "https://myvault.vault.azure.net/keys/api",
+                "not a Key Vault secret identifier",
+            ),
+            (
+                "https://myvault.vault.azure.net/secrets/",
+                "not a Key Vault secret identifier",
+            ),
+            (
+                "https://myvault.vault.azure.net/secrets/api?api-version=7.4",
+                "not a Key Vault secret identifier",
+            ),
+        ] {
+            let refused = p.from_identifier(written).map(|r| r.into_owned());
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| kind_and_message(e).0 == "invalid-reference"
+                        && kind_and_message(e).1.contains(says)),
+                "{written}: {refused:?}"
+            );
         }
     }
 

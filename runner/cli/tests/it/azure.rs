@@ -191,6 +191,23 @@ fn latest_and_pinned_versions() {
 }
 
 #[test]
+fn the_vaults_own_secret_identifier_is_a_reference() {
+    let az = Azure::start();
+    // As the portal and `az keyvault secret show` give it.
+    let url = az.fake.url();
+    let secrets = format!(
+        "  BY_URI: {{reference: \"{url}/secrets/{PAYMENTS_KEY_NAME}\"}}\n\
+         \x20 ELSEWHERE: {{reference: \"https://other.vault.azure.net/secrets/{PAYMENTS_KEY_NAME}\"}}\n"
+    );
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &[], &["BY_URI"]);
+    p.run(&["run", "j"], &STATIC_ENV).expect_code(0);
+    let p = kv_project(CANARY, &az.static_token(), &secrets, &[], &["ELSEWHERE"]);
+    p.run(&["run", "j"], &STATIC_ENV)
+        .expect_code(3)
+        .expect_output("is a secret of another vault than config.vault_url");
+}
+
+#[test]
 fn a_json_key_of_a_secret() {
     // The DB password is the key the demo API wants.
     let az = Azure::with("api-key-not-used-1", CANARY);
