@@ -33,7 +33,7 @@ impl reqflo_plugin_sdk::Provider for Azure {
     }
 
     fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
-        let written = self.0.from_identifier(reference)?;
+        let written = self.0.reference_of_identifier(reference)?;
         let reference = reference::parse(&written)?;
         self.0
             .resolve(

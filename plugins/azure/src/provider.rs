@@ -40,7 +40,7 @@ impl Provider {
     /// show` give it (`https://NAME.vault.azure.net/secrets/S[/VERSION]`,
     /// `#key` kept), as the reference `S[/VERSION][#key]`; its vault must be
     /// config.vault_url's. Any other reference passes as it is.
-    pub fn from_identifier<'r>(&self, reference: &'r str) -> Result<Cow<'r, str>, Error> {
+    pub fn reference_of_identifier<'r>(&self, reference: &'r str) -> Result<Cow<'r, str>, Error> {
         let Some((_, after_scheme)) = reference.split_once("://") else {
             return Ok(Cow::Borrowed(reference));
         };
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn a_secret_identifier_of_the_configured_vault_is_a_reference() {
         let p = provider(&[]);
-        let pass = |written: &str| p.from_identifier(written).map(|r| r.into_owned());
+        let pass = |written: &str| p.reference_of_identifier(written).map(|r| r.into_owned());
         assert_eq!(pass("api/0a1b#key"), Ok("api/0a1b#key".to_string()));
         assert_eq!(pass(&format!("{VAULT}/secrets/api")), Ok("api".to_string()));
         assert_eq!(
@@ -277,7 +277,7 @@ mod tests {
                 "not a Key Vault secret identifier",
             ),
         ] {
-            let refused = p.from_identifier(written).map(|r| r.into_owned());
+            let refused = p.reference_of_identifier(written).map(|r| r.into_owned());
             assert!(
                 refused
                     .as_ref()
