@@ -57,11 +57,12 @@ impl Provider {
                 self.settings.mount.to_string()
             )));
         }
+        let namespace = crate::settings::namespace(&self.settings, &env)?;
         let place = Place {
             mount: &self.settings.mount,
             path: &reference.path,
             version: reference.version,
-            namespace: self.settings.namespace.as_deref(),
+            namespace: namespace.as_deref(),
         };
         let key = (reference.path.clone(), reference.version);
         let secret = match self.secrets.get(&key) {
@@ -69,7 +70,7 @@ impl Provider {
             None => {
                 let session = match self.session.take() {
                     Some(session) => session,
-                    None => self.open_session(transport, env)?,
+                    None => self.open_session(transport, env, namespace.as_deref())?,
                 };
                 let url = session.origin.url(&wire::secret_path(
                     self.settings.kv_version,
@@ -102,6 +103,7 @@ impl Provider {
         &self,
         transport: &mut impl Transport,
         env: impl Fn(&str) -> Result<String, VarError>,
+        namespace: Option<&str>,
     ) -> Result<Session, Error> {
         let connection = self.settings.connection(env)?;
         let origin = connection.origin;
@@ -118,7 +120,7 @@ impl Provider {
                 let login = Login {
                     origin: &origin,
                     mount,
-                    namespace: self.settings.namespace.as_deref(),
+                    namespace,
                     role_id_env,
                     secret_id_env,
                 };
@@ -358,6 +360,53 @@ mod tests {
                 .iter()
                 .all(|h| h.contains(&("x-vault-namespace", "team".into())))
         );
+    }
+
+    #[test]
+    fn vault_namespace_from_the_environment_when_config_names_none() {
+        let with_namespace = |name: &str| match name {
+            "VAULT_NAMESPACE" => Ok("/admin/team/".to_string()),
+            other => env(other),
+        };
+        let mut from_env = provider(&[]);
+        let mut fake = vault();
+        let reference = parse("app/db#key1").map_err(|e| kind_and_message(&e));
+        let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            from_env
+                .resolve(&reference, &mut fake, with_namespace)
+                .is_ok()
+        );
+        assert!(
+            fake.headers
+                .iter()
+                .all(|h| h.contains(&("x-vault-namespace", "admin/team".into()))),
+            "{:?}",
+            fake.headers
+        );
+        // config.namespace wins over the environment.
+        let mut from_config = provider(&[("namespace", "ops")]);
+        let mut fake = vault();
+        assert!(
+            from_config
+                .resolve(&reference, &mut fake, with_namespace)
+                .is_ok()
+        );
+        assert!(
+            fake.headers
+                .iter()
+                .all(|h| h.contains(&("x-vault-namespace", "ops".into())))
+        );
+        // A namespace a header cannot carry is said, by the variable's name.
+        let bad = |name: &str| match name {
+            "VAULT_NAMESPACE" => Ok("a b".to_string()),
+            other => env(other),
+        };
+        let mut provider = provider(&[]);
+        let e = provider
+            .resolve(&reference, &mut vault(), bad)
+            .map_err(|e| kind_and_message(&e));
+        assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("VAULT_NAMESPACE")));
     }
 
     #[test]

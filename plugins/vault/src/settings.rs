@@ -9,6 +9,8 @@ use crate::reference::VaultPath;
 
 /// Where the address comes from when `config.address` is absent.
 const ADDRESS_ENV: &str = "VAULT_ADDR";
+/// Where the namespace comes from when config.namespace does not say.
+const NAMESPACE_ENV: &str = "VAULT_NAMESPACE";
 /// The config keys, for the unknown-key message.
 const KNOWN_KEYS: &str = "address, mount, kv_version, namespace, auth, token_env, role_id_env, \
                           secret_id_env, approle_mount";
@@ -112,15 +114,9 @@ impl Settings {
                     };
                 }
                 "namespace" => {
-                    let trimmed = value.trim().trim_matches('/');
-                    // It travels in a header, which carries visible ASCII only.
-                    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
-                        return Err(invalid(format!(
-                            "config.namespace {value:?} is not a namespace path \
-                             (letters, digits and `/`-separated names, no spaces)"
-                        )));
-                    }
-                    namespace = Some(trimmed.to_string());
+                    namespace = Some(namespace_path(&value).ok_or_else(|| {
+                        invalid(format!("config.namespace {value:?} {NOT_A_NAMESPACE}"))
+                    })?);
                 }
                 "auth" => {
                     approle = match value.trim() {
@@ -239,6 +235,35 @@ impl Settings {
             credentials,
         })
     }
+}
+
+/// The namespace to send: config.namespace, else `VAULT_NAMESPACE` when
+/// the provider may read it (as the Vault CLI and SDKs take it), else none.
+pub fn namespace(
+    settings: &Settings,
+    read: impl Fn(&str) -> Result<String, VarError>,
+) -> Result<Option<String>, Error> {
+    if let Some(namespace) = &settings.namespace {
+        return Ok(Some(namespace.clone()));
+    }
+    match read(NAMESPACE_ENV) {
+        Ok(text) if !text.trim().is_empty() => namespace_path(&text).map(Some).ok_or_else(|| {
+            Error::Unavailable(format!("{NAMESPACE_ENV} {text:?} {NOT_A_NAMESPACE}"))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// What a namespace that is not one is told.
+const NOT_A_NAMESPACE: &str =
+    "is not a namespace path (letters, digits and `/`-separated names, no spaces)";
+
+/// A namespace path without its surrounding slashes, or `None`: it travels
+/// in a header, which carries visible ASCII only.
+fn namespace_path(value: &str) -> Option<String> {
+    let trimmed = value.trim().trim_matches('/');
+    (!trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| trimmed.to_string())
 }
 
 /// A mount path as Vault prints it (`secret/`) or as the API takes it
