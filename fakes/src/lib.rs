@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod azure;
+pub mod gce_metadata;
 pub mod gcp;
 pub mod onepassword;
 mod serve;

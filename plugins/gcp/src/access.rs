@@ -23,10 +23,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub const MAX_ERROR_BYTES: usize = 64 * 1024;
 
-/// One GET against Secret Manager.
+/// One GET against Secret Manager, or the metadata server.
 pub trait Transport {
     /// Send `GET url` with the bearer `token` and return what came back.
     fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
+
+    /// Send `GET url` to the metadata server, with `Metadata-Flavor: Google`
+    /// and no token.
+    fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure>;
 }
 
 /// What a server answered, uninterpreted.
@@ -50,23 +54,40 @@ pub struct WasiHttp;
 #[cfg(target_arch = "wasm32")]
 impl Transport for WasiHttp {
     fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-        use reqflo_plugin_sdk::http;
-        let request = http::Request::get(url)
+        let request = reqflo_plugin_sdk::http::Request::get(url)
             .header("authorization", format!("Bearer {token}"))
             .header("accept", "application/json");
         // An error body is read too (Google's JSON says which error it is),
         // but only a little of it: past that it is not Google's error JSON.
-        let limits = http::Limits {
-            max_body_bytes: MAX_BODY_BYTES,
-            error_body: http::ErrorBody::UpTo(MAX_ERROR_BYTES),
-        };
-        let response = http::send(request, limits)?;
-        Ok(Answer {
-            status: response.status,
-            location: response.header("location").map(str::to_string),
-            body: response.body,
-        })
+        send(request, MAX_BODY_BYTES)
     }
+
+    fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure> {
+        let request =
+            reqflo_plugin_sdk::http::Request::get(url).header("metadata-flavor", "Google");
+        // A token's JSON is small.
+        send(request, MAX_ERROR_BYTES)
+    }
+}
+
+/// Send `request`, reading at most `max_body_bytes` of a 2xx body and
+/// [`MAX_ERROR_BYTES`] of another.
+#[cfg(target_arch = "wasm32")]
+fn send(
+    request: reqflo_plugin_sdk::http::Request,
+    max_body_bytes: usize,
+) -> Result<Answer, Failure> {
+    use reqflo_plugin_sdk::http;
+    let limits = http::Limits {
+        max_body_bytes,
+        error_body: http::ErrorBody::UpTo(MAX_ERROR_BYTES),
+    };
+    let response = http::send(request, limits)?;
+    Ok(Answer {
+        status: response.status,
+        location: response.header("location").map(str::to_string),
+        body: response.body,
+    })
 }
 
 /// A version's payload as Secret Manager sent it, checked and decoded.
@@ -179,6 +200,10 @@ fn status_error(connection: &Connection, target: &Target, code: u16, body: &[u8]
             "secret {secret:?} not found in project {project:?}, or it has no versions ({shown})"
         )),
         Some("NOT_FOUND") => Error::NotFound(format!("{target} not found ({shown})")),
+        Some("UNAUTHENTICATED") if connection.metadata.is_some() => Error::Denied(format!(
+            "Secret Manager rejected {} ({shown}) while reading {target}",
+            connection.token_env
+        )),
         Some("UNAUTHENTICATED") => Error::Denied(format!(
             "Secret Manager rejected the access token in {} ({shown}) while reading {target}; \
              access tokens expire after an hour: get a fresh one with \

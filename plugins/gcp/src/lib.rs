@@ -8,6 +8,7 @@
 
 mod access;
 mod lookup;
+mod metadata;
 mod payload;
 use reqflo_references::gcp as reference;
 mod settings;
@@ -55,6 +56,12 @@ impl access::Transport for Offline {
             "no wasi:http outside a component".into(),
         ))
     }
+
+    fn get_metadata(&mut self, _url: &str) -> Result<access::Answer, access::Failure> {
+        Err(access::Failure::Broken(
+            "no wasi:http outside a component".into(),
+        ))
+    }
 }
 
 export_provider!(Gcp);
@@ -87,6 +94,8 @@ mod tests {
                 endpoint,
                 token: "ya29.test-token".into(),
                 token_env: "GOOGLE_OAUTH_ACCESS_TOKEN".into(),
+                metadata: None,
+                expires: None,
             },
             Err(why) => panic!("{why}"),
         }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::env::VarError;
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::Error;
 use crate::access::{self, Transport};
@@ -61,9 +62,10 @@ impl Provider {
         if let Some(data) = self.payloads.get(target) {
             return Ok(Rc::clone(data));
         }
-        let connection = self.connection.as_ref().ok_or_else(|| {
+        let connection = self.connection.as_mut().ok_or_else(|| {
             Error::Unavailable("the Google Cloud provider has no connection".into())
         })?;
+        crate::metadata::fresh_token(connection, transport, Instant::now())?;
         let url = connection.endpoint.url(&target.access_path());
         let outcome = transport.get(&url, &connection.token);
         let accessed = access::interpret(connection, target, outcome)?;
@@ -95,6 +97,10 @@ mod tests {
         routes: HashMap<String, Result<(u16, String), Failure>>,
         asked: Vec<String>,
         tokens: Vec<String>,
+        /// What the metadata server answers, in turn; when none are left,
+        /// the host refuses it (not granted).
+        metadata: Vec<(u16, String)>,
+        metadata_asked: Vec<String>,
     }
 
     impl Fake {
@@ -142,6 +148,19 @@ mod tests {
                     body: br#"{"error": {"code": 404, "status": "NOT_FOUND", "message": "Secret [x] not found or has no versions."}}"#.to_vec(),
                 }),
             }
+        }
+
+        fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure> {
+            self.metadata_asked.push(url.to_string());
+            if self.metadata.is_empty() {
+                return Err(Failure::Denied);
+            }
+            let (status, body) = self.metadata.remove(0);
+            Ok(Answer {
+                status,
+                location: None,
+                body: body.into_bytes(),
+            })
         }
     }
 
@@ -280,6 +299,7 @@ mod tests {
         let settings = Settings::from_config(vec![
             ("project".into(), "acme".into()),
             ("token_env".into(), "NOPE".into()),
+            ("metadata".into(), "true".into()),
         ]);
         let Ok(settings) = settings else {
             panic!("settings")
@@ -288,8 +308,96 @@ mod tests {
         let Ok(reference) = reference else {
             panic!("reference")
         };
+        // No token in NOPE: the metadata server is asked; not granted here.
         let e = Provider::new(settings).resolve(&reference, &mut fake, env);
-        assert!(e.is_err_and(|e| kind_and_message(&e).1.starts_with("NOPE is not visible")));
+        assert!(e.is_err_and(|e| {
+            let m = kind_and_message(&e).1;
+            m.starts_with("no access token: the metadata server at http://metadata.google.internal")
+                && m.contains("not in grants.hosts")
+                && m.contains("GOOGLE_OAUTH_ACCESS_TOKEN")
+        }));
         assert!(fake.asked.is_empty());
+    }
+
+    #[test]
+    fn the_metadata_servers_token_is_used_and_renewed_before_it_expires() {
+        let settings = Settings::from_config(vec![
+            ("project".into(), "acme".into()),
+            ("endpoint".into(), ENDPOINT.into()),
+        ]);
+        let Ok(settings) = settings else {
+            panic!("settings")
+        };
+        let mut provider = Provider::new(settings);
+        let no_token = |name: &str| match name {
+            "GCE_METADATA_HOST" => Ok("127.0.0.1:8089".to_string()),
+            _ => Err(VarError::NotPresent),
+        };
+        // The first token lives a minute (inside the five-minute margin, so
+        // it is renewed at the next fetch); the second an hour.
+        let mut fake = Fake::default()
+            .version(LATEST, 1, "sk_1")
+            .version(
+                "/v1/projects/acme/secrets/other/versions/latest:access",
+                1,
+                "o_1",
+            )
+            .version(
+                "/v1/projects/acme/secrets/third/versions/latest:access",
+                1,
+                "t_1",
+            );
+        fake.metadata = vec![
+            (
+                200,
+                r#"{"access_token": "ya29.meta-1", "expires_in": 60, "token_type": "Bearer"}"#
+                    .into(),
+            ),
+            (
+                200,
+                r#"{"access_token": "ya29.meta-2", "expires_in": 3599, "token_type": "Bearer"}"#
+                    .into(),
+            ),
+        ];
+        for name in ["stripe", "other", "third"] {
+            let reference = parse(name).map_err(|e| kind_and_message(&e));
+            let Ok(reference) = reference else {
+                panic!("reference")
+            };
+            assert!(
+                provider.resolve(&reference, &mut fake, no_token).is_ok(),
+                "{name}"
+            );
+        }
+        assert_eq!(fake.tokens, ["ya29.meta-1", "ya29.meta-2", "ya29.meta-2"]);
+        assert_eq!(
+            fake.metadata_asked,
+            [
+                format!("http://127.0.0.1:8089{}", crate::metadata::TOKEN_PATH),
+                format!("http://127.0.0.1:8089{}", crate::metadata::TOKEN_PATH)
+            ]
+        );
+        // No service account: said so, as denied.
+        let mut bare = Fake::default().version(LATEST, 1, "sk_1");
+        bare.metadata = vec![(404, "Not Found".into())];
+        let mut fresh = provider_without_token();
+        let reference = parse("stripe").map_err(|e| kind_and_message(&e));
+        let Ok(reference) = reference else {
+            panic!("reference")
+        };
+        let e = fresh
+            .resolve(&reference, &mut bare, no_token)
+            .map_err(|e| kind_and_message(&e));
+        assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("no default service account")));
+    }
+
+    fn provider_without_token() -> Provider {
+        match Settings::from_config(vec![
+            ("project".into(), "acme".into()),
+            ("endpoint".into(), ENDPOINT.into()),
+        ]) {
+            Ok(settings) => Provider::new(settings),
+            Err(e) => panic!("{}", kind_and_message(&e).1),
+        }
     }
 }

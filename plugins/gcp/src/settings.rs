@@ -12,7 +12,7 @@ const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 /// variable: the name gcloud and Google's client libraries use for a raw token.
 const DEFAULT_TOKEN_ENV: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
 /// The keys `config:` may hold, for the unknown-key message.
-const KNOWN_KEYS: &str = "project, endpoint, token_env";
+const KNOWN_KEYS: &str = "project, endpoint, token_env, metadata";
 
 /// What `configure` accepted. The environment is read later, at the first
 /// resolve, so a run whose journeys never use this provider does not fail.
@@ -23,16 +23,33 @@ pub struct Settings {
     /// The Secret Manager API's origin.
     pub endpoint: Origin,
     token_env: String,
+    /// `metadata: true`: with no token in `token_env`, ask the metadata
+    /// server (as on a VM, GKE or Cloud Run). Also on when
+    /// `GCE_METADATA_HOST` is visible.
+    metadata: bool,
 }
+
+/// The metadata server of a Google Cloud VM, GKE node or Cloud Run
+/// service, unless `GCE_METADATA_HOST` names another (as Google's client
+/// libraries read it).
+const METADATA_HOST: &str = "metadata.google.internal";
+const METADATA_HOST_ENV: &str = "GCE_METADATA_HOST";
 
 /// An endpoint and the access token to call it with.
 pub struct Connection {
     /// The endpoint's `scheme://host:port`.
     pub endpoint: Origin,
-    /// The OAuth 2 access token; secret, never part of a message.
+    /// The OAuth 2 access token; secret, never part of a message. Empty
+    /// until the metadata server has given one.
     pub token: String,
-    /// The variable the token came from, to name it in messages.
+    /// Where the token came from, to name it in messages: a variable, or
+    /// the metadata server.
     pub token_env: String,
+    /// The metadata server the token comes from (and is renewed from), when
+    /// no variable holds one.
+    pub metadata: Option<Origin>,
+    /// When a metadata server's token expires.
+    pub expires: Option<std::time::Instant>,
 }
 
 impl Settings {
@@ -45,6 +62,7 @@ impl Settings {
                 Err(why) => return Err(Error::Unavailable(format!("built-in endpoint {why}"))),
             },
             token_env: DEFAULT_TOKEN_ENV.to_string(),
+            metadata: false,
         };
         for (key, value) in config {
             match key.as_str() {
@@ -62,6 +80,17 @@ impl Settings {
                         )));
                     }
                     settings.token_env = value;
+                }
+                "metadata" => {
+                    settings.metadata = match value.trim() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(Error::InvalidReference(format!(
+                                "config.metadata is {other:?}; it is true or false"
+                            )));
+                        }
+                    };
                 }
                 other => {
                     return Err(Error::InvalidReference(format!(
@@ -90,11 +119,21 @@ impl Settings {
             // Trimming forgives the newline of `$(gcloud auth print-access-token)`
             // pasted into a file.
             Ok(value) => value.trim().to_string(),
+            // No token given: the metadata server's, as Application Default
+            // Credentials end on Google Cloud (a VM, GKE, Cloud Run), when
+            // the configuration or a visible GCE_METADATA_HOST asks for it.
+            Err(VarError::NotPresent)
+                if self.metadata || read(METADATA_HOST_ENV).is_ok_and(|h| !h.trim().is_empty()) =>
+            {
+                return self.metadata_connection(&read);
+            }
             Err(VarError::NotPresent) => {
                 return Err(Error::Unavailable(format!(
                     "{name} is not visible to the Google Cloud provider: set it (say, to \
                      $(gcloud auth print-access-token)) and list it under the provider's \
-                     grants.env, or point config.token_env at another variable"
+                     grants.env, or point config.token_env at another variable; on Google \
+                     Cloud, config.metadata: true takes the workload's own account from the \
+                     metadata server instead"
                 )));
             }
             Err(VarError::NotUnicode(_)) => {
@@ -115,6 +154,38 @@ impl Settings {
             endpoint: self.endpoint.clone(),
             token,
             token_env: name.clone(),
+            metadata: None,
+            expires: None,
+        })
+    }
+
+    /// A connection whose token the metadata server gives: at
+    /// `GCE_METADATA_HOST` (`host[:port]`) when the provider may read it,
+    /// else `metadata.google.internal`.
+    fn metadata_connection(
+        &self,
+        read: &impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Connection, Error> {
+        let host = match read(METADATA_HOST_ENV) {
+            Ok(host) if !host.trim().is_empty() => host.trim().to_string(),
+            _ => METADATA_HOST.to_string(),
+        };
+        let origin = Origin::parse_base(&format!("http://{host}"))
+            .map(Origin::without_default_port)
+            .map_err(|why| {
+                Error::Unavailable(format!(
+                    "{METADATA_HOST_ENV} {host:?} is not a host[:port]: it {why}"
+                ))
+            })?;
+        Ok(Connection {
+            endpoint: self.endpoint.clone(),
+            token: String::new(),
+            token_env: format!(
+                "the metadata server's token (no {} was visible)",
+                self.token_env
+            ),
+            metadata: Some(origin),
+            expires: None,
         })
     }
 }
@@ -213,7 +284,7 @@ mod tests {
             (
                 "invalid-reference",
                 "unknown config key `region` for the Google Cloud Secret Manager provider \
-                 (known: project, endpoint, token_env)"
+                 (known: project, endpoint, token_env, metadata)"
                     .into()
             )
         );
@@ -266,12 +337,33 @@ mod tests {
     #[test]
     fn missing_or_unusable_tokens_fail_at_resolve() {
         let s = settings(&[]);
+        // No variable and no metadata server asked for: named, with how.
         let e = s.connection(env(&[])).err().map(|e| message(&e));
-        assert!(
-            e.is_some_and(|m| m.starts_with(
-                "GOOGLE_OAUTH_ACCESS_TOKEN is not visible to the Google Cloud provider"
-            ) && m.contains("grants.env"))
-        );
+        assert!(e.is_some_and(|m| {
+            m.starts_with("GOOGLE_OAUTH_ACCESS_TOKEN is not visible to the Google Cloud provider")
+                && m.contains("grants.env")
+                && m.contains("config.metadata: true")
+        }));
+        // With config.metadata: the metadata server will be asked, at its
+        // usual address, or at GCE_METADATA_HOST (which alone asks for it).
+        let c = settings(&[("metadata", "true")]).connection(env(&[])).ok();
+        assert!(c.is_some_and(|c| {
+            c.token.is_empty()
+                && c.metadata
+                    .is_some_and(|m| m.url("") == "http://metadata.google.internal")
+        }));
+        let c = s
+            .connection(env(&[("GCE_METADATA_HOST", "127.0.0.1:8089")]))
+            .ok();
+        assert!(c.is_some_and(|c| {
+            c.metadata
+                .is_some_and(|m| m.url("") == "http://127.0.0.1:8089")
+        }));
+        let e = s
+            .connection(env(&[("GCE_METADATA_HOST", "a b/c")]))
+            .err()
+            .map(|e| message(&e));
+        assert!(e.is_some_and(|m| m.starts_with("GCE_METADATA_HOST")));
         let e = s
             .connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", " \n")]))
             .err()
