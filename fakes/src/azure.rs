@@ -34,6 +34,7 @@
 
 mod aad;
 mod data;
+mod identity;
 mod keyvault;
 mod server;
 

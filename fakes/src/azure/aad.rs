@@ -155,15 +155,21 @@ pub(super) async fn token(
             ),
         ));
     }
-    let lifetime = *lock(&shared.lifetime);
-    let access_token = format!("fake-aad.{}", random_hex());
-    lock(&shared.issued).push((access_token.clone(), Instant::now() + lifetime));
+    let (access_token, lifetime) = issue(&shared);
     Ok(Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
         "ext_expires_in": lifetime.as_secs(),
         "access_token": access_token,
     })))
+}
+
+/// A new token the vault accepts for the current lifetime.
+pub(super) fn issue(shared: &Shared) -> (String, std::time::Duration) {
+    let lifetime = *lock(&shared.lifetime);
+    let access_token = format!("fake-aad.{}", random_hex());
+    lock(&shared.issued).push((access_token.clone(), Instant::now() + lifetime));
+    (access_token, lifetime)
 }
 
 /// 128 unpredictable bits as hex, without a dependency: std's `RandomState`

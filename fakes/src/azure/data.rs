@@ -69,7 +69,15 @@ pub struct AzureData {
     /// with a valid token gets 403 `ForbiddenByFirewall`.
     #[serde(default)]
     pub firewall_closed: bool,
+    /// The workload has a managed identity: the identity routes issue
+    /// tokens (else IMDS answers 400 "Identity not found").
+    #[serde(default)]
+    pub managed_identity: bool,
 }
+
+/// What App Service puts in `IDENTITY_HEADER`, and the fake's identity
+/// route wants back as `X-IDENTITY-HEADER`.
+pub const IDENTITY_HEADER: &str = "fake-identity-header-0b5e";
 
 /// An app registration with a client secret. Tokens issued to it may read
 /// every secret.
@@ -179,6 +187,7 @@ impl AzureData {
             ],
             rbac: false,
             firewall_closed: false,
+            managed_identity: true,
         }
     }
 

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::identity;
 use crate::serve::{Bound, Server};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -137,6 +138,8 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(aad::token))
+        .route("/metadata/identity/oauth2/token", get(identity::imds))
+        .route("/msi/token", get(identity::app_service))
         .route("/secrets/{name}", get(keyvault::latest_secret))
         .route("/secrets/{name}/{version}", get(keyvault::secret_version))
         .fallback(keyvault::not_found)

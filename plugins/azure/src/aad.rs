@@ -40,6 +40,9 @@ struct TokenAnswer {
     access_token: Option<String>,
     token_type: Option<String>,
     expires_in: Option<serde_json::Value>,
+    /// When it expires, in seconds since the Unix epoch: what a managed
+    /// identity endpoint of App Service sends instead of `expires_in`.
+    expires_on: Option<serde_json::Value>,
 }
 
 /// An error answer; `error_description` is never read: it can echo the request.
@@ -98,7 +101,13 @@ pub fn interpret(
     }
 }
 
-fn token(server: Server<'_>, body: &[u8], sent_at: Instant) -> Result<AccessToken, Error> {
+/// The token of a 2xx answer, to be renewed [`REFRESH_MARGIN`] before it
+/// expires.
+pub(crate) fn token(
+    server: Server<'_>,
+    body: &[u8],
+    sent_at: Instant,
+) -> Result<AccessToken, Error> {
     let answer: TokenAnswer = serde_json::from_slice(body).map_err(|_| {
         Error::Unavailable(format!(
             "{server} answered the token request with JSON reqflo could not read"
@@ -122,7 +131,19 @@ fn token(server: Server<'_>, body: &[u8], sent_at: Instant) -> Result<AccessToke
     }
     // Measured from when the request was sent: the token's clock started no
     // earlier. A token without a lifetime is used once.
-    let lifetime = answer.expires_in.as_ref().and_then(seconds).unwrap_or(0);
+    let lifetime = answer
+        .expires_in
+        .as_ref()
+        .and_then(seconds)
+        .or_else(|| {
+            let on = answer.expires_on.as_ref().and_then(seconds)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs();
+            Some(on.saturating_sub(now))
+        })
+        .unwrap_or(0);
     let renew_at = Duration::from_secs(lifetime)
         .checked_sub(REFRESH_MARGIN)
         .and_then(|usable| sent_at.checked_add(usable))

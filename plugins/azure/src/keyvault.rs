@@ -90,6 +90,8 @@ pub enum TokenSource<'a> {
     Env(&'a str),
     /// Just issued by Azure AD for this client ID.
     ClientCredentials(&'a str),
+    /// From the workload's managed identity.
+    ManagedIdentity,
 }
 
 /// Turn one Get Secret outcome into the secret's value, or an error.
@@ -128,6 +130,11 @@ pub fn interpret(
                 ),
                 TokenSource::ClientCredentials(client) => {
                     format!("the token Azure AD issued to client {client} was not accepted")
+                }
+                TokenSource::ManagedIdentity => {
+                    "the managed identity's token was not accepted (is the vault in the \
+                     identity's tenant?)"
+                        .to_string()
                 }
             };
             Err(Error::Denied(format!(

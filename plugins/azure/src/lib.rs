@@ -10,6 +10,7 @@
 //! unit tests.
 
 mod aad;
+mod identity;
 mod keyvault;
 mod provider;
 use reqflo_references::azure as reference;
@@ -69,6 +70,16 @@ impl wire::Transport for Offline {
     }
 
     fn post_form(&mut self, _url: &str, _form: &str) -> Result<wire::Answer, wire::Failure> {
+        Err(wire::Failure::Broken(
+            "no wasi:http outside a component".into(),
+        ))
+    }
+
+    fn get_with(
+        &mut self,
+        _url: &str,
+        _header: (&str, &str),
+    ) -> Result<wire::Answer, wire::Failure> {
         Err(wire::Failure::Broken(
             "no wasi:http outside a component".into(),
         ))

@@ -99,6 +99,7 @@ impl Provider {
         let source = match &self.settings.auth {
             Auth::Token { env } => TokenSource::Env(env),
             Auth::ClientCredentials(client) => TokenSource::ClientCredentials(&client.client_id),
+            Auth::ManagedIdentity { .. } => TokenSource::ManagedIdentity,
         };
         let outcome = transport.get(&keyvault::secret_url(vault, reference), &token);
         let rejected = matches!(&outcome, Ok(answer) if answer.status == 401);
@@ -137,6 +138,9 @@ impl Provider {
                 )?,
                 renew_at: None,
             },
+            Auth::ManagedIdentity { client_id } => {
+                crate::identity::token(&self.settings, client_id.as_deref(), transport, env, now)?
+            }
             Auth::ClientCredentials(client) => {
                 let secret = read_env(
                     env,
@@ -177,6 +181,12 @@ mod tests {
     }
 
     impl Fake {
+        fn secret_route(mut self, url: &str, status: u16, body: &str) -> Fake {
+            self.routes
+                .insert(url.to_string(), Ok((status, body.to_string())));
+            self
+        }
+
         fn secret(mut self, path: &str, status: u16, body: &str) -> Fake {
             let url = format!("{VAULT}{path}?api-version=7.5");
             self.routes.insert(url, Ok((status, body.to_string())));
@@ -222,6 +232,97 @@ mod tests {
                 body: body.into_bytes(),
             })
         }
+
+        fn get_with(&mut self, url: &str, (name, value): (&str, &str)) -> Result<Answer, Failure> {
+            self.gets
+                .push((url.to_string(), format!("{name}: {value}")));
+            if let Some(route) = self.routes.get(url) {
+                return Fake::answer(Some(route));
+            }
+            self.issued += 1;
+            // IMDS writes expires_in as a string.
+            let body = format!(
+                r#"{{"token_type":"Bearer","expires_in":"60","access_token":"mi-{}","resource":"https://vault.azure.net"}}"#,
+                self.issued
+            );
+            Ok(Answer {
+                status: 200,
+                location: None,
+                body: body.into_bytes(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_managed_identity_token_comes_from_imds_or_app_service_and_is_renewed() {
+        let imds = |name: &str| match name {
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST" => Ok("http://127.0.0.1:9191".to_string()),
+            _ => Err(VarError::NotPresent),
+        };
+        let mut p = provider(&[("managed_identity", "true")]);
+        let mut imds_fake = fake();
+        let now = Instant::now();
+        for name in ["api", "db#user"] {
+            let reference = parse(name).map_err(|e| kind_and_message(&e));
+            let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
+            assert!(
+                p.resolve(&reference, &mut imds_fake, imds, now).is_ok(),
+                "{name}"
+            );
+        }
+        // A token living a minute is inside the renewal margin: renewed.
+        assert_eq!(imds_fake.issued, 2);
+        assert_eq!(
+            imds_fake.gets[0],
+            (
+                "http://127.0.0.1:9191/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net".to_string(),
+                "metadata: true".to_string()
+            )
+        );
+        assert_eq!(imds_fake.gets[1].1, "mi-1");
+        // App Service: its endpoint and header, a user-assigned identity.
+        let app_service = |name: &str| match name {
+            "IDENTITY_ENDPOINT" => Ok("http://127.0.0.1:8181/msi/token".to_string()),
+            "IDENTITY_HEADER" => Ok("h-123".to_string()),
+            _ => Err(VarError::NotPresent),
+        };
+        let mut p = provider(&[("managed_identity", "true"), ("client_id", "uai-1")]);
+        let mut app_fake = fake();
+        let reference = parse("api").map_err(|e| kind_and_message(&e));
+        let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            p.resolve(&reference, &mut app_fake, app_service, now)
+                .is_ok()
+        );
+        assert_eq!(
+            app_fake.gets[0],
+            (
+                "http://127.0.0.1:8181/msi/token?resource=https%3A%2F%2Fvault.azure.net&api-version=2019-08-01&client_id=uai-1".to_string(),
+                "x-identity-header: h-123".to_string()
+            )
+        );
+        // No identity: said, with what to do.
+        let mut bare = fake().secret_route(
+            "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net",
+            400,
+            r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+        );
+        let mut p = provider(&[("managed_identity", "true")]);
+        let e = p
+            .resolve(&reference, &mut bare, |_| Err(VarError::NotPresent), now)
+            .map_err(|e| kind_and_message(&e));
+        assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("has no identity to give")));
+        // Client-credential keys do not go with it.
+        let refused = Settings::from_config(vec![
+            ("vault_url".into(), VAULT.into()),
+            ("managed_identity".into(), "true".into()),
+            ("tenant_id".into(), "t".into()),
+        ]);
+        assert!(refused.is_err_and(|e| {
+            kind_and_message(&e)
+                .1
+                .contains("not used with managed_identity")
+        }));
     }
 
     fn bundle(value: &str) -> String {

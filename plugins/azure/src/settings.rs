@@ -13,7 +13,8 @@ const DEFAULT_CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
 /// Azure AD's public-cloud authority.
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Every key `configure` accepts, for the "unknown key" message.
-const KNOWN_KEYS: &str = "vault_url, token_env, tenant_id, client_id, client_secret_env, authority";
+const KNOWN_KEYS: &str =
+    "vault_url, token_env, tenant_id, client_id, client_secret_env, authority, managed_identity";
 
 /// What `configure` accepted. The environment is read later, at the first
 /// resolve that needs it, so a run that never uses this provider cannot fail
@@ -36,6 +37,13 @@ pub enum Auth {
     },
     /// Azure AD's client credentials grant, with a client secret.
     ClientCredentials(ClientCredentials),
+    /// The managed identity Azure gives the workload (a VM, App Service,
+    /// Functions): no secret anywhere.
+    ManagedIdentity {
+        /// A user-assigned identity's client ID; `None` for the
+        /// system-assigned one.
+        client_id: Option<String>,
+    },
 }
 
 /// An app registration that signs in with a client secret.
@@ -60,6 +68,7 @@ impl Settings {
         let mut client_id = None;
         let mut secret_env = None;
         let mut authority = None;
+        let mut managed = false;
         for (key, value) in config {
             match key.as_str() {
                 "vault_url" => {
@@ -82,6 +91,17 @@ impl Settings {
                 "client_secret_env" => secret_env = Some(env_name("client_secret_env", value)?),
                 "tenant_id" => tenant = Some(identifier("tenant_id", value)?),
                 "client_id" => client_id = Some(identifier("client_id", value)?),
+                "managed_identity" => {
+                    managed = match value.trim() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(invalid(format!(
+                                "config.managed_identity is {other:?}; it is true or false"
+                            )));
+                        }
+                    };
+                }
                 other => {
                     return Err(invalid(format!(
                         "unknown config key `{other}` for the Azure Key Vault provider \
@@ -97,6 +117,24 @@ impl Settings {
                     .to_string(),
             )
         })?;
+        if managed {
+            let unused = [
+                ("tenant_id", tenant.is_some()),
+                ("token_env", token_env.is_some()),
+                ("client_secret_env", secret_env.is_some()),
+                ("authority", authority.is_some()),
+            ];
+            if let Some((key, _)) = unused.iter().find(|(_, set)| *set) {
+                return Err(invalid(format!(
+                    "config.{key} is not used with managed_identity: true (the identity is \
+                     Azure's; config.client_id picks a user-assigned one)"
+                )));
+            }
+            return Ok(Settings {
+                vault,
+                auth: Auth::ManagedIdentity { client_id },
+            });
+        }
         let auth = match (tenant, client_id) {
             (Some(tenant), Some(client_id)) => {
                 if token_env.is_some() {
@@ -308,7 +346,7 @@ mod tests {
         assert_eq!(
             refused(&[VAULT, ("vault", "x")]),
             "unknown config key `vault` for the Azure Key Vault provider (known: vault_url, \
-             token_env, tenant_id, client_id, client_secret_env, authority)"
+             token_env, tenant_id, client_id, client_secret_env, authority, managed_identity)"
         );
         assert!(refused(&[]).starts_with("config.vault_url is required"));
         assert!(refused(&[("vault_url", "myvault.vault.azure.net")]).contains("http"));

@@ -19,6 +19,9 @@ pub trait Transport {
     fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
     /// `POST url` with an `application/x-www-form-urlencoded` body.
     fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure>;
+    /// `GET url` with one header and no token (a managed identity endpoint's
+    /// `Metadata: true` or `X-IDENTITY-HEADER`).
+    fn get_with(&mut self, url: &str, header: (&str, &str)) -> Result<Answer, Failure>;
 }
 
 /// What a server answered, uninterpreted. Error bodies are read too (Azure
@@ -51,6 +54,13 @@ impl Transport for WasiHttp {
     fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure> {
         let request = reqflo_plugin_sdk::http::Request::post(url, form.as_bytes().to_vec())
             .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json");
+        send(request)
+    }
+
+    fn get_with(&mut self, url: &str, (name, value): (&str, &str)) -> Result<Answer, Failure> {
+        let request = reqflo_plugin_sdk::http::Request::get(url)
+            .header(name, value.to_string())
             .header("accept", "application/json");
         send(request)
     }

@@ -665,3 +665,74 @@ fn the_value_must_be_long_enough_to_redact() {
         .expect_code(3)
         .expect_output("is shorter than 4 bytes");
 }
+
+#[test]
+fn a_managed_identity_needs_no_secret_and_its_token_is_renewed() {
+    let az = Azure::start();
+    // Tokens living a minute are inside the provider's renewal margin: the
+    // second secret is read with a new one.
+    az.fake.set_token_lifetime(Duration::from_secs(60));
+    let provider = format!(
+        "    config: {{vault_url: \"{}\", managed_identity: true}}\n    grants:\n      env: [AZURE_POD_IDENTITY_AUTHORITY_HOST, IDENTITY_ENDPOINT, IDENTITY_HEADER]\n      hosts: [\"{}\"]\n",
+        az.fake.url(),
+        az.grant()
+    );
+    let secrets = format!(
+        "  KEY: {{reference: {PAYMENTS_KEY_NAME}}}\n  DB: {{reference: \"{DB_CREDENTIALS_NAME}#password\"}}\n"
+    );
+    let p = kv_project(CANARY, &provider, &secrets, &["DB"], &["KEY"]);
+    // A VM: the Instance Metadata Service (here the fake, as the SDKs'
+    // AZURE_POD_IDENTITY_AUTHORITY_HOST points it).
+    let run = p.run(
+        &["run", "j", "-v"],
+        &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &az.fake.url())],
+    );
+    run.expect_code(0);
+    assert_eq!(
+        az.count("GET /metadata/identity/oauth2/token"),
+        2,
+        "{:#?}",
+        az.fake.requests()
+    );
+    for secret in az
+        .credentials()
+        .iter()
+        .map(String::as_str)
+        .chain([CANARY, DB_PASSWORD])
+    {
+        assert_absent(&run.all(), secret, "a managed identity run");
+    }
+    // App Service: its endpoint and header.
+    let endpoint = format!("{}/msi/token", az.fake.url());
+    p.run(
+        &["run", "j"],
+        &[
+            ("IDENTITY_ENDPOINT", endpoint.as_str()),
+            ("IDENTITY_HEADER", reqflo_fakes::azure::IDENTITY_HEADER),
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(az.count("GET /msi/token"), 2);
+}
+
+#[test]
+fn a_workload_without_an_identity_is_told_so() {
+    let data = AzureData {
+        managed_identity: false,
+        ..AzureData::sample(CANARY, DB_PASSWORD)
+    };
+    let az = Azure::serving(data);
+    let provider = format!(
+        "    config: {{vault_url: \"{}\", managed_identity: true}}\n    grants:\n      env: [AZURE_POD_IDENTITY_AUTHORITY_HOST]\n      hosts: [\"{}\"]\n",
+        az.fake.url(),
+        az.grant()
+    );
+    let secrets = format!("  KEY: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &provider, &secrets, &[], &["KEY"]);
+    p.run(
+        &["run", "j"],
+        &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &az.fake.url())],
+    )
+    .expect_code(3)
+    .expect_output("has no identity to give (400)");
+}
