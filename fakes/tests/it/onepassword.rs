@@ -36,7 +36,7 @@ fn names(vaults: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn lists_vaults_and_filters_by_name_ignoring_case() {
+async fn lists_vaults_and_filters_by_name_as_written() {
     let fake = sample().await;
     let (status, all) = get(&fake, Some(FULL_TOKEN), "/v1/vaults").await;
     assert_eq!(status, StatusCode::OK);
@@ -45,14 +45,22 @@ async fn lists_vaults_and_filters_by_name_ignoring_case() {
     assert_eq!(all[0]["items"], 1);
     assert_eq!(all[0]["type"], "USER_CREATED");
 
-    // `+` and percent-encoding both decode; `eq` ignores case.
+    // `+` and percent-encoding both decode; `eq` minds case, as Connect's
+    // does (the provider lists and compares without case itself).
     let (_, found) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/vaults?filter=name+eq+%22Payments%22",
+    )
+    .await;
+    assert_eq!(names(&found), ["Payments"]);
+    let (_, other_case) = get(
         &fake,
         Some(FULL_TOKEN),
         "/v1/vaults?filter=name+eq+%22pAYMENTS%22",
     )
     .await;
-    assert_eq!(names(&found), ["Payments"]);
+    assert_eq!(other_case, json!([]));
     let (_, none) = get(
         &fake,
         Some(FULL_TOKEN),
@@ -86,9 +94,11 @@ async fn lists_item_summaries_by_title_and_tag() {
     assert_eq!(summary["category"], "API_CREDENTIAL");
     assert!(summary.get("fields").is_none() && summary.get("sections").is_none());
 
-    let by_title = format!("{path}?filter=title+eq+%22stripe+sandbox%22");
+    let by_title = format!("{path}?filter=title+eq+%22Stripe+Sandbox%22");
     assert_eq!(get(&fake, Some(FULL_TOKEN), &by_title).await.1, items);
-    let by_tag = format!("{path}?filter=tag%20eq%20%22STRIPE%22");
+    let other_case = format!("{path}?filter=title+eq+%22stripe+sandbox%22");
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &other_case).await.1, json!([]));
+    let by_tag = format!("{path}?filter=tag%20eq%20%22stripe%22");
     assert_eq!(get(&fake, Some(FULL_TOKEN), &by_tag).await.1, items);
     let other = format!("{path}?filter=title+eq+%22Deploy+Key%22");
     assert_eq!(get(&fake, Some(FULL_TOKEN), &other).await.1, json!([]));
