@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aws_credentials;
 pub mod azure;
 pub mod gce_metadata;
 pub mod gcp;

@@ -8,6 +8,7 @@
 //! with native unit tests.
 
 mod api;
+mod chain;
 mod endpoint;
 mod lookup;
 use reqflo_references::aws as reference;

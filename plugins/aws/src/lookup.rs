@@ -54,7 +54,12 @@ impl Provider {
         let secret = match self.secrets.get(&key) {
             Some(secret) => Rc::clone(secret),
             None => {
-                let secret = Rc::new(self.fetch(reference, transport, now())?);
+                let time = now();
+                // Credentials from an endpoint: fetched, or renewed, first.
+                if let Some(connection) = self.connection.as_mut() {
+                    crate::chain::fresh(connection, transport, time)?;
+                }
+                let secret = Rc::new(self.fetch(reference, transport, time)?);
                 self.secrets.insert(key, Rc::clone(&secret));
                 secret
             }
@@ -88,7 +93,12 @@ impl Provider {
             time,
         )?;
         headers.extend(signature);
-        let outcome = transport.send(Request { url, headers, body });
+        let outcome = transport.send(Request {
+            method: crate::wire::Method::Post,
+            url,
+            headers,
+            body,
+        });
         api::interpret(&connection.endpoint, reference, outcome)
     }
 }
@@ -326,7 +336,9 @@ mod tests {
             message.as_deref(),
             Some(
                 "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it \
-                 under the provider's grants.env"
+                 under the provider's grants.env (on ECS or EKS, grant \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, \
+                 config.instance_metadata: true)"
             )
         );
         assert!(fake.bodies.is_empty());

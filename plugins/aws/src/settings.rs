@@ -22,6 +22,33 @@ const REGION_ENVS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 pub struct Settings {
     region: Option<String>,
     endpoint: Option<Endpoint>,
+    /// `instance_metadata: true`: with no keys in the environment, ask the
+    /// EC2 instance metadata service (IMDSv2) for the instance role's.
+    instance_metadata: bool,
+}
+
+/// Where the credentials come from, in the SDKs' order (the links that
+/// need files, shared config and web identity, are not read: the sandbox
+/// grants no files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    Environment,
+    /// The ECS or EKS Pod Identity container credentials endpoint
+    /// (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, or `…_RELATIVE_URI` on
+    /// 169.254.170.2), with `AWS_CONTAINER_AUTHORIZATION_TOKEN` if set.
+    Container {
+        /// The endpoint's URL.
+        url: String,
+        /// The `Authorization` header's value; secret.
+        authorization: Option<String>,
+    },
+    /// EC2's instance metadata service, IMDSv2 (`AWS_EC2_METADATA_SERVICE_ENDPOINT`
+    /// or `http://169.254.169.254`).
+    Instance {
+        /// `scheme://host[:port]`.
+        endpoint: String,
+    },
 }
 
 /// Where to send requests and how to sign them.
@@ -30,8 +57,13 @@ pub struct Connection {
     pub region: String,
     /// The Secrets Manager endpoint.
     pub endpoint: Endpoint,
-    /// The credentials that sign each request.
+    /// The credentials that sign each request; empty until a credential
+    /// endpoint has given them.
     pub credentials: Credentials,
+    /// Where they come from, and are renewed from.
+    pub source: Source,
+    /// When credentials from an endpoint expire.
+    pub expires: Option<std::time::SystemTime>,
 }
 
 /// AWS credentials. No `Debug`: nothing here may reach a message.
@@ -50,6 +82,7 @@ impl Settings {
         let mut settings = Settings {
             region: None,
             endpoint: None,
+            instance_metadata: false,
         };
         for (key, value) in config {
             match key.as_str() {
@@ -68,10 +101,21 @@ impl Settings {
                     })?;
                     settings.endpoint = Some(endpoint);
                 }
+                "instance_metadata" => {
+                    settings.instance_metadata = match value.trim() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(Error::InvalidReference(format!(
+                                "config.instance_metadata is {other:?}; it is true or false"
+                            )));
+                        }
+                    };
+                }
                 other => {
                     return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the AWS provider (known: region, \
-                         endpoint)"
+                         endpoint, instance_metadata)"
                     )));
                 }
             }
@@ -93,6 +137,21 @@ impl Settings {
             Some(endpoint) => endpoint.clone(),
             None => crate::endpoint::for_region(&region),
         };
+        if matches!(read(ACCESS_KEY_ENV), Err(VarError::NotPresent))
+            && let Some(source) = self.endpoint_source(&read)
+        {
+            return Ok(Connection {
+                region,
+                endpoint,
+                credentials: Credentials {
+                    access_key_id: String::new(),
+                    secret_access_key: String::new(),
+                    session_token: None,
+                },
+                source,
+                expires: None,
+            });
+        }
         let access_key_id = required(&read, ACCESS_KEY_ENV)?;
         // The key ID travels in the Authorization header and the token in its
         // own: anything but visible ASCII would be refused far less helpfully
@@ -131,7 +190,40 @@ impl Settings {
                 secret_access_key,
                 session_token,
             },
+            source: Source::Environment,
+            expires: None,
         })
+    }
+
+    /// A credential endpoint the environment or config names: the
+    /// container's, else the instance's (when asked for).
+    fn endpoint_source(&self, read: &impl Fn(&str) -> Result<String, VarError>) -> Option<Source> {
+        let visible = |name: &str| {
+            read(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let container = visible("AWS_CONTAINER_CREDENTIALS_FULL_URI").or_else(|| {
+            visible("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+                .map(|path| format!("http://169.254.170.2{path}"))
+        });
+        if let Some(url) = container {
+            return Some(Source::Container {
+                url,
+                authorization: visible("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            });
+        }
+        let endpoint = visible("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+        if endpoint.is_some() || self.instance_metadata {
+            return Some(Source::Instance {
+                endpoint: endpoint
+                    .unwrap_or_else(|| "http://169.254.169.254".into())
+                    .trim_end_matches('/')
+                    .to_string(),
+            });
+        }
+        None
     }
 }
 
@@ -181,10 +273,20 @@ fn required(read: &impl Fn(&str) -> Result<String, VarError>, name: &str) -> Res
             "{name} is empty in the AWS provider's environment"
         ))),
         Ok(value) => Ok(value.trim().to_string()),
-        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
-            "{name} is not visible to the AWS provider: set it and list it under the \
-             provider's grants.env"
-        ))),
+        Err(VarError::NotPresent) => {
+            // Without keys, the platform may hand them out.
+            let instead = match name == ACCESS_KEY_ENV {
+                true => {
+                    " (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on \
+                     EC2, config.instance_metadata: true)"
+                }
+                false => "",
+            };
+            Err(Error::Unavailable(format!(
+                "{name} is not visible to the AWS provider: set it and list it under the \
+                 provider's grants.env{instead}"
+            )))
+        }
         Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
             "{name} does not hold UTF-8 text"
         ))),
@@ -240,7 +342,7 @@ mod tests {
         match Settings::from_config(config(&[("secret", "x")])) {
             Err(Error::InvalidReference(m)) => assert_eq!(
                 m,
-                "unknown config key `secret` for the AWS provider (known: region, endpoint)"
+                "unknown config key `secret` for the AWS provider (known: region, endpoint, instance_metadata)"
             ),
             other => panic!("{:?}", other.map_err(|e| message(&e))),
         }
@@ -318,7 +420,8 @@ mod tests {
         assert_eq!(
             connection_error(&s, &[KEYS[1]]),
             "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under \
-             the provider's grants.env"
+             the provider's grants.env (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI \
+             instead; on EC2, config.instance_metadata: true)"
         );
         assert!(
             connection_error(&s, &[KEYS[0]]).starts_with("AWS_SECRET_ACCESS_KEY is not visible")

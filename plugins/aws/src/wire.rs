@@ -18,6 +18,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 // Only the component's transport reads these; natively only the tests do.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub struct Request {
+    /// POST for Secrets Manager; GET and PUT for the credential endpoints.
+    pub method: Method,
     /// The endpoint's URL.
     pub url: String,
     /// Header names (lowercase) and values, all header-safe.
@@ -47,6 +49,8 @@ pub struct Answer {
 
 /// Why no answer came back (the SDK's, shared by every provider).
 pub use reqflo_plugin_sdk::http::Failure;
+/// The methods a request may use (the SDK's).
+pub use reqflo_plugin_sdk::http::Method;
 
 /// [`Transport`] over the host's wasi:http, through the SDK.
 #[cfg(target_arch = "wasm32")]
@@ -57,6 +61,7 @@ impl Transport for WasiHttp {
     fn send(&mut self, request: Request) -> Result<Answer, Failure> {
         use reqflo_plugin_sdk::http;
         let mut sent = http::Request::post(request.url, request.body);
+        sent.method = request.method;
         sent.headers = request.headers;
         // Error bodies are read too: they carry the error's type (`__type`).
         // They are parsed for that alone and never shown.

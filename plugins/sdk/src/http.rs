@@ -21,11 +21,14 @@ pub enum Method {
     Get,
     /// POST.
     Post,
+    /// PUT (EC2's instance metadata service hands out its session token
+    /// to a PUT only).
+    Put,
 }
 
 /// One request. No `Debug`: headers and body carry credentials.
 pub struct Request {
-    /// GET or POST.
+    /// GET, POST or PUT.
     pub method: Method,
     /// The full URL; build it from a checked [`crate::origin::Origin`].
     pub url: String,

@@ -16,6 +16,7 @@ async fn send_async(request: Request, limits: Limits) -> Result<Response, Failur
     let mut builder = match request.method {
         Method::Get => HttpRequest::get(&request.url),
         Method::Post => HttpRequest::post(&request.url),
+        Method::Put => HttpRequest::put(&request.url),
     };
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());

@@ -116,6 +116,8 @@ fn spec() -> Value {
         { "name": "reqflo/session", "versions": [string(CANARY)] },
         { "name": "reqflo/redaction", "versions": [string(&payments.to_string())] },
         { "name": "reqflo/plain", "versions": [string(CANARY)] },
+        { "name": "reqflo/chain-1", "versions": [string(CANARY)] },
+        { "name": "reqflo/chain-2", "versions": [string(CANARY)] },
     ]})
 }
 
@@ -659,7 +661,7 @@ fn region_and_endpoint_mistakes_are_named() {
     let cases = [
         (
             format!("region: {REGION}, endpiont: \"{}\"", server.url),
-            "unknown config key `endpiont` for the AWS provider (known: region, endpoint)",
+            "unknown config key `endpiont` for the AWS provider (known: region, endpoint, instance_metadata)",
         ),
         (
             format!("region: EU-West-2, endpoint: \"{}\"", server.url),
@@ -961,4 +963,73 @@ fn throttling_failures_redirects_and_slow_answers_are_named() {
     for value in [CANARY, OTHER] {
         assert_absent(&out, value, "answers from a misbehaving endpoint");
     }
+}
+
+#[test]
+fn on_aws_the_container_or_instance_endpoint_gives_the_credentials() {
+    use reqflo_fakes::aws_credentials::{
+        CONTAINER_PATH, CONTAINER_TOKEN, FakeAwsCredentials, IssuedKeys,
+    };
+    let aws = aws();
+    // The role's temporary keys, as an instance profile or a task role
+    // would hand them out; said to live a minute, inside the provider's
+    // five-minute margin, so each new secret renews them.
+    let keys = IssuedKeys {
+        access_key_id: aws.credential("role", "access_key_id"),
+        secret_access_key: aws.credential("role", "secret_access_key"),
+        session_token: Some(aws.credential("role", "session_token")),
+    };
+    let fake = FakeAwsCredentials::spawn(keys.clone(), std::time::Duration::from_secs(60))
+        .expect("fake credential endpoints");
+    let server = &aws.moto.server;
+    let granted = "AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_EC2_METADATA_SERVICE_ENDPOINT";
+    let providers = provider(
+        &format!("region: {REGION}, endpoint: \"{}\"", server.url),
+        granted,
+        &format!("\"{}\", \"{}\"", server.authority, fake.authority()),
+    );
+    let entries = secrets(&[("A", "reqflo/chain-1"), ("B", "reqflo/chain-2")]);
+    let p = aws_project(CANARY, "aws", &providers, &entries, &pays(&["A", "B"]));
+
+    // ECS / EKS: the container credentials endpoint, with its token.
+    let full_uri = format!("{}{CONTAINER_PATH}", fake.url());
+    let run = p.run(
+        &["run", "j", "-v"],
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri.as_str()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_TOKEN),
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(
+        fake.credentials_given(),
+        2,
+        "renewed before the second secret"
+    );
+    for value in [CANARY, keys.secret_access_key.as_str(), CONTAINER_TOKEN] {
+        assert_absent(&run.all(), value, "a run on container credentials");
+    }
+    if let Some(token) = &keys.session_token {
+        assert_absent(&run.all(), token, "a run on container credentials");
+    }
+
+    // EC2: IMDSv2 (a session token first), here at the fake.
+    p.run(
+        &["run", "j"],
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake.url().as_str())],
+    )
+    .expect_code(0);
+    assert_eq!(fake.credentials_given(), 4);
+
+    // A wrong container token: refused by the endpoint, and said.
+    p.run(
+        &["run", "j"],
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri.as_str()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong"),
+        ],
+    )
+    .expect_code(3)
+    .expect_output("the container credentials endpoint at http://")
+    .expect_output("refused the request (403)");
 }

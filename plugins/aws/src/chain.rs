@@ -1,0 +1,351 @@
+//! Credentials from an endpoint, as the AWS SDKs' default chain ends on
+//! AWS: the ECS/EKS container credentials endpoint, or EC2's instance
+//! metadata service (IMDSv2: a session token first, then the role's
+//! credentials). Renewed five minutes before they expire.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::Error;
+use crate::settings::{Connection, Credentials, Source};
+use crate::wire::{Answer, Failure, Method, Request, Transport};
+
+/// Credentials this close to their expiry are renewed before use.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`, as both
+/// endpoints write them.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Issued {
+    access_key_id: String,
+    secret_access_key: String,
+    token: Option<String>,
+    expiration: Option<String>,
+}
+
+/// Make sure `connection` holds credentials good for a while: fetched from
+/// its endpoint when there are none or they are about to expire. Keys from
+/// the environment are left as they are.
+pub fn fresh(
+    connection: &mut Connection,
+    transport: &mut impl Transport,
+    now: SystemTime,
+) -> Result<(), Error> {
+    let fresh = !connection.credentials.access_key_id.is_empty()
+        && connection
+            .expires
+            .is_none_or(|expires| now + RENEW_BEFORE < expires);
+    if fresh {
+        return Ok(());
+    }
+    let issued = match &connection.source {
+        Source::Environment => return Ok(()),
+        Source::Container { url, authorization } => {
+            let what = format!("the container credentials endpoint at {}", origin_of(url));
+            let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+            if let Some(token) = authorization {
+                headers.push(("authorization".to_string(), token.clone()));
+            }
+            let answer = send(transport, Method::Get, url, headers, &what)?;
+            expect_ok(&answer, &what)?;
+            parse(&answer.body, &what)?
+        }
+        Source::Instance { endpoint } => {
+            let what = format!("the instance metadata service at {endpoint}");
+            let session = send(
+                transport,
+                Method::Put,
+                &format!("{endpoint}/latest/api/token"),
+                vec![(
+                    "x-aws-ec2-metadata-token-ttl-seconds".to_string(),
+                    "21600".to_string(),
+                )],
+                &what,
+            )?;
+            expect_ok(&session, &what)?;
+            let token = String::from_utf8(session.body)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+                .ok_or_else(|| {
+                    Error::Unavailable(format!("{what} gave no usable session token"))
+                })?;
+            let with_token = || vec![("x-aws-ec2-metadata-token".to_string(), token.clone())];
+            let base = format!("{endpoint}/latest/meta-data/iam/security-credentials/");
+            let roles = send(transport, Method::Get, &base, with_token(), &what)?;
+            if roles.status == 404 {
+                return Err(Error::Denied(format!(
+                    "{what} has no role for this instance (404): attach an instance profile"
+                )));
+            }
+            expect_ok(&roles, &what)?;
+            let role = String::from_utf8_lossy(&roles.body)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .filter(|r| {
+                    r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+                })
+                .map(str::to_string)
+                .ok_or_else(|| Error::Unavailable(format!("{what} named no usable role")))?;
+            let answer = send(
+                transport,
+                Method::Get,
+                &format!("{base}{role}"),
+                with_token(),
+                &what,
+            )?;
+            expect_ok(&answer, &what)?;
+            parse(&answer.body, &what)?
+        }
+    };
+    let header_safe = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+    if !issued
+        .access_key_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric())
+        || !header_safe(&issued.secret_access_key)
+        || issued.token.as_deref().is_some_and(|t| !header_safe(t))
+    {
+        return Err(Error::Unavailable(
+            "the credential endpoint gave credentials an HTTP header cannot carry".into(),
+        ));
+    }
+    connection.expires = issued.expiration.as_deref().and_then(rfc3339);
+    connection.credentials = Credentials {
+        access_key_id: issued.access_key_id,
+        secret_access_key: issued.secret_access_key,
+        session_token: issued.token.filter(|t| !t.is_empty()),
+    };
+    Ok(())
+}
+
+fn send(
+    transport: &mut impl Transport,
+    method: Method,
+    url: &str,
+    headers: Vec<(String, String)>,
+    what: &str,
+) -> Result<Answer, Error> {
+    transport
+        .send(Request {
+            method,
+            url: url.to_string(),
+            headers,
+            body: Vec::new(),
+        })
+        .map_err(|failure| {
+            let why = match failure {
+                Failure::Denied => "the host refused it: it is not in grants.hosts".to_string(),
+                Failure::Refused => "nothing listens there".to_string(),
+                Failure::Timeout => "it did not answer in time".to_string(),
+                Failure::TooLarge => "its answer was too large".to_string(),
+                Failure::Broken(kind) => kind,
+            };
+            Error::Unavailable(format!(
+                "no AWS credentials: {what} could not be asked ({why})"
+            ))
+        })
+}
+
+fn expect_ok(answer: &Answer, what: &str) -> Result<(), Error> {
+    match answer.status {
+        200..=299 => Ok(()),
+        401 | 403 => Err(Error::Denied(format!(
+            "{what} refused the request ({})",
+            answer.status
+        ))),
+        status => Err(Error::Unavailable(format!("{what} answered {status}"))),
+    }
+}
+
+fn parse(body: &[u8], what: &str) -> Result<Issued, Error> {
+    serde_json::from_slice(body).map_err(|_| {
+        Error::Unavailable(format!(
+            "{what} answered something that is not its credentials JSON"
+        ))
+    })
+}
+
+/// `scheme://host[:port]` of `url`, for messages (a path may carry anything).
+fn origin_of(url: &str) -> &str {
+    match url
+        .find("://")
+        .and_then(|at| url[at + 3..].find('/').map(|p| at + 3 + p))
+    {
+        Some(path) => &url[..path],
+        None => url,
+    }
+}
+
+/// `2026-12-07T20:00:00Z` (fractions and `+00:00` allowed) as a time.
+fn rfc3339(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut date = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (date.next()??, date.next()??, date.next()??);
+    let time = time.trim_end_matches(['Z', 'z']).trim_end_matches("+00:00");
+    let mut hms = time.split(':');
+    let (h, mi) = (
+        hms.next()?.parse::<i64>().ok()?,
+        hms.next()?.parse::<i64>().ok()?,
+    );
+    let s = hms.next()?.split('.').next()?.parse::<i64>().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3_600 + mi * 60 + s;
+    u64::try_from(secs)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A request as the endpoints saw it: method, URL and headers.
+    type Asked = (String, String, Vec<(String, String)>);
+
+    /// Credential endpoints made of canned answers by URL.
+    #[derive(Default)]
+    struct Endpoints {
+        answers: HashMap<String, (u16, String)>,
+        asked: Vec<Asked>,
+    }
+
+    impl Transport for Endpoints {
+        fn send(&mut self, request: Request) -> Result<Answer, Failure> {
+            let method = match request.method {
+                Method::Get => "GET",
+                Method::Post => "POST",
+                Method::Put => "PUT",
+            };
+            self.asked
+                .push((method.to_string(), request.url.clone(), request.headers));
+            let Some((status, body)) = self.answers.get(&request.url) else {
+                return Err(Failure::Denied);
+            };
+            Ok(Answer {
+                status: *status,
+                error_type: None,
+                location: None,
+                body: body.clone().into_bytes(),
+            })
+        }
+    }
+
+    fn connection(source: Source) -> Connection {
+        Connection {
+            region: "eu-west-2".into(),
+            endpoint: crate::endpoint::for_region("eu-west-2"),
+            credentials: Credentials {
+                access_key_id: String::new(),
+                secret_access_key: String::new(),
+                session_token: None,
+            },
+            source,
+            expires: None,
+        }
+    }
+
+    const KEYS: &str = r#"{"AccessKeyId": "ASIAFAKE1", "SecretAccessKey": "s3cret/key", "Token": "tok", "Expiration": "2026-12-07T20:00:00Z"}"#;
+
+    #[test]
+    fn imds_v2_asks_a_session_token_then_the_roles_credentials() {
+        let endpoint = "http://127.0.0.1:1338";
+        let mut fake = Endpoints::default();
+        for (path, body) in [
+            ("/latest/api/token", "imds-session"),
+            ("/latest/meta-data/iam/security-credentials/", "my-role\n"),
+            ("/latest/meta-data/iam/security-credentials/my-role", KEYS),
+        ] {
+            fake.answers
+                .insert(format!("{endpoint}{path}"), (200, body.to_string()));
+        }
+        let mut c = connection(Source::Instance {
+            endpoint: endpoint.into(),
+        });
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_670_000);
+        assert!(fresh(&mut c, &mut fake, now).is_ok());
+        assert_eq!(c.credentials.access_key_id, "ASIAFAKE1");
+        assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
+        assert_eq!(fake.asked[0].0, "PUT");
+        assert!(fake.asked[0].2.contains(&(
+            "x-aws-ec2-metadata-token-ttl-seconds".to_string(),
+            "21600".to_string()
+        )));
+        assert!(fake.asked[2].2.contains(&(
+            "x-aws-ec2-metadata-token".to_string(),
+            "imds-session".to_string()
+        )));
+        // An hour before expiry: kept. Four minutes before: renewed.
+        assert!(fresh(&mut c, &mut fake, now).is_ok());
+        assert_eq!(fake.asked.len(), 3);
+        let late = UNIX_EPOCH + Duration::from_secs(1_796_673_600 - 240);
+        assert!(fresh(&mut c, &mut fake, late).is_ok());
+        assert_eq!(fake.asked.len(), 6);
+    }
+
+    #[test]
+    fn the_container_endpoint_gets_its_token_and_refusals_are_said() {
+        let url = "http://127.0.0.1:1339/v2/credentials/task";
+        let mut fake = Endpoints::default();
+        fake.answers.insert(url.into(), (200, KEYS.into()));
+        let mut c = connection(Source::Container {
+            url: url.into(),
+            authorization: Some("auth-token".into()),
+        });
+        assert!(fresh(&mut c, &mut fake, UNIX_EPOCH).is_ok());
+        assert!(
+            fake.asked[0]
+                .2
+                .contains(&("authorization".to_string(), "auth-token".to_string()))
+        );
+        fake.answers.insert(url.into(), (403, String::new()));
+        let mut c = connection(Source::Container {
+            url: url.into(),
+            authorization: None,
+        });
+        let e = fresh(&mut c, &mut fake, UNIX_EPOCH)
+            .err()
+            .map(|e| crate::tests::kind_and_message(&e));
+        assert!(e.is_some_and(|(k, m)| k == "denied"
+            && m == "the container credentials endpoint at http://127.0.0.1:1339 refused the request (403)"));
+        // Not granted: said, naming the endpoint and what to grant.
+        let mut c = connection(Source::Instance {
+            endpoint: "http://169.254.169.254".into(),
+        });
+        let e = fresh(&mut c, &mut Endpoints::default(), UNIX_EPOCH)
+            .err()
+            .map(|e| crate::tests::kind_and_message(&e).1);
+        assert!(e.is_some_and(|m| m.contains("169.254.169.254") && m.contains("grants.hosts")));
+    }
+
+    #[test]
+    fn rfc3339_reads_what_the_endpoints_write() {
+        assert_eq!(
+            rfc3339("1970-01-02T00:00:01Z"),
+            Some(UNIX_EPOCH + Duration::from_secs(86_401))
+        );
+        assert_eq!(
+            rfc3339("2026-12-07T20:00:00.123+00:00"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_796_673_600))
+        );
+        assert_eq!(rfc3339("tomorrow"), None);
+        assert_eq!(rfc3339("2026-13-07T20:00:00Z"), None);
+    }
+}
