@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::settings::{Connection, Credentials, Source};
-use crate::wire::{Answer, Failure, Method, Request, Transport};
+use crate::wire::{Answer, Method, Request, Transport};
 
 /// Credentials this close to their expiry are renewed before use.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -138,13 +138,7 @@ fn send(
             body: Vec::new(),
         })
         .map_err(|failure| {
-            let why = match failure {
-                Failure::Denied => "the host refused it: it is not in grants.hosts".to_string(),
-                Failure::Refused => "nothing listens there".to_string(),
-                Failure::Timeout => "it did not answer in time".to_string(),
-                Failure::TooLarge => "its answer was too large".to_string(),
-                Failure::Broken(kind) => kind,
-            };
+            let why = failure.reason();
             Error::Unavailable(format!(
                 "no AWS credentials: {what} could not be asked ({why})"
             ))
@@ -216,6 +210,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::wire::Failure;
 
     /// A request as the endpoints saw it: method, URL and headers.
     type Asked = (String, String, Vec<(String, String)>);

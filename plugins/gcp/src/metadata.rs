@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::Error;
-use crate::access::{Failure, Transport};
+use crate::access::Transport;
 use crate::settings::Connection;
 
 /// The route that gives the default service account's access token.
@@ -48,13 +48,7 @@ pub fn fresh_token(
     let answer = transport
         .get_metadata(&origin.url(TOKEN_PATH))
         .map_err(|failure| {
-            let why = match failure {
-                Failure::Denied => "the host refused it: it is not in grants.hosts".to_string(),
-                Failure::Refused => "nothing listens there".to_string(),
-                Failure::Timeout => "it did not answer in time".to_string(),
-                Failure::TooLarge => "its answer was too large".to_string(),
-                Failure::Broken(what) => what,
-            };
+            let why = failure.reason();
             Error::Unavailable(format!(
                 "no access token: {server} could not be asked ({why}); {hint}"
             ))

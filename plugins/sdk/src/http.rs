@@ -135,6 +135,19 @@ pub enum Failure {
     Broken(String),
 }
 
+impl Failure {
+    /// Why, as a message completes "… could not be asked (…)".
+    pub fn reason(&self) -> String {
+        match self {
+            Failure::Denied => "the host refused it: it is not in grants.hosts".to_string(),
+            Failure::Refused => "nothing listens there".to_string(),
+            Failure::Timeout => "it did not answer in time".to_string(),
+            Failure::TooLarge => "its answer was too large".to_string(),
+            Failure::Broken(kind) => kind.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
