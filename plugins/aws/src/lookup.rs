@@ -78,7 +78,20 @@ impl Provider {
             .connection
             .as_ref()
             .ok_or_else(|| Error::Unavailable("the AWS provider has no connection".into()))?;
-        let url = crate::endpoint::url(&connection.endpoint);
+        // A secret lives where its ARN says: that region signs the request
+        // and names the endpoint (a configured endpoint stays), whatever
+        // region is configured.
+        let arn_region = reference
+            .arn_region()
+            .filter(|region| *region != connection.region && crate::settings::valid_region(region));
+        let (region, endpoint) = match arn_region {
+            Some(region) if self.settings.has_endpoint() => {
+                (region.to_string(), connection.endpoint.clone())
+            }
+            Some(region) => (region.to_string(), crate::endpoint::for_region(region)),
+            None => (connection.region.clone(), connection.endpoint.clone()),
+        };
+        let url = crate::endpoint::url(&endpoint);
         let body = api::request_body(reference);
         let mut headers = vec![
             ("content-type".to_string(), api::CONTENT_TYPE.to_string()),
@@ -88,19 +101,47 @@ impl Provider {
             &url,
             &headers,
             &body,
-            &connection.region,
+            &region,
             &connection.credentials,
             time,
         )?;
         headers.extend(signature);
-        let outcome = transport.send(Request {
+        let request = || Request {
             method: crate::wire::Method::Post,
-            url,
-            headers,
-            body,
-        });
-        api::interpret(&connection.endpoint, reference, outcome)
+            url: url.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        };
+        let mut outcome = transport.send(request());
+        // Throttling and a server's error are tried once more, after a
+        // short random wait, as the SDKs do (the signature is still fresh).
+        if retryable(&outcome) {
+            std::thread::sleep(jitter());
+            outcome = transport.send(request());
+        }
+        api::interpret(&endpoint, reference, outcome)
     }
+}
+
+/// Whether an outcome is worth one more try: 429, 5xx, or AWS's throttling.
+fn retryable(outcome: &Result<crate::wire::Answer, crate::wire::Failure>) -> bool {
+    outcome.as_ref().is_ok_and(|answer| {
+        answer.status == 429
+            || (500..=599).contains(&answer.status)
+            || answer
+                .error_type
+                .as_deref()
+                .is_some_and(|t| t.contains("Throttling"))
+    })
+}
+
+/// 50 to 250 ms, random (std's `RandomState` is seeded by the OS).
+fn jitter() -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    std::time::Duration::from_millis(50 + random % 200)
 }
 
 #[cfg(test)]
@@ -120,6 +161,8 @@ mod tests {
         bodies: Vec<String>,
         headers: Vec<Vec<(String, String)>>,
         urls: Vec<String>,
+        /// Requests answered with throttling before the canned answers.
+        busy: usize,
     }
 
     impl Fake {
@@ -145,6 +188,15 @@ mod tests {
             self.bodies.push(body.clone());
             self.headers.push(request.headers);
             self.urls.push(request.url);
+            if self.busy > 0 {
+                self.busy -= 1;
+                return Ok(Answer {
+                    status: 400,
+                    error_type: Some("ThrottlingException".into()),
+                    location: None,
+                    body: Vec::new(),
+                });
+            }
             match self.answers.get(&body) {
                 Some(Ok((status, answer))) => Ok(Answer {
                     status: *status,
@@ -161,6 +213,49 @@ mod tests {
                 }),
             }
         }
+    }
+
+    #[test]
+    fn an_arns_region_signs_and_routes_the_request() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf";
+        let mut provider = configured(&[]);
+        let mut fake =
+            Fake::default().answer(&format!(r#"{{"SecretId":"{arn}"}}"#), 200, &db_json("east"));
+        assert_eq!(
+            resolve(&mut provider, &mut fake, &format!("{arn}#password")),
+            Ok("east".into())
+        );
+        assert_eq!(
+            fake.urls,
+            ["https://secretsmanager.us-east-1.amazonaws.com/"]
+        );
+        let authorization = fake.headers[0]
+            .iter()
+            .find(|(name, _)| name == "authorization")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        assert!(
+            authorization.contains("/us-east-1/secretsmanager/aws4_request"),
+            "{authorization}"
+        );
+    }
+
+    #[test]
+    fn throttling_is_tried_once_more() {
+        let mut provider = configured(&[]);
+        let mut fake = Fake::default().answer(DB, 200, &db_json("hunter2"));
+        fake.busy = 1;
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "prod/db#password"),
+            Ok("hunter2".into())
+        );
+        assert_eq!(fake.bodies.len(), 2);
+        // Throttled twice: said, after two tries.
+        let mut provider = configured(&[]);
+        let mut fake = Fake::default().answer(DB, 200, &db_json("hunter2"));
+        fake.busy = 2;
+        assert!(resolve(&mut provider, &mut fake, "prod/db").is_err());
+        assert_eq!(fake.bodies.len(), 2);
     }
 
     const DB: &str = r#"{"SecretId":"prod/db"}"#;

@@ -227,6 +227,19 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Whether config.endpoint names the endpoint (then an ARN's region
+    /// changes only the signature's scope).
+    pub fn has_endpoint(&self) -> bool {
+        self.endpoint.is_some()
+    }
+}
+
+/// Whether `region` is a usable region name.
+pub fn valid_region(region: &str) -> bool {
+    check_region(region).is_ok()
+}
+
 /// The first of `AWS_REGION`, `AWS_DEFAULT_REGION` that the sandbox sees.
 fn region_from_env(read: &impl Fn(&str) -> Result<String, VarError>) -> Result<String, Error> {
     for name in REGION_ENVS {

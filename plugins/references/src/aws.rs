@@ -30,6 +30,18 @@ pub struct Reference {
     pub encoding: Encoding,
 }
 
+impl Reference {
+    /// The region an ARN names (`arn:aws:secretsmanager:REGION:…`); `None`
+    /// for a name.
+    pub fn arn_region(&self) -> Option<&str> {
+        let mut parts = self.secret_id.split(':');
+        (parts.next() == Some("arn"))
+            .then(|| parts.nth(2))
+            .flatten()
+            .filter(|region| !region.is_empty())
+    }
+}
+
 /// Which version of a secret a reference asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Selector {
@@ -274,6 +286,8 @@ mod tests {
         let arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:prod/db-AbCdEf";
         let r = ok(&format!("{arn}#password?stage=AWSCURRENT"));
         assert_eq!(r.secret_id, arn);
+        assert_eq!(r.arn_region(), Some("eu-west-2"));
+        assert_eq!(ok("prod/db").arn_region(), None);
         assert_eq!(r.key.as_deref(), Some("password"));
         // AWSCURRENT is what no selector means.
         assert_eq!(r.selector.canonical(), Selector::Current);
