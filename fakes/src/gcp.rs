@@ -13,8 +13,9 @@
 //!   `GET /v1/projects/{project}/secrets/{secret}` (`secrets.get`).
 //!
 //! `{project}` is the project's ID or number; answers name it by number, as
-//! Google does. `{version}` is a number or `latest`, the most recently created
-//! version whatever its state. Every route checks `Authorization: Bearer
+//! Google does. `{version}` is a number, `latest` (the most recently created
+//! version whatever its state), or a version alias the secret defines
+//! (<https://cloud.google.com/secret-manager/docs/assign-alias-to-secret-version>). Every route checks `Authorization: Bearer
 //! <token>` against [`SecretManagerData::tokens`]; a token may be limited to
 //! some secrets, as an IAM binding on a secret would. Errors take Google's
 //! documented shape, `{"error": {"code", "message", "status"}}`, with the
@@ -79,6 +80,9 @@ pub struct FakeSecret {
     /// Its versions, oldest first: version `n` is the `n`th.
     #[serde(default)]
     pub versions: Vec<FakeVersion>,
+    /// Version aliases (`versionAliases`): alias → version number.
+    #[serde(default)]
+    pub aliases: Vec<(String, usize)>,
 }
 
 /// One version of a secret.
@@ -148,7 +152,17 @@ impl SecretManagerData {
                     state: *state,
                 })
                 .collect(),
+            aliases: Vec::new(),
         });
+        self
+    }
+
+    /// Name version `version` of secret `id` by `alias`, as
+    /// `versionAliases` does.
+    pub fn alias(mut self, id: &str, alias: &str, version: usize) -> SecretManagerData {
+        if let Some(secret) = self.secrets.iter_mut().find(|s| s.id == id) {
+            secret.aliases.push((alias.to_string(), version));
+        }
         self
     }
 
@@ -386,6 +400,15 @@ async fn front_door(State(shared): State<Arc<Shared>>, request: Request, next: N
     next.run(request).await
 }
 
+/// Secret Manager's 404 for a version (a number or an alias) that is not there.
+fn version_not_found(number: u64, id: &str, version: &str) -> GoogleError {
+    GoogleError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("Secret Version [projects/{number}/secrets/{id}/versions/{version}] not found."),
+    )
+}
+
 /// The token after `Bearer ` (the scheme is case-insensitive, RFC 9110).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -544,6 +567,21 @@ async fn get_version(
                 ));
             }
         },
+        // A version alias names its version.
+        alias if secret.aliases.iter().any(|(a, _)| a == alias) => {
+            let n = secret
+                .aliases
+                .iter()
+                .find(|(a, _)| a == alias)
+                .map_or(0, |(_, n)| *n);
+            match secret.versions.get(n.wrapping_sub(1)) {
+                Some(found) => (n, found),
+                None => return Err(version_not_found(number, &id, alias)),
+            }
+        }
+        text if text.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+            return Err(version_not_found(number, &id, text));
+        }
         text => {
             let n = text
                 .parse::<usize>()
@@ -559,13 +597,7 @@ async fn get_version(
             match secret.versions.get(n - 1) {
                 Some(found) => (n, found),
                 None => {
-                    return Err(GoogleError::new(
-                        StatusCode::NOT_FOUND,
-                        "NOT_FOUND",
-                        format!(
-                            "Secret Version [projects/{number}/secrets/{id}/versions/{n}] not found."
-                        ),
-                    ));
+                    return Err(version_not_found(number, &id, &n.to_string()));
                 }
             }
         }

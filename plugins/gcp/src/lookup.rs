@@ -70,9 +70,11 @@ impl Provider {
         let outcome = transport.get(&url, &connection.token);
         let accessed = access::interpret(connection, target, outcome)?;
         let data = Rc::new(accessed.data);
-        // `latest` names a numbered version; remember it under that number too,
+        // `latest` and an alias name a numbered version; remember it under that number too,
         // so pinning the same version later in the run costs nothing.
-        if let (Version::Latest, Some(number)) = (target.version, accessed.version) {
+        if let (Version::Latest | Version::Alias(_), Some(number)) =
+            (&target.version, accessed.version)
+        {
             self.payloads
                 .insert(target.at(Version::Number(number)), Rc::clone(&data));
         }

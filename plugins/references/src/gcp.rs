@@ -28,13 +28,16 @@ pub struct Reference {
     pub key: Option<String>,
 }
 
-/// A secret version: `latest` or a version number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A secret version: `latest`, a version number, or an alias the secret
+/// defines (`prod`, `canary`: Secret Manager's version aliases).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Version {
     /// The most recently created version (Secret Manager's `latest` alias).
     Latest,
     /// A version number, from 1.
     Number(u64),
+    /// A version alias: a letter, then letters, digits, `-` and `_` (up to 63).
+    Alias(String),
 }
 
 impl fmt::Display for Version {
@@ -42,6 +45,7 @@ impl fmt::Display for Version {
         match self {
             Version::Latest => f.write_str("latest"),
             Version::Number(n) => write!(f, "{n}"),
+            Version::Alias(alias) => f.write_str(alias),
         }
     }
 }
@@ -81,7 +85,7 @@ impl fmt::Display for Target {
         let Target {
             project, secret, ..
         } = self;
-        match self.version {
+        match &self.version {
             Version::Latest => write!(
                 f,
                 "the latest version of secret {secret:?} in project {project:?}"
@@ -89,6 +93,10 @@ impl fmt::Display for Target {
             Version::Number(n) => {
                 write!(f, "version {n} of secret {secret:?} in project {project:?}")
             }
+            Version::Alias(alias) => write!(
+                f,
+                "version alias {alias:?} of secret {secret:?} in project {project:?}"
+            ),
         }
     }
 }
@@ -111,7 +119,7 @@ impl Reference {
         Ok(Target {
             project,
             secret: self.secret.clone(),
-            version: self.version,
+            version: self.version.clone(),
         })
     }
 }
@@ -219,10 +227,17 @@ fn parse_version(text: &str) -> Result<Version, Error> {
     let number = (!text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse::<u64>().ok())
         .flatten();
+    let alias = text.len() <= 63
+        && text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     match number {
         Some(n) => Ok(Version::Number(n)),
+        None if alias => Ok(Version::Alias(text.to_string())),
         None => Err(Error::InvalidReference(format!(
-            "the version {text:?} is neither `latest` nor a version number (1, 2, …)"
+            "the version {text:?} is neither `latest`, a version number (1, 2, …) nor a \
+             version alias (a letter, then letters, digits, - and _)"
         ))),
     }
 }
@@ -342,21 +357,28 @@ mod tests {
     #[test]
     fn versions() {
         assert_eq!(ok("s/versions/1").version, Version::Number(1));
+        // Version aliases: a letter, then letters, digits, - and _.
+        assert_eq!(ok("s/versions/prod").version, Version::Alias("prod".into()));
+        assert_eq!(
+            ok("projects/p/secrets/s/versions/canary_2-b#key").version,
+            Version::Alias("canary_2-b".into())
+        );
         for bad in [
             "0",
             "01",
             "-1",
             "1.0",
-            "LATEST",
-            "x",
+            "_x",
+            "9lives",
             "99999999999999999999999",
         ] {
             let m = refused(&format!("s/versions/{bad}"));
             assert!(
-                m.contains("neither `latest` nor a version number"),
+                m.contains("neither `latest`, a version number"),
                 "{bad}: {m}"
             );
         }
+        assert!(refused(&format!("s/versions/a{}", "b".repeat(63))).contains("version alias"));
     }
 
     #[test]

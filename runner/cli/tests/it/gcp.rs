@@ -46,7 +46,9 @@ fn fake() -> FakeSecretManager {
             ],
         )
         .secret("plain-text", &[("not json at all", Enabled)])
-        .secret("empty", &[]);
+        .secret("empty", &[])
+        .alias("stripe-key", "prod", 2)
+        .alias("stripe-key", "old", 1);
     FakeSecretManager::spawn(data).expect("fake Secret Manager starts")
 }
 
@@ -210,7 +212,7 @@ fn missing_secrets_versions_and_keys_are_named() {
                    \x20 NO_KEY: {reference: \"stripe-config#nope\"}\n\
                    \x20 NOT_JSON: {reference: \"plain-text#api_key\"}\n\
                    \x20 BAD_NAME: {reference: stripe.key}\n\
-                   \x20 BAD_VERSION: {reference: stripe-key/versions/v2}\n\
+                   \x20 BAD_VERSION: {reference: stripe-key/versions/2.0}\n\
                    \x20 BAD_SHAPE: {reference: secrets/stripe-key}\n";
     let names = [
         "NO_SECRET",
@@ -270,7 +272,7 @@ fn missing_secrets_versions_and_keys_are_named() {
         "BAD_VERSION",
         &[
             "invalid reference",
-            "\"v2\" is neither `latest` nor a version number",
+            "\"2.0\" is neither `latest`, a version number (1, 2, …) nor a version alias",
         ],
     );
     expect(
@@ -556,4 +558,24 @@ fn on_google_cloud_the_metadata_servers_token_is_used_and_renewed() {
         .expect_code(3)
         .expect_output("which is not in its grants.hosts");
     assert_eq!(metadata.tokens_given(), 2);
+}
+
+#[test]
+fn a_version_alias_reads_the_version_it_names() {
+    let f = fake();
+    let secrets = "  PROD: {reference: stripe-key/versions/prod}\n  OLD: {reference: stripe-key/versions/old}\n  NONE: {reference: stripe-key/versions/nope}\n";
+    // The demo API takes only CANARY (version 2, alias `prod`).
+    let journey = "steps:\n  - id: prod\n    template: post-payment\n    values: {key: {type: secret, name: PROD}, amount: 5}\n    expect: {status: 201}\n  - id: old\n    template: post-payment\n    values: {key: {type: secret, name: OLD}, amount: 5}\n    expect: {status: 401}\n";
+    let p = simple(&f, secrets, &[]);
+    std::fs::write(p.path("journeys/j.yaml"), journey).expect("write journey");
+    let run = p.run(&["run", "j", "-v"], &token(TOKEN));
+    run.expect_code(0);
+    assert_clean(&run.all(), "a run by version alias");
+    // An alias the secret does not define: not found, named as an alias.
+    let none = "steps:\n  - id: none\n    template: post-payment\n    values: {key: {type: secret, name: NONE}, amount: 5}\n";
+    std::fs::write(p.path("journeys/j.yaml"), none).expect("write journey");
+    p.run(&["run", "j"], &token(TOKEN))
+        .expect_code(3)
+        .expect_output("version alias \"nope\" of secret \"stripe-key\"")
+        .expect_output("not found");
 }
