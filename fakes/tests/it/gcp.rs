@@ -109,12 +109,17 @@ async fn missing_secrets_and_versions_are_404_in_googles_words() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body, error(404, "NOT_FOUND", &message), "{path}");
     }
-    for bad in ["0", "01", "x", "-1"] {
+    for bad in ["0", "01", "-1"] {
         let path = access(SAMPLE_PROJECT_ID, "stripe-key", bad);
         let (status, body) = get(&fake, Some(FULL_TOKEN), &path).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(body["error"]["status"], "INVALID_ARGUMENT", "{bad}");
     }
+    // A name is a version alias; one the secret does not define is not found.
+    let path = access(SAMPLE_PROJECT_ID, "stripe-key", "x");
+    let (status, body) = get(&fake, Some(FULL_TOKEN), &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["status"], "NOT_FOUND");
 }
 
 #[tokio::test]
