@@ -83,72 +83,54 @@ pub(crate) async fn run_step(
         });
     }
     record.request = Some(request_report(redactor, &request, settings.record_messages));
-    let mut response = match send_following(
-        client,
-        step,
-        &request,
-        settings,
-        &mut record,
-        store,
-        redactor,
-    )
-    .await
-    {
-        Ok(response) => response,
-        Err(e) => {
-            record.error = Some(redactor.redact(&e.to_string()).into_owned());
-            record.duration_ms = millis(started.elapsed());
-            return (record, kept);
+    // Sent once; with `until:`, again until the response meets it (or the
+    // attempts run out), each send the same request.
+    let mut wait = step.until.as_ref().map(|u| u.interval).unwrap_or_default();
+    let mut attempt = 0;
+    let (mut response, unmet) = loop {
+        attempt += 1;
+        let response = match send_following(
+            client,
+            step,
+            &request,
+            settings,
+            &mut record,
+            store,
+            redactor,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(e) => {
+                record.error = Some(redactor.redact(&e.to_string()).into_owned());
+                record.duration_ms = millis(started.elapsed());
+                return (record, kept);
+            }
+        };
+        let Some(until) = &step.until else {
+            break (response, None);
+        };
+        let mut checks = reqflo_core::expect::check(
+            &until.expect,
+            &response,
+            &mut reqflo_core::expect::Body::new(&response.body),
+            &|d| known.settle(d, store),
+        );
+        if checks.iter().all(|c| c.passed) {
+            if attempt > 1 {
+                record
+                    .notes
+                    .push(format!("until: met at attempt {attempt}"));
+            }
+            break (response, None);
         }
+        if attempt >= until.max {
+            crate::judge::redact_checks(redactor, &mut checks);
+            break (response, Some((checks, attempt)));
+        }
+        tokio::time::sleep(wait).await;
+        wait = wait.mul_f64(until.backoff);
     };
-    // `until:` sends the same request again until the response meets it.
-    let mut unmet = None;
-    if let Some(until) = &step.until {
-        let mut wait = until.interval;
-        let mut attempt = 1;
-        loop {
-            let mut checks = reqflo_core::expect::check(
-                &until.expect,
-                &response,
-                &mut reqflo_core::expect::Body::new(&response.body),
-                &|d| known.settle(d, store),
-            );
-            if checks.iter().all(|c| c.passed) {
-                if attempt > 1 {
-                    record
-                        .notes
-                        .push(format!("until: met at attempt {attempt}"));
-                }
-                break;
-            }
-            if attempt >= until.max {
-                crate::judge::redact_checks(redactor, &mut checks);
-                unmet = Some((checks, attempt));
-                break;
-            }
-            tokio::time::sleep(wait).await;
-            wait = wait.mul_f64(until.backoff);
-            attempt += 1;
-            response = match send_following(
-                client,
-                step,
-                &request,
-                settings,
-                &mut record,
-                store,
-                redactor,
-            )
-            .await
-            {
-                Ok(response) => response,
-                Err(e) => {
-                    record.error = Some(redactor.redact(&e.to_string()).into_owned());
-                    record.duration_ms = millis(started.elapsed());
-                    return (record, kept);
-                }
-            };
-        }
-    }
     // A secret captured from this response already crossed this connection:
     // it may go back over plain HTTP only if it came over plain HTTP.
     let capture_binding = Binding {
