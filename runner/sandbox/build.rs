@@ -3,7 +3,7 @@
 //! are on disk for the integration tests.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A built-in's component is the artifact of the crate `reqflo-plugin-NAME`
@@ -36,47 +36,33 @@ fn main() {
     println!("cargo:rerun-if-changed=../../wit");
     println!("cargo:rerun-if-env-changed=REQFLO_PLUGINS_PROFILE");
 
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(plugins.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&plugins);
-    // The outer build's flags are for the host, not for wasm.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_MAKEFLAGS",
-        "MAKEFLAGS",
-    ] {
-        command.env_remove(var);
+    // A provider that is also an rlib (for native users such as the fuzz
+    // targets) gets no LTO from `cargo build`, which makes its component
+    // about a sixth larger; `cargo rustc --crate-type cdylib` builds the
+    // component alone, with LTO. The rest build together.
+    let dual = dual_crates(&plugins);
+    let mut build = plugin_cargo(&plugins, &target_dir, "build");
+    build.arg("--workspace");
+    for name in &dual {
+        build.args(["--exclude", name]);
     }
     // While several plugins are being written at once, a developer can set
     // REQFLO_PLUGINS_KEEP_GOING=1 to build the others and keep the last good
     // artifact of a broken one (with a warning). CI never sets it.
     let keep_going = env::var("REQFLO_PLUGINS_KEEP_GOING").is_ok_and(|v| v == "1");
     if keep_going {
-        command.arg("--keep-going");
+        build.arg("--keep-going");
     }
     println!("cargo:rerun-if-env-changed=REQFLO_PLUGINS_KEEP_GOING");
-    let status = command.status().unwrap_or_else(|e| {
-        panic!("cannot run cargo to build the plugins: {e}");
-    });
-    if !status.success() && keep_going {
+    let mut ok = run(build);
+    for name in &dual {
+        let mut component = plugin_cargo(&plugins, &target_dir, "rustc");
+        component.args(["-p", name, "--lib", "--crate-type", "cdylib"]);
+        ok &= run(component);
+    }
+    if !ok && keep_going {
         println!("cargo:warning=some plugins failed to build; using their last good artifacts");
-    } else if !status.success() {
+    } else if !ok {
         panic!(
             "building the plugins failed; is the wasm32-wasip2 target installed? \
              (rustup target add wasm32-wasip2)"
@@ -113,4 +99,72 @@ fn main() {
         "cargo:rustc-env=REQFLO_TEST_PLUGIN_DIR={}",
         artifacts.display()
     );
+}
+
+/// `cargo SUBCOMMAND --release --target wasm32-wasip2` on the plugin
+/// workspace, without the outer build's host flags.
+fn plugin_cargo(plugins: &Path, target_dir: &Path, subcommand: &str) -> Command {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            subcommand,
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(plugins.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(plugins);
+    // The outer build's flags are for the host, not for wasm.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(mut command: Command) -> bool {
+    command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"))
+        .success()
+}
+
+/// The packages directly under `plugins/` whose library is both a cdylib
+/// and an rlib.
+fn dual_crates(plugins: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(plugins)
+        .expect("plugins/ exists")
+        .flatten()
+    {
+        let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
+            continue;
+        };
+        let dual = manifest.lines().any(|line| {
+            line.starts_with("crate-type")
+                && line.contains("\"cdylib\"")
+                && line.contains("\"rlib\"")
+        });
+        let name = manifest.lines().find_map(|line| {
+            let value = line.strip_prefix("name")?.trim_start().strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        });
+        if let (true, Some(name)) = (dual, name) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
 }

@@ -14,12 +14,15 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::endpoint::Endpoint;
 use crate::reference::{Reference, Selector};
-use crate::wire::{Answer, Failure, failure_error};
+use crate::wire::failure_error;
+use reqflo_plugin_sdk::http::{Failure, Response};
 
 /// The operation, as the `X-Amz-Target` header names it.
 pub const TARGET: &str = "secretsmanager.GetSecretValue";
 /// The JSON 1.1 protocol's content type.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// The answer's header where AWS names an error's type.
+pub const ERROR_TYPE: &str = "x-amzn-errortype";
 
 /// A secret version's contents, as read. No `Debug`: it is the value.
 pub struct SecretValue {
@@ -67,7 +70,7 @@ pub fn request_body(reference: &Reference) -> Vec<u8> {
 pub fn interpret(
     endpoint: &Endpoint,
     reference: &Reference,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
 ) -> Result<SecretValue, Error> {
     let subject = reference.to_string();
     let answer = outcome.map_err(|failure| failure_error(endpoint, &failure, &subject))?;
@@ -76,7 +79,7 @@ pub fn interpret(
         300..=399 => Err(redirect_error(
             endpoint,
             answer.status,
-            answer.location.as_deref(),
+            answer.header("location"),
         )),
         status => Err(error_for(endpoint, reference, status, &answer)),
     }
@@ -115,7 +118,7 @@ fn read_value(endpoint: &Endpoint, subject: &str, body: &[u8]) -> Result<SecretV
 
 /// An error answer, by its type. Only the type's name (checked to be a
 /// plain identifier) and the status are ever shown.
-fn error_for(endpoint: &Endpoint, reference: &Reference, status: u16, answer: &Answer) -> Error {
+fn error_for(endpoint: &Endpoint, reference: &Reference, status: u16, answer: &Response) -> Error {
     let code = error_code(answer);
     let subject = reference.to_string();
     let region_hint = "check the name (or ARN), the region and the account";
@@ -202,7 +205,7 @@ fn error_for(endpoint: &Endpoint, reference: &Reference, status: u16, answer: &A
 /// name: `aws.secretsmanager#ResourceNotFoundException:http://…` reads as
 /// `ResourceNotFoundException`. Anything that is not a plain identifier is
 /// ignored rather than shown.
-fn error_code(answer: &Answer) -> Option<String> {
+fn error_code(answer: &Response) -> Option<String> {
     #[derive(Deserialize)]
     struct JsonError {
         #[serde(rename = "__type")]
@@ -211,7 +214,7 @@ fn error_code(answer: &Answer) -> Option<String> {
         #[serde(rename = "Code")]
         code_upper: Option<String>,
     }
-    let from_header = answer.error_type.as_deref();
+    let from_header = answer.header(ERROR_TYPE);
     let from_json = serde_json::from_slice::<JsonError>(&answer.body)
         .ok()
         .and_then(|e| e.kind.or(e.code).or(e.code_upper));
@@ -273,33 +276,32 @@ fn redirect_error(endpoint: &Endpoint, status: u16, location: Option<&str>) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::moto;
     use crate::reference::parse;
-    use crate::tests::{endpoint, kind_and_message};
 
     fn reference(text: &str) -> Reference {
         match parse(text) {
             Ok(r) => r,
-            Err(e) => panic!("{}", crate::tests::message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
-    fn answer(status: u16, error_type: Option<&str>, body: &str) -> Result<Answer, Failure> {
-        Ok(Answer {
-            status,
-            error_type: error_type.map(str::to_string),
-            location: None,
-            body: body.as_bytes().to_vec(),
+    fn answer(status: u16, error_type: Option<&str>, body: &str) -> Result<Response, Failure> {
+        let response = Response::new(status, body);
+        Ok(match error_type {
+            Some(error_type) => response.with_header(ERROR_TYPE, error_type),
+            None => response,
         })
     }
 
-    fn error(text: &str, outcome: Result<Answer, Failure>) -> (&'static str, String) {
-        match interpret(&endpoint(), &reference(text), outcome) {
-            Err(e) => kind_and_message(&e),
+    fn error(text: &str, outcome: Result<Response, Failure>) -> (&'static str, String) {
+        match interpret(&moto(), &reference(text), outcome) {
+            Err(e) => (e.kind(), e.message().to_string()),
             Ok(_) => panic!("no error"),
         }
     }
 
-    fn json_error(status: u16, kind: &str) -> Result<Answer, Failure> {
+    fn json_error(status: u16, kind: &str) -> Result<Response, Failure> {
         answer(
             status,
             None,
@@ -323,14 +325,14 @@ mod tests {
 
     #[test]
     fn strings_and_binaries_are_read() {
-        let read = |body: &str| interpret(&endpoint(), &reference("a"), answer(200, None, body));
+        let read = |body: &str| interpret(&moto(), &reference("a"), answer(200, None, body));
         match read(r#"{"Name": "a", "SecretString": "s3cr3t", "VersionStages": ["AWSCURRENT"]}"#) {
             Ok(v) => assert_eq!((v.string.as_deref(), v.binary), (Some("s3cr3t"), None)),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
         match read(r#"{"SecretBinary": "/wBoaQ=="}"#) {
             Ok(v) => assert_eq!(v.binary, Some(vec![0xff, 0, b'h', b'i'])),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
         for (body, expected) in [
             (
@@ -341,7 +343,7 @@ mod tests {
             (r#"{"Name": "a"}"#, "neither SecretString nor SecretBinary"),
         ] {
             let (kind, message) = match read(body) {
-                Err(e) => kind_and_message(&e),
+                Err(e) => (e.kind(), e.message().to_string()),
                 Ok(_) => panic!("{body} was read"),
             };
             assert_eq!(kind, "unavailable");
@@ -468,12 +470,10 @@ mod tests {
 
     #[test]
     fn redirects_name_only_the_destination_origin() {
-        let redirect = Ok(Answer {
-            status: 307,
-            error_type: None,
-            location: Some("https://elsewhere.example/x?X-Amz-Signature=abc".into()),
-            body: Vec::new(),
-        });
+        let redirect = Ok(Response::new(307, "").with_header(
+            "Location",
+            "https://elsewhere.example/x?X-Amz-Signature=abc",
+        ));
         let (kind, message) = error("a", redirect);
         assert_eq!(kind, "unavailable");
         assert!(

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use reqflo_plugin_sdk::http::{Method, Request, Response, Transport};
 use serde::Deserialize;
 
 use crate::Error;
 use crate::settings::{Connection, Credentials, Source};
-use crate::wire::{Answer, Method, Request, Transport};
 
 /// Credentials this close to their expiry are renewed before use.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -129,14 +129,11 @@ fn send(
     url: &str,
     headers: Vec<(String, String)>,
     what: &str,
-) -> Result<Answer, Error> {
+) -> Result<Response, Error> {
+    let mut request = Request::new(method, url);
+    request.headers = headers;
     transport
-        .send(Request {
-            method,
-            url: url.to_string(),
-            headers,
-            body: Vec::new(),
-        })
+        .send(request, crate::wire::limits())
         .map_err(|failure| {
             let why = failure.reason();
             Error::Unavailable(format!(
@@ -145,7 +142,7 @@ fn send(
         })
 }
 
-fn expect_ok(answer: &Answer, what: &str) -> Result<(), Error> {
+fn expect_ok(answer: &Response, what: &str) -> Result<(), Error> {
     match answer.status {
         200..=299 => Ok(()),
         401 | 403 => Err(Error::Denied(format!(
@@ -207,51 +204,15 @@ fn rfc3339(text: &str) -> Option<SystemTime> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use reqflo_plugin_sdk::http::Scripted;
 
     use super::*;
-    use crate::wire::Failure;
-
-    /// A request as the endpoints saw it: method, URL and headers.
-    type Asked = (String, String, Vec<(String, String)>);
-
-    /// Credential endpoints made of canned answers by URL.
-    #[derive(Default)]
-    struct Endpoints {
-        answers: HashMap<String, (u16, String)>,
-        asked: Vec<Asked>,
-    }
-
-    impl Transport for Endpoints {
-        fn send(&mut self, request: Request) -> Result<Answer, Failure> {
-            let method = match request.method {
-                Method::Get => "GET",
-                Method::Post => "POST",
-                Method::Put => "PUT",
-            };
-            self.asked
-                .push((method.to_string(), request.url.clone(), request.headers));
-            let Some((status, body)) = self.answers.get(&request.url) else {
-                return Err(Failure::Denied);
-            };
-            Ok(Answer {
-                status: *status,
-                error_type: None,
-                location: None,
-                body: body.clone().into_bytes(),
-            })
-        }
-    }
 
     fn connection(source: Source) -> Connection {
         Connection {
             region: "eu-west-2".into(),
             endpoint: crate::endpoint::for_region("eu-west-2"),
-            credentials: Credentials {
-                access_key_id: String::new(),
-                secret_access_key: String::new(),
-                session_token: None,
-            },
+            credentials: Credentials::none(),
             source,
             expires: None,
         }
@@ -259,17 +220,23 @@ mod tests {
 
     const KEYS: &str = r#"{"AccessKeyId": "ASIAFAKE1", "SecretAccessKey": "s3cret/key", "Token": "tok", "Expiration": "2026-12-07T20:00:00Z"}"#;
 
+    /// Whether request `n` carried header `name` with `value`.
+    fn carried(fake: &Scripted, n: usize, name: &str, value: &str) -> bool {
+        fake.sent()
+            .nth(n)
+            .is_some_and(|r| r.headers.contains(&(name.to_string(), value.to_string())))
+    }
+
     #[test]
     fn imds_v2_asks_a_session_token_then_the_roles_credentials() {
         let endpoint = "http://127.0.0.1:1338";
-        let mut fake = Endpoints::default();
+        let mut fake = Scripted::new();
         for (path, body) in [
             ("/latest/api/token", "imds-session"),
             ("/latest/meta-data/iam/security-credentials/", "my-role\n"),
             ("/latest/meta-data/iam/security-credentials/my-role", KEYS),
         ] {
-            fake.answers
-                .insert(format!("{endpoint}{path}"), (200, body.to_string()));
+            fake.add(format!("{endpoint}{path}"), Ok(Response::new(200, body)));
         }
         let mut c = connection(Source::Instance {
             endpoint: endpoint.into(),
@@ -278,56 +245,55 @@ mod tests {
         assert!(fresh(&mut c, &mut fake, now).is_ok());
         assert_eq!(c.credentials.access_key_id, "ASIAFAKE1");
         assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
-        assert_eq!(fake.asked[0].0, "PUT");
-        assert!(fake.asked[0].2.contains(&(
-            "x-aws-ec2-metadata-token-ttl-seconds".to_string(),
-            "21600".to_string()
-        )));
-        assert!(fake.asked[2].2.contains(&(
-            "x-aws-ec2-metadata-token".to_string(),
-            "imds-session".to_string()
-        )));
+        assert_eq!(fake.asked()[0].0, Method::Put);
+        assert!(carried(
+            &fake,
+            0,
+            "x-aws-ec2-metadata-token-ttl-seconds",
+            "21600"
+        ));
+        assert!(carried(
+            &fake,
+            2,
+            "x-aws-ec2-metadata-token",
+            "imds-session"
+        ));
+        assert_eq!(fake.limits()[0], crate::wire::limits());
         // An hour before expiry: kept. Four minutes before: renewed.
         assert!(fresh(&mut c, &mut fake, now).is_ok());
-        assert_eq!(fake.asked.len(), 3);
+        assert_eq!(fake.urls().len(), 3);
         let late = UNIX_EPOCH + Duration::from_secs(1_796_673_600 - 240);
         assert!(fresh(&mut c, &mut fake, late).is_ok());
-        assert_eq!(fake.asked.len(), 6);
+        assert_eq!(fake.urls().len(), 6);
     }
 
     #[test]
     fn the_container_endpoint_gets_its_token_and_refusals_are_said() {
         let url = "http://127.0.0.1:1339/v2/credentials/task";
-        let mut fake = Endpoints::default();
-        fake.answers.insert(url.into(), (200, KEYS.into()));
+        let mut fake = Scripted::new().answer(url, 200, KEYS);
         let mut c = connection(Source::Container {
             url: url.into(),
             authorization: Some("auth-token".into()),
         });
         assert!(fresh(&mut c, &mut fake, UNIX_EPOCH).is_ok());
-        assert!(
-            fake.asked[0]
-                .2
-                .contains(&("authorization".to_string(), "auth-token".to_string()))
-        );
-        fake.answers.insert(url.into(), (403, String::new()));
+        assert!(carried(&fake, 0, "authorization", "auth-token"));
+        assert!(carried(&fake, 0, "accept", "application/json"));
+        let mut fake = Scripted::new().answer(url, 403, "");
         let mut c = connection(Source::Container {
             url: url.into(),
             authorization: None,
         });
-        let e = fresh(&mut c, &mut fake, UNIX_EPOCH)
-            .err()
-            .map(|e| crate::tests::kind_and_message(&e));
-        assert!(e.is_some_and(|(k, m)| k == "denied"
-            && m == "the container credentials endpoint at http://127.0.0.1:1339 refused the request (403)"));
+        let e = fresh(&mut c, &mut fake, UNIX_EPOCH).err();
+        assert!(e.is_some_and(|e| e.kind() == "denied"
+            && e.message() == "the container credentials endpoint at http://127.0.0.1:1339 refused the request (403)"));
         // Not granted: said, naming the endpoint and what to grant.
         let mut c = connection(Source::Instance {
             endpoint: "http://169.254.169.254".into(),
         });
-        let e = fresh(&mut c, &mut Endpoints::default(), UNIX_EPOCH)
-            .err()
-            .map(|e| crate::tests::kind_and_message(&e).1);
-        assert!(e.is_some_and(|m| m.contains("169.254.169.254") && m.contains("grants.hosts")));
+        let e = fresh(&mut c, &mut Scripted::new(), UNIX_EPOCH).err();
+        assert!(e.is_some_and(
+            |e| e.message().contains("169.254.169.254") && e.message().contains("grants.hosts")
+        ));
     }
 
     #[test]

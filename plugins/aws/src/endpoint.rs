@@ -32,6 +32,16 @@ pub fn url(endpoint: &Endpoint) -> String {
     endpoint.url("/")
 }
 
+/// The endpoint the unit tests talk to: moto's, as the integration tests
+/// run it.
+#[cfg(test)]
+pub fn moto() -> Endpoint {
+    match parse("http://moto:5000") {
+        Ok(endpoint) => endpoint,
+        Err(why) => panic!("{why}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

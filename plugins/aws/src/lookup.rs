@@ -7,9 +7,11 @@
 //! throttled or failed call may pass next time.
 
 use std::collections::HashMap;
-use std::env::VarError;
 use std::rc::Rc;
 use std::time::SystemTime;
+
+use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::{Failure, Request, Response, Transport};
 
 use crate::Error;
 use crate::api::{self, SecretValue};
@@ -17,7 +19,6 @@ use crate::reference::{Reference, Selector};
 use crate::settings::{Connection, Settings};
 use crate::sign;
 use crate::value;
-use crate::wire::{Request, Transport};
 
 /// A configured provider and what it has read so far in this run.
 pub struct Provider {
@@ -43,7 +44,7 @@ impl Provider {
         &mut self,
         reference: &Reference,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        env: impl env::Read,
         now: impl Fn() -> SystemTime,
     ) -> Result<Vec<u8>, Error> {
         if self.connection.is_none() {
@@ -106,31 +107,29 @@ impl Provider {
             time,
         )?;
         headers.extend(signature);
-        let request = || Request {
-            method: crate::wire::Method::Post,
-            url: url.clone(),
-            headers: headers.clone(),
-            body: body.clone(),
+        let request = || {
+            let mut request = Request::post(url.clone(), body.clone());
+            request.headers = headers.clone();
+            request
         };
-        let mut outcome = transport.send(request());
+        let mut outcome = transport.send(request(), crate::wire::limits());
         // Throttling and a server's error are tried once more, after a
         // short random wait, as the SDKs do (the signature is still fresh).
         if retryable(&outcome) {
             std::thread::sleep(jitter());
-            outcome = transport.send(request());
+            outcome = transport.send(request(), crate::wire::limits());
         }
         api::interpret(&endpoint, reference, outcome)
     }
 }
 
 /// Whether an outcome is worth one more try: 429, 5xx, or AWS's throttling.
-fn retryable(outcome: &Result<crate::wire::Answer, crate::wire::Failure>) -> bool {
-    outcome.as_ref().is_ok_and(|answer| {
-        answer.status == 429
-            || (500..=599).contains(&answer.status)
-            || answer
-                .error_type
-                .as_deref()
+fn retryable(outcome: &Result<Response, Failure>) -> bool {
+    outcome.as_ref().is_ok_and(|response| {
+        response.status == 429
+            || (500..=599).contains(&response.status)
+            || response
+                .header(api::ERROR_TYPE)
                 .is_some_and(|t| t.contains("Throttling"))
     })
 }
@@ -148,92 +147,63 @@ fn jitter() -> std::time::Duration {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use reqflo_plugin_sdk::Config;
+    use reqflo_plugin_sdk::http::Scripted;
+
     use super::*;
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
-    use crate::wire::{Answer, Failure};
 
-    /// A Secrets Manager made of canned answers keyed by request body,
-    /// counting and keeping what was asked.
-    #[derive(Default)]
-    struct Fake {
-        answers: HashMap<String, Result<(u16, String), Failure>>,
-        bodies: Vec<String>,
-        headers: Vec<Vec<(String, String)>>,
-        urls: Vec<String>,
-        /// Requests answered with throttling before the canned answers.
-        busy: usize,
+    /// Where requests go with `config.endpoint` set, as in most tests.
+    const MOTO: &str = "http://moto:5000/";
+
+    /// What AWS answers for a secret that does not exist; every request
+    /// without an answer of its own gets it.
+    fn not_found() -> Response {
+        Response::new(400, "").with_header(api::ERROR_TYPE, "ResourceNotFoundException")
     }
 
-    impl Fake {
-        fn answer(mut self, body: &str, status: u16, answer: &str) -> Fake {
-            self.answers
-                .insert(body.to_string(), Ok((status, answer.to_string())));
-            self
+    /// Secrets Manager at `url`, answering each request with the next of
+    /// `answers` (the last one again after that), and anything else as not
+    /// found.
+    fn secrets_manager(url: &str, answers: &[Result<Response, Failure>]) -> Scripted {
+        let mut script = Scripted::new().otherwise(Ok(not_found()));
+        for answer in answers {
+            script.add(url, answer.clone());
         }
-
-        fn fail(mut self, body: &str, failure: Failure) -> Fake {
-            self.answers.insert(body.to_string(), Err(failure));
-            self
-        }
-
-        fn count(&self, body: &str) -> usize {
-            self.bodies.iter().filter(|b| *b == body).count()
-        }
+        script
     }
 
-    impl Transport for Fake {
-        fn send(&mut self, request: Request) -> Result<Answer, Failure> {
-            let body = String::from_utf8_lossy(&request.body).into_owned();
-            self.bodies.push(body.clone());
-            self.headers.push(request.headers);
-            self.urls.push(request.url);
-            if self.busy > 0 {
-                self.busy -= 1;
-                return Ok(Answer {
-                    status: 400,
-                    error_type: Some("ThrottlingException".into()),
-                    location: None,
-                    body: Vec::new(),
-                });
-            }
-            match self.answers.get(&body) {
-                Some(Ok((status, answer))) => Ok(Answer {
-                    status: *status,
-                    error_type: None,
-                    location: None,
-                    body: answer.clone().into_bytes(),
-                }),
-                Some(Err(failure)) => Err(failure.clone()),
-                None => Ok(Answer {
-                    status: 400,
-                    error_type: Some("ResourceNotFoundException".into()),
-                    location: None,
-                    body: Vec::new(),
-                }),
-            }
-        }
+    fn ok(body: String) -> Result<Response, Failure> {
+        Ok(Response::new(200, body))
+    }
+
+    fn throttled() -> Result<Response, Failure> {
+        Ok(Response::new(400, "").with_header(api::ERROR_TYPE, "ThrottlingException"))
+    }
+
+    /// How many requests asked with `body`.
+    fn count(fake: &Scripted, body: &str) -> usize {
+        fake.sent().filter(|r| r.body == body.as_bytes()).count()
     }
 
     #[test]
     fn an_arns_region_signs_and_routes_the_request() {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf";
         let mut provider = configured(&[]);
-        let mut fake =
-            Fake::default().answer(&format!(r#"{{"SecretId":"{arn}"}}"#), 200, &db_json("east"));
+        let mut fake = secrets_manager(
+            "https://secretsmanager.us-east-1.amazonaws.com/",
+            &[ok(db_json("east"))],
+        );
         assert_eq!(
             resolve(&mut provider, &mut fake, &format!("{arn}#password")),
             Ok("east".into())
         );
         assert_eq!(
-            fake.urls,
+            fake.urls(),
             ["https://secretsmanager.us-east-1.amazonaws.com/"]
         );
-        let authorization = fake.headers[0]
-            .iter()
-            .find(|(name, _)| name == "authorization")
-            .map(|(_, value)| value.clone())
-            .unwrap_or_default();
+        assert_eq!(count(&fake, &format!(r#"{{"SecretId":"{arn}"}}"#)), 1);
+        let authorization = fake.header_values("authorization")[0].unwrap_or_default();
         assert!(
             authorization.contains("/us-east-1/secretsmanager/aws4_request"),
             "{authorization}"
@@ -243,19 +213,18 @@ mod tests {
     #[test]
     fn throttling_is_tried_once_more() {
         let mut provider = configured(&[]);
-        let mut fake = Fake::default().answer(DB, 200, &db_json("hunter2"));
-        fake.busy = 1;
+        let region = "https://secretsmanager.eu-west-2.amazonaws.com/";
+        let mut fake = secrets_manager(region, &[throttled(), ok(db_json("hunter2"))]);
         assert_eq!(
             resolve(&mut provider, &mut fake, "prod/db#password"),
             Ok("hunter2".into())
         );
-        assert_eq!(fake.bodies.len(), 2);
+        assert_eq!(fake.urls().len(), 2);
         // Throttled twice: said, after two tries.
         let mut provider = configured(&[]);
-        let mut fake = Fake::default().answer(DB, 200, &db_json("hunter2"));
-        fake.busy = 2;
+        let mut fake = secrets_manager(region, &[throttled(), throttled(), ok(db_json("hunter2"))]);
         assert!(resolve(&mut provider, &mut fake, "prod/db").is_err());
-        assert_eq!(fake.bodies.len(), 2);
+        assert_eq!(fake.urls().len(), 2);
     }
 
     const DB: &str = r#"{"SecretId":"prod/db"}"#;
@@ -267,24 +236,20 @@ mod tests {
     }
 
     fn configured(config: &[(&str, &str)]) -> Provider {
-        let config = config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        match Settings::from_config(config) {
+        match Settings::from_config(&Config::of(config)) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
-    fn env(name: &str) -> Result<String, VarError> {
-        match name {
-            "AWS_ACCESS_KEY_ID" => Ok("AKIDEXAMPLE".into()),
-            "AWS_SECRET_ACCESS_KEY" => Ok("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
-            "AWS_REGION" => Ok("eu-west-2".into()),
-            _ => Err(VarError::NotPresent),
-        }
-    }
+    const ENV: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ),
+        ("AWS_REGION", "eu-west-2"),
+    ];
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_767_323_045)
@@ -292,22 +257,25 @@ mod tests {
 
     fn resolve(
         provider: &mut Provider,
-        fake: &mut Fake,
+        fake: &mut Scripted,
         reference: &str,
     ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
+        let reference = parse(reference).map_err(kind_and_message)?;
         provider
-            .resolve(&reference, fake, env, now)
+            .resolve(&reference, fake, env::fake(&ENV), now)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(kind_and_message)
     }
 
     #[test]
     fn several_keys_of_one_version_cost_one_call() {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
-        let mut fake = Fake::default()
-            .answer(DB, 200, &db_json("current-pw"))
-            .answer(DB_PREVIOUS, 200, &db_json("previous-pw"));
+        // Asked in this order: the current version, then the previous.
+        let mut fake = secrets_manager(
+            MOTO,
+            &[ok(db_json("current-pw")), ok(db_json("previous-pw"))],
+        );
         for (reference, expected) in [
             ("prod/db#password", "current-pw"),
             ("prod/db#user", "svc"),
@@ -323,20 +291,25 @@ mod tests {
                 "{reference}"
             );
         }
-        assert_eq!(fake.bodies.len(), 2, "{:?}", fake.bodies);
-        assert_eq!((fake.count(DB), fake.count(DB_PREVIOUS)), (1, 1));
+        assert_eq!(fake.urls().len(), 2, "{:?}", fake.urls());
+        assert_eq!((count(&fake, DB), count(&fake, DB_PREVIOUS)), (1, 1));
     }
 
     #[test]
     fn requests_are_signed_posts_to_the_endpoint() {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
-        let mut fake = Fake::default().answer(DB, 200, &db_json("pw"));
+        let mut fake = secrets_manager(MOTO, &[ok(db_json("pw"))]);
         assert_eq!(
             resolve(&mut provider, &mut fake, "prod/db#password"),
             Ok("pw".into())
         );
-        assert_eq!(fake.urls, vec!["http://moto:5000/".to_string()]);
-        let headers = &fake.headers[0];
+        assert_eq!(fake.urls(), vec!["http://moto:5000/"]);
+        assert_eq!(count(&fake, DB), 1);
+        let Some(request) = fake.sent().next() else {
+            panic!("no request")
+        };
+        assert_eq!(request.method, reqflo_plugin_sdk::http::Method::Post);
+        let headers = &request.headers;
         let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -358,11 +331,12 @@ mod tests {
             ),
             "{authorization}"
         );
+        assert_eq!(fake.limits()[0], crate::wire::limits());
         // Without config.endpoint, the region's public endpoint.
         let mut by_region = configured(&[]);
         let _ = resolve(&mut by_region, &mut fake, "prod/db");
         assert_eq!(
-            fake.urls[1],
+            fake.urls()[1],
             "https://secretsmanager.eu-west-2.amazonaws.com/"
         );
     }
@@ -370,7 +344,7 @@ mod tests {
     #[test]
     fn failures_are_not_cached() {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
-        let mut fake = Fake::default().fail(DB, Failure::Timeout);
+        let mut fake = secrets_manager(MOTO, &[Err(Failure::Timeout), ok(db_json("pw"))]);
         let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#password")
             .err()
             .unwrap_or_default();
@@ -380,18 +354,18 @@ mod tests {
             "Secrets Manager at http://moto:5000 did not answer in time while reading secret \
              \"prod/db\""
         );
-        fake = fake.answer(DB, 200, &db_json("pw"));
         assert_eq!(
             resolve(&mut provider, &mut fake, "prod/db#password"),
             Ok("pw".into())
         );
-        assert_eq!(fake.count(DB), 2);
+        assert_eq!(count(&fake, DB), 2);
     }
 
     #[test]
     fn a_missing_key_is_not_found_but_costs_no_second_call() {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
-        let mut fake = Fake::default().answer(DB, 200, &db_json("pw"));
+        // The one secret there, then nothing: "prod/none" is not found.
+        let mut fake = secrets_manager(MOTO, &[ok(db_json("pw")), Ok(not_found())]);
         let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#nope")
             .err()
             .unwrap_or_default();
@@ -404,7 +378,7 @@ mod tests {
             resolve(&mut provider, &mut fake, "prod/db#password"),
             Ok("pw".into())
         );
-        assert_eq!(fake.count(DB), 1);
+        assert_eq!(count(&fake, DB), 1);
         // A missing secret is not found, naming it.
         let (kind, message) = resolve(&mut provider, &mut fake, "prod/none")
             .err()
@@ -419,16 +393,16 @@ mod tests {
     #[test]
     fn missing_credentials_fail_before_any_request() {
         let mut provider = configured(&[("region", "eu-west-2")]);
-        let mut fake = Fake::default();
+        let mut fake = Scripted::new();
         let reference = match parse("prod/db") {
             Ok(r) => r,
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         };
-        let none = |_: &str| Err(VarError::NotPresent);
-        let error = provider.resolve(&reference, &mut fake, none, now).err();
-        let message = error.map(|e| kind_and_message(&e).1);
+        let error = provider
+            .resolve(&reference, &mut fake, env::fake(&[]), now)
+            .err();
         assert_eq!(
-            message.as_deref(),
+            error.as_ref().map(Error::message),
             Some(
                 "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it \
                  under the provider's grants.env (on ECS or EKS, grant \
@@ -436,6 +410,6 @@ mod tests {
                  config.instance_metadata: true)"
             )
         );
-        assert!(fake.bodies.is_empty());
+        assert!(fake.urls().is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! the region and credentials it reads from its environment at the first
 //! resolve.
 
-use std::env::VarError;
+use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
 use crate::endpoint::Endpoint;
@@ -76,15 +76,30 @@ pub struct Credentials {
     pub session_token: Option<String>,
 }
 
+impl Credentials {
+    /// None yet: a credential endpoint hands them out at the first resolve.
+    pub fn none() -> Credentials {
+        Credentials {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: None,
+        }
+    }
+}
+
 impl Settings {
     /// Accept the provider's `config:` map (`region`, `endpoint`).
-    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+    ///
+    /// Parsed by hand rather than by `Config::parse`: the messages name the
+    /// AWS provider and its keys in their own words, which users and tests
+    /// already rely on.
+    pub fn from_config(config: &Config) -> Result<Settings, Error> {
         let mut settings = Settings {
             region: None,
             endpoint: None,
             instance_metadata: false,
         };
-        for (key, value) in config {
+        for (key, value) in config.pairs() {
             match key.as_str() {
                 "region" => {
                     let region = value.trim();
@@ -94,7 +109,7 @@ impl Settings {
                     settings.region = Some(region.to_string());
                 }
                 "endpoint" => {
-                    let endpoint = crate::endpoint::parse(&value).map_err(|why| {
+                    let endpoint = crate::endpoint::parse(value).map_err(|why| {
                         Error::InvalidReference(format!(
                             "config.endpoint is not a usable Secrets Manager URL: it {why}"
                         ))
@@ -124,11 +139,8 @@ impl Settings {
     }
 
     /// The region, endpoint and credentials, from config and the sandbox's
-    /// environment (`read` is `std::env::var` in the component).
-    pub fn connection(
-        &self,
-        read: impl Fn(&str) -> Result<String, VarError>,
-    ) -> Result<Connection, Error> {
+    /// environment (`read` is `env::var` in the component).
+    pub fn connection(&self, read: impl env::Read) -> Result<Connection, Error> {
         let region = match &self.region {
             Some(region) => region.clone(),
             None => region_from_env(&read)?,
@@ -137,22 +149,25 @@ impl Settings {
             Some(endpoint) => endpoint.clone(),
             None => crate::endpoint::for_region(&region),
         };
-        if matches!(read(ACCESS_KEY_ENV), Err(VarError::NotPresent))
+        if matches!(read(ACCESS_KEY_ENV), Err(std::env::VarError::NotPresent))
             && let Some(source) = self.endpoint_source(&read)
         {
             return Ok(Connection {
                 region,
                 endpoint,
-                credentials: Credentials {
-                    access_key_id: String::new(),
-                    secret_access_key: String::new(),
-                    session_token: None,
-                },
+                credentials: Credentials::none(),
                 source,
                 expires: None,
             });
         }
-        let access_key_id = required(&read, ACCESS_KEY_ENV)?;
+        // Without keys, the platform may hand them out.
+        let access_key_id = env::required(
+            &read,
+            "AWS",
+            ACCESS_KEY_ENV,
+            " (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, \
+             config.instance_metadata: true)",
+        )?;
         // The key ID travels in the Authorization header and the token in its
         // own: anything but visible ASCII would be refused far less helpfully
         // by the HTTP layer. Neither value is ever quoted.
@@ -162,25 +177,16 @@ impl Settings {
                  than letters and digits"
             )));
         }
-        let secret_access_key = required(&read, SECRET_KEY_ENV)?;
-        let session_token = match read(SESSION_TOKEN_ENV) {
-            Ok(token) if token.trim().is_empty() => None,
-            Ok(token) => {
-                let token = token.trim().to_string();
-                if !token.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(Error::Unavailable(format!(
-                        "{SESSION_TOKEN_ENV} does not hold an AWS session token: it has \
-                         characters an HTTP header cannot carry"
-                    )));
-                }
-                Some(token)
-            }
-            Err(VarError::NotPresent) => None,
-            Err(VarError::NotUnicode(_)) => {
+        let secret_access_key = env::required(&read, "AWS", SECRET_KEY_ENV, "")?;
+        let session_token = match env::optional(&read, SESSION_TOKEN_ENV)? {
+            Some(token) if token.is_empty() => None,
+            Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
                 return Err(Error::Unavailable(format!(
-                    "{SESSION_TOKEN_ENV} does not hold UTF-8 text"
+                    "{SESSION_TOKEN_ENV} does not hold an AWS session token: it has \
+                     characters an HTTP header cannot carry"
                 )));
             }
+            token => token,
         };
         Ok(Connection {
             region,
@@ -197,11 +203,12 @@ impl Settings {
 
     /// A credential endpoint the environment or config names: the
     /// container's, else the instance's (when asked for).
-    fn endpoint_source(&self, read: &impl Fn(&str) -> Result<String, VarError>) -> Option<Source> {
+    fn endpoint_source(&self, read: &impl env::Read) -> Option<Source> {
+        // A value that is not UTF-8 names no endpoint, as an unset one.
         let visible = |name: &str| {
-            read(name)
+            env::optional(read, name)
                 .ok()
-                .map(|v| v.trim().to_string())
+                .flatten()
                 .filter(|v| !v.is_empty())
         };
         let container = visible("AWS_CONTAINER_CREDENTIALS_FULL_URI").or_else(|| {
@@ -241,7 +248,7 @@ pub fn valid_region(region: &str) -> bool {
 }
 
 /// The first of `AWS_REGION`, `AWS_DEFAULT_REGION` that the sandbox sees.
-fn region_from_env(read: &impl Fn(&str) -> Result<String, VarError>) -> Result<String, Error> {
+fn region_from_env(read: &impl env::Read) -> Result<String, Error> {
     for name in REGION_ENVS {
         if let Ok(region) = read(name) {
             let region = region.trim();
@@ -279,59 +286,15 @@ fn check_region(region: &str) -> Result<(), &'static str> {
     }
 }
 
-/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
-fn required(read: &impl Fn(&str) -> Result<String, VarError>, name: &str) -> Result<String, Error> {
-    match read(name) {
-        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
-            "{name} is empty in the AWS provider's environment"
-        ))),
-        Ok(value) => Ok(value.trim().to_string()),
-        Err(VarError::NotPresent) => {
-            // Without keys, the platform may hand them out.
-            let instead = match name == ACCESS_KEY_ENV {
-                true => {
-                    " (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on \
-                     EC2, config.instance_metadata: true)"
-                }
-                false => "",
-            };
-            Err(Error::Unavailable(format!(
-                "{name} is not visible to the AWS provider: set it and list it under the \
-                 provider's grants.env{instead}"
-            )))
-        }
-        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
-            "{name} does not hold UTF-8 text"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::message;
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-                .ok_or(VarError::NotPresent)
-        }
-    }
+    use reqflo_plugin_sdk::env::fake;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(&Config::of(pairs)) {
             Ok(settings) => settings,
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
@@ -344,28 +307,28 @@ mod tests {
     ];
 
     fn connection_error(s: &Settings, vars: &[(&str, &str)]) -> String {
-        match s.connection(env(vars)) {
+        match s.connection(fake(vars)) {
             Ok(_) => panic!("connected"),
-            Err(e) => message(&e),
+            Err(e) => e.message().to_string(),
         }
     }
 
     #[test]
     fn unknown_and_bad_config_is_named() {
-        match Settings::from_config(config(&[("secret", "x")])) {
+        match Settings::from_config(&Config::of(&[("secret", "x")])) {
             Err(Error::InvalidReference(m)) => assert_eq!(
                 m,
                 "unknown config key `secret` for the AWS provider (known: region, endpoint, instance_metadata)"
             ),
-            other => panic!("{:?}", other.map_err(|e| message(&e))),
+            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
         }
         for bad in ["EU-WEST-2", "eu west", "", "-eu", "eu-west-2.evil.com"] {
             assert!(
-                Settings::from_config(config(&[("region", bad)])).is_err(),
+                Settings::from_config(&Config::of(&[("region", bad)])).is_err(),
                 "{bad}"
             );
         }
-        assert!(Settings::from_config(config(&[("endpoint", "http://x/path")])).is_err());
+        assert!(Settings::from_config(&Config::of(&[("endpoint", "http://x/path")])).is_err());
     }
 
     #[test]
@@ -376,9 +339,9 @@ mod tests {
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "ap-south-1"),
         ];
-        let region = |s: &Settings, vars: &[(&str, &str)]| match s.connection(env(vars)) {
+        let region = |s: &Settings, vars: &[(&str, &str)]| match s.connection(fake(vars)) {
             Ok(c) => (c.region, c.endpoint.to_string()),
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         };
         assert_eq!(
             region(&settings(&[("region", "eu-west-2")]), &vars),
@@ -411,7 +374,7 @@ mod tests {
     #[test]
     fn credentials_come_from_the_granted_environment() {
         let s = settings(&[("region", "eu-west-2")]);
-        match s.connection(env(&[
+        match s.connection(fake(&[
             KEYS[0],
             ("AWS_SECRET_ACCESS_KEY", " wJalr/K7+EXAMPLEKEY\n"),
             ("AWS_SESSION_TOKEN", "FwoGZX+IvYX/dz=="),
@@ -424,11 +387,11 @@ mod tests {
                     Some("FwoGZX+IvYX/dz==")
                 );
             }
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
-        match s.connection(env(&KEYS)) {
+        match s.connection(fake(&KEYS)) {
             Ok(c) => assert!(c.credentials.session_token.is_none()),
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
         assert_eq!(
             connection_error(&s, &[KEYS[1]]),

@@ -103,7 +103,7 @@ mod tests {
             time,
         ) {
             Ok(headers) => headers,
-            Err(e) => panic!("{}", crate::tests::message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 

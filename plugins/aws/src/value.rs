@@ -90,7 +90,6 @@ fn pick(text: &str, key: &str, reference: &Reference) -> Result<Vec<u8>, Error> 
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
 
     fn text(value: &str) -> SecretValue {
         SecretValue {
@@ -107,10 +106,11 @@ mod tests {
     }
 
     fn get(secret: &SecretValue, reference: &str) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
+        let reference = parse(reference).map_err(kind_and_message)?;
         select(secret, &reference)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(kind_and_message)
     }
 
     const JSON: &str = r#"{"api_key": "s3cr3t\"\u00e9", "port": 8443, "ratio": 1.50,

@@ -1,9 +1,8 @@
-//! One request to Secrets Manager, minus the wire: what is sent, what can
-//! come back, and the errors for a request that got no answer.
-//!
-//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it
-//! behind [`Transport`] lets the signing, the lookup and every message be
-//! tested natively.
+//! What every request to Secrets Manager shares: the limits its answer is
+//! read within, and the errors for a request that got no answer. The
+//! requests themselves are the SDK's [`reqflo_plugin_sdk::http`] ones.
+
+use reqflo_plugin_sdk::http::{Failure, Limits};
 
 use crate::Error;
 use crate::endpoint::Endpoint;
@@ -13,66 +12,11 @@ use crate::endpoint::Endpoint;
 /// misbehaving server, not data.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// One signed `POST /`. No `Debug`: the headers carry a signature and maybe
-/// a session token.
-// Only the component's transport reads these; natively only the tests do.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub struct Request {
-    /// POST for Secrets Manager; GET and PUT for the credential endpoints.
-    pub method: Method,
-    /// The endpoint's URL.
-    pub url: String,
-    /// Header names (lowercase) and values, all header-safe.
-    pub headers: Vec<(String, String)>,
-    /// The JSON body.
-    pub body: Vec<u8>,
-}
-
-/// Send one request.
-pub trait Transport {
-    /// Send `request` and return what came back.
-    fn send(&mut self, request: Request) -> Result<Answer, Failure>;
-}
-
-/// What a server answered, uninterpreted. An error body is only ever parsed
-/// for its error type, never shown.
-pub struct Answer {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `X-Amzn-ErrorType` header, where AWS names an error's type.
-    pub error_type: Option<String>,
-    /// The `Location` header, kept to name a redirect's destination.
-    pub location: Option<String>,
-    /// The body, at most [`MAX_BODY_BYTES`].
-    pub body: Vec<u8>,
-}
-
-/// Why no answer came back (the SDK's, shared by every provider).
-pub use reqflo_plugin_sdk::http::Failure;
-/// The methods a request may use (the SDK's).
-pub use reqflo_plugin_sdk::http::Method;
-
-/// [`Transport`] over the host's wasi:http, through the SDK.
-#[cfg(target_arch = "wasm32")]
-pub struct WasiHttp;
-
-#[cfg(target_arch = "wasm32")]
-impl Transport for WasiHttp {
-    fn send(&mut self, request: Request) -> Result<Answer, Failure> {
-        use reqflo_plugin_sdk::http;
-        let mut sent = http::Request::post(request.url, request.body);
-        sent.method = request.method;
-        sent.headers = request.headers;
-        // Error bodies are read too: they carry the error's type (`__type`).
-        // They are parsed for that alone and never shown.
-        let response = http::send(sent, http::Limits::read_all(MAX_BODY_BYTES))?;
-        Ok(Answer {
-            status: response.status,
-            error_type: response.header("x-amzn-errortype").map(str::to_string),
-            location: response.header("location").map(str::to_string),
-            body: response.body,
-        })
-    }
+/// The limits of every request, to Secrets Manager and to the credential
+/// endpoints alike. Error bodies are read too: they carry the error's type
+/// (`__type`), and are parsed for that alone, never shown.
+pub fn limits() -> Limits {
+    Limits::read_all(MAX_BODY_BYTES)
 }
 
 /// The user-facing error for a request that got no answer; `subject` is what
@@ -105,7 +49,7 @@ pub fn failure_error(endpoint: &Endpoint, failure: &Failure, subject: &str) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{endpoint, kind_and_message};
+    use crate::endpoint::moto;
 
     #[test]
     fn transport_failures() {
@@ -142,8 +86,8 @@ mod tests {
             ),
         ];
         for (failure, kind, message) in cases {
-            let error = failure_error(&endpoint(), &failure, "secret \"a\"");
-            assert_eq!(kind_and_message(&error), (kind, message.to_string()));
+            let error = failure_error(&moto(), &failure, "secret \"a\"");
+            assert_eq!((error.kind(), error.message()), (kind, message));
         }
     }
 }

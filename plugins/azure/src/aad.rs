@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
+use reqflo_plugin_sdk::http::{Request, Response};
 use serde::Deserialize;
 
 use crate::Error;
 use crate::settings::ClientCredentials;
 use crate::wire::{
-    Answer, Failure, Server, failure_error, form, percent_encode, redirect_error, safe_code,
+    Failure, Server, failure_error, form, percent_encode, redirect_error, safe_code,
 };
 
 /// A token is renewed this long before it expires, as Azure's own SDKs do, so
@@ -71,11 +72,20 @@ pub fn token_form(client: &ClientCredentials, secret: &str, scope: &str) -> Stri
     ])
 }
 
+/// The token request: `POST` [`token_url`] with [`token_form`].
+pub fn token_request(client: &ClientCredentials, secret: &str, scope: &str) -> Request {
+    Request::post(
+        token_url(client),
+        token_form(client, secret, scope).into_bytes(),
+    )
+    .header("content-type", "application/x-www-form-urlencoded")
+}
+
 /// Turn the token endpoint's outcome into a token, or an error that names the
 /// client and tenant but never the secret or the server's description.
 pub fn interpret(
     client: &ClientCredentials,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
     sent_at: Instant,
 ) -> Result<AccessToken, Error> {
     let server = Server {
@@ -208,7 +218,6 @@ fn refusal(client: &ClientCredentials, body: &[u8], status: u16) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::kind_and_message;
 
     fn client() -> ClientCredentials {
         ClientCredentials {
@@ -223,12 +232,9 @@ mod tests {
     }
 
     fn outcome(status: u16, body: &str) -> Result<AccessToken, (&'static str, String)> {
-        let answer = Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        };
-        interpret(&client(), Ok(answer), Instant::now()).map_err(|e| kind_and_message(&e))
+        let answer = Response::new(status, body);
+        interpret(&client(), Ok(answer), Instant::now())
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     fn refused(status: u16, body: &str) -> (&'static str, String) {
@@ -254,11 +260,7 @@ mod tests {
     #[test]
     fn a_token_is_renewed_five_minutes_before_it_expires() {
         let sent = Instant::now();
-        let answer = |body: &str| Answer {
-            status: 200,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        };
+        let answer = |body: &str| Response::new(200, body);
         let token = interpret(
             &client(),
             Ok(answer(
@@ -365,7 +367,7 @@ mod tests {
         assert!(refused(302, "").1.contains("redirect"));
         let timeout = interpret(&client(), Err(Failure::Timeout), Instant::now())
             .map(|_| ())
-            .map_err(|e| kind_and_message(&e));
+            .map_err(|e| (e.kind(), e.message().to_string()));
         assert_eq!(
             timeout,
             Err((

@@ -11,13 +11,15 @@
 //!
 //! The resource is the vault's cloud's Key Vault (public, US Gov, China).
 
-use std::env::VarError;
 use std::time::Instant;
+
+use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::{Request, Transport};
 
 use crate::Error;
 use crate::aad::{self, AccessToken};
 use crate::settings::Settings;
-use crate::wire::{Origin, Server, Transport, failure_error, parse_origin, percent_encode};
+use crate::wire::{self, Origin, Server, failure_error, parse_origin, percent_encode};
 
 /// Where the Instance Metadata Service is.
 const IMDS: &str = "http://169.254.169.254";
@@ -27,7 +29,7 @@ pub fn token(
     settings: &Settings,
     client_id: Option<&str>,
     transport: &mut impl Transport,
-    env: &impl Fn(&str) -> Result<String, VarError>,
+    env: &impl env::Read,
     now: Instant,
 ) -> Result<AccessToken, Error> {
     let scope = settings.scope();
@@ -76,8 +78,8 @@ pub fn token(
         "asking {what} for the managed identity's token (off Azure, use a token or client \
          credentials)"
     );
-    let answer = transport
-        .get_with(&url, (header.0, &header.1))
+    let request = Request::get(url).header(header.0, header.1);
+    let answer = wire::send(transport, request)
         .map_err(|failure| failure_error(server, &doing, &failure))?;
     match answer.status {
         200..=299 => aad::token(server, &answer.body, now),

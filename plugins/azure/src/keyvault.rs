@@ -2,13 +2,12 @@
 //! (<https://learn.microsoft.com/en-us/rest/api/keyvault/secrets/get-secret/get-secret>):
 //! the URL, what each answer means, and picking a `#key` out of a JSON value.
 
+use reqflo_plugin_sdk::http::{Request, Response};
 use serde::Deserialize;
 
 use crate::Error;
 use crate::reference::{Reference, Subject};
-use crate::wire::{
-    Answer, Failure, Server, failure_error, percent_encode, redirect_error, safe_code,
-};
+use crate::wire::{Failure, Server, failure_error, percent_encode, redirect_error, safe_code};
 
 /// The Key Vault REST API version this plugin speaks: the GA version of 2024,
 /// served by every public and sovereign cloud.
@@ -83,6 +82,11 @@ pub fn secret_url(server: Server<'_>, reference: &Reference) -> String {
         .url(&format!("{path}?api-version={API_VERSION}"))
 }
 
+/// Get Secret of [`secret_url`], with the bearer `token`.
+pub fn secret_request(server: Server<'_>, reference: &Reference, token: &str) -> Request {
+    Request::get(secret_url(server, reference)).header("authorization", format!("Bearer {token}"))
+}
+
 /// How the bearer token was obtained, for the hint on a 401.
 #[derive(Clone, Copy)]
 pub enum TokenSource<'a> {
@@ -99,7 +103,7 @@ pub fn interpret(
     server: Server<'_>,
     reference: &Reference,
     token: TokenSource<'_>,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
 ) -> Result<String, Error> {
     let subject = Subject(reference);
     let answer = outcome.map_err(|f| failure_error(server, &format!("reading {subject}"), &f))?;
@@ -237,12 +241,12 @@ pub fn select(value: &str, reference: &Reference) -> Result<String, Error> {
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::tests::{kind_and_message, origin};
+    use crate::wire::tests::origin;
 
     fn reference(text: &str) -> Reference {
         match parse(text) {
             Ok(r) => r,
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
@@ -252,18 +256,13 @@ mod tests {
             role: "Key Vault",
             origin: &o,
         };
-        let answer = Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        };
         interpret(
             server,
             &reference("db/0f3c"),
             TokenSource::Env("AZURE_ACCESS_TOKEN"),
-            Ok(answer),
+            Ok(Response::new(status, body)),
         )
-        .map_err(|e| kind_and_message(&e))
+        .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     #[test]
@@ -398,7 +397,8 @@ mod tests {
         let json = r#"{"user": "svc", "password": "hunter22", "port": 5432, "tls": true,
                        "nested": {"a": 1}, "list": [1], "nothing": null}"#;
         let pick = |key: &str| {
-            select(json, &reference(&format!("db#{key}"))).map_err(|e| kind_and_message(&e))
+            select(json, &reference(&format!("db#{key}")))
+                .map_err(|e| (e.kind(), e.message().to_string()))
         };
         assert_eq!(pick("password"), Ok("hunter22".into()));
         assert_eq!(pick("port"), Ok("5432".into()));
@@ -416,12 +416,13 @@ mod tests {
         assert!(pick("list").is_err_and(|(_, m)| m.contains("an array")));
         assert!(pick("nothing").is_err_and(|(_, m)| m.contains("null")));
         assert!(matches!(select(json, &reference("db")), Ok(whole) if whole == json));
-        let not_json =
-            select("hunter22", &reference("db#password")).map_err(|e| kind_and_message(&e));
+        let not_json = select("hunter22", &reference("db#password"))
+            .map_err(|e| (e.kind(), e.message().to_string()));
         assert!(not_json.is_err_and(|(k, m)| k == "invalid-reference"
             && m.contains("does not hold one")
             && !m.contains("hunter22")));
-        let array = select("[\"hunter22\"]", &reference("db#0")).map_err(|e| kind_and_message(&e));
+        let array = select("[\"hunter22\"]", &reference("db#0"))
+            .map_err(|e| (e.kind(), e.message().to_string()));
         assert!(array.is_err_and(|(_, m)| !m.contains("hunter22")));
     }
 }

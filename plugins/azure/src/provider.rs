@@ -8,15 +8,17 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::env::VarError;
 use std::time::Instant;
+
+use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::Transport;
 
 use crate::Error;
 use crate::aad::{self, AccessToken};
 use crate::keyvault::{self, TokenSource};
 use crate::reference::Reference;
 use crate::settings::{Auth, Settings, read_env};
-use crate::wire::{Server, Transport};
+use crate::wire::{self, Server};
 
 /// A configured provider and what it has fetched so far in this run.
 pub struct Provider {
@@ -78,13 +80,13 @@ impl Provider {
         }))
     }
 
-    /// The bytes `reference` points to. `env` is `std::env::var` in the
+    /// The bytes `reference` points to. `env` is `env::var` in the
     /// component; `now` is when this resolution started.
     pub fn resolve(
         &mut self,
         reference: &Reference,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        env: impl env::Read,
         now: Instant,
     ) -> Result<Vec<u8>, Error> {
         let key = reference.cache_key();
@@ -101,7 +103,10 @@ impl Provider {
             Auth::ClientCredentials(client) => TokenSource::ClientCredentials(&client.client_id),
             Auth::ManagedIdentity { .. } => TokenSource::ManagedIdentity,
         };
-        let outcome = transport.get(&keyvault::secret_url(vault, reference), &token);
+        let outcome = wire::send(
+            transport,
+            keyvault::secret_request(vault, reference, &token),
+        );
         let rejected = matches!(&outcome, Ok(answer) if answer.status == 401);
         let fetched = keyvault::interpret(vault, reference, source, outcome);
         if rejected {
@@ -120,7 +125,7 @@ impl Provider {
     fn token(
         &mut self,
         transport: &mut impl Transport,
-        env: &impl Fn(&str) -> Result<String, VarError>,
+        env: &impl env::Read,
         now: Instant,
     ) -> Result<String, Error> {
         if let Some(token) = &self.token
@@ -148,9 +153,8 @@ impl Provider {
                     &format!("the client secret of client {}", client.client_id),
                     "or point config.client_secret_env at another variable",
                 )?;
-                let form = aad::token_form(client, &secret, &self.settings.scope());
-                let outcome = transport.post_form(&aad::token_url(client), &form);
-                aad::interpret(client, outcome, now)?
+                let request = aad::token_request(client, &secret, &self.settings.scope());
+                aad::interpret(client, wire::send(transport, request), now)?
             }
         };
         let value = token.value.clone();
@@ -163,189 +167,170 @@ impl Provider {
 mod tests {
     use std::time::Duration;
 
+    use reqflo_plugin_sdk::Config;
+    use reqflo_plugin_sdk::http::{Limits, Method, Request, Response, Scripted};
+
     use super::*;
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
-    use crate::wire::{Answer, Failure};
 
     const VAULT: &str = "https://myvault.vault.azure.net";
     const TOKEN_URL: &str = "http://login.test/tenant-1/oauth2/v2.0/token";
+    const IMDS_URL: &str = "http://127.0.0.1:9191/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net";
+    const APP_SERVICE_URL: &str = "http://127.0.0.1:8181/msi/token?resource=https%3A%2F%2Fvault.azure.net&api-version=2019-08-01&client_id=uai-1";
+    /// The variables the provider sees unless a test says otherwise.
+    const ENV: &[(&str, &str)] = &[
+        ("AZURE_ACCESS_TOKEN", "static-token"),
+        ("AZURE_CLIENT_SECRET", "client-s3cret"),
+    ];
 
-    /// Azure made of canned answers, keeping what was asked and with what.
-    #[derive(Default)]
-    struct Fake {
-        routes: HashMap<String, Result<(u16, String), Failure>>,
-        gets: Vec<(String, String)>,
-        posts: Vec<(String, String)>,
-        issued: usize,
+    /// Each GET sent, as its URL and bearer token, or, to an identity
+    /// endpoint (no token), its one header as `name: value`.
+    fn gets(server: &Scripted) -> Vec<(String, String)> {
+        let said = |request: &Request| match request.header_value("authorization") {
+            Some(bearer) => bearer.trim_start_matches("Bearer ").to_string(),
+            None => request
+                .headers
+                .first()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .unwrap_or_default(),
+        };
+        server
+            .sent()
+            .filter(|request| request.method == Method::Get)
+            .map(|request| (request.url.clone(), said(request)))
+            .collect()
     }
 
-    impl Fake {
-        fn secret_route(mut self, url: &str, status: u16, body: &str) -> Fake {
-            self.routes
-                .insert(url.to_string(), Ok((status, body.to_string())));
-            self
-        }
-
-        fn secret(mut self, path: &str, status: u16, body: &str) -> Fake {
-            let url = format!("{VAULT}{path}?api-version=7.5");
-            self.routes.insert(url, Ok((status, body.to_string())));
-            self
-        }
-
-        fn answer(route: Option<&Result<(u16, String), Failure>>) -> Result<Answer, Failure> {
-            match route {
-                Some(Ok((status, body))) => Ok(Answer {
-                    status: *status,
-                    location: None,
-                    body: body.clone().into_bytes(),
-                }),
-                Some(Err(failure)) => Err(failure.clone()),
-                None => Ok(Answer {
-                    status: 404,
-                    location: None,
-                    body: br#"{"error":{"code":"SecretNotFound"}}"#.to_vec(),
-                }),
-            }
-        }
+    /// Each POST sent, as its URL and form.
+    fn posts(server: &Scripted) -> Vec<(String, String)> {
+        server
+            .sent()
+            .filter(|request| request.method == Method::Post)
+            .map(|request| {
+                let form = String::from_utf8_lossy(&request.body).into_owned();
+                (request.url.clone(), form)
+            })
+            .collect()
     }
 
-    impl Transport for Fake {
-        fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-            self.gets.push((url.to_string(), token.to_string()));
-            Fake::answer(self.routes.get(url))
-        }
+    /// How many requests went to `url`.
+    fn asked(server: &Scripted, url: &str) -> usize {
+        server.urls().iter().filter(|sent| **sent == url).count()
+    }
 
-        fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure> {
-            self.posts.push((url.to_string(), form.to_string()));
-            if let Some(route) = self.routes.get(url) {
-                return Fake::answer(Some(route));
-            }
-            self.issued += 1;
-            let body = format!(
-                r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"aad-{}"}}"#,
-                self.issued
-            );
-            Ok(Answer {
-                status: 200,
-                location: None,
-                body: body.into_bytes(),
-            })
-        }
+    /// The Get Secret URL of `path` in the test vault.
+    fn secret(path: &str) -> String {
+        format!("{VAULT}{path}?api-version=7.5")
+    }
 
-        fn get_with(&mut self, url: &str, (name, value): (&str, &str)) -> Result<Answer, Failure> {
-            self.gets
-                .push((url.to_string(), format!("{name}: {value}")));
-            if let Some(route) = self.routes.get(url) {
-                return Fake::answer(Some(route));
-            }
-            self.issued += 1;
-            // IMDS writes expires_in as a string.
-            let body = format!(
-                r#"{{"token_type":"Bearer","expires_in":"60","access_token":"mi-{}","resource":"https://vault.azure.net"}}"#,
-                self.issued
-            );
-            Ok(Answer {
-                status: 200,
-                location: None,
-                body: body.into_bytes(),
-            })
-        }
+    /// Azure AD issuing `aad-1`, then `aad-2`, each for an hour.
+    fn with_aad(server: Scripted) -> Scripted {
+        let token =
+            |n| format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"aad-{n}"}}"#);
+        server
+            .answer(TOKEN_URL, 200, token(1))
+            .answer(TOKEN_URL, 200, token(2))
+    }
+
+    /// A managed identity endpoint at `url` issuing `mi-1`, then `mi-2`, each
+    /// for a minute.
+    fn with_identity(server: Scripted, url: &str) -> Scripted {
+        // IMDS writes expires_in as a string.
+        let token = |n| {
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":"60","access_token":"mi-{n}","resource":"https://vault.azure.net"}}"#
+            )
+        };
+        server.answer(url, 200, token(1)).answer(url, 200, token(2))
     }
 
     #[test]
     fn a_managed_identity_token_comes_from_imds_or_app_service_and_is_renewed() {
-        let imds = |name: &str| match name {
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST" => Ok("http://127.0.0.1:9191".to_string()),
-            _ => Err(VarError::NotPresent),
-        };
+        let imds = env::fake(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9191")]);
         let mut p = provider(&[("managed_identity", "true")]);
-        let mut imds_fake = fake();
+        let mut imds_fake = with_identity(fake(), IMDS_URL);
         let now = Instant::now();
         for name in ["api", "db#user"] {
-            let reference = parse(name).map_err(|e| kind_and_message(&e));
+            let reference = parse(name).map_err(|e| (e.kind(), e.message().to_string()));
             let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
             assert!(
-                p.resolve(&reference, &mut imds_fake, imds, now).is_ok(),
+                p.resolve(&reference, &mut imds_fake, &imds, now).is_ok(),
                 "{name}"
             );
         }
         // A token living a minute is inside the renewal margin: renewed.
-        assert_eq!(imds_fake.issued, 2);
+        assert_eq!(asked(&imds_fake, IMDS_URL), 2);
         assert_eq!(
-            imds_fake.gets[0],
+            gets(&imds_fake)[0],
             (
                 "http://127.0.0.1:9191/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net".to_string(),
                 "metadata: true".to_string()
             )
         );
-        assert_eq!(imds_fake.gets[1].1, "mi-1");
+        assert_eq!(gets(&imds_fake)[1].1, "mi-1");
         // App Service: its endpoint and header, a user-assigned identity.
-        let app_service = |name: &str| match name {
-            "IDENTITY_ENDPOINT" => Ok("http://127.0.0.1:8181/msi/token".to_string()),
-            "IDENTITY_HEADER" => Ok("h-123".to_string()),
-            _ => Err(VarError::NotPresent),
-        };
+        let app_service = env::fake(&[
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:8181/msi/token"),
+            ("IDENTITY_HEADER", "h-123"),
+        ]);
         let mut p = provider(&[("managed_identity", "true"), ("client_id", "uai-1")]);
-        let mut app_fake = fake();
-        let reference = parse("api").map_err(|e| kind_and_message(&e));
+        let mut app_fake = with_identity(fake(), APP_SERVICE_URL);
+        let reference = parse("api").map_err(|e| (e.kind(), e.message().to_string()));
         let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
         assert!(
             p.resolve(&reference, &mut app_fake, app_service, now)
                 .is_ok()
         );
         assert_eq!(
-            app_fake.gets[0],
+            gets(&app_fake)[0],
             (
                 "http://127.0.0.1:8181/msi/token?resource=https%3A%2F%2Fvault.azure.net&api-version=2019-08-01&client_id=uai-1".to_string(),
                 "x-identity-header: h-123".to_string()
             )
         );
         // No identity: said, with what to do.
-        let mut bare = fake().secret_route(
+        let mut bare = fake().answer(
             "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net",
             400,
             r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
         );
         let mut p = provider(&[("managed_identity", "true")]);
         let e = p
-            .resolve(&reference, &mut bare, |_| Err(VarError::NotPresent), now)
-            .map_err(|e| kind_and_message(&e));
+            .resolve(&reference, &mut bare, env::fake(&[]), now)
+            .map_err(|e| (e.kind(), e.message().to_string()));
         assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("has no identity to give")));
         // Client-credential keys do not go with it.
-        let refused = Settings::from_config(vec![
-            ("vault_url".into(), VAULT.into()),
-            ("managed_identity".into(), "true".into()),
-            ("tenant_id".into(), "t".into()),
-        ]);
-        assert!(refused.is_err_and(|e| {
-            kind_and_message(&e)
-                .1
-                .contains("not used with managed_identity")
-        }));
+        let refused = Settings::from_config(&Config::of(&[
+            ("vault_url", VAULT),
+            ("managed_identity", "true"),
+            ("tenant_id", "t"),
+        ]));
+        assert!(refused.is_err_and(|e| e.message().contains("not used with managed_identity")));
     }
 
     fn bundle(value: &str) -> String {
         serde_json::json!({"value": value, "attributes": {"enabled": true}}).to_string()
     }
 
-    fn fake() -> Fake {
-        Fake::default()
-            .secret(
-                "/secrets/db",
-                200,
-                &bundle(r#"{"user": "svc", "password": "hunter22"}"#),
-            )
-            .secret("/secrets/api", 200, &bundle("latest-key"))
-            .secret("/secrets/api/0a1b", 200, &bundle("older-key"))
+    /// The test vault, with three secrets; it has no other.
+    fn fake() -> Scripted {
+        let db = bundle(r#"{"user": "svc", "password": "hunter22"}"#);
+        Scripted::new()
+            .answer(secret("/secrets/db"), 200, db)
+            .answer(secret("/secrets/api"), 200, bundle("latest-key"))
+            .answer(secret("/secrets/api/0a1b"), 200, bundle("older-key"))
+            .otherwise(Ok(Response::new(
+                404,
+                r#"{"error":{"code":"SecretNotFound"}}"#,
+            )))
     }
 
     fn provider(pairs: &[(&str, &str)]) -> Provider {
-        let mut config = vec![("vault_url".to_string(), VAULT.to_string())];
-        config.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        match Settings::from_config(config) {
+        let mut config = vec![("vault_url", VAULT)];
+        config.extend_from_slice(pairs);
+        match Settings::from_config(&Config::of(&config)) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
@@ -382,8 +367,7 @@ mod tests {
             assert!(
                 refused
                     .as_ref()
-                    .is_err_and(|e| kind_and_message(e).0 == "invalid-reference"
-                        && kind_and_message(e).1.contains(says)),
+                    .is_err_and(|e| e.kind() == "invalid-reference" && e.message().contains(says)),
                 "{written}: {refused:?}"
             );
         }
@@ -397,30 +381,22 @@ mod tests {
         ])
     }
 
-    fn env(name: &str) -> Result<String, VarError> {
-        match name {
-            "AZURE_ACCESS_TOKEN" => Ok("static-token".into()),
-            "AZURE_CLIENT_SECRET" => Ok("client-s3cret".into()),
-            _ => Err(VarError::NotPresent),
-        }
-    }
-
     fn resolve_at(
         provider: &mut Provider,
-        fake: &mut Fake,
+        fake: &mut Scripted,
         reference: &str,
         now: Instant,
     ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let reference = parse(reference).map_err(|e| (e.kind(), e.message().to_string()))?;
         provider
-            .resolve(&reference, fake, env, now)
+            .resolve(&reference, fake, env::fake(ENV), now)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     fn resolve(
         provider: &mut Provider,
-        fake: &mut Fake,
+        fake: &mut Scripted,
         reference: &str,
     ) -> Result<String, (&'static str, String)> {
         resolve_at(provider, fake, reference, Instant::now())
@@ -451,7 +427,8 @@ mod tests {
             resolve(&mut provider, &mut fake, "DB#user"),
             Ok("svc".into())
         );
-        let urls: Vec<&str> = fake.gets.iter().map(|(url, _)| url.as_str()).collect();
+        let gets = gets(&fake);
+        let urls: Vec<&str> = gets.iter().map(|(url, _)| url.as_str()).collect();
         assert_eq!(
             urls,
             [
@@ -460,44 +437,100 @@ mod tests {
                 "https://myvault.vault.azure.net/secrets/db?api-version=7.5",
             ]
         );
-        assert!(fake.gets.iter().all(|(_, token)| token == "static-token"));
-        assert!(fake.posts.is_empty());
+        assert!(gets.iter().all(|(_, token)| token == "static-token"));
+        assert!(posts(&fake).is_empty());
+    }
+
+    /// A request's method, URL and headers.
+    type Sent<'a> = (Method, &'a str, Vec<(&'a str, &'a str)>);
+
+    /// Each request sent, in order.
+    fn wire(server: &Scripted) -> Vec<Sent<'_>> {
+        server
+            .sent()
+            .map(|request| {
+                let headers = request.headers.iter();
+                let headers = headers.map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                (request.method, request.url.as_str(), headers)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_request_asks_for_json_and_reads_error_bodies() {
+        let json = ("accept", "application/json");
+        let mut signed_in = client_credentials();
+        let mut aad = with_aad(fake());
+        assert!(resolve(&mut signed_in, &mut aad, "api").is_ok());
+        let vault_get = (
+            Method::Get,
+            "https://myvault.vault.azure.net/secrets/api?api-version=7.5",
+            vec![("authorization", "Bearer aad-1"), json],
+        );
+        assert_eq!(
+            wire(&aad),
+            [
+                (
+                    Method::Post,
+                    TOKEN_URL,
+                    vec![("content-type", "application/x-www-form-urlencoded"), json]
+                ),
+                vault_get.clone(),
+            ]
+        );
+        let imds = env::fake(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9191")]);
+        let mut p = provider(&[("managed_identity", "true")]);
+        let mut imds_fake = with_identity(fake(), IMDS_URL);
+        let reference = parse("api").map_err(|e| e.message().to_string());
+        let reference = reference.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            p.resolve(&reference, &mut imds_fake, imds, Instant::now())
+                .is_ok()
+        );
+        assert_eq!(
+            wire(&imds_fake)[0],
+            (Method::Get, IMDS_URL, vec![("metadata", "true"), json])
+        );
+        let everything = Limits::read_all(1024 * 1024);
+        let limits = [aad.limits(), imds_fake.limits()].concat();
+        assert!(limits.iter().all(|sent| *sent == everything), "{limits:?}");
     }
 
     #[test]
     fn client_credentials_fetch_one_token_per_run() {
         let mut provider = client_credentials();
-        let mut fake = fake();
+        let mut fake = with_aad(fake());
         for reference in ["api", "api/0a1b", "db#user"] {
             assert!(resolve(&mut provider, &mut fake, reference).is_ok());
         }
-        assert_eq!(fake.posts.len(), 1);
-        let (url, form) = &fake.posts[0];
+        let posts = posts(&fake);
+        assert_eq!(posts.len(), 1);
+        let (url, form) = &posts[0];
         assert_eq!(url, TOKEN_URL);
         assert_eq!(
             form,
             "grant_type=client_credentials&client_id=app-1&client_secret=client-s3cret\
              &scope=https%3A%2F%2Fvault.azure.net%2F.default"
         );
-        assert!(fake.gets.iter().all(|(_, token)| token == "aad-1"));
+        assert!(gets(&fake).iter().all(|(_, token)| token == "aad-1"));
     }
 
     #[test]
     fn an_expiring_token_is_renewed() {
         let mut provider = client_credentials();
-        let mut fake = fake();
+        let mut fake = with_aad(fake());
         let start = Instant::now();
         assert!(resolve_at(&mut provider, &mut fake, "api", start).is_ok());
         let later = start + Duration::from_secs(3599 - 300);
         assert!(resolve_at(&mut provider, &mut fake, "db#user", later).is_ok());
-        assert_eq!(fake.posts.len(), 2);
-        assert_eq!(fake.gets[1].1, "aad-2");
+        assert_eq!(posts(&fake).len(), 2);
+        assert_eq!(gets(&fake)[1].1, "aad-2");
     }
 
     #[test]
     fn a_rejected_token_is_dropped() {
         let mut provider = client_credentials();
-        let mut fake = fake().secret("/secrets/revoked", 401, "");
+        let mut fake = with_aad(fake()).answer(secret("/secrets/revoked"), 401, "");
         let (kind, m) = resolve(&mut provider, &mut fake, "revoked")
             .err()
             .unwrap_or_default();
@@ -507,13 +540,13 @@ mod tests {
             "{m}"
         );
         assert!(resolve(&mut provider, &mut fake, "api").is_ok());
-        assert_eq!(fake.posts.len(), 2);
+        assert_eq!(posts(&fake).len(), 2);
     }
 
     #[test]
     fn failures_are_not_cached() {
         let mut provider = provider(&[]);
-        let mut fake = fake().secret("/secrets/api", 503, "");
+        let mut fake = Scripted::new().answer(secret("/secrets/api"), 503, "");
         let first = resolve(&mut provider, &mut fake, "api");
         assert!(first.is_err_and(|(k, m)| k == "unavailable" && m.contains("answered 503")));
         let mut healthy = self::fake();
@@ -524,19 +557,16 @@ mod tests {
         // A missing key is not a failed fetch: the value stays cached.
         assert!(resolve(&mut provider, &mut healthy, "db#nope").is_err());
         assert!(resolve(&mut provider, &mut healthy, "db#user").is_ok());
-        assert_eq!(healthy.gets.len(), 2);
+        assert_eq!(gets(&healthy).len(), 2);
     }
 
     #[test]
     fn a_refused_token_request_sends_nothing_to_the_vault() {
         let mut provider = client_credentials();
-        let mut fake = fake();
-        fake.routes.insert(
-            TOKEN_URL.into(),
-            Ok((
-                401,
-                r#"{"error":"invalid_client","error_codes":[7000215]}"#.into(),
-            )),
+        let mut fake = fake().answer(
+            TOKEN_URL,
+            401,
+            r#"{"error":"invalid_client","error_codes":[7000215]}"#,
         );
         let (kind, m) = resolve(&mut provider, &mut fake, "api")
             .err()
@@ -547,7 +577,7 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains("client-s3cret"));
-        assert!(fake.gets.is_empty());
+        assert!(gets(&fake).is_empty());
     }
 
     #[test]
@@ -559,7 +589,7 @@ mod tests {
         let mut provider = provider_with_secret_env("NOPE");
         let e = resolve(&mut provider, &mut fake, "api");
         assert!(e.is_err_and(|(_, m)| m.contains("the client secret of client app-1")));
-        assert!(fake.gets.is_empty() && fake.posts.is_empty());
+        assert!(gets(&fake).is_empty() && posts(&fake).is_empty());
     }
 
     fn provider_with_secret_env(name: &str) -> Provider {

@@ -1,11 +1,13 @@
 //! The provider's configuration: `config:` keys, how it authenticates, and the
 //! environment it reads at the first resolve.
 
-use std::env::VarError;
+use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
 use crate::wire::Origin;
 
+/// The provider as messages about its environment name it.
+const PROVIDER: &str = "Azure Key Vault";
 /// Where a ready-made bearer token comes from unless `config.token_env` says.
 const DEFAULT_TOKEN_ENV: &str = "AZURE_ACCESS_TOKEN";
 /// Where the client secret comes from unless `config.client_secret_env` says.
@@ -61,7 +63,7 @@ pub struct ClientCredentials {
 
 impl Settings {
     /// Accept the provider's `config:` map.
-    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+    pub fn from_config(config: &Config) -> Result<Settings, Error> {
         let mut vault = None;
         let mut token_env = None;
         let mut tenant = None;
@@ -69,10 +71,10 @@ impl Settings {
         let mut secret_env = None;
         let mut authority = None;
         let mut managed = false;
-        for (key, value) in config {
+        for (key, value) in config.pairs() {
             match key.as_str() {
                 "vault_url" => {
-                    vault = Some(crate::wire::parse_origin(&value).map_err(|why| {
+                    vault = Some(crate::wire::parse_origin(value).map_err(|why| {
                         invalid(format!(
                             "config.vault_url is not a usable Key Vault URL \
                              (like https://myvault.vault.azure.net): it {why}"
@@ -80,15 +82,15 @@ impl Settings {
                     })?);
                 }
                 "authority" => {
-                    authority = Some(crate::wire::parse_origin(&value).map_err(|why| {
+                    authority = Some(crate::wire::parse_origin(value).map_err(|why| {
                         invalid(format!(
                             "config.authority is not a usable Azure AD URL \
                              (like {DEFAULT_AUTHORITY}): it {why}"
                         ))
                     })?);
                 }
-                "token_env" => token_env = Some(env_name("token_env", value)?),
-                "client_secret_env" => secret_env = Some(env_name("client_secret_env", value)?),
+                "token_env" => token_env = Some(env::variable_name(key, value)?),
+                "client_secret_env" => secret_env = Some(env::variable_name(key, value)?),
                 "tenant_id" => tenant = Some(identifier("tenant_id", value)?),
                 "client_id" => client_id = Some(identifier("client_id", value)?),
                 "managed_identity" => {
@@ -195,48 +197,28 @@ impl Settings {
 }
 
 /// The trimmed value of `name` from the sandbox's environment (`read` is
-/// `std::env::var` in the component); trimming forgives `$(cat file)`'s
-/// newline. A value that cannot travel in an HTTP header or form is refused
-/// here, without being quoted.
+/// `env::var` in the component); trimming forgives `$(cat file)`'s newline.
+/// A value that cannot travel in an HTTP header or form is refused here,
+/// without being quoted.
 pub fn read_env(
-    read: &impl Fn(&str) -> Result<String, VarError>,
+    read: &impl env::Read,
     name: &str,
     what: &str,
     alternative: &str,
 ) -> Result<String, Error> {
-    let value = match read(name) {
-        Ok(value) => value,
-        Err(VarError::NotPresent) => {
-            return Err(Error::Unavailable(format!(
-                "{name} is not visible to the Azure Key Vault provider: set it to {what} and \
-                 list it under the provider's grants.env ({alternative})"
-            )));
-        }
-        Err(VarError::NotUnicode(_)) => {
-            return Err(Error::Unavailable(format!(
-                "{name} does not hold UTF-8 text"
-            )));
-        }
-    };
-    let value = value.trim();
-    if value.is_empty() {
+    // A missing variable is told what it should hold and what else would do;
+    // a blank or unreadable one gets the SDK's words.
+    if env::optional(read, name)?.is_none() {
         return Err(Error::Unavailable(format!(
-            "{name} is empty in the Azure Key Vault provider's environment"
+            "{name} is not visible to the {PROVIDER} provider: set it to {what} and list it \
+             under the provider's grants.env ({alternative})"
         )));
     }
+    let value = env::required(read, PROVIDER, name, "")?;
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::Unavailable(format!(
             "{name} does not hold {what}: it has spaces or characters an HTTP request \
              cannot carry"
-        )));
-    }
-    Ok(value.to_string())
-}
-
-fn env_name(key: &str, value: String) -> Result<String, Error> {
-    if value.is_empty() || value.contains(['=', '\0']) {
-        return Err(invalid(format!(
-            "config.{key} {value:?} is not an environment variable name"
         )));
     }
     Ok(value)
@@ -244,7 +226,7 @@ fn env_name(key: &str, value: String) -> Result<String, Error> {
 
 /// Tenant and client IDs are GUIDs (a tenant may also be a domain name); they
 /// go into a URL path and a form, so only those characters are accepted.
-fn identifier(key: &str, value: String) -> Result<String, Error> {
+fn identifier(key: &str, value: &str) -> Result<String, Error> {
     let value = value.trim().to_string();
     let valid = !value.is_empty()
         && value.len() <= 256
@@ -267,26 +249,18 @@ fn invalid(message: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::message;
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(&Config::of(pairs)) {
             Ok(settings) => settings,
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
     fn refused(pairs: &[(&str, &str)]) -> String {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(&Config::of(pairs)) {
             Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", message(&e)),
+            Err(e) => panic!("wrong kind: {}", e.message()),
             Ok(s) => panic!("accepted: {s:?}"),
         }
     }
@@ -401,12 +375,17 @@ mod tests {
 
     #[test]
     fn environment_values() {
-        let env = |value: Option<&'static str>| {
-            move |_: &str| value.map(str::to_string).ok_or(VarError::NotPresent)
+        let read = |value: Option<&str>| {
+            let pairs: Vec<(&str, &str)> = value.map(|v| ("T", v)).into_iter().collect();
+            read_env(
+                &env::fake(&pairs),
+                "T",
+                "a token",
+                "or use client credentials",
+            )
         };
-        let read = |value| read_env(&env(value), "T", "a token", "or use client credentials");
         assert_eq!(read(Some(" tok.en\n")).ok(), Some("tok.en".to_string()));
-        let m = read(None).err().map(|e| message(&e));
+        let m = read(None).err().map(|e| e.message().to_string());
         assert_eq!(
             m.as_deref(),
             Some(
@@ -414,9 +393,9 @@ mod tests {
                  it under the provider's grants.env (or use client credentials)"
             )
         );
-        let m = read(Some("  ")).err().map(|e| message(&e));
+        let m = read(Some("  ")).err().map(|e| e.message().to_string());
         assert!(m.is_some_and(|m| m.contains("T is empty")));
-        let m = read(Some("se cret")).err().map(|e| message(&e));
+        let m = read(Some("se cret")).err().map(|e| e.message().to_string());
         assert!(m.is_some_and(|m| m.contains("cannot carry") && !m.contains("se cret")));
     }
 }

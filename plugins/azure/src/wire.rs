@@ -1,11 +1,13 @@
-//! Talking HTTP, minus the wire: the two requests this plugin sends, what can
-//! come back, origins, encodings, and the messages for answers that are not
-//! about any one secret (no answer, a redirect).
+//! Talking HTTP, minus the wire: how this plugin's requests are sent, what
+//! can come back, origins, encodings, and the messages for answers that are
+//! not about any one secret (no answer, a redirect).
 //!
-//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it
-//! behind [`Transport`] lets everything else be tested natively.
+//! The wire itself is the SDK's [`Transport`]: wasi:http in the component,
+//! a scripted one in unit tests.
 
 use std::fmt;
+
+use reqflo_plugin_sdk::http::{ErrorBody, Limits, Request, Response, Transport};
 
 use crate::Error;
 
@@ -13,69 +15,20 @@ use crate::Error;
 /// answer a few KiB; anything bigger is a misbehaving server, not data.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The two requests the plugin sends.
-pub trait Transport {
-    /// `GET url` with `Authorization: Bearer {token}`.
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
-    /// `POST url` with an `application/x-www-form-urlencoded` body.
-    fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure>;
-    /// `GET url` with one header and no token (a managed identity endpoint's
-    /// `Metadata: true` or `X-IDENTITY-HEADER`).
-    fn get_with(&mut self, url: &str, header: (&str, &str)) -> Result<Answer, Failure>;
-}
-
-/// What a server answered, uninterpreted. Error bodies are read too (Azure
-/// puts the reason's code there), but only their codes are ever shown.
-pub struct Answer {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Location` header, kept to name a redirect's destination.
-    pub location: Option<String>,
-    /// The body, at most [`MAX_BODY_BYTES`].
-    pub body: Vec<u8>,
-}
+/// Error bodies are read too: Azure says why (a code) only there, and only
+/// codes are ever shown.
+const LIMITS: Limits = Limits {
+    max_body_bytes: MAX_BODY_BYTES,
+    error_body: ErrorBody::Read,
+};
 
 /// Why no answer came back (the SDK's, shared by every provider).
 pub use reqflo_plugin_sdk::http::Failure;
 
-/// [`Transport`] over the host's wasi:http, through the SDK.
-#[cfg(target_arch = "wasm32")]
-pub struct WasiHttp;
-
-#[cfg(target_arch = "wasm32")]
-impl Transport for WasiHttp {
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-        let request = reqflo_plugin_sdk::http::Request::get(url)
-            .header("authorization", format!("Bearer {token}"))
-            .header("accept", "application/json");
-        send(request)
-    }
-
-    fn post_form(&mut self, url: &str, form: &str) -> Result<Answer, Failure> {
-        let request = reqflo_plugin_sdk::http::Request::post(url, form.as_bytes().to_vec())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json");
-        send(request)
-    }
-
-    fn get_with(&mut self, url: &str, (name, value): (&str, &str)) -> Result<Answer, Failure> {
-        let request = reqflo_plugin_sdk::http::Request::get(url)
-            .header(name, value.to_string())
-            .header("accept", "application/json");
-        send(request)
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-fn send(request: reqflo_plugin_sdk::http::Request) -> Result<Answer, Failure> {
-    use reqflo_plugin_sdk::http;
-    // Error bodies are read too: Azure says why (a code) only there.
-    let response = http::send(request, http::Limits::read_all(MAX_BODY_BYTES))?;
-    Ok(Answer {
-        status: response.status,
-        location: response.header("location").map(str::to_string),
-        body: response.body,
-    })
+/// Send `request`, asking for JSON (every Azure endpoint answers it), within
+/// [`MAX_BODY_BYTES`].
+pub fn send(transport: &mut impl Transport, request: Request) -> Result<Response, Failure> {
+    transport.send(request.header("accept", "application/json"), LIMITS)
 }
 
 /// A server by its role and origin, as messages name it: "Key Vault at
@@ -121,10 +74,9 @@ pub fn failure_error(server: Server<'_>, doing: &str, failure: &Failure) -> Erro
 
 /// Redirects are never followed (by the host, so neither here); name where it
 /// pointed, but only its origin: a path or query may carry anything.
-pub fn redirect_error(server: Server<'_>, answer: &Answer) -> Error {
+pub fn redirect_error(server: Server<'_>, answer: &Response) -> Error {
     let destination = match answer
-        .location
-        .as_deref()
+        .header("location")
         .map(|l| server.origin.of_location(l))
     {
         Some(Some(to)) => format!("to {to}"),
@@ -149,18 +101,8 @@ pub fn safe_code(code: Option<&str>) -> Option<&str> {
     })
 }
 
-/// Encode all but RFC 3986's unreserved characters, for a path segment.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Names in paths and queries (the SDK's).
+pub use reqflo_plugin_sdk::http::percent_encode;
 
 /// An `application/x-www-form-urlencoded` body of `pairs`, as the WHATWG URL
 /// standard encodes it (space as `+`).
@@ -198,9 +140,16 @@ pub fn parse_origin(url: &str) -> Result<Origin, &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, origin};
+
+    /// The vault the tests talk to.
+    pub fn origin() -> Origin {
+        match parse_origin("https://myvault.vault.azure.net") {
+            Ok(origin) => origin,
+            Err(why) => panic!("{why}"),
+        }
+    }
 
     #[test]
     fn base_urls() {
@@ -279,7 +228,10 @@ mod tests {
             role: "Key Vault",
             origin: &o,
         };
-        let failure = |f| kind_and_message(&failure_error(server, "reading secret `x`", &f));
+        let failure = |f| {
+            let error = failure_error(server, "reading secret `x`", &f);
+            (error.kind(), error.message().to_string())
+        };
         assert_eq!(
             failure(Failure::Denied),
             (
@@ -306,12 +258,11 @@ mod tests {
                 .contains("(TLS error)")
         );
         let redirect = |location: Option<&str>| {
-            let answer = Answer {
-                status: 302,
-                location: location.map(str::to_string),
-                body: Vec::new(),
+            let answer = match location {
+                Some(location) => Response::new(302, "").with_header("Location", location),
+                None => Response::new(302, ""),
             };
-            kind_and_message(&redirect_error(server, &answer)).1
+            redirect_error(server, &answer).message().to_string()
         };
         assert_eq!(
             redirect(Some("https://login.example/x?token=abc")),

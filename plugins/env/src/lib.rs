@@ -5,7 +5,8 @@
 
 use reqflo_plugin_sdk::{Config, Error, Provider, SecretValue, export_provider};
 
-struct EnvProvider;
+/// The provider: granted environment variables, by name.
+pub struct EnvProvider;
 
 impl Provider for EnvProvider {
     fn configure(config: Config) -> Result<Self, Error> {

@@ -12,7 +12,8 @@ use reqflo_plugin_sdk::{Config, Error, Provider, SecretValue, export_provider};
 /// Larger than any sane secret file; a bigger one is a mistake, not a secret file.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-struct Loaded {
+/// The provider: the secret file, read once at configure, for the run.
+pub struct Loaded {
     path: String,
     document: Document,
 }

@@ -1,12 +1,14 @@
-//! Talking to Secret Manager, minus the wire: what one `:access` call can
-//! answer, and how each answer becomes a payload or a user-facing error.
+//! Talking to Secret Manager: the one `:access` request a version costs, and
+//! how each answer becomes a payload or a user-facing error.
 //!
-//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it behind
-//! [`Transport`] lets every message be tested natively. Error bodies are read
-//! (Google's `{"error": {"code", "message", "status"}}`) to tell a disabled
-//! version from a missing one, but only the `status` name and a few fixed words
-//! are ever taken from them: a server's text is never quoted.
+//! The request goes through a [`Transport`] (the SDK's wasi:http in the
+//! component, a scripted one in tests), so every message is tested natively.
+//! Error bodies are read (Google's `{"error": {"code", "message", "status"}}`)
+//! to tell a disabled version from a missing one, but only the `status` name
+//! and a few fixed words are ever taken from them: a server's text is never
+//! quoted.
 
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response, Transport};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,75 +21,31 @@ use crate::settings::{Connection, Origin};
 /// JSON is under 100 KiB; anything far bigger is a misbehaving server.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The most of an error answer read; Google's error JSON is a few hundred bytes.
-// Only the component's transport reads bodies; native builds have none.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub const MAX_ERROR_BYTES: usize = 64 * 1024;
 
-/// One GET against Secret Manager, or the metadata server.
-pub trait Transport {
-    /// Send `GET url` with the bearer `token` and return what came back.
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
-
-    /// Send `GET url` to the metadata server, with `Metadata-Flavor: Google`
-    /// and no token.
-    fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure>;
-}
-
-/// What a server answered, uninterpreted.
-pub struct Answer {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Location` header, kept to name a redirect's destination.
-    pub location: Option<String>,
-    /// The body: at most [`MAX_BODY_BYTES`] for a 2xx, at most
-    /// [`MAX_ERROR_BYTES`] (or nothing) otherwise.
-    pub body: Vec<u8>,
-}
-
-/// Why no answer came back (the SDK's, shared by every provider).
-pub use reqflo_plugin_sdk::http::Failure;
-
-/// [`Transport`] over the host's wasi:http, through the SDK.
-#[cfg(target_arch = "wasm32")]
-pub struct WasiHttp;
-
-#[cfg(target_arch = "wasm32")]
-impl Transport for WasiHttp {
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-        let request = reqflo_plugin_sdk::http::Request::get(url)
-            .header("authorization", format!("Bearer {token}"))
-            .header("accept", "application/json");
-        // An error body is read too (Google's JSON says which error it is),
-        // but only a little of it: past that it is not Google's error JSON.
-        send(request, MAX_BODY_BYTES)
-    }
-
-    fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure> {
-        let request =
-            reqflo_plugin_sdk::http::Request::get(url).header("metadata-flavor", "Google");
-        // A token's JSON is small.
-        send(request, MAX_ERROR_BYTES)
-    }
-}
-
-/// Send `request`, reading at most `max_body_bytes` of a 2xx body and
-/// [`MAX_ERROR_BYTES`] of another.
-#[cfg(target_arch = "wasm32")]
-fn send(
-    request: reqflo_plugin_sdk::http::Request,
-    max_body_bytes: usize,
-) -> Result<Answer, Failure> {
-    use reqflo_plugin_sdk::http;
-    let limits = http::Limits {
+/// Read at most `max_body_bytes` of a 2xx body and [`MAX_ERROR_BYTES`] of
+/// another: an error body is read too (Google's JSON says which error it
+/// is), but only a little of it, since past that it is not Google's error
+/// JSON.
+pub fn limits(max_body_bytes: usize) -> Limits {
+    Limits {
         max_body_bytes,
-        error_body: http::ErrorBody::UpTo(MAX_ERROR_BYTES),
-    };
-    let response = http::send(request, limits)?;
-    Ok(Answer {
-        status: response.status,
-        location: response.header("location").map(str::to_string),
-        body: response.body,
-    })
+        error_body: ErrorBody::UpTo(MAX_ERROR_BYTES),
+    }
+}
+
+/// Read `target` over `connection`: one `:access` call, decoded, or the
+/// error that says why not. The connection's token must be fresh.
+pub fn access(
+    connection: &Connection,
+    target: &Target,
+    transport: &mut impl Transport,
+) -> Result<Accessed, Error> {
+    let request = Request::get(connection.endpoint.url(&target.access_path()))
+        .header("authorization", format!("Bearer {}", connection.token))
+        .header("accept", "application/json");
+    let outcome = transport.send(request, limits(MAX_BODY_BYTES));
+    interpret(connection, target, outcome)
 }
 
 /// A version's payload as Secret Manager sent it, checked and decoded.
@@ -124,10 +82,10 @@ struct GoogleError {
 }
 
 /// Turn one `:access` call's outcome into the decoded payload, or an error.
-pub fn interpret(
+fn interpret(
     connection: &Connection,
     target: &Target,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
 ) -> Result<Accessed, Error> {
     let endpoint = &connection.endpoint;
     let answer = outcome.map_err(|failure| failure_error(endpoint, target, &failure))?;
@@ -149,7 +107,7 @@ pub fn interpret(
         300..=399 => Err(redirect_error(
             endpoint,
             answer.status,
-            answer.location.as_deref(),
+            answer.header("location"),
         )),
         status => Err(status_error(connection, target, status, &answer.body)),
     }
@@ -294,36 +252,62 @@ pub fn failure_error(endpoint: &Origin, target: &Target, failure: &Failure) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{connection, target};
     use crate::reference::Version;
-    use crate::tests::{connection, kind_and_message, target};
 
-    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
-        Ok(Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        })
+    fn answer(status: u16, body: &str) -> Result<Response, Failure> {
+        Ok(Response::new(status, body))
     }
 
-    fn google(code: u16, status: &str, message: &str) -> Result<Answer, Failure> {
+    fn google(code: u16, status: &str, message: &str) -> Result<Response, Failure> {
         let body =
             serde_json::json!({"error": {"code": code, "message": message, "status": status}});
         answer(code, &body.to_string())
     }
 
     fn outcome(
-        result: Result<Answer, Failure>,
+        result: Result<Response, Failure>,
     ) -> Result<(Option<u64>, String), (&'static str, String)> {
         interpret(&connection(), &target(Version::Number(3)), result)
             .map(|a| (a.version, String::from_utf8_lossy(&a.data).into_owned()))
-            .map_err(|e| kind_and_message(&e))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
-    fn error(result: Result<Answer, Failure>) -> (&'static str, String) {
+    fn error(result: Result<Response, Failure>) -> (&'static str, String) {
         match outcome(result) {
             Err(e) => e,
             Ok(value) => panic!("no error: {value:?}"),
         }
+    }
+
+    #[test]
+    fn the_request_carries_the_token_and_asks_for_json() {
+        use reqflo_plugin_sdk::http::{Method, Scripted};
+        let url = "http://127.0.0.1:8085/v1/projects/acme/secrets/stripe/versions/3:access";
+        let body = r#"{"payload": {"data": "aHVudGVyMg=="}}"#;
+        let mut server = Scripted::new().answer(url, 200, body);
+        let accessed = access(&connection(), &target(Version::Number(3)), &mut server);
+        assert!(accessed.is_ok_and(|a| a.data == b"hunter2"));
+        assert_eq!(server.asked(), [(Method::Get, url)]);
+        let headers: Vec<_> = server.sent().map(|r| r.headers.clone()).collect();
+        let expected = [
+            ("authorization", "Bearer ya29.test-token"),
+            ("accept", "application/json"),
+        ];
+        assert_eq!(
+            headers,
+            [expected
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .to_vec()]
+        );
+        assert!(server.sent().all(|r| r.body.is_empty()));
+        assert_eq!(
+            server.limits(),
+            [Limits {
+                max_body_bytes: 1024 * 1024,
+                error_body: ErrorBody::UpTo(64 * 1024),
+            }]
+        );
     }
 
     #[test]
@@ -506,10 +490,10 @@ mod tests {
     #[test]
     fn redirects_name_only_the_destination_origin() {
         let redirect = |location: Option<&str>| {
-            error(Ok(Answer {
-                status: 302,
-                location: location.map(str::to_string),
-                body: Vec::new(),
+            let response = Response::new(302, "");
+            error(Ok(match location {
+                Some(location) => response.with_header("Location", location),
+                None => response,
             }))
         };
         assert_eq!(

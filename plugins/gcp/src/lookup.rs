@@ -6,12 +6,14 @@
 //! not cost five calls. Only successes are cached: a 503 or a timeout may pass.
 
 use std::collections::HashMap;
-use std::env::VarError;
 use std::rc::Rc;
 use std::time::Instant;
 
+use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::Transport;
+
 use crate::Error;
-use crate::access::{self, Transport};
+use crate::access;
 use crate::payload;
 use crate::reference::{Reference, Target, Version};
 use crate::settings::{Connection, Settings};
@@ -39,13 +41,13 @@ impl Provider {
         &mut self,
         reference: &Reference,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        read: impl env::Read,
     ) -> Result<Vec<u8>, Error> {
         // Checked before the token: a reference that cannot work needs none.
         let target = reference.target(self.settings.project.as_deref())?;
         if self.connection.is_none() {
             // Not cached on failure: the next reference reports the same problem.
-            self.connection = Some(self.settings.connection(env)?);
+            self.connection = Some(self.settings.connection(&read)?);
         }
         let data = self.payload(&target, transport)?;
         match &reference.key {
@@ -66,9 +68,7 @@ impl Provider {
             Error::Unavailable("the Google Cloud provider has no connection".into())
         })?;
         crate::metadata::fresh_token(connection, transport, Instant::now())?;
-        let url = connection.endpoint.url(&target.access_path());
-        let outcome = transport.get(&url, &connection.token);
-        let accessed = access::interpret(connection, target, outcome)?;
+        let accessed = access::access(connection, target, transport)?;
         let data = Rc::new(accessed.data);
         // `latest` and an alias name a numbered version; remember it under that number too,
         // so pinning the same version later in the run costs nothing.
@@ -85,85 +85,75 @@ impl Provider {
 
 #[cfg(test)]
 mod tests {
+    use reqflo_plugin_sdk::Config;
+    use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Scripted};
+
     use super::*;
-    use crate::access::{Answer, Failure};
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
 
     const ENDPOINT: &str = "http://127.0.0.1:8085";
     const SECRET_JSON: &str = r#"{"api_key": "sk_1", "webhook": "wh_1", "account": "acct_1"}"#;
+    /// The metadata server the tests point GCE_METADATA_HOST at.
+    const METADATA: &str = "http://127.0.0.1:8089";
 
-    /// Secret Manager made of canned answers, counting what was asked.
-    #[derive(Default)]
-    struct Fake {
-        routes: HashMap<String, Result<(u16, String), Failure>>,
-        asked: Vec<String>,
-        tokens: Vec<String>,
-        /// What the metadata server answers, in turn; when none are left,
-        /// the host refuses it (not granted).
-        metadata: Vec<(u16, String)>,
-        metadata_asked: Vec<String>,
+    /// Secret Manager's answers, scripted by path under [`ENDPOINT`].
+    trait SecretManager {
+        /// Answer `path` with version `number` of a secret holding `data`.
+        fn version(self, path: &str, number: u64, data: &str) -> Scripted;
+        /// Answer `path` with `status` and `body`.
+        fn at(self, path: &str, status: u16, body: &str) -> Scripted;
+        /// Answer the metadata server's token route with `status` and `body`.
+        fn metadata(self, status: u16, body: &str) -> Scripted;
     }
 
-    impl Fake {
-        fn version(mut self, path: &str, version: u64, data: &str) -> Fake {
+    impl SecretManager for Scripted {
+        fn version(self, path: &str, number: u64, data: &str) -> Scripted {
             let body = serde_json::json!({
-                "name": format!("projects/270012345678/secrets/x/versions/{version}"),
+                "name": format!("projects/270012345678/secrets/x/versions/{number}"),
                 "payload": {
                     "data": base64_of(data),
                     "dataCrc32c": payload::crc32c(data.as_bytes()).to_string(),
                 },
             });
-            self.routes
-                .insert(format!("{ENDPOINT}{path}"), Ok((200, body.to_string())));
-            self
+            self.at(path, 200, &body.to_string())
         }
 
-        fn answer(mut self, path: &str, status: u16, body: &str) -> Fake {
-            self.routes
-                .insert(format!("{ENDPOINT}{path}"), Ok((status, body.to_string())));
-            self
+        fn at(self, path: &str, status: u16, body: &str) -> Scripted {
+            self.answer(format!("{ENDPOINT}{path}"), status, body)
         }
 
-        fn fail(mut self, path: &str, failure: Failure) -> Fake {
-            self.routes
-                .insert(format!("{ENDPOINT}{path}"), Err(failure));
-            self
+        fn metadata(self, status: u16, body: &str) -> Scripted {
+            let url = format!("{METADATA}{}", crate::metadata::TOKEN_PATH);
+            self.answer(url, status, body)
         }
     }
 
-    impl Transport for Fake {
-        fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-            self.asked
-                .push(url.trim_start_matches(ENDPOINT).to_string());
-            self.tokens.push(token.to_string());
-            match self.routes.get(url) {
-                Some(Ok((status, body))) => Ok(Answer {
-                    status: *status,
-                    location: None,
-                    body: body.clone().into_bytes(),
-                }),
-                Some(Err(failure)) => Err(failure.clone()),
-                None => Ok(Answer {
-                    status: 404,
-                    location: None,
-                    body: br#"{"error": {"code": 404, "status": "NOT_FOUND", "message": "Secret [x] not found or has no versions."}}"#.to_vec(),
-                }),
-            }
-        }
+    /// The paths of the requests sent to Secret Manager, in order.
+    fn asked(server: &Scripted) -> Vec<&str> {
+        server
+            .urls()
+            .into_iter()
+            .filter_map(|url| url.strip_prefix(ENDPOINT))
+            .collect()
+    }
 
-        fn get_metadata(&mut self, url: &str) -> Result<Answer, Failure> {
-            self.metadata_asked.push(url.to_string());
-            if self.metadata.is_empty() {
-                return Err(Failure::Denied);
-            }
-            let (status, body) = self.metadata.remove(0);
-            Ok(Answer {
-                status,
-                location: None,
-                body: body.into_bytes(),
-            })
-        }
+    /// The bearer token of each request sent to Secret Manager, in order.
+    fn tokens(server: &Scripted) -> Vec<&str> {
+        server
+            .sent()
+            .filter(|request| request.url.starts_with(ENDPOINT))
+            .filter_map(|request| request.header_value("authorization"))
+            .map(|value| value.trim_start_matches("Bearer "))
+            .collect()
+    }
+
+    /// The URLs asked of a metadata server, in order.
+    fn metadata_asked(server: &Scripted) -> Vec<&str> {
+        server
+            .urls()
+            .into_iter()
+            .filter(|url| !url.starts_with(ENDPOINT))
+            .collect()
     }
 
     fn base64_of(text: &str) -> String {
@@ -172,33 +162,28 @@ mod tests {
     }
 
     fn provider(project: Option<&str>) -> Provider {
-        let mut config = vec![("endpoint".to_string(), ENDPOINT.to_string())];
+        let mut config = vec![("endpoint", ENDPOINT)];
         if let Some(project) = project {
-            config.push(("project".into(), project.into()));
+            config.push(("project", project));
         }
-        match Settings::from_config(config) {
+        match Settings::from_config(Config::of(&config)) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
-    fn env(name: &str) -> Result<String, VarError> {
-        match name {
-            "GOOGLE_OAUTH_ACCESS_TOKEN" => Ok("ya29.the-token".into()),
-            _ => Err(VarError::NotPresent),
-        }
-    }
+    const TOKEN: &[(&str, &str)] = &[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.the-token")];
 
     fn resolve(
         provider: &mut Provider,
-        fake: &mut Fake,
+        server: &mut Scripted,
         reference: &str,
     ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let reference = parse(reference).map_err(|e| (e.kind(), e.message().to_string()))?;
         provider
-            .resolve(&reference, fake, env)
+            .resolve(&reference, server, env::fake(TOKEN))
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     const LATEST: &str = "/v1/projects/acme/secrets/stripe/versions/latest:access";
@@ -206,7 +191,7 @@ mod tests {
     #[test]
     fn every_key_of_one_secret_costs_one_access_call() {
         let mut provider = provider(Some("acme"));
-        let mut fake = Fake::default().version(LATEST, 4, SECRET_JSON);
+        let mut fake = Scripted::new().version(LATEST, 4, SECRET_JSON);
         for (reference, value) in [
             ("stripe#api_key", "sk_1"),
             ("stripe#webhook", "wh_1"),
@@ -222,14 +207,14 @@ mod tests {
                 "{reference}"
             );
         }
-        assert_eq!(fake.asked, [LATEST]);
-        assert_eq!(fake.tokens, ["ya29.the-token"]);
+        assert_eq!(asked(&fake), [LATEST]);
+        assert_eq!(tokens(&fake), ["ya29.the-token"]);
     }
 
     #[test]
     fn versions_and_projects_are_separate_entries() {
         let mut provider = provider(Some("acme"));
-        let mut fake = Fake::default()
+        let mut fake = Scripted::new()
             .version(LATEST, 2, "sk_new")
             .version(
                 "/v1/projects/acme/secrets/stripe/versions/1:access",
@@ -253,23 +238,25 @@ mod tests {
             resolve(&mut provider, &mut fake, "projects/other/secrets/stripe"),
             Ok("sk_other".into())
         );
-        assert_eq!(fake.asked.len(), 3, "{:?}", fake.asked);
+        assert_eq!(asked(&fake).len(), 3, "{:?}", asked(&fake));
     }
 
     #[test]
     fn failures_are_not_cached() {
         let mut provider = provider(Some("acme"));
-        let mut fake = Fake::default().answer(
-            LATEST,
-            503,
-            r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "try later"}}"#,
-        );
+        // A 503, then a timeout: each is reported, and neither is kept.
+        let mut fake = Scripted::new()
+            .at(
+                LATEST,
+                503,
+                r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "try later"}}"#,
+            )
+            .fail(format!("{ENDPOINT}{LATEST}"), Failure::Timeout);
         let first = resolve(&mut provider, &mut fake, "stripe");
         assert!(first.is_err_and(|(_, m)| m.contains("answered 503 UNAVAILABLE")));
-        fake = fake.fail(LATEST, Failure::Timeout);
         let second = resolve(&mut provider, &mut fake, "stripe");
         assert!(second.is_err_and(|(_, m)| m.contains("did not answer in time")));
-        let mut healthy = Fake::default().version(LATEST, 1, "sk_ok_1");
+        let mut healthy = Scripted::new().version(LATEST, 1, "sk_ok_1");
         assert_eq!(
             resolve(&mut provider, &mut healthy, "stripe"),
             Ok("sk_ok_1".into())
@@ -279,7 +266,7 @@ mod tests {
     #[test]
     fn a_missing_key_does_not_refetch() {
         let mut provider = provider(Some("acme"));
-        let mut fake = Fake::default().version(LATEST, 1, SECRET_JSON);
+        let mut fake = Scripted::new().version(LATEST, 1, SECRET_JSON);
         let e = resolve(&mut provider, &mut fake, "stripe#nope");
         assert!(e.is_err_and(|(kind, m)| kind == "not-found"
             && m == "no key \"nope\" in the JSON of the latest version of secret \"stripe\" in project \"acme\""));
@@ -287,57 +274,47 @@ mod tests {
             resolve(&mut provider, &mut fake, "stripe#api_key"),
             Ok("sk_1".into())
         );
-        assert_eq!(fake.asked.len(), 1);
+        assert_eq!(asked(&fake).len(), 1);
     }
 
     #[test]
     fn no_project_and_no_token_fail_before_any_request() {
-        let mut fake = Fake::default().version(LATEST, 1, "sk_1");
+        let mut fake = Scripted::new().version(LATEST, 1, "sk_1");
         let e = resolve(&mut provider(None), &mut fake, "stripe");
         assert!(
             e.is_err_and(|(kind, m)| kind == "invalid-reference" && m.contains("names no project"))
         );
 
-        let settings = Settings::from_config(vec![
-            ("project".into(), "acme".into()),
-            ("token_env".into(), "NOPE".into()),
-            ("metadata".into(), "true".into()),
-        ]);
+        let settings = Settings::from_config(Config::of(&[
+            ("project", "acme"),
+            ("token_env", "NOPE"),
+            ("metadata", "true"),
+        ]));
         let Ok(settings) = settings else {
             panic!("settings")
         };
-        let reference = parse("stripe").map_err(|e| kind_and_message(&e));
+        let reference = parse("stripe").map_err(|e| e.message().to_string());
         let Ok(reference) = reference else {
             panic!("reference")
         };
         // No token in NOPE: the metadata server is asked; not granted here.
-        let e = Provider::new(settings).resolve(&reference, &mut fake, env);
+        let e = Provider::new(settings).resolve(&reference, &mut fake, env::fake(TOKEN));
         assert!(e.is_err_and(|e| {
-            let m = kind_and_message(&e).1;
+            let m = e.message();
             m.starts_with("no access token: the metadata server at http://metadata.google.internal")
                 && m.contains("not in grants.hosts")
                 && m.contains("GOOGLE_OAUTH_ACCESS_TOKEN")
         }));
-        assert!(fake.asked.is_empty());
+        assert!(asked(&fake).is_empty());
     }
 
     #[test]
     fn the_metadata_servers_token_is_used_and_renewed_before_it_expires() {
-        let settings = Settings::from_config(vec![
-            ("project".into(), "acme".into()),
-            ("endpoint".into(), ENDPOINT.into()),
-        ]);
-        let Ok(settings) = settings else {
-            panic!("settings")
-        };
-        let mut provider = Provider::new(settings);
-        let no_token = |name: &str| match name {
-            "GCE_METADATA_HOST" => Ok("127.0.0.1:8089".to_string()),
-            _ => Err(VarError::NotPresent),
-        };
+        let mut provider = provider_without_token();
+        let no_token = [("GCE_METADATA_HOST", "127.0.0.1:8089")];
         // The first token lives a minute (inside the five-minute margin, so
         // it is renewed at the next fetch); the second an hour.
-        let mut fake = Fake::default()
+        let mut fake = Scripted::new()
             .version(LATEST, 1, "sk_1")
             .version(
                 "/v1/projects/acme/secrets/other/versions/latest:access",
@@ -348,58 +325,75 @@ mod tests {
                 "/v1/projects/acme/secrets/third/versions/latest:access",
                 1,
                 "t_1",
+            )
+            .metadata(
+                200,
+                r#"{"access_token": "ya29.meta-1", "expires_in": 60, "token_type": "Bearer"}"#,
+            )
+            .metadata(
+                200,
+                r#"{"access_token": "ya29.meta-2", "expires_in": 3599, "token_type": "Bearer"}"#,
             );
-        fake.metadata = vec![
-            (
-                200,
-                r#"{"access_token": "ya29.meta-1", "expires_in": 60, "token_type": "Bearer"}"#
-                    .into(),
-            ),
-            (
-                200,
-                r#"{"access_token": "ya29.meta-2", "expires_in": 3599, "token_type": "Bearer"}"#
-                    .into(),
-            ),
-        ];
         for name in ["stripe", "other", "third"] {
-            let reference = parse(name).map_err(|e| kind_and_message(&e));
+            let reference = parse(name).map_err(|e| e.message().to_string());
             let Ok(reference) = reference else {
                 panic!("reference")
             };
             assert!(
-                provider.resolve(&reference, &mut fake, no_token).is_ok(),
+                provider
+                    .resolve(&reference, &mut fake, env::fake(&no_token))
+                    .is_ok(),
                 "{name}"
             );
         }
-        assert_eq!(fake.tokens, ["ya29.meta-1", "ya29.meta-2", "ya29.meta-2"]);
+        assert_eq!(tokens(&fake), ["ya29.meta-1", "ya29.meta-2", "ya29.meta-2"]);
         assert_eq!(
-            fake.metadata_asked,
+            metadata_asked(&fake),
             [
                 format!("http://127.0.0.1:8089{}", crate::metadata::TOKEN_PATH),
                 format!("http://127.0.0.1:8089{}", crate::metadata::TOKEN_PATH)
             ]
         );
+        // The metadata server is asked with its header and no token, and
+        // read within 64 KiB whatever it answers.
+        let metadata_requests: Vec<_> = fake
+            .sent()
+            .zip(fake.limits())
+            .filter(|(request, _)| request.url.starts_with(METADATA))
+            .collect();
+        assert_eq!(metadata_requests.len(), 2);
+        for (request, limits) in metadata_requests {
+            assert_eq!(
+                request.headers,
+                [("metadata-flavor".into(), "Google".into())]
+            );
+            assert_eq!(
+                limits,
+                Limits {
+                    max_body_bytes: 64 * 1024,
+                    error_body: ErrorBody::UpTo(64 * 1024),
+                }
+            );
+        }
         // No service account: said so, as denied.
-        let mut bare = Fake::default().version(LATEST, 1, "sk_1");
-        bare.metadata = vec![(404, "Not Found".into())];
+        let mut bare = Scripted::new()
+            .version(LATEST, 1, "sk_1")
+            .metadata(404, "Not Found");
         let mut fresh = provider_without_token();
-        let reference = parse("stripe").map_err(|e| kind_and_message(&e));
+        let reference = parse("stripe").map_err(|e| e.message().to_string());
         let Ok(reference) = reference else {
             panic!("reference")
         };
         let e = fresh
-            .resolve(&reference, &mut bare, no_token)
-            .map_err(|e| kind_and_message(&e));
+            .resolve(&reference, &mut bare, env::fake(&no_token))
+            .map_err(|e| (e.kind(), e.message().to_string()));
         assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("no default service account")));
     }
 
     fn provider_without_token() -> Provider {
-        match Settings::from_config(vec![
-            ("project".into(), "acme".into()),
-            ("endpoint".into(), ENDPOINT.into()),
-        ]) {
+        match Settings::from_config(Config::of(&[("project", "acme"), ("endpoint", ENDPOINT)])) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 }

@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use reqflo_plugin_sdk::http::{Request, Transport};
 use serde::Deserialize;
 
 use crate::Error;
-use crate::access::Transport;
+use crate::access::{self, MAX_ERROR_BYTES};
 use crate::settings::Connection;
 
 /// The route that gives the default service account's access token.
@@ -45,8 +46,12 @@ pub fn fresh_token(
     let server = format!("the metadata server at {}", origin.url(""));
     let hint = "on Google Cloud it is metadata.google.internal (grant that host); elsewhere \
                 set GOOGLE_OAUTH_ACCESS_TOKEN, or GCE_METADATA_HOST for another server";
+    // Google's metadata server refuses a request without this header; it
+    // carries no token.
+    let request = Request::get(origin.url(TOKEN_PATH)).header("metadata-flavor", "Google");
+    // A token's JSON is small.
     let answer = transport
-        .get_metadata(&origin.url(TOKEN_PATH))
+        .send(request, access::limits(MAX_ERROR_BYTES))
         .map_err(|failure| {
             let why = failure.reason();
             Error::Unavailable(format!(

@@ -112,8 +112,8 @@ pub fn pick(target: &Target, data: &[u8], key: &str) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::target;
     use crate::reference::Version;
-    use crate::tests::{kind_and_message, target};
 
     fn payload(json: &str) -> Option<Payload> {
         match serde_json::from_str(json) {
@@ -125,13 +125,13 @@ mod tests {
     fn decoded(json: &str) -> Result<String, (&'static str, String)> {
         decode(&target(Version::Latest), payload(json))
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     fn picked(json: &str, key: &str) -> Result<String, (&'static str, String)> {
         pick(&target(Version::Number(2)), json.as_bytes(), key)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     #[test]
@@ -198,7 +198,7 @@ mod tests {
             Err(empty.clone())
         );
         assert_eq!(
-            decode(&target(Version::Latest), None).map_err(|e| kind_and_message(&e)),
+            decode(&target(Version::Latest), None).map_err(|e| (e.kind(), e.message().to_string())),
             Err(empty)
         );
     }

@@ -1,7 +1,7 @@
 //! The provider's configuration: `config:` keys, the access token it reads from
 //! the environment at the first resolve, and the Secret Manager endpoint.
 
-use std::env::VarError;
+use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
 use crate::reference::check_project;
@@ -13,6 +13,8 @@ const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 const DEFAULT_TOKEN_ENV: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
 /// The keys `config:` may hold, for the unknown-key message.
 const KNOWN_KEYS: &str = "project, endpoint, token_env, metadata";
+/// The provider as the SDK's environment messages name it.
+const PROVIDER: &str = "Google Cloud";
 
 /// What `configure` accepted. The environment is read later, at the first
 /// resolve, so a run whose journeys never use this provider does not fail.
@@ -53,8 +55,13 @@ pub struct Connection {
 }
 
 impl Settings {
-    /// Accept the provider's `config:` map (`project`, `endpoint`, `token_env`).
-    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+    /// Accept the provider's `config:` map (`project`, `endpoint`, `token_env`,
+    /// `metadata`).
+    ///
+    /// Hand-written rather than `Config::parse`: each key is checked in the
+    /// order written, and the unknown-key and `metadata` messages keep the
+    /// provider's own wording.
+    pub fn from_config(config: Config) -> Result<Settings, Error> {
         let mut settings = Settings {
             project: None,
             endpoint: match Origin::parse_base(DEFAULT_ENDPOINT) {
@@ -73,14 +80,7 @@ impl Settings {
                     settings.project = Some(value);
                 }
                 "endpoint" => settings.endpoint = parse_endpoint(&value)?,
-                "token_env" => {
-                    if value.is_empty() || value.contains(['=', '\0']) {
-                        return Err(Error::InvalidReference(format!(
-                            "config.token_env {value:?} is not an environment variable name"
-                        )));
-                    }
-                    settings.token_env = value;
-                }
+                "token_env" => settings.token_env = env::variable_name("token_env", &value)?,
                 "metadata" => {
                     settings.metadata = match value.trim() {
                         "true" => true,
@@ -104,30 +104,19 @@ impl Settings {
     }
 
     /// The endpoint and token, the token read from the sandbox's environment
-    /// (`read` is `std::env::var` in the component).
-    pub fn connection(
-        &self,
-        read: impl Fn(&str) -> Result<String, VarError>,
-    ) -> Result<Connection, Error> {
+    /// (`read` is `env::var` in the component).
+    pub fn connection(&self, read: &impl env::Read) -> Result<Connection, Error> {
         let name = &self.token_env;
-        let token = match read(name) {
-            Ok(value) if value.trim().is_empty() => {
-                return Err(Error::Unavailable(format!(
-                    "{name} is empty in the Google Cloud provider's environment"
-                )));
-            }
-            // Trimming forgives the newline of `$(gcloud auth print-access-token)`
-            // pasted into a file.
-            Ok(value) => value.trim().to_string(),
+        let token = match env::optional(read, name)? {
             // No token given: the metadata server's, as Application Default
             // Credentials end on Google Cloud (a VM, GKE, Cloud Run), when
             // the configuration or a visible GCE_METADATA_HOST asks for it.
-            Err(VarError::NotPresent)
-                if self.metadata || read(METADATA_HOST_ENV).is_ok_and(|h| !h.trim().is_empty()) =>
-            {
-                return self.metadata_connection(&read);
+            None if self.metadata || metadata_host(read).is_some() => {
+                return self.metadata_connection(read);
             }
-            Err(VarError::NotPresent) => {
+            // Not the SDK's `env::required` wording: this one says where a
+            // token comes from, and that the metadata server is another way.
+            None => {
                 return Err(Error::Unavailable(format!(
                     "{name} is not visible to the Google Cloud provider: set it (say, to \
                      $(gcloud auth print-access-token)) and list it under the provider's \
@@ -136,11 +125,10 @@ impl Settings {
                      metadata server instead"
                 )));
             }
-            Err(VarError::NotUnicode(_)) => {
-                return Err(Error::Unavailable(format!(
-                    "{name} does not hold UTF-8 text"
-                )));
-            }
+            // Set: `required` reads it again to refuse a blank one in the
+            // SDK's words; its trimming forgives the newline of
+            // `$(gcloud auth print-access-token)` pasted into a file.
+            Some(_) => env::required(read, PROVIDER, name, "")?,
         };
         // A token travels in a header: anything but visible ASCII there would be
         // refused by the HTTP layer with a far less helpful message.
@@ -162,14 +150,8 @@ impl Settings {
     /// A connection whose token the metadata server gives: at
     /// `GCE_METADATA_HOST` (`host[:port]`) when the provider may read it,
     /// else `metadata.google.internal`.
-    fn metadata_connection(
-        &self,
-        read: &impl Fn(&str) -> Result<String, VarError>,
-    ) -> Result<Connection, Error> {
-        let host = match read(METADATA_HOST_ENV) {
-            Ok(host) if !host.trim().is_empty() => host.trim().to_string(),
-            _ => METADATA_HOST.to_string(),
-        };
+    fn metadata_connection(&self, read: &impl env::Read) -> Result<Connection, Error> {
+        let host = metadata_host(read).unwrap_or_else(|| METADATA_HOST.to_string());
         let origin = Origin::parse_base(&format!("http://{host}"))
             .map(Origin::without_default_port)
             .map_err(|why| {
@@ -188,6 +170,15 @@ impl Settings {
             expires: None,
         })
     }
+}
+
+/// `GCE_METADATA_HOST`, trimmed, when it is visible and not blank. A value
+/// that is not UTF-8 counts as not set, so the usual server is asked.
+fn metadata_host(read: &impl env::Read) -> Option<String> {
+    env::optional(read, METADATA_HOST_ENV)
+        .ok()
+        .flatten()
+        .filter(|host| !host.is_empty())
 }
 
 fn parse_endpoint(value: &str) -> Result<Origin, Error> {
@@ -213,36 +204,19 @@ pub use reqflo_plugin_sdk::origin::Origin;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, message};
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-                .ok_or(VarError::NotPresent)
-        }
-    }
+    use reqflo_plugin_sdk::env::fake;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(Config::of(pairs)) {
             Ok(settings) => settings,
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
     fn refused(pairs: &[(&str, &str)]) -> (&'static str, String) {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(Config::of(pairs)) {
             Ok(settings) => panic!("accepted: {settings:?}"),
-            Err(e) => kind_and_message(&e),
+            Err(e) => (e.kind(), e.message().to_string()),
         }
     }
 
@@ -255,7 +229,7 @@ mod tests {
             "https://secretmanager.googleapis.com:443"
         );
         assert_eq!(s.endpoint.authority(), "secretmanager.googleapis.com:443");
-        let c = s.connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.a0\n")]));
+        let c = s.connection(&fake(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.a0\n")]));
         assert!(
             c.is_ok_and(|c| c.token == "ya29.a0" && c.token_env == "GOOGLE_OAUTH_ACCESS_TOKEN")
         );
@@ -274,7 +248,7 @@ mod tests {
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "wrong"),
             ("GCP_TOKEN", "right"),
         ];
-        assert!(s.connection(env(&vars)).is_ok_and(|c| c.token == "right"));
+        assert!(s.connection(&fake(&vars)).is_ok_and(|c| c.token == "right"));
     }
 
     #[test]
@@ -338,7 +312,10 @@ mod tests {
     fn missing_or_unusable_tokens_fail_at_resolve() {
         let s = settings(&[]);
         // No variable and no metadata server asked for: named, with how.
-        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        let e = s
+            .connection(&fake(&[]))
+            .err()
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| {
             m.starts_with("GOOGLE_OAUTH_ACCESS_TOKEN is not visible to the Google Cloud provider")
                 && m.contains("grants.env")
@@ -346,33 +323,35 @@ mod tests {
         }));
         // With config.metadata: the metadata server will be asked, at its
         // usual address, or at GCE_METADATA_HOST (which alone asks for it).
-        let c = settings(&[("metadata", "true")]).connection(env(&[])).ok();
+        let c = settings(&[("metadata", "true")])
+            .connection(&fake(&[]))
+            .ok();
         assert!(c.is_some_and(|c| {
             c.token.is_empty()
                 && c.metadata
                     .is_some_and(|m| m.url("") == "http://metadata.google.internal")
         }));
         let c = s
-            .connection(env(&[("GCE_METADATA_HOST", "127.0.0.1:8089")]))
+            .connection(&fake(&[("GCE_METADATA_HOST", "127.0.0.1:8089")]))
             .ok();
         assert!(c.is_some_and(|c| {
             c.metadata
                 .is_some_and(|m| m.url("") == "http://127.0.0.1:8089")
         }));
         let e = s
-            .connection(env(&[("GCE_METADATA_HOST", "a b/c")]))
+            .connection(&fake(&[("GCE_METADATA_HOST", "a b/c")]))
             .err()
-            .map(|e| message(&e));
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.starts_with("GCE_METADATA_HOST")));
         let e = s
-            .connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", " \n")]))
+            .connection(&fake(&[("GOOGLE_OAUTH_ACCESS_TOKEN", " \n")]))
             .err()
-            .map(|e| message(&e));
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.contains("is empty")));
         let e = s
-            .connection(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29 secret")]))
+            .connection(&fake(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29 secret")]))
             .err()
-            .map(|e| message(&e));
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.contains("cannot carry") && !m.contains("ya29")));
     }
 

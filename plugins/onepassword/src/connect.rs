@@ -1,11 +1,13 @@
-//! Talking to a Connect server, minus the wire: what one GET can answer, and
+//! Talking to a Connect server, minus the wire: the one GET it is asked, and
 //! how each answer becomes a value or a user-facing error.
 //!
-//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it behind
-//! [`Transport`] lets the lookup logic and every message be tested natively.
+//! The wire is the SDK's [`Transport`](reqflo_plugin_sdk::http::Transport):
+//! wasi:http in the component, a scripted one in unit tests, so the lookup
+//! logic and every message are tested natively.
 
 use std::fmt;
 
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -15,48 +17,18 @@ use crate::settings::Origin;
 /// bigger one is a misbehaving server, not data.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// One GET against a Connect server.
-pub trait Transport {
-    /// Send `GET url` with the bearer `token` and return what came back.
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure>;
-}
+/// How much of an answer is read: only a 2xx body is ever used, so an error
+/// page is not read at all.
+pub const LIMITS: Limits = Limits {
+    max_body_bytes: MAX_BODY_BYTES,
+    error_body: ErrorBody::Skip,
+};
 
-/// What a server answered, uninterpreted. The body is read only for 2xx.
-pub struct Answer {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Location` header, kept to name a redirect's destination.
-    pub location: Option<String>,
-    /// The body of a 2xx answer, at most [`MAX_BODY_BYTES`].
-    pub body: Vec<u8>,
-}
-
-/// Why no answer came back (the SDK's, shared by every provider).
-pub use reqflo_plugin_sdk::http::Failure;
-
-/// [`Transport`] over the host's wasi:http, through the SDK.
-#[cfg(target_arch = "wasm32")]
-pub struct WasiHttp;
-
-#[cfg(target_arch = "wasm32")]
-impl Transport for WasiHttp {
-    fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-        use reqflo_plugin_sdk::http;
-        let request = http::Request::get(url)
-            .header("authorization", format!("Bearer {token}"))
-            .header("accept", "application/json");
-        // Only a 2xx body is ever used; an error page is not read at all.
-        let limits = http::Limits {
-            max_body_bytes: MAX_BODY_BYTES,
-            error_body: http::ErrorBody::Skip,
-        };
-        let response = http::send(request, limits)?;
-        Ok(Answer {
-            status: response.status,
-            location: response.header("location").map(str::to_string),
-            body: response.body,
-        })
-    }
+/// `GET url` with the bearer `token`, asking for JSON.
+pub fn get(url: String, token: &str) -> Request {
+    Request::get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json")
 }
 
 /// What was being looked up when an answer came back, for messages.
@@ -87,17 +59,30 @@ impl fmt::Display for Subject<'_> {
 pub fn interpret<T: DeserializeOwned>(
     origin: &Origin,
     subject: Subject<'_>,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
 ) -> Result<Option<T>, Error> {
+    let Some(body) = body(origin, subject, outcome)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&body).map(Some).map_err(|_| {
+        // The body is never quoted: it may hold secret values.
+        Error::Unavailable(format!(
+            "1Password Connect at {origin} answered with JSON reqflo could not read \
+             while looking up {subject}"
+        ))
+    })
+}
+
+/// The body of a 2xx answer, `None` for 404, or an error. Apart from
+/// [`interpret`], which is built once per JSON type, so this is built once.
+fn body(
+    origin: &Origin,
+    subject: Subject<'_>,
+    outcome: Result<Response, Failure>,
+) -> Result<Option<Vec<u8>>, Error> {
     let answer = outcome.map_err(|failure| failure_error(origin, subject, &failure))?;
     match answer.status {
-        200..=299 => serde_json::from_slice(&answer.body).map(Some).map_err(|_| {
-            // The body is never quoted: it may hold secret values.
-            Error::Unavailable(format!(
-                "1Password Connect at {origin} answered with JSON reqflo could not read \
-                 while looking up {subject}"
-            ))
-        }),
+        200..=299 => Ok(Some(answer.body)),
         404 => Ok(None),
         401 => Err(Error::Denied(format!(
             "1Password Connect rejected the token (401) while looking up {subject}"
@@ -108,7 +93,7 @@ pub fn interpret<T: DeserializeOwned>(
         300..=399 => Err(redirect_error(
             origin,
             answer.status,
-            answer.location.as_deref(),
+            answer.header("location"),
         )),
         status => Err(Error::Unavailable(format!(
             "1Password Connect at {origin} answered {status} while looking up {subject}"
@@ -206,42 +191,48 @@ pub fn scim_eq(attribute: &str, value: &str) -> String {
     percent_encode(&filter)
 }
 
-/// Encode all but RFC 3986's unreserved characters. IDs from the server go
-/// through this too: the server does not get to shape our URLs.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Names in paths and queries (the SDK's).
+pub use reqflo_plugin_sdk::http::percent_encode;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, origin};
 
-    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
-        Ok(Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        })
+    /// The Connect server the tests talk to.
+    fn origin() -> Origin {
+        match Origin::parse_base("http://connect:8080") {
+            Ok(origin) => origin,
+            Err(why) => panic!("{why}"),
+        }
     }
 
-    fn outcome(result: Result<Answer, Failure>) -> Result<Option<serde_json::Value>, Error> {
+    fn answer(status: u16, body: &str) -> Result<Response, Failure> {
+        Ok(Response::new(status, body))
+    }
+
+    fn outcome(result: Result<Response, Failure>) -> Result<Option<serde_json::Value>, Error> {
         interpret(&origin(), Subject::Vault("Prod"), result)
     }
 
-    fn error(result: Result<Answer, Failure>) -> (&'static str, String) {
+    fn error(result: Result<Response, Failure>) -> (&'static str, String) {
         match outcome(result) {
-            Err(e) => kind_and_message(&e),
+            Err(e) => (e.kind(), e.message().to_string()),
             Ok(value) => panic!("no error: {value:?}"),
         }
+    }
+
+    #[test]
+    fn requests_carry_the_token_and_ask_for_json() {
+        let request = get("http://connect:8080/v1/vaults".into(), "t0k");
+        assert_eq!(request.url, "http://connect:8080/v1/vaults");
+        assert_eq!(
+            request.headers,
+            [
+                ("authorization".to_string(), "Bearer t0k".to_string()),
+                ("accept".to_string(), "application/json".to_string())
+            ]
+        );
+        assert!(request.body.is_empty());
     }
 
     #[test]
@@ -308,10 +299,10 @@ mod tests {
     #[test]
     fn redirects_name_only_the_destination_origin() {
         let redirect = |location: Option<&str>| {
-            error(Ok(Answer {
-                status: 302,
-                location: location.map(str::to_string),
-                body: Vec::new(),
+            let response = Response::new(302, "");
+            error(Ok(match location {
+                Some(location) => response.with_header("Location", location),
+                None => response,
             }))
         };
         assert_eq!(

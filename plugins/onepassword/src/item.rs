@@ -216,7 +216,6 @@ pub fn attribute<'a>(field: &'a Field, reference: &Reference) -> Result<&'a str,
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
 
     const ITEM: &str = r#"{
         "id": "itemitemitemitemitemitemit",
@@ -247,12 +246,13 @@ mod tests {
     }
 
     fn get(reference: &str) -> Result<String, (&'static str, String)> {
+        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
         let item = item();
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let reference = parse(reference).map_err(kind_and_message)?;
         select(&item, &reference)
             .and_then(|field| attribute(field, &reference))
             .map(str::to_string)
-            .map_err(|e| kind_and_message(&e))
+            .map_err(kind_and_message)
     }
 
     #[test]

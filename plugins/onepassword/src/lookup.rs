@@ -6,14 +6,16 @@
 //! ten item fetches. Only successes are cached: a 5xx or a timeout may pass.
 
 use std::collections::HashMap;
-use std::env::VarError;
 use std::rc::Rc;
 
+use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::{Failure, Response, Transport};
+
 use crate::Error;
-use crate::connect::{self, Subject, Transport, interpret};
+use crate::connect::{self, Subject, interpret};
 use crate::item::{self, Item, ItemSummary, Vault};
 use crate::reference::{Reference, looks_like_id};
-use crate::settings::{Connection, Settings};
+use crate::settings::{Connection, Origin, Settings};
 
 /// A configured provider and what it has learned so far in this run.
 pub struct Provider {
@@ -41,7 +43,7 @@ impl Provider {
         &mut self,
         reference: &Reference,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        env: impl env::Read,
     ) -> Result<Vec<u8>, Error> {
         if self.connection.is_none() {
             // Not cached on failure: the next reference reports the same problem.
@@ -166,70 +168,53 @@ impl Provider {
         subject: Subject<'_>,
         transport: &mut impl Transport,
     ) -> Result<Option<T>, Error> {
+        let (origin, outcome) = self.send(path, transport)?;
+        interpret(origin, subject, outcome)
+    }
+
+    /// One GET of `path` on the server, and the server's origin for messages.
+    /// Apart from [`Provider::get`] so that it is built once, not once per
+    /// JSON type.
+    fn send(
+        &self,
+        path: &str,
+        transport: &mut impl Transport,
+    ) -> Result<(&Origin, Result<Response, Failure>), Error> {
         let connection = self
             .connection
             .as_ref()
             .ok_or_else(|| Error::Unavailable("the 1Password provider has no connection".into()))?;
-        let outcome = transport.get(&connection.origin.url(path), &connection.token);
-        interpret(&connection.origin, subject, outcome)
+        let request = connect::get(connection.origin.url(path), &connection.token);
+        Ok((&connection.origin, transport.send(request, connect::LIMITS)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::{Answer, Failure};
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
+    use reqflo_plugin_sdk::Config;
+    use reqflo_plugin_sdk::http::Scripted;
 
     const VAULT_ID: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvv";
     const ITEM_ID: &str = "iiiiiiiiiiiiiiiiiiiiiiiiii";
+    const PROD_BY_NAME: &str = "/v1/vaults?filter=name%20eq%20%22Prod%22";
 
-    /// A Connect server made of canned answers, counting what was asked.
-    #[derive(Default)]
-    struct Fake {
-        routes: HashMap<String, Result<(u16, String), Failure>>,
-        asked: Vec<String>,
-        tokens: Vec<String>,
+    /// The URL of `path` on the Connect server the tests talk to.
+    fn url(path: &str) -> String {
+        format!("http://connect:8080{path}")
     }
 
-    impl Fake {
-        fn route(mut self, path: &str, status: u16, body: &str) -> Fake {
-            let url = format!("http://connect:8080{path}");
-            self.routes.insert(url, Ok((status, body.to_string())));
-            self
-        }
-
-        fn fail(mut self, path: &str, failure: Failure) -> Fake {
-            self.routes
-                .insert(format!("http://connect:8080{path}"), Err(failure));
-            self
-        }
-
-        fn count(&self, path: &str) -> usize {
-            let url = format!("http://connect:8080{path}");
-            self.asked.iter().filter(|asked| **asked == url).count()
-        }
+    /// A Connect server with no answers yet: anything not scripted is a 404,
+    /// as for an ID that names nothing.
+    fn connect() -> Scripted {
+        Scripted::new().otherwise(Ok(Response::new(404, "")))
     }
 
-    impl Transport for Fake {
-        fn get(&mut self, url: &str, token: &str) -> Result<Answer, Failure> {
-            self.asked.push(url.to_string());
-            self.tokens.push(token.to_string());
-            match self.routes.get(url) {
-                Some(Ok((status, body))) => Ok(Answer {
-                    status: *status,
-                    location: None,
-                    body: body.clone().into_bytes(),
-                }),
-                Some(Err(failure)) => Err(failure.clone()),
-                None => Ok(Answer {
-                    status: 404,
-                    location: None,
-                    body: Vec::new(),
-                }),
-            }
-        }
+    /// How many times `path` was asked.
+    fn count(server: &Scripted, path: &str) -> usize {
+        let url = url(path);
+        server.urls().iter().filter(|asked| **asked == url).count()
     }
 
     fn item_json() -> String {
@@ -242,49 +227,57 @@ mod tests {
         )
     }
 
-    fn by_name() -> Fake {
-        Fake::default()
-            .route(
-                "/v1/vaults?filter=name%20eq%20%22Prod%22",
-                200,
-                &format!(r#"[{{"id": "{VAULT_ID}", "name": "prod"}}]"#),
-            )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22"),
-                200,
-                &format!(r#"[{{"id": "{ITEM_ID}", "title": "STRIPE"}}]"#),
-            )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
-                200,
-                &item_json(),
-            )
+    /// Vault "Prod" and its item "Stripe", found by name.
+    fn by_name() -> Scripted {
+        by_name_but("", Vec::new())
+    }
+
+    /// [`by_name`], but `path` gives `answers` in turn instead (a script
+    /// answers a URL in the order its answers were added).
+    fn by_name_but(path: &str, answers: Vec<Result<Response, Failure>>) -> Scripted {
+        let routes = [
+            (
+                PROD_BY_NAME.to_string(),
+                format!(r#"[{{"id": "{VAULT_ID}", "name": "prod"}}]"#),
+            ),
+            (
+                format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22"),
+                format!(r#"[{{"id": "{ITEM_ID}", "title": "STRIPE"}}]"#),
+            ),
+            (
+                format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
+                item_json(),
+            ),
+        ];
+        let mut server = connect();
+        for (route, body) in routes.into_iter().filter(|(route, _)| route != path) {
+            server.add(url(&route), Ok(Response::new(200, body)));
+        }
+        for answer in answers {
+            server.add(url(path), answer);
+        }
+        server
     }
 
     fn provider() -> Provider {
-        match Settings::from_config(vec![("host".into(), "http://connect:8080".into())]) {
+        match Settings::from_config(Config::of(&[("host", "http://connect:8080")])) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
-        }
-    }
-
-    fn env(name: &str) -> Result<String, VarError> {
-        match name {
-            "OP_CONNECT_TOKEN" => Ok("the-token".into()),
-            _ => Err(VarError::NotPresent),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
     fn resolve(
         provider: &mut Provider,
-        fake: &mut Fake,
+        server: &mut Scripted,
         reference: &str,
     ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
+        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
+        let reference = parse(reference).map_err(kind_and_message)?;
+        let env = env::fake(&[("OP_CONNECT_TOKEN", "the-token")]);
         provider
-            .resolve(&reference, fake, env)
+            .resolve(&reference, server, env)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| kind_and_message(&e))
+            .map_err(kind_and_message)
     }
 
     #[test]
@@ -303,41 +296,61 @@ mod tests {
             resolve(&mut provider, &mut fake, "op://PROD/stripe/f3"),
             Ok("value 3".into())
         );
-        assert_eq!(fake.asked.len(), 3, "{:?}", fake.asked);
+        assert_eq!(fake.urls().len(), 3, "{:?}", fake.urls());
         assert_eq!(
-            fake.count(&format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
+            count(&fake, &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
             1
         );
-        assert!(fake.tokens.iter().all(|t| t == "the-token"));
+        let tokens = fake.header_values("authorization");
+        assert!(tokens.iter().all(|t| *t == Some("Bearer the-token")));
+    }
+
+    #[test]
+    fn every_request_asks_for_json_and_skips_error_bodies() {
+        let mut provider = provider();
+        let mut fake = by_name();
+        assert!(resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1").is_ok());
+        let accept = fake.header_values("accept");
+        assert!(accept.iter().all(|a| *a == Some("application/json")));
+        assert!(fake.limits().iter().all(|l| *l == connect::LIMITS));
+        assert_eq!(
+            connect::LIMITS,
+            reqflo_plugin_sdk::http::Limits {
+                max_body_bytes: 8 * 1024 * 1024,
+                error_body: reqflo_plugin_sdk::http::ErrorBody::Skip,
+            }
+        );
     }
 
     #[test]
     fn names_in_another_case_are_found_by_listing_as_connect_filters_by_case() {
         // A real Connect: the filters match names as written only.
         let mut provider = provider();
-        let mut fake = Fake::default()
-            .route("/v1/vaults?filter=name%20eq%20%22PROD%22", 200, "[]")
-            .route(
-                "/v1/vaults",
+        let mut fake = connect()
+            .answer(url("/v1/vaults?filter=name%20eq%20%22PROD%22"), 200, "[]")
+            .answer(
+                url("/v1/vaults"),
                 200,
-                &format!(
+                format!(
                     r#"[{{"id": "v0", "name": "Dev"}}, {{"id": "{VAULT_ID}", "name": "Prod"}}]"#
                 ),
             )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22stripe%22"),
+            .answer(
+                url(&format!(
+                    "/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22stripe%22"
+                )),
                 200,
                 "[]",
             )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items"),
+            .answer(
+                url(&format!("/v1/vaults/{VAULT_ID}/items")),
                 200,
-                &format!(r#"[{{"id": "{ITEM_ID}", "title": "Stripe"}}]"#),
+                format!(r#"[{{"id": "{ITEM_ID}", "title": "Stripe"}}]"#),
             )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
+            .answer(
+                url(&format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
                 200,
-                &item_json(),
+                item_json(),
             );
         assert_eq!(
             resolve(&mut provider, &mut fake, "op://PROD/stripe/key 4"),
@@ -353,54 +366,56 @@ mod tests {
     #[test]
     fn ids_are_fetched_directly() {
         let mut provider = provider();
-        let mut fake = Fake::default()
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}"),
+        let mut fake = connect()
+            .answer(
+                url(&format!("/v1/vaults/{VAULT_ID}")),
                 200,
-                &format!(r#"{{"id": "{VAULT_ID}", "name": "Prod"}}"#),
+                format!(r#"{{"id": "{VAULT_ID}", "name": "Prod"}}"#),
             )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
+            .answer(
+                url(&format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
                 200,
-                &item_json(),
+                item_json(),
             );
         let reference = format!("op://{VAULT_ID}/{ITEM_ID}/key 1");
         assert_eq!(
             resolve(&mut provider, &mut fake, &reference),
             Ok("value 1".into())
         );
-        assert_eq!(fake.asked.len(), 2);
+        assert_eq!(fake.urls().len(), 2);
     }
 
     #[test]
     fn an_id_shaped_name_falls_back_to_the_name_filter() {
         let name = "abcdefghijklmnopqrstuvwxyz";
         let mut provider = provider();
-        let mut fake = by_name().route(
-            &format!("/v1/vaults?filter=name%20eq%20%22{name}%22"),
+        let mut fake = by_name().answer(
+            url(&format!("/v1/vaults?filter=name%20eq%20%22{name}%22")),
             200,
-            &format!(r#"[{{"id": "{VAULT_ID}", "name": "{name}"}}]"#),
+            format!(r#"[{{"id": "{VAULT_ID}", "name": "{name}"}}]"#),
         );
         let reference = format!("op://{name}/Stripe/key 2");
         assert_eq!(
             resolve(&mut provider, &mut fake, &reference),
             Ok("value 2".into())
         );
-        assert_eq!(fake.count(&format!("/v1/vaults/{name}")), 1);
+        assert_eq!(count(&fake, &format!("/v1/vaults/{name}")), 1);
     }
 
     #[test]
     fn missing_and_ambiguous_vaults_and_items() {
         let mut provider = provider();
         let mut fake = by_name()
-            .route("/v1/vaults?filter=name%20eq%20%22Dev%22", 200, "[]")
-            .route(
-                "/v1/vaults?filter=name%20eq%20%22Twin%22",
+            .answer(url("/v1/vaults?filter=name%20eq%20%22Dev%22"), 200, "[]")
+            .answer(
+                url("/v1/vaults?filter=name%20eq%20%22Twin%22"),
                 200,
                 r#"[{"id": "a", "name": "Twin"}, {"id": "b", "name": "twin"}]"#,
             )
-            .route(
-                &format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Gone%22"),
+            .answer(
+                url(&format!(
+                    "/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Gone%22"
+                )),
                 200,
                 "[]",
             );
@@ -430,11 +445,14 @@ mod tests {
     #[test]
     fn failures_are_not_cached() {
         let mut provider = provider();
-        let vaults = "/v1/vaults?filter=name%20eq%20%22Prod%22";
-        let mut fake = by_name().route(vaults, 503, "");
+        // The vault lookup fails twice, differently, then a healthy server
+        // answers.
+        let mut fake = by_name_but(
+            PROD_BY_NAME,
+            vec![Ok(Response::new(503, "")), Err(Failure::Timeout)],
+        );
         let first = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
         assert!(first.is_err_and(|(_, m)| m.contains("answered 503 while looking up vault")));
-        fake = fake.fail(vaults, Failure::Timeout);
         let second = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
         assert!(second.is_err_and(|(_, m)| m.ends_with("did not answer in time")));
         let mut healthy = by_name();
@@ -448,7 +466,7 @@ mod tests {
     fn item_errors_name_the_item() {
         let mut provider = provider();
         let items = format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22");
-        let mut fake = by_name().route(&items, 403, "");
+        let mut fake = by_name_but(&items, vec![Ok(Response::new(403, ""))]);
         assert_eq!(
             resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1"),
             Err((
@@ -460,15 +478,15 @@ mod tests {
 
     #[test]
     fn a_missing_token_fails_at_resolve() {
-        let mut provider = match Settings::from_config(vec![("token_env".into(), "NOPE".into())]) {
+        let mut provider = match Settings::from_config(Config::of(&[("token_env", "NOPE")])) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         };
         let mut fake = by_name();
         let e = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
         assert!(
             e.is_err_and(|(kind, m)| kind == "unavailable" && m.starts_with("OP_CONNECT_HOST"))
         );
-        assert!(fake.asked.is_empty());
+        assert!(fake.urls().is_empty());
     }
 }

@@ -1,9 +1,12 @@
 //! The provider's configuration: `config:` keys, the environment it reads at the
 //! first resolve, and the Connect server's origin.
 
-use std::env::VarError;
+use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
+
+/// The provider as its messages name it.
+const PROVIDER: &str = "1Password";
 
 /// Where the Connect server's URL comes from when `config.host` is absent.
 const HOST_ENV: &str = "OP_CONNECT_HOST";
@@ -28,7 +31,10 @@ pub struct Connection {
 
 impl Settings {
     /// Accept the provider's `config:` map (`host`, `token_env`).
-    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+    ///
+    /// Not `Config::parse`: its unknown-key message is worded differently, and
+    /// users (and tests) know this one.
+    pub fn from_config(config: Config) -> Result<Settings, Error> {
         let mut host = None;
         let mut token_env = DEFAULT_TOKEN_ENV.to_string();
         for (key, value) in config {
@@ -41,14 +47,7 @@ impl Settings {
                     })?;
                     host = Some(origin);
                 }
-                "token_env" => {
-                    if value.is_empty() || value.contains(['=', '\0']) {
-                        return Err(Error::InvalidReference(format!(
-                            "config.token_env {value:?} is not an environment variable name"
-                        )));
-                    }
-                    token_env = value;
-                }
+                "token_env" => token_env = env::variable_name("token_env", &value)?,
                 other => {
                     return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the 1Password provider \
@@ -61,15 +60,13 @@ impl Settings {
     }
 
     /// The server and token, from config and the sandbox's environment
-    /// (`read` is `std::env::var` in the component).
-    pub fn connection(
-        &self,
-        read: impl Fn(&str) -> Result<String, VarError>,
-    ) -> Result<Connection, Error> {
+    /// (`read` is `env::var` in the component). Values are trimmed, which
+    /// forgives the newline of `$(cat file)`.
+    pub fn connection(&self, read: impl env::Read) -> Result<Connection, Error> {
         let origin = match &self.host {
             Some(origin) => origin.clone(),
             None => {
-                let text = read_env(&read, HOST_ENV, "or set config.host")?;
+                let text = env::required(&read, PROVIDER, HOST_ENV, " (or set config.host)")?;
                 Origin::parse_base(&text).map_err(|why| {
                     Error::Unavailable(format!(
                         "{HOST_ENV} is not a usable 1Password Connect URL: it {why}"
@@ -78,7 +75,8 @@ impl Settings {
             }
         };
         let name = &self.token_env;
-        let token = read_env(&read, name, "or point config.token_env at another variable")?;
+        let advice = " (or point config.token_env at another variable)";
+        let token = env::required(&read, PROVIDER, name, advice)?;
         // A token travels in a header: anything but visible ASCII there would be
         // refused by the HTTP layer with a far less helpful message.
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
@@ -91,56 +89,18 @@ impl Settings {
     }
 }
 
-/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
-fn read_env(
-    read: &impl Fn(&str) -> Result<String, VarError>,
-    name: &str,
-    alternative: &str,
-) -> Result<String, Error> {
-    match read(name) {
-        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
-            "{name} is empty in the 1Password provider's environment"
-        ))),
-        Ok(value) => Ok(value.trim().to_string()),
-        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
-            "{name} is not visible to the 1Password provider: set it and list it under \
-             the provider's grants.env ({alternative})"
-        ))),
-        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
-            "{name} does not hold UTF-8 text"
-        ))),
-    }
-}
-
 /// The Connect server's origin, or where a redirect pointed (the SDK's).
 pub use reqflo_plugin_sdk::origin::Origin;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::message;
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-                .ok_or(VarError::NotPresent)
-        }
-    }
+    use reqflo_plugin_sdk::env::fake as env;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(Config::of(pairs)) {
             Ok(settings) => settings,
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
@@ -194,21 +154,24 @@ mod tests {
 
     #[test]
     fn unknown_config_keys_are_named() {
-        match Settings::from_config(config(&[("vault", "x")])) {
+        match Settings::from_config(Config::of(&[("vault", "x")])) {
             Err(Error::InvalidReference(m)) => assert_eq!(
                 m,
                 "unknown config key `vault` for the 1Password provider (known: host, token_env)"
             ),
-            other => panic!("{:?}", other.map_err(|e| message(&e))),
+            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
         }
-        assert!(Settings::from_config(config(&[("host", "https://x/v1")])).is_err());
-        assert!(Settings::from_config(config(&[("token_env", "")])).is_err());
+        assert!(Settings::from_config(Config::of(&[("host", "https://x/v1")])).is_err());
+        assert!(Settings::from_config(Config::of(&[("token_env", "")])).is_err());
     }
 
     #[test]
     fn missing_environment_fails_at_resolve_not_configure() {
         let s = settings(&[]);
-        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        let e = s
+            .connection(env(&[]))
+            .err()
+            .map(|e| e.message().to_string());
         assert_eq!(
             e.as_deref(),
             Some(
@@ -219,7 +182,7 @@ mod tests {
         let e = s
             .connection(env(&[("OP_CONNECT_HOST", "http://c:8080")]))
             .err()
-            .map(|e| message(&e));
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.starts_with("OP_CONNECT_TOKEN is not visible")));
     }
 
@@ -236,7 +199,7 @@ mod tests {
                 assert_eq!(c.origin.to_string(), "http://connect:8080");
                 assert_eq!(c.token, "tok.en");
             }
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
@@ -249,10 +212,16 @@ mod tests {
         ];
         assert!(s.connection(env(&bad_host)).is_err());
         let bad_token = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "a b")];
-        let e = s.connection(env(&bad_token)).err().map(|e| message(&e));
+        let e = s
+            .connection(env(&bad_token))
+            .err()
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.contains("cannot carry") && !m.contains("a b")));
         let empty = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "  ")];
-        let e = s.connection(env(&empty)).err().map(|e| message(&e));
+        let e = s
+            .connection(env(&empty))
+            .err()
+            .map(|e| e.message().to_string());
         assert!(e.is_some_and(|m| m.contains("OP_CONNECT_TOKEN is empty")));
     }
 }

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use reqflo_plugin_sdk::reference::{Parts, options, split};
+
 use crate::Error;
 
 /// The longest secret ID AWS accepts (an ARN; a name stops at 512).
@@ -88,7 +90,13 @@ impl fmt::Display for Reference {
 
 /// Parse a reference; every refusal is `InvalidReference`.
 pub fn parse(reference: &str) -> Result<Reference, Error> {
-    let (secret_id, key, query) = split(reference);
+    // The ID ends at the first `#` or `?`; the key runs from `#` to the next
+    // `?` (or to the end when the query came first).
+    let Parts {
+        id: secret_id,
+        key,
+        query,
+    } = split(reference);
     check_secret_id(secret_id)
         .map_err(|why| invalid(format!("the secret name or ARN in {reference:?} {why}")))?;
     let key = match key {
@@ -112,27 +120,6 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         key,
         encoding,
     })
-}
-
-/// `(secret ID, key, query)`: the ID ends at the first `#` or `?`; the key
-/// runs from `#` to the next `?` (or to the end when the query came first).
-fn split(reference: &str) -> (&str, Option<&str>, Option<&str>) {
-    let Some(end) = reference.find(['#', '?']) else {
-        return (reference, None, None);
-    };
-    let (secret_id, rest) = reference.split_at(end);
-    if let Some(rest) = rest.strip_prefix('#') {
-        match rest.split_once('?') {
-            Some((key, query)) => (secret_id, Some(key), Some(query)),
-            None => (secret_id, Some(rest), None),
-        }
-    } else {
-        let rest = &rest[1..];
-        match rest.split_once('#') {
-            Some((query, key)) => (secret_id, Some(key), Some(query)),
-            None => (secret_id, None, Some(rest)),
-        }
-    }
 }
 
 /// Why `id` cannot be a secret name or ARN; the error completes "… ".
@@ -166,8 +153,7 @@ fn check_secret_id(id: &str) -> Result<(), String> {
 fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Error> {
     let mut selector = Selector::Current;
     let mut encoding = None;
-    for parameter in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+    for (name, value) in options(query) {
         match name {
             "stage" | "version" => {
                 if selector != Selector::Current {
@@ -240,7 +226,7 @@ mod tests {
     fn ok(text: &str) -> Reference {
         match parse(text) {
             Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+            Err(e) => panic!("{text} did not parse: {}", e.message()),
         }
     }
 
@@ -248,7 +234,7 @@ mod tests {
     fn refused(text: &str) -> String {
         match parse(text) {
             Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong kind: {}", crate::tests::message(&other)),
+            Err(other) => panic!("{text}: wrong kind: {}", other.message()),
             Ok(reference) => panic!("{text} parsed: {reference:?}"),
         }
     }

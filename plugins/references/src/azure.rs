@@ -143,19 +143,18 @@ fn invalid(message: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::message;
 
     fn parsed(text: &str) -> Reference {
         match parse(text) {
             Ok(reference) => reference,
-            Err(e) => panic!("{text}: {}", message(&e)),
+            Err(e) => panic!("{text}: {}", e.message()),
         }
     }
 
     fn refused(text: &str) -> String {
         match parse(text) {
             Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", message(&e)),
+            Err(e) => panic!("wrong kind: {}", e.message()),
             Ok(r) => panic!("accepted: {r:?}"),
         }
     }

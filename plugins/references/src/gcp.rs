@@ -249,7 +249,7 @@ mod tests {
     fn ok(text: &str) -> Reference {
         match parse(text) {
             Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+            Err(e) => panic!("{text} did not parse: {}", e.message()),
         }
     }
 
@@ -257,10 +257,7 @@ mod tests {
     fn refused(text: &str) -> String {
         match parse(text) {
             Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!(
-                "{text}: wrong error kind: {}",
-                crate::tests::message(&other)
-            ),
+            Err(other) => panic!("{text}: wrong error kind: {}", other.message()),
             Ok(reference) => panic!("{text} parsed: {reference:?}"),
         }
     }
@@ -393,7 +390,7 @@ mod tests {
                 "secret \"stripe\" names no project: set config.project for this provider or \
                  write projects/PROJECT/secrets/stripe"
             ),
-            other => panic!("{:?}", other.map_err(|e| crate::tests::message(&e))),
+            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
         }
     }
 

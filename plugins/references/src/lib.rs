@@ -14,18 +14,3 @@ pub mod vault;
 
 /// The providers' error type, which the parsers return.
 pub use reqflo_plugin_sdk::Error;
-
-#[cfg(test)]
-mod tests {
-    use super::Error;
-
-    /// The message of an error, whatever its kind.
-    pub fn message(error: &Error) -> String {
-        match error {
-            Error::NotFound(m)
-            | Error::Denied(m)
-            | Error::InvalidReference(m)
-            | Error::Unavailable(m) => m.clone(),
-        }
-    }
-}

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use reqflo_plugin_sdk::reference::options;
+
 use crate::Error;
 
 /// A parsed reference. Segments keep the user's spelling, so messages name
@@ -78,6 +80,8 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
             "{reference:?} is not a 1Password secret reference: it must start with op://"
         ))
     })?;
+    // Not `reference::split`: `#` is no separator here but a character a
+    // name may not hold, and the message for it names the segment.
     let (path, query) = match rest.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (rest, None),
@@ -150,8 +154,7 @@ fn supported(c: char) -> bool {
 
 fn parse_query(query: &str) -> Result<Attribute, Error> {
     let mut attribute = None;
-    for parameter in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+    for (key, value) in options(query) {
         match key.to_ascii_lowercase().as_str() {
             "attribute" => {
                 if attribute.is_some() {
@@ -202,7 +205,7 @@ mod tests {
     fn ok(text: &str) -> Reference {
         match parse(text) {
             Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+            Err(e) => panic!("{text} did not parse: {}", e.message()),
         }
     }
 
@@ -210,10 +213,7 @@ mod tests {
     fn refused(text: &str) -> String {
         match parse(text) {
             Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!(
-                "{text}: wrong error kind: {}",
-                crate::tests::message(&other)
-            ),
+            Err(other) => panic!("{text}: wrong error kind: {}", other.message()),
             Ok(reference) => panic!("{text} parsed: {reference:?}"),
         }
     }

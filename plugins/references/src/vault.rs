@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use reqflo_plugin_sdk::reference::{Parts, options, split};
+
 use crate::Error;
 
 /// A parsed reference.
@@ -70,19 +72,23 @@ fn check_segment(segment: &str) -> Result<(), String> {
 
 /// Parse a reference; every refusal is `InvalidReference`.
 pub fn parse(reference: &str) -> Result<Reference, Error> {
-    let (path, key, query) = split(reference);
+    let Parts {
+        id: path,
+        key,
+        query,
+    } = split(reference);
     let path = VaultPath::parse(path)
-        .map_err(|why| invalid(format!("the path of {reference:?} {why}")))?;
+        .map_err(|why| Error::InvalidReference(format!("the path of {reference:?} {why}")))?;
     let key = match key {
         None => None,
         Some("") => {
-            return Err(invalid(format!(
+            return Err(Error::InvalidReference(format!(
                 "{reference:?} has an empty key after `#`; name a key or leave out the `#`"
             )));
         }
         Some(key) => {
             if let Some(c) = key.chars().find(|c| c.is_control()) {
-                return Err(invalid(format!(
+                return Err(Error::InvalidReference(format!(
                     "the key in {reference:?} has a control character {c:?}"
                 )));
             }
@@ -96,44 +102,22 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
     Ok(Reference { path, key, version })
 }
 
-/// `(path, key, query)`: the path ends at the first `#` or `?`; the key runs
-/// from `#` to the next `?` (or to the end when the query came first).
-fn split(reference: &str) -> (&str, Option<&str>, Option<&str>) {
-    let Some(end) = reference.find(['#', '?']) else {
-        return (reference, None, None);
-    };
-    let (path, rest) = reference.split_at(end);
-    if let Some(rest) = rest.strip_prefix('#') {
-        match rest.split_once('?') {
-            Some((key, query)) => (path, Some(key), Some(query)),
-            None => (path, Some(rest), None),
-        }
-    } else {
-        let rest = &rest[1..];
-        match rest.split_once('#') {
-            Some((query, key)) => (path, Some(key), Some(query)),
-            None => (path, None, Some(rest)),
-        }
-    }
-}
-
 fn parse_query(reference: &str, query: &str) -> Result<Option<u64>, Error> {
     let mut version = None;
-    for parameter in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+    for (name, value) in options(query) {
         if name != "version" {
-            return Err(invalid(format!(
+            return Err(Error::InvalidReference(format!(
                 "unknown option {name:?} in {reference:?} (the only one is `?version=N`)"
             )));
         }
         if version.is_some() {
-            return Err(invalid(format!(
+            return Err(Error::InvalidReference(format!(
                 "`version=` is given twice in {reference:?}"
             )));
         }
         version = Some(match value.parse::<u64>() {
             Ok(0) | Err(_) => {
-                return Err(invalid(format!(
+                return Err(Error::InvalidReference(format!(
                     "`version={value}` in {reference:?} is not a version number: \
                      versions count from 1 (leave it out for the latest)"
                 )));
@@ -144,10 +128,6 @@ fn parse_query(reference: &str, query: &str) -> Result<Option<u64>, Error> {
     Ok(version)
 }
 
-fn invalid(message: String) -> Error {
-    Error::InvalidReference(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +135,7 @@ mod tests {
     fn ok(text: &str) -> (String, Option<String>, Option<u64>) {
         match parse(text) {
             Ok(r) => (r.path.to_string(), r.key, r.version),
-            Err(e) => panic!("{text} did not parse: {}", crate::tests::message(&e)),
+            Err(e) => panic!("{text} did not parse: {}", e.message()),
         }
     }
 
@@ -163,7 +143,7 @@ mod tests {
     fn refused(text: &str) -> String {
         match parse(text) {
             Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong kind: {}", crate::tests::message(&other)),
+            Err(other) => panic!("{text}: wrong kind: {}", other.message()),
             Ok(reference) => panic!("{text} parsed: {reference:?}"),
         }
     }

@@ -37,9 +37,12 @@
 //! parses and prints server addresses safely.
 
 mod config;
+pub mod env;
 pub mod http;
 pub mod origin;
 mod provider;
+pub mod reference;
+pub mod testing;
 mod value;
 
 pub use config::Config;
@@ -78,6 +81,10 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_provider {
     ($provider:ty) => {
+        // Only a component exports anything: a native build (the provider's
+        // unit tests, or its use as an rlib) has no host to export to, and a
+        // native linker refuses the component's export names.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             ::std::thread_local! {
                 static __REQFLO_PROVIDER: ::core::cell::RefCell<::core::option::Option<$provider>> =

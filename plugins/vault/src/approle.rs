@@ -1,12 +1,13 @@
 //! AppRole login: `POST /v1/auth/{mount}/login` with a role ID and a secret
 //! ID, answered with a client token that the provider keeps for the run.
 
+use reqflo_plugin_sdk::http::{Failure, Request, Response};
+use reqflo_plugin_sdk::origin::Origin;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::origin::Origin;
 use crate::reference::VaultPath;
-use crate::wire::{self, Answer, Failure, Method, Request, failure_error, unexpected, unreadable};
+use crate::wire::{self, failure_error, unexpected, unreadable};
 
 /// What the login needs besides the credentials, for the request and messages.
 pub struct Login<'a> {
@@ -44,19 +45,13 @@ impl Login<'_> {
     pub fn request(&self, role_id: &str, secret_id: &str) -> Result<Request, Error> {
         let body = serde_json::to_vec(&Body { role_id, secret_id })
             .map_err(|_| Error::Unavailable("cannot encode the AppRole login".into()))?;
-        let mut headers = wire::headers(None, self.namespace);
-        headers.push(("content-type", "application/json".to_string()));
-        Ok(Request {
-            method: Method::Post,
-            url: self.origin.url(&wire::login_path(self.mount)),
-            headers,
-            body: Some(body),
-        })
+        let url = self.origin.url(&wire::login_path(self.mount));
+        Ok(wire::post(url, body, self.namespace).header("content-type", "application/json"))
     }
 
     /// The client token from the login's answer, or an error that names the
     /// login and never the credentials or the body.
-    pub fn interpret(&self, outcome: Result<Answer, Failure>) -> Result<String, Error> {
+    pub fn interpret(&self, outcome: Result<Response, Failure>) -> Result<String, Error> {
         let origin = self.origin;
         let at = format!("auth/{}", self.mount);
         let doing = format!("logging in with AppRole at {at}");
@@ -103,13 +98,12 @@ impl Login<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, origin};
+    use crate::testing::{origin, path};
+    use reqflo_plugin_sdk::http::Method;
 
     fn with_login<T>(check: impl FnOnce(&Login<'_>) -> T) -> T {
         let origin = origin();
-        let Ok(mount) = VaultPath::parse("approle") else {
-            panic!("mount")
-        };
+        let mount = path("approle");
         check(&Login {
             origin: &origin,
             mount: &mount,
@@ -119,16 +113,9 @@ mod tests {
         })
     }
 
-    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
-        Ok(Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        })
-    }
-
     fn login(status: u16, body: &str) -> Result<String, (&'static str, String)> {
-        with_login(|l| l.interpret(answer(status, body))).map_err(|e| kind_and_message(&e))
+        with_login(|l| l.interpret(Ok(Response::new(status, body))))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     #[test]
@@ -139,27 +126,16 @@ mod tests {
         };
         assert_eq!(request.method, Method::Post);
         assert_eq!(request.url, "http://vault:8200/v1/auth/approle/login");
-        assert!(
-            !request
-                .headers
-                .iter()
-                .any(|(name, _)| *name == "x-vault-token")
+        assert!(request.header_value("x-vault-token").is_none());
+        assert_eq!(request.header_value("x-vault-namespace"), Some("team"));
+        assert_eq!(
+            request.header_value("content-type"),
+            Some("application/json")
         );
-        assert!(
-            request
-                .headers
-                .contains(&("x-vault-namespace", "team".into()))
-        );
-        assert!(
-            request
-                .headers
-                .contains(&("content-type", "application/json".into()))
-        );
-        let body: serde_json::Value =
-            match serde_json::from_slice(&request.body.unwrap_or_default()) {
-                Ok(body) => body,
-                Err(e) => panic!("{e}"),
-            };
+        let body: serde_json::Value = match serde_json::from_slice(&request.body) {
+            Ok(body) => body,
+            Err(e) => panic!("{e}"),
+        };
         assert_eq!(
             body,
             serde_json::json!({"role_id": "role-1", "secret_id": "se\"cret"})

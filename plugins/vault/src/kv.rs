@@ -7,14 +7,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use reqflo_plugin_sdk::http::{Failure, Response};
+use reqflo_plugin_sdk::origin::Origin;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::origin::Origin;
 use crate::reference::VaultPath;
 use crate::settings::KvVersion;
-use crate::wire::{Answer, Failure, failure_error, unexpected, unreadable};
+use crate::wire::{failure_error, unexpected, unreadable};
 
 /// At most this many key names are listed in a message.
 const LISTED_KEYS: usize = 20;
@@ -124,7 +125,7 @@ pub fn interpret_read(
     origin: &Origin,
     kv_version: KvVersion,
     place: Place<'_>,
-    outcome: Result<Answer, Failure>,
+    outcome: Result<Response, Failure>,
 ) -> Result<Secret, Error> {
     let doing = format!("reading {place}");
     let answer = outcome.map_err(|failure| failure_error(origin, &failure, &doing))?;
@@ -310,14 +311,7 @@ impl Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, origin};
-
-    fn path(text: &str) -> VaultPath {
-        match VaultPath::parse(text) {
-            Ok(path) => path,
-            Err(why) => panic!("{text}: {why}"),
-        }
-    }
+    use crate::testing::{origin, path};
 
     fn read(
         kv: KvVersion,
@@ -332,12 +326,9 @@ mod tests {
             version,
             namespace: None,
         };
-        let answer = Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        };
-        interpret_read(&origin(), kv, place, Ok(answer)).map_err(|e| kind_and_message(&e))
+        let answer = Response::new(status, body);
+        interpret_read(&origin(), kv, place, Ok(answer))
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     fn pick(secret: &Secret, key: Option<&str>) -> Result<String, (&'static str, String)> {
@@ -348,7 +339,9 @@ mod tests {
             version: None,
             namespace: None,
         };
-        secret.select(key, place).map_err(|e| kind_and_message(&e))
+        secret
+            .select(key, place)
+            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     fn ok(result: Result<Secret, (&'static str, String)>) -> Secret {

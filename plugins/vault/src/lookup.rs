@@ -7,16 +7,18 @@
 //! pass, and a secret written meanwhile should be found by the next reference.
 
 use std::collections::HashMap;
-use std::env::VarError;
 use std::rc::Rc;
+
+use reqflo_plugin_sdk::env::Read;
+use reqflo_plugin_sdk::http::Transport;
+use reqflo_plugin_sdk::origin::Origin;
 
 use crate::Error;
 use crate::approle::Login;
 use crate::kv::{Place, Secret, interpret_read};
-use crate::origin::Origin;
 use crate::reference::{Reference, VaultPath};
 use crate::settings::{Auth, Credentials, KvVersion, Settings};
-use crate::wire::{self, Method, Request, Transport};
+use crate::wire;
 
 /// A configured provider and what it has learned so far in this run.
 pub struct Provider {
@@ -48,7 +50,7 @@ impl Provider {
         &mut self,
         reference: &Reference,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        env: &impl Read,
     ) -> Result<String, Error> {
         if reference.version.is_some() && self.settings.kv_version == KvVersion::V1 {
             return Err(Error::InvalidReference(format!(
@@ -57,7 +59,7 @@ impl Provider {
                 self.settings.mount.to_string()
             )));
         }
-        let namespace = crate::settings::namespace(&self.settings, &env)?;
+        let namespace = crate::settings::namespace(&self.settings, env)?;
         let place = Place {
             mount: &self.settings.mount,
             path: &reference.path,
@@ -78,13 +80,8 @@ impl Provider {
                     &reference.path,
                     reference.version,
                 ));
-                let request = Request {
-                    method: Method::Get,
-                    url,
-                    headers: wire::headers(Some(&session.token), place.namespace),
-                    body: None,
-                };
-                let outcome = transport.send(request);
+                let request = wire::get(url, &session.token, place.namespace);
+                let outcome = transport.send(request, wire::LIMITS);
                 let read =
                     interpret_read(&session.origin, self.settings.kv_version, place, outcome);
                 // The session is kept whatever the read said: a token that may
@@ -102,7 +99,7 @@ impl Provider {
     fn open_session(
         &self,
         transport: &mut impl Transport,
-        env: impl Fn(&str) -> Result<String, VarError>,
+        env: &impl Read,
         namespace: Option<&str>,
     ) -> Result<Session, Error> {
         let connection = self.settings.connection(env)?;
@@ -124,7 +121,7 @@ impl Provider {
                     role_id_env,
                     secret_id_env,
                 };
-                let outcome = transport.send(login.request(&role_id, &secret_id)?);
+                let outcome = transport.send(login.request(&role_id, &secret_id)?, wire::LIMITS);
                 login.interpret(outcome)?
             }
             // `connection` builds AppRole credentials only for AppRole auth.
@@ -142,70 +139,33 @@ impl Provider {
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::tests::kind_and_message;
-    use crate::wire::{Answer, Failure};
-
-    /// A Vault server made of canned answers, recording what was asked.
-    #[derive(Default)]
-    struct Fake {
-        routes: HashMap<String, Result<(u16, String), Failure>>,
-        asked: Vec<(Method, String)>,
-        headers: Vec<Vec<(&'static str, String)>>,
-        bodies: Vec<Option<Vec<u8>>>,
-    }
-
-    impl Fake {
-        fn route(mut self, path: &str, status: u16, body: &str) -> Fake {
-            let url = format!("http://vault:8200{path}");
-            self.routes.insert(url, Ok((status, body.to_string())));
-            self
-        }
-
-        fn fail(mut self, path: &str, failure: Failure) -> Fake {
-            self.routes
-                .insert(format!("http://vault:8200{path}"), Err(failure));
-            self
-        }
-
-        fn count(&self, path: &str) -> usize {
-            let url = format!("http://vault:8200{path}");
-            self.asked.iter().filter(|(_, asked)| *asked == url).count()
-        }
-
-        fn tokens(&self) -> Vec<Option<String>> {
-            self.headers
-                .iter()
-                .map(|h| {
-                    h.iter()
-                        .find(|(name, _)| *name == "x-vault-token")
-                        .map(|(_, v)| v.clone())
-                })
-                .collect()
-        }
-    }
-
-    impl Transport for Fake {
-        fn send(&mut self, request: Request) -> Result<Answer, Failure> {
-            self.asked.push((request.method, request.url.clone()));
-            self.headers.push(request.headers);
-            self.bodies.push(request.body);
-            match self.routes.get(&request.url) {
-                Some(Ok((status, body))) => Ok(Answer {
-                    status: *status,
-                    location: None,
-                    body: body.clone().into_bytes(),
-                }),
-                Some(Err(failure)) => Err(failure.clone()),
-                None => Ok(Answer {
-                    status: 404,
-                    location: None,
-                    body: br#"{"errors":[]}"#.to_vec(),
-                }),
-            }
-        }
-    }
+    use reqflo_plugin_sdk::Config;
+    use reqflo_plugin_sdk::env;
+    use reqflo_plugin_sdk::http::{Failure, Method, Response, Scripted};
 
     const DB: &str = "/v1/secret/data/app/db";
+    const LOGIN: &str = "/v1/auth/approle/login";
+
+    /// The URL of `path` on the test server.
+    fn url(path: &str) -> String {
+        format!("http://vault:8200{path}")
+    }
+
+    /// A Vault server with no secrets: every path is a 404.
+    fn server() -> Scripted {
+        Scripted::new().otherwise(Ok(Response::new(404, r#"{"errors":[]}"#)))
+    }
+
+    /// How many requests went to `path`.
+    fn count(server: &Scripted, path: &str) -> usize {
+        let url = url(path);
+        server.urls().iter().filter(|asked| **asked == url).count()
+    }
+
+    /// The token each request carried.
+    fn tokens(server: &Scripted) -> Vec<Option<&str>> {
+        server.header_values("x-vault-token")
+    }
 
     fn db_body() -> String {
         let keys: Vec<String> = (0..10)
@@ -214,48 +174,58 @@ mod tests {
         format!(r#"{{"data": {{"data": {{{}}}}}}}"#, keys.join(","))
     }
 
-    fn vault() -> Fake {
-        Fake::default()
-            .route(DB, 200, &db_body())
-            .route(
-                &format!("{DB}?version=1"),
+    fn vault() -> Scripted {
+        server()
+            .answer(url(DB), 200, db_body())
+            .answer(
+                url(&format!("{DB}?version=1")),
                 200,
                 r#"{"data": {"data": {"key1": "old"}}}"#,
             )
-            .route(
-                "/v1/secret/data/one",
+            .answer(
+                url("/v1/secret/data/one"),
                 200,
                 r#"{"data": {"data": {"only": "solo"}}}"#,
             )
     }
 
     fn provider(config: &[(&str, &str)]) -> Provider {
-        let mut pairs = vec![("address".to_string(), "http://vault:8200".to_string())];
-        pairs.extend(config.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        match Settings::from_config(pairs) {
+        let mut pairs = vec![("address", "http://vault:8200")];
+        pairs.extend_from_slice(config);
+        match Settings::from_config(&Config::of(&pairs)) {
             Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", kind_and_message(&e).1),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
-    fn env(name: &str) -> Result<String, VarError> {
-        match name {
-            "VAULT_TOKEN" => Ok("the-token".into()),
-            "VAULT_ROLE_ID" => Ok("role-1".into()),
-            "VAULT_SECRET_ID" => Ok("secret-1".into()),
-            _ => Err(VarError::NotPresent),
-        }
-    }
+    const ENV: [(&str, &str); 3] = [
+        ("VAULT_TOKEN", "the-token"),
+        ("VAULT_ROLE_ID", "role-1"),
+        ("VAULT_SECRET_ID", "secret-1"),
+    ];
 
     fn resolve(
         provider: &mut Provider,
-        fake: &mut Fake,
+        fake: &mut Scripted,
         reference: &str,
     ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| kind_and_message(&e))?;
-        provider
-            .resolve(&reference, fake, env)
-            .map_err(|e| kind_and_message(&e))
+        resolve_with(provider, fake, &env::fake(&ENV), reference)
+    }
+
+    fn resolve_with(
+        provider: &mut Provider,
+        fake: &mut Scripted,
+        env: &impl env::Read,
+        reference: &str,
+    ) -> Result<String, (&'static str, String)> {
+        let described = |e: Error| (e.kind(), e.message().to_string());
+        let reference = parse(reference).map_err(described)?;
+        provider.resolve(&reference, fake, env).map_err(described)
+    }
+
+    /// The namespace each request carried.
+    fn namespaces(server: &Scripted) -> Vec<Option<&str>> {
+        server.header_values("x-vault-namespace")
     }
 
     #[test]
@@ -268,7 +238,7 @@ mod tests {
                 Ok(format!("value {n}"))
             );
         }
-        assert_eq!(fake.count(DB), 1, "{:?}", fake.asked);
+        assert_eq!(count(&fake, DB), 1, "{:?}", fake.urls());
         // A pinned version is another secret, read (once) on its own.
         for _ in 0..3 {
             assert_eq!(
@@ -276,12 +246,13 @@ mod tests {
                 Ok("old".into())
             );
         }
-        assert_eq!(fake.asked.len(), 2, "{:?}", fake.asked);
+        assert_eq!(fake.urls().len(), 2, "{:?}", fake.urls());
         assert!(
-            fake.tokens()
+            tokens(&fake)
                 .iter()
                 .all(|t| t.as_deref() == Some("the-token"))
         );
+        assert!(fake.limits().iter().all(|l| *l == wire::LIMITS));
     }
 
     #[test]
@@ -298,15 +269,17 @@ mod tests {
     #[test]
     fn failures_are_not_cached() {
         let mut provider = provider(&[]);
-        let mut fake = vault().route(DB, 503, r#"{"errors":["Vault is sealed"]}"#);
+        // The answers come in this order, one a reference.
+        let mut fake = server()
+            .answer(url(DB), 503, r#"{"errors":["Vault is sealed"]}"#)
+            .fail(url(DB), Failure::Timeout)
+            .answer(url(DB), 404, "");
         let first = resolve(&mut provider, &mut fake, "app/db#key1");
         assert!(first.is_err_and(
             |(k, m)| k == "unavailable" && m.ends_with("is sealed; unseal it and run again")
         ));
-        fake = fake.fail(DB, Failure::Timeout);
         let second = resolve(&mut provider, &mut fake, "app/db#key1");
         assert!(second.is_err_and(|(_, m)| m.contains("did not answer in time")));
-        fake = fake.route(DB, 404, "");
         let third = resolve(&mut provider, &mut fake, "app/db#key1");
         assert!(third.is_err_and(|(k, _)| k == "not-found"));
         let mut healthy = vault();
@@ -319,7 +292,7 @@ mod tests {
     #[test]
     fn kv_v1_reads_without_data_and_refuses_versions() {
         let mut provider = provider(&[("mount", "kv1/"), ("kv_version", "1")]);
-        let mut fake = Fake::default().route("/v1/kv1/app/db", 200, r#"{"data": {"user": "u1"}}"#);
+        let mut fake = server().answer(url("/v1/kv1/app/db"), 200, r#"{"data": {"user": "u1"}}"#);
         assert_eq!(
             resolve(&mut provider, &mut fake, "app/db#user"),
             Ok("u1".into())
@@ -327,113 +300,85 @@ mod tests {
         let pinned = resolve(&mut provider, &mut fake, "app/db#user?version=1");
         assert!(pinned.is_err_and(|(k, m)| k == "invalid-reference"
             && m.contains("mount \"kv1\" is configured with kv_version: 1")));
-        assert_eq!(fake.asked.len(), 1);
+        assert_eq!(fake.urls().len(), 1);
     }
 
     #[test]
     fn approle_logs_in_once_and_reads_with_the_client_token() {
         let mut provider = provider(&[("auth", "approle"), ("namespace", "team")]);
-        let mut fake = vault().route(
-            "/v1/auth/approle/login",
-            200,
-            r#"{"auth": {"client_token": "s.client"}}"#,
-        );
+        let mut fake = vault().answer(url(LOGIN), 200, r#"{"auth": {"client_token": "s.client"}}"#);
         for reference in ["app/db#key1", "app/db#key2", "one"] {
             assert!(
                 resolve(&mut provider, &mut fake, reference).is_ok(),
                 "{reference}"
             );
         }
-        assert_eq!(fake.count("/v1/auth/approle/login"), 1, "{:?}", fake.asked);
-        assert_eq!(fake.asked[0].0, Method::Post);
+        assert_eq!(count(&fake, LOGIN), 1, "{:?}", fake.urls());
+        assert_eq!(fake.asked()[0].0, Method::Post);
         assert_eq!(
-            fake.tokens(),
-            vec![None, Some("s.client".into()), Some("s.client".into())]
+            tokens(&fake),
+            vec![None, Some("s.client"), Some("s.client")]
         );
-        let login_body = fake.bodies[0].clone().unwrap_or_default();
+        let login_body = fake
+            .sent()
+            .next()
+            .map(|r| r.body.clone())
+            .unwrap_or_default();
         assert_eq!(
             String::from_utf8_lossy(&login_body),
             r#"{"role_id":"role-1","secret_id":"secret-1"}"#
         );
-        assert!(
-            fake.headers
-                .iter()
-                .all(|h| h.contains(&("x-vault-namespace", "team".into())))
-        );
+        assert!(namespaces(&fake).iter().all(|h| *h == Some("team")));
     }
 
     #[test]
     fn vault_namespace_from_the_environment_when_config_names_none() {
-        let with_namespace = |name: &str| match name {
-            "VAULT_NAMESPACE" => Ok("/admin/team/".to_string()),
-            other => env(other),
-        };
+        let [token, role, secret] = ENV;
+        let namespaced = [token, role, secret, ("VAULT_NAMESPACE", "/admin/team/")];
+        let with_namespace = env::fake(&namespaced);
         let mut from_env = provider(&[]);
         let mut fake = vault();
-        let reference = parse("app/db#key1").map_err(|e| kind_and_message(&e));
-        let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
+        let reference = "app/db#key1";
+        assert!(resolve_with(&mut from_env, &mut fake, &with_namespace, reference).is_ok());
         assert!(
-            from_env
-                .resolve(&reference, &mut fake, with_namespace)
-                .is_ok()
-        );
-        assert!(
-            fake.headers
-                .iter()
-                .all(|h| h.contains(&("x-vault-namespace", "admin/team".into()))),
+            namespaces(&fake).iter().all(|h| *h == Some("admin/team")),
             "{:?}",
-            fake.headers
+            namespaces(&fake)
         );
         // config.namespace wins over the environment.
         let mut from_config = provider(&[("namespace", "ops")]);
         let mut fake = vault();
-        assert!(
-            from_config
-                .resolve(&reference, &mut fake, with_namespace)
-                .is_ok()
-        );
-        assert!(
-            fake.headers
-                .iter()
-                .all(|h| h.contains(&("x-vault-namespace", "ops".into())))
-        );
+        assert!(resolve_with(&mut from_config, &mut fake, &with_namespace, reference).is_ok());
+        assert!(namespaces(&fake).iter().all(|h| *h == Some("ops")));
         // A namespace a header cannot carry is said, by the variable's name.
-        let bad = |name: &str| match name {
-            "VAULT_NAMESPACE" => Ok("a b".to_string()),
-            other => env(other),
-        };
+        let unsendable = [token, role, secret, ("VAULT_NAMESPACE", "a b")];
+        let bad = env::fake(&unsendable);
         let mut provider = provider(&[]);
-        let e = provider
-            .resolve(&reference, &mut vault(), bad)
-            .map_err(|e| kind_and_message(&e));
+        let e = resolve_with(&mut provider, &mut vault(), &bad, reference);
         assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("VAULT_NAMESPACE")));
     }
 
     #[test]
     fn a_refused_login_is_retried_by_the_next_reference() {
         let mut provider = provider(&[("auth", "approle")]);
-        let mut fake = vault().route("/v1/auth/approle/login", 400, "");
+        let mut fake = vault().answer(url(LOGIN), 400, "");
         let first = resolve(&mut provider, &mut fake, "app/db#key1");
         assert!(first.is_err_and(|(k, _)| k == "denied"));
         let _ = resolve(&mut provider, &mut fake, "app/db#key2");
-        assert_eq!(fake.count("/v1/auth/approle/login"), 2);
-        assert_eq!(fake.count(DB), 0);
+        assert_eq!(count(&fake, LOGIN), 2);
+        assert_eq!(count(&fake, DB), 0);
     }
 
     #[test]
     fn a_denied_read_keeps_the_session() {
         let mut provider = provider(&[("auth", "approle")]);
         let mut fake = vault()
-            .route(
-                "/v1/auth/approle/login",
-                200,
-                r#"{"auth": {"client_token": "s.client"}}"#,
-            )
-            .route("/v1/secret/data/other", 403, "");
+            .answer(url(LOGIN), 200, r#"{"auth": {"client_token": "s.client"}}"#)
+            .answer(url("/v1/secret/data/other"), 403, "");
         let denied = resolve(&mut provider, &mut fake, "other#k");
         assert_eq!(denied.err().map(|(k, _)| k), Some("denied"));
         assert_eq!(resolve(&mut provider, &mut fake, "one"), Ok("solo".into()));
-        assert_eq!(fake.count("/v1/auth/approle/login"), 1);
+        assert_eq!(count(&fake, LOGIN), 1);
     }
 
     #[test]
@@ -442,13 +387,13 @@ mod tests {
         let mut fake = vault();
         let e = resolve(&mut provider, &mut fake, "app/db#key1");
         assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("NOPE is not visible")));
-        assert!(fake.asked.is_empty());
+        assert!(fake.urls().is_empty());
     }
 
     #[test]
     fn refused_connections_name_the_address() {
         let mut provider = provider(&[]);
-        let mut fake = Fake::default().fail(DB, Failure::Refused);
+        let mut fake = server().fail(url(DB), Failure::Refused);
         assert_eq!(
             resolve(&mut provider, &mut fake, "app/db#k"),
             Err((

@@ -1,10 +1,10 @@
 //! The provider's configuration: `config:` keys, and the environment it reads
 //! at the first resolve (address, token or AppRole credentials).
 
-use std::env::VarError;
+use reqflo_plugin_sdk::env::{self, Read, variable_name};
+use reqflo_plugin_sdk::origin::Origin;
+use reqflo_plugin_sdk::{Config, Error};
 
-use crate::Error;
-use crate::origin::Origin;
 use crate::reference::VaultPath;
 
 /// Where the address comes from when `config.address` is absent.
@@ -81,7 +81,10 @@ pub enum Credentials {
 
 impl Settings {
     /// Accept the provider's `config:` map; see [`KNOWN_KEYS`].
-    pub fn from_config(config: Vec<(String, String)>) -> Result<Settings, Error> {
+    // Hand-written rather than `Config::parse`: the unknown-key message names
+    // the provider and says "known:", and kv_version and auth say what they
+    // accept in words of their own.
+    pub fn from_config(config: &Config) -> Result<Settings, Error> {
         let mut address = None;
         let mut mount = None;
         let mut kv_version = KvVersion::V2;
@@ -91,31 +94,33 @@ impl Settings {
         let mut role_id_env = None;
         let mut secret_id_env = None;
         let mut approle_mount = None;
-        for (key, value) in config {
+        for (key, value) in config.pairs() {
             match key.as_str() {
                 "address" => {
-                    address = Some(Origin::parse_base(&value).map_err(|why| {
-                        invalid(format!(
+                    address = Some(Origin::parse_base(value).map_err(|why| {
+                        Error::InvalidReference(format!(
                             "config.address is not a usable Vault address: it {why}"
                         ))
                     })?);
                 }
-                "mount" => mount = Some(mount_path("mount", &value)?),
-                "approle_mount" => approle_mount = Some(mount_path("approle_mount", &value)?),
+                "mount" => mount = Some(mount_path("mount", value)?),
+                "approle_mount" => approle_mount = Some(mount_path("approle_mount", value)?),
                 "kv_version" => {
                     kv_version = match value.trim() {
                         "1" => KvVersion::V1,
                         "2" => KvVersion::V2,
                         other => {
-                            return Err(invalid(format!(
+                            return Err(Error::InvalidReference(format!(
                                 "config.kv_version is {other:?}; it must be 1 or 2"
                             )));
                         }
                     };
                 }
                 "namespace" => {
-                    namespace = Some(namespace_path(&value).ok_or_else(|| {
-                        invalid(format!("config.namespace {value:?} {NOT_A_NAMESPACE}"))
+                    namespace = Some(namespace_path(value).ok_or_else(|| {
+                        Error::InvalidReference(format!(
+                            "config.namespace {value:?} {NOT_A_NAMESPACE}"
+                        ))
                     })?);
                 }
                 "auth" => {
@@ -123,7 +128,7 @@ impl Settings {
                         "token" => false,
                         "approle" => true,
                         other => {
-                            return Err(invalid(format!(
+                            return Err(Error::InvalidReference(format!(
                                 "config.auth is {other:?}; it must be `token` or `approle`"
                             )));
                         }
@@ -133,7 +138,7 @@ impl Settings {
                 "role_id_env" => role_id_env = Some(variable_name("role_id_env", value)?),
                 "secret_id_env" => secret_id_env = Some(variable_name("secret_id_env", value)?),
                 other => {
-                    return Err(invalid(format!(
+                    return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the Vault provider (known: {KNOWN_KEYS})"
                     )));
                 }
@@ -141,7 +146,7 @@ impl Settings {
         }
         let auth = if approle {
             if token_env.is_some() {
-                return Err(invalid(
+                return Err(Error::InvalidReference(
                     "config.token_env is for `auth: token`; this provider logs in with AppRole"
                         .into(),
                 ));
@@ -162,7 +167,7 @@ impl Settings {
                 ("approle_mount", approle_mount.is_some()),
             ];
             if let Some((key, _)) = stray.iter().find(|(_, given)| *given) {
-                return Err(invalid(format!(
+                return Err(Error::InvalidReference(format!(
                     "config.{key} is for `auth: approle`; this provider uses a token \
                      (set `auth: approle` to log in with AppRole)"
                 )));
@@ -184,16 +189,15 @@ impl Settings {
     }
 
     /// The server and credentials, from config and the sandbox's environment
-    /// (`read` is `std::env::var` in the component).
-    pub fn connection(
-        &self,
-        read: impl Fn(&str) -> Result<String, VarError>,
-    ) -> Result<Connection, Error> {
+    /// (`read` is `env::var` in the component, `env::fake` in tests).
+    pub fn connection(&self, read: &impl Read) -> Result<Connection, Error> {
         let origin = match &self.address {
             Some(origin) => origin.clone(),
             None => {
-                let text = match read(ADDRESS_ENV) {
-                    Ok(text) if !text.trim().is_empty() => text,
+                // A value that is not UTF-8 is no address either: the message
+                // names both ways to give one.
+                let text = match env::optional(read, ADDRESS_ENV).ok().flatten() {
+                    Some(text) if !text.is_empty() => text,
                     _ => {
                         return Err(Error::Unavailable(format!(
                             "no Vault address: set config.address, or set {ADDRESS_ENV} and \
@@ -210,7 +214,7 @@ impl Settings {
         };
         let credentials = match &self.auth {
             Auth::Token { env } => {
-                let token = read_env(&read, env, "token_env")?;
+                let token = credential(read, env, "token_env")?;
                 // A token travels in a header: anything but visible ASCII
                 // there would be refused later with a far less helpful message.
                 if !token.bytes().all(|b| b.is_ascii_graphic()) {
@@ -226,8 +230,8 @@ impl Settings {
                 secret_id_env,
                 ..
             } => Credentials::AppRole {
-                role_id: read_env(&read, role_id_env, "role_id_env")?,
-                secret_id: read_env(&read, secret_id_env, "secret_id_env")?,
+                role_id: credential(read, role_id_env, "role_id_env")?,
+                secret_id: credential(read, secret_id_env, "secret_id_env")?,
             },
         };
         Ok(Connection {
@@ -239,13 +243,12 @@ impl Settings {
 
 /// The namespace to send: config.namespace, else `VAULT_NAMESPACE` when
 /// the provider may read it (as the Vault CLI and SDKs take it), else none.
-pub fn namespace(
-    settings: &Settings,
-    read: impl Fn(&str) -> Result<String, VarError>,
-) -> Result<Option<String>, Error> {
+pub fn namespace(settings: &Settings, read: &impl Read) -> Result<Option<String>, Error> {
     if let Some(namespace) = &settings.namespace {
         return Ok(Some(namespace.clone()));
     }
+    // Read raw, not through `env::optional`: the message quotes the value as
+    // it is set, and an unreadable one means no namespace, as before.
     match read(NAMESPACE_ENV) {
         Ok(text) if !text.trim().is_empty() => namespace_path(&text).map(Some).ok_or_else(|| {
             Error::Unavailable(format!("{NAMESPACE_ENV} {text:?} {NOT_A_NAMESPACE}"))
@@ -270,76 +273,32 @@ fn namespace_path(value: &str) -> Option<String> {
 /// (`secret`): the surrounding slashes are noise.
 fn mount_path(key: &str, value: &str) -> Result<VaultPath, Error> {
     VaultPath::parse(value.trim().trim_matches('/'))
-        .map_err(|why| invalid(format!("config.{key} {value:?} {why}")))
+        .map_err(|why| Error::InvalidReference(format!("config.{key} {value:?} {why}")))
 }
 
-fn variable_name(key: &str, value: String) -> Result<String, Error> {
-    if value.is_empty() || value.contains(['=', '\0']) {
-        return Err(invalid(format!(
-            "config.{key} {value:?} is not an environment variable name"
-        )));
-    }
-    Ok(value)
-}
-
-/// The trimmed value of `name`; trimming forgives the newline of `$(cat file)`.
-fn read_env(
-    read: &impl Fn(&str) -> Result<String, VarError>,
-    name: &str,
-    key: &str,
-) -> Result<String, Error> {
-    match read(name) {
-        Ok(value) if value.trim().is_empty() => Err(Error::Unavailable(format!(
-            "{name} is empty in the Vault provider's environment"
-        ))),
-        Ok(value) => Ok(value.trim().to_string()),
-        Err(VarError::NotPresent) => Err(Error::Unavailable(format!(
-            "{name} is not visible to the Vault provider: set it and list it under the \
-             provider's grants.env (or point config.{key} at another variable)"
-        ))),
-        Err(VarError::NotUnicode(_)) => Err(Error::Unavailable(format!(
-            "{name} does not hold UTF-8 text"
-        ))),
-    }
-}
-
-fn invalid(message: String) -> Error {
-    Error::InvalidReference(message)
+/// The trimmed value of `name`, which `config.{key}` names; trimming forgives
+/// the newline of `$(cat file)`.
+fn credential(read: &impl Read, name: &str, key: &str) -> Result<String, Error> {
+    let advice = format!(" (or point config.{key} at another variable)");
+    env::required(read, "Vault", name, &advice)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::message;
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-                .ok_or(VarError::NotPresent)
-        }
-    }
+    use reqflo_plugin_sdk::env::fake;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(&Config::of(pairs)) {
             Ok(settings) => settings,
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
     }
 
     fn refused(pairs: &[(&str, &str)]) -> String {
-        match Settings::from_config(config(pairs)) {
+        match Settings::from_config(&Config::of(pairs)) {
             Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", message(&e)),
+            Err(e) => panic!("wrong kind: {}", e.message()),
             Ok(s) => panic!("accepted: {s:?}"),
         }
     }
@@ -427,59 +386,59 @@ mod tests {
             ("VAULT_ADDR", "http://127.0.0.1:8200"),
             ("VAULT_TOKEN", "t0k"),
         ];
-        match from_env.connection(env(&vars)) {
+        match from_env.connection(&fake(&vars)) {
             Ok(c) => {
                 assert_eq!(c.origin.to_string(), "http://127.0.0.1:8200");
                 assert!(matches!(c.credentials, Credentials::Token(ref t) if t == "t0k"));
             }
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
         let from_config = settings(&[("address", "http://vault:8200")]);
-        match from_config.connection(env(&vars)) {
+        match from_config.connection(&fake(&vars)) {
             Ok(c) => assert_eq!(c.origin.to_string(), "http://vault:8200"),
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
-        let missing = from_env.connection(env(&[("VAULT_TOKEN", "t0k")]));
-        assert!(missing.is_err_and(|e| message(&e).starts_with("no Vault address: set config")));
-        let bad = from_env.connection(env(&[("VAULT_ADDR", "vault"), ("VAULT_TOKEN", "t")]));
-        assert!(bad.is_err_and(|e| message(&e).starts_with("VAULT_ADDR is not a usable")));
+        let missing = from_env.connection(&fake(&[("VAULT_TOKEN", "t0k")]));
+        assert!(missing.is_err_and(|e| e.message().starts_with("no Vault address: set config")));
+        let bad = from_env.connection(&fake(&[("VAULT_ADDR", "vault"), ("VAULT_TOKEN", "t")]));
+        assert!(bad.is_err_and(|e| e.message().starts_with("VAULT_ADDR is not a usable")));
     }
 
     #[test]
     fn tokens_and_approle_credentials_come_from_the_environment() {
         let s = settings(&[("address", "http://v:8200")]);
-        let e = s.connection(env(&[])).err().map(|e| message(&e));
+        let e = s.connection(&fake(&[])).err();
         assert_eq!(
-            e.as_deref(),
+            e.as_ref().map(Error::message),
             Some(
                 "VAULT_TOKEN is not visible to the Vault provider: set it and list it under \
                  the provider's grants.env (or point config.token_env at another variable)"
             )
         );
-        let e = s.connection(env(&[("VAULT_TOKEN", "a b")])).err();
+        let e = s.connection(&fake(&[("VAULT_TOKEN", "a b")])).err();
         assert!(e.is_some_and(|e| {
-            let m = message(&e);
+            let m = e.message();
             m.contains("cannot carry") && !m.contains("a b")
         }));
-        let e = s.connection(env(&[("VAULT_TOKEN", " \n")])).err();
+        let e = s.connection(&fake(&[("VAULT_TOKEN", " \n")])).err();
         assert!(e.is_some_and(
-            |e| message(&e) == "VAULT_TOKEN is empty in the Vault provider's environment"
+            |e| e.message() == "VAULT_TOKEN is empty in the Vault provider's environment"
         ));
 
         let s = settings(&[("address", "http://v:8200"), ("auth", "approle")]);
         let vars = [("VAULT_ROLE_ID", "role\n"), ("VAULT_SECRET_ID", "sec")];
-        match s.connection(env(&vars)) {
+        match s.connection(&fake(&vars)) {
             Ok(Connection {
                 credentials: Credentials::AppRole { role_id, secret_id },
                 ..
             }) => assert_eq!((role_id.as_str(), secret_id.as_str()), ("role", "sec")),
             Ok(_) => panic!("not AppRole credentials"),
-            Err(e) => panic!("{}", message(&e)),
+            Err(e) => panic!("{}", e.message()),
         }
-        let e = s.connection(env(&[("VAULT_ROLE_ID", "r")])).err();
+        let e = s.connection(&fake(&[("VAULT_ROLE_ID", "r")])).err();
         assert!(e.is_some_and(
-            |e| message(&e).starts_with("VAULT_SECRET_ID is not visible")
-                && message(&e).contains("config.secret_id_env")
+            |e| e.message().starts_with("VAULT_SECRET_ID is not visible")
+                && e.message().contains("config.secret_id_env")
         ));
     }
 }

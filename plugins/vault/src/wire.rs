@@ -1,13 +1,14 @@
-//! Talking to Vault, minus the wire: the requests this plugin makes, what one
-//! can answer, and the errors every kind of request shares.
+//! Talking to Vault, minus the wire: the requests this plugin makes, how
+//! their answers are read, and the errors every kind of request shares.
 //!
-//! The wire itself ([`WasiHttp`], over the SDK) exists only in the component; keeping it behind
-//! [`Transport`] lets the lookup logic and every message be tested natively.
+//! The wire itself is the SDK's [`Transport`](reqflo_plugin_sdk::http::Transport):
+//! wasi:http in the component, a scripted server in the unit tests.
 
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response};
+use reqflo_plugin_sdk::origin::Origin;
 use serde::Deserialize;
 
 use crate::Error;
-use crate::origin::Origin;
 use crate::reference::VaultPath;
 use crate::settings::KvVersion;
 
@@ -15,80 +16,35 @@ use crate::settings::KvVersion;
 /// entries stop around 1 MiB), so a bigger one is a misbehaving server.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// An HTTP method this plugin uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Reading a secret.
-    Get,
-    /// Logging in.
-    Post,
+/// How every answer is read. Error bodies are read too: a 404 tells a
+/// deleted version from a missing secret, a 503 says whether the server is
+/// sealed. They are parsed for those fields only and never shown.
+pub const LIMITS: Limits = Limits {
+    max_body_bytes: MAX_BODY_BYTES,
+    error_body: ErrorBody::Read,
+};
+
+/// A GET of `url` with the token and namespace.
+pub fn get(url: String, token: &str, namespace: Option<&str>) -> Request {
+    with_headers(Request::get(url), Some(token), namespace)
 }
 
-/// One request to Vault. No `Debug`: headers and body carry credentials.
-// Only the component's transport reads these; natively only the tests do.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub struct Request {
-    /// GET or POST.
-    pub method: Method,
-    /// The full URL, built by this module from checked parts.
-    pub url: String,
-    /// Header names (lowercase) and values, all checked to be header-safe.
-    pub headers: Vec<(&'static str, String)>,
-    /// A JSON body, for POST.
-    pub body: Option<Vec<u8>>,
+/// A POST of `body` to `url` before there is a token (a login).
+pub fn post(url: String, body: Vec<u8>, namespace: Option<&str>) -> Request {
+    with_headers(Request::post(url, body), None, namespace)
 }
 
-/// Send one request.
-pub trait Transport {
-    /// Send `request` and return what came back.
-    fn send(&mut self, request: Request) -> Result<Answer, Failure>;
-}
-
-/// What a server answered, uninterpreted. Unlike a 2xx body, an error body is
-/// only ever parsed for a few structured fields, never shown.
-pub struct Answer {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Location` header, kept to name a redirect's destination.
-    pub location: Option<String>,
-    /// The body, at most [`MAX_BODY_BYTES`].
-    pub body: Vec<u8>,
-}
-
-/// Why no answer came back (the SDK's, shared by every provider).
-pub use reqflo_plugin_sdk::http::Failure;
-
-/// [`Transport`] over the host's wasi:http, through the SDK.
-#[cfg(target_arch = "wasm32")]
-pub struct WasiHttp;
-
-#[cfg(target_arch = "wasm32")]
-impl Transport for WasiHttp {
-    fn send(&mut self, request: Request) -> Result<Answer, Failure> {
-        use reqflo_plugin_sdk::http;
-        let mut sent = match request.method {
-            Method::Get => http::Request::get(request.url),
-            Method::Post => http::Request::post(request.url, request.body.unwrap_or_default()),
-        };
-        sent = sent.header("accept", "application/json");
-        for (name, value) in request.headers {
-            sent = sent.header(name, value);
-        }
-        // Error bodies are read too: a 404 tells a deleted version from a
-        // missing secret, a 503 says whether the server is sealed. They are
-        // parsed for those fields only and never shown.
-        let response = http::send(sent, http::Limits::read_all(MAX_BODY_BYTES))?;
-        Ok(Answer {
-            status: response.status,
-            location: response.header("location").map(str::to_string),
-            body: response.body,
-        })
-    }
+/// `request` with `accept: application/json`, then [`headers`].
+fn with_headers(request: Request, token: Option<&str>, namespace: Option<&str>) -> Request {
+    headers(token, namespace).into_iter().fold(
+        request.header("accept", "application/json"),
+        |request, (name, value)| request.header(name, value),
+    )
 }
 
 /// The headers every request carries: the token (when there is one yet), the
 /// namespace, and `X-Vault-Request`, which Vault Agent and Proxy require.
-pub fn headers(token: Option<&str>, namespace: Option<&str>) -> Vec<(&'static str, String)> {
+fn headers(token: Option<&str>, namespace: Option<&str>) -> Vec<(&'static str, String)> {
     let mut headers = vec![("x-vault-request", "true".to_string())];
     if let Some(token) = token {
         headers.push(("x-vault-token", token.to_string()));
@@ -129,19 +85,8 @@ fn encode_path(path: &VaultPath) -> String {
     segments.join("/")
 }
 
-/// Encode all but RFC 3986's unreserved characters, so that a `?`, `#` or `%`
-/// in a name stays part of that name.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Names in paths and queries (the SDK's).
+pub use reqflo_plugin_sdk::http::percent_encode;
 
 /// The user-facing error for a request that got no answer.
 pub fn failure_error(origin: &Origin, failure: &Failure, doing: &str) -> Error {
@@ -170,9 +115,9 @@ pub fn failure_error(origin: &Origin, failure: &Failure, doing: &str) -> Error {
 
 /// The error for an answer the caller has no specific meaning for: a
 /// redirect, a sealed server, or any other status. Never quotes the body.
-pub fn unexpected(origin: &Origin, answer: &Answer, doing: &str) -> Error {
+pub fn unexpected(origin: &Origin, answer: &Response, doing: &str) -> Error {
     match answer.status {
-        300..=399 => redirect_error(origin, answer.status, answer.location.as_deref()),
+        300..=399 => redirect_error(origin, answer.status, answer.header("location")),
         503 if is_sealed(&answer.body) => Error::Unavailable(format!(
             "Vault at {origin} is sealed; unseal it and run again"
         )),
@@ -217,21 +162,16 @@ fn redirect_error(origin: &Origin, status: u16, location: Option<&str>) -> Error
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{kind_and_message, origin};
+    use crate::testing::{origin, path};
 
-    fn path(text: &str) -> VaultPath {
-        match VaultPath::parse(text) {
-            Ok(path) => path,
-            Err(why) => panic!("{text}: {why}"),
-        }
+    fn answer(status: u16, body: &str) -> Response {
+        Response::new(status, body)
     }
 
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            location: None,
-            body: body.as_bytes().to_vec(),
-        }
+    /// The kind and message of the error for `answer`.
+    fn unexpected_error(answer: &Response, doing: &str) -> (&'static str, String) {
+        let error = unexpected(&origin(), answer, doing);
+        (error.kind(), error.message().to_string())
     }
 
     #[test]
@@ -269,11 +209,33 @@ mod tests {
     }
 
     #[test]
+    fn requests_ask_for_json_first() {
+        let read = get("http://vault:8200/v1/x".into(), "t", Some("ns"));
+        assert_eq!(
+            read.headers,
+            [
+                ("accept", "application/json"),
+                ("x-vault-request", "true"),
+                ("x-vault-token", "t"),
+                ("x-vault-namespace", "ns"),
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        let login = post("http://vault:8200/v1/y".into(), b"{}".to_vec(), None);
+        assert_eq!(
+            login.headers,
+            [("accept", "application/json"), ("x-vault-request", "true")]
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        assert_eq!(LIMITS, Limits::read_all(MAX_BODY_BYTES));
+    }
+
+    #[test]
     fn sealed_is_recognised_and_other_bodies_are_never_quoted() {
         let doing = "reading \"app/db\"";
         let sealed = answer(503, r#"{"errors":["Vault is sealed"]}"#);
         assert_eq!(
-            kind_and_message(&unexpected(&origin(), &sealed, doing)),
+            unexpected_error(&sealed, doing),
             (
                 "unavailable",
                 "Vault at http://vault:8200 is sealed; unseal it and run again".into()
@@ -281,28 +243,28 @@ mod tests {
         );
         let other = answer(503, r#"{"errors":["hunter2 is sealed"]}"#);
         assert_eq!(
-            kind_and_message(&unexpected(&origin(), &other, doing)),
+            unexpected_error(&other, doing),
             (
                 "unavailable",
                 "Vault at http://vault:8200 answered 503 while reading \"app/db\"".into()
             )
         );
-        let (_, m) = kind_and_message(&unexpected(&origin(), &answer(500, "hunter2"), doing));
+        let (_, m) = unexpected_error(&answer(500, "hunter2"), doing);
         assert!(!m.contains("hunter2") && m.contains("answered 500"), "{m}");
-        let (_, m) = kind_and_message(&unreadable(&origin(), doing));
+        let m = unreadable(&origin(), doing).message().to_string();
         assert!(m.contains("JSON reqflo could not read"), "{m}");
     }
 
     #[test]
     fn redirects_name_only_the_destination_origin() {
-        let mut redirect = answer(307, "");
-        redirect.location = Some("https://active:8200/v1/secret/data/x?token=abc".into());
-        let (kind, m) = kind_and_message(&unexpected(&origin(), &redirect, "reading"));
+        let redirect = answer(307, "")
+            .with_header("location", "https://active:8200/v1/secret/data/x?token=abc");
+        let (kind, m) = unexpected_error(&redirect, "reading");
         assert_eq!(kind, "unavailable");
         assert!(m.contains("redirect (307) to https://active:8200;"), "{m}");
         assert!(!m.contains("token=abc"), "{m}");
-        redirect.location = None;
-        let (_, m) = kind_and_message(&unexpected(&origin(), &redirect, "reading"));
+        let redirect = answer(307, "");
+        let (_, m) = unexpected_error(&redirect, "reading");
         assert!(m.contains("without a location"), "{m}");
     }
 
@@ -339,7 +301,7 @@ mod tests {
         ];
         for (failure, kind, message) in cases {
             let error = failure_error(&origin(), &failure, "reading \"a\"");
-            assert_eq!(kind_and_message(&error), (kind, message.to_string()));
+            assert_eq!((error.kind(), error.message()), (kind, message));
         }
     }
 }

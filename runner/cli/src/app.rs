@@ -64,6 +64,9 @@ pub async fn main(cli: Cli, redactor: &Arc<Redactor>) -> Result<i32> {
         Command::Plugins {
             command: PluginsCommand::Inspect(args),
         } => return crate::authoring::inspect_command(&args, &cwd),
+        Command::Plugins {
+            command: PluginsCommand::Test(args),
+        } => return crate::authoring::contract_command(&args, &cwd).await,
         // An import may start a project: it needs none.
         Command::Import {
             command: ImportCommand::Curl(args),

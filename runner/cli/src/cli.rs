@@ -232,6 +232,9 @@ pub enum PluginsCommand {
     New(NewArgs),
     /// Show a component's world, imports and sha256 digest (no project needed).
     Inspect(InspectArgs),
+    /// Check a provider component against the contract every provider keeps
+    /// (no project needed).
+    Test(ContractArgs),
 }
 
 /// `reqflo plugin new`
@@ -243,6 +246,10 @@ pub struct NewArgs {
     /// Where to create it (default: ./NAME); must be empty or absent.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// A checkout of reqflo (or its plugins/sdk) to take the SDK from
+    /// (default: the checkout the crate is in, or the one reqflo was built from).
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
 }
 
 /// `reqflo plugin inspect`
@@ -251,6 +258,39 @@ pub struct InspectArgs {
     /// A component file, or `builtin:NAME`.
     #[arg(value_name = "FILE")]
     pub file: String,
+}
+
+/// `reqflo plugin test`
+#[derive(Debug, Args)]
+pub struct ContractArgs {
+    /// A provider component file, or `builtin:NAME`.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// A reference that exists: it must resolve, twice to the same value.
+    #[arg(long, value_name = "REF")]
+    pub reference: String,
+    /// A reference that does not exist: it must be `not-found`.
+    #[arg(long, value_name = "REF")]
+    pub missing: Option<String>,
+    /// A `config:` entry for the provider (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// An environment variable the sandbox may read (repeatable), from this
+    /// process's environment.
+    #[arg(long = "grant-env", value_name = "NAME")]
+    pub grant_env: Vec<String>,
+    /// A host the provider may reach (repeatable), as in `grants.hosts`.
+    #[arg(long = "grant-host", value_name = "HOST")]
+    pub grant_host: Vec<String>,
+    /// Plain HTTP to hosts other than loopback is meant.
+    #[arg(long)]
+    pub allow_http: bool,
+    /// The budget of one call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub timeout_ms: u64,
+    /// The sandbox's memory cap, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub memory_mib: u64,
 }
 
 /// Choices shared by `run` and `check`.

@@ -237,7 +237,18 @@ fn names(kind: PluginKind) -> String {
 /// `reqflo plugin inspect FILE`.
 pub fn inspect_command(args: &InspectArgs, cwd: &Path) -> Result<i32> {
     let written = args.file.as_str();
-    let bytes: std::borrow::Cow<'static, [u8]> = match written.strip_prefix("builtin:") {
+    let bytes = component_bytes(written, cwd)?;
+    let found = inspect(written, &bytes)?;
+    console::out(&render(&found));
+    Ok(exit::OK)
+}
+
+/// The bytes of a component file (relative to `cwd`) or of `builtin:NAME`.
+pub(super) fn component_bytes(
+    written: &str,
+    cwd: &Path,
+) -> Result<std::borrow::Cow<'static, [u8]>> {
+    Ok(match written.strip_prefix("builtin:") {
         Some(name) => Builtin::named(name)
             .map(|b| b.bytes().into())
             .ok_or_else(|| {
@@ -256,10 +267,7 @@ pub fn inspect_command(args: &InspectArgs, cwd: &Path) -> Result<i32> {
                 ))
             })?
             .into(),
-    };
-    let found = inspect(written, &bytes)?;
-    console::out(&render(&found));
-    Ok(exit::OK)
+    })
 }
 
 /// The report, as printed.

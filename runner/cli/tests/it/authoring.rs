@@ -80,18 +80,9 @@ fn a_scaffold_builds_passes_its_test_and_resolves_a_secret_in_a_journey() {
         "rust-toolchain.toml",
         "README.md",
         "src/lib.rs",
-        "reqflo-plugin-sdk/Cargo.toml",
-        "reqflo-plugin-sdk/wit/reqflo-plugin.wit",
     ] {
         assert!(crate_dir.join(file).is_file(), "missing {file}");
     }
-    let wit = std::fs::read_to_string(crate_dir.join("reqflo-plugin-sdk/wit/reqflo-plugin.wit"))
-        .expect("read WIT");
-    assert_eq!(
-        wit,
-        include_str!("../../../../wit/0.1.0/reqflo-plugin.wit"),
-        "the scaffold targets the released WIT"
-    );
 
     // The one documented build command, then the crate's own test.
     expect_success(
@@ -103,6 +94,23 @@ fn a_scaffold_builds_passes_its_test_and_resolves_a_secret_in_a_journey() {
     );
     let tested = expect_success("cargo test", &cargo(&crate_dir, &["test"]));
     assert!(tested.contains("1 passed"), "{tested}");
+    // It depends on the SDK (this checkout's), not on a copy of it.
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        manifest.contains("reqflo-plugin-sdk = { version = \"0.1.0\", path = "),
+        "{manifest}"
+    );
+    assert!(!crate_dir.join("reqflo-plugin-sdk").exists());
+    // The provider is its config type and its lookup: about 20 lines of Rust
+    // beside its comments and its test.
+    let source = std::fs::read_to_string(crate_dir.join("src/lib.rs")).expect("lib.rs");
+    let provider = source.split("#[cfg(test)]").next().unwrap_or_default();
+    let code = provider
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count();
+    assert!(code <= 22, "{code} lines of Rust:\n{provider}");
 
     let built = scaffold_target().join("wasm32-wasip2/release/acme_env.wasm");
     let bytes = std::fs::read(&built).expect("the component was built");
@@ -124,6 +132,31 @@ fn a_scaffold_builds_passes_its_test_and_resolves_a_secret_in_a_journey() {
         "{}",
         inspected.stdout
     );
+
+    // It keeps the providers' contract.
+    let contract = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            &built_path,
+            "--config",
+            "prefix=ACME_",
+            "--grant-env",
+            "ACME_PAYMENTS_KEY",
+            "--reference",
+            "PAYMENTS_KEY",
+            "--missing",
+            "NOPE",
+        ],
+        &[("ACME_PAYMENTS_KEY", CANARY)],
+    );
+    contract
+        .expect_code(0)
+        .expect_output(&format!("resolves `PAYMENTS_KEY`: {} bytes", CANARY.len()))
+        .expect_output("ok    `NOPE` is not-found")
+        .expect_output("8 passed, 0 failed, 1 skipped");
+    assert_absent(&contract.all(), CANARY, "plugin test of the scaffold");
 
     // Used by path with a pin: the secret reaches the server (which answers
     // 201 only to the right bearer key) and never the output.
@@ -174,6 +207,82 @@ fn a_scaffold_builds_passes_its_test_and_resolves_a_secret_in_a_journey() {
         .expect_output(&changed_digest)
         .expect_output("reqflo.yaml:");
     assert_eq!(p.api.requests(), 1, "check sends nothing");
+}
+
+#[test]
+fn plugin_test_passes_a_good_provider_and_names_what_a_bad_one_breaks() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let good = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            "builtin:env",
+            "--grant-env",
+            "MY_KEY",
+            "--reference",
+            "MY_KEY",
+            "--missing",
+            "NOT_SET_ANYWHERE",
+        ],
+        &[("MY_KEY", CANARY)],
+    );
+    good.expect_code(0)
+        .expect_output("ok    configure refuses an unknown key: invalid-reference")
+        .expect_output("ok    `NOT_SET_ANYWHERE` is not-found")
+        .expect_output("skip  an unreachable server is not not-found")
+        .expect_output("8 passed, 0 failed, 1 skipped");
+    assert_absent(&good.all(), CANARY, "plugin test of builtin:env");
+
+    // The hostile provider takes any config, calls a leak of its credential
+    // "unavailable", and traps on `panic`: each is named, none shows the value.
+    let hostile = plugin("reqflo_test_hostile").display().to_string();
+    let bad = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            &hostile,
+            "--grant-env",
+            "MY_KEY",
+            "--reference",
+            "env:MY_KEY",
+            "--missing",
+            "leak:MY_KEY:base64",
+        ],
+        &[("MY_KEY", CANARY)],
+    );
+    bad.expect_code(4)
+        .expect_output("FAIL  configure refuses an unknown key: it accepted")
+        .expect_output("ok    resolves `env:MY_KEY`")
+        .expect_output("FAIL  `leak:MY_KEY:base64` is not-found: unavailable")
+        .expect_output("FAIL  no message holds the value or a granted credential: 1 message(s) did")
+        .expect_output("failed");
+    assert_absent(&bad.all(), CANARY, "plugin test of a leaking provider");
+
+    // What is not a provider, or not there, is a usage error.
+    reqflo(
+        work.path(),
+        &["plugin", "test", "builtin:nope", "--reference", "x"],
+        &[],
+    )
+    .expect_code(1)
+    .expect_output("there is no built-in plugin `nope`");
+    reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            "builtin:env",
+            "--reference",
+            "x",
+            "--config",
+            "novalue",
+        ],
+        &[],
+    )
+    .expect_code(1)
+    .expect_output("--config novalue: write KEY=VALUE");
 }
 
 #[test]

@@ -467,6 +467,38 @@ fn a_token_without_access_is_denied() {
 }
 
 #[test]
+fn the_provider_keeps_the_contract_against_openbao() {
+    let bao = Bao::shared();
+    bao.write("contract/app", json!({ "key": CANARY }));
+    let server = servers::openbao();
+    let work = tempfile::tempdir().expect("temp dir");
+    let address = format!("address={}", server.url);
+    let run = common::reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            "builtin:vault",
+            "--config",
+            &address,
+            "--grant-env",
+            "VAULT_TOKEN",
+            "--grant-host",
+            &server.authority,
+            "--reference",
+            "contract/app#key",
+            "--missing",
+            "contract/none#key",
+        ],
+        &token(OPENBAO_ROOT_TOKEN),
+    );
+    run.expect_code(0)
+        .expect_output("ok    an unreachable server is not not-found: denied")
+        .expect_output("9 passed, 0 failed, 0 skipped");
+    assert_absent(&run.all(), CANARY, "plugin test of builtin:vault");
+}
+
+#[test]
 fn a_server_that_is_down_is_unavailable_and_named() {
     // A port held by a socket that never listens: nothing can take it while
     // the test runs, and every connection to it is refused.

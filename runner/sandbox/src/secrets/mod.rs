@@ -10,10 +10,11 @@ pub(crate) mod plugin;
 mod resolve;
 
 pub use host::PluginHost;
+pub use net::NetPolicy;
 pub use plugin::{
     CallError, CompiledPlugin, PluginInstance, ProviderFailure, Sandbox, SecretValue,
 };
-pub use resolve::{Resolution, Resolver};
+pub use resolve::{Resolution, Resolver, is_bare_address};
 // The configuration and the store are the core's; re-exported so a caller of
 // the sandbox names one path.
 pub use reqflo_core::plugins::{Builtin, PluginSource, PluginSpec, Providers};

@@ -363,7 +363,7 @@ impl<'a> Resolver<'a> {
 /// Whether a granted variable's value is only a server address: an http(s)
 /// origin with no user info and no path beyond `/`, so nowhere to carry a
 /// credential (a path can: webhook URLs hold their token there).
-fn is_bare_address(value: &str) -> bool {
+pub fn is_bare_address(value: &str) -> bool {
     let Ok(uri) = value.parse::<http::Uri>() else {
         return false;
     };
