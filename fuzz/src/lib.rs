@@ -6,6 +6,7 @@
 
 pub mod imports;
 pub mod loaders;
+pub mod providers;
 pub mod redact;
 pub mod references;
 pub mod render;

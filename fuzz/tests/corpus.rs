@@ -72,3 +72,12 @@ fn render_and_redact() {
         }
     });
 }
+
+#[test]
+fn providers() {
+    each("providers", |d| {
+        if let Some(case) = typed::<reqflo_fuzz::providers::Case>(d) {
+            reqflo_fuzz::providers::configure_and_resolve(case)
+        }
+    });
+}

@@ -262,11 +262,7 @@ fn mentions_deletion(body: &[u8]) -> bool {
 /// Redirects are never followed (by the host, so neither here); name where
 /// it pointed, but only its origin: a path or query may carry anything.
 fn redirect_error(endpoint: &Endpoint, status: u16, location: Option<&str>) -> Error {
-    let destination = match location.map(|l| endpoint.of_location(l)) {
-        Some(Some(to)) => format!("to {to}"),
-        Some(None) => "to a location reqflo could not read".to_string(),
-        None => "without a location".to_string(),
-    };
+    let destination = endpoint.redirect_destination(location);
     Error::Unavailable(format!(
         "Secrets Manager at {endpoint} answered with a redirect ({status}) {destination}; \
          redirects are not followed, so check config.endpoint"
@@ -278,12 +274,10 @@ mod tests {
     use super::*;
     use crate::endpoint::moto;
     use crate::reference::parse;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     fn reference(text: &str) -> Reference {
-        match parse(text) {
-            Ok(r) => r,
-            Err(e) => panic!("{}", e.message()),
-        }
+        accepted(parse(text))
     }
 
     fn answer(status: u16, error_type: Option<&str>, body: &str) -> Result<Response, Failure> {
@@ -295,10 +289,10 @@ mod tests {
     }
 
     fn error(text: &str, outcome: Result<Response, Failure>) -> (&'static str, String) {
-        match interpret(&moto(), &reference(text), outcome) {
-            Err(e) => (e.kind(), e.message().to_string()),
-            Ok(_) => panic!("no error"),
-        }
+        let Err(e) = interpret(&moto(), &reference(text), outcome) else {
+            panic!("no error")
+        };
+        (e.kind(), e.message().to_string())
     }
 
     fn json_error(status: u16, kind: &str) -> Result<Response, Failure> {
@@ -326,14 +320,12 @@ mod tests {
     #[test]
     fn strings_and_binaries_are_read() {
         let read = |body: &str| interpret(&moto(), &reference("a"), answer(200, None, body));
-        match read(r#"{"Name": "a", "SecretString": "s3cr3t", "VersionStages": ["AWSCURRENT"]}"#) {
-            Ok(v) => assert_eq!((v.string.as_deref(), v.binary), (Some("s3cr3t"), None)),
-            Err(e) => panic!("{}", e.message()),
-        }
-        match read(r#"{"SecretBinary": "/wBoaQ=="}"#) {
-            Ok(v) => assert_eq!(v.binary, Some(vec![0xff, 0, b'h', b'i'])),
-            Err(e) => panic!("{}", e.message()),
-        }
+        let v = accepted(read(
+            r#"{"Name": "a", "SecretString": "s3cr3t", "VersionStages": ["AWSCURRENT"]}"#,
+        ));
+        assert_eq!((v.string.as_deref(), v.binary), (Some("s3cr3t"), None));
+        let v = accepted(read(r#"{"SecretBinary": "/wBoaQ=="}"#));
+        assert_eq!(v.binary, Some(vec![0xff, 0, b'h', b'i']));
         for (body, expected) in [
             (
                 r#"{"SecretString": "hunter2""#,
@@ -342,11 +334,8 @@ mod tests {
             (r#"{"SecretBinary": "hunter2!"}"#, "not base64"),
             (r#"{"Name": "a"}"#, "neither SecretString nor SecretBinary"),
         ] {
-            let (kind, message) = match read(body) {
-                Err(e) => (e.kind(), e.message().to_string()),
-                Ok(_) => panic!("{body} was read"),
-            };
-            assert_eq!(kind, "unavailable");
+            // No `Debug` for a secret's value: a success shows as `()`.
+            let message = refused(read(body).map(|_| ()), "unavailable");
             assert!(message.contains(expected), "{message}");
             assert!(!message.contains("hunter2"), "{message}");
         }
@@ -466,6 +455,40 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn transport_failures_name_secrets_manager_and_the_secret() {
+        for (failure, said) in [
+            (
+                Failure::Denied,
+                "denied: network access to moto:5000 was refused by the host: it is not in \
+                 this provider's grants.hosts",
+            ),
+            (
+                Failure::Refused,
+                "unavailable: cannot connect to Secrets Manager at http://moto:5000 (connection \
+                 refused) while reading secret \"a\"",
+            ),
+            (
+                Failure::Timeout,
+                "unavailable: Secrets Manager at http://moto:5000 did not answer in time while \
+                 reading secret \"a\"",
+            ),
+            (
+                Failure::TooLarge,
+                "unavailable: Secrets Manager at http://moto:5000 answered with more data than \
+                 reqflo accepts (1 MiB) while reading secret \"a\"",
+            ),
+            (
+                Failure::Broken("DNS lookup failed".into()),
+                "unavailable: cannot talk to Secrets Manager at http://moto:5000 (DNS lookup \
+                 failed) while reading secret \"a\"",
+            ),
+        ] {
+            let (kind, message) = error("a", Err(failure));
+            assert_eq!(format!("{kind}: {message}"), said);
+        }
     }
 
     #[test]

@@ -149,6 +149,7 @@ mod tests {
 
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::http::Scripted;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     use super::*;
     use crate::reference::parse;
@@ -195,8 +196,12 @@ mod tests {
             &[ok(db_json("east"))],
         );
         assert_eq!(
-            resolve(&mut provider, &mut fake, &format!("{arn}#password")),
-            Ok("east".into())
+            accepted(resolve(
+                &mut provider,
+                &mut fake,
+                &format!("{arn}#password")
+            )),
+            "east"
         );
         assert_eq!(
             fake.urls(),
@@ -216,8 +221,8 @@ mod tests {
         let region = "https://secretsmanager.eu-west-2.amazonaws.com/";
         let mut fake = secrets_manager(region, &[throttled(), ok(db_json("hunter2"))]);
         assert_eq!(
-            resolve(&mut provider, &mut fake, "prod/db#password"),
-            Ok("hunter2".into())
+            accepted(resolve(&mut provider, &mut fake, "prod/db#password")),
+            "hunter2"
         );
         assert_eq!(fake.urls().len(), 2);
         // Throttled twice: said, after two tries.
@@ -236,10 +241,7 @@ mod tests {
     }
 
     fn configured(config: &[(&str, &str)]) -> Provider {
-        match Settings::from_config(&Config::of(config)) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        }
+        Provider::new(accepted(Settings::from_config(&Config::of(config))))
     }
 
     const ENV: [(&str, &str); 3] = [
@@ -259,13 +261,10 @@ mod tests {
         provider: &mut Provider,
         fake: &mut Scripted,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
-        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
-        let reference = parse(reference).map_err(kind_and_message)?;
+    ) -> Result<String, Error> {
         provider
-            .resolve(&reference, fake, env::fake(&ENV), now)
+            .resolve(&accepted(parse(reference)), fake, env::fake(&ENV), now)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(kind_and_message)
     }
 
     #[test]
@@ -286,8 +285,8 @@ mod tests {
             ("prod/db?stage=AWSPREVIOUS#user", "svc"),
         ] {
             assert_eq!(
-                resolve(&mut provider, &mut fake, reference),
-                Ok(expected.to_string()),
+                accepted(resolve(&mut provider, &mut fake, reference)),
+                expected,
                 "{reference}"
             );
         }
@@ -300,8 +299,8 @@ mod tests {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
         let mut fake = secrets_manager(MOTO, &[ok(db_json("pw"))]);
         assert_eq!(
-            resolve(&mut provider, &mut fake, "prod/db#password"),
-            Ok("pw".into())
+            accepted(resolve(&mut provider, &mut fake, "prod/db#password")),
+            "pw"
         );
         assert_eq!(fake.urls(), vec!["http://moto:5000/"]);
         assert_eq!(count(&fake, DB), 1);
@@ -345,18 +344,17 @@ mod tests {
     fn failures_are_not_cached() {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
         let mut fake = secrets_manager(MOTO, &[Err(Failure::Timeout), ok(db_json("pw"))]);
-        let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#password")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "unavailable");
         assert_eq!(
-            message,
+            refused(
+                resolve(&mut provider, &mut fake, "prod/db#password"),
+                "unavailable"
+            ),
             "Secrets Manager at http://moto:5000 did not answer in time while reading secret \
              \"prod/db\""
         );
         assert_eq!(
-            resolve(&mut provider, &mut fake, "prod/db#password"),
-            Ok("pw".into())
+            accepted(resolve(&mut provider, &mut fake, "prod/db#password")),
+            "pw"
         );
         assert_eq!(count(&fake, DB), 2);
     }
@@ -366,24 +364,21 @@ mod tests {
         let mut provider = configured(&[("endpoint", "http://moto:5000")]);
         // The one secret there, then nothing: "prod/none" is not found.
         let mut fake = secrets_manager(MOTO, &[ok(db_json("pw")), Ok(not_found())]);
-        let (kind, message) = resolve(&mut provider, &mut fake, "prod/db#nope")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "not-found");
+        let message = refused(
+            resolve(&mut provider, &mut fake, "prod/db#nope"),
+            "not-found",
+        );
         assert!(
             message.contains("its keys: \"password\", \"port\", \"user\""),
             "{message}"
         );
         assert_eq!(
-            resolve(&mut provider, &mut fake, "prod/db#password"),
-            Ok("pw".into())
+            accepted(resolve(&mut provider, &mut fake, "prod/db#password")),
+            "pw"
         );
         assert_eq!(count(&fake, DB), 1);
         // A missing secret is not found, naming it.
-        let (kind, message) = resolve(&mut provider, &mut fake, "prod/none")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "not-found");
+        let message = refused(resolve(&mut provider, &mut fake, "prod/none"), "not-found");
         assert!(
             message.starts_with("secret \"prod/none\" not found"),
             "{message}"
@@ -394,21 +389,13 @@ mod tests {
     fn missing_credentials_fail_before_any_request() {
         let mut provider = configured(&[("region", "eu-west-2")]);
         let mut fake = Scripted::new();
-        let reference = match parse("prod/db") {
-            Ok(r) => r,
-            Err(e) => panic!("{}", e.message()),
-        };
-        let error = provider
-            .resolve(&reference, &mut fake, env::fake(&[]), now)
-            .err();
+        let reference = accepted(parse("prod/db"));
+        let outcome = provider.resolve(&reference, &mut fake, env::fake(&[]), now);
         assert_eq!(
-            error.as_ref().map(Error::message),
-            Some(
-                "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it \
-                 under the provider's grants.env (on ECS or EKS, grant \
-                 AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, \
-                 config.instance_metadata: true)"
-            )
+            refused(outcome, "unavailable"),
+            "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under the \
+             provider's grants.env (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI \
+             instead; on EC2, config.instance_metadata: true)"
         );
         assert!(fake.urls().is_empty());
     }

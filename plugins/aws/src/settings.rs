@@ -290,12 +290,18 @@ fn check_region(region: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
     use reqflo_plugin_sdk::env::fake;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(&Config::of(pairs)) {
-            Ok(settings) => settings,
-            Err(e) => panic!("{}", e.message()),
-        }
+        accepted(Settings::from_config(&Config::of(pairs)))
+    }
+
+    /// Why `pairs` are refused; a bad config is an invalid reference.
+    fn config_error(pairs: &[(&str, &str)]) -> String {
+        refused(
+            Settings::from_config(&Config::of(pairs)),
+            "invalid-reference",
+        )
     }
 
     const KEYS: [(&str, &str); 2] = [
@@ -306,29 +312,28 @@ mod tests {
         ),
     ];
 
+    /// Why `s` cannot connect with `vars`; every such error is unavailable.
     fn connection_error(s: &Settings, vars: &[(&str, &str)]) -> String {
-        match s.connection(fake(vars)) {
-            Ok(_) => panic!("connected"),
-            Err(e) => e.message().to_string(),
-        }
+        // No `Debug` for a connection (it holds credentials): one shows as `()`.
+        refused(s.connection(fake(vars)).map(|_| ()), "unavailable")
     }
 
     #[test]
     fn unknown_and_bad_config_is_named() {
-        match Settings::from_config(&Config::of(&[("secret", "x")])) {
-            Err(Error::InvalidReference(m)) => assert_eq!(
-                m,
-                "unknown config key `secret` for the AWS provider (known: region, endpoint, instance_metadata)"
-            ),
-            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
-        }
+        assert_eq!(
+            config_error(&[("secret", "x")]),
+            "unknown config key `secret` for the AWS provider (known: region, endpoint, instance_metadata)"
+        );
         for bad in ["EU-WEST-2", "eu west", "", "-eu", "eu-west-2.evil.com"] {
-            assert!(
-                Settings::from_config(&Config::of(&[("region", bad)])).is_err(),
-                "{bad}"
-            );
+            let message = config_error(&[("region", bad)]);
+            assert!(message.starts_with("config.region"), "{message}");
         }
-        assert!(Settings::from_config(&Config::of(&[("endpoint", "http://x/path")])).is_err());
+        let message = config_error(&[("endpoint", "http://x/path")]);
+        assert!(message.starts_with("config.endpoint"), "{message}");
+        assert_eq!(
+            config_error(&[("instance_metadata", " yes ")]),
+            "config.instance_metadata is \"yes\"; it is true or false"
+        );
     }
 
     #[test]
@@ -339,9 +344,9 @@ mod tests {
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "ap-south-1"),
         ];
-        let region = |s: &Settings, vars: &[(&str, &str)]| match s.connection(fake(vars)) {
-            Ok(c) => (c.region, c.endpoint.to_string()),
-            Err(e) => panic!("{}", e.message()),
+        let region = |s: &Settings, vars: &[(&str, &str)]| {
+            let c = accepted(s.connection(fake(vars)));
+            (c.region, c.endpoint.to_string())
         };
         assert_eq!(
             region(&settings(&[("region", "eu-west-2")]), &vars),
@@ -360,13 +365,14 @@ mod tests {
             ("endpoint", "http://127.0.0.1:5000"),
         ]);
         assert_eq!(region(&custom, &vars).1, "http://127.0.0.1:5000");
+        let defaults = settings(&[]);
         assert_eq!(
-            connection_error(&settings(&[]), &KEYS),
+            connection_error(&defaults, &KEYS),
             "no AWS region: set config.region, or set AWS_REGION (or AWS_DEFAULT_REGION) and \
              list it under the provider's grants.env"
         );
         assert!(
-            connection_error(&settings(&[]), &[KEYS[0], KEYS[1], ("AWS_REGION", "x y")])
+            connection_error(&defaults, &[KEYS[0], KEYS[1], ("AWS_REGION", "x y")])
                 .starts_with("AWS_REGION \"x y\" is not an AWS region name")
         );
     }
@@ -374,25 +380,19 @@ mod tests {
     #[test]
     fn credentials_come_from_the_granted_environment() {
         let s = settings(&[("region", "eu-west-2")]);
-        match s.connection(fake(&[
+        let c = accepted(s.connection(fake(&[
             KEYS[0],
             ("AWS_SECRET_ACCESS_KEY", " wJalr/K7+EXAMPLEKEY\n"),
             ("AWS_SESSION_TOKEN", "FwoGZX+IvYX/dz=="),
-        ])) {
-            Ok(c) => {
-                assert_eq!(c.credentials.access_key_id, "AKIDEXAMPLE");
-                assert_eq!(c.credentials.secret_access_key, "wJalr/K7+EXAMPLEKEY");
-                assert_eq!(
-                    c.credentials.session_token.as_deref(),
-                    Some("FwoGZX+IvYX/dz==")
-                );
-            }
-            Err(e) => panic!("{}", e.message()),
-        }
-        match s.connection(fake(&KEYS)) {
-            Ok(c) => assert!(c.credentials.session_token.is_none()),
-            Err(e) => panic!("{}", e.message()),
-        }
+        ])));
+        assert_eq!(c.credentials.access_key_id, "AKIDEXAMPLE");
+        assert_eq!(c.credentials.secret_access_key, "wJalr/K7+EXAMPLEKEY");
+        assert_eq!(
+            c.credentials.session_token.as_deref(),
+            Some("FwoGZX+IvYX/dz==")
+        );
+        let c = accepted(s.connection(fake(&KEYS)));
+        assert!(c.credentials.session_token.is_none());
         assert_eq!(
             connection_error(&s, &[KEYS[1]]),
             "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under \

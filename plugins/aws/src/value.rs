@@ -90,6 +90,7 @@ fn pick(text: &str, key: &str, reference: &Reference) -> Result<Vec<u8>, Error> 
 mod tests {
     use super::*;
     use crate::reference::parse;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     fn text(value: &str) -> SecretValue {
         SecretValue {
@@ -105,12 +106,9 @@ mod tests {
         }
     }
 
-    fn get(secret: &SecretValue, reference: &str) -> Result<String, (&'static str, String)> {
-        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
-        let reference = parse(reference).map_err(kind_and_message)?;
-        select(secret, &reference)
+    fn get(secret: &SecretValue, reference: &str) -> Result<String, Error> {
+        select(secret, &accepted(parse(reference)))
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(kind_and_message)
     }
 
     const JSON: &str = r#"{"api_key": "s3cr3t\"\u00e9", "port": 8443, "ratio": 1.50,
@@ -118,23 +116,27 @@ mod tests {
 
     #[test]
     fn whole_strings_and_keys() {
-        assert_eq!(get(&text("plain value"), "a"), Ok("plain value".into()));
-        assert_eq!(get(&text(JSON), "a"), Ok(JSON.into()));
-        assert_eq!(get(&text(JSON), "a#api_key"), Ok("s3cr3t\"é".into()));
-        // Other values as the exact JSON text: 1.50 stays 1.50.
-        assert_eq!(get(&text(JSON), "a#port"), Ok("8443".into()));
-        assert_eq!(get(&text(JSON), "a#ratio"), Ok("1.50".into()));
-        assert_eq!(get(&text(JSON), "a#flag"), Ok("true".into()));
-        assert_eq!(get(&text(JSON), "a#nested"), Ok(r#"{"a": [1, 2]}"#.into()));
+        for (secret, reference, expected) in [
+            ("plain value", "a", "plain value"),
+            (JSON, "a", JSON),
+            (JSON, "a#api_key", "s3cr3t\"é"),
+            // Other values as the exact JSON text: 1.50 stays 1.50.
+            (JSON, "a#port", "8443"),
+            (JSON, "a#ratio", "1.50"),
+            (JSON, "a#flag", "true"),
+            (JSON, "a#nested", r#"{"a": [1, 2]}"#),
+        ] {
+            assert_eq!(
+                accepted(get(&text(secret), reference)),
+                expected,
+                "{reference}"
+            );
+        }
     }
 
     #[test]
     fn missing_keys_list_names_never_values() {
-        let (kind, message) = match get(&text(JSON), "a#nope?stage=AWSPREVIOUS") {
-            Err(e) => e,
-            Ok(v) => panic!("{v}"),
-        };
-        assert_eq!(kind, "not-found");
+        let message = refused(get(&text(JSON), "a#nope?stage=AWSPREVIOUS"), "not-found");
         assert_eq!(
             message,
             "no key \"nope\" in secret \"a\" (stage \"AWSPREVIOUS\") (its keys: \"api_key\", \
@@ -142,63 +144,50 @@ mod tests {
         );
         assert!(!message.contains("s3cr3t"));
         assert_eq!(
-            get(&text(JSON), "a#gone"),
-            Err(("not-found", "key \"gone\" in secret \"a\" is null".into()))
+            refused(get(&text(JSON), "a#gone"), "not-found"),
+            "key \"gone\" in secret \"a\" is null"
         );
         let many: String = (0..30).map(|n| format!("\"k{n:02}\": 1,")).collect();
         let many = format!("{{{many} \"last\": 2}}");
-        let (_, message) = get(&text(&many), "a#nope").err().unwrap_or_default();
+        let message = refused(get(&text(&many), "a#nope"), "not-found");
         assert!(message.ends_with("\"k19\", …)"), "{message}");
         assert_eq!(
-            get(&text("{}"), "a#k").map_err(|e| e.1),
-            Err("no key \"k\" in secret \"a\" (it has none)".into())
+            refused(get(&text("{}"), "a#k"), "not-found"),
+            "no key \"k\" in secret \"a\" (it has none)"
         );
     }
 
     #[test]
     fn keys_need_a_json_object() {
         for not_object in ["s3cr3t-plain", "[1, 2]", "\"s3cr3t\"", "{\"a\": 1"] {
-            let (kind, message) = match get(&text(not_object), "a#k") {
-                Err(e) => e,
-                Ok(v) => panic!("{not_object}: {v}"),
-            };
-            assert_eq!(kind, "invalid-reference");
+            let message = refused(get(&text(not_object), "a#k"), "invalid-reference");
             assert!(message.contains("does not hold a JSON object"), "{message}");
             assert!(!message.contains("s3cr3t"), "{message}");
         }
-        let (kind, message) = get(&binary(b"{\"k\": \"v\"}"), "a#k")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "invalid-reference");
+        let message = refused(get(&binary(b"{\"k\": \"v\"}"), "a#k"), "invalid-reference");
         assert!(message.contains("holds SecretBinary"), "{message}");
     }
 
     #[test]
     fn binaries_as_text_or_base64() {
-        assert_eq!(get(&binary("héllo".as_bytes()), "a"), Ok("héllo".into()));
+        assert_eq!(accepted(get(&binary("héllo".as_bytes()), "a")), "héllo");
         let raw = [0xff, 0xfe, 0x00, 0x80, b'r'];
-        let (kind, message) = get(&binary(&raw), "a?stage=AWSPREVIOUS")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "invalid-reference");
         assert_eq!(
-            message,
+            refused(
+                get(&binary(&raw), "a?stage=AWSPREVIOUS"),
+                "invalid-reference"
+            ),
             "secret \"a\" (stage \"AWSPREVIOUS\") holds binary data that is not UTF-8 text; \
              add `?encoding=base64` (or `&encoding=base64`) to the reference to get it \
              base64-encoded"
         );
-        assert_eq!(
-            get(&binary(&raw), "a?encoding=base64"),
-            Ok("//4AgHI=".into())
-        );
-        // Base64 of text works too (and of a picked key).
-        assert_eq!(
-            get(&text("hi!?"), "a?encoding=base64"),
-            Ok("aGkhPw==".into())
-        );
-        assert_eq!(
-            get(&text(r#"{"k": "hi!?"}"#), "a#k?encoding=base64"),
-            Ok("aGkhPw==".into())
-        );
+        for (secret, reference, expected) in [
+            (binary(&raw), "a?encoding=base64", "//4AgHI="),
+            // Base64 of text works too (and of a picked key).
+            (text("hi!?"), "a?encoding=base64", "aGkhPw=="),
+            (text(r#"{"k": "hi!?"}"#), "a#k?encoding=base64", "aGkhPw=="),
+        ] {
+            assert_eq!(accepted(get(&secret, reference)), expected, "{reference}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! read within, and the errors for a request that got no answer. The
 //! requests themselves are the SDK's [`reqflo_plugin_sdk::http`] ones.
 
-use reqflo_plugin_sdk::http::{Failure, Limits};
+use reqflo_plugin_sdk::http::{Failure, Limits, Server};
 
 use crate::Error;
 use crate::endpoint::Endpoint;
@@ -19,75 +19,13 @@ pub fn limits() -> Limits {
     Limits::read_all(MAX_BODY_BYTES)
 }
 
-/// The user-facing error for a request that got no answer; `subject` is what
-/// was being read (`secret "prod/db"`).
+/// The user-facing error for a request that got no answer, in the SDK's
+/// words; `subject` is what was being read (`secret "prod/db"`).
 pub fn failure_error(endpoint: &Endpoint, failure: &Failure, subject: &str) -> Error {
-    match failure {
-        Failure::Denied => Error::Denied(format!(
-            "network access to {} was refused by the host: it is not in this provider's \
-             grants.hosts",
-            endpoint.authority()
-        )),
-        Failure::Refused => Error::Unavailable(format!(
-            "cannot connect to Secrets Manager at {endpoint} (connection refused) while reading \
-             {subject}"
-        )),
-        Failure::Timeout => Error::Unavailable(format!(
-            "Secrets Manager at {endpoint} did not answer in time while reading {subject}"
-        )),
-        Failure::TooLarge => Error::Unavailable(format!(
-            "Secrets Manager at {endpoint} answered with more data than reqflo accepts ({} MiB) \
-             while reading {subject}",
-            MAX_BODY_BYTES >> 20
-        )),
-        Failure::Broken(kind) => Error::Unavailable(format!(
-            "cannot talk to Secrets Manager at {endpoint} ({kind}) while reading {subject}"
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::endpoint::moto;
-
-    #[test]
-    fn transport_failures() {
-        let cases = [
-            (
-                Failure::Denied,
-                "denied",
-                "network access to moto:5000 was refused by the host: it is not in this \
-                 provider's grants.hosts",
-            ),
-            (
-                Failure::Refused,
-                "unavailable",
-                "cannot connect to Secrets Manager at http://moto:5000 (connection refused) \
-                 while reading secret \"a\"",
-            ),
-            (
-                Failure::Timeout,
-                "unavailable",
-                "Secrets Manager at http://moto:5000 did not answer in time while reading \
-                 secret \"a\"",
-            ),
-            (
-                Failure::TooLarge,
-                "unavailable",
-                "Secrets Manager at http://moto:5000 answered with more data than reqflo \
-                 accepts (1 MiB) while reading secret \"a\"",
-            ),
-            (
-                Failure::Broken("DNS lookup failed".into()),
-                "unavailable",
-                "cannot talk to Secrets Manager at http://moto:5000 (DNS lookup failed) while \
-                 reading secret \"a\"",
-            ),
-        ];
-        for (failure, kind, message) in cases {
-            let error = failure_error(&moto(), &failure, "secret \"a\"");
-            assert_eq!((error.kind(), error.message()), (kind, message));
-        }
-    }
+    let server = Server {
+        service: "Secrets Manager",
+        address: endpoint,
+        authority: &endpoint.authority(),
+    };
+    failure.error(server, Some(&format!("reading {subject}")), MAX_BODY_BYTES)
 }

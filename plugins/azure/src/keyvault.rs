@@ -241,45 +241,36 @@ pub fn select(value: &str, reference: &Reference) -> Result<String, Error> {
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::wire::tests::origin;
+    use crate::wire::tests::key_vault;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     fn reference(text: &str) -> Reference {
-        match parse(text) {
-            Ok(r) => r,
-            Err(e) => panic!("{}", e.message()),
-        }
+        accepted(parse(text))
     }
 
-    fn outcome(status: u16, body: &str) -> Result<String, (&'static str, String)> {
-        let o = origin();
-        let server = Server {
-            role: "Key Vault",
-            origin: &o,
-        };
+    fn outcome(status: u16, body: &str) -> Result<String, Error> {
         interpret(
-            server,
+            key_vault(),
             &reference("db/0f3c"),
             TokenSource::Env("AZURE_ACCESS_TOKEN"),
             Ok(Response::new(status, body)),
         )
-        .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     #[test]
     fn urls_carry_the_version_and_api_version() {
-        let o = origin();
-        let server = Server {
-            role: "Key Vault",
-            origin: &o,
-        };
-        assert_eq!(
-            secret_url(server, &reference("db")),
-            "https://myvault.vault.azure.net/secrets/db?api-version=7.5"
-        );
-        assert_eq!(
-            secret_url(server, &reference("db/0f3c#k")),
-            "https://myvault.vault.azure.net/secrets/db/0f3c?api-version=7.5"
-        );
+        for (written, url) in [
+            (
+                "db",
+                "https://myvault.vault.azure.net/secrets/db?api-version=7.5",
+            ),
+            (
+                "db/0f3c#k",
+                "https://myvault.vault.azure.net/secrets/db/0f3c?api-version=7.5",
+            ),
+        ] {
+            assert_eq!(secret_url(key_vault(), &reference(written)), url);
+        }
     }
 
     #[test]
@@ -287,71 +278,64 @@ mod tests {
         let body = r#"{"value": "hunter22", "id": "https://myvault.vault.azure.net/secrets/db/0f3c",
                        "attributes": {"enabled": true, "created": 1}, "tags": {}}"#;
         assert_eq!(outcome(200, body), Ok("hunter22".into()));
-        let (kind, m) = outcome(
-            200,
-            r#"{"value": "hunter22", "attributes": {"enabled": false}}"#,
-        )
-        .err()
-        .unwrap_or_default();
-        assert_eq!(kind, "denied");
-        assert!(m.contains("disabled") && !m.contains("hunter22"), "{m}");
-        let (kind, m) = outcome(200, r#"{"value": "hunter22""#)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "unavailable");
-        assert!(
-            m.contains("could not read") && !m.contains("hunter22"),
-            "{m}"
-        );
-        assert!(outcome(200, r#"{"id": "x"}"#).is_err_and(|(_, m)| m.contains("without a value")));
+        // None of these messages quotes the body: it holds the value.
+        for (body, kind, says) in [
+            (
+                r#"{"value": "hunter22", "attributes": {"enabled": false}}"#,
+                "denied",
+                "disabled",
+            ),
+            (r#"{"value": "hunter22""#, "unavailable", "could not read"),
+            (r#"{"id": "x"}"#, "unavailable", "without a value"),
+        ] {
+            let m = refused(outcome(200, body), kind);
+            assert!(m.contains(says) && !m.contains("hunter22"), "{m}");
+        }
     }
 
     #[test]
     fn statuses_map_to_kinds_and_name_the_secret() {
         assert_eq!(
-            outcome(
-                404,
-                r#"{"error":{"code":"SecretNotFound","message":"A secret with (name/id) db/0f3c was not found"}}"#
+            refused(
+                outcome(
+                    404,
+                    r#"{"error":{"code":"SecretNotFound","message":"A secret with (name/id) db/0f3c was not found"}}"#
+                ),
+                "not-found"
             ),
-            Err((
-                "not-found",
-                "secret `db` version 0f3c not found in Key Vault https://myvault.vault.azure.net"
-                    .into()
-            ))
+            "secret `db` version 0f3c not found in Key Vault https://myvault.vault.azure.net"
         );
-        let (kind, m) = outcome(
-            401,
-            r#"{"error":{"code":"Unauthorized","message":"AKV10000"}}"#,
-        )
-        .err()
-        .unwrap_or_default();
-        assert_eq!(kind, "denied");
+        let m = refused(
+            outcome(
+                401,
+                r#"{"error":{"code":"Unauthorized","message":"AKV10000"}}"#,
+            ),
+            "denied",
+        );
         assert!(m.starts_with("Key Vault https://myvault.vault.azure.net rejected the access token (401) while reading secret `db` version 0f3c: check AZURE_ACCESS_TOKEN"), "{m}");
         assert!(!m.contains("AKV10000"));
         assert_eq!(
-            outcome(
-                403,
-                r#"{"error":{"code":"Forbidden","message":"The user 'x' does not have secrets get permission","innererror":{"code":"AccessDenied"}}}"#
+            refused(
+                outcome(
+                    403,
+                    r#"{"error":{"code":"Forbidden","message":"The user 'x' does not have secrets get permission","innererror":{"code":"AccessDenied"}}}"#
+                ),
+                "denied"
             ),
-            Err((
-                "denied",
-                "the identity may not read secret `db` version 0f3c in Key Vault \
-                 https://myvault.vault.azure.net (403, Forbidden, AccessDenied): the vault's \
-                 access policy must grant the identity the secrets get permission"
-                    .into()
-            ))
+            "the identity may not read secret `db` version 0f3c in Key Vault \
+             https://myvault.vault.azure.net (403, Forbidden, AccessDenied): the vault's \
+             access policy must grant the identity the secrets get permission"
         );
         assert_eq!(
-            outcome(
-                403,
-                r#"{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}"#
+            refused(
+                outcome(
+                    403,
+                    r#"{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}"#
+                ),
+                "denied"
             ),
-            Err((
-                "denied",
-                "secret `db` version 0f3c is disabled in Key Vault \
-                 https://myvault.vault.azure.net; enable it, or pin an enabled version"
-                    .into()
-            ))
+            "secret `db` version 0f3c is disabled in Key Vault \
+             https://myvault.vault.azure.net; enable it, or pin an enabled version"
         );
         for (inner, says) in [
             ("ForbiddenByRbac", "Key Vault Secrets User"),
@@ -363,66 +347,65 @@ mod tests {
             let body = format!(
                 r#"{{"error":{{"code":"Forbidden","message":"m","innererror":{{"code":"{inner}"}}}}}}"#
             );
-            assert!(
-                outcome(403, &body)
-                    .is_err_and(|(k, m)| k == "denied" && m.contains(says) && m.contains(inner)),
-                "{inner}"
-            );
+            let m = refused(outcome(403, &body), "denied");
+            assert!(m.contains(says) && m.contains(inner), "{inner}: {m}");
         }
-        assert!(outcome(403, "not json").is_err_and(|(_, m)| m.contains("(403)")));
-        assert!(
-            outcome(429, "").is_err_and(|(k, m)| k == "unavailable" && m.contains("throttling"))
-        );
         assert_eq!(
-            outcome(
-                503,
-                r#"{"error":{"code":"ServiceUnavailable","message":"secret echo: hunter22"}}"#
+            refused(
+                outcome(
+                    503,
+                    r#"{"error":{"code":"ServiceUnavailable","message":"secret echo: hunter22"}}"#
+                ),
+                "unavailable"
             ),
-            Err((
+            "Key Vault at https://myvault.vault.azure.net answered 503 (ServiceUnavailable) \
+             while reading secret `db` version 0f3c"
+        );
+        for (status, body, kind, says) in [
+            (403, "not json", "denied", "(403)"),
+            (429, "", "unavailable", "throttling"),
+            (
+                400,
+                r#"{"error":{"code":"Bad Parameter!"}}"#,
                 "unavailable",
-                "Key Vault at https://myvault.vault.azure.net answered 503 (ServiceUnavailable) \
-                 while reading secret `db` version 0f3c"
-                    .into()
-            ))
-        );
-        assert!(
-            outcome(400, r#"{"error":{"code":"Bad Parameter!"}}"#)
-                .is_err_and(|(_, m)| m.contains("answered 400 while"))
-        );
-        assert!(outcome(307, "").is_err_and(|(_, m)| m.contains("redirect (307)")));
+                "answered 400 while",
+            ),
+            (307, "", "unavailable", "redirect (307)"),
+        ] {
+            let m = refused(outcome(status, body), kind);
+            assert!(m.contains(says), "{status}: {m}");
+        }
     }
 
     #[test]
     fn keys_of_a_json_value() {
         let json = r#"{"user": "svc", "password": "hunter22", "port": 5432, "tls": true,
                        "nested": {"a": 1}, "list": [1], "nothing": null}"#;
-        let pick = |key: &str| {
-            select(json, &reference(&format!("db#{key}")))
-                .map_err(|e| (e.kind(), e.message().to_string()))
-        };
+        let pick = |key: &str| select(json, &reference(&format!("db#{key}")));
         assert_eq!(pick("password"), Ok("hunter22".into()));
         assert_eq!(pick("port"), Ok("5432".into()));
         assert_eq!(pick("tls"), Ok("true".into()));
         assert_eq!(
-            pick("nope"),
-            Err((
-                "not-found",
-                "secret `db` (latest version) has no JSON key \"nope\"".into()
-            ))
+            refused(pick("nope"), "not-found"),
+            "secret `db` (latest version) has no JSON key \"nope\""
         );
-        assert!(
-            pick("nested").is_err_and(|(k, m)| k == "invalid-reference" && m.contains("an object"))
-        );
-        assert!(pick("list").is_err_and(|(_, m)| m.contains("an array")));
-        assert!(pick("nothing").is_err_and(|(_, m)| m.contains("null")));
+        for (key, holds) in [
+            ("nested", "an object"),
+            ("list", "an array"),
+            ("nothing", "null"),
+        ] {
+            let m = refused(pick(key), "invalid-reference");
+            assert!(m.contains(holds), "{key}: {m}");
+        }
         assert!(matches!(select(json, &reference("db")), Ok(whole) if whole == json));
-        let not_json = select("hunter22", &reference("db#password"))
-            .map_err(|e| (e.kind(), e.message().to_string()));
-        assert!(not_json.is_err_and(|(k, m)| k == "invalid-reference"
-            && m.contains("does not hold one")
-            && !m.contains("hunter22")));
-        let array = select("[\"hunter22\"]", &reference("db#0"))
-            .map_err(|e| (e.kind(), e.message().to_string()));
-        assert!(array.is_err_and(|(_, m)| !m.contains("hunter22")));
+        // No message quotes the value, or any part of it.
+        let not_json = refused(
+            select("hunter22", &reference("db#password")),
+            "invalid-reference",
+        );
+        assert!(not_json.contains("does not hold one") && !not_json.contains("hunter22"));
+        let array =
+            select("[\"hunter22\"]", &reference("db#0")).map_err(|e| e.message().to_string());
+        assert!(array.is_err_and(|m| !m.contains("hunter22")));
     }
 }

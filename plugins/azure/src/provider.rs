@@ -169,6 +169,7 @@ mod tests {
 
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::http::{Limits, Method, Request, Response, Scripted};
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     use super::*;
     use crate::reference::parse;
@@ -251,12 +252,7 @@ mod tests {
         let mut imds_fake = with_identity(fake(), IMDS_URL);
         let now = Instant::now();
         for name in ["api", "db#user"] {
-            let reference = parse(name).map_err(|e| (e.kind(), e.message().to_string()));
-            let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
-            assert!(
-                p.resolve(&reference, &mut imds_fake, &imds, now).is_ok(),
-                "{name}"
-            );
+            accepted(resolve_in(&mut p, &mut imds_fake, &imds, name, now));
         }
         // A token living a minute is inside the renewal margin: renewed.
         assert_eq!(asked(&imds_fake, IMDS_URL), 2);
@@ -275,12 +271,7 @@ mod tests {
         ]);
         let mut p = provider(&[("managed_identity", "true"), ("client_id", "uai-1")]);
         let mut app_fake = with_identity(fake(), APP_SERVICE_URL);
-        let reference = parse("api").map_err(|e| (e.kind(), e.message().to_string()));
-        let reference = reference.unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(
-            p.resolve(&reference, &mut app_fake, app_service, now)
-                .is_ok()
-        );
+        accepted(resolve_in(&mut p, &mut app_fake, &app_service, "api", now));
         assert_eq!(
             gets(&app_fake)[0],
             (
@@ -295,17 +286,16 @@ mod tests {
             r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
         );
         let mut p = provider(&[("managed_identity", "true")]);
-        let e = p
-            .resolve(&reference, &mut bare, env::fake(&[]), now)
-            .map_err(|e| (e.kind(), e.message().to_string()));
-        assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("has no identity to give")));
+        let e = resolve_in(&mut p, &mut bare, &env::fake(&[]), "api", now);
+        assert!(refused(e, "denied").contains("has no identity to give"));
         // Client-credential keys do not go with it.
-        let refused = Settings::from_config(&Config::of(&[
+        let with_tenant = Settings::from_config(&Config::of(&[
             ("vault_url", VAULT),
             ("managed_identity", "true"),
             ("tenant_id", "t"),
         ]));
-        assert!(refused.is_err_and(|e| e.message().contains("not used with managed_identity")));
+        let m = refused(with_tenant, "invalid-reference");
+        assert!(m.contains("not used with managed_identity"), "{m}");
     }
 
     fn bundle(value: &str) -> String {
@@ -328,10 +318,7 @@ mod tests {
     fn provider(pairs: &[(&str, &str)]) -> Provider {
         let mut config = vec![("vault_url", VAULT)];
         config.extend_from_slice(pairs);
-        match Settings::from_config(&Config::of(&config)) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        }
+        Provider::new(accepted(Settings::from_config(&Config::of(&config))))
     }
 
     #[test]
@@ -381,24 +368,33 @@ mod tests {
         ])
     }
 
+    /// What `reference` resolves to, as text, in environment `env` at `now`.
+    fn resolve_in(
+        provider: &mut Provider,
+        fake: &mut Scripted,
+        env: &impl env::Read,
+        reference: &str,
+        now: Instant,
+    ) -> Result<String, Error> {
+        let bytes = provider.resolve(&parse(reference)?, fake, env, now)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// [`resolve_in`] the usual environment, at `now`.
     fn resolve_at(
         provider: &mut Provider,
         fake: &mut Scripted,
         reference: &str,
         now: Instant,
-    ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| (e.kind(), e.message().to_string()))?;
-        provider
-            .resolve(&reference, fake, env::fake(ENV), now)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| (e.kind(), e.message().to_string()))
+    ) -> Result<String, Error> {
+        resolve_in(provider, fake, &env::fake(ENV), reference, now)
     }
 
     fn resolve(
         provider: &mut Provider,
         fake: &mut Scripted,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
+    ) -> Result<String, Error> {
         resolve_at(provider, fake, reference, Instant::now())
     }
 
@@ -406,27 +402,17 @@ mod tests {
     fn latest_pinned_and_keys_with_a_static_token() {
         let mut provider = provider(&[]);
         let mut fake = fake();
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "api"),
-            Ok("latest-key".into())
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "api/0a1b"),
-            Ok("older-key".into())
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "db#password"),
-            Ok("hunter22".into())
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "db#user"),
-            Ok("svc".into())
-        );
-        // Names are case-insensitive in Key Vault, so this is the same fetch.
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "DB#user"),
-            Ok("svc".into())
-        );
+        for (reference, value) in [
+            ("api", "latest-key"),
+            ("api/0a1b", "older-key"),
+            ("db#password", "hunter22"),
+            ("db#user", "svc"),
+            // Names are case-insensitive in Key Vault, so this is the same fetch.
+            ("DB#user", "svc"),
+        ] {
+            let resolved = resolve(&mut provider, &mut fake, reference);
+            assert_eq!(resolved.as_deref(), Ok(value), "{reference}");
+        }
         let gets = gets(&fake);
         let urls: Vec<&str> = gets.iter().map(|(url, _)| url.as_str()).collect();
         assert_eq!(
@@ -481,12 +467,13 @@ mod tests {
         let imds = env::fake(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9191")]);
         let mut p = provider(&[("managed_identity", "true")]);
         let mut imds_fake = with_identity(fake(), IMDS_URL);
-        let reference = parse("api").map_err(|e| e.message().to_string());
-        let reference = reference.unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            p.resolve(&reference, &mut imds_fake, imds, Instant::now())
-                .is_ok()
-        );
+        accepted(resolve_in(
+            &mut p,
+            &mut imds_fake,
+            &imds,
+            "api",
+            Instant::now(),
+        ));
         assert_eq!(
             wire(&imds_fake)[0],
             (Method::Get, IMDS_URL, vec![("metadata", "true"), json])
@@ -531,10 +518,7 @@ mod tests {
     fn a_rejected_token_is_dropped() {
         let mut provider = client_credentials();
         let mut fake = with_aad(fake()).answer(secret("/secrets/revoked"), 401, "");
-        let (kind, m) = resolve(&mut provider, &mut fake, "revoked")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "denied");
+        let m = refused(resolve(&mut provider, &mut fake, "revoked"), "denied");
         assert!(
             m.contains("the token Azure AD issued to client app-1 was not accepted"),
             "{m}"
@@ -547,8 +531,8 @@ mod tests {
     fn failures_are_not_cached() {
         let mut provider = provider(&[]);
         let mut fake = Scripted::new().answer(secret("/secrets/api"), 503, "");
-        let first = resolve(&mut provider, &mut fake, "api");
-        assert!(first.is_err_and(|(k, m)| k == "unavailable" && m.contains("answered 503")));
+        let first = refused(resolve(&mut provider, &mut fake, "api"), "unavailable");
+        assert!(first.contains("answered 503"), "{first}");
         let mut healthy = self::fake();
         assert_eq!(
             resolve(&mut provider, &mut healthy, "api"),
@@ -568,10 +552,7 @@ mod tests {
             401,
             r#"{"error":"invalid_client","error_codes":[7000215]}"#,
         );
-        let (kind, m) = resolve(&mut provider, &mut fake, "api")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "denied");
+        let m = refused(resolve(&mut provider, &mut fake, "api"), "denied");
         assert!(
             m.starts_with("Azure AD refused the client credentials (invalid_client"),
             "{m}"
@@ -582,21 +563,25 @@ mod tests {
 
     #[test]
     fn missing_credentials_fail_at_resolve_without_a_request() {
-        let mut provider = provider(&[("token_env", "NOPE")]);
         let mut fake = fake();
-        let e = resolve(&mut provider, &mut fake, "api");
-        assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("NOPE is not visible")));
-        let mut provider = provider_with_secret_env("NOPE");
-        let e = resolve(&mut provider, &mut fake, "api");
-        assert!(e.is_err_and(|(_, m)| m.contains("the client secret of client app-1")));
-        assert!(gets(&fake).is_empty() && posts(&fake).is_empty());
-    }
-
-    fn provider_with_secret_env(name: &str) -> Provider {
-        provider(&[
+        let client_secret_in_nope = [
             ("tenant_id", "tenant-1"),
             ("client_id", "app-1"),
-            ("client_secret_env", name),
-        ])
+            ("client_secret_env", "NOPE"),
+        ];
+        for (config, says) in [
+            (&[("token_env", "NOPE")][..], "NOPE is not visible"),
+            (&client_secret_in_nope, "the client secret of client app-1"),
+        ] {
+            let e = refused(
+                resolve(&mut provider(config), &mut fake, "api"),
+                "unavailable",
+            );
+            assert!(
+                e.starts_with("NOPE is not visible") && e.contains(says),
+                "{e}"
+            );
+        }
+        assert!(gets(&fake).is_empty() && posts(&fake).is_empty());
     }
 }

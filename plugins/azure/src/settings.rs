@@ -248,21 +248,19 @@ fn invalid(message: String) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use reqflo_plugin_sdk::testing;
+
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(&Config::of(pairs)) {
-            Ok(settings) => settings,
-            Err(e) => panic!("{}", e.message()),
-        }
+        testing::accepted(Settings::from_config(&Config::of(pairs)))
     }
 
     fn refused(pairs: &[(&str, &str)]) -> String {
-        match Settings::from_config(&Config::of(pairs)) {
-            Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", e.message()),
-            Ok(s) => panic!("accepted: {s:?}"),
-        }
+        testing::refused(
+            Settings::from_config(&Config::of(pairs)),
+            "invalid-reference",
+        )
     }
 
     const VAULT: (&str, &str) = ("vault_url", "https://myvault.vault.azure.net/");
@@ -288,31 +286,39 @@ mod tests {
 
     #[test]
     fn client_credentials_with_defaults_and_overrides() {
-        let s = settings(&[
+        let defaults = [
             VAULT,
             ("tenant_id", "contoso.onmicrosoft.com"),
             ("client_id", " 00000000-1111-2222-3333-444444444444 "),
-        ]);
-        let Auth::ClientCredentials(c) = s.auth else {
-            panic!("not client credentials")
-        };
-        assert_eq!(c.authority.to_string(), "https://login.microsoftonline.com");
-        assert_eq!(c.tenant, "contoso.onmicrosoft.com");
-        assert_eq!(c.client_id, "00000000-1111-2222-3333-444444444444");
-        assert_eq!(c.secret_env, "AZURE_CLIENT_SECRET");
-
-        let s = settings(&[
+        ];
+        let overrides = [
             VAULT,
             ("tenant_id", "t"),
             ("client_id", "c"),
             ("client_secret_env", "MY_SECRET"),
             ("authority", "http://127.0.0.1:9000"),
-        ]);
-        let Auth::ClientCredentials(c) = s.auth else {
-            panic!("not client credentials")
-        };
-        assert_eq!(c.authority.to_string(), "http://127.0.0.1:9000");
-        assert_eq!(c.secret_env, "MY_SECRET");
+        ];
+        for (pairs, [authority, tenant, client_id, secret_env]) in [
+            (
+                &defaults[..],
+                [
+                    "https://login.microsoftonline.com",
+                    "contoso.onmicrosoft.com",
+                    "00000000-1111-2222-3333-444444444444",
+                    "AZURE_CLIENT_SECRET",
+                ],
+            ),
+            (&overrides, ["http://127.0.0.1:9000", "t", "c", "MY_SECRET"]),
+        ] {
+            let Auth::ClientCredentials(c) = settings(pairs).auth else {
+                panic!("not client credentials: {pairs:?}")
+            };
+            assert_eq!(c.authority.to_string(), authority);
+            assert_eq!(
+                [c.tenant, c.client_id, c.secret_env],
+                [tenant, client_id, secret_env]
+            );
+        }
     }
 
     #[test]

@@ -47,29 +47,16 @@ impl fmt::Display for Server<'_> {
     }
 }
 
-/// The user-facing error for a request that got no answer; `doing` completes
-/// "while …".
+/// The user-facing error for a request that got no answer, in the SDK's
+/// words for every provider; `doing` completes "while …".
 pub fn failure_error(server: Server<'_>, doing: &str, failure: &Failure) -> Error {
-    match failure {
-        Failure::Denied => Error::Denied(format!(
-            "network access to {} was refused by the host: it is not in this provider's \
-             grants.hosts",
-            server.origin.authority()
-        )),
-        Failure::Refused => Error::Unavailable(format!(
-            "cannot connect to {server} (connection refused) while {doing}"
-        )),
-        Failure::Timeout => {
-            Error::Unavailable(format!("{server} did not answer in time while {doing}"))
-        }
-        Failure::TooLarge => Error::Unavailable(format!(
-            "{server} answered with more data than reqflo accepts ({} MiB) while {doing}",
-            MAX_BODY_BYTES >> 20
-        )),
-        Failure::Broken(kind) => {
-            Error::Unavailable(format!("cannot talk to {server} ({kind}) while {doing}"))
-        }
-    }
+    let authority = server.origin.authority();
+    let named = reqflo_plugin_sdk::http::Server {
+        service: server.role,
+        address: server.origin,
+        authority: &authority,
+    };
+    failure.error(named, Some(doing), MAX_BODY_BYTES)
 }
 
 /// Redirects are never followed (by the host, so neither here); name where it
@@ -141,29 +128,39 @@ pub fn parse_origin(url: &str) -> Result<Origin, &'static str> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
 
     /// The vault the tests talk to.
-    pub fn origin() -> Origin {
-        match parse_origin("https://myvault.vault.azure.net") {
+    static VAULT: LazyLock<Origin> =
+        LazyLock::new(|| match parse_origin("https://myvault.vault.azure.net") {
             Ok(origin) => origin,
             Err(why) => panic!("{why}"),
+        });
+
+    /// The test vault, as messages name it.
+    pub fn key_vault() -> Server<'static> {
+        Server {
+            role: "Key Vault",
+            origin: &VAULT,
         }
     }
 
     #[test]
     fn base_urls() {
-        let origin = |url| crate::wire::parse_origin(url).map(|o| o.to_string());
-        assert_eq!(
-            origin("https://MyVault.vault.azure.net/"),
-            Ok("https://myvault.vault.azure.net".into())
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:8080"),
-            Ok("http://127.0.0.1:8080".into())
-        );
-        assert_eq!(origin("https://v:443"), Ok("https://v".into()));
-        assert_eq!(origin("http://[::1]:9000"), Ok("http://[::1]:9000".into()));
+        let origin = |url| parse_origin(url).map(|o| o.to_string());
+        for (url, printed) in [
+            (
+                "https://MyVault.vault.azure.net/",
+                "https://myvault.vault.azure.net",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://v:443", "https://v"),
+            ("http://[::1]:9000", "http://[::1]:9000"),
+        ] {
+            assert_eq!(origin(url), Ok(printed.into()), "{url}");
+        }
         for bad in [
             "myvault.vault.azure.net",
             "ftp://v",
@@ -177,24 +174,11 @@ pub(crate) mod tests {
         ] {
             assert!(origin(bad).is_err(), "{bad}");
         }
-        let o = crate::wire::parse_origin("https://v.vault.azure.net").ok();
+        let o = parse_origin("https://v.vault.azure.net").ok();
         assert_eq!(
             o.map(|o| o.authority()),
             Some("v.vault.azure.net:443".into())
         );
-    }
-
-    #[test]
-    fn locations_name_only_their_origin() {
-        let base = origin();
-        let to = |location| base.of_location(location).map(|o| o.to_string());
-        assert_eq!(
-            to("https://evil.example/steal?token=abc"),
-            Some("https://evil.example".into())
-        );
-        assert_eq!(to("//other:81/x"), Some("https://other:81".into()));
-        assert_eq!(to("/x"), Some("https://myvault.vault.azure.net".into()));
-        assert_eq!(to("javascript:alert(1)"), None);
     }
 
     #[test]
@@ -222,53 +206,74 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn failures_and_redirects_name_the_server() {
-        let o = origin();
-        let server = Server {
-            role: "Key Vault",
-            origin: &o,
-        };
+    fn failures_name_the_server_and_what_it_was_doing() {
         let failure = |f| {
-            let error = failure_error(server, "reading secret `x`", &f);
-            (error.kind(), error.message().to_string())
+            let error = failure_error(key_vault(), "reading secret `x`", &f);
+            format!("{}: {}", error.kind(), error.message())
         };
-        assert_eq!(
-            failure(Failure::Denied),
+        let cases = [
             (
-                "denied",
-                "network access to myvault.vault.azure.net:443 was refused by the host: it is \
-                 not in this provider's grants.hosts"
-                    .into()
-            )
-        );
-        assert_eq!(
-            failure(Failure::Timeout),
+                Failure::Denied,
+                "denied: network access to myvault.vault.azure.net:443 was refused by the host: \
+                 it is not in this provider's grants.hosts",
+            ),
             (
-                "unavailable",
-                "Key Vault at https://myvault.vault.azure.net did not answer in time while \
-                 reading secret `x`"
-                    .into()
-            )
-        );
-        assert!(failure(Failure::Refused).1.contains("connection refused"));
-        assert!(failure(Failure::TooLarge).1.contains("1 MiB"));
-        assert!(
-            failure(Failure::Broken("TLS error".into()))
-                .1
-                .contains("(TLS error)")
-        );
+                Failure::Timeout,
+                "unavailable: Key Vault at https://myvault.vault.azure.net did not answer in \
+                 time while reading secret `x`",
+            ),
+            (
+                Failure::Refused,
+                "unavailable: cannot connect to Key Vault at https://myvault.vault.azure.net \
+                 (connection refused) while reading secret `x`",
+            ),
+            (
+                Failure::TooLarge,
+                "unavailable: Key Vault at https://myvault.vault.azure.net answered with more \
+                 data than reqflo accepts (1 MiB) while reading secret `x`",
+            ),
+            (
+                Failure::Broken("TLS error".into()),
+                "unavailable: cannot talk to Key Vault at https://myvault.vault.azure.net \
+                 (TLS error) while reading secret `x`",
+            ),
+        ];
+        for (f, expected) in cases {
+            assert_eq!(failure(f), expected);
+        }
+    }
+
+    #[test]
+    fn redirects_name_only_their_destination_origin() {
         let redirect = |location: Option<&str>| {
             let answer = match location {
                 Some(location) => Response::new(302, "").with_header("Location", location),
                 None => Response::new(302, ""),
             };
-            redirect_error(server, &answer).message().to_string()
+            redirect_error(key_vault(), &answer).message().to_string()
         };
         assert_eq!(
             redirect(Some("https://login.example/x?token=abc")),
             "Key Vault at https://myvault.vault.azure.net answered with a redirect (302) to \
              https://login.example; redirects are not followed"
         );
-        assert!(redirect(None).contains("without a location"));
+        // Where it pointed prints as the vault does: without a default port.
+        for (location, destination) in [
+            (
+                Some("https://evil.example/steal?token=abc"),
+                "to https://evil.example;",
+            ),
+            (Some("//other:81/x"), "to https://other:81;"),
+            (Some("/x"), "to https://myvault.vault.azure.net;"),
+            (
+                Some("javascript:alert(1)"),
+                "to a location reqflo could not read;",
+            ),
+            (None, "without a location;"),
+        ] {
+            let message = redirect(location);
+            let expected = format!("answered with a redirect (302) {destination}");
+            assert!(message.contains(&expected), "{location:?}: {message}");
+        }
     }
 }

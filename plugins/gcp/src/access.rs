@@ -8,7 +8,7 @@
 //! and a few fixed words are ever taken from them: a server's text is never
 //! quoted.
 
-use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response, Transport};
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response, Server, Transport};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -213,40 +213,22 @@ fn has_reason(error: Option<&GoogleError>, reason: &str) -> bool {
 /// Redirects are never followed (by the host, so neither here); name where it
 /// pointed, but only its origin: a path or query may carry anything.
 fn redirect_error(endpoint: &Origin, status: u16, location: Option<&str>) -> Error {
-    let destination = match location.map(|l| endpoint.of_location(l)) {
-        Some(Some(to)) => format!("to {to}"),
-        Some(None) => "to a location reqflo could not read".to_string(),
-        None => "without a location".to_string(),
-    };
+    let destination = endpoint.redirect_destination(location);
     Error::Unavailable(format!(
         "Secret Manager at {endpoint} answered with a redirect ({status}) {destination}; \
          redirects are not followed"
     ))
 }
 
-/// The user-facing error for a request that got no answer.
+/// The user-facing error for a request that got no answer, in the SDK's
+/// words.
 pub fn failure_error(endpoint: &Origin, target: &Target, failure: &Failure) -> Error {
-    match failure {
-        Failure::Denied => Error::Denied(format!(
-            "network access to {} was refused by the host: it is not in this provider's \
-             grants.hosts",
-            endpoint.authority()
-        )),
-        Failure::Refused => Error::Unavailable(format!(
-            "cannot connect to Secret Manager at {endpoint} (connection refused)"
-        )),
-        Failure::Timeout => Error::Unavailable(format!(
-            "Secret Manager at {endpoint} did not answer in time while reading {target}"
-        )),
-        Failure::TooLarge => Error::Unavailable(format!(
-            "Secret Manager at {endpoint} answered with more data than reqflo accepts \
-             ({} MiB) while reading {target}",
-            MAX_BODY_BYTES >> 20
-        )),
-        Failure::Broken(kind) => Error::Unavailable(format!(
-            "cannot talk to Secret Manager at {endpoint} ({kind})"
-        )),
-    }
+    let server = Server {
+        service: "Secret Manager",
+        address: endpoint,
+        authority: &endpoint.authority(),
+    };
+    failure.error(server, Some(&format!("reading {target}")), MAX_BODY_BYTES)
 }
 
 #[cfg(test)]
@@ -254,6 +236,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{connection, target};
     use crate::reference::Version;
+    use reqflo_plugin_sdk::testing::refused;
 
     fn answer(status: u16, body: &str) -> Result<Response, Failure> {
         Ok(Response::new(status, body))
@@ -278,6 +261,13 @@ mod tests {
             Err(e) => e,
             Ok(value) => panic!("no error: {value:?}"),
         }
+    }
+
+    /// The message of an error of `kind`; panics on any other outcome.
+    fn refusal(result: Result<Response, Failure>, kind: &str) -> String {
+        let accessed = interpret(&connection(), &target(Version::Number(3)), result);
+        // `Accessed` has no `Debug` (it holds the secret): the version stands in.
+        refused(accessed.map(|a| a.version), kind)
     }
 
     #[test]
@@ -335,10 +325,9 @@ mod tests {
 
     #[test]
     fn unreadable_json_never_quotes_the_body() {
-        let (kind, message) = error(answer(200, "{\"payload\": {\"data\": \"hunter2\""));
-        assert_eq!(kind, "unavailable");
+        let truncated = answer(200, "{\"payload\": {\"data\": \"hunter2\"");
         assert_eq!(
-            message,
+            refusal(truncated, "unavailable"),
             "Secret Manager at http://127.0.0.1:8085 answered with JSON reqflo could not read \
              while reading version 3 of secret \"stripe\" in project \"acme\""
         );
@@ -372,25 +361,24 @@ mod tests {
 
     #[test]
     fn tokens_and_permissions_are_denied() {
-        let (kind, message) = error(google(
+        let expired = google(
             401,
             "UNAUTHENTICATED",
             "Request had invalid authentication credentials.",
-        ));
-        assert_eq!(kind, "denied");
+        );
         assert_eq!(
-            message,
+            refusal(expired, "denied"),
             "Secret Manager rejected the access token in GOOGLE_OAUTH_ACCESS_TOKEN \
              (401 UNAUTHENTICATED) while reading version 3 of secret \"stripe\" in project \
              \"acme\"; access tokens expire after an hour: get a fresh one with \
              gcloud auth print-access-token"
         );
-        let (kind, message) = error(google(
+        let forbidden = google(
             403,
             "PERMISSION_DENIED",
             "Permission 'secretmanager.versions.access' denied",
-        ));
-        assert_eq!(kind, "denied");
+        );
+        let message = refusal(forbidden, "denied");
         assert!(
             message.starts_with("the access token may not read version 3 of secret \"stripe\""),
             "{message}"
@@ -442,8 +430,10 @@ mod tests {
                     .into()
             )
         );
-        let (kind, message) = error(google(400, "FAILED_PRECONDITION", "something else"));
-        assert_eq!(kind, "unavailable");
+        let message = refusal(
+            google(400, "FAILED_PRECONDITION", "something else"),
+            "unavailable",
+        );
         assert!(message.ends_with("answered 400 FAILED_PRECONDITION while reading version 3 of secret \"stripe\" in project \"acme\""), "{message}");
     }
 
@@ -458,8 +448,10 @@ mod tests {
                     .into()
             )
         );
-        let (kind, message) = error(google(429, "RESOURCE_EXHAUSTED", "Quota exceeded"));
-        assert_eq!(kind, "unavailable");
+        let message = refusal(
+            google(429, "RESOURCE_EXHAUSTED", "Quota exceeded"),
+            "unavailable",
+        );
         assert!(
             message.contains("rate-limiting this token (429 RESOURCE_EXHAUSTED)"),
             "{message}"
@@ -489,23 +481,30 @@ mod tests {
 
     #[test]
     fn redirects_name_only_the_destination_origin() {
-        let redirect = |location: Option<&str>| {
-            let response = Response::new(302, "");
-            error(Ok(match location {
-                Some(location) => response.with_header("Location", location),
-                None => response,
-            }))
-        };
+        let redirect = Response::new(302, "");
+        let to = |location| redirect.clone().with_header("Location", location);
         assert_eq!(
-            redirect(Some("https://accounts.example.com/o/oauth2?token=abc")),
-            (
-                "unavailable",
-                "Secret Manager at http://127.0.0.1:8085 answered with a redirect (302) to \
-                 https://accounts.example.com:443; redirects are not followed"
-                    .into()
-            )
+            refusal(
+                Ok(to("https://accounts.example.com/o/oauth2?token=abc")),
+                "unavailable"
+            ),
+            "Secret Manager at http://127.0.0.1:8085 answered with a redirect (302) to \
+             https://accounts.example.com:443; redirects are not followed"
         );
-        assert!(redirect(None).1.contains("without a location"));
+        // Only the origin of where it pointed is named, as the endpoint
+        // would be (relative locations stay on the endpoint).
+        for (answer, destination) in [
+            (to("//other:81/x"), "to http://other:81;"),
+            (to("/v1/x"), "to http://127.0.0.1:8085;"),
+            (
+                to("javascript:alert(1)"),
+                "to a location reqflo could not read;",
+            ),
+            (redirect.clone(), "without a location;"),
+        ] {
+            let message = refusal(Ok(answer), "unavailable");
+            assert!(message.contains(destination), "{message}");
+        }
     }
 
     #[test]
@@ -526,12 +525,14 @@ mod tests {
             (
                 Failure::Refused,
                 "unavailable",
-                "cannot connect to Secret Manager at http://127.0.0.1:8085 (connection refused)",
+                "cannot connect to Secret Manager at http://127.0.0.1:8085 (connection refused) \
+                 while reading version 3 of secret \"stripe\" in project \"acme\"",
             ),
             (
                 Failure::Broken("DNS lookup failed".into()),
                 "unavailable",
-                "cannot talk to Secret Manager at http://127.0.0.1:8085 (DNS lookup failed)",
+                "cannot talk to Secret Manager at http://127.0.0.1:8085 (DNS lookup failed) while \
+                 reading version 3 of secret \"stripe\" in project \"acme\"",
             ),
             (
                 Failure::TooLarge,

@@ -87,6 +87,7 @@ impl Provider {
 mod tests {
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Scripted};
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     use super::*;
     use crate::reference::parse;
@@ -166,24 +167,52 @@ mod tests {
         if let Some(project) = project {
             config.push(("project", project));
         }
-        match Settings::from_config(Config::of(&config)) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        }
+        Provider::new(accepted(Settings::from_config(Config::of(&config))))
+    }
+
+    /// A provider for project `acme` with no `config.metadata`, for tests
+    /// whose environment has no token either.
+    fn provider_without_token() -> Provider {
+        provider(Some("acme"))
     }
 
     const TOKEN: &[(&str, &str)] = &[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.the-token")];
 
+    /// Resolve `reference` with the token in the environment.
     fn resolve(
         provider: &mut Provider,
         server: &mut Scripted,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
-        let reference = parse(reference).map_err(|e| (e.kind(), e.message().to_string()))?;
+    ) -> Result<String, Error> {
+        resolve_in(TOKEN, provider, server, reference)
+    }
+
+    /// Resolve `reference` with `vars` as the sandbox's environment.
+    fn resolve_in(
+        vars: &[(&str, &str)],
+        provider: &mut Provider,
+        server: &mut Scripted,
+        reference: &str,
+    ) -> Result<String, Error> {
         provider
-            .resolve(&reference, server, env::fake(TOKEN))
+            .resolve(&accepted(parse(reference)), server, env::fake(vars))
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| (e.kind(), e.message().to_string()))
+    }
+
+    /// Resolve each reference, expecting its value.
+    fn resolves(provider: &mut Provider, server: &mut Scripted, cases: &[(&str, &str)]) {
+        for (reference, value) in cases {
+            assert_eq!(
+                accepted(resolve(provider, server, reference)),
+                *value,
+                "{reference}"
+            );
+        }
+    }
+
+    /// The `:access` path of `version` of `secret` in `project`.
+    fn access(project: &str, secret: &str, version: &str) -> String {
+        format!("/v1/projects/{project}/secrets/{secret}/versions/{version}:access")
     }
 
     const LATEST: &str = "/v1/projects/acme/secrets/stripe/versions/latest:access";
@@ -192,21 +221,19 @@ mod tests {
     fn every_key_of_one_secret_costs_one_access_call() {
         let mut provider = provider(Some("acme"));
         let mut fake = Scripted::new().version(LATEST, 4, SECRET_JSON);
-        for (reference, value) in [
-            ("stripe#api_key", "sk_1"),
-            ("stripe#webhook", "wh_1"),
-            ("stripe/versions/latest#account", "acct_1"),
-            ("projects/acme/secrets/stripe#api_key", "sk_1"),
-            // `latest` was version 4: pinning it is a cache hit.
-            ("stripe/versions/4#account", "acct_1"),
-            ("stripe", SECRET_JSON),
-        ] {
-            assert_eq!(
-                resolve(&mut provider, &mut fake, reference),
-                Ok(value.to_string()),
-                "{reference}"
-            );
-        }
+        resolves(
+            &mut provider,
+            &mut fake,
+            &[
+                ("stripe#api_key", "sk_1"),
+                ("stripe#webhook", "wh_1"),
+                ("stripe/versions/latest#account", "acct_1"),
+                ("projects/acme/secrets/stripe#api_key", "sk_1"),
+                // `latest` was version 4: pinning it is a cache hit.
+                ("stripe/versions/4#account", "acct_1"),
+                ("stripe", SECRET_JSON),
+            ],
+        );
         assert_eq!(asked(&fake), [LATEST]);
         assert_eq!(tokens(&fake), ["ya29.the-token"]);
     }
@@ -216,27 +243,16 @@ mod tests {
         let mut provider = provider(Some("acme"));
         let mut fake = Scripted::new()
             .version(LATEST, 2, "sk_new")
-            .version(
-                "/v1/projects/acme/secrets/stripe/versions/1:access",
-                1,
-                "sk_old",
-            )
-            .version(
-                "/v1/projects/other/secrets/stripe/versions/latest:access",
-                9,
-                "sk_other",
-            );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "stripe"),
-            Ok("sk_new".into())
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "stripe/versions/1"),
-            Ok("sk_old".into())
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "projects/other/secrets/stripe"),
-            Ok("sk_other".into())
+            .version(&access("acme", "stripe", "1"), 1, "sk_old")
+            .version(&access("other", "stripe", "latest"), 9, "sk_other");
+        resolves(
+            &mut provider,
+            &mut fake,
+            &[
+                ("stripe", "sk_new"),
+                ("stripe/versions/1", "sk_old"),
+                ("projects/other/secrets/stripe", "sk_other"),
+            ],
         );
         assert_eq!(asked(&fake).len(), 3, "{:?}", asked(&fake));
     }
@@ -252,59 +268,53 @@ mod tests {
                 r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "try later"}}"#,
             )
             .fail(format!("{ENDPOINT}{LATEST}"), Failure::Timeout);
-        let first = resolve(&mut provider, &mut fake, "stripe");
-        assert!(first.is_err_and(|(_, m)| m.contains("answered 503 UNAVAILABLE")));
-        let second = resolve(&mut provider, &mut fake, "stripe");
-        assert!(second.is_err_and(|(_, m)| m.contains("did not answer in time")));
+        let first = refused(resolve(&mut provider, &mut fake, "stripe"), "unavailable");
+        assert!(first.contains("answered 503 UNAVAILABLE"), "{first}");
+        let second = refused(resolve(&mut provider, &mut fake, "stripe"), "unavailable");
+        assert!(second.contains("did not answer in time"), "{second}");
         let mut healthy = Scripted::new().version(LATEST, 1, "sk_ok_1");
-        assert_eq!(
-            resolve(&mut provider, &mut healthy, "stripe"),
-            Ok("sk_ok_1".into())
-        );
+        resolves(&mut provider, &mut healthy, &[("stripe", "sk_ok_1")]);
     }
 
     #[test]
     fn a_missing_key_does_not_refetch() {
         let mut provider = provider(Some("acme"));
         let mut fake = Scripted::new().version(LATEST, 1, SECRET_JSON);
-        let e = resolve(&mut provider, &mut fake, "stripe#nope");
-        assert!(e.is_err_and(|(kind, m)| kind == "not-found"
-            && m == "no key \"nope\" in the JSON of the latest version of secret \"stripe\" in project \"acme\""));
         assert_eq!(
-            resolve(&mut provider, &mut fake, "stripe#api_key"),
-            Ok("sk_1".into())
+            refused(
+                resolve(&mut provider, &mut fake, "stripe#nope"),
+                "not-found"
+            ),
+            "no key \"nope\" in the JSON of the latest version of secret \"stripe\" in project \"acme\""
         );
+        resolves(&mut provider, &mut fake, &[("stripe#api_key", "sk_1")]);
         assert_eq!(asked(&fake).len(), 1);
     }
 
     #[test]
     fn no_project_and_no_token_fail_before_any_request() {
         let mut fake = Scripted::new().version(LATEST, 1, "sk_1");
-        let e = resolve(&mut provider(None), &mut fake, "stripe");
-        assert!(
-            e.is_err_and(|(kind, m)| kind == "invalid-reference" && m.contains("names no project"))
+        let m = refused(
+            resolve(&mut provider(None), &mut fake, "stripe"),
+            "invalid-reference",
         );
+        assert!(m.contains("names no project"), "{m}");
 
         let settings = Settings::from_config(Config::of(&[
             ("project", "acme"),
             ("token_env", "NOPE"),
             ("metadata", "true"),
         ]));
-        let Ok(settings) = settings else {
-            panic!("settings")
-        };
-        let reference = parse("stripe").map_err(|e| e.message().to_string());
-        let Ok(reference) = reference else {
-            panic!("reference")
-        };
+        let mut provider = Provider::new(accepted(settings));
         // No token in NOPE: the metadata server is asked; not granted here.
-        let e = Provider::new(settings).resolve(&reference, &mut fake, env::fake(TOKEN));
-        assert!(e.is_err_and(|e| {
-            let m = e.message();
-            m.starts_with("no access token: the metadata server at http://metadata.google.internal")
-                && m.contains("not in grants.hosts")
-                && m.contains("GOOGLE_OAUTH_ACCESS_TOKEN")
-        }));
+        let m = refused(resolve(&mut provider, &mut fake, "stripe"), "unavailable");
+        assert!(
+            m.starts_with(
+                "no access token: the metadata server at http://metadata.google.internal"
+            ) && m.contains("not in grants.hosts")
+                && m.contains("GOOGLE_OAUTH_ACCESS_TOKEN"),
+            "{m}"
+        );
         assert!(asked(&fake).is_empty());
     }
 
@@ -316,16 +326,8 @@ mod tests {
         // it is renewed at the next fetch); the second an hour.
         let mut fake = Scripted::new()
             .version(LATEST, 1, "sk_1")
-            .version(
-                "/v1/projects/acme/secrets/other/versions/latest:access",
-                1,
-                "o_1",
-            )
-            .version(
-                "/v1/projects/acme/secrets/third/versions/latest:access",
-                1,
-                "t_1",
-            )
+            .version(&access("acme", "other", "latest"), 1, "o_1")
+            .version(&access("acme", "third", "latest"), 1, "t_1")
             .metadata(
                 200,
                 r#"{"access_token": "ya29.meta-1", "expires_in": 60, "token_type": "Bearer"}"#,
@@ -335,16 +337,7 @@ mod tests {
                 r#"{"access_token": "ya29.meta-2", "expires_in": 3599, "token_type": "Bearer"}"#,
             );
         for name in ["stripe", "other", "third"] {
-            let reference = parse(name).map_err(|e| e.message().to_string());
-            let Ok(reference) = reference else {
-                panic!("reference")
-            };
-            assert!(
-                provider
-                    .resolve(&reference, &mut fake, env::fake(&no_token))
-                    .is_ok(),
-                "{name}"
-            );
+            accepted(resolve_in(&no_token, &mut provider, &mut fake, name));
         }
         assert_eq!(tokens(&fake), ["ya29.meta-1", "ya29.meta-2", "ya29.meta-2"]);
         assert_eq!(
@@ -380,20 +373,10 @@ mod tests {
             .version(LATEST, 1, "sk_1")
             .metadata(404, "Not Found");
         let mut fresh = provider_without_token();
-        let reference = parse("stripe").map_err(|e| e.message().to_string());
-        let Ok(reference) = reference else {
-            panic!("reference")
-        };
-        let e = fresh
-            .resolve(&reference, &mut bare, env::fake(&no_token))
-            .map_err(|e| (e.kind(), e.message().to_string()));
-        assert!(e.is_err_and(|(k, m)| k == "denied" && m.contains("no default service account")));
-    }
-
-    fn provider_without_token() -> Provider {
-        match Settings::from_config(Config::of(&[("project", "acme"), ("endpoint", ENDPOINT)])) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        }
+        let m = refused(
+            resolve_in(&no_token, &mut fresh, &mut bare, "stripe"),
+            "denied",
+        );
+        assert!(m.contains("no default service account"), "{m}");
     }
 }

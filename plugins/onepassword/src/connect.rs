@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response};
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response, Server};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -115,29 +115,17 @@ fn redirect_error(origin: &Origin, status: u16, location: Option<&str>) -> Error
     ))
 }
 
-/// The user-facing error for a request that got no answer.
-pub fn failure_error(origin: &Origin, subject: Subject<'_>, failure: &Failure) -> Error {
-    match failure {
-        Failure::Denied => Error::Denied(format!(
-            "network access to {} was refused by the host: it is not in this provider's \
-             grants.hosts",
-            origin.authority()
-        )),
-        Failure::Refused => Error::Unavailable(format!(
-            "cannot connect to 1Password Connect at {origin} (connection refused)"
-        )),
-        Failure::Timeout => Error::Unavailable(format!(
-            "1Password Connect at {origin} did not answer in time"
-        )),
-        Failure::TooLarge => Error::Unavailable(format!(
-            "1Password Connect at {origin} answered with more data than reqflo accepts \
-             ({} MiB) while looking up {subject}",
-            MAX_BODY_BYTES >> 20
-        )),
-        Failure::Broken(kind) => Error::Unavailable(format!(
-            "cannot talk to 1Password Connect at {origin} ({kind})"
-        )),
-    }
+/// The user-facing error for a request that got no answer, in the SDK's
+/// words for every provider.
+fn failure_error(origin: &Origin, subject: Subject<'_>, failure: &Failure) -> Error {
+    let authority = origin.authority();
+    let server = Server {
+        service: "1Password Connect",
+        address: origin,
+        authority: &authority,
+    };
+    let doing = format!("looking up {subject}");
+    failure.error(server, Some(&doing), MAX_BODY_BYTES)
 }
 
 /// `/v1/vaults?filter=…` finding vaults named `name`.
@@ -314,43 +302,60 @@ mod tests {
                     .into()
             )
         );
-        assert!(redirect(None).1.contains("without a location"));
-        assert!(redirect(Some("\u{7f}")).1.contains("could not read"));
+        let unreadable = "to a location reqflo could not read;";
+        for (location, destination) in [
+            (
+                Some("https://evil.example/steal?token=abc"),
+                "to https://evil.example:443;",
+            ),
+            (Some("//other:81/x"), "to http://other:81;"),
+            (Some("/v1/login"), "to http://connect:8080;"),
+            (Some("javascript:alert(1)"), unreadable),
+            (Some("https://a\u{1b}b/"), unreadable),
+            (Some("\u{7f}"), unreadable),
+            (None, "without a location;"),
+        ] {
+            let (_, message) = redirect(location);
+            let expected = format!("answered with a redirect (302) {destination}");
+            assert!(message.contains(&expected), "{location:?}: {message}");
+        }
     }
 
     #[test]
-    fn transport_failures() {
+    fn transport_failures_name_the_server_and_what_was_looked_up() {
+        let said = |failure| {
+            let (kind, message) = error(Err(failure));
+            format!("{kind}: {message}")
+        };
         let cases = [
             (
                 Failure::Denied,
-                "denied",
-                "network access to connect:8080 was refused by the host: it is not in this \
-                 provider's grants.hosts",
+                "denied: network access to connect:8080 was refused by the host: it is not in \
+                 this provider's grants.hosts",
             ),
             (
                 Failure::Timeout,
-                "unavailable",
-                "1Password Connect at http://connect:8080 did not answer in time",
+                "unavailable: 1Password Connect at http://connect:8080 did not answer in time \
+                 while looking up vault \"Prod\"",
             ),
             (
                 Failure::Refused,
-                "unavailable",
-                "cannot connect to 1Password Connect at http://connect:8080 (connection refused)",
+                "unavailable: cannot connect to 1Password Connect at http://connect:8080 \
+                 (connection refused) while looking up vault \"Prod\"",
             ),
             (
                 Failure::Broken("DNS lookup failed".into()),
-                "unavailable",
-                "cannot talk to 1Password Connect at http://connect:8080 (DNS lookup failed)",
+                "unavailable: cannot talk to 1Password Connect at http://connect:8080 \
+                 (DNS lookup failed) while looking up vault \"Prod\"",
             ),
             (
                 Failure::TooLarge,
-                "unavailable",
-                "1Password Connect at http://connect:8080 answered with more data than reqflo \
-                 accepts (8 MiB) while looking up vault \"Prod\"",
+                "unavailable: 1Password Connect at http://connect:8080 answered with more data \
+                 than reqflo accepts (8 MiB) while looking up vault \"Prod\"",
             ),
         ];
-        for (failure, kind, message) in cases {
-            assert_eq!(error(Err(failure)), (kind, message.to_string()));
+        for (failure, expected) in cases {
+            assert_eq!(said(failure), expected);
         }
     }
 }

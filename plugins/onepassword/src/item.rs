@@ -216,6 +216,7 @@ pub fn attribute<'a>(field: &'a Field, reference: &Reference) -> Result<&'a str,
 mod tests {
     use super::*;
     use crate::reference::parse;
+    use reqflo_plugin_sdk::testing::refused;
 
     const ITEM: &str = r#"{
         "id": "itemitemitemitemitemitemit",
@@ -245,122 +246,106 @@ mod tests {
         }
     }
 
-    fn get(reference: &str) -> Result<String, (&'static str, String)> {
-        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
+    fn get(reference: &str) -> Result<String, Error> {
         let item = item();
-        let reference = parse(reference).map_err(kind_and_message)?;
-        select(&item, &reference)
-            .and_then(|field| attribute(field, &reference))
-            .map(str::to_string)
-            .map_err(kind_and_message)
+        let reference = parse(reference)?;
+        let field = select(&item, &reference)?;
+        attribute(field, &reference).map(str::to_string)
+    }
+
+    /// Each reference gives the value paired with it.
+    fn found(cases: &[(&str, &str)]) {
+        for (reference, value) in cases {
+            assert_eq!(get(reference).as_deref(), Ok(*value), "{reference}");
+        }
+    }
+
+    /// Each reference is not found, with the message paired with it.
+    fn not_found(cases: &[(&str, &str)]) {
+        for (reference, message) in cases {
+            assert_eq!(
+                refused(get(reference), "not-found"),
+                *message,
+                "{reference}"
+            );
+        }
     }
 
     #[test]
     fn by_label_by_id_and_case_insensitively() {
-        assert_eq!(get("op://Prod/Stripe/username"), Ok("acme".into()));
-        assert_eq!(get("op://Prod/Stripe/USERNAME"), Ok("acme".into()));
-        assert_eq!(get("op://Prod/Stripe/f4"), Ok("a".into()));
+        found(&[
+            ("op://Prod/Stripe/username", "acme"),
+            ("op://Prod/Stripe/USERNAME", "acme"),
+            ("op://Prod/Stripe/f4", "a"),
+        ]);
     }
 
     #[test]
     fn a_top_level_field_wins_over_one_in_a_section() {
-        assert_eq!(get("op://Prod/Stripe/password"), Ok("top".into()));
+        found(&[("op://Prod/Stripe/password", "top")]);
     }
 
     #[test]
     fn in_a_section_by_label_or_id() {
-        assert_eq!(
-            get("op://Prod/Stripe/Live keys/secret key"),
-            Ok("sk_live".into())
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/test/Secret Key"),
-            Ok("sk_test".into())
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/live/password"),
-            Ok("in-section".into())
-        );
+        found(&[
+            ("op://Prod/Stripe/Live keys/secret key", "sk_live"),
+            ("op://Prod/Stripe/test/Secret Key", "sk_test"),
+            ("op://Prod/Stripe/live/password", "in-section"),
+        ]);
     }
 
     #[test]
     fn ambiguous_fields_ask_for_a_section_or_an_id() {
         assert_eq!(
-            get("op://Prod/Stripe/secret key"),
-            Err((
-                "invalid-reference",
-                "several fields named \"secret key\" in item \"Stripe\"; add the section: \
-                 op://Prod/Stripe/SECTION/secret key (sections: \"Live keys\", \"Test keys\")"
-                    .into()
-            ))
+            refused(get("op://Prod/Stripe/secret key"), "invalid-reference"),
+            "several fields named \"secret key\" in item \"Stripe\"; add the section: \
+             op://Prod/Stripe/SECTION/secret key (sections: \"Live keys\", \"Test keys\")"
         );
-        let twin = get("op://Prod/Stripe/twin");
-        assert!(twin.is_err_and(|(_, m)| m.ends_with("use the field's ID")));
+        let twin = refused(get("op://Prod/Stripe/twin"), "invalid-reference");
+        assert!(twin.ends_with("use the field's ID"), "{twin}");
     }
 
     #[test]
     fn missing_fields_and_sections() {
-        assert_eq!(
-            get("op://Prod/Stripe/pin"),
-            Err((
-                "not-found",
-                "no field \"pin\" in item \"Stripe\" of vault \"Prod\"".into()
-            ))
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/Live keys/pin"),
-            Err((
-                "not-found",
-                "no field \"pin\" in section \"Live keys\" of item \"Stripe\" in vault \"Prod\""
-                    .into()
-            ))
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/Old keys/secret key"),
-            Err((
-                "not-found",
-                "no section \"Old keys\" in item \"Stripe\" of vault \"Prod\"".into()
-            ))
-        );
+        not_found(&[
+            (
+                "op://Prod/Stripe/pin",
+                "no field \"pin\" in item \"Stripe\" of vault \"Prod\"",
+            ),
+            (
+                "op://Prod/Stripe/Live keys/pin",
+                "no field \"pin\" in section \"Live keys\" of item \"Stripe\" in vault \"Prod\"",
+            ),
+            (
+                "op://Prod/Stripe/Old keys/secret key",
+                "no section \"Old keys\" in item \"Stripe\" of vault \"Prod\"",
+            ),
+        ]);
     }
 
     #[test]
     fn empty_or_absent_values_are_not_found() {
-        assert_eq!(
-            get("op://Prod/Stripe/empty"),
-            Err((
-                "not-found",
-                "field \"empty\" of item \"Stripe\" has no value".into()
-            ))
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/notesPlain"),
-            Err((
-                "not-found",
-                "field \"notesPlain\" of item \"Stripe\" has no value".into()
-            ))
-        );
+        not_found(&[
+            (
+                "op://Prod/Stripe/empty",
+                "field \"empty\" of item \"Stripe\" has no value",
+            ),
+            (
+                "op://Prod/Stripe/notesPlain",
+                "field \"notesPlain\" of item \"Stripe\" has no value",
+            ),
+        ]);
         assert!(get("op://Prod/Stripe/f4?attribute=purpose").is_err());
     }
 
     #[test]
     fn other_attributes() {
-        assert_eq!(
-            get("op://Prod/Stripe/password?attribute=type"),
-            Ok("CONCEALED".into())
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/password?attribute=purpose"),
-            Ok("PASSWORD".into())
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/Live keys/secret key?attribute=id"),
-            Ok("f1".into())
-        );
-        assert_eq!(
-            get("op://Prod/Stripe/f1?attribute=label"),
-            Ok("secret key".into())
-        );
+        found(&[
+            ("op://Prod/Stripe/password?attribute=type", "CONCEALED"),
+            ("op://Prod/Stripe/password?attribute=purpose", "PASSWORD"),
+            ("op://Prod/Stripe/Live keys/secret key?attribute=id", "f1"),
+            ("op://Prod/Stripe/f1?attribute=label", "secret key"),
+        ]);
     }
 
     #[test]

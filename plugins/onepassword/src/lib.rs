@@ -28,9 +28,8 @@ impl reqflo_plugin_sdk::Provider for OnePassword {
     }
 
     fn resolve(&mut self, reference: &str) -> Result<SecretValue, Error> {
-        let reference = reference::parse(reference)?;
         self.0
-            .resolve(&reference, &mut WasiHttp, env::var)
+            .resolve(reference, &mut WasiHttp, env::var)
             .map(SecretValue::from)
     }
 }

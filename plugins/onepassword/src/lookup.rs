@@ -14,7 +14,7 @@ use reqflo_plugin_sdk::http::{Failure, Response, Transport};
 use crate::Error;
 use crate::connect::{self, Subject, interpret};
 use crate::item::{self, Item, ItemSummary, Vault};
-use crate::reference::{Reference, looks_like_id};
+use crate::reference::{Reference, looks_like_id, parse};
 use crate::settings::{Connection, Origin, Settings};
 
 /// A configured provider and what it has learned so far in this run.
@@ -38,13 +38,15 @@ impl Provider {
         }
     }
 
-    /// The bytes of the attribute `reference` points to.
+    /// The bytes of the attribute `reference` (as written, `op://…`) points
+    /// to.
     pub fn resolve(
         &mut self,
-        reference: &Reference,
+        reference: &str,
         transport: &mut impl Transport,
         env: impl env::Read,
     ) -> Result<Vec<u8>, Error> {
+        let reference = &parse(reference)?;
         if self.connection.is_none() {
             // Not cached on failure: the next reference reports the same problem.
             self.connection = Some(self.settings.connection(env)?);
@@ -192,9 +194,9 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::parse;
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::http::Scripted;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     const VAULT_ID: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvv";
     const ITEM_ID: &str = "iiiiiiiiiiiiiiiiiiiiiiiiii";
@@ -205,10 +207,22 @@ mod tests {
         format!("http://connect:8080{path}")
     }
 
-    /// A Connect server with no answers yet: anything not scripted is a 404,
-    /// as for an ID that names nothing.
-    fn connect() -> Scripted {
-        Scripted::new().otherwise(Ok(Response::new(404, "")))
+    /// A route: what the Connect server answers a path with (200).
+    type Route = (String, String);
+
+    /// [`Route`] of `path` to `body`.
+    fn route(path: impl Into<String>, body: impl Into<String>) -> Route {
+        (path.into(), body.into())
+    }
+
+    /// A Connect server answering `routes` and, as for an ID that names
+    /// nothing, 404 to anything else.
+    fn connect(routes: impl IntoIterator<Item = Route>) -> Scripted {
+        let mut server = Scripted::new().otherwise(Ok(Response::new(404, "")));
+        for (path, body) in routes {
+            server.add(url(&path), Ok(Response::new(200, body)));
+        }
+        server
     }
 
     /// How many times `path` was asked.
@@ -227,32 +241,41 @@ mod tests {
         )
     }
 
-    /// Vault "Prod" and its item "Stripe", found by name.
-    fn by_name() -> Scripted {
-        by_name_but("", Vec::new())
+    /// The item with its fields, by ID.
+    fn item_route() -> Route {
+        route(
+            format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
+            item_json(),
+        )
     }
 
-    /// [`by_name`], but `path` gives `answers` in turn instead (a script
-    /// answers a URL in the order its answers were added).
-    fn by_name_but(path: &str, answers: Vec<Result<Response, Failure>>) -> Scripted {
-        let routes = [
-            (
-                PROD_BY_NAME.to_string(),
+    /// Vault "Prod" and its item "Stripe", found by name.
+    fn prod() -> [Route; 3] {
+        [
+            route(
+                PROD_BY_NAME,
                 format!(r#"[{{"id": "{VAULT_ID}", "name": "prod"}}]"#),
             ),
-            (
+            route(
                 format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22"),
                 format!(r#"[{{"id": "{ITEM_ID}", "title": "STRIPE"}}]"#),
             ),
-            (
-                format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}"),
-                item_json(),
-            ),
-        ];
-        let mut server = connect();
-        for (route, body) in routes.into_iter().filter(|(route, _)| route != path) {
-            server.add(url(&route), Ok(Response::new(200, body)));
-        }
+            item_route(),
+        ]
+    }
+
+    /// A reference to a field of the item [`prod`] serves.
+    const KEY_1: &str = "op://Prod/Stripe/key 1";
+
+    /// A server of [`prod`] and `more`.
+    fn by_name(more: impl IntoIterator<Item = Route>) -> Scripted {
+        connect(prod().into_iter().chain(more))
+    }
+
+    /// [`prod`], but `path` gives `answers` in turn instead (a script
+    /// answers a URL in the order its answers were added).
+    fn by_name_but(path: &str, answers: Vec<Result<Response, Failure>>) -> Scripted {
+        let mut server = connect(prod().into_iter().filter(|(route, _)| route != path));
         for answer in answers {
             server.add(url(path), answer);
         }
@@ -260,30 +283,27 @@ mod tests {
     }
 
     fn provider() -> Provider {
-        match Settings::from_config(Config::of(&[("host", "http://connect:8080")])) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        }
+        provider_of(&[("host", "http://connect:8080")])
+    }
+
+    fn provider_of(config: &[(&str, &str)]) -> Provider {
+        Provider::new(accepted(Settings::from_config(Config::of(config))))
     }
 
     fn resolve(
         provider: &mut Provider,
         server: &mut Scripted,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
-        let kind_and_message = |e: Error| (e.kind(), e.message().to_string());
-        let reference = parse(reference).map_err(kind_and_message)?;
+    ) -> Result<String, Error> {
         let env = env::fake(&[("OP_CONNECT_TOKEN", "the-token")]);
-        provider
-            .resolve(&reference, server, env)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(kind_and_message)
+        let bytes = provider.resolve(reference, server, env)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     #[test]
     fn ten_fields_of_one_item_cost_one_item_fetch() {
         let mut provider = provider();
-        let mut fake = by_name();
+        let mut fake = by_name([]);
         for n in 0..10 {
             let reference = format!("op://Prod/Stripe/key {n}");
             assert_eq!(
@@ -308,8 +328,8 @@ mod tests {
     #[test]
     fn every_request_asks_for_json_and_skips_error_bodies() {
         let mut provider = provider();
-        let mut fake = by_name();
-        assert!(resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1").is_ok());
+        let mut fake = by_name([]);
+        assert!(resolve(&mut provider, &mut fake, KEY_1).is_ok());
         let accept = fake.header_values("accept");
         assert!(accept.iter().all(|a| *a == Some("application/json")));
         assert!(fake.limits().iter().all(|l| *l == connect::LIMITS));
@@ -326,57 +346,43 @@ mod tests {
     fn names_in_another_case_are_found_by_listing_as_connect_filters_by_case() {
         // A real Connect: the filters match names as written only.
         let mut provider = provider();
-        let mut fake = connect()
-            .answer(url("/v1/vaults?filter=name%20eq%20%22PROD%22"), 200, "[]")
-            .answer(
-                url("/v1/vaults"),
-                200,
+        let mut fake = connect([
+            route("/v1/vaults?filter=name%20eq%20%22PROD%22", "[]"),
+            route(
+                "/v1/vaults",
                 format!(
                     r#"[{{"id": "v0", "name": "Dev"}}, {{"id": "{VAULT_ID}", "name": "Prod"}}]"#
                 ),
-            )
-            .answer(
-                url(&format!(
-                    "/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22stripe%22"
-                )),
-                200,
+            ),
+            route(
+                format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22stripe%22"),
                 "[]",
-            )
-            .answer(
-                url(&format!("/v1/vaults/{VAULT_ID}/items")),
-                200,
+            ),
+            route(
+                format!("/v1/vaults/{VAULT_ID}/items"),
                 format!(r#"[{{"id": "{ITEM_ID}", "title": "Stripe"}}]"#),
-            )
-            .answer(
-                url(&format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
-                200,
-                item_json(),
-            );
+            ),
+            item_route(),
+        ]);
         assert_eq!(
             resolve(&mut provider, &mut fake, "op://PROD/stripe/key 4"),
             Ok("value 4".into())
         );
         // A name that is in no case is still not found.
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "op://PROD/nothing/key 4").map_err(|e| e.0),
-            Err("not-found")
-        );
+        let nothing = resolve(&mut provider, &mut fake, "op://PROD/nothing/key 4");
+        refused(nothing, "not-found");
     }
 
     #[test]
     fn ids_are_fetched_directly() {
         let mut provider = provider();
-        let mut fake = connect()
-            .answer(
-                url(&format!("/v1/vaults/{VAULT_ID}")),
-                200,
+        let mut fake = connect([
+            route(
+                format!("/v1/vaults/{VAULT_ID}"),
                 format!(r#"{{"id": "{VAULT_ID}", "name": "Prod"}}"#),
-            )
-            .answer(
-                url(&format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
-                200,
-                item_json(),
-            );
+            ),
+            item_route(),
+        ]);
         let reference = format!("op://{VAULT_ID}/{ITEM_ID}/key 1");
         assert_eq!(
             resolve(&mut provider, &mut fake, &reference),
@@ -389,11 +395,10 @@ mod tests {
     fn an_id_shaped_name_falls_back_to_the_name_filter() {
         let name = "abcdefghijklmnopqrstuvwxyz";
         let mut provider = provider();
-        let mut fake = by_name().answer(
-            url(&format!("/v1/vaults?filter=name%20eq%20%22{name}%22")),
-            200,
+        let mut fake = by_name([route(
+            format!("/v1/vaults?filter=name%20eq%20%22{name}%22"),
             format!(r#"[{{"id": "{VAULT_ID}", "name": "{name}"}}]"#),
-        );
+        )]);
         let reference = format!("op://{name}/Stripe/key 2");
         assert_eq!(
             resolve(&mut provider, &mut fake, &reference),
@@ -404,42 +409,38 @@ mod tests {
 
     #[test]
     fn missing_and_ambiguous_vaults_and_items() {
-        let mut provider = provider();
-        let mut fake = by_name()
-            .answer(url("/v1/vaults?filter=name%20eq%20%22Dev%22"), 200, "[]")
-            .answer(
-                url("/v1/vaults?filter=name%20eq%20%22Twin%22"),
-                200,
-                r#"[{"id": "a", "name": "Twin"}, {"id": "b", "name": "twin"}]"#,
-            )
-            .answer(
-                url(&format!(
-                    "/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Gone%22"
-                )),
-                200,
-                "[]",
-            );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "op://Dev/Stripe/key 1"),
-            Err((
+        // What the server answers besides [`prod`], the reference, and how it
+        // is refused.
+        let cases = [
+            (
+                route("/v1/vaults?filter=name%20eq%20%22Dev%22", "[]"),
+                "op://Dev/Stripe/key 1",
                 "not-found",
-                "vault \"Dev\" not found (or not shared with this Connect token)".into()
-            ))
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "op://Twin/Stripe/key 1"),
-            Err((
+                "vault \"Dev\" not found (or not shared with this Connect token)",
+            ),
+            (
+                route(
+                    "/v1/vaults?filter=name%20eq%20%22Twin%22",
+                    r#"[{"id": "a", "name": "Twin"}, {"id": "b", "name": "twin"}]"#,
+                ),
+                "op://Twin/Stripe/key 1",
                 "invalid-reference",
-                "several vaults are named \"Twin\"; use the vault's ID".into()
-            ))
-        );
-        assert_eq!(
-            resolve(&mut provider, &mut fake, "op://Prod/Gone/key 1"),
-            Err((
+                "several vaults are named \"Twin\"; use the vault's ID",
+            ),
+            (
+                route(
+                    format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Gone%22"),
+                    "[]",
+                ),
+                "op://Prod/Gone/key 1",
                 "not-found",
-                "item \"Gone\" not found in vault \"Prod\"".into()
-            ))
-        );
+                "item \"Gone\" not found in vault \"Prod\"",
+            ),
+        ];
+        for (answer, reference, kind, message) in cases {
+            let refusal = resolve(&mut provider(), &mut by_name([answer]), reference);
+            assert_eq!(refused(refusal, kind), message, "{reference}");
+        }
     }
 
     #[test]
@@ -451,15 +452,18 @@ mod tests {
             PROD_BY_NAME,
             vec![Ok(Response::new(503, "")), Err(Failure::Timeout)],
         );
-        let first = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
-        assert!(first.is_err_and(|(_, m)| m.contains("answered 503 while looking up vault")));
-        let second = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
-        assert!(second.is_err_and(|(_, m)| m.ends_with("did not answer in time")));
-        let mut healthy = by_name();
-        assert_eq!(
-            resolve(&mut provider, &mut healthy, "op://Prod/Stripe/key 1"),
-            Ok("value 1".into())
+        let first = refused(resolve(&mut provider, &mut fake, KEY_1), "unavailable");
+        assert!(
+            first.contains("answered 503 while looking up vault"),
+            "{first}"
         );
+        let second = refused(resolve(&mut provider, &mut fake, KEY_1), "unavailable");
+        assert!(
+            second.ends_with("did not answer in time while looking up vault \"Prod\""),
+            "{second}"
+        );
+        let healthy = resolve(&mut provider, &mut by_name([]), KEY_1);
+        assert_eq!(healthy, Ok("value 1".into()));
     }
 
     #[test]
@@ -468,25 +472,17 @@ mod tests {
         let items = format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22");
         let mut fake = by_name_but(&items, vec![Ok(Response::new(403, ""))]);
         assert_eq!(
-            resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1"),
-            Err((
-                "denied",
-                "the Connect token may not read item \"Stripe\" in vault \"Prod\" (403)".into()
-            ))
+            refused(resolve(&mut provider, &mut fake, KEY_1), "denied"),
+            "the Connect token may not read item \"Stripe\" in vault \"Prod\" (403)"
         );
     }
 
     #[test]
     fn a_missing_token_fails_at_resolve() {
-        let mut provider = match Settings::from_config(Config::of(&[("token_env", "NOPE")])) {
-            Ok(settings) => Provider::new(settings),
-            Err(e) => panic!("{}", e.message()),
-        };
-        let mut fake = by_name();
-        let e = resolve(&mut provider, &mut fake, "op://Prod/Stripe/key 1");
-        assert!(
-            e.is_err_and(|(kind, m)| kind == "unavailable" && m.starts_with("OP_CONNECT_HOST"))
-        );
+        let mut provider = provider_of(&[("token_env", "NOPE")]);
+        let mut fake = by_name([]);
+        let e = refused(resolve(&mut provider, &mut fake, KEY_1), "unavailable");
+        assert!(e.starts_with("OP_CONNECT_HOST"), "{e}");
         assert!(fake.urls().is_empty());
     }
 }

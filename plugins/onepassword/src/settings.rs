@@ -96,94 +96,77 @@ pub use reqflo_plugin_sdk::origin::Origin;
 mod tests {
     use super::*;
     use reqflo_plugin_sdk::env::fake as env;
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(Config::of(pairs)) {
-            Ok(settings) => settings,
-            Err(e) => panic!("{}", e.message()),
+        accepted(Settings::from_config(Config::of(pairs)))
+    }
+
+    /// The message `connection` refuses `vars` with, as unavailable.
+    fn unavailable(s: &Settings, vars: &[(&str, &str)]) -> String {
+        // The origin stands for the connection, which has no `Debug`: it
+        // holds the token.
+        refused(s.connection(env(vars)).map(|c| c.origin), "unavailable")
+    }
+
+    #[test]
+    fn config_host_is_an_origin() {
+        let host = |url| settings(&[("host", url)]).host.map(|o| o.to_string());
+        for (url, origin) in [
+            ("http://localhost:8080", "http://localhost:8080"),
+            ("https://OP.example.com/", "https://op.example.com:443"),
+            ("HTTP://10.0.0.1", "http://10.0.0.1:80"),
+            ("http://[::1]:9000", "http://[::1]:9000"),
+        ] {
+            assert_eq!(host(url).as_deref(), Some(origin), "{url}");
         }
-    }
-
-    #[test]
-    fn base_urls() {
-        let origin = |url| Origin::parse_base(url).map(|o| o.to_string());
+        let authority = settings(&[("host", "https://op.example.com")]).host;
         assert_eq!(
-            origin("http://localhost:8080"),
-            Ok("http://localhost:8080".into())
-        );
-        assert_eq!(
-            origin("https://OP.example.com/"),
-            Ok("https://op.example.com:443".into())
-        );
-        assert_eq!(origin("HTTP://10.0.0.1"), Ok("http://10.0.0.1:80".into()));
-        assert_eq!(origin("http://[::1]:9000"), Ok("http://[::1]:9000".into()));
-        assert!(origin("op.example.com").is_err());
-        assert!(origin("ftp://op.example.com").is_err());
-        assert!(origin("https://op.example.com/v1").is_err());
-        assert!(origin("https://op.example.com?x=1").is_err());
-        assert!(origin("https://user:pw@op.example.com").is_err());
-        assert!(origin("https://op.example.com:0").is_err());
-        assert!(origin("https://op.example.com:99999").is_err());
-        assert!(origin("https://:8080").is_err());
-        assert!(origin("https://op example.com").is_err());
-    }
-
-    #[test]
-    fn authority_is_host_and_port() {
-        let origin = Origin::parse_base("https://op.example.com").ok();
-        assert_eq!(
-            origin.map(|o| o.authority()),
+            authority.map(|o| o.authority()),
             Some("op.example.com:443".into())
         );
-    }
-
-    #[test]
-    fn locations_name_only_their_origin() {
-        let base = Origin::parse_base("http://connect:8080").ok();
-        let Some(base) = base else { panic!("base") };
-        let to = |location| base.of_location(location).map(|o| o.to_string());
-        assert_eq!(
-            to("https://evil.example/steal?token=abc"),
-            Some("https://evil.example:443".into())
-        );
-        assert_eq!(to("//other:81/x"), Some("http://other:81".into()));
-        assert_eq!(to("/v1/login"), Some("http://connect:8080".into()));
-        assert_eq!(to("javascript:alert(1)"), None);
-        assert_eq!(to("https://a\u{1b}b/"), None);
+        for bad in [
+            "op.example.com",
+            "ftp://op.example.com",
+            "https://op.example.com/v1",
+            "https://op.example.com?x=1",
+            "https://user:pw@op.example.com",
+            "https://op.example.com:0",
+            "https://op.example.com:99999",
+            "https://:8080",
+            "https://op example.com",
+        ] {
+            let refusal = Settings::from_config(Config::of(&[("host", bad)]));
+            let message = refused(refusal, "invalid-reference");
+            assert!(
+                message.starts_with("config.host is not a usable 1Password Connect URL: it "),
+                "{bad}: {message}"
+            );
+        }
     }
 
     #[test]
     fn unknown_config_keys_are_named() {
-        match Settings::from_config(Config::of(&[("vault", "x")])) {
-            Err(Error::InvalidReference(m)) => assert_eq!(
-                m,
-                "unknown config key `vault` for the 1Password provider (known: host, token_env)"
+        assert_eq!(
+            refused(
+                Settings::from_config(Config::of(&[("vault", "x")])),
+                "invalid-reference"
             ),
-            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
-        }
-        assert!(Settings::from_config(Config::of(&[("host", "https://x/v1")])).is_err());
+            "unknown config key `vault` for the 1Password provider (known: host, token_env)"
+        );
         assert!(Settings::from_config(Config::of(&[("token_env", "")])).is_err());
     }
 
     #[test]
     fn missing_environment_fails_at_resolve_not_configure() {
         let s = settings(&[]);
-        let e = s
-            .connection(env(&[]))
-            .err()
-            .map(|e| e.message().to_string());
         assert_eq!(
-            e.as_deref(),
-            Some(
-                "OP_CONNECT_HOST is not visible to the 1Password provider: set it and list it \
-                 under the provider's grants.env (or set config.host)"
-            )
+            unavailable(&s, &[]),
+            "OP_CONNECT_HOST is not visible to the 1Password provider: set it and list it \
+             under the provider's grants.env (or set config.host)"
         );
-        let e = s
-            .connection(env(&[("OP_CONNECT_HOST", "http://c:8080")]))
-            .err()
-            .map(|e| e.message().to_string());
-        assert!(e.is_some_and(|m| m.starts_with("OP_CONNECT_TOKEN is not visible")));
+        let no_token = unavailable(&s, &[("OP_CONNECT_HOST", "http://c:8080")]);
+        assert!(no_token.starts_with("OP_CONNECT_TOKEN is not visible"));
     }
 
     #[test]
@@ -194,34 +177,30 @@ mod tests {
             ("OP_CONNECT_TOKEN", "wrong"),
             ("MY_TOKEN", " tok.en \n"),
         ];
-        match s.connection(env(&vars)) {
-            Ok(c) => {
-                assert_eq!(c.origin.to_string(), "http://connect:8080");
-                assert_eq!(c.token, "tok.en");
-            }
-            Err(e) => panic!("{}", e.message()),
-        }
+        let c = accepted(s.connection(env(&vars)));
+        assert_eq!(c.origin.to_string(), "http://connect:8080");
+        assert_eq!(c.token, "tok.en");
     }
 
     #[test]
     fn bad_environment_values() {
         let s = settings(&[]);
-        let bad_host = [
-            ("OP_CONNECT_HOST", "connect:8080"),
-            ("OP_CONNECT_TOKEN", "t"),
-        ];
-        assert!(s.connection(env(&bad_host)).is_err());
-        let bad_token = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "a b")];
-        let e = s
-            .connection(env(&bad_token))
-            .err()
-            .map(|e| e.message().to_string());
-        assert!(e.is_some_and(|m| m.contains("cannot carry") && !m.contains("a b")));
-        let empty = [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", "  ")];
-        let e = s
-            .connection(env(&empty))
-            .err()
-            .map(|e| e.message().to_string());
-        assert!(e.is_some_and(|m| m.contains("OP_CONNECT_TOKEN is empty")));
+        let host = |url| [("OP_CONNECT_HOST", url), ("OP_CONNECT_TOKEN", "t")];
+        let token = |value| [("OP_CONNECT_HOST", "http://c"), ("OP_CONNECT_TOKEN", value)];
+        for (vars, says) in [
+            (
+                host("connect:8080"),
+                "OP_CONNECT_HOST is not a usable 1Password Connect URL",
+            ),
+            (token("a b"), "cannot carry"),
+            (token("  "), "OP_CONNECT_TOKEN is empty"),
+        ] {
+            let message = unavailable(&s, &vars);
+            // Never the token itself: it is a secret.
+            assert!(
+                message.contains(says) && !message.contains("a b"),
+                "{vars:?}: {message}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 
 use reqflo_plugin_sdk::reference::{Parts, options, split};
 
-use crate::Error;
+use crate::{Error, check};
 
 /// The longest secret ID AWS accepts (an ARN; a name stops at 512).
 const MAX_SECRET_ID: usize = 2048;
@@ -97,27 +97,23 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         key,
         query,
     } = split(reference);
-    check_secret_id(secret_id)
-        .map_err(|why| invalid(format!("the secret name or ARN in {reference:?} {why}")))?;
-    let key = match key {
-        None => None,
-        Some("") => {
-            return Err(invalid(format!(
+    check_secret_id(secret_id).map_err(|why| {
+        Error::InvalidReference(format!("the secret name or ARN in {reference:?} {why}"))
+    })?;
+    let key = check::key(
+        key,
+        || {
+            format!(
                 "{reference:?} has an empty key after `#`; name a JSON key or leave out the `#`"
-            )));
-        }
-        Some(key) if key.chars().any(char::is_control) => {
-            return Err(invalid(format!(
-                "the JSON key in {reference:?} has a control character"
-            )));
-        }
-        Some(key) => Some(key.to_string()),
-    };
+            )
+        },
+        |_| format!("the JSON key in {reference:?} has a control character"),
+    )?;
     let (selector, encoding) = parse_query(reference, query.unwrap_or(""))?;
     Ok(Reference {
         secret_id: secret_id.to_string(),
         selector,
-        key,
+        key: key.map(str::to_string),
         encoding,
     })
 }
@@ -128,19 +124,13 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
 /// Checking here means a typo is named before any request is signed, and
 /// that nothing odd reaches the JSON body or a message.
 fn check_secret_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("is empty".into());
-    }
-    if id.len() > MAX_SECRET_ID {
-        return Err(format!("is longer than {MAX_SECRET_ID} characters"));
-    }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c);
-    if let Some(c) = id.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
+    check::name(id, MAX_SECRET_ID, allowed, |c| {
+        format!(
             "has the character {c:?}; secret names hold only letters, digits and /_+=.@- \
              (and an ARN `:`)"
-        ));
-    }
+        )
+    })?;
     if id.starts_with("arn:") && id.split(':').count() < 7 {
         return Err(
             "is not a whole secret ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)"
@@ -157,7 +147,7 @@ fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Err
         match name {
             "stage" | "version" => {
                 if selector != Selector::Current {
-                    return Err(invalid(format!(
+                    return Err(Error::InvalidReference(format!(
                         "{reference:?} names a version twice; give one `stage=` or one \
                          `version=`, not both"
                     )));
@@ -170,7 +160,7 @@ fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Err
             }
             "encoding" => {
                 if encoding.is_some() {
-                    return Err(invalid(format!(
+                    return Err(Error::InvalidReference(format!(
                         "`encoding=` is given twice in {reference:?}"
                     )));
                 }
@@ -178,7 +168,7 @@ fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Err
                     "base64" => Encoding::Base64,
                     "text" => Encoding::Text,
                     _ => {
-                        return Err(invalid(format!(
+                        return Err(Error::InvalidReference(format!(
                             "`encoding={value}` in {reference:?} is not known; it is `base64` \
                              (or `text`, the default)"
                         )));
@@ -186,7 +176,7 @@ fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Err
                 });
             }
             _ => {
-                return Err(invalid(format!(
+                return Err(Error::InvalidReference(format!(
                     "unknown option {name:?} in {reference:?} (known: stage, version, encoding)"
                 )));
             }
@@ -198,46 +188,27 @@ fn parse_query(reference: &str, query: &str) -> Result<(Selector, Encoding), Err
 /// A stage label or version ID: present, not too long, nothing invisible.
 fn check_label(reference: &str, name: &str, value: &str, max: usize) -> Result<String, Error> {
     if value.is_empty() {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "`{name}=` in {reference:?} is empty; give a value or leave it out for AWSCURRENT"
         )));
     }
     if value.len() > max {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "`{name}=` in {reference:?} is longer than AWS allows ({max} characters)"
         )));
     }
     if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "`{name}=` in {reference:?} has a space or control character"
         )));
     }
     Ok(value.to_string())
 }
 
-fn invalid(message: String) -> Error {
-    Error::InvalidReference(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(text: &str) -> Reference {
-        match parse(text) {
-            Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", e.message()),
-        }
-    }
-
-    /// The `InvalidReference` message for `text`, failing the test otherwise.
-    fn refused(text: &str) -> String {
-        match parse(text) {
-            Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong kind: {}", other.message()),
-            Ok(reference) => panic!("{text} parsed: {reference:?}"),
-        }
-    }
+    use crate::testing::{accepted, refusals, refused};
 
     fn stage(label: &str) -> Selector {
         Selector::Stage(label.into())
@@ -245,86 +216,107 @@ mod tests {
 
     #[test]
     fn names_keys_and_selectors() {
-        let r = ok("prod/payments");
+        let r = accepted(parse("prod/payments"));
         assert_eq!(r.secret_id, "prod/payments");
         assert_eq!(
             (r.selector, r.key, r.encoding),
             (Selector::Current, None, Encoding::Text)
         );
-        let r = ok("prod/payments#api_key?stage=AWSPREVIOUS");
+        let r = accepted(parse("prod/payments#api_key?stage=AWSPREVIOUS"));
         assert_eq!(r.key.as_deref(), Some("api_key"));
         assert_eq!(r.selector, stage("AWSPREVIOUS"));
         // The URL order too.
-        let r = ok("prod/payments?stage=AWSPREVIOUS#api_key");
+        let r = accepted(parse("prod/payments?stage=AWSPREVIOUS#api_key"));
         assert_eq!(r.key.as_deref(), Some("api_key"));
         assert_eq!(r.selector, stage("AWSPREVIOUS"));
-        let r = ok("a?version=f00d-1&encoding=base64");
+        let r = accepted(parse("a?version=f00d-1&encoding=base64"));
         assert_eq!(r.selector, Selector::Version("f00d-1".into()));
         assert_eq!(r.encoding, Encoding::Base64);
-        let r = ok("a?encoding=text&stage=BLUE");
+        let r = accepted(parse("a?encoding=text&stage=BLUE"));
         assert_eq!((r.selector, r.encoding), (stage("BLUE"), Encoding::Text));
-        assert_eq!(ok("a#k?").selector, Selector::Current);
-        assert_eq!(ok("n.a_m+e=@-/x").secret_id, "n.a_m+e=@-/x");
+        assert_eq!(accepted(parse("a#k?")).selector, Selector::Current);
+        assert_eq!(accepted(parse("n.a_m+e=@-/x")).secret_id, "n.a_m+e=@-/x");
     }
 
     #[test]
     fn arns_keep_their_colons() {
         let arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:prod/db-AbCdEf";
-        let r = ok(&format!("{arn}#password?stage=AWSCURRENT"));
+        let r = accepted(parse(&format!("{arn}#password?stage=AWSCURRENT")));
         assert_eq!(r.secret_id, arn);
         assert_eq!(r.arn_region(), Some("eu-west-2"));
-        assert_eq!(ok("prod/db").arn_region(), None);
+        assert_eq!(accepted(parse("prod/db")).arn_region(), None);
         assert_eq!(r.key.as_deref(), Some("password"));
         // AWSCURRENT is what no selector means.
         assert_eq!(r.selector.canonical(), Selector::Current);
         assert_eq!(stage("AWSPREVIOUS").canonical(), stage("AWSPREVIOUS"));
-        assert!(refused("arn:aws:secretsmanager:eu-west-2").contains("not a whole secret ARN"));
+        assert!(
+            refused(parse("arn:aws:secretsmanager:eu-west-2")).contains("not a whole secret ARN")
+        );
     }
 
     #[test]
     fn keys_may_hold_odd_characters() {
-        let r = ok("a#api key#2:x");
+        let r = accepted(parse("a#api key#2:x"));
         assert_eq!(r.key.as_deref(), Some("api key#2:x"));
-        assert!(refused("a#").contains("empty key"));
-        assert!(refused("a#?stage=X").contains("empty key"));
-        assert!(refused("a#k\n").contains("control character"));
+        refusals(
+            parse,
+            &[
+                ("a#", "empty key"),
+                ("a#?stage=X", "empty key"),
+                ("a#k\n", "control character"),
+            ],
+        );
     }
 
     #[test]
     fn bad_secret_ids_are_named() {
-        assert!(refused("").contains("is empty"));
-        assert!(refused("#key").contains("is empty"));
-        assert!(refused("?stage=X").contains("is empty"));
-        assert!(refused("team a/db").contains("the character ' '"));
-        assert!(refused("a\u{1b}[31m").contains("the character '\\u{1b}'"));
-        assert!(refused("é").contains("letters, digits"));
-        assert!(refused(&"x".repeat(2049)).contains("longer than 2048"));
+        refusals(
+            parse,
+            &[
+                ("", "is empty"),
+                ("#key", "is empty"),
+                ("?stage=X", "is empty"),
+                ("team a/db", "the character ' '"),
+                ("a\u{1b}[31m", "the character '\\u{1b}'"),
+                ("é", "letters, digits"),
+                ("x".repeat(2049).as_str(), "longer than 2048"),
+            ],
+        );
     }
 
     #[test]
     fn bad_options_are_named() {
-        assert!(
-            refused("a?stage=X&version=Y").contains("names a version twice; give one `stage=`")
+        refusals(
+            parse,
+            &[
+                (
+                    "a?stage=X&version=Y",
+                    "names a version twice; give one `stage=`",
+                ),
+                ("a?stage=X&stage=Y", "twice"),
+                ("a?encoding=base64&encoding=text", "given twice"),
+                ("a?stage=", "is empty"),
+                ("a?version", "is empty"),
+                ("a?stage=A B", "space or control"),
+                (
+                    format!("a?version={}", "v".repeat(65)).as_str(),
+                    "(64 characters)",
+                ),
+                ("a?encoding=hex", "`encoding=hex`"),
+                ("a?versionstage=X", "unknown option \"versionstage\""),
+            ],
         );
-        assert!(refused("a?stage=X&stage=Y").contains("twice"));
-        assert!(refused("a?encoding=base64&encoding=text").contains("given twice"));
-        assert!(refused("a?stage=").contains("is empty"));
-        assert!(refused("a?version").contains("is empty"));
-        assert!(refused("a?stage=A B").contains("space or control"));
-        assert!(refused(&format!("a?version={}", "v".repeat(65))).contains("(64 characters)"));
-        assert!(refused("a?encoding=hex").contains("`encoding=hex`"));
-        assert!(refused("a?versionstage=X").contains("unknown option \"versionstage\""));
     }
 
     #[test]
     fn display_names_the_secret_and_version() {
-        assert_eq!(ok("a/b").to_string(), "secret \"a/b\"");
+        assert_eq!(accepted(parse("a/b")).to_string(), "secret \"a/b\"");
         assert_eq!(
-            ok("a#k?stage=AWSPREVIOUS").to_string(),
+            accepted(parse("a#k?stage=AWSPREVIOUS")).to_string(),
             "secret \"a\" (stage \"AWSPREVIOUS\")"
         );
         assert_eq!(
-            ok("a?version=v1").to_string(),
+            accepted(parse("a?version=v1")).to_string(),
             "secret \"a\" (version \"v1\")"
         );
     }

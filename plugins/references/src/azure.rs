@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::Error;
+use crate::{Error, check};
 
 /// The longest secret name Key Vault accepts.
 const MAX_NAME: usize = 127;
@@ -51,7 +51,7 @@ impl fmt::Display for Subject<'_> {
 /// Parse a reference; every refusal is `InvalidReference`.
 pub fn parse(reference: &str) -> Result<Reference, Error> {
     if reference.contains("://") {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "{reference:?} is a URL; a Key Vault reference is the secret's name, \
              NAME[/VERSION][#key], and the vault is config.vault_url"
         )));
@@ -64,7 +64,7 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         [name] => (*name, None),
         [name, version] => (*name, Some(*version)),
         segments => {
-            return Err(invalid(format!(
+            return Err(Error::InvalidReference(format!(
                 "{reference:?} has {} path segments; a Key Vault reference is \
                  NAME[/VERSION][#key]",
                 segments.len()
@@ -75,9 +75,15 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
     if let Some(version) = version {
         check_version(name, version)?;
     }
-    if let Some(key) = key {
-        check_key(reference, key)?;
-    }
+    let key = check::key(
+        key,
+        || {
+            format!(
+                "{reference:?} ends in an empty `#`; name the JSON key after it, or leave it out"
+            )
+        },
+        |_| "the JSON key after `#` has control characters".into(),
+    )?;
     Ok(Reference {
         name: name.to_string(),
         version: version.map(str::to_string),
@@ -87,7 +93,7 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
 
 fn check_name(name: &str) -> Result<(), Error> {
     if name.is_empty() {
-        return Err(invalid(
+        return Err(Error::InvalidReference(
             "the secret name is empty; a Key Vault reference is NAME[/VERSION][#key]".into(),
         ));
     }
@@ -95,13 +101,13 @@ fn check_name(name: &str) -> Result<(), Error> {
         .chars()
         .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
     {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "the secret name {name:?} has the character {c:?}; Key Vault names have only \
              letters, digits and `-`"
         )));
     }
     if name.len() > MAX_NAME {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "the secret name is {} characters long; Key Vault names have at most {MAX_NAME}",
             name.len()
         )));
@@ -114,7 +120,7 @@ fn check_version(name: &str, version: &str) -> Result<(), Error> {
         && version.len() <= MAX_VERSION
         && version.chars().all(|c| c.is_ascii_alphanumeric());
     if !valid {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "the version {version:?} of secret `{name}` is not a Key Vault version \
              (32 hex digits, as in the secret's identifier); leave it out for the latest"
         )));
@@ -122,54 +128,24 @@ fn check_version(name: &str, version: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_key(reference: &str, key: &str) -> Result<(), Error> {
-    if key.is_empty() {
-        return Err(invalid(format!(
-            "{reference:?} ends in an empty `#`; name the JSON key after it, or leave it out"
-        )));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(invalid(
-            "the JSON key after `#` has control characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn invalid(message: String) -> Error {
-    Error::InvalidReference(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parsed(text: &str) -> Reference {
-        match parse(text) {
-            Ok(reference) => reference,
-            Err(e) => panic!("{text}: {}", e.message()),
-        }
-    }
-
-    fn refused(text: &str) -> String {
-        match parse(text) {
-            Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", e.message()),
-            Ok(r) => panic!("accepted: {r:?}"),
-        }
-    }
+    use crate::testing::{accepted, refusals, refused};
 
     #[test]
     fn names_versions_and_keys() {
         assert_eq!(
-            parsed("stripe-key"),
+            accepted(parse("stripe-key")),
             Reference {
                 name: "stripe-key".into(),
                 version: None,
                 key: None
             }
         );
-        let pinned = parsed("Stripe-Key/0f3c9d7e2b1a4c5d8e9f0a1b2c3d4e5f#pass word");
+        let pinned = accepted(parse(
+            "Stripe-Key/0f3c9d7e2b1a4c5d8e9f0a1b2c3d4e5f#pass word",
+        ));
         assert_eq!(pinned.name, "Stripe-Key");
         assert_eq!(
             pinned.version.as_deref(),
@@ -184,38 +160,46 @@ mod tests {
             )
         );
         // Only the first `#` splits: a key may hold one.
-        assert_eq!(parsed("db#a#b").key.as_deref(), Some("a#b"));
+        assert_eq!(accepted(parse("db#a#b")).key.as_deref(), Some("a#b"));
         assert!(parse(&"a".repeat(127)).is_ok());
     }
 
     #[test]
     fn subjects_for_messages() {
         assert_eq!(
-            Subject(&parsed("db")).to_string(),
+            Subject(&accepted(parse("db"))).to_string(),
             "secret `db` (latest version)"
         );
         assert_eq!(
-            Subject(&parsed("db/abc")).to_string(),
+            Subject(&accepted(parse("db/abc"))).to_string(),
             "secret `db` version abc"
         );
     }
 
     #[test]
     fn refusals_say_what_is_wrong() {
-        assert!(refused("").contains("empty"));
-        assert!(refused("/v1").contains("empty"));
         assert_eq!(
-            refused("stripe_key"),
+            refused(parse("stripe_key")),
             "the secret name \"stripe_key\" has the character '_'; Key Vault names have only \
              letters, digits and `-`"
         );
-        assert!(refused(&"a".repeat(128)).contains("at most 127"));
-        assert!(refused("a/b/c").contains("3 path segments"));
-        assert!(refused("a/").contains("not a Key Vault version"));
-        assert!(refused("a/x-y").contains("not a Key Vault version"));
-        assert!(refused(&format!("a/{}", "f".repeat(65))).contains("not a Key Vault version"));
-        assert!(refused("a#").contains("empty `#`"));
-        assert!(refused("a#k\u{1b}").contains("control"));
-        assert!(refused("https://v.vault.azure.net/secrets/a").contains("config.vault_url"));
+        refusals(
+            parse,
+            &[
+                ("", "empty"),
+                ("/v1", "empty"),
+                ("a".repeat(128).as_str(), "at most 127"),
+                ("a/b/c", "3 path segments"),
+                ("a/", "not a Key Vault version"),
+                ("a/x-y", "not a Key Vault version"),
+                (
+                    format!("a/{}", "f".repeat(65)).as_str(),
+                    "not a Key Vault version",
+                ),
+                ("a#", "empty `#`"),
+                ("a#k\u{1b}", "control"),
+                ("https://v.vault.azure.net/secrets/a", "config.vault_url"),
+            ],
+        );
     }
 }

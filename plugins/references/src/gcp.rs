@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::Error;
+use crate::{Error, check};
 
 /// The longest secret ID Secret Manager accepts.
 const MAX_SECRET_ID: usize = 255;
@@ -156,68 +156,42 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         None => Version::Latest,
         Some(text) => parse_version(text)?,
     };
-    let key = match key {
-        None => None,
-        Some("") => {
-            return Err(Error::InvalidReference(format!(
-                "{reference:?} ends in an empty #KEY; name the JSON key to pick, or drop the #"
-            )));
-        }
-        Some(key) if key.chars().any(char::is_control) => {
-            return Err(Error::InvalidReference(format!(
-                "the JSON key in {reference:?} has a control character"
-            )));
-        }
-        Some(key) => Some(key.to_string()),
-    };
+    let key = check::key(
+        key,
+        || format!("{reference:?} ends in an empty #KEY; name the JSON key to pick, or drop the #"),
+        |_| format!("the JSON key in {reference:?} has a control character"),
+    )?;
     Ok(Reference {
         project: project.map(str::to_string),
         secret: secret.to_string(),
         version,
-        key,
+        key: key.map(str::to_string),
     })
 }
 
 /// A project ID (`acme-payments`), number (`270012345678`) or domain-scoped ID
 /// (`example.com:acme`). The error completes "the project … ".
 pub fn check_project(project: &str) -> Result<(), String> {
-    if project.is_empty() {
-        return Err("is empty".into());
-    }
-    if project.len() > MAX_PROJECT {
-        return Err(format!("is longer than {MAX_PROJECT} characters"));
-    }
-    match project
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':')))
-    {
-        None => Ok(()),
-        Some(c) => Err(format!(
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':');
+    check::name(project, MAX_PROJECT, allowed, |c| {
+        format!(
             "has a character a project ID cannot have ({c:?}): name a project by its ID \
              (lowercase letters, digits and hyphens) or its number"
-        )),
-    }
+        )
+    })
 }
 
 /// Secret Manager's rule for secret IDs: `[A-Za-z0-9_-]{1,255}`. The error
 /// completes "the secret ID … ".
 fn check_secret(secret: &str) -> Result<(), String> {
-    if secret.is_empty() {
-        return Err("is empty".into());
-    }
-    if secret.len() > MAX_SECRET_ID {
-        return Err(format!("is longer than {MAX_SECRET_ID} characters"));
-    }
-    match secret
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
-    {
-        None => Ok(()),
-        Some(c) => Err(format!(
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    check::name(secret, MAX_SECRET_ID, allowed, |c| {
+        format!(
             "has a character Secret Manager does not allow ({c:?}): secret IDs are letters, \
              digits, - and _"
-        )),
-    }
+        )
+    })
 }
 
 fn parse_version(text: &str) -> Result<Version, Error> {
@@ -245,22 +219,7 @@ fn parse_version(text: &str) -> Result<Version, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(text: &str) -> Reference {
-        match parse(text) {
-            Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", e.message()),
-        }
-    }
-
-    /// The `InvalidReference` message for `text`, failing the test otherwise.
-    fn refused(text: &str) -> String {
-        match parse(text) {
-            Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong error kind: {}", other.message()),
-            Ok(reference) => panic!("{text} parsed: {reference:?}"),
-        }
-    }
+    use crate::testing::{accepted, refusals, refused};
 
     fn reference(project: Option<&str>, secret: &str, version: Version) -> Reference {
         Reference {
@@ -274,46 +233,53 @@ mod tests {
     #[test]
     fn every_form() {
         assert_eq!(
-            ok("db-password"),
+            accepted(parse("db-password")),
             reference(None, "db-password", Version::Latest)
         );
         assert_eq!(
-            ok("db_password/versions/3"),
+            accepted(parse("db_password/versions/3")),
             reference(None, "db_password", Version::Number(3))
         );
         assert_eq!(
-            ok("Stripe/versions/latest"),
+            accepted(parse("Stripe/versions/latest")),
             reference(None, "Stripe", Version::Latest)
         );
         assert_eq!(
-            ok("projects/acme-payments/secrets/stripe"),
+            accepted(parse("projects/acme-payments/secrets/stripe")),
             reference(Some("acme-payments"), "stripe", Version::Latest)
         );
         assert_eq!(
-            ok("projects/270012345678/secrets/stripe/versions/12"),
+            accepted(parse("projects/270012345678/secrets/stripe/versions/12")),
             reference(Some("270012345678"), "stripe", Version::Number(12))
         );
         assert_eq!(
-            ok("projects/example.com:acme/secrets/s").project.as_deref(),
+            accepted(parse("projects/example.com:acme/secrets/s"))
+                .project
+                .as_deref(),
             Some("example.com:acme")
         );
         // A secret may be called "projects" or "versions".
-        assert_eq!(ok("projects").secret, "projects");
-        assert_eq!(ok("versions/versions/1").secret, "versions");
+        assert_eq!(accepted(parse("projects")).secret, "projects");
+        assert_eq!(accepted(parse("versions/versions/1")).secret, "versions");
     }
 
     #[test]
     fn json_keys() {
-        let r = ok("stripe#api_key");
+        let r = accepted(parse("stripe#api_key"));
         assert_eq!(
             (r.secret.as_str(), r.key.as_deref()),
             ("stripe", Some("api_key"))
         );
-        let r = ok("projects/p1-x/secrets/s/versions/2#a key/with#marks");
+        let r = accepted(parse("projects/p1-x/secrets/s/versions/2#a key/with#marks"));
         assert_eq!(r.key.as_deref(), Some("a key/with#marks"));
         assert_eq!(r.version, Version::Number(2));
-        assert!(refused("stripe#").contains("empty #KEY"));
-        assert!(refused("stripe#a\u{1b}b").contains("control character"));
+        refusals(
+            parse,
+            &[
+                ("stripe#", "empty #KEY"),
+                ("stripe#a\u{1b}b", "control character"),
+            ],
+        );
     }
 
     #[test]
@@ -330,34 +296,45 @@ mod tests {
             "/s",
             "s/",
         ] {
-            let m = refused(bad);
+            let m = refused(parse(bad));
             assert!(
                 m.contains("SECRET/versions/VERSION") || m.contains("is empty"),
                 "{bad}: {m}"
             );
         }
-        assert!(refused("").contains("is empty"));
+        assert!(refused(parse("")).contains("is empty"));
     }
 
     #[test]
     fn names_follow_googles_rules() {
-        assert!(refused("db.password").contains("the secret ID \"db.password\" has a character"));
-        assert!(refused("db password").contains("' '"));
-        assert!(refused("dé").contains("'é'"));
-        assert!(refused(&"s".repeat(256)).contains("longer than 255"));
-        ok(&"s".repeat(255));
-        assert!(refused("projects/Acme/secrets/s").contains("the project \"Acme\""));
-        assert!(refused("projects/a%2F/secrets/s").contains("'%'"));
-        assert!(refused("projects//secrets/s").contains("the project \"\" is empty"));
+        refusals(
+            parse,
+            &[
+                (
+                    "db.password",
+                    "the secret ID \"db.password\" has a character",
+                ),
+                ("db password", "' '"),
+                ("dé", "'é'"),
+                ("s".repeat(256).as_str(), "longer than 255"),
+                ("projects/Acme/secrets/s", "the project \"Acme\""),
+                ("projects/a%2F/secrets/s", "'%'"),
+                ("projects//secrets/s", "the project \"\" is empty"),
+            ],
+        );
+        accepted(parse(&"s".repeat(255)));
     }
 
     #[test]
     fn versions() {
-        assert_eq!(ok("s/versions/1").version, Version::Number(1));
+        assert_eq!(accepted(parse("s/versions/1")).version, Version::Number(1));
         // Version aliases: a letter, then letters, digits, - and _.
-        assert_eq!(ok("s/versions/prod").version, Version::Alias("prod".into()));
         assert_eq!(
-            ok("projects/p/secrets/s/versions/canary_2-b#key").version,
+            accepted(parse("s/versions/prod")).version,
+            Version::Alias("prod".into())
+        );
+        assert_eq!(
+            accepted(parse("projects/p/secrets/s/versions/canary_2-b#key")).version,
             Version::Alias("canary_2-b".into())
         );
         for bad in [
@@ -369,29 +346,27 @@ mod tests {
             "9lives",
             "99999999999999999999999",
         ] {
-            let m = refused(&format!("s/versions/{bad}"));
+            let m = refused(parse(&format!("s/versions/{bad}")));
             assert!(
                 m.contains("neither `latest`, a version number"),
                 "{bad}: {m}"
             );
         }
-        assert!(refused(&format!("s/versions/a{}", "b".repeat(63))).contains("version alias"));
+        let long_alias = format!("s/versions/a{}", "b".repeat(63));
+        assert!(refused(parse(&long_alias)).contains("version alias"));
     }
 
     #[test]
     fn targets_fill_in_the_default_project() {
-        let t = ok("stripe/versions/4").target(Some("acme"));
+        let t = accepted(parse("stripe/versions/4")).target(Some("acme"));
         assert!(t.as_ref().is_ok_and(|t| t.project == "acme"));
-        let t = ok("projects/other/secrets/stripe").target(Some("acme"));
+        let t = accepted(parse("projects/other/secrets/stripe")).target(Some("acme"));
         assert!(t.as_ref().is_ok_and(|t| t.project == "other"));
-        match ok("stripe").target(None) {
-            Err(Error::InvalidReference(m)) => assert_eq!(
-                m,
-                "secret \"stripe\" names no project: set config.project for this provider or \
-                 write projects/PROJECT/secrets/stripe"
-            ),
-            other => panic!("{:?}", other.map_err(|e| e.message().to_string())),
-        }
+        assert_eq!(
+            refused(accepted(parse("stripe")).target(None)),
+            "secret \"stripe\" names no project: set config.project for this provider or \
+             write projects/PROJECT/secrets/stripe"
+        );
     }
 
     #[test]

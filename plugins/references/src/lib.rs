@@ -12,5 +12,9 @@ pub mod gcp;
 pub mod onepassword;
 pub mod vault;
 
+mod check;
+#[cfg(test)]
+mod testing;
+
 /// The providers' error type, which the parsers return.
 pub use reqflo_plugin_sdk::Error;

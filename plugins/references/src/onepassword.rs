@@ -76,7 +76,7 @@ impl Part {
 /// Parse an `op://` reference; every refusal is `InvalidReference`.
 pub fn parse(reference: &str) -> Result<Reference, Error> {
     let rest = strip_scheme(reference).ok_or_else(|| {
-        invalid(format!(
+        Error::InvalidReference(format!(
             "{reference:?} is not a 1Password secret reference: it must start with op://"
         ))
     })?;
@@ -91,7 +91,7 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         [vault, item, field] => (*vault, *item, None, *field),
         [vault, item, section, field] => (*vault, *item, Some(*section), *field),
         _ => {
-            return Err(invalid(format!(
+            return Err(Error::InvalidReference(format!(
                 "{reference:?} has {} path segments; a 1Password reference has 3 or 4: \
                  op://vault/item/[section/]field",
                 segments.len()
@@ -134,13 +134,13 @@ fn strip_scheme(reference: &str) -> Option<&str> {
 fn check_segment(reference: &str, part: Part, segment: &str) -> Result<(), Error> {
     let noun = part.noun();
     if segment.is_empty() {
-        return Err(invalid(format!(
+        return Err(Error::InvalidReference(format!(
             "the {noun} part of {reference:?} is empty"
         )));
     }
     match segment.chars().find(|&c| !supported(c)) {
         None => Ok(()),
-        Some(c) => Err(invalid(format!(
+        Some(c) => Err(Error::InvalidReference(format!(
             "the {noun} name {segment:?} has an unsupported character {:?}; \
              use the ID of that {noun} instead",
             c
@@ -158,17 +158,19 @@ fn parse_query(query: &str) -> Result<Attribute, Error> {
         match key.to_ascii_lowercase().as_str() {
             "attribute" => {
                 if attribute.is_some() {
-                    return Err(invalid("`attribute=` is given twice".to_string()));
+                    return Err(Error::InvalidReference(
+                        "`attribute=` is given twice".to_string(),
+                    ));
                 }
                 attribute = Some(parse_attribute(value)?);
             }
             "ssh-format" => {
-                return Err(invalid(
+                return Err(Error::InvalidReference(
                     "`ssh-format=` is not supported by reqflo's 1Password provider".to_string(),
                 ));
             }
             _ => {
-                return Err(invalid(format!(
+                return Err(Error::InvalidReference(format!(
                     "unknown query parameter {key:?} in a 1Password reference \
                      (only `attribute=` is supported)"
                 )));
@@ -185,42 +187,23 @@ fn parse_attribute(value: &str) -> Result<Attribute, Error> {
         "type" => Ok(Attribute::Type),
         "purpose" => Ok(Attribute::Purpose),
         "title" | "label" => Ok(Attribute::Label),
-        "otp" | "totp" => Err(invalid(format!(
+        "otp" | "totp" => Err(Error::InvalidReference(format!(
             "`attribute={value}` is not supported by reqflo's 1Password provider"
         ))),
-        _ => Err(invalid(format!(
+        _ => Err(Error::InvalidReference(format!(
             "`attribute={value}` is not one of value, id, type, purpose, title, label"
         ))),
     }
 }
 
-fn invalid(message: String) -> Error {
-    Error::InvalidReference(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(text: &str) -> Reference {
-        match parse(text) {
-            Ok(reference) => reference,
-            Err(e) => panic!("{text} did not parse: {}", e.message()),
-        }
-    }
-
-    /// The `InvalidReference` message for `text`, failing the test otherwise.
-    fn refused(text: &str) -> String {
-        match parse(text) {
-            Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong error kind: {}", other.message()),
-            Ok(reference) => panic!("{text} parsed: {reference:?}"),
-        }
-    }
+    use crate::testing::{accepted, refusals, refused};
 
     #[test]
     fn three_segments() {
-        let r = ok("op://Prod/Stripe/api key");
+        let r = accepted(parse("op://Prod/Stripe/api key"));
         assert_eq!(r.vault, "Prod");
         assert_eq!(r.item, "Stripe");
         assert_eq!(r.section, None);
@@ -230,28 +213,30 @@ mod tests {
 
     #[test]
     fn four_segments() {
-        let r = ok("op://Prod/Stripe/Live keys/secret_key");
+        let r = accepted(parse("op://Prod/Stripe/Live keys/secret_key"));
         assert_eq!(r.section.as_deref(), Some("Live keys"));
         assert_eq!(r.field, "secret_key");
     }
 
     #[test]
     fn scheme_is_case_insensitive_and_names_keep_their_case() {
-        let r = ok("OP://Prod/Stripe/Key");
+        let r = accepted(parse("OP://Prod/Stripe/Key"));
         assert_eq!((r.vault.as_str(), r.field.as_str()), ("Prod", "Key"));
-        ok("Op://a/b/c");
+        accepted(parse("Op://a/b/c"));
     }
 
     #[test]
     fn unicode_dots_dashes_and_spaces_are_names() {
-        let r = ok("op://Équipe-1/db.prod_main/mot de passe");
+        let r = accepted(parse("op://Équipe-1/db.prod_main/mot de passe"));
         assert_eq!(r.vault, "Équipe-1");
         assert_eq!(r.item, "db.prod_main");
     }
 
     #[test]
     fn ids_are_recognised_but_names_of_that_shape_still_parse() {
-        let r = ok("op://abcdefghijklmnopqrstuvwxyz/0123456789abcdefghijklmnop/password");
+        let r = accepted(parse(
+            "op://abcdefghijklmnopqrstuvwxyz/0123456789abcdefghijklmnop/password",
+        ));
         assert!(looks_like_id(&r.vault));
         assert!(looks_like_id(&r.item));
         assert!(!looks_like_id(&r.field));
@@ -261,41 +246,57 @@ mod tests {
 
     #[test]
     fn the_op_prefix_is_required() {
-        assert!(refused("Prod/Stripe/key").contains("must start with op://"));
-        assert!(refused("op:/Prod/Stripe/key").contains("must start with op://"));
-        assert!(refused("").contains("must start with op://"));
+        refusals(
+            parse,
+            &[
+                ("Prod/Stripe/key", "must start with op://"),
+                ("op:/Prod/Stripe/key", "must start with op://"),
+                ("", "must start with op://"),
+            ],
+        );
     }
 
     #[test]
     fn three_or_four_segments_only() {
-        assert!(refused("op://Prod/Stripe").contains("has 2 path segments"));
-        assert!(refused("op://a/b/c/d/e").contains("has 5 path segments"));
+        refusals(
+            parse,
+            &[
+                ("op://Prod/Stripe", "has 2 path segments"),
+                ("op://a/b/c/d/e", "has 5 path segments"),
+            ],
+        );
     }
 
     #[test]
     fn empty_segments_are_named() {
-        assert!(refused("op://Prod//key").contains("the item part"));
-        assert!(refused("op://Prod/Stripe/").contains("the field part"));
-        assert!(refused("op:///Stripe/key").contains("the vault part"));
-        assert!(refused("op://Prod/Stripe//key").contains("the section part"));
+        refusals(
+            parse,
+            &[
+                ("op://Prod//key", "the item part"),
+                ("op://Prod/Stripe/", "the field part"),
+                ("op:///Stripe/key", "the vault part"),
+                ("op://Prod/Stripe//key", "the section part"),
+            ],
+        );
     }
 
     #[test]
     fn unsupported_characters_point_to_ids() {
-        let message = refused("op://Prod/Stripe \"live\"/key");
+        let message = refused(parse("op://Prod/Stripe \"live\"/key"));
         assert!(message.contains("item name"), "{message}");
         assert!(message.contains("'\"'"), "{message}");
         assert!(message.contains("use the ID of that item"), "{message}");
-        for bad in [
-            "op://Prod/a#b/key",
-            "op://Prod/a%20b/key",
-            "op://Prod/a\\b/key",
-        ] {
-            assert!(refused(bad).contains("unsupported character"), "{bad}");
-        }
-        assert!(refused("op://Prod/Stripe/Sec@/key").contains("use the ID of that section"));
-        assert!(refused("op://Prod/Stripe/ke\ty").contains("'\\t'"));
-        assert!(refused("op://Pr:od/Stripe/key").contains("ID of that vault"));
+        refusals(
+            parse,
+            &[
+                ("op://Prod/a#b/key", "unsupported character"),
+                ("op://Prod/a%20b/key", "unsupported character"),
+                ("op://Prod/a\\b/key", "unsupported character"),
+                ("op://Prod/Stripe/Sec@/key", "use the ID of that section"),
+                ("op://Prod/Stripe/ke\ty", "'\\t'"),
+                ("op://Pr:od/Stripe/key", "ID of that vault"),
+            ],
+        );
     }
 
     #[test]
@@ -311,7 +312,7 @@ mod tests {
         ];
         for (query, attribute) in cases {
             assert_eq!(
-                ok(&format!("op://a/b/c{query}")).attribute,
+                accepted(parse(&format!("op://a/b/c{query}"))).attribute,
                 attribute,
                 "{query}"
             );
@@ -320,13 +321,19 @@ mod tests {
 
     #[test]
     fn unsupported_queries_are_refused_by_name() {
-        assert!(refused("op://a/b/c?attribute=otp").contains("not supported by reqflo"));
-        assert!(refused("op://a/b/c?attribute=totp").contains("not supported by reqflo"));
-        assert!(
-            refused("op://a/b/c?ssh-format=openssh").contains("`ssh-format=` is not supported")
+        refusals(
+            parse,
+            &[
+                ("op://a/b/c?attribute=otp", "not supported by reqflo"),
+                ("op://a/b/c?attribute=totp", "not supported by reqflo"),
+                (
+                    "op://a/b/c?ssh-format=openssh",
+                    "`ssh-format=` is not supported",
+                ),
+                ("op://a/b/c?attribute=colour", "not one of"),
+                ("op://a/b/c?foo=bar", "\"foo\""),
+                ("op://a/b/c?attribute=id&attribute=type", "twice"),
+            ],
         );
-        assert!(refused("op://a/b/c?attribute=colour").contains("not one of"));
-        assert!(refused("op://a/b/c?foo=bar").contains("\"foo\""));
-        assert!(refused("op://a/b/c?attribute=id&attribute=type").contains("twice"));
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use reqflo_plugin_sdk::reference::{Parts, options, split};
 
-use crate::Error;
+use crate::{Error, check};
 
 /// A parsed reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,27 +79,20 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
     } = split(reference);
     let path = VaultPath::parse(path)
         .map_err(|why| Error::InvalidReference(format!("the path of {reference:?} {why}")))?;
-    let key = match key {
-        None => None,
-        Some("") => {
-            return Err(Error::InvalidReference(format!(
-                "{reference:?} has an empty key after `#`; name a key or leave out the `#`"
-            )));
-        }
-        Some(key) => {
-            if let Some(c) = key.chars().find(|c| c.is_control()) {
-                return Err(Error::InvalidReference(format!(
-                    "the key in {reference:?} has a control character {c:?}"
-                )));
-            }
-            Some(key.to_string())
-        }
-    };
+    let key = check::key(
+        key,
+        || format!("{reference:?} has an empty key after `#`; name a key or leave out the `#`"),
+        |c| format!("the key in {reference:?} has a control character {c:?}"),
+    )?;
     let version = match query {
         None => None,
         Some(query) => parse_query(reference, query)?,
     };
-    Ok(Reference { path, key, version })
+    Ok(Reference {
+        path,
+        key: key.map(str::to_string),
+        version,
+    })
 }
 
 fn parse_query(reference: &str, query: &str) -> Result<Option<u64>, Error> {
@@ -131,74 +124,77 @@ fn parse_query(reference: &str, query: &str) -> Result<Option<u64>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{accepted, refusals};
 
-    fn ok(text: &str) -> (String, Option<String>, Option<u64>) {
-        match parse(text) {
-            Ok(r) => (r.path.to_string(), r.key, r.version),
-            Err(e) => panic!("{text} did not parse: {}", e.message()),
+    /// Each reference and what it parses to: the path as text, the key and the version.
+    fn parses_to(cases: &[(&str, &str, Option<&str>, Option<u64>)]) {
+        for &(text, path, key, version) in cases {
+            let r = accepted(parse(text));
+            assert_eq!(
+                (r.path.to_string().as_str(), r.key.as_deref(), r.version),
+                (path, key, version),
+                "{text:?}"
+            );
         }
-    }
-
-    /// The `InvalidReference` message for `text`, failing the test otherwise.
-    fn refused(text: &str) -> String {
-        match parse(text) {
-            Err(Error::InvalidReference(message)) => message,
-            Err(other) => panic!("{text}: wrong kind: {}", other.message()),
-            Ok(reference) => panic!("{text} parsed: {reference:?}"),
-        }
-    }
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
     }
 
     #[test]
     fn paths_keys_and_versions() {
-        assert_eq!(ok("payments/api"), ("payments/api".into(), None, None));
-        assert_eq!(
-            ok("payments/api#key"),
-            ("payments/api".into(), some("key"), None)
-        );
-        assert_eq!(
-            ok("a/b/c#key?version=3"),
-            ("a/b/c".into(), some("key"), Some(3))
-        );
-        assert_eq!(ok("a?version=12#key"), ("a".into(), some("key"), Some(12)));
-        assert_eq!(ok("a?version=2"), ("a".into(), None, Some(2)));
-        assert_eq!(ok("a#k?"), ("a".into(), some("k"), None));
+        parses_to(&[
+            ("payments/api", "payments/api", None, None),
+            ("payments/api#key", "payments/api", Some("key"), None),
+            ("a/b/c#key?version=3", "a/b/c", Some("key"), Some(3)),
+            ("a?version=12#key", "a", Some("key"), Some(12)),
+            ("a?version=2", "a", None, Some(2)),
+            ("a#k?", "a", Some("k"), None),
+        ]);
     }
 
     #[test]
     fn keys_and_segments_may_hold_odd_characters() {
-        assert_eq!(
-            ok("team a/db é#api key#2"),
-            ("team a/db é".into(), some("api key#2"), None)
-        );
-        assert_eq!(ok("a%20b#k"), ("a%20b".into(), some("k"), None));
+        parses_to(&[
+            (
+                "team a/db é#api key#2",
+                "team a/db é",
+                Some("api key#2"),
+                None,
+            ),
+            ("a%20b#k", "a%20b", Some("k"), None),
+        ]);
     }
 
     #[test]
     fn bad_paths_are_named() {
-        assert!(refused("").contains("is empty"));
-        assert!(refused("#key").contains("is empty"));
-        assert!(refused("/a#k").contains("empty segment"));
-        assert!(refused("a/#k").contains("empty segment"));
-        assert!(refused("a//b").contains("empty segment"));
-        assert!(refused("a/../sys/seal").contains("`..` segment"));
-        assert!(refused("./a").contains("`.` segment"));
-        assert!(refused("a\u{1b}[31m").contains("control character"));
+        refusals(
+            parse,
+            &[
+                ("", "is empty"),
+                ("#key", "is empty"),
+                ("/a#k", "empty segment"),
+                ("a/#k", "empty segment"),
+                ("a//b", "empty segment"),
+                ("a/../sys/seal", "`..` segment"),
+                ("./a", "`.` segment"),
+                ("a\u{1b}[31m", "control character"),
+            ],
+        );
     }
 
     #[test]
     fn bad_keys_and_options_are_named() {
-        assert!(refused("a#").contains("empty key"));
-        assert!(refused("a#?version=1").contains("empty key"));
-        assert!(refused("a#k\n").contains("control character"));
-        assert!(refused("a#k?version=0").contains("versions count from 1"));
-        assert!(refused("a#k?version=x").contains("`version=x`"));
-        assert!(refused("a#k?version=").contains("not a version number"));
-        assert!(refused("a#k?version=-1").contains("not a version number"));
-        assert!(refused("a#k?version=1&version=2").contains("twice"));
-        assert!(refused("a#k?field=x").contains("unknown option \"field\""));
+        refusals(
+            parse,
+            &[
+                ("a#", "empty key"),
+                ("a#?version=1", "empty key"),
+                ("a#k\n", "control character"),
+                ("a#k?version=0", "versions count from 1"),
+                ("a#k?version=x", "`version=x`"),
+                ("a#k?version=", "not a version number"),
+                ("a#k?version=-1", "not a version number"),
+                ("a#k?version=1&version=2", "twice"),
+                ("a#k?field=x", "unknown option \"field\""),
+            ],
+        );
     }
 }

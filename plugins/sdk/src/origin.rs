@@ -72,6 +72,18 @@ impl Origin {
         })
     }
 
+    /// Where a redirect from this origin pointed, as a message says it:
+    /// `to https://active:8200` (only the origin: a path or query may carry
+    /// anything), `to a location reqflo could not read`, or `without a
+    /// location` when the answer named none.
+    pub fn redirect_destination(&self, location: Option<&str>) -> String {
+        match location.map(|l| self.of_location(l)) {
+            Some(Some(to)) => format!("to {to}"),
+            Some(None) => "to a location reqflo could not read".to_string(),
+            None => "without a location".to_string(),
+        }
+    }
+
     /// `host:port`, the form `grants.hosts` uses.
     pub fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -212,17 +224,49 @@ mod tests {
     }
 
     #[test]
-    fn addresses() {
-        assert_eq!(
-            origin("http://127.0.0.1:8200"),
-            Ok("http://127.0.0.1:8200".into())
-        );
-        assert_eq!(
-            origin(" https://Vault.example.com/ "),
-            Ok("https://vault.example.com:443".into())
-        );
-        assert_eq!(origin("HTTP://10.0.0.1"), Ok("http://10.0.0.1:80".into()));
-        assert_eq!(origin("http://[::1]:8200"), Ok("http://[::1]:8200".into()));
+    fn addresses_print_with_their_port_or_without_the_default_one() {
+        for (url, printed, short) in [
+            (
+                "http://127.0.0.1:8200",
+                "http://127.0.0.1:8200",
+                "http://127.0.0.1:8200",
+            ),
+            (
+                " https://Vault.example.com/ ",
+                "https://vault.example.com:443",
+                "https://vault.example.com",
+            ),
+            ("HTTP://10.0.0.1", "http://10.0.0.1:80", "http://10.0.0.1"),
+            (
+                "http://[::1]:8200",
+                "http://[::1]:8200",
+                "http://[::1]:8200",
+            ),
+            (
+                "https://SM.example.com/",
+                "https://sm.example.com:443",
+                "https://sm.example.com",
+            ),
+            (
+                "https://sm.example.com:443",
+                "https://sm.example.com:443",
+                "https://sm.example.com",
+            ),
+            ("http://h:443", "http://h:443", "http://h:443"),
+            ("http://h", "http://h:80", "http://h"),
+        ] {
+            let parsed = Origin::parse_base(url);
+            assert_eq!(
+                parsed.as_ref().map(|o| o.to_string()).as_deref(),
+                Ok(printed)
+            );
+            let short_form = parsed.map(|o| o.without_default_port().to_string());
+            assert_eq!(short_form.as_deref(), Ok(short), "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
         for bad in [
             "vault.example.com:8200",
             "ftp://vault.example.com",
@@ -249,18 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn short_origins_leave_out_the_default_port() {
-        let short = |url| Origin::parse_base(url).map(|o| o.without_default_port().to_string());
-        assert_eq!(
-            short("https://SM.example.com/"),
-            Ok("https://sm.example.com".into())
-        );
-        assert_eq!(
-            short("https://sm.example.com:443"),
-            Ok("https://sm.example.com".into())
-        );
-        assert_eq!(short("http://h:443"), Ok("http://h:443".into()));
-        assert_eq!(short("http://h"), Ok("http://h".into()));
+    fn built_origins_give_urls_and_authorities() {
         let aws = Origin::https("secretsmanager.eu-west-2.amazonaws.com").without_default_port();
         assert_eq!(
             aws.url("/"),
@@ -270,6 +303,7 @@ mod tests {
             aws.authority(),
             "secretsmanager.eu-west-2.amazonaws.com:443"
         );
+        // A short origin's redirects print short too.
         assert_eq!(
             aws.of_location("https://evil.example/x")
                 .map(|o| o.to_string()),
@@ -282,15 +316,34 @@ mod tests {
         let Ok(base) = Origin::parse_base("http://vault:8200") else {
             panic!("base")
         };
-        let to = |location| base.of_location(location).map(|o| o.to_string());
-        assert_eq!(
-            to("https://active.vault:8200/v1/secret/data/x?token=abc"),
-            Some("https://active.vault:8200".into())
-        );
-        assert_eq!(to("//other:81/x"), Some("http://other:81".into()));
-        assert_eq!(to("/v1/x"), Some("http://vault:8200".into()));
-        assert_eq!(to("javascript:alert(1)"), None);
-        assert_eq!(to("https://a\u{1b}b/"), None);
+        for (location, named, destination) in [
+            (
+                "https://active.vault:8200/v1/secret/data/x?token=abc",
+                Some("https://active.vault:8200"),
+                "to https://active.vault:8200",
+            ),
+            (
+                "//other:81/x",
+                Some("http://other:81"),
+                "to http://other:81",
+            ),
+            ("/v1/x", Some("http://vault:8200"), "to http://vault:8200"),
+            (
+                "javascript:alert(1)",
+                None,
+                "to a location reqflo could not read",
+            ),
+            (
+                "https://a\u{1b}b/",
+                None,
+                "to a location reqflo could not read",
+            ),
+        ] {
+            let origin = base.of_location(location).map(|o| o.to_string());
+            assert_eq!(origin.as_deref(), named, "{location}");
+            assert_eq!(base.redirect_destination(Some(location)), destination);
+        }
+        assert_eq!(base.redirect_destination(None), "without a location");
         assert_eq!(base.authority(), "vault:8200");
         assert_eq!(
             (base.host(), base.port(), base.is_https()),
@@ -300,11 +353,18 @@ mod tests {
 
     #[test]
     fn loopback() {
-        let is = |url| Origin::parse_base(url).map(|o| o.is_loopback());
-        assert_eq!(is("http://localhost:1"), Ok(true));
-        assert_eq!(is("http://127.0.0.1"), Ok(true));
-        assert_eq!(is("http://[::1]:9"), Ok(true));
-        assert_eq!(is("http://127.0.0.1.example.com"), Ok(false));
-        assert_eq!(is("http://10.0.0.1"), Ok(false));
+        for (url, loopback) in [
+            ("http://localhost:1", true),
+            ("http://127.0.0.1", true),
+            ("http://[::1]:9", true),
+            ("http://127.0.0.1.example.com", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(
+                Origin::parse_base(url).map(|o| o.is_loopback()),
+                Ok(loopback),
+                "{url}"
+            );
+        }
     }
 }

@@ -100,6 +100,7 @@ mod tests {
     use super::*;
     use crate::testing::{origin, path};
     use reqflo_plugin_sdk::http::Method;
+    use reqflo_plugin_sdk::testing::refused;
 
     fn with_login<T>(check: impl FnOnce(&Login<'_>) -> T) -> T {
         let origin = origin();
@@ -113,9 +114,8 @@ mod tests {
         })
     }
 
-    fn login(status: u16, body: &str) -> Result<String, (&'static str, String)> {
+    fn login(status: u16, body: &str) -> Result<String, Error> {
         with_login(|l| l.interpret(Ok(Response::new(status, body))))
-            .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
     #[test]
@@ -156,8 +156,7 @@ mod tests {
             r#"{"auth": {"client_token": ""}}"#,
             r#"{"auth": {"client_token": "a b"}}"#,
         ] {
-            let (kind, m) = login(200, body).err().unwrap_or_default();
-            assert_eq!(kind, "unavailable");
+            let m = refused(login(200, body), "unavailable");
             assert!(m.contains("without a usable client token"), "{m}");
             assert!(!m.contains("a b"));
         }
@@ -165,10 +164,10 @@ mod tests {
 
     #[test]
     fn refusals_name_the_variables_never_the_ids() {
-        let (kind, m) = login(400, r#"{"errors":["invalid role or secret ID"]}"#)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "denied");
+        let m = refused(
+            login(400, r#"{"errors":["invalid role or secret ID"]}"#),
+            "denied",
+        );
         assert!(
             m.starts_with("the AppRole login at auth/approle was refused (400)"),
             "{m}"
@@ -177,17 +176,17 @@ mod tests {
             m.contains("VAULT_ROLE_ID") && m.contains("VAULT_SECRET_ID"),
             "{m}"
         );
-        let (kind, m) = login(403, "").err().unwrap_or_default();
-        assert_eq!(kind, "denied");
-        assert!(m.contains("config.approle_mount"), "{m}");
-        let (kind, m) = login(404, "").err().unwrap_or_default();
-        assert_eq!(kind, "unavailable");
-        assert!(m.contains("no AppRole login at auth/approle (404)"), "{m}");
-        let (kind, m) = login(502, "").err().unwrap_or_default();
-        assert_eq!(kind, "unavailable");
-        assert!(
-            m.contains("answered 502 while logging in with AppRole"),
-            "{m}"
-        );
+        for (status, kind, says) in [
+            (403, "denied", "config.approle_mount"),
+            (404, "unavailable", "no AppRole login at auth/approle (404)"),
+            (
+                502,
+                "unavailable",
+                "answered 502 while logging in with AppRole",
+            ),
+        ] {
+            let m = refused(login(status, ""), kind);
+            assert!(m.contains(says), "{m}");
+        }
     }
 }

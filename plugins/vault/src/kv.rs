@@ -312,13 +312,9 @@ impl Secret {
 mod tests {
     use super::*;
     use crate::testing::{origin, path};
+    use reqflo_plugin_sdk::testing::{accepted, refused};
 
-    fn read(
-        kv: KvVersion,
-        version: Option<u64>,
-        status: u16,
-        body: &str,
-    ) -> Result<Secret, (&'static str, String)> {
+    fn read(kv: KvVersion, version: Option<u64>, status: u16, body: &str) -> Result<Secret, Error> {
         let (mount, secret) = (path("secret"), path("app/db"));
         let place = Place {
             mount: &mount,
@@ -326,12 +322,16 @@ mod tests {
             version,
             namespace: None,
         };
-        let answer = Response::new(status, body);
-        interpret_read(&origin(), kv, place, Ok(answer))
-            .map_err(|e| (e.kind(), e.message().to_string()))
+        interpret_read(&origin(), kv, place, Ok(Response::new(status, body)))
     }
 
-    fn pick(secret: &Secret, key: Option<&str>) -> Result<String, (&'static str, String)> {
+    /// The message of the `kind` error a read gave. A [`Secret`] has no
+    /// `Debug`, so a read that succeeded after all is reported without it.
+    fn failed(read: Result<Secret, Error>, kind: &str) -> String {
+        refused(read.map(|_| "a secret"), kind)
+    }
+
+    fn pick(secret: &Secret, key: Option<&str>) -> Result<String, Error> {
         let (mount, secret_path) = (path("secret"), path("app/db"));
         let place = Place {
             mount: &mount,
@@ -339,16 +339,7 @@ mod tests {
             version: None,
             namespace: None,
         };
-        secret
-            .select(key, place)
-            .map_err(|e| (e.kind(), e.message().to_string()))
-    }
-
-    fn ok(result: Result<Secret, (&'static str, String)>) -> Secret {
-        match result {
-            Ok(secret) => secret,
-            Err(e) => panic!("{e:?}"),
-        }
+        secret.select(key, place)
     }
 
     const V2: &str = r#"{"data": {"data": {"user": "u", "password": "hunter2", "port": 5432,
@@ -357,26 +348,29 @@ mod tests {
 
     #[test]
     fn v2_values_by_key() {
-        let secret = ok(read(KvVersion::V2, None, 200, V2));
-        assert_eq!(pick(&secret, Some("password")), Ok("hunter2".into()));
-        assert_eq!(pick(&secret, Some("port")), Ok("5432".into()));
-        assert_eq!(pick(&secret, Some("tls")), Ok("true".into()));
-        assert_eq!(
-            pick(&secret, Some("big")),
-            Ok("1.2345678901234568e+22".into())
-        );
-        let (kind, m) = pick(&secret, Some("o")).err().unwrap_or_default();
-        assert_eq!(kind, "invalid-reference");
-        assert!(m.contains("holds a JSON object"), "{m}");
-        assert!(pick(&secret, Some("a")).is_err_and(|(_, m)| m.contains("holds a JSON array")));
-        assert!(pick(&secret, Some("none")).is_err_and(|(_, m)| m.contains("is null")));
+        let secret = accepted(read(KvVersion::V2, None, 200, V2));
+        for (key, value) in [
+            ("password", "hunter2"),
+            ("port", "5432"),
+            ("tls", "true"),
+            ("big", "1.2345678901234568e+22"),
+        ] {
+            assert_eq!(pick(&secret, Some(key)), Ok(value.into()), "{key}");
+        }
+        for (key, says) in [
+            ("o", "holds a JSON object"),
+            ("a", "holds a JSON array"),
+            ("none", "is null"),
+        ] {
+            let m = refused(pick(&secret, Some(key)), "invalid-reference");
+            assert!(m.contains(says), "{m}");
+        }
     }
 
     #[test]
     fn a_missing_key_lists_names_never_values() {
-        let secret = ok(read(KvVersion::V2, None, 200, V2));
-        let (kind, m) = pick(&secret, Some("pass")).err().unwrap_or_default();
-        assert_eq!(kind, "not-found");
+        let secret = accepted(read(KvVersion::V2, None, 200, V2));
+        let m = refused(pick(&secret, Some("pass")), "not-found");
         assert_eq!(
             m,
             "no key \"pass\" in secret \"app/db\" (its keys: \"a\", \"big\", \"none\", \"o\", \
@@ -387,27 +381,25 @@ mod tests {
 
     #[test]
     fn without_a_key_the_only_key_or_a_list_of_names() {
-        let one = ok(read(
+        let one = accepted(read(
             KvVersion::V2,
             None,
             200,
             r#"{"data": {"data": {"token": "t0ken"}}}"#,
         ));
         assert_eq!(pick(&one, None), Ok("t0ken".into()));
-        let many = ok(read(KvVersion::V2, None, 200, V2));
-        let (kind, m) = pick(&many, None).err().unwrap_or_default();
-        assert_eq!(kind, "invalid-reference");
+        let many = accepted(read(KvVersion::V2, None, 200, V2));
+        let m = refused(pick(&many, None), "invalid-reference");
         assert!(
             m.starts_with("secret \"app/db\" has 8 keys (\"a\", \"big\""),
             "{m}"
         );
         assert!(m.ends_with("name one with `#key`"), "{m}");
         assert!(!m.contains("hunter2"));
-        let none = ok(read(KvVersion::V2, None, 200, r#"{"data": {"data": {}}}"#));
+        let none = accepted(read(KvVersion::V2, None, 200, r#"{"data": {"data": {}}}"#));
         assert_eq!(
             pick(&none, None),
-            Err((
-                "not-found",
+            Err(Error::NotFound(
                 "secret \"app/db\" in mount \"secret\" has no keys".into()
             ))
         );
@@ -417,15 +409,15 @@ mod tests {
     fn long_key_lists_are_cut() {
         let keys: Vec<String> = (0..30).map(|n| format!("\"k{n:02}\": \"v\"")).collect();
         let body = format!(r#"{{"data": {{"data": {{{}}}}}}}"#, keys.join(","));
-        let secret = ok(read(KvVersion::V2, None, 200, &body));
-        let m = pick(&secret, None).err().unwrap_or_default().1;
+        let secret = accepted(read(KvVersion::V2, None, 200, &body));
+        let m = refused(pick(&secret, None), "invalid-reference");
         assert!(m.contains("\"k19\", and 10 more"), "{m}");
         assert!(!m.contains("k20"), "{m}");
     }
 
     #[test]
     fn v1_reads_data_directly() {
-        let secret = ok(read(
+        let secret = accepted(read(
             KvVersion::V1,
             None,
             200,
@@ -436,47 +428,39 @@ mod tests {
 
     #[test]
     fn not_found_deleted_and_destroyed() {
-        let missing = read(KvVersion::V2, None, 404, r#"{"errors":[]}"#);
-        assert_eq!(
-            missing.err(),
-            Some((
-                "not-found",
-                "no secret at \"app/db\" in mount \"secret\"".into()
-            ))
-        );
-        let missing = read(KvVersion::V2, Some(9), 404, "");
-        assert_eq!(
-            missing.err(),
-            Some((
-                "not-found",
-                "no secret at \"app/db\" (version 9) in mount \"secret\"".into()
-            ))
-        );
         let deleted = r#"{"data": {"data": null, "metadata": {"deletion_time":
             "2026-01-01T00:00:00Z", "destroyed": false, "version": 1}}}"#;
-        assert_eq!(
-            read(KvVersion::V2, Some(1), 404, deleted).err(),
-            Some((
-                "not-found",
-                "version 1 of secret \"app/db\" in mount \"secret\" was deleted".into()
-            ))
-        );
         let destroyed = r#"{"data": {"data": null, "metadata": {"deletion_time": "",
             "destroyed": true, "version": 2}}}"#;
-        assert_eq!(
-            read(KvVersion::V2, None, 404, destroyed).err(),
-            Some((
-                "not-found",
-                "the latest version (2) of secret \"app/db\" in mount \"secret\" was destroyed"
-                    .into()
-            ))
-        );
+        for (version, body, message) in [
+            (
+                None,
+                r#"{"errors":[]}"#,
+                "no secret at \"app/db\" in mount \"secret\"",
+            ),
+            (
+                Some(9),
+                "",
+                "no secret at \"app/db\" (version 9) in mount \"secret\"",
+            ),
+            (
+                Some(1),
+                deleted,
+                "version 1 of secret \"app/db\" in mount \"secret\" was deleted",
+            ),
+            (
+                None,
+                destroyed,
+                "the latest version (2) of secret \"app/db\" in mount \"secret\" was destroyed",
+            ),
+        ] {
+            let m = failed(read(KvVersion::V2, version, 404, body), "not-found");
+            assert_eq!(m, message);
+        }
         // Some servers say the same with a 200 and no data.
-        assert!(
-            read(KvVersion::V2, None, 200, destroyed)
-                .is_err_and(|(k, m)| k == "not-found" && m.ends_with("was destroyed"))
-        );
-        assert!(read(KvVersion::V1, None, 404, "").is_err_and(|(k, _)| k == "not-found"));
+        let m = failed(read(KvVersion::V2, None, 200, destroyed), "not-found");
+        assert!(m.ends_with("was destroyed"), "{m}");
+        failed(read(KvVersion::V1, None, 404, ""), "not-found");
     }
 
     #[test]
@@ -508,43 +492,32 @@ mod tests {
             r#"{"data": null, "warnings": ["Invalid path for a versioned K/V secrets engine. "#,
             r#"See the API docs for the appropriate API endpoints to use."]}"#
         );
-        let (kind, m) = read(KvVersion::V1, None, 404, body)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(kind, "invalid-reference");
+        let m = failed(read(KvVersion::V1, None, 404, body), "invalid-reference");
         assert!(m.contains("set config.kv_version to 2"), "{m}");
     }
 
     #[test]
     fn denied_and_other_statuses() {
-        assert_eq!(
-            read(
-                KvVersion::V2,
-                None,
-                403,
-                r#"{"errors":["permission denied"]}"#
-            )
-            .err(),
-            Some((
-                "denied",
-                "the token may not read \"app/db\" in mount \"secret\" (403): no policy grants \
-                 it read there, or the token is invalid or expired"
-                    .into()
-            ))
-        );
-        assert!(
-            read(KvVersion::V2, None, 401, "").is_err_and(|(k, m)| k == "denied"
-                && m == "Vault at http://vault:8200 rejected the token (401) while reading \
-                         \"app/db\" in mount \"secret\"")
+        let forbidden = read(
+            KvVersion::V2,
+            None,
+            403,
+            r#"{"errors":["permission denied"]}"#,
         );
         assert_eq!(
-            read(KvVersion::V2, Some(1), 500, "hunter2").err(),
-            Some((
-                "unavailable",
-                "Vault at http://vault:8200 answered 500 while reading \"app/db\" (version 1) \
-                 in mount \"secret\""
-                    .into()
-            ))
+            failed(forbidden, "denied"),
+            "the token may not read \"app/db\" in mount \"secret\" (403): no policy grants \
+             it read there, or the token is invalid or expired"
+        );
+        assert_eq!(
+            failed(read(KvVersion::V2, None, 401, ""), "denied"),
+            "Vault at http://vault:8200 rejected the token (401) while reading \
+             \"app/db\" in mount \"secret\""
+        );
+        assert_eq!(
+            failed(read(KvVersion::V2, Some(1), 500, "hunter2"), "unavailable"),
+            "Vault at http://vault:8200 answered 500 while reading \"app/db\" (version 1) \
+             in mount \"secret\""
         );
     }
 
@@ -555,10 +528,7 @@ mod tests {
             "[]",
             r#"{"data": {"data": 5}}"#,
         ] {
-            let (kind, m) = read(KvVersion::V2, None, 200, body)
-                .err()
-                .unwrap_or_default();
-            assert_eq!(kind, "unavailable", "{body}");
+            let m = failed(read(KvVersion::V2, None, 200, body), "unavailable");
             assert!(m.contains("JSON reqflo could not read"), "{m}");
             assert!(!m.contains("hunter2"));
         }

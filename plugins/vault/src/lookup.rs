@@ -142,6 +142,7 @@ mod tests {
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::env;
     use reqflo_plugin_sdk::http::{Failure, Method, Response, Scripted};
+    use reqflo_plugin_sdk::testing::refused;
 
     const DB: &str = "/v1/secret/data/app/db";
     const LOGIN: &str = "/v1/auth/approle/login";
@@ -208,7 +209,7 @@ mod tests {
         provider: &mut Provider,
         fake: &mut Scripted,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
+    ) -> Result<String, Error> {
         resolve_with(provider, fake, &env::fake(&ENV), reference)
     }
 
@@ -217,10 +218,8 @@ mod tests {
         fake: &mut Scripted,
         env: &impl env::Read,
         reference: &str,
-    ) -> Result<String, (&'static str, String)> {
-        let described = |e: Error| (e.kind(), e.message().to_string());
-        let reference = parse(reference).map_err(described)?;
-        provider.resolve(&reference, fake, env).map_err(described)
+    ) -> Result<String, Error> {
+        provider.resolve(&parse(reference)?, fake, env)
     }
 
     /// The namespace each request carried.
@@ -260,33 +259,37 @@ mod tests {
         let mut provider = provider(&[]);
         let mut fake = vault();
         assert_eq!(resolve(&mut provider, &mut fake, "one"), Ok("solo".into()));
-        let many = resolve(&mut provider, &mut fake, "app/db");
-        assert!(many.is_err_and(|(k, m)| k == "invalid-reference"
-            && m.contains("has 10 keys")
-            && !m.contains("value")));
+        let many = refused(
+            resolve(&mut provider, &mut fake, "app/db"),
+            "invalid-reference",
+        );
+        assert!(
+            many.contains("has 10 keys") && !many.contains("value"),
+            "{many}"
+        );
     }
 
     #[test]
     fn failures_are_not_cached() {
         let mut provider = provider(&[]);
-        // The answers come in this order, one a reference.
+        // The answers come in this order, one a reference; the last one
+        // finds the secret written meanwhile.
         let mut fake = server()
             .answer(url(DB), 503, r#"{"errors":["Vault is sealed"]}"#)
             .fail(url(DB), Failure::Timeout)
-            .answer(url(DB), 404, "");
-        let first = resolve(&mut provider, &mut fake, "app/db#key1");
-        assert!(first.is_err_and(
-            |(k, m)| k == "unavailable" && m.ends_with("is sealed; unseal it and run again")
-        ));
-        let second = resolve(&mut provider, &mut fake, "app/db#key1");
-        assert!(second.is_err_and(|(_, m)| m.contains("did not answer in time")));
-        let third = resolve(&mut provider, &mut fake, "app/db#key1");
-        assert!(third.is_err_and(|(k, _)| k == "not-found"));
-        let mut healthy = vault();
-        assert_eq!(
-            resolve(&mut provider, &mut healthy, "app/db#key1"),
-            Ok("value 1".into())
-        );
+            .answer(url(DB), 404, "")
+            .answer(url(DB), 200, db_body());
+        for (kind, says) in [
+            ("unavailable", "is sealed; unseal it and run again"),
+            ("unavailable", "did not answer in time"),
+            ("not-found", "no secret at \"app/db\""),
+        ] {
+            let m = refused(resolve(&mut provider, &mut fake, "app/db#key1"), kind);
+            assert!(m.contains(says), "{m}");
+        }
+        let found = resolve(&mut provider, &mut fake, "app/db#key1");
+        assert_eq!(found, Ok("value 1".into()));
+        assert_eq!(count(&fake, DB), 4);
     }
 
     #[test]
@@ -298,8 +301,11 @@ mod tests {
             Ok("u1".into())
         );
         let pinned = resolve(&mut provider, &mut fake, "app/db#user?version=1");
-        assert!(pinned.is_err_and(|(k, m)| k == "invalid-reference"
-            && m.contains("mount \"kv1\" is configured with kv_version: 1")));
+        let m = refused(pinned, "invalid-reference");
+        assert!(
+            m.contains("mount \"kv1\" is configured with kv_version: 1"),
+            "{m}"
+        );
         assert_eq!(fake.urls().len(), 1);
     }
 
@@ -355,15 +361,14 @@ mod tests {
         let bad = env::fake(&unsendable);
         let mut provider = provider(&[]);
         let e = resolve_with(&mut provider, &mut vault(), &bad, reference);
-        assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("VAULT_NAMESPACE")));
+        assert!(refused(e, "unavailable").starts_with("VAULT_NAMESPACE"));
     }
 
     #[test]
     fn a_refused_login_is_retried_by_the_next_reference() {
         let mut provider = provider(&[("auth", "approle")]);
         let mut fake = vault().answer(url(LOGIN), 400, "");
-        let first = resolve(&mut provider, &mut fake, "app/db#key1");
-        assert!(first.is_err_and(|(k, _)| k == "denied"));
+        refused(resolve(&mut provider, &mut fake, "app/db#key1"), "denied");
         let _ = resolve(&mut provider, &mut fake, "app/db#key2");
         assert_eq!(count(&fake, LOGIN), 2);
         assert_eq!(count(&fake, DB), 0);
@@ -375,8 +380,7 @@ mod tests {
         let mut fake = vault()
             .answer(url(LOGIN), 200, r#"{"auth": {"client_token": "s.client"}}"#)
             .answer(url("/v1/secret/data/other"), 403, "");
-        let denied = resolve(&mut provider, &mut fake, "other#k");
-        assert_eq!(denied.err().map(|(k, _)| k), Some("denied"));
+        refused(resolve(&mut provider, &mut fake, "other#k"), "denied");
         assert_eq!(resolve(&mut provider, &mut fake, "one"), Ok("solo".into()));
         assert_eq!(count(&fake, LOGIN), 1);
     }
@@ -385,8 +389,11 @@ mod tests {
     fn a_missing_token_fails_before_any_request() {
         let mut provider = provider(&[("token_env", "NOPE")]);
         let mut fake = vault();
-        let e = resolve(&mut provider, &mut fake, "app/db#key1");
-        assert!(e.is_err_and(|(k, m)| k == "unavailable" && m.starts_with("NOPE is not visible")));
+        let m = refused(
+            resolve(&mut provider, &mut fake, "app/db#key1"),
+            "unavailable",
+        );
+        assert!(m.starts_with("NOPE is not visible"), "{m}");
         assert!(fake.urls().is_empty());
     }
 
@@ -396,9 +403,10 @@ mod tests {
         let mut fake = server().fail(url(DB), Failure::Refused);
         assert_eq!(
             resolve(&mut provider, &mut fake, "app/db#k"),
-            Err((
-                "unavailable",
-                "cannot connect to Vault at http://vault:8200 (connection refused)".into()
+            Err(Error::Unavailable(
+                "cannot connect to Vault at http://vault:8200 (connection refused) while \
+                 reading \"app/db\" in mount \"secret\""
+                    .into()
             ))
         );
     }

@@ -89,11 +89,7 @@ impl Settings {
         let mut mount = None;
         let mut kv_version = KvVersion::V2;
         let mut namespace = None;
-        let mut approle = false;
-        let mut token_env = None;
-        let mut role_id_env = None;
-        let mut secret_id_env = None;
-        let mut approle_mount = None;
+        let mut auth = AuthKeys::default();
         for (key, value) in config.pairs() {
             match key.as_str() {
                 "address" => {
@@ -104,18 +100,7 @@ impl Settings {
                     })?);
                 }
                 "mount" => mount = Some(mount_path("mount", value)?),
-                "approle_mount" => approle_mount = Some(mount_path("approle_mount", value)?),
-                "kv_version" => {
-                    kv_version = match value.trim() {
-                        "1" => KvVersion::V1,
-                        "2" => KvVersion::V2,
-                        other => {
-                            return Err(Error::InvalidReference(format!(
-                                "config.kv_version is {other:?}; it must be 1 or 2"
-                            )));
-                        }
-                    };
-                }
+                "kv_version" => kv_version = KvVersion::from_config(value)?,
                 "namespace" => {
                     namespace = Some(namespace_path(value).ok_or_else(|| {
                         Error::InvalidReference(format!(
@@ -123,20 +108,13 @@ impl Settings {
                         ))
                     })?);
                 }
-                "auth" => {
-                    approle = match value.trim() {
-                        "token" => false,
-                        "approle" => true,
-                        other => {
-                            return Err(Error::InvalidReference(format!(
-                                "config.auth is {other:?}; it must be `token` or `approle`"
-                            )));
-                        }
-                    };
+                "auth" => auth.approle = approle_from_config(value)?,
+                "token_env" => auth.token_env = Some(variable_name("token_env", value)?),
+                "role_id_env" => auth.role_id_env = Some(variable_name("role_id_env", value)?),
+                "secret_id_env" => {
+                    auth.secret_id_env = Some(variable_name("secret_id_env", value)?)
                 }
-                "token_env" => token_env = Some(variable_name("token_env", value)?),
-                "role_id_env" => role_id_env = Some(variable_name("role_id_env", value)?),
-                "secret_id_env" => secret_id_env = Some(variable_name("secret_id_env", value)?),
+                "approle_mount" => auth.mount = Some(mount_path("approle_mount", value)?),
                 other => {
                     return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the Vault provider (known: {KNOWN_KEYS})"
@@ -144,38 +122,7 @@ impl Settings {
                 }
             }
         }
-        let auth = if approle {
-            if token_env.is_some() {
-                return Err(Error::InvalidReference(
-                    "config.token_env is for `auth: token`; this provider logs in with AppRole"
-                        .into(),
-                ));
-            }
-            Auth::AppRole {
-                role_id_env: role_id_env.unwrap_or_else(|| "VAULT_ROLE_ID".into()),
-                secret_id_env: secret_id_env.unwrap_or_else(|| "VAULT_SECRET_ID".into()),
-                mount: match approle_mount {
-                    Some(mount) => mount,
-                    None => mount_path("approle_mount", "approle")?,
-                },
-            }
-        } else {
-            // A key that would be silently ignored is a mistake worth naming.
-            let stray = [
-                ("role_id_env", role_id_env.is_some()),
-                ("secret_id_env", secret_id_env.is_some()),
-                ("approle_mount", approle_mount.is_some()),
-            ];
-            if let Some((key, _)) = stray.iter().find(|(_, given)| *given) {
-                return Err(Error::InvalidReference(format!(
-                    "config.{key} is for `auth: approle`; this provider uses a token \
-                     (set `auth: approle` to log in with AppRole)"
-                )));
-            }
-            Auth::Token {
-                env: token_env.unwrap_or_else(|| "VAULT_TOKEN".into()),
-            }
-        };
+        let auth = auth.into_auth()?;
         Ok(Settings {
             address,
             mount: match mount {
@@ -241,6 +188,80 @@ impl Settings {
     }
 }
 
+impl KvVersion {
+    /// `config.kv_version`: `1` or `2`.
+    fn from_config(value: &str) -> Result<KvVersion, Error> {
+        match value.trim() {
+            "1" => Ok(KvVersion::V1),
+            "2" => Ok(KvVersion::V2),
+            other => Err(Error::InvalidReference(format!(
+                "config.kv_version is {other:?}; it must be 1 or 2"
+            ))),
+        }
+    }
+}
+
+/// Whether `config.auth` (`token` or `approle`) asks for an AppRole login.
+fn approle_from_config(value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "token" => Ok(false),
+        "approle" => Ok(true),
+        other => Err(Error::InvalidReference(format!(
+            "config.auth is {other:?}; it must be `token` or `approle`"
+        ))),
+    }
+}
+
+/// The authentication keys as given, checked together once all are read:
+/// which of them apply depends on `auth`, whatever order they came in.
+#[derive(Default)]
+struct AuthKeys {
+    approle: bool,
+    token_env: Option<String>,
+    role_id_env: Option<String>,
+    secret_id_env: Option<String>,
+    mount: Option<VaultPath>,
+}
+
+impl AuthKeys {
+    /// The [`Auth`] the keys describe, with defaults for what they leave out.
+    fn into_auth(self) -> Result<Auth, Error> {
+        if self.approle {
+            if self.token_env.is_some() {
+                return Err(Error::InvalidReference(
+                    "config.token_env is for `auth: token`; this provider logs in with AppRole"
+                        .into(),
+                ));
+            }
+            return Ok(Auth::AppRole {
+                role_id_env: self.role_id_env.unwrap_or_else(|| "VAULT_ROLE_ID".into()),
+                secret_id_env: self
+                    .secret_id_env
+                    .unwrap_or_else(|| "VAULT_SECRET_ID".into()),
+                mount: match self.mount {
+                    Some(mount) => mount,
+                    None => mount_path("approle_mount", "approle")?,
+                },
+            });
+        }
+        // A key that would be silently ignored is a mistake worth naming.
+        let stray = [
+            ("role_id_env", self.role_id_env.is_some()),
+            ("secret_id_env", self.secret_id_env.is_some()),
+            ("approle_mount", self.mount.is_some()),
+        ];
+        if let Some((key, _)) = stray.iter().find(|(_, given)| *given) {
+            return Err(Error::InvalidReference(format!(
+                "config.{key} is for `auth: approle`; this provider uses a token \
+                 (set `auth: approle` to log in with AppRole)"
+            )));
+        }
+        Ok(Auth::Token {
+            env: self.token_env.unwrap_or_else(|| "VAULT_TOKEN".into()),
+        })
+    }
+}
+
 /// The namespace to send: config.namespace, else `VAULT_NAMESPACE` when
 /// the provider may read it (as the Vault CLI and SDKs take it), else none.
 pub fn namespace(settings: &Settings, read: &impl Read) -> Result<Option<String>, Error> {
@@ -287,20 +308,18 @@ fn credential(read: &impl Read, name: &str, key: &str) -> Result<String, Error> 
 mod tests {
     use super::*;
     use reqflo_plugin_sdk::env::fake;
+    use reqflo_plugin_sdk::testing::{self, accepted};
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(&Config::of(pairs)) {
-            Ok(settings) => settings,
-            Err(e) => panic!("{}", e.message()),
-        }
+        accepted(Settings::from_config(&Config::of(pairs)))
     }
 
+    /// The message of the invalid-reference error `pairs` are refused with.
     fn refused(pairs: &[(&str, &str)]) -> String {
-        match Settings::from_config(&Config::of(pairs)) {
-            Err(Error::InvalidReference(m)) => m,
-            Err(e) => panic!("wrong kind: {}", e.message()),
-            Ok(s) => panic!("accepted: {s:?}"),
-        }
+        testing::refused(
+            Settings::from_config(&Config::of(pairs)),
+            "invalid-reference",
+        )
     }
 
     #[test]
@@ -386,18 +405,12 @@ mod tests {
             ("VAULT_ADDR", "http://127.0.0.1:8200"),
             ("VAULT_TOKEN", "t0k"),
         ];
-        match from_env.connection(&fake(&vars)) {
-            Ok(c) => {
-                assert_eq!(c.origin.to_string(), "http://127.0.0.1:8200");
-                assert!(matches!(c.credentials, Credentials::Token(ref t) if t == "t0k"));
-            }
-            Err(e) => panic!("{}", e.message()),
-        }
+        let c = accepted(from_env.connection(&fake(&vars)));
+        assert_eq!(c.origin.to_string(), "http://127.0.0.1:8200");
+        assert!(matches!(c.credentials, Credentials::Token(ref t) if t == "t0k"));
         let from_config = settings(&[("address", "http://vault:8200")]);
-        match from_config.connection(&fake(&vars)) {
-            Ok(c) => assert_eq!(c.origin.to_string(), "http://vault:8200"),
-            Err(e) => panic!("{}", e.message()),
-        }
+        let c = accepted(from_config.connection(&fake(&vars)));
+        assert_eq!(c.origin.to_string(), "http://vault:8200");
         let missing = from_env.connection(&fake(&[("VAULT_TOKEN", "t0k")]));
         assert!(missing.is_err_and(|e| e.message().starts_with("no Vault address: set config")));
         let bad = from_env.connection(&fake(&[("VAULT_ADDR", "vault"), ("VAULT_TOKEN", "t")]));
@@ -427,13 +440,11 @@ mod tests {
 
         let s = settings(&[("address", "http://v:8200"), ("auth", "approle")]);
         let vars = [("VAULT_ROLE_ID", "role\n"), ("VAULT_SECRET_ID", "sec")];
-        match s.connection(&fake(&vars)) {
-            Ok(Connection {
-                credentials: Credentials::AppRole { role_id, secret_id },
-                ..
-            }) => assert_eq!((role_id.as_str(), secret_id.as_str()), ("role", "sec")),
-            Ok(_) => panic!("not AppRole credentials"),
-            Err(e) => panic!("{}", e.message()),
+        match accepted(s.connection(&fake(&vars))).credentials {
+            Credentials::AppRole { role_id, secret_id } => {
+                assert_eq!((role_id.as_str(), secret_id.as_str()), ("role", "sec"))
+            }
+            Credentials::Token(_) => panic!("not AppRole credentials"),
         }
         let e = s.connection(&fake(&[("VAULT_ROLE_ID", "r")])).err();
         assert!(e.is_some_and(

@@ -4,7 +4,7 @@
 //! The wire itself is the SDK's [`Transport`](reqflo_plugin_sdk::http::Transport):
 //! wasi:http in the component, a scripted server in the unit tests.
 
-use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response};
+use reqflo_plugin_sdk::http::{ErrorBody, Failure, Limits, Request, Response, Server};
 use reqflo_plugin_sdk::origin::Origin;
 use serde::Deserialize;
 
@@ -88,29 +88,15 @@ fn encode_path(path: &VaultPath) -> String {
 /// Names in paths and queries (the SDK's).
 pub use reqflo_plugin_sdk::http::percent_encode;
 
-/// The user-facing error for a request that got no answer.
+/// The user-facing error for a request that got no answer, in the SDK's
+/// wording shared by every provider.
 pub fn failure_error(origin: &Origin, failure: &Failure, doing: &str) -> Error {
-    match failure {
-        Failure::Denied => Error::Denied(format!(
-            "network access to {} was refused by the host: it is not in this provider's \
-             grants.hosts",
-            origin.authority()
-        )),
-        Failure::Refused => Error::Unavailable(format!(
-            "cannot connect to Vault at {origin} (connection refused)"
-        )),
-        Failure::Timeout => Error::Unavailable(format!(
-            "Vault at {origin} did not answer in time while {doing}"
-        )),
-        Failure::TooLarge => Error::Unavailable(format!(
-            "Vault at {origin} answered with more data than reqflo accepts ({} MiB) while \
-             {doing}",
-            MAX_BODY_BYTES >> 20
-        )),
-        Failure::Broken(kind) => {
-            Error::Unavailable(format!("cannot talk to Vault at {origin} ({kind})"))
-        }
-    }
+    let server = Server {
+        service: "Vault",
+        address: origin,
+        authority: &origin.authority(),
+    };
+    failure.error(server, Some(doing), MAX_BODY_BYTES)
 }
 
 /// The error for an answer the caller has no specific meaning for: a
@@ -148,11 +134,7 @@ fn is_sealed(body: &[u8]) -> bool {
 /// pointed, but only its origin: a path or query may carry anything. A
 /// standby node redirects to the active one, hence the hint.
 fn redirect_error(origin: &Origin, status: u16, location: Option<&str>) -> Error {
-    let destination = match location.map(|l| origin.of_location(l)) {
-        Some(Some(to)) => format!("to {to}"),
-        Some(None) => "to a location reqflo could not read".to_string(),
-        None => "without a location".to_string(),
-    };
+    let destination = origin.redirect_destination(location);
     Error::Unavailable(format!(
         "Vault at {origin} answered with a redirect ({status}) {destination}; redirects are \
          not followed, so point the address at the server that answers (the active node)"
@@ -269,39 +251,39 @@ mod tests {
     }
 
     #[test]
-    fn transport_failures() {
-        let cases = [
+    fn transport_failures_name_vault_and_the_read() {
+        let said = |failure: Failure| {
+            let error = failure_error(&origin(), &failure, "reading \"a\"");
+            format!("{}: {}", error.kind(), error.message())
+        };
+        for (failure, message) in [
             (
                 Failure::Denied,
-                "denied",
-                "network access to vault:8200 was refused by the host: it is not in this \
-                 provider's grants.hosts",
+                "denied: network access to vault:8200 was refused by the host: it is not in \
+                 this provider's grants.hosts",
             ),
             (
                 Failure::Refused,
-                "unavailable",
-                "cannot connect to Vault at http://vault:8200 (connection refused)",
+                "unavailable: cannot connect to Vault at http://vault:8200 (connection \
+                 refused) while reading \"a\"",
             ),
             (
                 Failure::Timeout,
-                "unavailable",
-                "Vault at http://vault:8200 did not answer in time while reading \"a\"",
+                "unavailable: Vault at http://vault:8200 did not answer in time while reading \
+                 \"a\"",
             ),
             (
                 Failure::TooLarge,
-                "unavailable",
-                "Vault at http://vault:8200 answered with more data than reqflo accepts (8 MiB) \
-                 while reading \"a\"",
+                "unavailable: Vault at http://vault:8200 answered with more data than reqflo \
+                 accepts (8 MiB) while reading \"a\"",
             ),
             (
                 Failure::Broken("DNS lookup failed".into()),
-                "unavailable",
-                "cannot talk to Vault at http://vault:8200 (DNS lookup failed)",
+                "unavailable: cannot talk to Vault at http://vault:8200 (DNS lookup failed) \
+                 while reading \"a\"",
             ),
-        ];
-        for (failure, kind, message) in cases {
-            let error = failure_error(&origin(), &failure, "reading \"a\"");
-            assert_eq!((error.kind(), error.message()), (kind, message));
+        ] {
+            assert_eq!(said(failure), message);
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod settings;
 
 use settings::{Field, RequestParts, Settings, SignatureEncoding};
 
+use reqflo_hook_support::config::chosen;
 use reqflo_hook_support::{Encoding, Error, Hook, Outgoing, Secret, export_hook, hmac_sha256};
 
 /// The hook: its settings, read once by `configure`.
@@ -29,9 +30,7 @@ impl Hook for HmacSignature {
         secrets: &[(String, &Secret)],
     ) -> Result<(), Error> {
         let settings = &self.settings;
-        let names: Vec<&str> = secrets.iter().map(|(n, _)| n.as_str()).collect();
-        let index = settings.key_index(&names).map_err(Error::Invalid)?;
-        let (key_name, key) = &secrets[index];
+        let (key_name, key) = chosen(secrets, settings.secret.as_deref(), &settings::KEY)?;
 
         let timestamp = now()?;
         let method = request.method();

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use reqflo_hook_support::config::{Role, each_once, header_name, secret_name, unknown};
+
 /// A placeholder a template may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -181,18 +183,11 @@ impl Settings {
             encoding: SignatureEncoding::Hex,
             timestamp_header: None,
         };
-        for (i, (key, value)) in config.iter().enumerate() {
-            if config[..i].iter().any(|(k, _)| k == key) {
-                return Err(ConfigError(format!("config `{key}` is given twice")));
-            }
+        for entry in each_once(config) {
+            let (key, value) = entry.map_err(ConfigError)?;
             let bad = |why: String| ConfigError(format!("config `{key}` {why}"));
-            match key.as_str() {
-                "secret" => {
-                    if value.is_empty() {
-                        return Err(bad("is empty; name one of the hook's secrets".into()));
-                    }
-                    settings.secret = Some(value.clone());
-                }
+            match key {
+                "secret" => settings.secret = Some(secret_name(value).map_err(bad)?),
                 "header" => settings.header = header_name(value).map_err(bad)?,
                 "timestamp_header" => {
                     settings.timestamp_header = Some(header_name(value).map_err(bad)?)
@@ -216,7 +211,7 @@ impl Settings {
                     settings.format = format;
                 }
                 "encoding" => {
-                    settings.encoding = match value.as_str() {
+                    settings.encoding = match value {
                         "hex" => SignatureEncoding::Hex,
                         "base64" => SignatureEncoding::Base64,
                         "base64url" => SignatureEncoding::Base64Url,
@@ -225,63 +220,23 @@ impl Settings {
                         }
                     }
                 }
-                other => {
-                    return Err(ConfigError(format!(
-                        "unknown config `{other}` (known: {})",
-                        KEYS.join(", ")
-                    )));
-                }
+                other => return Err(ConfigError(unknown(other, &KEYS))),
             }
         }
         Ok(settings)
     }
-
-    /// Pick the key among the granted secrets' names.
-    pub fn key_index(&self, granted: &[&str]) -> Result<usize, String> {
-        match &self.secret {
-            Some(name) => granted.iter().position(|g| g == name).ok_or_else(|| {
-                format!(
-                    "config `secret` names `{name}`, which is not granted to this hook (granted: {})",
-                    list(granted)
-                )
-            }),
-            None if granted.len() == 1 => Ok(0),
-            None if granted.is_empty() => {
-                Err("no secret is granted to this hook; list the signing key under `secrets:`".into())
-            }
-            None => Err(format!(
-                "several secrets are granted ({}); say which one signs with config `secret`",
-                list(granted)
-            )),
-        }
-    }
 }
 
-fn list(names: &[&str]) -> String {
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
+/// How the messages speak of the granted secret the hook signs with.
+pub const KEY: Role = Role {
+    noun: "the signing key",
+    which: "signs",
+};
 
 /// The fields `message` may use.
 const MESSAGE_FIELDS: &[Field] = &[Field::Timestamp, Field::Body, Field::Method, Field::Path];
 /// The fields `format` may use.
 const FORMAT_FIELDS: &[Field] = &[Field::Timestamp, Field::Signature];
-
-/// Check a header name is an HTTP token (RFC 9110 §5.1).
-fn header_name(name: &str) -> Result<String, String> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(token) {
-        return Err(format!("`{name}` is not a valid header name"));
-    }
-    Ok(name.to_string())
-}
 
 /// What a message may include from the request.
 pub struct RequestParts<'a> {
@@ -347,25 +302,25 @@ pub fn path_and_query(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use reqflo_hook_support::config::choose;
+    use reqflo_hook_support::testing::{accepted, config, refused};
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        match Settings::from_config(&config(pairs)) {
-            Ok(s) => s,
-            Err(e) => panic!("{e}"),
-        }
+        accepted(Settings::from_config(&config(pairs)))
     }
 
-    fn refused(pairs: &[(&str, &str)]) -> String {
-        match Settings::from_config(&config(pairs)) {
-            Ok(s) => panic!("accepted {s:?}"),
-            Err(e) => e.0,
+    /// What a request gives a message.
+    fn request<'a>(
+        timestamp: u64,
+        method: &'a str,
+        path: &'a str,
+        body: &'a [u8],
+    ) -> RequestParts<'a> {
+        RequestParts {
+            timestamp,
+            method,
+            path,
+            body,
         }
     }
 
@@ -376,12 +331,7 @@ mod tests {
         assert_eq!(s.encoding, SignatureEncoding::Hex);
         assert_eq!(s.secret, None);
         assert_eq!(s.timestamp_header, None);
-        let parts = RequestParts {
-            timestamp: 1700000000,
-            method: "POST",
-            path: "/hooks",
-            body: br#"{"id":1}"#,
-        };
+        let parts = request(1700000000, "POST", "/hooks", br#"{"id":1}"#);
         assert_eq!(message_bytes(&s.message, &parts), br#"1700000000.{"id":1}"#);
         assert_eq!(
             header_template(&s.format, 1700000000),
@@ -404,12 +354,7 @@ mod tests {
         assert_eq!(s.encoding, SignatureEncoding::Base64Url);
         assert_eq!(s.timestamp_header.as_deref(), Some("X-Timestamp"));
         assert!(s.message.uses(Field::Path) && s.message.uses(Field::Body));
-        let parts = RequestParts {
-            timestamp: 5,
-            method: "PUT",
-            path: "/a?b=c",
-            body: b"xyz",
-        };
+        let parts = request(5, "PUT", "/a?b=c", b"xyz");
         assert_eq!(message_bytes(&s.message, &parts), b"PUT\n/a?b=c\n5\nxyz");
         assert_eq!(header_template(&s.format, 5), "{secret}");
         assert_eq!(
@@ -421,91 +366,91 @@ mod tests {
     #[test]
     fn escaped_braces_are_literal() {
         let s = settings(&[("message", "{{\"t\":{timestamp}}}")]);
-        let parts = RequestParts {
-            timestamp: 7,
-            method: "GET",
-            path: "/",
-            body: b"",
-        };
+        let parts = request(7, "GET", "/", b"");
         assert_eq!(message_bytes(&s.message, &parts), b"{\"t\":7}");
         assert!(!s.message.uses(Field::Body));
     }
 
     #[test]
     fn bad_config_names_the_key() {
-        assert_eq!(
-            refused(&[("sekret", "x")]),
-            "unknown config `sekret` (known: secret, header, message, format, encoding, timestamp_header)"
-        );
-        assert_eq!(
-            refused(&[("encoding", "hexadecimal")]),
-            "config `encoding` is `hexadecimal`; use hex, base64 or base64url"
-        );
-        assert_eq!(
-            refused(&[("format", "t={timestamp}")]),
-            "config `format` must use `{signature}` exactly once"
-        );
-        assert_eq!(
-            refused(&[("format", "{signature},{signature}")]),
-            "config `format` must use `{signature}` exactly once"
-        );
-        assert_eq!(
-            refused(&[("format", "{{{signature}}}")]),
-            "config `format` may not contain literal braces"
-        );
-        assert_eq!(
-            refused(&[("format", "v1={secret}")]),
-            "config `format` has an unknown placeholder `{secret}` (it may use {timestamp}, {signature})"
-        );
-        assert_eq!(
-            refused(&[("message", "{timestamp}.{signature}")]),
-            "config `message` has an unknown placeholder `{signature}` (it may use {timestamp}, {body}, {method}, {path})"
-        );
-        assert_eq!(
-            refused(&[("message", "{timestamp")]),
-            "config `message` has a `{` that is never closed (write `{{` for a brace)"
-        );
-        assert_eq!(
-            refused(&[("message", "a}b")]),
-            "config `message` has a `}` without its `{` (write `}}` for a brace)"
-        );
-        assert_eq!(
-            refused(&[("header", "X Signature")]),
-            "config `header` `X Signature` is not a valid header name"
-        );
-        assert_eq!(
-            refused(&[("timestamp_header", "")]),
-            "config `timestamp_header` `` is not a valid header name"
-        );
-        assert_eq!(
-            refused(&[("secret", "")]),
-            "config `secret` is empty; name one of the hook's secrets"
-        );
-        assert_eq!(
-            refused(&[("header", "A"), ("header", "B")]),
-            "config `header` is given twice"
-        );
+        let cases: [(&[(&str, &str)], &str); 13] = [
+            (
+                &[("sekret", "x")],
+                "unknown config `sekret` (known: secret, header, message, format, encoding, timestamp_header)",
+            ),
+            (
+                &[("encoding", "hexadecimal")],
+                "config `encoding` is `hexadecimal`; use hex, base64 or base64url",
+            ),
+            (
+                &[("format", "t={timestamp}")],
+                "config `format` must use `{signature}` exactly once",
+            ),
+            (
+                &[("format", "{signature},{signature}")],
+                "config `format` must use `{signature}` exactly once",
+            ),
+            (
+                &[("format", "{{{signature}}}")],
+                "config `format` may not contain literal braces",
+            ),
+            (
+                &[("format", "v1={secret}")],
+                "config `format` has an unknown placeholder `{secret}` (it may use {timestamp}, {signature})",
+            ),
+            (
+                &[("message", "{timestamp}.{signature}")],
+                "config `message` has an unknown placeholder `{signature}` (it may use {timestamp}, {body}, {method}, {path})",
+            ),
+            (
+                &[("message", "{timestamp")],
+                "config `message` has a `{` that is never closed (write `{{` for a brace)",
+            ),
+            (
+                &[("message", "a}b")],
+                "config `message` has a `}` without its `{` (write `}}` for a brace)",
+            ),
+            (
+                &[("header", "X Signature")],
+                "config `header` `X Signature` is not a valid header name",
+            ),
+            (
+                &[("timestamp_header", "")],
+                "config `timestamp_header` `` is not a valid header name",
+            ),
+            (
+                &[("secret", "")],
+                "config `secret` is empty; name one of the hook's secrets",
+            ),
+            (
+                &[("header", "A"), ("header", "B")],
+                "config `header` is given twice",
+            ),
+        ];
+        for (pairs, message) in cases {
+            assert_eq!(refused(Settings::from_config(&config(pairs))).0, message);
+        }
     }
 
     #[test]
     fn the_key_is_the_named_or_only_secret() {
-        let only = settings(&[]);
-        assert_eq!(only.key_index(&["k"]), Ok(0));
+        let only = settings(&[]).secret;
+        assert_eq!(choose(&["k"], only.as_deref(), &KEY), Ok(0));
         assert_eq!(
-            only.key_index(&[]),
+            choose(&[], only.as_deref(), &KEY),
             Err("no secret is granted to this hook; list the signing key under `secrets:`".into())
         );
         assert_eq!(
-            only.key_index(&["a", "b"]),
+            choose(&["a", "b"], only.as_deref(), &KEY),
             Err(
                 "several secrets are granted (`a`, `b`); say which one signs with config `secret`"
                     .into()
             )
         );
-        let named = settings(&[("secret", "b")]);
-        assert_eq!(named.key_index(&["a", "b"]), Ok(1));
+        let named = settings(&[("secret", "b")]).secret;
+        assert_eq!(choose(&["a", "b"], named.as_deref(), &KEY), Ok(1));
         assert_eq!(
-            named.key_index(&["a"]),
+            choose(&["a"], named.as_deref(), &KEY),
             Err(
                 "config `secret` names `b`, which is not granted to this hook (granted: `a`)"
                     .into()

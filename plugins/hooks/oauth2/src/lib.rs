@@ -9,11 +9,11 @@
 
 pub mod settings;
 
+use reqflo_hook_support::config::chosen;
 use reqflo_hook_support::{
-    ClientAuth, ClientCredentials, Encoding, Error, Hook, Outgoing, Secret, export_hook,
-    oauth2_client_credentials,
+    Encoding, Error, Hook, Outgoing, Secret, export_hook, oauth2_client_credentials,
 };
-use settings::{Auth, Settings};
+use settings::Settings;
 
 /// The hook: its settings, read once by `configure`.
 struct OAuth2 {
@@ -31,23 +31,16 @@ impl Hook for OAuth2 {
         request: &Outgoing,
         secrets: &[(String, &Secret)],
     ) -> Result<(), Error> {
-        let settings = &self.settings;
-        let names: Vec<&str> = secrets.iter().map(|(n, _)| n.as_str()).collect();
-        let index = settings.secret_index(&names).map_err(Error::Invalid)?;
-        let (_, client_secret) = &secrets[index];
-        let grant = ClientCredentials {
-            token_url: settings.token_url.clone(),
-            client_id: settings.client_id.clone(),
-            scope: settings.scope.clone(),
-            extra: settings.extra.clone(),
-            auth: match settings.auth {
-                Auth::Basic => ClientAuth::Basic,
-                Auth::Body => ClientAuth::Body,
-            },
-        };
+        let Settings {
+            grant,
+            secret,
+            header,
+            format,
+        } = &self.settings;
+        let (_, client_secret) = chosen(secrets, secret.as_deref(), &settings::CLIENT_SECRET)?;
         // The host's message already names the token endpoint.
-        let token = oauth2_client_credentials(&grant, client_secret)?;
-        request.set_secret_header(&settings.header, &settings.format, &token, Encoding::Raw)
+        let token = oauth2_client_credentials(grant, client_secret)?;
+        request.set_secret_header(header, format, &token, Encoding::Raw)
     }
 }
 

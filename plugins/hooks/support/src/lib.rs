@@ -10,6 +10,9 @@
 //! bindings here skip `on-request` and [`export_hook!`] exports it by hand,
 //! lifting its arguments as the canonical ABI lays them out.
 
+pub mod config;
+pub mod testing;
+
 /// The generated bindings (everything but the `on-request` export).
 #[doc(hidden)]
 pub mod bindings {
@@ -50,19 +53,30 @@ pub trait Hook: Sized {
 pub mod __private {
     use super::{Error, Hook, Outgoing, Secret};
     use std::cell::RefCell;
+    use std::marker::PhantomData;
     use std::mem::MaybeUninit;
+    use std::thread::LocalKey;
 
     pub use crate::bindings::export_bindings;
     pub use crate::bindings::exports::reqflo::plugin::hook::Guest;
 
-    /// `configure`: build the hook into `cell`.
-    pub fn configure<H: Hook>(
-        cell: &'static std::thread::LocalKey<RefCell<Option<H>>>,
-        config: Vec<(String, String)>,
-    ) -> Result<(), Error> {
-        let hook = H::configure(config)?;
-        cell.with(|c| *c.borrow_mut() = Some(hook));
-        Ok(())
+    /// A hook type and the thread-local cell that holds it from `configure`
+    /// on. The cell is declared where the hook's type is known, by
+    /// [`export_hook!`], since a static cannot be generic.
+    pub trait Held: Hook + 'static {
+        /// The cell.
+        fn cell() -> &'static LocalKey<RefCell<Option<Self>>>;
+    }
+
+    /// The `hook` export of a hook of type `H`.
+    pub struct Export<H>(PhantomData<H>);
+
+    impl<H: Held> Guest for Export<H> {
+        fn configure(config: Vec<(String, String)>) -> Result<(), Error> {
+            let hook = H::configure(config)?;
+            H::cell().with(|cell| *cell.borrow_mut() = Some(hook));
+            Ok(())
+        }
     }
 
     /// The return area of `on-request`: a `result<_, error>` is a tag byte,
@@ -78,12 +92,7 @@ pub mod __private {
     /// Only the component's canonical ABI calls this, with `request` a borrowed
     /// `outgoing` handle and `list`/`len` a list of `(string, borrow<secret>)`
     /// it allocated with `cabi_realloc`.
-    pub unsafe fn on_request<H: Hook>(
-        cell: &'static std::thread::LocalKey<RefCell<Option<H>>>,
-        request: i32,
-        list: *mut u8,
-        len: usize,
-    ) -> *mut u8 {
+    pub unsafe fn on_request<H: Held>(request: i32, list: *mut u8, len: usize) -> *mut u8 {
         #[cfg(target_arch = "wasm32")]
         wit_bindgen::rt::run_ctors_once();
         let elem = 3 * size_of::<*const u8>();
@@ -114,7 +123,7 @@ pub mod __private {
             }
         }
         let secrets: Vec<(String, &Secret)> = names.into_iter().zip(handles.iter()).collect();
-        let result = cell.with(|c| match c.borrow_mut().as_mut() {
+        let result = H::cell().with(|c| match c.borrow_mut().as_mut() {
             Some(hook) => hook.on_request(&outgoing, &secrets),
             None => Err(Error::Invalid(
                 "on-request was called before configure".into(),
@@ -174,35 +183,35 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_hook {
     ($hook:ty) => {
-        // Natively (unit tests) there is no component to export, and the
-        // export names would not even link; only keep the hook "used".
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn(
-            ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-        ) -> ::core::result::Result<$hook, $crate::Error> = <$hook as $crate::Hook>::configure;
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn(
-            &mut $hook,
-            &$crate::Outgoing,
-            &[(::std::string::String, &$crate::Secret)],
-        ) -> ::core::result::Result<(), $crate::Error> = <$hook as $crate::Hook>::on_request;
-
-        #[cfg(target_arch = "wasm32")]
+        // The cell that holds the hook for the run (a static cannot be
+        // generic, so it is declared here, where the type is known).
         const _: () = {
             ::std::thread_local! {
                 static __REQFLO_HOOK: ::core::cell::RefCell<::core::option::Option<$hook>> =
                     const { ::core::cell::RefCell::new(::core::option::Option::None) };
             }
 
-            struct __ReqfloExport;
-
-            impl $crate::__private::Guest for __ReqfloExport {
-                fn configure(
-                    config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-                ) -> ::core::result::Result<(), $crate::Error> {
-                    $crate::__private::configure(&__REQFLO_HOOK, config)
+            impl $crate::__private::Held for $hook {
+                fn cell() -> &'static ::std::thread::LocalKey<
+                    ::core::cell::RefCell<::core::option::Option<$hook>>,
+                > {
+                    &__REQFLO_HOOK
                 }
             }
+        };
+
+        // Natively (unit tests) there is no component to export, and the
+        // export names would not even link; only keep the hook "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(
+            ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+        ) -> ::core::result::Result<(), $crate::Error> =
+            <$crate::__private::Export<$hook> as $crate::__private::Guest>::configure;
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            // wit-bindgen's export macro takes a name, not a type.
+            type __ReqfloExport = $crate::__private::Export<$hook>;
 
             $crate::__private::export_bindings!(
                 __ReqfloExport with_types_in $crate::bindings
@@ -214,7 +223,7 @@ macro_rules! export_hook {
                 list: *mut u8,
                 len: usize,
             ) -> *mut u8 {
-                unsafe { $crate::__private::on_request(&__REQFLO_HOOK, request, list, len) }
+                unsafe { $crate::__private::on_request::<$hook>(request, list, len) }
             }
 
             #[unsafe(export_name = "cabi_post_reqflo:plugin/hook@0.2.0#on-request")]

@@ -118,6 +118,7 @@ fn spec() -> Value {
         { "name": "reqflo/plain", "versions": [string(CANARY)] },
         { "name": "reqflo/chain-1", "versions": [string(CANARY)] },
         { "name": "reqflo/chain-2", "versions": [string(CANARY)] },
+        { "name": "reqflo/contract", "versions": [string(CANARY)] },
     ]})
 }
 
@@ -255,6 +256,40 @@ fn reads_a_string_secret_by_name_and_by_arn() {
     );
     assert!(!authorization.contains(&env[1].1));
     assert_eq!(aws.reads_of(&arn).len(), 1);
+}
+
+#[test]
+fn the_provider_keeps_the_contract_against_moto() {
+    let aws = aws();
+    let server = &aws.moto.server;
+    let (region, endpoint) = (
+        format!("region={REGION}"),
+        format!("endpoint={}", server.url),
+    );
+    let env = aws.reader_env();
+    let all = common::passes_contract(
+        "aws",
+        &[
+            "--config",
+            &region,
+            "--config",
+            &endpoint,
+            "--grant-env",
+            "AWS_ACCESS_KEY_ID",
+            "--grant-env",
+            "AWS_SECRET_ACCESS_KEY",
+            "--grant-env",
+            "AWS_SESSION_TOKEN",
+            "--grant-host",
+            &server.authority,
+            "--reference",
+            "reqflo/contract",
+            "--missing",
+            "reqflo/no-such-secret",
+        ],
+        &pairs(&env),
+    );
+    assert_absent(&all, CANARY, "plugin test of builtin:aws");
 }
 
 #[test]

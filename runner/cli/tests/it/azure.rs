@@ -146,6 +146,38 @@ fn line_of(out: &str, name: &str) -> String {
 }
 
 #[test]
+fn the_provider_keeps_the_contract_against_the_fake() {
+    let az = Azure::start();
+    let url = az.fake.url();
+    let config = [
+        format!("vault_url={url}"),
+        format!("tenant_id={TENANT_ID}"),
+        format!("client_id={CLIENT_ID}"),
+        format!("authority={url}"),
+    ];
+    let mut args = Vec::new();
+    for entry in &config {
+        args.extend(["--config", entry.as_str()]);
+    }
+    let host = az.grant();
+    args.extend([
+        "--grant-env",
+        "AZURE_CLIENT_SECRET",
+        "--grant-host",
+        &host,
+        "--reference",
+        PAYMENTS_KEY_NAME,
+        "--missing",
+        "no-such-secret",
+    ]);
+    let all = common::passes_contract("azure", &args, &CLIENT_ENV);
+    for credential in az.credentials() {
+        assert_absent(&all, &credential, "plugin test of builtin:azure");
+    }
+    assert_absent(&all, CANARY, "plugin test of builtin:azure");
+}
+
+#[test]
 fn latest_and_pinned_versions() {
     let az = Azure::start();
     let secrets = format!(

@@ -165,6 +165,35 @@ fn latest_pinned_full_names_and_json_keys_inject_the_right_values() {
 }
 
 #[test]
+fn the_provider_keeps_the_contract_against_the_fake() {
+    let f = fake();
+    let (project, endpoint) = (
+        format!("project={PROJECT}"),
+        format!("endpoint={}", f.url()),
+    );
+    let host = f.addr().to_string();
+    let all = common::passes_contract(
+        "gcp",
+        &[
+            "--config",
+            &project,
+            "--config",
+            &endpoint,
+            "--grant-env",
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+            "--grant-host",
+            &host,
+            "--reference",
+            "stripe-key",
+            "--missing",
+            "no-such-secret",
+        ],
+        &token(TOKEN),
+    );
+    assert_clean(&all, "plugin test of builtin:gcp");
+}
+
+#[test]
 fn several_keys_of_one_secret_cost_one_access_call() {
     let f = fake();
     let secrets = format!(

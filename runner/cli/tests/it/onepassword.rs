@@ -127,6 +127,29 @@ fn resolves_by_names_by_ids_and_inside_a_section() {
 }
 
 #[test]
+fn the_provider_keeps_the_contract_against_the_fake() {
+    let c = Connect::start();
+    let url = format!("http://{}", c.grant());
+    let all = common::passes_contract(
+        "onepassword",
+        &[
+            "--grant-env",
+            "OP_CONNECT_HOST",
+            "--grant-env",
+            "OP_CONNECT_TOKEN",
+            "--grant-host",
+            &c.grant(),
+            "--reference",
+            "op://Payments/Stripe Sandbox/credential",
+            "--missing",
+            "op://Payments/No Such Item/credential",
+        ],
+        &env(&url, "full-token"),
+    );
+    assert_absent(&all, CANARY, "plugin test of builtin:onepassword");
+}
+
+#[test]
 fn ten_fields_of_one_item_cost_one_item_fetch() {
     let c = Connect::start();
     let mut secrets = String::new();

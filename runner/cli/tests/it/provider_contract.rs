@@ -144,6 +144,36 @@ fn each_provider_resolves_a_secret_into_a_request_the_server_accepts() {
 }
 
 #[test]
+fn each_provider_passes_reqflo_plugin_test() {
+    let work = tempfile::tempdir().expect("temp dir");
+    for subject in subjects() {
+        let run = common::reqflo(
+            work.path(),
+            &[
+                "plugin",
+                "test",
+                &subject.plugin,
+                "--grant-env",
+                "KEY",
+                "--reference",
+                "KEY",
+                "--missing",
+                "ABSENT_KEY",
+            ],
+            &[("KEY", CANARY)],
+        );
+        assert_eq!(run.code, 0, "{}: {}", subject.label, run.all());
+        assert!(
+            run.stdout.contains("8 passed, 0 failed, 1 skipped"),
+            "{}: {}",
+            subject.label,
+            run.stdout
+        );
+        assert_absent(&run.all(), CANARY, subject.label);
+    }
+}
+
+#[test]
 fn not_found_falls_through_the_chain_and_names_the_provider() {
     let fallback = format!("KEY: \"{CANARY}\"\n");
     for s in subjects() {

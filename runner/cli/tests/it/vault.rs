@@ -56,11 +56,24 @@ impl Bao {
         if !body.is_null() {
             request = request.body(serde_json::to_vec(&body).expect("json"));
         }
-        let (status, bytes) = self.runtime.block_on(async {
-            let response = request.send().await.expect("OpenBao answers");
-            let status = response.status();
-            (status, response.bytes().await.expect("body"))
-        });
+        // A dev server's KV v2 mount upgrades itself for a moment after
+        // start, answering 400 "Upgrading from non-versioned to versioned
+        // data" meanwhile: wait that out (up to 10 s), as a client would.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (status, bytes) = loop {
+            let attempt = request.try_clone().expect("a request with a plain body");
+            let (status, bytes) = self.runtime.block_on(async {
+                let response = attempt.send().await.expect("OpenBao answers");
+                let status = response.status();
+                (status, response.bytes().await.expect("body"))
+            });
+            let upgrading = status == reqwest::StatusCode::BAD_REQUEST
+                && String::from_utf8_lossy(&bytes).contains("Upgrading from non-versioned");
+            if !upgrading || std::time::Instant::now() > deadline {
+                break (status, bytes);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
         assert!(
             status.is_success(),
             "{method} {url}: {status}: {}",
@@ -471,14 +484,10 @@ fn the_provider_keeps_the_contract_against_openbao() {
     let bao = Bao::shared();
     bao.write("contract/app", json!({ "key": CANARY }));
     let server = servers::openbao();
-    let work = tempfile::tempdir().expect("temp dir");
     let address = format!("address={}", server.url);
-    let run = common::reqflo(
-        work.path(),
+    let all = common::passes_contract(
+        "vault",
         &[
-            "plugin",
-            "test",
-            "builtin:vault",
             "--config",
             &address,
             "--grant-env",
@@ -492,10 +501,7 @@ fn the_provider_keeps_the_contract_against_openbao() {
         ],
         &token(OPENBAO_ROOT_TOKEN),
     );
-    run.expect_code(0)
-        .expect_output("ok    an unreachable server is not not-found: denied")
-        .expect_output("9 passed, 0 failed, 0 skipped");
-    assert_absent(&run.all(), CANARY, "plugin test of builtin:vault");
+    assert_absent(&all, CANARY, "plugin test of builtin:vault");
 }
 
 #[test]

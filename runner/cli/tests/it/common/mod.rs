@@ -160,6 +160,21 @@ pub fn reqflo(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `reqflo plugin test builtin:NAME ARGS…` with `env`, which must pass every
+/// check of the contract, the unreachable server's included (a networked
+/// provider's); all it printed.
+pub fn passes_contract(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let work = tempfile::tempdir().expect("temp dir");
+    let plugin = format!("builtin:{name}");
+    let mut all = vec!["plugin", "test", plugin.as_str()];
+    all.extend_from_slice(args);
+    let run = reqflo(work.path(), &all, env);
+    run.expect_code(0)
+        .expect_output("ok    an unreachable server is not not-found: denied")
+        .expect_output("9 passed, 0 failed, 0 skipped");
+    run.all()
+}
+
 /// A test or built-in plugin component built by the workspace build.
 pub fn plugin(artifact: &str) -> PathBuf {
     Path::new(reqflo_sandbox::PLUGIN_DIR).join(format!("{artifact}.wasm"))
