@@ -15,7 +15,17 @@
 //!   <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>:
 //!   `GET` the URI in `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with
 //!   `Authorization: {AWS_CONTAINER_AUTHORIZATION_TOKEN}` (403 otherwise),
-//!   answering `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`.
+//!   answering `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`;
+//! - STS `AssumeRoleWithWebIdentity`,
+//!   <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html>:
+//!   an unsigned `POST /` of a form with `Action`, `Version` (2011-06-15),
+//!   `RoleArn`, `RoleSessionName` (2 to 64 of `[\w+=,.@-]`) and
+//!   `WebIdentityToken`, answering the `AssumeRoleWithWebIdentityResponse`
+//!   XML with `Credentials` (`AccessKeyId`, `SecretAccessKey`,
+//!   `SessionToken`, `Expiration`), or an `ErrorResponse` with `<Code>`
+//!   `InvalidIdentityToken` (400) or `AccessDenied` (403);
+//!   `AWS_ENDPOINT_URL_STS` points clients here. (moto's own STS answers 500
+//!   to this unsigned call once its IAM checks are on.)
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -40,6 +50,12 @@ pub const CONTAINER_TOKEN: &str = "fake-container-authorization-7c1d";
 /// The container credentials route (`AWS_CONTAINER_CREDENTIALS_FULL_URI`
 /// is the fake's URL and this).
 pub const CONTAINER_PATH: &str = "/v2/credentials/reqflo-task";
+
+/// The role a web identity may assume here.
+pub const WEB_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/reqflo-web-role";
+/// The web identity token STS accepts (any other is `InvalidIdentityToken`).
+pub const WEB_IDENTITY_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cmVxZmxvIn0.ZmFrZS1zaWduYXR1cmU";
 
 /// The credentials the endpoints hand out.
 #[derive(Debug, Clone)]
@@ -86,6 +102,7 @@ impl FakeAwsCredentials {
                 get(role),
             )
             .route(CONTAINER_PATH, get(container))
+            .route("/", axum::routing::post(sts))
             .with_state(Arc::clone(&shared));
         let server = bound.serve("fake-aws-credentials", app)?;
         Ok(FakeAwsCredentials { server, shared })
@@ -176,6 +193,60 @@ async fn container(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         return StatusCode::FORBIDDEN.into_response();
     }
     Json(issue(&shared)).into_response()
+}
+
+async fn sts(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let error = |status: StatusCode, code: &str| {
+        let xml = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
+             <Type>Sender</Type><Code>{code}</Code><Message>refused by the fake</Message>\
+             </Error><RequestId>fake</RequestId></ErrorResponse>"
+        );
+        (status, [("content-type", "text/xml")], xml).into_response()
+    };
+    if field("Action") != Some("AssumeRoleWithWebIdentity")
+        || field("Version") != Some("2011-06-15")
+    {
+        return error(StatusCode::BAD_REQUEST, "InvalidAction");
+    }
+    let session_ok = field("RoleSessionName").is_some_and(|name| {
+        (2..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    });
+    if !session_ok {
+        return error(StatusCode::BAD_REQUEST, "ValidationError");
+    }
+    if field("WebIdentityToken") != Some(WEB_IDENTITY_TOKEN) {
+        return error(StatusCode::BAD_REQUEST, "InvalidIdentityToken");
+    }
+    if field("RoleArn") != Some(WEB_ROLE_ARN) {
+        return error(StatusCode::FORBIDDEN, "AccessDenied");
+    }
+    let issued = issue(&shared);
+    let text = |key: &str| issued[key].as_str().unwrap_or_default().to_string();
+    let xml = format!(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+         <AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>{}</AccessKeyId>\
+         <SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken>\
+         <Expiration>{}</Expiration></Credentials></AssumeRoleWithWebIdentityResult>\
+         <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>\
+         </AssumeRoleWithWebIdentityResponse>",
+        text("AccessKeyId"),
+        text("SecretAccessKey"),
+        text("Token"),
+        text("Expiration"),
+    );
+    ([("content-type", "text/xml")], xml).into_response()
 }
 
 fn issue(shared: &Shared) -> serde_json::Value {

@@ -1,7 +1,8 @@
 //! Credentials from an endpoint, as the AWS SDKs' default chain ends on
-//! AWS: the ECS/EKS container credentials endpoint, or EC2's instance
-//! metadata service (IMDSv2: a session token first, then the role's
-//! credentials). Renewed five minutes before they expire.
+//! AWS: a web identity exchanged at STS ([`crate::sts`]), the ECS/EKS
+//! container credentials endpoint, or EC2's instance metadata service
+//! (IMDSv2: a session token first, then the role's credentials). Renewed
+//! five minutes before they expire.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,14 +16,18 @@ use crate::settings::{Connection, Credentials, Source};
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`, as both
-/// endpoints write them.
+/// endpoints write them (STS's XML is read into the same). No `Debug`.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Issued {
-    access_key_id: String,
-    secret_access_key: String,
-    token: Option<String>,
-    expiration: Option<String>,
+pub struct Issued {
+    /// The key ID.
+    pub access_key_id: String,
+    /// The signing key.
+    pub secret_access_key: String,
+    /// The session token.
+    pub token: Option<String>,
+    /// When they expire (RFC 3339).
+    pub expiration: Option<String>,
 }
 
 /// Make sure `connection` holds credentials good for a while: fetched from
@@ -42,6 +47,11 @@ pub fn fresh(
     }
     let issued = match &connection.source {
         Source::Environment => return Ok(()),
+        Source::WebIdentity(web) => {
+            let what = web.what();
+            let answer = send_request(transport, web.request()?, &what)?;
+            web.issued(&answer)?
+        }
         Source::Container { url, authorization } => {
             let what = format!("the container credentials endpoint at {}", origin_of(url));
             let mut headers = vec![("accept".to_string(), "application/json".to_string())];
@@ -132,6 +142,14 @@ fn send(
 ) -> Result<Response, Error> {
     let mut request = Request::new(method, url);
     request.headers = headers;
+    send_request(transport, request, what)
+}
+
+fn send_request(
+    transport: &mut impl Transport,
+    request: Request,
+    what: &str,
+) -> Result<Response, Error> {
     transport
         .send(request, crate::wire::limits())
         .map_err(|failure| {
@@ -294,6 +312,48 @@ mod tests {
         assert!(e.is_some_and(
             |e| e.message().contains("169.254.169.254") && e.message().contains("grants.hosts")
         ));
+    }
+
+    #[test]
+    fn a_web_identity_is_exchanged_at_sts_and_renewed_from_the_file() {
+        let file = std::env::temp_dir().join(format!("reqflo-web-token-{}", std::process::id()));
+        std::fs::write(&file, "first.jwt").ok();
+        let sts = "http://127.0.0.1:1340";
+        let answer = |key: &str| {
+            format!(
+                "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
+                 <AccessKeyId>{key}</AccessKeyId><SecretAccessKey>sk</SecretAccessKey>\
+                 <SessionToken>st</SessionToken><Expiration>2026-12-07T21:00:00Z</Expiration>\
+                 </Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+            )
+        };
+        let mut fake = Scripted::new()
+            .answer(format!("{sts}/"), 200, answer("ASIAONE"))
+            .answer(format!("{sts}/"), 200, answer("ASIATWO"));
+        let mut c = connection(Source::WebIdentity(crate::sts::WebIdentity {
+            token_file: file.display().to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/app".into(),
+            session_name: "reqflo".into(),
+            sts: sts.into(),
+        }));
+        let expires = rfc3339("2026-12-07T21:00:00Z").unwrap_or(UNIX_EPOCH);
+        assert!(fresh(&mut c, &mut fake, expires - Duration::from_secs(3600)).is_ok());
+        assert_eq!(c.credentials.access_key_id, "ASIAONE");
+        assert_eq!(c.expires, Some(expires));
+        // Good for an hour: not asked again; near the end, renewed with the
+        // token the file holds then (Kubernetes rotates it).
+        assert!(fresh(&mut c, &mut fake, expires - Duration::from_secs(1800)).is_ok());
+        assert_eq!(fake.urls().len(), 1);
+        std::fs::write(&file, "second.jwt").ok();
+        assert!(fresh(&mut c, &mut fake, expires - Duration::from_secs(60)).is_ok());
+        assert_eq!(c.credentials.access_key_id, "ASIATWO");
+        let bodies: Vec<String> = fake
+            .sent()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        assert!(bodies[0].ends_with("WebIdentityToken=first.jwt"));
+        assert!(bodies[1].ends_with("WebIdentityToken=second.jwt"));
+        std::fs::remove_file(&file).ok();
     }
 
     #[test]

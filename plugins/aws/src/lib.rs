@@ -14,6 +14,7 @@ mod lookup;
 use reqflo_references::aws as reference;
 mod settings;
 mod sign;
+mod sts;
 mod value;
 mod wire;
 

@@ -27,13 +27,15 @@ pub struct Settings {
     instance_metadata: bool,
 }
 
-/// Where the credentials come from, in the SDKs' order (the links that
-/// need files, shared config and web identity, are not read: the sandbox
-/// grants no files).
+/// Where the credentials come from, in the SDKs' order (shared config and
+/// credentials files are not read: see the docs' known limits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     Environment,
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`: a token exchanged
+    /// at STS (EKS IAM roles for service accounts).
+    WebIdentity(crate::sts::WebIdentity),
     /// The ECS or EKS Pod Identity container credentials endpoint
     /// (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, or `…_RELATIVE_URI` on
     /// 169.254.170.2), with `AWS_CONTAINER_AUTHORIZATION_TOKEN` if set.
@@ -150,7 +152,7 @@ impl Settings {
             None => crate::endpoint::for_region(&region),
         };
         if matches!(read(ACCESS_KEY_ENV), Err(std::env::VarError::NotPresent))
-            && let Some(source) = self.endpoint_source(&read)
+            && let Some(source) = self.endpoint_source(&read, &region)
         {
             return Ok(Connection {
                 region,
@@ -201,9 +203,9 @@ impl Settings {
         })
     }
 
-    /// A credential endpoint the environment or config names: the
-    /// container's, else the instance's (when asked for).
-    fn endpoint_source(&self, read: &impl env::Read) -> Option<Source> {
+    /// A credential endpoint the environment or config names: STS for a web
+    /// identity, else the container's, else the instance's (when asked for).
+    fn endpoint_source(&self, read: &impl env::Read, region: &str) -> Option<Source> {
         // A value that is not UTF-8 names no endpoint, as an unset one.
         let visible = |name: &str| {
             env::optional(read, name)
@@ -211,6 +213,20 @@ impl Settings {
                 .flatten()
                 .filter(|v| !v.is_empty())
         };
+        if let (Some(token_file), Some(role_arn)) = (
+            visible("AWS_WEB_IDENTITY_TOKEN_FILE"),
+            visible("AWS_ROLE_ARN"),
+        ) {
+            let sts = visible("AWS_ENDPOINT_URL_STS")
+                .map(|url| url.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
+            return Some(Source::WebIdentity(crate::sts::WebIdentity {
+                token_file,
+                role_arn,
+                session_name: visible("AWS_ROLE_SESSION_NAME").unwrap_or_else(|| "reqflo".into()),
+                sts,
+            }));
+        }
         let container = visible("AWS_CONTAINER_CREDENTIALS_FULL_URI").or_else(|| {
             visible("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
                 .map(|path| format!("http://169.254.170.2{path}"))
@@ -418,5 +434,40 @@ mod tests {
         );
         assert!(bad_token.contains("cannot carry"), "{bad_token}");
         assert!(!bad_token.contains("Zq9"));
+    }
+
+    #[test]
+    fn keys_win_then_a_web_identity_then_the_container() {
+        let s = settings(&[("region", "eu-west-2")]);
+        let web = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1:1/creds",
+            ),
+        ];
+        let c = accepted(s.connection(fake(&web)));
+        let Source::WebIdentity(identity) = c.source else {
+            panic!("not a web identity")
+        };
+        assert_eq!(identity.sts, "https://sts.eu-west-2.amazonaws.com");
+        assert_eq!(identity.session_name, "reqflo");
+        assert_eq!(identity.token_file, "/var/run/secrets/token");
+        let mut overridden = web.to_vec();
+        overridden.push(("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000/"));
+        overridden.push(("AWS_ROLE_SESSION_NAME", "ci"));
+        let c = accepted(s.connection(fake(&overridden)));
+        assert!(matches!(c.source, Source::WebIdentity(ref w)
+            if w.sts == "http://127.0.0.1:5000" && w.session_name == "ci"));
+        // Keys in the environment come first; a role alone is no identity.
+        let mut with_keys = web.to_vec();
+        with_keys.extend(KEYS);
+        assert_eq!(
+            accepted(s.connection(fake(&with_keys))).source,
+            Source::Environment
+        );
+        let c = accepted(s.connection(fake(&web[1..])));
+        assert!(matches!(c.source, Source::Container { .. }));
     }
 }

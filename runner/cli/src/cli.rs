@@ -282,9 +282,16 @@ pub struct ContractArgs {
     /// A host the provider may reach (repeatable), as in `grants.hosts`.
     #[arg(long = "grant-host", value_name = "HOST")]
     pub grant_host: Vec<String>,
+    /// A file the provider may read (repeatable), as in `grants.files`.
+    #[arg(long = "grant-file", value_name = "PATH")]
+    pub grant_file: Vec<PathBuf>,
     /// Plain HTTP to hosts other than loopback is meant.
     #[arg(long)]
     pub allow_http: bool,
+    /// A file the provider reads as its stdin, as `builtin:file` reads the
+    /// file its `config.path` names.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
     /// The budget of one call, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub timeout_ms: u64,

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use reqflo_core::error::{Error, PluginError, Result};
+use reqflo_core::plugins::FileGrant;
 use reqflo_core::project::Project;
 use reqflo_sandbox::Load as _;
 use reqflo_sandbox::secrets::{Builtin, PluginSource, Providers};
@@ -175,6 +176,17 @@ pub fn plugins_list(project: &Project) -> Result<i32> {
         if !spec.hosts.is_empty() {
             let hosts: Vec<String> = spec.hosts.iter().map(ToString::to_string).collect();
             grants.push(format!("hosts: {}", hosts.join(", ")));
+        }
+        if !spec.files.is_empty() {
+            let files: Vec<String> = spec
+                .files
+                .iter()
+                .map(|grant| match grant {
+                    FileGrant::Path(path) => path.display().to_string(),
+                    FileGrant::Variable(name) => format!("${name}"),
+                })
+                .collect();
+            grants.push(format!("files: {}", files.join(", ")));
         }
         if let Some(ca) = &spec.ca_file {
             grants.push(format!("extra CA: {}", display_path(ca)));

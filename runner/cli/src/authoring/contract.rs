@@ -55,6 +55,10 @@ struct Contract {
     config: Vec<(String, String)>,
     env: Vec<(String, String)>,
     net: Option<Arc<NetPolicy>>,
+    /// Handed to each instance as its stdin.
+    secret_file: Option<std::path::PathBuf>,
+    /// `--grant-file`s: each one's path and bytes.
+    files: Vec<(std::path::PathBuf, Vec<u8>)>,
     memory_bytes: usize,
     timeout: Duration,
     /// Every message the provider returned, raw, with the check it came from.
@@ -66,8 +70,20 @@ struct Contract {
 impl Contract {
     /// A fresh instance with the granted authority (or none of the network).
     async fn start(&self, network: bool) -> std::result::Result<PluginInstance, String> {
+        let stdin = match &self.secret_file {
+            Some(path) => Some(std::fs::File::open(path).map_err(|e| {
+                format!(
+                    "cannot open {}: {}",
+                    path.display(),
+                    reqflo_core::source::io_reason(&e)
+                )
+            })?),
+            None => None,
+        };
         let sandbox = Sandbox {
             env: self.env.clone(),
+            stdin,
+            files: self.files.clone(),
             memory_bytes: self.memory_bytes,
             timeout: self.timeout,
             net: if network { self.net.clone() } else { None },
@@ -179,6 +195,24 @@ pub async fn contract_command(args: &ContractArgs, cwd: &Path) -> Result<i32> {
             env.push((name.clone(), value));
         }
     }
+    let mut files = Vec::new();
+    for written in &args.grant_file {
+        let path = cwd.join(written);
+        let content = std::fs::read(&path).map_err(|e| {
+            Error::Usage(format!(
+                "--grant-file {}: {}",
+                written.display(),
+                reqflo_core::source::io_reason(&e)
+            ))
+        })?;
+        // A granted file is a credential, as in a run.
+        if let Ok(text) = std::str::from_utf8(&content)
+            && !text.trim().is_empty()
+        {
+            redactor.add(&format!("file {}", path.display()), text.trim().as_bytes());
+        }
+        files.push((path, content));
+    }
     let digest = hex::encode(Sha256::digest(&bytes));
     let host = PluginHost::shared()?;
     let compiled = host.compile(&args.file, &bytes, &digest)?;
@@ -197,6 +231,8 @@ pub async fn contract_command(args: &ContractArgs, cwd: &Path) -> Result<i32> {
         config,
         env,
         net,
+        secret_file: args.secret_file.as_ref().map(|path| cwd.join(path)),
+        files,
         memory_bytes,
         timeout,
         said: Vec::new(),

@@ -234,6 +234,33 @@ fn plugin_test_passes_a_good_provider_and_names_what_a_bad_one_breaks() {
         .expect_output("8 passed, 0 failed, 1 skipped");
     assert_absent(&good.all(), CANARY, "plugin test of builtin:env");
 
+    // builtin:file, handed its secret file as `run` hands it.
+    std::fs::write(
+        work.path().join("secrets.yaml"),
+        format!("stripe:\n  api_key: \"{CANARY}\"\n"),
+    )
+    .expect("secret file");
+    let file = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            "builtin:file",
+            "--config",
+            "path=secrets.yaml",
+            "--secret-file",
+            "secrets.yaml",
+            "--reference",
+            "stripe.api_key",
+            "--missing",
+            "stripe.nope",
+        ],
+        &[],
+    );
+    file.expect_code(0)
+        .expect_output("8 passed, 0 failed, 1 skipped");
+    assert_absent(&file.all(), CANARY, "plugin test of builtin:file");
+
     // The hostile provider takes any config, calls a leak of its credential
     // "unavailable", and traps on `panic`: each is named, none shows the value.
     let hostile = plugin("reqflo_test_hostile").display().to_string();
@@ -259,6 +286,30 @@ fn plugin_test_passes_a_good_provider_and_names_what_a_bad_one_breaks() {
         .expect_output("FAIL  no message holds the value or a granted credential: 1 message(s) did")
         .expect_output("failed");
     assert_absent(&bad.all(), CANARY, "plugin test of a leaking provider");
+
+    // --grant-file lends it a file, as grants.files does; its text is
+    // redacted like a granted variable's.
+    std::fs::write(work.path().join("token"), CANARY).expect("token file");
+    let token = work.path().join("token").display().to_string();
+    let reference = format!("file:{token}");
+    let granted = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            &hostile,
+            "--grant-file",
+            "token",
+            "--reference",
+            &reference,
+        ],
+        &[],
+    );
+    granted.expect_code(4).expect_output(&format!(
+        "ok    resolves `{reference}`: {} bytes",
+        CANARY.len()
+    ));
+    assert_absent(&granted.all(), CANARY, "plugin test with a granted file");
 
     // What is not a provider, or not there, is a usage error.
     reqflo(

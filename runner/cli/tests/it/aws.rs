@@ -60,6 +60,15 @@ impl Aws {
         ]
     }
 
+    /// The moto role's temporary keys, as a credential endpoint hands them out.
+    fn role_keys(&self) -> reqflo_fakes::aws_credentials::IssuedKeys {
+        reqflo_fakes::aws_credentials::IssuedKeys {
+            access_key_id: self.credential("role", "access_key_id"),
+            secret_access_key: self.credential("role", "secret_access_key"),
+            session_token: Some(self.credential("role", "session_token")),
+        }
+    }
+
     fn arn(&self, name: &str) -> String {
         self.setup["secrets"][name]["arn"]
             .as_str()
@@ -119,6 +128,7 @@ fn spec() -> Value {
         { "name": "reqflo/chain-1", "versions": [string(CANARY)] },
         { "name": "reqflo/chain-2", "versions": [string(CANARY)] },
         { "name": "reqflo/contract", "versions": [string(CANARY)] },
+        { "name": "reqflo/web-identity", "versions": [string(CANARY)] },
     ]})
 }
 
@@ -290,6 +300,70 @@ fn the_provider_keeps_the_contract_against_moto() {
         &pairs(&env),
     );
     assert_absent(&all, CANARY, "plugin test of builtin:aws");
+}
+
+#[test]
+fn a_web_identity_token_is_exchanged_at_sts_for_the_roles_keys() {
+    use reqflo_fakes::aws_credentials::{FakeAwsCredentials, WEB_IDENTITY_TOKEN, WEB_ROLE_ARN};
+    let aws = aws();
+    // A fake STS (moto's answers 500 to the unsigned call once its IAM
+    // checks are on) hands out the moto role's keys, which moto then checks.
+    let keys = aws.role_keys();
+    let sts =
+        FakeAwsCredentials::spawn(keys, std::time::Duration::from_secs(3600)).expect("fake STS");
+    let server = &aws.moto.server;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{WEB_IDENTITY_TOKEN}\n")).expect("token file");
+    let granted = |files: &str| {
+        provider(
+            &format!("region: {REGION}, endpoint: \"{}\"", server.url),
+            "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ENDPOINT_URL_STS",
+            &format!("\"{}\", \"{}\"", server.authority, sts.authority()),
+        ) + files
+    };
+    let entries = secrets(&[("WEB", "reqflo/web-identity")]);
+    let token_path = token_file.display().to_string();
+    let sts_url = sts.url();
+    let env = |role: &'static str| {
+        [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path.clone()),
+            ("AWS_ROLE_ARN", role.to_string()),
+            ("AWS_ENDPOINT_URL_STS", sts_url.clone()),
+        ]
+    };
+    let with_file = granted("      files: [$AWS_WEB_IDENTITY_TOKEN_FILE]\n");
+    let p = aws_project(CANARY, "aws", &with_file, &entries, &pays(&["WEB"]));
+    let run = p.run(&["run", "j", "-v"], &pairs(&env(WEB_ROLE_ARN)));
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1, "the payment went through with the key");
+    assert_eq!(sts.credentials_given(), 1);
+    assert_absent(&run.all(), CANARY, "a web identity run");
+    assert_absent(&run.all(), WEB_IDENTITY_TOKEN, "a web identity run");
+    // moto checked the read, signed with the role's keys and session token.
+    let reads = aws.reads_of("reqflo/web-identity");
+    assert_eq!(reads.len(), 1);
+    assert!(
+        reads[0]["X-Amz-Security-Token"].is_string(),
+        "{:?}",
+        reads[0]
+    );
+
+    // A role the token may not assume: STS's code, never the token.
+    let other = "arn:aws:iam::123456789012:role/someone-else";
+    let run = p.run(&["run", "j"], &pairs(&env(other)));
+    run.expect_code(3)
+        .expect_output("refused the token (403, AccessDenied)");
+    assert_absent(&run.all(), WEB_IDENTITY_TOKEN, "a refused web identity");
+
+    // The file not granted: which variable, and what to grant. (The path
+    // shows as `[redacted:$AWS_WEB_IDENTITY_TOKEN_FILE]` here: a granted
+    // variable is taken for a credential unless grants.files reads it.)
+    let p = aws_project(CANARY, "aws", &granted(""), &entries, &pays(&["WEB"]));
+    p.run(&["run", "j"], &pairs(&env(WEB_ROLE_ARN)))
+        .expect_code(3)
+        .expect_output("AWS_WEB_IDENTITY_TOKEN_FILE names")
+        .expect_output("list `$AWS_WEB_IDENTITY_TOKEN_FILE` under the provider's grants.files");
 }
 
 #[test]
@@ -1002,18 +1076,12 @@ fn throttling_failures_redirects_and_slow_answers_are_named() {
 
 #[test]
 fn on_aws_the_container_or_instance_endpoint_gives_the_credentials() {
-    use reqflo_fakes::aws_credentials::{
-        CONTAINER_PATH, CONTAINER_TOKEN, FakeAwsCredentials, IssuedKeys,
-    };
+    use reqflo_fakes::aws_credentials::{CONTAINER_PATH, CONTAINER_TOKEN, FakeAwsCredentials};
     let aws = aws();
     // The role's temporary keys, as an instance profile or a task role
     // would hand them out; said to live a minute, inside the provider's
     // five-minute margin, so each new secret renews them.
-    let keys = IssuedKeys {
-        access_key_id: aws.credential("role", "access_key_id"),
-        secret_access_key: aws.credential("role", "secret_access_key"),
-        session_token: Some(aws.credential("role", "session_token")),
-    };
+    let keys = aws.role_keys();
     let fake = FakeAwsCredentials::spawn(keys.clone(), std::time::Duration::from_secs(60))
         .expect("fake credential endpoints");
     let server = &aws.moto.server;

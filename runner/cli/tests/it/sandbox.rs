@@ -73,6 +73,45 @@ fn a_plugin_reads_no_file() {
 }
 
 #[test]
+fn a_plugin_reads_its_granted_files_and_nothing_beside_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    let beside = dir.path().join("beside");
+    std::fs::write(&token, CANARY).expect("token file");
+    std::fs::write(&beside, "not granted").expect("file beside");
+    let (token, beside) = (token.display().to_string(), beside.display().to_string());
+    let by_path = format!("    grants: {{files: [\"{token}\"]}}\n");
+
+    // Granted: read, sent, and redacted wherever it shows.
+    let p = hostile(&format!("file:{token}"), &by_path);
+    let run = p.run(&["run", "j", "-v"], &[]);
+    run.expect_code(0);
+    assert_absent(&run.all(), CANARY, "a granted file's text");
+    assert_eq!(p.api.requests(), 1);
+    // The file beside it, in the same folder, is not there.
+    let p = hostile(&format!("file:{beside}"), &by_path);
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output(&format!("cannot read {beside}"));
+
+    // `$NAME`: the file reqflo's own variable names; none when it is unset.
+    let by_variable = "    grants: {files: [$TOKEN_FILE]}\n";
+    let p = hostile(&format!("file:{token}"), by_variable);
+    p.run(&["run", "j"], &[("TOKEN_FILE", &token)])
+        .expect_code(0);
+    p.run(&["run", "j"], &[])
+        .expect_code(3)
+        .expect_output(&format!("cannot read {token}"));
+
+    // A bad entry is a configuration error at its place.
+    let p = hostile("value:whatever", "    grants: {files: [\"$1BAD\"]}\n");
+    p.run(&["check", "j"], &[])
+        .expect_code(1)
+        .expect_output("in grants.files: `$1BAD` is not `$NAME`")
+        .expect_output("reqflo.yaml:");
+}
+
+#[test]
 fn a_plugin_that_loops_forever_is_stopped_promptly() {
     let p = hostile("loop", "");
     let started = Instant::now();

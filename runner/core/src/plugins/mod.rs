@@ -8,4 +8,4 @@ pub mod spec;
 
 pub use hooks::HookSpecs;
 pub use providers::{DEFAULT_SECRET_FILE, HELD_PROVIDER, Providers};
-pub use spec::{BUILTINS, Builtin, PluginKind, PluginSource, PluginSpec};
+pub use spec::{BUILTINS, Builtin, FileGrant, PluginKind, PluginSource, PluginSpec};

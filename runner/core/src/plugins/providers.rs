@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use super::spec::{Builtin, Declared, PluginKind, PluginSource, PluginSpec};
+use super::spec::{Builtin, Declared, FileGrant, PluginKind, PluginSource, PluginSpec};
 use crate::error::{Diagnostic, Error, Result};
 use crate::project::Project;
 
@@ -143,6 +143,16 @@ fn declared(project: &Project) -> Result<IndexMap<String, PluginSpec>> {
             }
             .parse(project)?;
         spec.env = def.grants.env.clone();
+        for (i, written) in def.grants.files.iter().enumerate() {
+            let grant = FileGrant::parse(written, &|path| project.resolve_path(path)).map_err(|why| {
+                Error::Config(
+                    Diagnostic::new(format!("in grants.files: {why}"))
+                        .at(source.value(&["providers", name, "grants", "files", &i.to_string()]))
+                        .hint("examples: `keys/sa.json`, `/var/run/secrets/token`, `$AWS_WEB_IDENTITY_TOKEN_FILE`"),
+                )
+            })?;
+            spec.files.push(grant);
+        }
         if let Some(written) = &def.ca_file {
             let path = project.resolve_path(written);
             if !path.is_file() {

@@ -129,6 +129,55 @@ pub enum PluginSource {
     Held,
 }
 
+/// One entry of `grants.files`: where the file the plugin may read is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileGrant {
+    /// A path, resolved against the project.
+    Path(PathBuf),
+    /// `$NAME`: the path in reqflo's own environment variable NAME, read when
+    /// the sandbox starts (unset: no file is granted).
+    Variable(String),
+}
+
+impl FileGrant {
+    /// Parse one entry as written; the error completes "in grants.files: …".
+    pub fn parse(
+        written: &str,
+        project_root: &dyn Fn(&str) -> PathBuf,
+    ) -> Result<FileGrant, String> {
+        let written = written.trim();
+        if written.is_empty() {
+            return Err("an entry is empty; give a path or `$NAME`".into());
+        }
+        match written.strip_prefix('$') {
+            Some(name) => {
+                let ok = !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if ok {
+                    Ok(FileGrant::Variable(name.to_string()))
+                } else {
+                    Err(format!(
+                        "`{written}` is not `$NAME` with NAME a variable name (letters, digits, _)"
+                    ))
+                }
+            }
+            None => Ok(FileGrant::Path(project_root(written))),
+        }
+    }
+
+    /// The path it grants now, if any: a variable's path is read from
+    /// `lookup` (the process environment, or a server's held values).
+    pub fn path(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+        match self {
+            FileGrant::Path(path) => Some(path.clone()),
+            FileGrant::Variable(name) => lookup(name)
+                .filter(|path| !path.trim().is_empty())
+                .map(|path| PathBuf::from(path.trim())),
+        }
+    }
+}
+
 /// One plugin: its component, configuration, grants and limits.
 #[derive(Debug, Clone)]
 pub struct PluginSpec {
@@ -147,6 +196,8 @@ pub struct PluginSpec {
     /// `grants.hosts`, parsed: where it may reach (a provider over
     /// `wasi:http`, a hook through the host's token exchange).
     pub hosts: Vec<HostGrant>,
+    /// `grants.files`: files the sandbox may read (providers).
+    pub files: Vec<FileGrant>,
     /// `allow_http: true`: plain HTTP to hosts other than loopback is meant.
     pub allow_http: bool,
     /// Extra CA certificates for its HTTPS (providers).
@@ -174,6 +225,7 @@ impl PluginSpec {
             config: Vec::new(),
             env: Vec::new(),
             hosts: Vec::new(),
+            files: Vec::new(),
             allow_http: false,
             ca_file: None,
             secrets: Vec::new(),
@@ -300,6 +352,7 @@ impl Declared<'_> {
             config,
             env: Vec::new(),
             hosts,
+            files: Vec::new(),
             allow_http: self.allow_http,
             ca_file: None,
             secrets: Vec::new(),

@@ -127,6 +127,11 @@ pub struct Grants {
     /// `https://host[:port]`, `*.domain`.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Files the plugin may read (providers): a path, relative to the
+    /// project or absolute, or `$NAME`, the path a variable of reqflo's own
+    /// environment holds (`$AWS_WEB_IDENTITY_TOKEN_FILE`).
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 /// Sandbox limits; defaults suit a provider that reads a small secret.

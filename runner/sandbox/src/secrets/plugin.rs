@@ -57,6 +57,8 @@ pub struct PluginState {
     limits: Limiter,
     handles: usize,
     handle_bytes: usize,
+    /// The folders its granted files are mirrored in, removed with it.
+    _mirrors: Vec<tempfile::TempDir>,
 }
 
 impl WasiView for PluginState {
@@ -169,6 +171,9 @@ pub struct Sandbox {
     pub env: Vec<(String, String)>,
     /// A file readable as stdin (the file provider's secret file).
     pub stdin: Option<std::fs::File>,
+    /// Files it may read (`grants.files`): each one's path and bytes. The
+    /// guest sees each at its own path, read-only, and nothing beside it.
+    pub files: Vec<(std::path::PathBuf, Vec<u8>)>,
     /// Linear memory cap in bytes.
     pub memory_bytes: usize,
     /// Budget of one call, CPU and wall clock.
@@ -186,6 +191,7 @@ impl Sandbox {
         Sandbox {
             env: Vec::new(),
             stdin: None,
+            files: Vec::new(),
             memory_bytes: 0,
             timeout: Duration::ZERO,
             net: None,
@@ -243,6 +249,7 @@ impl PluginInstance {
         if let Some(file) = sandbox.stdin {
             wasi.stdin(wasmtime_wasi::cli::InputFile::new(file));
         }
+        let mirrors = mirror_files(&mut wasi, &sandbox.files)?;
         let stderr = Guest::<PluginState>::stderr_pipe();
         wasi.stderr(stderr.clone());
         let state = PluginState {
@@ -253,6 +260,7 @@ impl PluginInstance {
             limits: Limiter::new(sandbox.memory_bytes),
             handles: 0,
             handle_bytes: 0,
+            _mirrors: mirrors,
         };
         let mut guest = Guest::new(
             &plugin.engine,
@@ -309,6 +317,38 @@ impl PluginInstance {
             None => Ok(()),
         }
     }
+}
+
+/// Preopen each granted file's folder, as the guest sees it, read-only: a
+/// fresh folder holding copies of just the granted files in it, so that a
+/// file beside a granted one (`~/.ssh` beside `~/.aws`) stays out of reach.
+fn mirror_files(
+    wasi: &mut WasiCtxBuilder,
+    files: &[(std::path::PathBuf, Vec<u8>)],
+) -> Result<Vec<tempfile::TempDir>, String> {
+    let mut folders: Vec<(String, tempfile::TempDir)> = Vec::new();
+    for (path, bytes) in files {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let guest = parent.to_string_lossy().into_owned();
+        let index = match folders.iter().position(|(g, _)| *g == guest) {
+            Some(index) => index,
+            None => {
+                let dir = tempfile::tempdir()
+                    .map_err(|e| format!("cannot make a folder for its granted files: {e}"))?;
+                folders.push((guest, dir));
+                folders.len() - 1
+            }
+        };
+        std::fs::write(folders[index].1.path().join(name), bytes)
+            .map_err(|e| format!("cannot copy a granted file: {e}"))?;
+    }
+    for (guest, dir) in &folders {
+        wasi.preopened_dir(dir.path(), guest, wasmtime_wasi::FsPerms::ReadOnly)
+            .map_err(|e| format!("cannot grant the files in {guest}: {e}"))?;
+    }
+    Ok(folders.into_iter().map(|(_, dir)| dir).collect())
 }
 
 /// A resolved value fresh out of a sandbox, checked to be usable text.

@@ -2,6 +2,7 @@
 //! provider and reference, instantiating only the providers the run needs.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::host::PluginHost;
@@ -14,6 +15,7 @@ use super::{HeldValues, MIN_SECRET_BYTES, SecretId, SecretStore};
 use crate::Load as _;
 use reqflo_core::error::{Error, Result, SecretError};
 use reqflo_core::plan::SecretUse;
+use reqflo_core::plugins::FileGrant;
 use reqflo_core::project::Project;
 use reqflo_core::redact::{Redactor, sanitize_plugin_text};
 
@@ -337,10 +339,47 @@ impl<'a> Resolver<'a> {
                 // secrets, which are learnt under their names as they resolve.)
                 // A bare server address (OP_CONNECT_HOST, VAULT_ADDR) is where
                 // the plugin goes, not a credential, and errors must name it.
-                if spec.env.contains(&name) && !is_bare_address(&value) {
+                // Nor is a variable that `grants.files` reads a path from
+                // (`$AWS_WEB_IDENTITY_TOKEN_FILE`): the file's text is the
+                // credential, and it is learnt below.
+                let names_a_file = spec
+                    .files
+                    .iter()
+                    .any(|grant| matches!(grant, FileGrant::Variable(v) if *v == name));
+                if spec.env.contains(&name) && !is_bare_address(&value) && !names_a_file {
                     self.redactor.add(&format!("${name}"), value.as_bytes());
                 }
                 sandbox.env.push((name, value));
+            }
+        }
+        for grant in &spec.files {
+            let path = grant.path(&|name| match &self.held {
+                Some(held) => held.get(name).map(|v| {
+                    use secrecy::ExposeSecret;
+                    v.expose_secret().to_string()
+                }),
+                None => std::env::var(name).ok(),
+            });
+            // Like an unset variable, a file that is not there is simply not
+            // visible: the provider says what it looked for.
+            let Some(bytes) = path.as_ref().and_then(|p| read_granted(p)) else {
+                continue;
+            };
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                // A granted file is a credential (a token, a key file): what
+                // the plugin says is redacted of it.
+                if !text.trim().is_empty() {
+                    self.redactor.add(
+                        &format!(
+                            "file {}",
+                            path.as_deref().unwrap_or(Path::new("")).display()
+                        ),
+                        text.trim().as_bytes(),
+                    );
+                }
+            }
+            if let Some(path) = path {
+                sandbox.files.push((path, bytes));
             }
         }
         if let Some(path) = spec.secret_file(self.project) {
@@ -358,6 +397,17 @@ impl<'a> Resolver<'a> {
         }
         Ok(sandbox)
     }
+}
+
+/// The bytes of a granted file, if it is a file of at most 1 MiB (a token or
+/// a key file is far smaller; a bigger one is not what was meant).
+fn read_granted(path: &Path) -> Option<Vec<u8>> {
+    const MAX_GRANTED_FILE: u64 = 1 << 20;
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_GRANTED_FILE {
+        return None;
+    }
+    std::fs::read(path).ok()
 }
 
 /// Whether a granted variable's value is only a server address: an http(s)
