@@ -1,5 +1,8 @@
 //! The fake Azure AD: `POST /{tenant}/oauth2/v2.0/token`, the client
-//! credentials grant, answering a random token or Azure AD's error JSON.
+//! credentials grant with a client secret or a federated client assertion
+//! (workload identity, as
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#third-case-access-token-request-with-a-federated-credential>
+//! documents it), answering a random token or Azure AD's error JSON.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -121,7 +124,24 @@ pub(super) async fn token(
             format!("Application with identifier '{client_id}' was not found in the directory."),
         ));
     };
+    let assertion = field("client_assertion");
+    match field("client_assertion_type") {
+        None if assertion.is_none() => {}
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") => {
+            // Like Azure AD, the description never repeats the assertion.
+            if assertion.is_none() || assertion != client.federated_token.as_deref() {
+                return Err(AadError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    70021,
+                    "No matching federated identity record found for presented assertion.",
+                ));
+            }
+        }
+        _ => return Err(missing("client_assertion_type")),
+    }
     match field("client_secret") {
+        None if assertion.is_some() => {}
         None => {
             return Err(AadError::new(
                 StatusCode::UNAUTHORIZED,

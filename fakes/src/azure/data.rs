@@ -10,6 +10,12 @@ pub const CLIENT_ID: &str = "a1b2c3d4-0000-4f00-8000-00000000c11d";
 /// The sample app registration's client secret (Azure's `~` shape).
 pub const CLIENT_SECRET: &str = "fAke8Q~client.Secret_42";
 /// The scope a Key Vault token is asked for; the fake's token route wants it.
+/// The federated token (a Kubernetes service account's, in
+/// `AZURE_FEDERATED_TOKEN_FILE`) the sample client trusts, for workload
+/// identity.
+pub const FEDERATED_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cGF5bWVudHM6cmVxZmxvIn0.ZmFrZQ";
+/// Key Vault's scope.
 pub const VAULT_SCOPE: &str = "https://vault.azure.net/.default";
 /// A preset bearer token that may read every secret (as if from
 /// `az account get-access-token --resource https://vault.azure.net`).
@@ -88,6 +94,10 @@ pub struct FakeClient {
     pub client_id: String,
     /// Its client secret.
     pub client_secret: String,
+    /// The federated token it trusts as a client assertion (workload
+    /// identity), if any.
+    #[serde(default)]
+    pub federated_token: Option<String>,
 }
 
 /// A preset bearer token.
@@ -150,6 +160,7 @@ impl AzureData {
             clients: vec![FakeClient {
                 client_id: CLIENT_ID.to_string(),
                 client_secret: CLIENT_SECRET.to_string(),
+                federated_token: Some(FEDERATED_TOKEN.to_string()),
             }],
             static_tokens: vec![
                 FakeToken {

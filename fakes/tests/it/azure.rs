@@ -93,6 +93,37 @@ type Refusal = (
     u64,
 );
 
+/// The client credentials grant with a federated token as its assertion.
+fn federated(assertion: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion),
+        ("scope", VAULT_SCOPE),
+    ]
+}
+
+#[tokio::test]
+async fn a_trusted_federated_token_is_a_client_assertion() {
+    let fake = sample().await;
+    let (status, body) = token(&fake, TENANT_ID, &federated(FEDERATED_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+    let (status, body) = token(&fake, TENANT_ID, &federated("eyJ.other.sig")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(body["error_codes"][0], 70021);
+    assert!(!body.to_string().contains("eyJ.other.sig"));
+    let mut wrong_type = federated(FEDERATED_TOKEN);
+    wrong_type[2].1 = "urn:other";
+    let (status, _) = token(&fake, TENANT_ID, &wrong_type).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn token_refusals_are_azure_ad_errors_without_the_secret() {
     let fake = sample().await;

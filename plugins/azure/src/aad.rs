@@ -62,8 +62,21 @@ pub fn token_url(client: &ClientCredentials) -> String {
     ))
 }
 
-/// The token request's form body; it carries the client secret.
+/// The token request's form body; it carries the client secret, or with
+/// workload identity the federated token as a client assertion.
 pub fn token_form(client: &ClientCredentials, secret: &str, scope: &str) -> String {
+    if client.federated {
+        return form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client.client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", secret),
+            ("scope", scope),
+        ]);
+    }
     form(&[
         ("grant_type", "client_credentials"),
         ("client_id", &client.client_id),
@@ -195,6 +208,11 @@ fn refusal(client: &ClientCredentials, body: &[u8], status: u16) -> Error {
     };
     let (tenant, id, secret_env) = (&client.tenant, &client.client_id, &client.secret_env);
     let message = match code {
+        Some("invalid_client") if client.federated => format!(
+            "Azure AD refused the federated token in the file {secret_env} names ({codes}): \
+             check the federated credential of client {id} in tenant {tenant} (its issuer, \
+             subject and audience)"
+        ),
         Some("invalid_client") => format!(
             "Azure AD refused the client credentials ({codes}): check the client secret in \
              {secret_env} for client {id} in tenant {tenant}"
@@ -221,6 +239,7 @@ mod tests {
 
     fn client() -> ClientCredentials {
         ClientCredentials {
+            federated: false,
             authority: match crate::wire::parse_origin("https://login.microsoftonline.com") {
                 Ok(o) => o,
                 Err(why) => panic!("{why}"),

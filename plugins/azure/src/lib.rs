@@ -16,6 +16,7 @@ mod provider;
 use reqflo_references::azure as reference;
 mod settings;
 mod wire;
+mod workload;
 
 use std::time::Instant;
 

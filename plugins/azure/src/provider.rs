@@ -102,6 +102,9 @@ impl Provider {
             Auth::Token { env } => TokenSource::Env(env),
             Auth::ClientCredentials(client) => TokenSource::ClientCredentials(&client.client_id),
             Auth::ManagedIdentity { .. } => TokenSource::ManagedIdentity,
+            Auth::WorkloadIdentity { client_id, .. } => {
+                TokenSource::ClientCredentials(client_id.as_deref().unwrap_or("AZURE_CLIENT_ID"))
+            }
         };
         let outcome = wire::send(
             transport,
@@ -145,6 +148,21 @@ impl Provider {
             },
             Auth::ManagedIdentity { client_id } => {
                 crate::identity::token(&self.settings, client_id.as_deref(), transport, env, now)?
+            }
+            Auth::WorkloadIdentity {
+                tenant,
+                client_id,
+                authority,
+            } => {
+                let client = crate::workload::client(
+                    tenant.as_deref(),
+                    client_id.as_deref(),
+                    authority.as_ref(),
+                    env,
+                )?;
+                let assertion = crate::workload::assertion(env)?;
+                let request = aad::token_request(&client, &assertion, &self.settings.scope());
+                aad::interpret(&client, wire::send(transport, request), now)?
             }
             Auth::ClientCredentials(client) => {
                 let secret = read_env(

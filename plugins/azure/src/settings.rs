@@ -15,8 +15,8 @@ const DEFAULT_CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
 /// Azure AD's public-cloud authority.
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Every key `configure` accepts, for the "unknown key" message.
-const KNOWN_KEYS: &str =
-    "vault_url, token_env, tenant_id, client_id, client_secret_env, authority, managed_identity";
+const KNOWN_KEYS: &str = "vault_url, token_env, tenant_id, client_id, client_secret_env, authority, managed_identity, \
+     workload_identity";
 
 /// What `configure` accepted. The environment is read later, at the first
 /// resolve that needs it, so a run that never uses this provider cannot fail
@@ -46,6 +46,17 @@ pub enum Auth {
         /// system-assigned one.
         client_id: Option<String>,
     },
+    /// Workload identity (AKS): the federated token in the file
+    /// `AZURE_FEDERATED_TOKEN_FILE` names, as a client assertion for the
+    /// client `AZURE_CLIENT_ID` of tenant `AZURE_TENANT_ID`.
+    WorkloadIdentity {
+        /// config.tenant_id, else `AZURE_TENANT_ID`.
+        tenant: Option<String>,
+        /// config.client_id, else `AZURE_CLIENT_ID`.
+        client_id: Option<String>,
+        /// config.authority, else `AZURE_AUTHORITY_HOST`, else the public cloud's.
+        authority: Option<Origin>,
+    },
 }
 
 /// An app registration that signs in with a client secret.
@@ -57,8 +68,12 @@ pub struct ClientCredentials {
     pub tenant: String,
     /// The application (client) ID.
     pub client_id: String,
-    /// The variable holding the client secret.
+    /// The variable holding the client secret (with workload identity, the
+    /// one naming the federated token's file).
     pub secret_env: String,
+    /// Workload identity: the client proves itself with a federated token
+    /// (a client assertion), not a secret.
+    pub federated: bool,
 }
 
 impl Settings {
@@ -71,6 +86,7 @@ impl Settings {
         let mut secret_env = None;
         let mut authority = None;
         let mut managed = false;
+        let mut workload = false;
         for (key, value) in config.pairs() {
             match key.as_str() {
                 "vault_url" => {
@@ -93,17 +109,8 @@ impl Settings {
                 "client_secret_env" => secret_env = Some(env::variable_name(key, value)?),
                 "tenant_id" => tenant = Some(identifier("tenant_id", value)?),
                 "client_id" => client_id = Some(identifier("client_id", value)?),
-                "managed_identity" => {
-                    managed = match value.trim() {
-                        "true" => true,
-                        "false" => false,
-                        other => {
-                            return Err(invalid(format!(
-                                "config.managed_identity is {other:?}; it is true or false"
-                            )));
-                        }
-                    };
-                }
+                "managed_identity" => managed = flag(key, value)?,
+                "workload_identity" => workload = flag(key, value)?,
                 other => {
                     return Err(invalid(format!(
                         "unknown config key `{other}` for the Azure Key Vault provider \
@@ -119,6 +126,27 @@ impl Settings {
                     .to_string(),
             )
         })?;
+        if workload {
+            let unused = [
+                ("managed_identity", managed),
+                ("token_env", token_env.is_some()),
+                ("client_secret_env", secret_env.is_some()),
+            ];
+            if let Some((key, _)) = unused.iter().find(|(_, set)| *set) {
+                return Err(invalid(format!(
+                    "config.{key} is not used with workload_identity: true (the token is the \
+                     federated one in AZURE_FEDERATED_TOKEN_FILE)"
+                )));
+            }
+            return Ok(Settings {
+                vault,
+                auth: Auth::WorkloadIdentity {
+                    tenant,
+                    client_id,
+                    authority,
+                },
+            });
+        }
         if managed {
             let unused = [
                 ("tenant_id", tenant.is_some()),
@@ -148,14 +176,14 @@ impl Settings {
                 }
                 let authority = match authority {
                     Some(authority) => authority,
-                    None => crate::wire::parse_origin(DEFAULT_AUTHORITY)
-                        .map_err(|why| invalid(format!("the default authority {why}")))?,
+                    None => default_authority()?,
                 };
                 Auth::ClientCredentials(ClientCredentials {
                     authority,
                     tenant,
                     client_id,
                     secret_env: secret_env.unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.into()),
+                    federated: false,
                 })
             }
             (Some(_), None) | (None, Some(_)) => {
@@ -224,9 +252,26 @@ pub fn read_env(
     Ok(value)
 }
 
+/// `true` or `false`, as config writes a flag.
+fn flag(key: &str, value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(format!(
+            "config.{key} is {other:?}; it is true or false"
+        ))),
+    }
+}
+
+/// The public cloud's Azure AD, where config.authority does not say.
+pub fn default_authority() -> Result<Origin, Error> {
+    crate::wire::parse_origin(DEFAULT_AUTHORITY)
+        .map_err(|why| invalid(format!("the default authority {why}")))
+}
+
 /// Tenant and client IDs are GUIDs (a tenant may also be a domain name); they
 /// go into a URL path and a form, so only those characters are accepted.
-fn identifier(key: &str, value: &str) -> Result<String, Error> {
+pub fn identifier(key: &str, value: &str) -> Result<String, Error> {
     let value = value.trim().to_string();
     let valid = !value.is_empty()
         && value.len() <= 256
@@ -326,7 +371,21 @@ mod tests {
         assert_eq!(
             refused(&[VAULT, ("vault", "x")]),
             "unknown config key `vault` for the Azure Key Vault provider (known: vault_url, \
-             token_env, tenant_id, client_id, client_secret_env, authority, managed_identity)"
+             token_env, tenant_id, client_id, client_secret_env, authority, managed_identity, \
+             workload_identity)"
+        );
+        assert_eq!(
+            refused(&[
+                VAULT,
+                ("workload_identity", "true"),
+                ("client_secret_env", "S")
+            ]),
+            "config.client_secret_env is not used with workload_identity: true (the token is \
+             the federated one in AZURE_FEDERATED_TOKEN_FILE)"
+        );
+        assert_eq!(
+            refused(&[VAULT, ("workload_identity", "yes")]),
+            "config.workload_identity is \"yes\"; it is true or false"
         );
         assert!(refused(&[]).starts_with("config.vault_url is required"));
         assert!(refused(&[("vault_url", "myvault.vault.azure.net")]).contains("http"));

@@ -11,9 +11,9 @@ use common::{
     read_report, show_last,
 };
 use reqflo_fakes::azure::{
-    AzureData, CLIENT_ID, CLIENT_SECRET, DB_CREDENTIALS_NAME, FakeAzure, LIMITED_TOKEN,
-    PAYMENTS_KEY_NAME, PAYMENTS_KEY_OLD_VALUE, PAYMENTS_KEY_OLD_VERSION, RETIRED_NAME,
-    ROTATING_NAME, ROTATING_OLD_VERSION, STATIC_TOKEN, TENANT_ID,
+    AzureData, CLIENT_ID, CLIENT_SECRET, DB_CREDENTIALS_NAME, FEDERATED_TOKEN, FakeAzure,
+    LIMITED_TOKEN, PAYMENTS_KEY_NAME, PAYMENTS_KEY_OLD_VALUE, PAYMENTS_KEY_OLD_VERSION,
+    RETIRED_NAME, ROTATING_NAME, ROTATING_OLD_VERSION, STATIC_TOKEN, TENANT_ID,
 };
 
 /// The password inside the `db-credentials` JSON: a second canary.
@@ -175,6 +175,51 @@ fn the_provider_keeps_the_contract_against_the_fake() {
         assert_absent(&all, &credential, "plugin test of builtin:azure");
     }
     assert_absent(&all, CANARY, "plugin test of builtin:azure");
+}
+
+#[test]
+fn workload_identity_sends_the_federated_token_and_never_shows_it() {
+    let az = Azure::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("azure-identity-token");
+    std::fs::write(&file, FEDERATED_TOKEN).expect("token file");
+    let provider = format!(
+        "    config: {{vault_url: \"{}\", workload_identity: true}}\n    grants:\n      \
+         env: [AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST]\n      \
+         files: [$AZURE_FEDERATED_TOKEN_FILE]\n      hosts: [\"{}\"]\n",
+        az.fake.url(),
+        az.grant()
+    );
+    let secrets = format!("  KEY: {{reference: {PAYMENTS_KEY_NAME}}}\n");
+    let p = kv_project(CANARY, &provider, &secrets, &[], &["KEY"]);
+    let path = file.display().to_string();
+    let url = az.fake.url();
+    let env = [
+        ("AZURE_FEDERATED_TOKEN_FILE", path.as_str()),
+        ("AZURE_TENANT_ID", TENANT_ID),
+        ("AZURE_CLIENT_ID", CLIENT_ID),
+        ("AZURE_AUTHORITY_HOST", url.as_str()),
+    ];
+    let run = p.run(&["run", "j", "-v"], &env);
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+    assert_eq!(az.token_requests(), 1);
+    for value in [CANARY, FEDERATED_TOKEN] {
+        assert_absent(&run.all(), value, "a workload identity run");
+    }
+
+    // A token Azure AD has no federated credential for: refused, named,
+    // never shown.
+    std::fs::write(&file, "eyJ.not-the-trusted-one.sig").expect("token file");
+    let run = p.run(&["run", "j"], &env);
+    run.expect_code(3)
+        .expect_output("Azure AD refused the federated token")
+        .expect_output("AADSTS70021");
+    assert_absent(
+        &run.all(),
+        "eyJ.not-the-trusted-one.sig",
+        "a refused federated token",
+    );
 }
 
 #[test]
