@@ -1,14 +1,18 @@
 //! The `vault` secret provider: `path#key[?version=N]` references resolved
 //! through a HashiCorp Vault or OpenBao KV secrets engine (v2 or v1), with a
-//! token from the environment or an AppRole login.
+//! token from the environment or from a login, once per run: AppRole (IDs
+//! from the environment), JWT, or Kubernetes (a role and a JWT from a file,
+//! by default the pod's service account token, so a worker in a cluster needs
+//! no Vault token).
 //!
-//! The sandbox sees only the variables in the provider's `grants.env` and may
-//! call only the hosts in its `grants.hosts`, so the address, the token and
-//! the server must be granted explicitly. Everything but the wire
+//! The sandbox sees only the variables in the provider's `grants.env`, the
+//! files in its `grants.files`, and may call only the hosts in its
+//! `grants.hosts`, so the address, the token or JWT file, and the server must
+//! be granted explicitly. Everything but the wire
 //! (the SDK's wasi:http) is plain code with native unit tests.
 
-mod approle;
 mod kv;
+mod login;
 mod lookup;
 use reqflo_references::vault as reference;
 mod settings;

@@ -1,5 +1,6 @@
-//! From a parsed reference to a value: a token (from the environment or an
-//! AppRole login), one KV read per secret, and the answers kept for the run.
+//! From a parsed reference to a value: a token (from the environment, or from
+//! an AppRole, JWT or Kubernetes login), one KV read per secret, and the
+//! answers kept for the run.
 //!
 //! The plugin instance lives for the whole run and `resolve` is called once per
 //! distinct reference, so a journey naming ten keys of one secret must not cost
@@ -14,8 +15,8 @@ use reqflo_plugin_sdk::http::Transport;
 use reqflo_plugin_sdk::origin::Origin;
 
 use crate::Error;
-use crate::approle::Login;
 use crate::kv::{Place, Secret, interpret_read};
+use crate::login::{Login, Method};
 use crate::reference::{Reference, VaultPath};
 use crate::settings::{Auth, Credentials, KvVersion, Settings};
 use crate::wire;
@@ -95,7 +96,7 @@ impl Provider {
         secret.select(reference.key.as_deref(), place)
     }
 
-    /// A session from the environment's token, or from an AppRole login.
+    /// A session from the environment's token, or from a login.
     fn open_session(
         &self,
         transport: &mut impl Transport,
@@ -104,8 +105,13 @@ impl Provider {
     ) -> Result<Session, Error> {
         let connection = self.settings.connection(env)?;
         let origin = connection.origin;
-        let token = match (connection.credentials, &self.settings.auth) {
-            (Credentials::Token(token), _) => token,
+        let (mount, method) = match (&connection.credentials, &self.settings.auth) {
+            (Credentials::Token(token), _) => {
+                return Ok(Session {
+                    origin,
+                    token: token.clone(),
+                });
+            }
             (
                 Credentials::AppRole { role_id, secret_id },
                 Auth::AppRole {
@@ -113,24 +119,43 @@ impl Provider {
                     secret_id_env,
                     mount,
                 },
-            ) => {
-                let login = Login {
-                    origin: &origin,
-                    mount,
-                    namespace,
+            ) => (
+                mount,
+                Method::AppRole {
+                    role_id,
+                    secret_id,
                     role_id_env,
                     secret_id_env,
-                };
-                let outcome = transport.send(login.request(&role_id, &secret_id)?, wire::LIMITS);
-                login.interpret(outcome)?
-            }
-            // `connection` builds AppRole credentials only for AppRole auth.
-            (Credentials::AppRole { .. }, Auth::Token { .. }) => {
+                },
+            ),
+            (
+                Credentials::Jwt(jwt),
+                Auth::Jwt {
+                    kind, role, mount, ..
+                },
+            ) => (
+                mount,
+                Method::Jwt {
+                    kind: *kind,
+                    role,
+                    jwt,
+                },
+            ),
+            // `connection` builds login credentials only for their own auth.
+            _ => {
                 return Err(Error::Unavailable(
                     "the Vault provider mixed up its authentication settings".into(),
                 ));
             }
         };
+        let login = Login {
+            origin: &origin,
+            mount,
+            namespace,
+            method,
+        };
+        let outcome = transport.send(login.request()?, wire::LIMITS);
+        let token = login.interpret(outcome)?;
         Ok(Session { origin, token })
     }
 }
@@ -139,6 +164,7 @@ impl Provider {
 mod tests {
     use super::*;
     use crate::reference::parse;
+    use crate::testing::TempFile;
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::env;
     use reqflo_plugin_sdk::http::{Failure, Method, Response, Scripted};
@@ -220,6 +246,12 @@ mod tests {
         reference: &str,
     ) -> Result<String, Error> {
         provider.resolve(&parse(reference)?, fake, env)
+    }
+
+    /// The body of the first request, the login, as text.
+    fn login_body(server: &Scripted) -> String {
+        let body = server.sent().next().map(|r| r.body.clone());
+        String::from_utf8_lossy(&body.unwrap_or_default()).into_owned()
     }
 
     /// The namespace each request carried.
@@ -325,16 +357,70 @@ mod tests {
             tokens(&fake),
             vec![None, Some("s.client"), Some("s.client")]
         );
-        let login_body = fake
-            .sent()
-            .next()
-            .map(|r| r.body.clone())
-            .unwrap_or_default();
         assert_eq!(
-            String::from_utf8_lossy(&login_body),
+            login_body(&fake),
             r#"{"role_id":"role-1","secret_id":"secret-1"}"#
         );
         assert!(namespaces(&fake).iter().all(|h| *h == Some("team")));
+    }
+
+    #[test]
+    fn jwt_and_kubernetes_log_in_once_with_the_role_and_the_jwt() {
+        for (auth, mount, name) in [
+            ("jwt", "jwt", "lookup-jwt"),
+            ("kubernetes", "k8s/prod", "lookup-k8s"),
+        ] {
+            let file = TempFile::new(name, "eyJhbGciOi.payload.signature\n");
+            let mut provider = provider(&[
+                ("auth", auth),
+                ("role", "ci"),
+                ("jwt_file", file.path()),
+                ("auth_mount", mount),
+                ("namespace", "team"),
+            ]);
+            let login = format!("/v1/auth/{mount}/login");
+            let mut fake =
+                vault().answer(url(&login), 200, r#"{"auth": {"client_token": "s.jwt"}}"#);
+            for reference in ["app/db#key1", "one"] {
+                assert!(
+                    resolve(&mut provider, &mut fake, reference).is_ok(),
+                    "{reference}"
+                );
+            }
+            assert_eq!(count(&fake, &login), 1, "{:?}", fake.urls());
+            assert_eq!(fake.asked()[0], (Method::Post, url(&login).as_str()));
+            assert_eq!(tokens(&fake), vec![None, Some("s.jwt"), Some("s.jwt")]);
+            assert!(namespaces(&fake).iter().all(|h| *h == Some("team")));
+            assert_eq!(
+                login_body(&fake),
+                r#"{"role":"ci","jwt":"eyJhbGciOi.payload.signature"}"#
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_jwt_file_fails_before_any_request_and_a_refusal_is_retried() {
+        let file = TempFile::new("lookup-refused", "eyJ.a.b");
+        let mut provider = provider(&[
+            ("auth", "kubernetes"),
+            ("role", "ci"),
+            ("jwt_file", file.path()),
+        ]);
+        let login = "/v1/auth/kubernetes/login";
+        let mut fake = vault().answer(url(login), 400, r#"{"errors":["eyJ.a.b"]}"#);
+        let m = refused(resolve(&mut provider, &mut fake, "app/db#key1"), "denied");
+        assert!(
+            m.starts_with("the Kubernetes login at auth/kubernetes for role \"ci\" was refused"),
+            "{m}"
+        );
+        assert!(!m.contains("eyJ"), "{m}");
+        // The file gone, the next reference says so without asking Vault.
+        drop(file);
+        let gone = resolve(&mut provider, &mut fake, "app/db#key2");
+        let says = "(config.jwt_file) is not there, or not granted";
+        assert!(refused(gone, "unavailable").contains(says));
+        assert_eq!(count(&fake, login), 1);
+        assert_eq!(count(&fake, DB), 0);
     }
 
     #[test]

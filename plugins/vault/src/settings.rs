@@ -1,5 +1,6 @@
-//! The provider's configuration: `config:` keys, and the environment it reads
-//! at the first resolve (address, token or AppRole credentials).
+//! The provider's configuration: `config:` keys, and what it reads at the
+//! first resolve (address and token or AppRole credentials from the
+//! environment; for a JWT or Kubernetes login, the JWT from its file).
 
 use reqflo_plugin_sdk::env::{self, Read, variable_name};
 use reqflo_plugin_sdk::origin::Origin;
@@ -13,7 +14,9 @@ const ADDRESS_ENV: &str = "VAULT_ADDR";
 const NAMESPACE_ENV: &str = "VAULT_NAMESPACE";
 /// The config keys, for the unknown-key message.
 const KNOWN_KEYS: &str = "address, mount, kv_version, namespace, auth, token_env, role_id_env, \
-                          secret_id_env, approle_mount";
+                          secret_id_env, approle_mount, role, jwt_file, auth_mount";
+/// Where Kubernetes mounts a pod's service account token, for `auth: kubernetes`.
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// Which KV secrets engine the mount runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,27 @@ pub enum Auth {
         /// Where the AppRole auth method is enabled.
         mount: VaultPath,
     },
+    /// A JWT or Kubernetes login with a JWT read from a file, once per run.
+    Jwt {
+        /// Which of the two auth methods.
+        kind: JwtKind,
+        /// The Vault role to log in as.
+        role: String,
+        /// The file holding the JWT.
+        jwt_file: String,
+        /// Where the auth method is enabled.
+        mount: VaultPath,
+    },
+}
+
+/// The auth methods that exchange a JWT and a role for a token; they differ
+/// in defaults and in what a refusal should make the user check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtKind {
+    /// `auth: jwt`: a JWT from any issuer Vault's `jwt` method trusts.
+    Jwt,
+    /// `auth: kubernetes`: the pod's service account token.
+    Kubernetes,
 }
 
 /// What `configure` accepted. The environment is read later, at the first
@@ -77,6 +101,8 @@ pub enum Credentials {
         /// The secret ID.
         secret_id: String,
     },
+    /// A JWT, trimmed, to exchange for a token with a role.
+    Jwt(String),
 }
 
 impl Settings {
@@ -108,13 +134,16 @@ impl Settings {
                         ))
                     })?);
                 }
-                "auth" => auth.approle = approle_from_config(value)?,
+                "auth" => auth.method = AuthMethod::from_config(value)?,
                 "token_env" => auth.token_env = Some(variable_name("token_env", value)?),
                 "role_id_env" => auth.role_id_env = Some(variable_name("role_id_env", value)?),
                 "secret_id_env" => {
                     auth.secret_id_env = Some(variable_name("secret_id_env", value)?)
                 }
                 "approle_mount" => auth.mount = Some(mount_path("approle_mount", value)?),
+                "role" => auth.role = Some(required_text("role", value, ROLE)?),
+                "jwt_file" => auth.jwt_file = Some(required_text("jwt_file", value, JWT_FILE)?),
+                "auth_mount" => auth.auth_mount = Some(mount_path("auth_mount", value)?),
                 other => {
                     return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the Vault provider (known: {KNOWN_KEYS})"
@@ -180,6 +209,7 @@ impl Settings {
                 role_id: credential(read, role_id_env, "role_id_env")?,
                 secret_id: credential(read, secret_id_env, "secret_id_env")?,
             },
+            Auth::Jwt { jwt_file, .. } => Credentials::Jwt(jwt_from_file(jwt_file)?),
         };
         Ok(Connection {
             origin,
@@ -201,14 +231,95 @@ impl KvVersion {
     }
 }
 
-/// Whether `config.auth` (`token` or `approle`) asks for an AppRole login.
-fn approle_from_config(value: &str) -> Result<bool, Error> {
-    match value.trim() {
-        "token" => Ok(false),
-        "approle" => Ok(true),
-        other => Err(Error::InvalidReference(format!(
-            "config.auth is {other:?}; it must be `token` or `approle`"
-        ))),
+impl JwtKind {
+    /// The method as `config.auth` and Vault name it, and its default mount:
+    /// `jwt` or `kubernetes`.
+    pub fn auth(self) -> &'static str {
+        match self {
+            JwtKind::Jwt => "jwt",
+            JwtKind::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// How messages name the login: `JWT` or `Kubernetes`.
+    pub fn title(self) -> &'static str {
+        match self {
+            JwtKind::Jwt => "JWT",
+            JwtKind::Kubernetes => "Kubernetes",
+        }
+    }
+}
+
+/// `config.auth` as given, before the keys that go with it are checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum AuthMethod {
+    #[default]
+    Token,
+    AppRole,
+    Jwt(JwtKind),
+}
+
+impl AuthMethod {
+    /// `config.auth`: `token`, `approle`, `jwt` or `kubernetes`.
+    fn from_config(value: &str) -> Result<AuthMethod, Error> {
+        match value.trim() {
+            "token" => Ok(AuthMethod::Token),
+            "approle" => Ok(AuthMethod::AppRole),
+            "jwt" => Ok(AuthMethod::Jwt(JwtKind::Jwt)),
+            "kubernetes" => Ok(AuthMethod::Jwt(JwtKind::Kubernetes)),
+            other => Err(Error::InvalidReference(format!(
+                "config.auth is {other:?}; it must be `token`, `approle`, `jwt` or `kubernetes`"
+            ))),
+        }
+    }
+
+    /// What the provider does for a token, as a stray key's refusal says it.
+    fn doing(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "uses a token",
+            AuthMethod::AppRole => "logs in with AppRole",
+            AuthMethod::Jwt(JwtKind::Jwt) => "logs in with JWT",
+            AuthMethod::Jwt(JwtKind::Kubernetes) => "logs in with Kubernetes",
+        }
+    }
+}
+
+/// The methods an authentication key belongs to.
+#[derive(Clone, Copy)]
+enum KeyGroup {
+    Token,
+    AppRole,
+    Jwt,
+}
+
+impl KeyGroup {
+    /// Whether `method` reads the group's keys.
+    fn applies_to(self, method: AuthMethod) -> bool {
+        matches!(
+            (self, method),
+            (KeyGroup::Token, AuthMethod::Token)
+                | (KeyGroup::AppRole, AuthMethod::AppRole)
+                | (KeyGroup::Jwt, AuthMethod::Jwt(_))
+        )
+    }
+
+    /// The `auth:` settings the group's keys are for.
+    fn owners(self) -> &'static str {
+        match self {
+            KeyGroup::Token => "`auth: token`",
+            KeyGroup::AppRole => "`auth: approle`",
+            KeyGroup::Jwt => "`auth: jwt` or `auth: kubernetes`",
+        }
+    }
+
+    /// The hint for a provider left on the default token: likely the user
+    /// meant to log in and forgot `auth:`.
+    fn switch(self) -> &'static str {
+        match self {
+            KeyGroup::Token => "",
+            KeyGroup::AppRole => " (set `auth: approle` to log in with AppRole)",
+            KeyGroup::Jwt => " (set `auth: jwt` or `auth: kubernetes` to log in with a JWT)",
+        }
     }
 }
 
@@ -216,24 +327,52 @@ fn approle_from_config(value: &str) -> Result<bool, Error> {
 /// which of them apply depends on `auth`, whatever order they came in.
 #[derive(Default)]
 struct AuthKeys {
-    approle: bool,
+    method: AuthMethod,
     token_env: Option<String>,
     role_id_env: Option<String>,
     secret_id_env: Option<String>,
     mount: Option<VaultPath>,
+    role: Option<String>,
+    jwt_file: Option<String>,
+    auth_mount: Option<VaultPath>,
 }
 
 impl AuthKeys {
     /// The [`Auth`] the keys describe, with defaults for what they leave out.
     fn into_auth(self) -> Result<Auth, Error> {
-        if self.approle {
-            if self.token_env.is_some() {
-                return Err(Error::InvalidReference(
-                    "config.token_env is for `auth: token`; this provider logs in with AppRole"
-                        .into(),
-                ));
-            }
-            return Ok(Auth::AppRole {
+        // A key that would be silently ignored is a mistake worth naming.
+        let given = [
+            ("token_env", self.token_env.is_some(), KeyGroup::Token),
+            ("role_id_env", self.role_id_env.is_some(), KeyGroup::AppRole),
+            (
+                "secret_id_env",
+                self.secret_id_env.is_some(),
+                KeyGroup::AppRole,
+            ),
+            ("approle_mount", self.mount.is_some(), KeyGroup::AppRole),
+            ("role", self.role.is_some(), KeyGroup::Jwt),
+            ("jwt_file", self.jwt_file.is_some(), KeyGroup::Jwt),
+            ("auth_mount", self.auth_mount.is_some(), KeyGroup::Jwt),
+        ];
+        let stray = given
+            .iter()
+            .find(|(_, given, group)| *given && !group.applies_to(self.method));
+        if let Some((key, _, group)) = stray {
+            let switch = match self.method {
+                AuthMethod::Token => group.switch(),
+                _ => "",
+            };
+            return Err(Error::InvalidReference(format!(
+                "config.{key} is for {}; this provider {}{switch}",
+                group.owners(),
+                self.method.doing()
+            )));
+        }
+        match self.method {
+            AuthMethod::Token => Ok(Auth::Token {
+                env: self.token_env.unwrap_or_else(|| "VAULT_TOKEN".into()),
+            }),
+            AuthMethod::AppRole => Ok(Auth::AppRole {
                 role_id_env: self.role_id_env.unwrap_or_else(|| "VAULT_ROLE_ID".into()),
                 secret_id_env: self
                     .secret_id_env
@@ -242,23 +381,37 @@ impl AuthKeys {
                     Some(mount) => mount,
                     None => mount_path("approle_mount", "approle")?,
                 },
-            });
+            }),
+            AuthMethod::Jwt(kind) => {
+                // No default role: Vault has none, and guessing one would only
+                // move the mistake to a login refusal.
+                let Some(role) = self.role else {
+                    return Err(Error::InvalidReference(format!(
+                        "`auth: {}` needs config.role, {ROLE}",
+                        kind.auth()
+                    )));
+                };
+                let jwt_file = match (self.jwt_file, kind) {
+                    (Some(file), _) => file,
+                    (None, JwtKind::Kubernetes) => SERVICE_ACCOUNT_TOKEN.into(),
+                    (None, JwtKind::Jwt) => {
+                        return Err(Error::InvalidReference(format!(
+                            "`auth: jwt` needs config.jwt_file, {JWT_FILE} (and list it under \
+                             the provider's grants.files)"
+                        )));
+                    }
+                };
+                Ok(Auth::Jwt {
+                    kind,
+                    role,
+                    jwt_file,
+                    mount: match self.auth_mount {
+                        Some(mount) => mount,
+                        None => mount_path("auth_mount", kind.auth())?,
+                    },
+                })
+            }
         }
-        // A key that would be silently ignored is a mistake worth naming.
-        let stray = [
-            ("role_id_env", self.role_id_env.is_some()),
-            ("secret_id_env", self.secret_id_env.is_some()),
-            ("approle_mount", self.mount.is_some()),
-        ];
-        if let Some((key, _)) = stray.iter().find(|(_, given)| *given) {
-            return Err(Error::InvalidReference(format!(
-                "config.{key} is for `auth: approle`; this provider uses a token \
-                 (set `auth: approle` to log in with AppRole)"
-            )));
-        }
-        Ok(Auth::Token {
-            env: self.token_env.unwrap_or_else(|| "VAULT_TOKEN".into()),
-        })
     }
 }
 
@@ -297,6 +450,48 @@ fn mount_path(key: &str, value: &str) -> Result<VaultPath, Error> {
         .map_err(|why| Error::InvalidReference(format!("config.{key} {value:?} {why}")))
 }
 
+/// What `config.role` names, for the messages that ask for it.
+const ROLE: &str = "the name of the Vault role to log in as";
+/// What `config.jwt_file` names, for the messages that ask for it.
+const JWT_FILE: &str = "the file that holds the JWT";
+
+/// `config.{key}` trimmed; empty is refused rather than sent as nothing.
+fn required_text(key: &str, value: &str, what: &str) -> Result<String, Error> {
+    match value.trim() {
+        "" => Err(Error::InvalidReference(format!(
+            "config.{key} is empty; it must be {what}"
+        ))),
+        text => Ok(text.to_string()),
+    }
+}
+
+/// The JWT in `path`, read now (at login, not at configure: a projected
+/// service account token is rotated while the pod lives). In the component the
+/// sandbox lends the file only when it is in `grants.files`, and then a missing
+/// file and a refused one look alike, so the message offers both. Neither the
+/// JWT nor any of the file's text ever goes into a message.
+fn jwt_from_file(path: &str) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Unavailable(match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
+                "the JWT file {path} (config.jwt_file) is not there, or not granted: list it \
+                 under the provider's grants.files"
+            ),
+            kind => format!("the JWT file {path} (config.jwt_file) cannot be read ({kind})"),
+        })
+    })?;
+    // Trimmed for the newline most tools write; a JWT is visible ASCII only,
+    // so anything else means the file holds something else.
+    let jwt = text.trim();
+    if jwt.is_empty() || !jwt.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Unavailable(format!(
+            "the JWT file {path} (config.jwt_file) holds no JWT: it is empty or has characters \
+             a JWT does not"
+        )));
+    }
+    Ok(jwt.to_string())
+}
+
 /// The trimmed value of `name`, which `config.{key}` names; trimming forgives
 /// the newline of `$(cat file)`.
 fn credential(read: &impl Read, name: &str, key: &str) -> Result<String, Error> {
@@ -307,6 +502,7 @@ fn credential(read: &impl Read, name: &str, key: &str) -> Result<String, Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{TempFile, path};
     use reqflo_plugin_sdk::env::fake;
     use reqflo_plugin_sdk::testing::{self, accepted};
 
@@ -387,7 +583,10 @@ mod tests {
         assert!(refused(&[("address", "vault:8200")]).contains("config.address"));
         assert!(refused(&[("address", "https://v/v1")]).contains("has a path"));
         assert!(refused(&[("kv_version", "3")]).contains("must be 1 or 2"));
-        assert!(refused(&[("auth", "ldap")]).contains("`token` or `approle`"));
+        assert_eq!(
+            refused(&[("auth", "ldap")]),
+            "config.auth is \"ldap\"; it must be `token`, `approle`, `jwt` or `kubernetes`"
+        );
         assert!(refused(&[("mount", "/")]).contains("config.mount"));
         assert!(refused(&[("mount", "a/../sys")]).contains("`..` segment"));
         assert!(refused(&[("namespace", "a b")]).contains("config.namespace"));
@@ -396,6 +595,136 @@ mod tests {
         assert!(refused(&[("auth", "approle"), ("token_env", "T")]).contains("for `auth: token`"));
         assert!(refused(&[("role_id_env", "R")]).contains("config.role_id_env is for"));
         assert!(refused(&[("approle_mount", "ar")]).contains("config.approle_mount is for"));
+    }
+
+    #[test]
+    fn jwt_and_kubernetes_defaults() {
+        let s = settings(&[("auth", "kubernetes"), ("role", " ci ")]);
+        assert_eq!(
+            s.auth,
+            Auth::Jwt {
+                kind: JwtKind::Kubernetes,
+                role: "ci".into(),
+                jwt_file: SERVICE_ACCOUNT_TOKEN.into(),
+                mount: path("kubernetes"),
+            }
+        );
+        let s = settings(&[("jwt_file", "/run/jwt"), ("role", "ci"), ("auth", "jwt")]);
+        assert!(matches!(
+            s.auth,
+            Auth::Jwt { kind: JwtKind::Jwt, ref jwt_file, ref mount, .. }
+                if jwt_file == "/run/jwt" && mount.to_string() == "jwt"
+        ));
+        let s = settings(&[
+            ("auth", "kubernetes"),
+            ("role", "ci"),
+            ("jwt_file", "/var/run/secrets/vault/token"),
+            ("auth_mount", "/k8s/prod/"),
+        ]);
+        assert!(matches!(
+            s.auth,
+            Auth::Jwt { ref jwt_file, ref mount, .. }
+                if jwt_file == "/var/run/secrets/vault/token" && mount.to_string() == "k8s/prod"
+        ));
+    }
+
+    #[test]
+    fn jwt_and_kubernetes_keys_are_checked() {
+        for (pairs, says) in [
+            (
+                &[("auth", "jwt"), ("jwt_file", "/f")][..],
+                "`auth: jwt` needs config.role, the name of the Vault role to log in as",
+            ),
+            (
+                &[("auth", "kubernetes")],
+                "`auth: kubernetes` needs config.role, the name of the Vault role to log in as",
+            ),
+            (
+                &[("auth", "jwt"), ("role", "ci")],
+                "`auth: jwt` needs config.jwt_file, the file that holds the JWT (and list it \
+                 under the provider's grants.files)",
+            ),
+            (
+                &[("auth", "jwt"), ("role", " ")],
+                "config.role is empty; it must be the name of the Vault role to log in as",
+            ),
+            (
+                &[("auth", "jwt"), ("role", "ci"), ("jwt_file", "")],
+                "config.jwt_file is empty; it must be the file that holds the JWT",
+            ),
+            (
+                &[("role", "ci")],
+                "config.role is for `auth: jwt` or `auth: kubernetes`; this provider uses a \
+                 token (set `auth: jwt` or `auth: kubernetes` to log in with a JWT)",
+            ),
+            (
+                &[("auth", "approle"), ("jwt_file", "/f")],
+                "config.jwt_file is for `auth: jwt` or `auth: kubernetes`; this provider logs \
+                 in with AppRole",
+            ),
+            (
+                &[("auth_mount", "k8s"), ("auth", "token")],
+                "config.auth_mount is for `auth: jwt` or `auth: kubernetes`; this provider uses \
+                 a token (set `auth: jwt` or `auth: kubernetes` to log in with a JWT)",
+            ),
+            (
+                &[("auth", "kubernetes"), ("role", "ci"), ("token_env", "T")],
+                "config.token_env is for `auth: token`; this provider logs in with Kubernetes",
+            ),
+            (
+                &[("auth", "jwt"), ("role", "ci"), ("approle_mount", "ar")],
+                "config.approle_mount is for `auth: approle`; this provider logs in with JWT",
+            ),
+        ] {
+            assert_eq!(refused(pairs), says, "{pairs:?}");
+        }
+        assert!(refused(&[("auth_mount", "a/../b")]).contains("config.auth_mount"));
+    }
+
+    #[test]
+    fn the_jwt_is_read_from_its_file_at_connection() {
+        let file = TempFile::new("settings-jwt", "  eyJhbGciOi.payload.signature\n");
+        let s = settings(&[
+            ("address", "http://v:8200"),
+            ("auth", "jwt"),
+            ("role", "ci"),
+            ("jwt_file", file.path()),
+        ]);
+        match accepted(s.connection(&fake(&[]))).credentials {
+            Credentials::Jwt(jwt) => assert_eq!(jwt, "eyJhbGciOi.payload.signature"),
+            _ => panic!("not JWT credentials"),
+        }
+        let path = file.path().to_string();
+        drop(file);
+        let gone = s.connection(&fake(&[])).err();
+        assert_eq!(
+            gone.as_ref().map(Error::message),
+            Some(
+                format!(
+                    "the JWT file {path} (config.jwt_file) is not there, or not granted: list it \
+                     under the provider's grants.files"
+                )
+                .as_str()
+            )
+        );
+        for (name, text) in [("empty", " \n"), ("binary", "eyJ\u{7f}secret")] {
+            let file = TempFile::new(name, text);
+            let s = settings(&[
+                ("address", "http://v:8200"),
+                ("auth", "kubernetes"),
+                ("role", "ci"),
+                ("jwt_file", file.path()),
+            ]);
+            let m = testing::refused(s.connection(&fake(&[])).map(|_| ()), "unavailable");
+            assert_eq!(
+                m,
+                format!(
+                    "the JWT file {} (config.jwt_file) holds no JWT: it is empty or has \
+                     characters a JWT does not",
+                    file.path()
+                )
+            );
+        }
     }
 
     #[test]
@@ -444,7 +773,7 @@ mod tests {
             Credentials::AppRole { role_id, secret_id } => {
                 assert_eq!((role_id.as_str(), secret_id.as_str()), ("role", "sec"))
             }
-            Credentials::Token(_) => panic!("not AppRole credentials"),
+            _ => panic!("not AppRole credentials"),
         }
         let e = s.connection(&fake(&[("VAULT_ROLE_ID", "r")])).err();
         assert!(e.is_some_and(

@@ -504,6 +504,121 @@ fn the_provider_keeps_the_contract_against_openbao() {
     assert_absent(&all, CANARY, "plugin test of builtin:vault");
 }
 
+/// An ES256 signer standing in for a cluster's OIDC issuer: its public key
+/// as PEM (what OpenBao's `jwt_validation_pubkeys` takes) and JWTs it signs.
+struct Issuer {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl Issuer {
+    fn new() -> Issuer {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("P-256 key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("P-256 key pair");
+        Issuer { pair, rng }
+    }
+
+    /// SubjectPublicKeyInfo of the P-256 point, as PEM.
+    fn public_pem(&self) -> String {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING point }
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(self.pair.public_key().as_ref());
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
+    }
+
+    /// A JWT for `audience`, valid for ten minutes.
+    fn jwt(&self, audience: &str) -> String {
+        use base64::Engine as _;
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let header = url.encode(r#"{"alg":"ES256","typ":"JWT"}"#);
+        let claims = url.encode(
+            json!({
+                "iss": "https://issuer.reqflo.test",
+                "sub": "system:serviceaccount:payments:reqflo",
+                "aud": audience,
+                "iat": now,
+                "nbf": now,
+                "exp": now + 600,
+            })
+            .to_string(),
+        );
+        let input = format!("{header}.{claims}");
+        let signature = self.pair.sign(&self.rng, input.as_bytes()).expect("signs");
+        format!("{input}.{}", url.encode(signature.as_ref()))
+    }
+}
+
+#[test]
+fn a_jwt_login_reads_with_the_token_it_gets_and_never_shows_the_jwt() {
+    let bao = Bao::shared();
+    let issuer = Issuer::new();
+    bao.call("POST", "sys/auth/jwt-ci", json!({ "type": "jwt" }));
+    bao.call(
+        "POST",
+        "auth/jwt-ci/config",
+        json!({
+            "jwt_validation_pubkeys": [issuer.public_pem()],
+            "bound_issuer": "https://issuer.reqflo.test",
+        }),
+    );
+    bao.policy("jwt-reader", &["secret/data/jwt/*"]);
+    bao.call(
+        "POST",
+        "auth/jwt-ci/role/payments",
+        json!({
+            "role_type": "jwt",
+            "bound_audiences": ["reqflo"],
+            "user_claim": "sub",
+            "token_policies": ["jwt-reader"],
+            "token_ttl": "10m",
+        }),
+    );
+    bao.write("jwt/app", json!({ "api_key": CANARY }));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jwt_file = dir.path().join("token");
+    let jwt = issuer.jwt("reqflo");
+    std::fs::write(&jwt_file, &jwt).expect("JWT file");
+    let server = servers::openbao();
+    let path = jwt_file.display().to_string();
+    let providers = format!(
+        "  vault:\n    plugin: builtin:vault\n    config: {{address: \"{}\", auth: jwt, role: payments, \
+         auth_mount: jwt-ci, jwt_file: \"{path}\"}}\n    grants:\n      files: [\"{path}\"]\n      \
+         hosts: [\"{}\"]\n",
+        server.url, server.authority
+    );
+    let entries = secrets(&[("A", "jwt/app#api_key")]);
+    let p = vault_project(CANARY, "vault", &providers, &entries, &pays(&["A"]));
+    let run = p.run(&["run", "j", "-v"], &[]);
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+    for value in [CANARY, jwt.as_str()] {
+        assert_absent(&run.all(), value, "a JWT login run");
+    }
+
+    // A JWT for another audience: refused by OpenBao, named, never shown.
+    let other = issuer.jwt("someone-else");
+    std::fs::write(&jwt_file, &other).expect("JWT file");
+    let run = p.run(&["run", "j"], &[]);
+    run.expect_code(3)
+        .expect_output("the JWT login at auth/jwt-ci for role \"payments\" was refused (400)");
+    assert_absent(&run.all(), &other, "a refused JWT login");
+}
+
 #[test]
 fn a_server_that_is_down_is_unavailable_and_named() {
     // A port held by a socket that never listens: nothing can take it while
@@ -890,7 +1005,7 @@ fn the_address_may_come_from_vault_addr_and_config_mistakes_are_named() {
         ),
         (
             "auth: ldap",
-            "config.auth is \"ldap\"; it must be `token` or `approle`",
+            "config.auth is \"ldap\"; it must be `token`, `approle`, `jwt` or `kubernetes`",
         ),
     ];
     for (config, message) in cases {
