@@ -10,7 +10,19 @@
 //!   payload as a decimal int64 string;
 //! - `GET /v1/projects/{project}/secrets/{secret}/versions/{version}`
 //!   (`versions.get`, the version's metadata) and
-//!   `GET /v1/projects/{project}/secrets/{secret}` (`secrets.get`).
+//!   `GET /v1/projects/{project}/secrets/{secret}` (`secrets.get`);
+//! - the same three for regional secrets
+//!   (<https://cloud.google.com/secret-manager/regional-secrets/access-secret-version-rep>),
+//!   under `/v1/projects/{project}/locations/{location}/secrets/{secret}`,
+//!   answering in the same JSON with `projects/N/locations/L/…` names.
+//!
+//! Google serves each location at its own endpoint
+//! (`secretmanager.{location}.rep.googleapis.com`); the fake serves every
+//! location and the global routes on one address, as a test points
+//! `config.endpoint` at it. A secret is either global or regional
+//! ([`SecretManagerData::regional_secret`]): a global secret asked for
+//! under a location, or a regional one asked for globally or under another
+//! location, is NOT_FOUND, as the real service answers.
 //!
 //! `{project}` is the project's ID or number; answers name it by number, as
 //! Google does. `{version}` is a number, `latest` (the most recently created
@@ -77,6 +89,10 @@ pub struct SecretManagerData {
 pub struct FakeSecret {
     /// The secret ID.
     pub id: String,
+    /// The location of a regional secret (`europe-west1`); None for a
+    /// global one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Its versions, oldest first: version `n` is the `n`th.
     #[serde(default)]
     pub versions: Vec<FakeVersion>,
@@ -141,10 +157,32 @@ impl SecretManagerData {
         }
     }
 
-    /// Add secret `id` with `versions` (payload, state), oldest first.
-    pub fn secret(mut self, id: &str, versions: &[(&str, VersionState)]) -> SecretManagerData {
+    /// Add the global secret `id` with `versions` (payload, state), oldest
+    /// first.
+    pub fn secret(self, id: &str, versions: &[(&str, VersionState)]) -> SecretManagerData {
+        self.add_secret(None, id, versions)
+    }
+
+    /// Add the regional secret `id` in `location` with `versions`, oldest
+    /// first: served only under `/v1/projects/P/locations/{location}/…`.
+    pub fn regional_secret(
+        self,
+        location: &str,
+        id: &str,
+        versions: &[(&str, VersionState)],
+    ) -> SecretManagerData {
+        self.add_secret(Some(location), id, versions)
+    }
+
+    fn add_secret(
+        mut self,
+        location: Option<&str>,
+        id: &str,
+        versions: &[(&str, VersionState)],
+    ) -> SecretManagerData {
         self.secrets.push(FakeSecret {
             id: id.to_string(),
+            location: location.map(str::to_string),
             versions: versions
                 .iter()
                 .map(|(payload, state)| FakeVersion {
@@ -158,9 +196,10 @@ impl SecretManagerData {
     }
 
     /// Name version `version` of secret `id` by `alias`, as
-    /// `versionAliases` does.
+    /// `versionAliases` does; of the secret `id` added last, global or
+    /// regional, when there are several.
     pub fn alias(mut self, id: &str, alias: &str, version: usize) -> SecretManagerData {
-        if let Some(secret) = self.secrets.iter_mut().find(|s| s.id == id) {
+        if let Some(secret) = self.secrets.iter_mut().rev().find(|s| s.id == id) {
             secret.aliases.push((alias.to_string(), version));
         }
         self
@@ -355,6 +394,14 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/projects/{project}/secrets/{secret}/versions/{version}",
             get(get_version),
         )
+        .route(
+            "/v1/projects/{project}/locations/{location}/secrets/{secret}",
+            get(get_regional_secret),
+        )
+        .route(
+            "/v1/projects/{project}/locations/{location}/secrets/{secret}/versions/{version}",
+            get(get_regional_version),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -400,12 +447,35 @@ async fn front_door(State(shared): State<Arc<Shared>>, request: Request, next: N
     next.run(request).await
 }
 
-/// Secret Manager's 404 for a version (a number or an alias) that is not there.
-fn version_not_found(number: u64, id: &str, version: &str) -> GoogleError {
+/// Where a request looks for a secret: a project as the path names it, the
+/// location of a regional route (None on a global one), and the secret ID.
+struct Place {
+    project: String,
+    location: Option<String>,
+    id: String,
+}
+
+impl Place {
+    /// The secret's resource name under `project` (as asked, or the number
+    /// answers use): `projects/P/secrets/S` or `projects/P/locations/L/secrets/S`.
+    fn name(&self, project: &str) -> String {
+        match &self.location {
+            None => format!("projects/{project}/secrets/{}", self.id),
+            Some(location) => format!(
+                "projects/{project}/locations/{location}/secrets/{}",
+                self.id
+            ),
+        }
+    }
+}
+
+/// Secret Manager's 404 for a version (a number or an alias) that is not
+/// there; `secret` is the secret's resource name.
+fn version_not_found(secret: &str, version: &str) -> GoogleError {
     GoogleError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        format!("Secret Version [projects/{number}/secrets/{id}/versions/{version}] not found."),
+        format!("Secret Version [{secret}/versions/{version}] not found."),
     )
 }
 
@@ -468,17 +538,18 @@ fn token<'a>(shared: &'a Shared, headers: &HeaderMap) -> Option<&'a FakeToken> {
     shared.data.tokens.iter().find(|t| t.token == sent)
 }
 
-/// The secret `id`, after checking the project and the token's reach:
+/// The secret at `place`, after checking the project and the token's reach:
 /// a project or secret out of reach is 403, as IAM answers; a missing secret
-/// in reach is 404.
+/// in reach is 404, and so is a secret of another location (a global one
+/// asked for regionally, or the other way round).
 fn readable_secret<'a>(
     shared: &'a Shared,
     headers: &HeaderMap,
-    project: &str,
-    id: &str,
+    place: &Place,
     permission: &str,
     resource: &str,
 ) -> Result<&'a FakeSecret, GoogleError> {
+    let (project, id) = (place.project.as_str(), place.id.as_str());
     let data = &shared.data;
     let denied = || {
         GoogleError::new(
@@ -501,16 +572,19 @@ fn readable_secret<'a>(
     } else {
         ""
     };
-    data.secrets.iter().find(|s| s.id == id).ok_or_else(|| {
-        GoogleError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!(
-                "Secret [projects/{}/secrets/{id}] not found{tail}.",
-                data.project_number
-            ),
-        )
-    })
+    data.secrets
+        .iter()
+        .find(|s| s.id == id && s.location == place.location)
+        .ok_or_else(|| {
+            GoogleError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!(
+                    "Secret [{}] not found{tail}.",
+                    place.name(&data.project_number.to_string())
+                ),
+            )
+        })
 }
 
 async fn get_secret(
@@ -518,31 +592,75 @@ async fn get_secret(
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
 ) -> Answer {
-    let resource = format!("projects/{project}/secrets/{id}");
-    let secret = readable_secret(
-        &shared,
-        &headers,
-        &project,
-        &id,
-        "secretmanager.secrets.get",
-        &resource,
-    )?;
-    Ok(Json(json!({
-        "name": format!("projects/{}/secrets/{}", shared.data.project_number, secret.id),
-        "replication": {"automatic": {}},
-        "createTime": SAMPLE_TIMESTAMP,
-        "etag": "\"fake-etag\"",
-    })))
+    let place = Place {
+        project,
+        location: None,
+        id,
+    };
+    secret_metadata(&shared, &headers, &place)
 }
 
-/// `GET …/versions/{version}` (metadata) and `GET …/versions/{version}:access`.
+async fn get_regional_secret(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((project, location, id)): Path<(String, String, String)>,
+) -> Answer {
+    let place = Place {
+        project,
+        location: Some(location),
+        id,
+    };
+    secret_metadata(&shared, &headers, &place)
+}
+
+/// `secrets.get`, global or regional: the secret's metadata.
+fn secret_metadata(shared: &Shared, headers: &HeaderMap, place: &Place) -> Answer {
+    let resource = place.name(&place.project);
+    let permission = "secretmanager.secrets.get";
+    readable_secret(shared, headers, place, permission, &resource)?;
+    let mut metadata = json!({
+        "name": place.name(&shared.data.project_number.to_string()),
+        "createTime": SAMPLE_TIMESTAMP,
+        "etag": "\"fake-etag\"",
+    });
+    // A regional secret lives in its location: it has no replication policy.
+    if place.location.is_none() {
+        metadata["replication"] = json!({"automatic": {}});
+    }
+    Ok(Json(metadata))
+}
+
 async fn get_version(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path((project, id, segment)): Path<(String, String, String)>,
 ) -> Answer {
+    let place = Place {
+        project,
+        location: None,
+        id,
+    };
+    version(&shared, &headers, &place, &segment).await
+}
+
+async fn get_regional_version(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((project, location, id, segment)): Path<(String, String, String, String)>,
+) -> Answer {
+    let place = Place {
+        project,
+        location: Some(location),
+        id,
+    };
+    version(&shared, &headers, &place, &segment).await
+}
+
+/// `GET …/versions/{version}` (metadata) and `GET …/versions/{version}:access`,
+/// global or regional.
+async fn version(shared: &Shared, headers: &HeaderMap, place: &Place, segment: &str) -> Answer {
     let (version, access) = match segment.split_once(':') {
-        None => (segment.as_str(), false),
+        None => (segment, false),
         Some((version, "access")) => (version, true),
         Some(_) => return Err(no_route().await),
     };
@@ -551,9 +669,10 @@ async fn get_version(
     } else {
         "secretmanager.versions.get"
     };
-    let resource = format!("projects/{project}/secrets/{id}/versions/{version}");
-    let secret = readable_secret(&shared, &headers, &project, &id, permission, &resource)?;
-    let number = shared.data.project_number;
+    let resource = format!("{}/versions/{version}", place.name(&place.project));
+    let secret = readable_secret(shared, headers, place, permission, &resource)?;
+    // The secret's name as answers write it, by project number.
+    let secret_name = place.name(&shared.data.project_number.to_string());
     let (n, found) = match version {
         "latest" => match secret.versions.last() {
             Some(last) => (secret.versions.len(), last),
@@ -561,9 +680,7 @@ async fn get_version(
                 return Err(GoogleError::new(
                     StatusCode::NOT_FOUND,
                     "NOT_FOUND",
-                    format!(
-                        "Secret [projects/{number}/secrets/{id}] not found or has no versions."
-                    ),
+                    format!("Secret [{secret_name}] not found or has no versions."),
                 ));
             }
         },
@@ -576,11 +693,11 @@ async fn get_version(
                 .map_or(0, |(_, n)| *n);
             match secret.versions.get(n.wrapping_sub(1)) {
                 Some(found) => (n, found),
-                None => return Err(version_not_found(number, &id, alias)),
+                None => return Err(version_not_found(&secret_name, alias)),
             }
         }
         text if text.starts_with(|c: char| c.is_ascii_alphabetic()) => {
-            return Err(version_not_found(number, &id, text));
+            return Err(version_not_found(&secret_name, text));
         }
         text => {
             let n = text
@@ -597,12 +714,12 @@ async fn get_version(
             match secret.versions.get(n - 1) {
                 Some(found) => (n, found),
                 None => {
-                    return Err(version_not_found(number, &id, &n.to_string()));
+                    return Err(version_not_found(&secret_name, &n.to_string()));
                 }
             }
         }
     };
-    let name = format!("projects/{number}/secrets/{id}/versions/{n}");
+    let name = format!("{secret_name}/versions/{n}");
     if !access {
         let mut metadata = json!({
             "name": name,

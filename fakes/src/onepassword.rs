@@ -12,7 +12,17 @@
 //!
 //! It follows the documented Connect REST API for the
 //! read-only routes a secret resolver needs: listing and filtering vaults and
-//! items, reading a full item, `/heartbeat` and `/health`. Every `/v1` route
+//! items, reading a full item, `/heartbeat` and `/health`:
+//! - `GET /v1/vaults[?filter=name eq "…"]` and `GET /v1/vaults/{vault}`;
+//! - `GET /v1/vaults/{vault}/items[?filter=title eq "…" | tag eq "…"]`: item
+//!   summaries (no fields, sections or files), archived items included with
+//!   their `"state": "ARCHIVED"`, as Connect lists them;
+//! - `GET /v1/vaults/{vault}/items/{item}`: the full item, archived or not,
+//!   with `files` as `{id, name, size, content_path, section?}`;
+//! - `GET /v1/vaults/{vault}/items/{item}/files/{file}/content`: the file's
+//!   raw bytes (404 with Connect's error JSON for an unknown file).
+//!
+//! Every `/v1` route
 //! checks `Authorization: Bearer <token>` against [`ConnectData::tokens`], and
 //! a token may be limited to some vaults. Tests can also read the request log,
 //! slow every response down, or redirect every route elsewhere.

@@ -13,15 +13,17 @@ fake-onepassword-connect: a FAKE 1Password Connect server, for tests only
 
 It follows 1Password's documented Connect REST API for the read-only routes
 (/v1/vaults, /v1/vaults/{id}, /v1/vaults/{id}/items, /v1/vaults/{id}/items/{id},
-/heartbeat, /health). It is not 1Password's software and holds no real secrets.
+/v1/vaults/{id}/items/{id}/files/{id}/content, /heartbeat, /health). It is not
+1Password's software and holds no real secrets.
 
 Usage: fake-onepassword-connect [--listen ADDR] [--data FILE.json]
 
 Options:
   --listen ADDR     address to listen on [default: 127.0.0.1:8080; port 0 picks one]
   --data FILE.json  vaults and tokens to serve, as {\"vaults\": [{\"id\", \"name\",
-                    \"items\": [full item JSON]}], \"tokens\": [{\"token\", \"vaults\":
-                    [vault ids] or null}]} [default: a built-in sample whose tokens
+                    \"items\": [full item JSON; \"state\": \"ARCHIVED\" archives one;
+                    files as {\"id\", \"name\", \"content\": base64}]}],
+                    \"tokens\": [{\"token\", \"vaults\": [vault ids] or null}]} [default: a built-in sample whose tokens
                     are full-token and payments-only-token]
   -h, --help        print this help
 

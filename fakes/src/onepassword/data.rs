@@ -1,5 +1,7 @@
 //! What the fake serves: vaults with their items, and the tokens that may read them.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -25,6 +27,16 @@ pub const WEBHOOKS_SECTION_LABEL: &str = "Webhooks";
 pub const SIGNING_FIELD_ID: &str = "w53efr4edt2sywb3wkh5dnsipz";
 /// Label of the field [`SIGNING_FIELD_ID`].
 pub const SIGNING_FIELD_LABEL: &str = "signing secret";
+/// ID of the file attached to Stripe Sandbox, whose content is the credential.
+pub const STRIPE_FILE_ID: &str = "c4n2fvq8kyd3hsh6mt0tb6ejxq";
+/// Name of the file [`STRIPE_FILE_ID`].
+pub const STRIPE_FILE_NAME: &str = "restricted-key.txt";
+/// ID of the archived sample item "Stripe Legacy" in the Payments vault.
+pub const LEGACY_ITEM_ID: &str = "p7w3kx0d2m9rq5tz1yb8ncf4ha";
+/// Title of the archived item [`LEGACY_ITEM_ID`].
+pub const LEGACY_ITEM_TITLE: &str = "Stripe Legacy";
+/// Value of the "credential" field of the archived item Stripe Legacy.
+pub const LEGACY_CREDENTIAL: &str = "sk_legacy_archived_1";
 /// ID of the sample vault "Ops".
 pub const OPS_VAULT_ID: &str = "z5fk2z9ri19r0wyojfljooa5lq";
 /// Name of the sample vault [`OPS_VAULT_ID`].
@@ -64,7 +76,11 @@ pub struct FakeVault {
     pub id: String,
     /// The name `name eq "..."` filters match.
     pub name: String,
-    /// Full item objects, as `GET /v1/vaults/{v}/items/{i}` returns them.
+    /// Full item objects, as `GET /v1/vaults/{v}/items/{i}` returns them,
+    /// except that each of `files` holds its `content` in base64 (as
+    /// Connect's `inline_files=true` does); the fake serves it raw from the
+    /// content route, and fills in `size` and `content_path`. An item with
+    /// `"state": "ARCHIVED"` is archived.
     pub items: Vec<Value>,
 }
 
@@ -81,8 +97,10 @@ pub struct FakeToken {
 impl ConnectData {
     /// A small documented sample: vault "Payments" with item "Stripe Sandbox"
     /// (field `credential` CONCEALED with the given value, a section "Webhooks" with a field
-    /// "signing secret" = webhook_value, plus a `username` field), and a second vault "Ops"
-    /// with an item "Deploy Key" (field `password` = "ops-deploy-value-1234").
+    /// "signing secret" = webhook_value, plus a `username` field, and a file
+    /// "restricted-key.txt" whose content is the credential too) and the archived item
+    /// "Stripe Legacy" (field `credential` = "sk_legacy_archived_1"), and a second vault
+    /// "Ops" with an item "Deploy Key" (field `password` = "ops-deploy-value-1234").
     /// Tokens: "full-token" (all vaults) and "payments-only-token" (only Payments).
     pub fn sample(credential_value: &str, webhook_value: &str) -> ConnectData {
         let stripe = json!({
@@ -121,6 +139,29 @@ impl ConnectData {
                     "label": "notesPlain",
                 },
             ],
+            "files": [{
+                "id": STRIPE_FILE_ID,
+                "name": STRIPE_FILE_NAME,
+                "content": BASE64.encode(credential_value),
+            }],
+            "createdAt": SAMPLE_TIMESTAMP,
+            "updatedAt": SAMPLE_TIMESTAMP,
+        });
+        let legacy = json!({
+            "id": LEGACY_ITEM_ID,
+            "title": LEGACY_ITEM_TITLE,
+            "vault": {"id": PAYMENTS_VAULT_ID},
+            "category": "API_CREDENTIAL",
+            "state": "ARCHIVED",
+            "version": 2,
+            "tags": ["legacy"],
+            "sections": [],
+            "fields": [{
+                "id": CREDENTIAL_FIELD_ID,
+                "type": "CONCEALED",
+                "label": "credential",
+                "value": LEGACY_CREDENTIAL,
+            }],
             "createdAt": SAMPLE_TIMESTAMP,
             "updatedAt": SAMPLE_TIMESTAMP,
         });
@@ -162,7 +203,7 @@ impl ConnectData {
                 FakeVault {
                     id: PAYMENTS_VAULT_ID.to_string(),
                     name: PAYMENTS_VAULT_NAME.to_string(),
-                    items: vec![stripe],
+                    items: vec![stripe, legacy],
                 },
                 FakeVault {
                     id: OPS_VAULT_ID.to_string(),
@@ -194,7 +235,8 @@ impl FakeVault {
             "attributeVersion": 1,
             // Real vaults bump this on every item change; one per item stands in.
             "contentVersion": self.items.len() + 1,
-            "items": self.items.len(),
+            // Connect counts the active items only.
+            "items": self.items.iter().filter(|item| !archived(item)).count(),
             "type": "USER_CREATED",
             "createdAt": SAMPLE_TIMESTAMP,
             "updatedAt": SAMPLE_TIMESTAMP,
@@ -219,12 +261,57 @@ impl FakeToken {
     }
 }
 
-/// An item as the list route returns it: the full item without `fields` and `sections`.
+/// Whether `item` is archived (`"state": "ARCHIVED"`; Connect leaves
+/// `state` out of an active item).
+pub(crate) fn archived(item: &Value) -> bool {
+    item.get("state").and_then(Value::as_str) == Some("ARCHIVED")
+}
+
+/// An item as the list route returns it: the full item without `fields`,
+/// `sections` and `files` (an archived one keeps its `state`).
 pub(crate) fn item_summary(item: &Value) -> Value {
     let mut summary = item.clone();
     if let Some(object) = summary.as_object_mut() {
         object.remove("fields");
         object.remove("sections");
+        object.remove("files");
     }
     summary
+}
+
+/// An item as `GET /v1/vaults/{v}/items/{i}` returns it: each file without
+/// its `content`, with its `size` and `content_path`.
+pub(crate) fn item_details(vault_id: &str, item: &Value) -> Value {
+    let mut details = item.clone();
+    let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+    let files = details.get_mut("files").and_then(Value::as_array_mut);
+    for file in files.into_iter().flatten() {
+        let size = file_content(file).map_or(0, |bytes| bytes.len());
+        let Some(file) = file.as_object_mut() else {
+            continue;
+        };
+        file.remove("content");
+        let file_id = file.get("id").and_then(Value::as_str).unwrap_or_default();
+        let path = format!("/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}/content");
+        file.insert("content_path".into(), Value::String(path));
+        file.entry("size").or_insert_with(|| json!(size));
+    }
+    details
+}
+
+/// The file of `item` whose `id` is `file_id`, if any.
+pub(crate) fn item_file<'a>(item: &'a Value, file_id: &str) -> Option<&'a Value> {
+    let files = item.get("files").and_then(Value::as_array)?;
+    files
+        .iter()
+        .find(|file| file.get("id").and_then(Value::as_str) == Some(file_id))
+}
+
+/// The bytes of `file`'s base64 `content` (none is empty), or None if it
+/// is not base64.
+pub(crate) fn file_content(file: &Value) -> Option<Vec<u8>> {
+    match file.get("content").and_then(Value::as_str) {
+        Some(content) => BASE64.decode(content).ok(),
+        None => Some(Vec::new()),
+    }
 }

@@ -15,7 +15,9 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
-use super::data::{ConnectData, FakeToken, FakeVault, item_summary};
+use super::data::{
+    ConnectData, FakeToken, FakeVault, file_content, item_details, item_file, item_summary,
+};
 use super::filter::Filter;
 
 /// A running fake. Dropping it stops the server.
@@ -103,6 +105,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/vaults/{vault}", get(get_vault))
         .route("/v1/vaults/{vault}/items", get(list_items))
         .route("/v1/vaults/{vault}/items/{item}", get(get_item))
+        .route(
+            "/v1/vaults/{vault}/items/{item}/files/{file}/content",
+            get(get_file_content),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -266,10 +272,37 @@ async fn get_item(
 ) -> Answer {
     let Path((vault_id, item_id)) = ids.map_err(bad_path)?;
     let vault = readable_vault(&shared, &token, &vault_id)?;
-    match vault.item(&item_id) {
-        Some(item) => Ok(Json(item.clone())),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "item not found")),
-    }
+    let item = readable_item(vault, &item_id)?;
+    Ok(Json(item_details(&vault.id, item)))
+}
+
+/// A file's raw bytes, whatever they are.
+async fn get_file_content(
+    State(shared): State<Arc<Shared>>,
+    Extension(token): Extension<FakeToken>,
+    ids: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((vault_id, item_id, file_id)) = ids.map_err(bad_path)?;
+    let vault = readable_vault(&shared, &token, &vault_id)?;
+    let item = readable_item(vault, &item_id)?;
+    let Some(file) = item_file(item, &file_id) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "file not found"));
+    };
+    let Some(content) = file_content(file) else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the fake's data holds a file content that is not base64",
+        ));
+    };
+    let octets = HeaderValue::from_static("application/octet-stream");
+    Ok(([(header::CONTENT_TYPE, octets)], content).into_response())
+}
+
+/// The item `item_id` of `vault` (archived or not), or 404.
+fn readable_item<'a>(vault: &'a FakeVault, item_id: &str) -> Result<&'a Value, ApiError> {
+    vault
+        .item(item_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "item not found"))
 }
 
 /// The vault `vault_id`: 404 if there is none, 403 if `token` may not read it.

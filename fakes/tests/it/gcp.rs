@@ -28,6 +28,35 @@ fn access(project: &str, secret: &str, version: &str) -> String {
     format!("/v1/projects/{project}/secrets/{secret}/versions/{version}:access")
 }
 
+/// The regional `:access` path of `version` of `secret` in `location`.
+fn regional_access(project: &str, location: &str, secret: &str, version: &str) -> String {
+    format!(
+        "/v1/projects/{project}/locations/{location}/secrets/{secret}/versions/{version}:access"
+    )
+}
+
+/// The sample, with regional secrets: `eu-key` in europe-west1 (v1 `eu_v1`,
+/// alias `prod`; v2 `eu_v2`) and `stripe-key` in us-east1, an ID the sample
+/// also has globally.
+fn regional_sample() -> FakeSecretManager {
+    use VersionState::Enabled;
+    let data = SecretManagerData::sample(KEY)
+        .regional_secret(
+            "europe-west1",
+            "eu-key",
+            &[("eu_v1", Enabled), ("eu_v2", Enabled)],
+        )
+        .alias("eu-key", "prod", 1)
+        .regional_secret("us-east1", "stripe-key", &[("us_v1", Enabled)]);
+    FakeSecretManager::spawn(data).unwrap()
+}
+
+/// The JSON of a successful `:access` of version `name` holding `payload`.
+fn accessed(name: &str, payload: &str) -> Value {
+    let bytes = payload.as_bytes();
+    json!({"name": name, "payload": {"data": base64(bytes), "dataCrc32c": crc32c(bytes).to_string()}})
+}
+
 fn error(code: u16, status: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message, "status": status}})
 }
@@ -120,6 +149,141 @@ async fn missing_secrets_and_versions_are_404_in_googles_words() {
     let (status, body) = get(&fake, Some(FULL_TOKEN), &path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["status"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn regional_secrets_are_read_under_their_location() {
+    let fake = regional_sample();
+    let n = SAMPLE_PROJECT_NUMBER;
+    let eu = format!("projects/{n}/locations/europe-west1/secrets/eu-key");
+    for (project, version, answer) in [
+        (
+            SAMPLE_PROJECT_ID.to_string(),
+            "latest",
+            accessed(&format!("{eu}/versions/2"), "eu_v2"),
+        ),
+        (
+            n.to_string(),
+            "1",
+            accessed(&format!("{eu}/versions/1"), "eu_v1"),
+        ),
+        (
+            SAMPLE_PROJECT_ID.to_string(),
+            "prod",
+            accessed(&format!("{eu}/versions/1"), "eu_v1"),
+        ),
+    ] {
+        let path = regional_access(&project, "europe-west1", "eu-key", version);
+        let (status, body) = get(&fake, Some(FULL_TOKEN), &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, answer, "{path}");
+    }
+    // One ID, global and in us-east1: two secrets, each at its own route.
+    let path = regional_access(SAMPLE_PROJECT_ID, "us-east1", "stripe-key", "latest");
+    let (_, body) = get(&fake, Some(FULL_TOKEN), &path).await;
+    let us = format!("projects/{n}/locations/us-east1/secrets/stripe-key/versions/1");
+    assert_eq!(body, accessed(&us, "us_v1"));
+    let path = access(SAMPLE_PROJECT_ID, "stripe-key", "latest");
+    let (_, body) = get(&fake, Some(FULL_TOKEN), &path).await;
+    let global = format!("projects/{n}/secrets/stripe-key/versions/3");
+    assert_eq!(body, accessed(&global, KEY));
+    assert_eq!(fake.access_calls(), 5);
+
+    // Metadata routes answer regionally too, without a payload.
+    let (status, secret) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/projects/acme-payments/locations/europe-west1/secrets/eu-key",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(secret["name"], eu);
+    assert!(secret.get("replication").is_none(), "{secret}");
+    let (status, version) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/projects/acme-payments/locations/europe-west1/secrets/eu-key/versions/prod",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(version["name"], format!("{eu}/versions/1"));
+    assert_eq!(version["state"], "ENABLED");
+    assert!(version.get("payload").is_none(), "{version}");
+}
+
+#[tokio::test]
+async fn global_and_regional_secrets_are_not_found_at_each_others_routes() {
+    let fake = regional_sample();
+    let n = SAMPLE_PROJECT_NUMBER;
+    let cases = [
+        // A global secret asked for under a location.
+        (
+            regional_access(SAMPLE_PROJECT_ID, "europe-west1", "stripe-config", "latest"),
+            format!(
+                "Secret [projects/{n}/locations/europe-west1/secrets/stripe-config] not found \
+                 or has no versions."
+            ),
+        ),
+        // A regional secret asked for globally, or under another location.
+        (
+            access(SAMPLE_PROJECT_ID, "eu-key", "1"),
+            format!("Secret [projects/{n}/secrets/eu-key] not found or has no versions."),
+        ),
+        (
+            regional_access(SAMPLE_PROJECT_ID, "us-east1", "eu-key", "latest"),
+            format!(
+                "Secret [projects/{n}/locations/us-east1/secrets/eu-key] not found or has no \
+                 versions."
+            ),
+        ),
+        // A version the regional secret does not have.
+        (
+            regional_access(SAMPLE_PROJECT_ID, "europe-west1", "eu-key", "3"),
+            format!(
+                "Secret Version [projects/{n}/locations/europe-west1/secrets/eu-key/versions/3] \
+                 not found."
+            ),
+        ),
+    ];
+    for (path, message) in cases {
+        let (status, body) = get(&fake, Some(FULL_TOKEN), &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body, error(404, "NOT_FOUND", &message), "{path}");
+    }
+    let (_, body) = get(
+        &fake,
+        Some(FULL_TOKEN),
+        "/v1/projects/acme-payments/locations/europe-west1/secrets/stripe-key",
+    )
+    .await;
+    assert_eq!(
+        body,
+        error(
+            404,
+            "NOT_FOUND",
+            &format!("Secret [projects/{n}/locations/europe-west1/secrets/stripe-key] not found.")
+        )
+    );
+    // Tokens and IAM hold regionally as they do globally.
+    let path = regional_access(SAMPLE_PROJECT_ID, "europe-west1", "eu-key", "latest");
+    assert_eq!(get(&fake, None, &path).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = get(&fake, Some(STRIPE_ONLY_TOKEN), &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body,
+        error(
+            403,
+            "PERMISSION_DENIED",
+            "Permission 'secretmanager.versions.access' denied for resource \
+             'projects/acme-payments/locations/europe-west1/secrets/eu-key/versions/latest' \
+             (or it may not exist)."
+        )
+    );
+    let path = regional_access(SAMPLE_PROJECT_ID, "us-east1", "stripe-key", "1");
+    assert_eq!(
+        get(&fake, Some(STRIPE_ONLY_TOKEN), &path).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -321,6 +485,15 @@ fn data_round_trips_through_json_and_refuses_unknown_fields() {
     )
     .unwrap();
     assert_eq!(minimal.secrets[0].versions[0].state, VersionState::Enabled);
+    assert_eq!(minimal.secrets[0].location, None);
+    // A regional secret keeps its location; a global one writes none.
+    let regional = SecretManagerData::new("p", 1)
+        .secret("g", &[])
+        .regional_secret("europe-west1", "r", &[]);
+    let text = serde_json::to_string(&regional).unwrap();
+    assert_eq!(text.matches("\"location\"").count(), 1, "{text}");
+    let back: SecretManagerData = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.secrets[1].location.as_deref(), Some("europe-west1"));
     assert!(
         serde_json::from_str::<SecretManagerData>(
             r#"{"project_id": "p", "project_number": 1, "extra": 1}"#

@@ -92,14 +92,17 @@ async fn lists_item_summaries_by_title_and_tag() {
     assert_eq!(summary["title"], STRIPE_ITEM_TITLE);
     assert_eq!(summary["vault"]["id"], PAYMENTS_VAULT_ID);
     assert_eq!(summary["category"], "API_CREDENTIAL");
-    assert!(summary.get("fields").is_none() && summary.get("sections").is_none());
+    for detail in ["fields", "sections", "files", "state"] {
+        assert!(summary.get(detail).is_none(), "{detail}");
+    }
 
+    let stripe = json!([summary]);
     let by_title = format!("{path}?filter=title+eq+%22Stripe+Sandbox%22");
-    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_title).await.1, items);
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_title).await.1, stripe);
     let other_case = format!("{path}?filter=title+eq+%22stripe+sandbox%22");
     assert_eq!(get(&fake, Some(FULL_TOKEN), &other_case).await.1, json!([]));
     let by_tag = format!("{path}?filter=tag%20eq%20%22stripe%22");
-    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_tag).await.1, items);
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &by_tag).await.1, stripe);
     let other = format!("{path}?filter=title+eq+%22Deploy+Key%22");
     assert_eq!(get(&fake, Some(FULL_TOKEN), &other).await.1, json!([]));
     let bad = format!("{path}?filter=name+eq+%22x%22");
@@ -148,6 +151,108 @@ async fn returns_the_full_item_by_id() {
         .unwrap();
     assert_eq!(password["value"], DEPLOY_PASSWORD_VALUE);
     assert_eq!(password["purpose"], "PASSWORD");
+}
+
+#[tokio::test]
+async fn archived_items_are_listed_with_their_state_and_read_by_id() {
+    let fake = sample().await;
+    let path = format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items");
+    let (_, items) = get(&fake, Some(FULL_TOKEN), &path).await;
+    assert_eq!(items[1]["id"], LEGACY_ITEM_ID);
+    assert_eq!(items[1]["state"], "ARCHIVED");
+    assert!(items[1].get("fields").is_none());
+    let by_title = format!("{path}?filter=title+eq+%22Stripe+Legacy%22");
+    assert_eq!(
+        get(&fake, Some(FULL_TOKEN), &by_title).await.1,
+        json!([items[1]])
+    );
+
+    let (status, legacy) = get(&fake, Some(FULL_TOKEN), &format!("{path}/{LEGACY_ITEM_ID}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(legacy["state"], "ARCHIVED");
+    assert_eq!(legacy["fields"][0]["value"], LEGACY_CREDENTIAL);
+
+    // The vault counts its active items only.
+    let vault = format!("/v1/vaults/{PAYMENTS_VAULT_ID}");
+    assert_eq!(get(&fake, Some(FULL_TOKEN), &vault).await.1["items"], 1);
+}
+
+/// GET `path` with `token`: the status, the content type and the raw body.
+async fn get_bytes(fake: &FakeConnect, token: &str, path: &str) -> (StatusCode, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", fake.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn serves_files_in_the_item_and_their_content_raw() {
+    let fake = sample().await;
+    let item = format!("/v1/vaults/{PAYMENTS_VAULT_ID}/items/{STRIPE_ITEM_ID}");
+    let content_path = format!("{item}/files/{STRIPE_FILE_ID}/content");
+    let (_, stripe) = get(&fake, Some(FULL_TOKEN), &item).await;
+    assert_eq!(
+        stripe["files"],
+        json!([{
+            "id": STRIPE_FILE_ID,
+            "name": STRIPE_FILE_NAME,
+            "size": "sk_test_cred".len(),
+            "content_path": content_path,
+        }])
+    );
+
+    let (status, kind, bytes) = get_bytes(&fake, PAYMENTS_ONLY_TOKEN, &content_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kind, "application/octet-stream");
+    assert_eq!(bytes, b"sk_test_cred");
+
+    let missing = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    for (path, message) in [
+        (format!("{item}/files/{missing}/content"), "file not found"),
+        (
+            format!(
+                "/v1/vaults/{PAYMENTS_VAULT_ID}/items/{missing}/files/{STRIPE_FILE_ID}/content"
+            ),
+            "item not found",
+        ),
+    ] {
+        assert_eq!(
+            get(&fake, Some(FULL_TOKEN), &path).await,
+            (
+                StatusCode::NOT_FOUND,
+                json!({"status": 404, "message": message})
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        get(&fake, None, &content_path).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = get(
+        &fake,
+        Some(PAYMENTS_ONLY_TOKEN),
+        &format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}/files/{missing}/content"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Content that is not base64 in the data is the fake's fault: 500.
+    let mut data = ConnectData::sample("a", "b");
+    data.vaults[0].items[0]["files"][0]["content"] = json!("not base64!");
+    let broken = FakeConnect::spawn(data).await.unwrap();
+    assert_eq!(
+        get(&broken, Some(FULL_TOKEN), &content_path).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
 }
 
 #[tokio::test]

@@ -35,13 +35,15 @@ pub fn limits(max_body_bytes: usize) -> Limits {
 }
 
 /// Read `target` over `connection`: one `:access` call, decoded, or the
-/// error that says why not. The connection's token must be fresh.
+/// error that says why not. The connection's token must be fresh. A
+/// regional secret is asked of its location's endpoint, unless
+/// `config.endpoint` names one for all.
 pub fn access(
     connection: &Connection,
     target: &Target,
     transport: &mut impl Transport,
 ) -> Result<Accessed, Error> {
-    let request = Request::get(connection.endpoint.url(&target.access_path()))
+    let request = Request::get(connection.origin(target).url(&target.access_path()))
         .header("authorization", format!("Bearer {}", connection.token))
         .header("accept", "application/json");
     let outcome = transport.send(request, limits(MAX_BODY_BYTES));
@@ -87,7 +89,7 @@ fn interpret(
     target: &Target,
     outcome: Result<Response, Failure>,
 ) -> Result<Accessed, Error> {
-    let endpoint = &connection.endpoint;
+    let endpoint = &connection.origin(target);
     let answer = outcome.map_err(|failure| failure_error(endpoint, target, &failure))?;
     match answer.status {
         200..=299 => {
@@ -109,11 +111,17 @@ fn interpret(
             answer.status,
             answer.header("location"),
         )),
-        status => Err(status_error(connection, target, status, &answer.body)),
+        status => Err(status_error(
+            connection,
+            endpoint,
+            target,
+            status,
+            &answer.body,
+        )),
     }
 }
 
-/// `projects/N/secrets/S/versions/7` → 7.
+/// `projects/N/secrets/S/versions/7` (or `projects/N/locations/L/…`) → 7.
 fn version_of_name(name: &str) -> Option<u64> {
     let (rest, number) = name.rsplit_once('/')?;
     if !rest.ends_with("/versions") {
@@ -122,9 +130,15 @@ fn version_of_name(name: &str) -> Option<u64> {
     number.parse().ok().filter(|n| *n > 0)
 }
 
-/// The error for a 4xx or 5xx, from Google's `status` when the body has one.
-fn status_error(connection: &Connection, target: &Target, code: u16, body: &[u8]) -> Error {
-    let endpoint = &connection.endpoint;
+/// The error for a 4xx or 5xx from `endpoint`, from Google's `status` when
+/// the body has one.
+fn status_error(
+    connection: &Connection,
+    endpoint: &Origin,
+    target: &Target,
+    code: u16,
+    body: &[u8],
+) -> Error {
     let error = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
         .map(|envelope| envelope.error);
@@ -155,7 +169,8 @@ fn status_error(connection: &Connection, target: &Target, code: u16, body: &[u8]
     } = target;
     match canonical {
         Some("NOT_FOUND") if message.starts_with("Secret [") => Error::NotFound(format!(
-            "secret {secret:?} not found in project {project:?}, or it has no versions ({shown})"
+            "secret {secret:?} not found in {}, or it has no versions ({shown})",
+            target.place()
         )),
         Some("NOT_FOUND") => Error::NotFound(format!("{target} not found ({shown})")),
         Some("UNAUTHENTICATED") if connection.metadata.is_some() => Error::Denied(format!(

@@ -7,7 +7,7 @@ use crate::settings::{Connection, Origin};
 pub fn connection() -> Connection {
     match Origin::parse_base("http://127.0.0.1:8085") {
         Ok(endpoint) => Connection {
-            endpoint,
+            endpoint: Some(endpoint),
             token: "ya29.test-token".into(),
             token_env: "GOOGLE_OAUTH_ACCESS_TOKEN".into(),
             metadata: None,
@@ -21,6 +21,7 @@ pub fn connection() -> Connection {
 pub fn target(version: Version) -> Target {
     Target {
         project: "acme".into(),
+        location: None,
         secret: "stripe".into(),
         version,
     }

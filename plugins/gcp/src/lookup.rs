@@ -22,7 +22,7 @@ use crate::settings::{Connection, Settings};
 pub struct Provider {
     settings: Settings,
     connection: Option<Connection>,
-    /// (project, secret, version) → the decoded payload.
+    /// (project, location, secret, version) → the decoded payload.
     payloads: HashMap<Target, Rc<Vec<u8>>>,
 }
 
@@ -44,7 +44,10 @@ impl Provider {
         read: impl env::Read,
     ) -> Result<Vec<u8>, Error> {
         // Checked before the token: a reference that cannot work needs none.
-        let target = reference.target(self.settings.project.as_deref())?;
+        let target = reference.target(
+            self.settings.project.as_deref(),
+            self.settings.location.as_deref(),
+        )?;
         if self.connection.is_none() {
             // Not cached on failure: the next reference reports the same problem.
             self.connection = Some(self.settings.connection(&read)?);
@@ -167,7 +170,12 @@ mod tests {
         if let Some(project) = project {
             config.push(("project", project));
         }
-        Provider::new(accepted(Settings::from_config(Config::of(&config))))
+        configured(&config)
+    }
+
+    /// A provider configured by `pairs` alone.
+    fn configured(pairs: &[(&str, &str)]) -> Provider {
+        Provider::new(accepted(Settings::from_config(Config::of(pairs))))
     }
 
     /// A provider for project `acme` with no `config.metadata`, for tests
@@ -216,6 +224,13 @@ mod tests {
     }
 
     const LATEST: &str = "/v1/projects/acme/secrets/stripe/versions/latest:access";
+    /// The latest version of the regional secret `stripe` in europe-west1.
+    const REGIONAL_LATEST: &str =
+        "/v1/projects/acme/locations/europe-west1/secrets/stripe/versions/latest:access";
+    /// Google's NOT_FOUND for a secret that is not there (a global secret
+    /// asked of a regional endpoint, say).
+    const NO_SECRET: &str = r#"{"error": {"code": 404, "status": "NOT_FOUND",
+        "message": "Secret [projects/1/locations/europe-west1/secrets/stripe] not found or has no versions."}}"#;
 
     #[test]
     fn every_key_of_one_secret_costs_one_access_call() {
@@ -378,5 +393,140 @@ mod tests {
             "denied",
         );
         assert!(m.contains("no default service account"), "{m}");
+    }
+
+    #[test]
+    fn regional_secrets_by_full_name_or_config_location() {
+        // config.endpoint serves both: the regional path at the same origin.
+        let mut provider = configured(&[
+            ("project", "acme"),
+            ("location", "europe-west1"),
+            ("endpoint", ENDPOINT),
+        ]);
+        let mut fake = Scripted::new()
+            .version(REGIONAL_LATEST, 3, SECRET_JSON)
+            .version(LATEST, 8, "sk_global")
+            .version(
+                "/v1/projects/other/locations/us-east1/secrets/stripe/versions/2:access",
+                2,
+                "sk_us",
+            );
+        resolves(
+            &mut provider,
+            &mut fake,
+            &[
+                // Short references are regional through config.location.
+                ("stripe#api_key", "sk_1"),
+                (
+                    "projects/acme/locations/europe-west1/secrets/stripe#webhook",
+                    "wh_1",
+                ),
+                // `latest` was version 3 in europe-west1: a cache hit.
+                ("stripe/versions/3#account", "acct_1"),
+                // A global resource name stays global; another location is
+                // another secret.
+                ("projects/acme/secrets/stripe", "sk_global"),
+                (
+                    "projects/other/locations/us-east1/secrets/stripe/versions/2",
+                    "sk_us",
+                ),
+            ],
+        );
+        assert_eq!(
+            asked(&fake),
+            [
+                REGIONAL_LATEST,
+                LATEST,
+                "/v1/projects/other/locations/us-east1/secrets/stripe/versions/2:access"
+            ]
+        );
+        // The global `latest` was version 8: pinning version 8 regionally is
+        // not that cache entry but a request of its own (unscripted here).
+        refused(
+            resolve(&mut provider, &mut fake, "stripe/versions/8"),
+            "denied",
+        );
+        assert_eq!(
+            asked(&fake).last(),
+            Some(&"/v1/projects/acme/locations/europe-west1/secrets/stripe/versions/8:access")
+        );
+    }
+
+    #[test]
+    fn without_an_endpoint_a_regional_secret_goes_to_its_locations_endpoint() {
+        let regional = "https://secretmanager.europe-west1.rep.googleapis.com:443";
+        let global = "https://secretmanager.googleapis.com:443";
+        let mut provider = configured(&[("project", "acme")]);
+        let body = serde_json::json!({"payload": {"data": base64_of("sk_eu")}}).to_string();
+        let mut fake = Scripted::new()
+            .answer(format!("{regional}{REGIONAL_LATEST}"), 200, body.as_str())
+            .answer(format!("{global}{LATEST}"), 200, body.as_str());
+        for reference in [
+            "projects/acme/locations/europe-west1/secrets/stripe",
+            "stripe",
+        ] {
+            assert_eq!(
+                accepted(resolve(&mut provider, &mut fake, reference)),
+                "sk_eu"
+            );
+        }
+        assert_eq!(
+            fake.urls(),
+            [
+                format!("{regional}{REGIONAL_LATEST}"),
+                format!("{global}{LATEST}")
+            ]
+        );
+        // A failure names the regional endpoint and the location.
+        let mut down =
+            Scripted::new().fail(format!("{regional}{REGIONAL_LATEST}"), Failure::Timeout);
+        let mut provider = configured(&[("project", "acme"), ("location", "europe-west1")]);
+        assert_eq!(
+            refused(resolve(&mut provider, &mut down, "stripe"), "unavailable"),
+            "Secret Manager at https://secretmanager.europe-west1.rep.googleapis.com:443 did \
+             not answer in time while reading the latest version of secret \"stripe\" in \
+             location \"europe-west1\" of project \"acme\""
+        );
+    }
+
+    #[test]
+    fn regional_messages_name_the_location() {
+        let mut provider = configured(&[
+            ("project", "acme"),
+            ("location", "europe-west1"),
+            ("endpoint", ENDPOINT),
+        ]);
+        let mut fake = Scripted::new().version(REGIONAL_LATEST, 1, SECRET_JSON).at(
+            "/v1/projects/acme/locations/europe-west1/secrets/gone/versions/latest:access",
+            404,
+            NO_SECRET,
+        );
+        assert_eq!(
+            refused(
+                resolve(&mut provider, &mut fake, "stripe#nope"),
+                "not-found"
+            ),
+            "no key \"nope\" in the JSON of the latest version of secret \"stripe\" in \
+             location \"europe-west1\" of project \"acme\""
+        );
+        assert_eq!(
+            refused(resolve(&mut provider, &mut fake, "gone"), "not-found"),
+            "secret \"gone\" not found in location \"europe-west1\" of project \"acme\", \
+             or it has no versions (404 NOT_FOUND)"
+        );
+        // config.location with no project: the hint names the regional form.
+        let m = refused(
+            resolve(
+                &mut configured(&[("location", "europe-west1")]),
+                &mut fake,
+                "stripe",
+            ),
+            "invalid-reference",
+        );
+        assert!(
+            m.ends_with("write projects/PROJECT/locations/europe-west1/secrets/stripe"),
+            "{m}"
+        );
+        assert_eq!(asked(&fake).len(), 2, "{:?}", asked(&fake));
     }
 }

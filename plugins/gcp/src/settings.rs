@@ -1,18 +1,19 @@
 //! The provider's configuration: `config:` keys, the access token it reads from
-//! the environment at the first resolve, and the Secret Manager endpoint.
+//! the environment at the first resolve, and the Secret Manager endpoint: the
+//! configured one, or Google's global or regional one for each secret.
 
 use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
-use crate::reference::check_project;
+use crate::reference::{Target, check_location, check_project};
 
-/// Google's global Secret Manager endpoint.
-const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
+/// The host of Google's global Secret Manager endpoint.
+const GLOBAL_HOST: &str = "secretmanager.googleapis.com";
 /// Where the access token comes from unless `config.token_env` names another
 /// variable: the name gcloud and Google's client libraries use for a raw token.
 const DEFAULT_TOKEN_ENV: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
 /// The keys `config:` may hold, for the unknown-key message.
-const KNOWN_KEYS: &str = "project, endpoint, token_env, metadata";
+const KNOWN_KEYS: &str = "project, location, endpoint, token_env, metadata";
 /// The provider as the SDK's environment messages name it.
 const PROVIDER: &str = "Google Cloud";
 
@@ -22,8 +23,12 @@ const PROVIDER: &str = "Google Cloud";
 pub struct Settings {
     /// The project of references that do not name one.
     pub project: Option<String>,
-    /// The Secret Manager API's origin.
-    pub endpoint: Origin,
+    /// The location that makes references that do not name a project
+    /// regional secrets there.
+    pub location: Option<String>,
+    /// `config.endpoint`: where every request goes, whatever the secret's
+    /// location; None for Google's own endpoints.
+    pub endpoint: Option<Origin>,
     token_env: String,
     /// `metadata: true`: with no token in `token_env`, ask the metadata
     /// server (as on a VM, GKE or Cloud Run). Also on when
@@ -39,8 +44,9 @@ const METADATA_HOST_ENV: &str = "GCE_METADATA_HOST";
 
 /// An endpoint and the access token to call it with.
 pub struct Connection {
-    /// The endpoint's `scheme://host:port`.
-    pub endpoint: Origin,
+    /// `config.endpoint`'s `scheme://host:port`, when set; see
+    /// [`Connection::origin`].
+    pub endpoint: Option<Origin>,
     /// The OAuth 2 access token; secret, never part of a message. Empty
     /// until the metadata server has given one.
     pub token: String,
@@ -54,9 +60,25 @@ pub struct Connection {
     pub expires: Option<std::time::Instant>,
 }
 
+impl Connection {
+    /// Where the request for `target` goes: `config.endpoint` when set (a
+    /// fake, an emulator, a private endpoint), else Google's global endpoint,
+    /// or for a regional secret the regional one of its location. The
+    /// location was checked to be a host-name label.
+    pub fn origin(&self, target: &Target) -> Origin {
+        match (&self.endpoint, &target.location) {
+            (Some(endpoint), _) => endpoint.clone(),
+            (None, None) => Origin::https(GLOBAL_HOST),
+            (None, Some(location)) => {
+                Origin::https(&format!("secretmanager.{location}.rep.googleapis.com"))
+            }
+        }
+    }
+}
+
 impl Settings {
-    /// Accept the provider's `config:` map (`project`, `endpoint`, `token_env`,
-    /// `metadata`).
+    /// Accept the provider's `config:` map (`project`, `location`,
+    /// `endpoint`, `token_env`, `metadata`).
     ///
     /// Hand-written rather than `Config::parse`: each key is checked in the
     /// order written, and the unknown-key and `metadata` messages keep the
@@ -64,10 +86,8 @@ impl Settings {
     pub fn from_config(config: Config) -> Result<Settings, Error> {
         let mut settings = Settings {
             project: None,
-            endpoint: match Origin::parse_base(DEFAULT_ENDPOINT) {
-                Ok(origin) => origin,
-                Err(why) => return Err(Error::Unavailable(format!("built-in endpoint {why}"))),
-            },
+            location: None,
+            endpoint: None,
             token_env: DEFAULT_TOKEN_ENV.to_string(),
             metadata: false,
         };
@@ -79,19 +99,15 @@ impl Settings {
                     })?;
                     settings.project = Some(value);
                 }
-                "endpoint" => settings.endpoint = parse_endpoint(&value)?,
-                "token_env" => settings.token_env = env::variable_name("token_env", &value)?,
-                "metadata" => {
-                    settings.metadata = match value.trim() {
-                        "true" => true,
-                        "false" => false,
-                        other => {
-                            return Err(Error::InvalidReference(format!(
-                                "config.metadata is {other:?}; it is true or false"
-                            )));
-                        }
-                    };
+                "location" => {
+                    check_location(&value).map_err(|why| {
+                        Error::InvalidReference(format!("config.location {value:?} {why}"))
+                    })?;
+                    settings.location = Some(value);
                 }
+                "endpoint" => settings.endpoint = Some(parse_endpoint(&value)?),
+                "token_env" => settings.token_env = env::variable_name("token_env", &value)?,
+                "metadata" => settings.metadata = metadata_flag(&value)?,
                 other => {
                     return Err(Error::InvalidReference(format!(
                         "unknown config key `{other}` for the Google Cloud Secret Manager \
@@ -172,6 +188,17 @@ impl Settings {
     }
 }
 
+/// `config.metadata`: `true` or `false`.
+fn metadata_flag(value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(Error::InvalidReference(format!(
+            "config.metadata is {other:?}; it is true or false"
+        ))),
+    }
+}
+
 /// `GCE_METADATA_HOST`, trimmed, when it is visible and not blank. A value
 /// that is not UTF-8 counts as not set, so the usual server is asked.
 fn metadata_host(read: &impl env::Read) -> Option<String> {
@@ -228,12 +255,10 @@ mod tests {
     #[test]
     fn defaults() {
         let s = settings(&[]);
-        assert_eq!(s.project, None);
         assert_eq!(
-            s.endpoint.to_string(),
-            "https://secretmanager.googleapis.com:443"
+            (&s.project, &s.location, &s.endpoint),
+            (&None, &None, &None)
         );
-        assert_eq!(s.endpoint.authority(), "secretmanager.googleapis.com:443");
         let c = s.connection(&fake(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.a0\n")]));
         assert!(
             c.is_ok_and(|c| c.token == "ya29.a0" && c.token_env == "GOOGLE_OAUTH_ACCESS_TOKEN")
@@ -244,11 +269,16 @@ mod tests {
     fn every_key() {
         let s = settings(&[
             ("project", "acme-payments"),
+            ("location", "europe-west1"),
             ("endpoint", "http://127.0.0.1:8085/"),
             ("token_env", "GCP_TOKEN"),
         ]);
         assert_eq!(s.project.as_deref(), Some("acme-payments"));
-        assert_eq!(s.endpoint.to_string(), "http://127.0.0.1:8085");
+        assert_eq!(s.location.as_deref(), Some("europe-west1"));
+        assert_eq!(
+            s.endpoint.as_ref().map(|e| e.to_string()).as_deref(),
+            Some("http://127.0.0.1:8085")
+        );
         let vars = [
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "wrong"),
             ("GCP_TOKEN", "right"),
@@ -261,7 +291,7 @@ mod tests {
         assert_eq!(
             config_error(&[("region", "eu")]),
             "unknown config key `region` for the Google Cloud Secret Manager provider \
-             (known: project, endpoint, token_env, metadata)"
+             (known: project, location, endpoint, token_env, metadata)"
         );
     }
 
@@ -270,6 +300,13 @@ mod tests {
         for (pairs, said) in [
             (("project", "Acme Payments"), "config.project"),
             (("project", ""), "empty"),
+            (
+                ("location", "Europe-West1"),
+                "config.location \"Europe-West1\" has a character a location cannot have ('E')",
+            ),
+            (("location", "eu west"), "' '"),
+            (("location", ""), "config.location \"\" is empty"),
+            (("location", "-eu"), "is not a location ID"),
             (("endpoint", "secretmanager.googleapis.com"), "https://"),
             (("endpoint", "https://x.example/v1"), "has a path"),
             (("token_env", ""), "token_env"),
@@ -282,6 +319,41 @@ mod tests {
             let message = config_error(&[pairs]);
             assert!(message.contains(said), "{message}");
         }
+    }
+
+    #[test]
+    fn requests_go_to_the_configured_endpoint_or_googles_for_the_location() {
+        use crate::reference::Version;
+        let target = |location: Option<&str>| Target {
+            project: "acme".into(),
+            location: location.map(str::to_string),
+            secret: "stripe".into(),
+            version: Version::Latest,
+        };
+        let token = [("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.a0")];
+        let origins = |pairs: &[(&str, &str)]| {
+            let connection = settings(pairs).connection(&fake(&token)).ok();
+            [None, Some("europe-west1")].map(|location| {
+                connection
+                    .as_ref()
+                    .map(|c| c.origin(&target(location)).to_string())
+            })
+        };
+        assert_eq!(
+            origins(&[]),
+            [
+                Some("https://secretmanager.googleapis.com:443".into()),
+                Some("https://secretmanager.europe-west1.rep.googleapis.com:443".into()),
+            ]
+        );
+        // config.location changes no origin by itself: the target carries it.
+        assert_eq!(origins(&[("location", "us-east1")]), origins(&[]));
+        // config.endpoint serves global and regional secrets alike.
+        let local = Some("http://127.0.0.1:8085".to_string());
+        assert_eq!(
+            origins(&[("endpoint", "http://127.0.0.1:8085")]),
+            [local.clone(), local]
+        );
     }
 
     #[test]

@@ -24,11 +24,16 @@ pub const LIMITS: Limits = Limits {
     error_body: ErrorBody::Skip,
 };
 
-/// `GET url` with the bearer `token`, asking for JSON.
-pub fn get(url: String, token: &str) -> Request {
+/// What a GET asks for: JSON for everything but a file's content.
+pub const JSON: &str = "application/json";
+/// What a GET of a file's content asks for: its bytes, whatever they are.
+pub const BYTES: &str = "application/octet-stream";
+
+/// `GET url` with the bearer `token`, asking for `accept` ([`JSON`] or [`BYTES`]).
+pub fn get(url: String, token: &str, accept: &str) -> Request {
     Request::get(url)
         .header("authorization", format!("Bearer {token}"))
-        .header("accept", "application/json")
+        .header("accept", accept)
 }
 
 /// What was being looked up when an answer came back, for messages.
@@ -43,6 +48,15 @@ pub enum Subject<'a> {
         /// The item segment.
         item: &'a str,
     },
+    /// A file attached to an item, as the user wrote them.
+    File {
+        /// The vault segment.
+        vault: &'a str,
+        /// The item segment.
+        item: &'a str,
+        /// The file segment.
+        file: &'a str,
+    },
 }
 
 impl fmt::Display for Subject<'_> {
@@ -50,6 +64,9 @@ impl fmt::Display for Subject<'_> {
         match self {
             Subject::Vault(vault) => write!(f, "vault {vault:?}"),
             Subject::Item { vault, item } => write!(f, "item {item:?} in vault {vault:?}"),
+            Subject::File { vault, item, file } => {
+                write!(f, "file {file:?} of item {item:?} in vault {vault:?}")
+            }
         }
     }
 }
@@ -74,8 +91,9 @@ pub fn interpret<T: DeserializeOwned>(
 }
 
 /// The body of a 2xx answer, `None` for 404, or an error. Apart from
-/// [`interpret`], which is built once per JSON type, so this is built once.
-fn body(
+/// [`interpret`], which is built once per JSON type, so this is built once;
+/// a file's content is this, raw.
+pub fn body(
     origin: &Origin,
     subject: Subject<'_>,
     outcome: Result<Response, Failure>,
@@ -166,6 +184,18 @@ pub fn item(vault: &str, id: &str) -> String {
     )
 }
 
+/// `/v1/vaults/{vault}/items/{item}/files/{file}/content`, a file's bytes.
+///
+/// Built from the IDs rather than taken from the item's `content_path`: what
+/// reqflo asks for stays a path it made, whatever the server sent.
+pub fn file_content(vault: &str, item: &str, file: &str) -> String {
+    format!(
+        "{}/files/{}/content",
+        self::item(vault, item),
+        percent_encode(file)
+    )
+}
+
 /// The SCIM filter `attribute eq "value"`, percent-encoded for a query string.
 pub fn scim_eq(attribute: &str, value: &str) -> String {
     let mut filter = format!("{attribute} eq \"");
@@ -211,7 +241,7 @@ mod tests {
 
     #[test]
     fn requests_carry_the_token_and_ask_for_json() {
-        let request = get("http://connect:8080/v1/vaults".into(), "t0k");
+        let request = get("http://connect:8080/v1/vaults".into(), "t0k", JSON);
         assert_eq!(request.url, "http://connect:8080/v1/vaults");
         assert_eq!(
             request.headers,
@@ -240,6 +270,10 @@ mod tests {
             "/v1/vaults/v1/items?filter=title%20eq%20%22Stripe%22"
         );
         assert_eq!(item("v/..", "i?x"), "/v1/vaults/v%2F../items/i%3Fx");
+        assert_eq!(
+            file_content("v", "i", "f/../x"),
+            "/v1/vaults/v/items/i/files/f%2F..%2Fx/content"
+        );
     }
 
     #[test]

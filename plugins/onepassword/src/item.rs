@@ -9,6 +9,10 @@ use serde::{Deserialize, Deserializer};
 use crate::Error;
 use crate::reference::{Attribute, Reference};
 
+/// The most a secret may hold: the host refuses a larger one, so a larger
+/// file is refused here first, with a message that names it.
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+
 /// A vault as `/v1/vaults` lists it.
 #[derive(Deserialize)]
 pub struct Vault {
@@ -27,17 +31,35 @@ pub struct ItemSummary {
     /// The item's title.
     #[serde(default)]
     pub title: String,
+    /// `ARCHIVED` (or `DELETED`) for an item out of use; absent otherwise.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl ItemSummary {
+    /// Whether the item is in use: `op` finds no archived item by name.
+    pub fn active(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_none_or(|s| s.is_empty() || s == "ACTIVE")
+    }
 }
 
 /// A full item, as `/v1/vaults/{id}/items/{id}` returns it.
 #[derive(Deserialize)]
 pub struct Item {
+    /// The item's ID (to ask for its files).
+    #[serde(default)]
+    pub id: String,
     /// The item's sections.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub sections: Vec<Section>,
     /// The item's fields, values included.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub fields: Vec<Field>,
+    /// The files attached to the item, without their content.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub files: Vec<File>,
 }
 
 /// A section of an item.
@@ -72,7 +94,23 @@ pub struct Field {
     pub section: Option<SectionRef>,
 }
 
-/// A field's pointer to its section.
+/// A file attached to an item; its content is a request of its own. Every
+/// key may be missing (an ID that is, asks for a file that Connect answers
+/// 404 to, which says "not found").
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct File {
+    /// The file's ID.
+    pub id: String,
+    /// The file's name (`key.pem`).
+    pub name: Option<String>,
+    /// The content's length in bytes, as Connect reports it.
+    pub size: Option<u64>,
+    /// The section the file sits in, if any.
+    pub section: Option<SectionRef>,
+}
+
+/// A field's or file's pointer to its section.
 #[derive(Deserialize)]
 pub struct SectionRef {
     /// The section's ID.
@@ -93,65 +131,135 @@ pub fn same_name(a: &str, b: &str) -> bool {
     a == b || a.to_lowercase() == b.to_lowercase()
 }
 
-/// Whether `segment` is this field's ID or label.
-fn names(field: &Field, segment: &str) -> bool {
-    same_name(&field.id, segment)
-        || field
-            .label
-            .as_deref()
-            .is_some_and(|l| same_name(l, segment))
+/// What a reference's last segment can name: fields and files alike have an
+/// ID, a name and maybe a section.
+trait Entry {
+    /// What messages call it (`field`).
+    const NOUN: &'static str;
+    /// Its ID.
+    fn id(&self) -> &str;
+    /// Its label or file name.
+    fn name(&self) -> Option<&str>;
+    /// Its section, if any.
+    fn section(&self) -> Option<&SectionRef>;
 }
 
-fn unsectioned(field: &Field) -> bool {
-    field.section.as_ref().is_none_or(|s| s.id.is_empty())
+/// Fields and files are named alike; only the name's key differs.
+macro_rules! entry {
+    ($type:ty, $noun:literal, $name:ident) => {
+        impl Entry for $type {
+            const NOUN: &'static str = $noun;
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn name(&self) -> Option<&str> {
+                self.$name.as_deref()
+            }
+            fn section(&self) -> Option<&SectionRef> {
+                self.section.as_ref()
+            }
+        }
+    };
 }
 
-/// The field `reference` points to within `item`.
-pub fn select<'a>(item: &'a Item, reference: &Reference) -> Result<&'a Field, Error> {
+entry!(Field, "field", label);
+entry!(File, "file", name);
+
+/// Whether `segment` is this entry's ID or name.
+fn names(entry: &impl Entry, segment: &str) -> bool {
+    same_name(entry.id(), segment) || entry.name().is_some_and(|l| same_name(l, segment))
+}
+
+fn unsectioned(entry: &impl Entry) -> bool {
+    entry.section().is_none_or(|s| s.id.is_empty())
+}
+
+/// What a reference points to within an item: a field, or, when no field
+/// has that name, an attached file (as `op` resolves it).
+pub enum Target<'a> {
+    /// A field, whose attribute is the secret.
+    Field(&'a Field),
+    /// A file, whose content is fetched apart.
+    File(&'a File),
+}
+
+/// The field or file `reference` points to within `item`.
+pub fn select<'a>(item: &'a Item, reference: &Reference) -> Result<Target<'a>, Error> {
+    let sections = section_ids(item, reference)?;
+    let fields = matching(&item.fields, sections.as_deref(), reference);
+    if fields.is_empty() {
+        let files = matching(&item.files, sections.as_deref(), reference);
+        if !files.is_empty() {
+            return only(item, reference, files).map(Target::File);
+        }
+    }
+    only(item, reference, fields).map(Target::Field)
+}
+
+/// The IDs of the sections the reference's section segment names, or `None`
+/// for a reference without one.
+fn section_ids<'a>(item: &'a Item, reference: &Reference) -> Result<Option<Vec<&'a str>>, Error> {
+    let Some(section) = &reference.section else {
+        return Ok(None);
+    };
+    let ids: Vec<&str> = item
+        .sections
+        .iter()
+        .filter(|s| {
+            same_name(&s.id, section) || s.label.as_deref().is_some_and(|l| same_name(l, section))
+        })
+        .map(|s| s.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        let Reference { vault, item, .. } = reference;
+        return Err(Error::NotFound(format!(
+            "no section {section:?} in item {item:?} of vault {vault:?}"
+        )));
+    }
+    Ok(Some(ids))
+}
+
+/// The entries the last segment names (in the given sections, if any), ties
+/// narrowed the way a user would read them: a top-level entry over one tucked
+/// in a section, then an exact ID over a mere name.
+fn matching<'a, T: Entry>(
+    entries: &'a [T],
+    sections: Option<&[&str]>,
+    reference: &Reference,
+) -> Vec<&'a T> {
+    let wanted = &reference.field;
+    let mut matches: Vec<&T> = entries
+        .iter()
+        .filter(|e| match sections {
+            Some(ids) => e.section().is_some_and(|s| ids.contains(&s.id.as_str())),
+            None => true,
+        })
+        .filter(|e| names(*e, wanted))
+        .collect();
+    if matches.len() > 1 && sections.is_none() && matches.iter().any(|e| unsectioned(*e)) {
+        matches.retain(|e| unsectioned(*e));
+    }
+    if matches.len() > 1 && matches.iter().any(|e| same_name(e.id(), wanted)) {
+        matches.retain(|e| same_name(e.id(), wanted));
+    }
+    matches
+}
+
+/// The one entry of `matches`, or why there is not exactly one.
+fn only<'a, T: Entry>(
+    item: &Item,
+    reference: &Reference,
+    matches: Vec<&'a T>,
+) -> Result<&'a T, Error> {
     let Reference {
         vault,
         item: title,
         field: wanted,
         ..
     } = reference;
-    let mut matches: Vec<&Field> = match &reference.section {
-        Some(section) => {
-            let ids: Vec<&str> = item
-                .sections
-                .iter()
-                .filter(|s| {
-                    same_name(&s.id, section)
-                        || s.label.as_deref().is_some_and(|l| same_name(l, section))
-                })
-                .map(|s| s.id.as_str())
-                .collect();
-            if ids.is_empty() {
-                return Err(Error::NotFound(format!(
-                    "no section {section:?} in item {title:?} of vault {vault:?}"
-                )));
-            }
-            item.fields
-                .iter()
-                .filter(|f| {
-                    f.section
-                        .as_ref()
-                        .is_some_and(|s| ids.contains(&s.id.as_str()))
-                })
-                .filter(|f| names(f, wanted))
-                .collect()
-        }
-        None => item.fields.iter().filter(|f| names(f, wanted)).collect(),
-    };
-    // Narrow ties the way a user would read them: a top-level field over one
-    // tucked in a section, then an exact ID over a mere label.
-    if matches.len() > 1 && reference.section.is_none() && matches.iter().any(|f| unsectioned(f)) {
-        matches.retain(|f| unsectioned(f));
-    }
-    if matches.len() > 1 && matches.iter().any(|f| same_name(&f.id, wanted)) {
-        matches.retain(|f| same_name(&f.id, wanted));
-    }
+    let noun = T::NOUN;
     match (matches.as_slice(), &reference.section) {
-        ([field], _) => Ok(field),
+        ([entry], _) => Ok(entry),
         ([], Some(section)) => Err(Error::NotFound(format!(
             "no field {wanted:?} in section {section:?} of item {title:?} in vault {vault:?}"
         ))),
@@ -159,14 +267,14 @@ pub fn select<'a>(item: &'a Item, reference: &Reference) -> Result<&'a Field, Er
             "no field {wanted:?} in item {title:?} of vault {vault:?}"
         ))),
         (_, Some(section)) => Err(Error::InvalidReference(format!(
-            "several fields named {wanted:?} in section {section:?} of item {title:?}; \
-             use the field's ID"
+            "several {noun}s named {wanted:?} in section {section:?} of item {title:?}; \
+             use the {noun}'s ID"
         ))),
-        (several, None) if several.iter().all(|f| unsectioned(f)) => Err(Error::InvalidReference(
-            format!("several fields named {wanted:?} in item {title:?}; use the field's ID"),
+        (several, None) if several.iter().all(|e| unsectioned(*e)) => Err(Error::InvalidReference(
+            format!("several {noun}s named {wanted:?} in item {title:?}; use the {noun}'s ID"),
         )),
         (several, None) => Err(Error::InvalidReference(format!(
-            "several fields named {wanted:?} in item {title:?}; add the section: \
+            "several {noun}s named {wanted:?} in item {title:?}; add the section: \
              op://{vault}/{title}/SECTION/{wanted} (sections: {})",
             section_labels(item, several)
         ))),
@@ -174,10 +282,10 @@ pub fn select<'a>(item: &'a Item, reference: &Reference) -> Result<&'a Field, Er
 }
 
 /// The sections the candidates sit in, by label where they have one.
-fn section_labels(item: &Item, fields: &[&Field]) -> String {
+fn section_labels<T: Entry>(item: &Item, entries: &[&T]) -> String {
     let mut labels: Vec<String> = Vec::new();
-    for field in fields {
-        let Some(section) = &field.section else {
+    for entry in entries {
+        let Some(section) = entry.section() else {
             continue;
         };
         let known = item.sections.iter().find(|s| s.id == section.id);
@@ -212,6 +320,45 @@ pub fn attribute<'a>(field: &'a Field, reference: &Reference) -> Result<&'a str,
     }
 }
 
+/// What a reference asks of a file.
+pub enum FileAttribute<'a> {
+    /// Its content, fetched apart (the default, `?attribute=value`).
+    Content,
+    /// Its ID (`?attribute=id`).
+    Id(&'a str),
+}
+
+/// What `reference` asks of `file`: a field's other attributes do not apply.
+pub fn file_attribute<'a>(
+    file: &'a File,
+    reference: &Reference,
+) -> Result<FileAttribute<'a>, Error> {
+    match reference.attribute {
+        Attribute::Value => Ok(FileAttribute::Content),
+        Attribute::Id => Ok(FileAttribute::Id(&file.id)),
+        other => Err(Error::InvalidReference(format!(
+            "{:?} in item {:?} is a file, which has no {other}; a file gives its content \
+             (the default) or its ID (?attribute=id)",
+            reference.field, reference.item
+        ))),
+    }
+}
+
+/// Refuse a file larger than a secret may be, by what Connect says its size
+/// is or by what it sent: the message names the file and its size, never
+/// any of its content.
+pub fn check_size(reference: &Reference, size: u64) -> Result<(), Error> {
+    if size <= MAX_SECRET_BYTES as u64 {
+        return Ok(());
+    }
+    Err(Error::InvalidReference(format!(
+        "file {:?} of item {:?} is {size} bytes; a secret may hold at most {} KiB",
+        reference.field,
+        reference.item,
+        MAX_SECRET_BYTES / 1024
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +383,14 @@ mod tests {
             {"id": "f4", "type": "STRING", "label": "twin", "value": "a"},
             {"id": "f5", "type": "STRING", "label": "twin", "value": "b"},
             {"id": "f6", "type": "STRING", "label": "empty", "value": ""}
+        ],
+        "files": [
+            {"id": "file1", "name": "key.pem", "size": 10, "content_path": "/v1/x"},
+            {"id": "file2", "name": "cert.pem", "size": 3, "section": {"id": "live"}},
+            {"id": "file3", "name": "cert.pem", "size": 3, "section": {"id": "test"}},
+            {"id": "file4", "name": "username", "size": 1},
+            {"id": "file5", "name": "twin.txt", "size": 1},
+            {"id": "file6", "name": "twin.txt", "size": 1}
         ]
     }"#;
 
@@ -249,8 +404,13 @@ mod tests {
     fn get(reference: &str) -> Result<String, Error> {
         let item = item();
         let reference = parse(reference)?;
-        let field = select(&item, &reference)?;
-        attribute(field, &reference).map(str::to_string)
+        match select(&item, &reference)? {
+            Target::Field(field) => attribute(field, &reference).map(str::to_string),
+            Target::File(file) => match file_attribute(file, &reference)? {
+                FileAttribute::Content => Ok(format!("content of {}", file.id)),
+                FileAttribute::Id(id) => Ok(id.to_string()),
+            },
+        }
     }
 
     /// Each reference gives the value paired with it.
@@ -346,6 +506,76 @@ mod tests {
             ("op://Prod/Stripe/Live keys/secret key?attribute=id", "f1"),
             ("op://Prod/Stripe/f1?attribute=label", "secret key"),
         ]);
+    }
+
+    #[test]
+    fn files_are_found_by_name_when_no_field_has_it() {
+        found(&[
+            ("op://Prod/Stripe/key.pem", "content of file1"),
+            ("op://Prod/Stripe/KEY.PEM", "content of file1"),
+            ("op://Prod/Stripe/file1", "content of file1"),
+            ("op://Prod/Stripe/Live keys/cert.pem", "content of file2"),
+            ("op://Prod/Stripe/test/cert.pem", "content of file3"),
+            ("op://Prod/Stripe/key.pem?attribute=id", "file1"),
+            // A field of the same name wins, as with `op`.
+            ("op://Prod/Stripe/username", "acme"),
+        ]);
+        not_found(&[(
+            "op://Prod/Stripe/Live keys/key.pem",
+            "no field \"key.pem\" in section \"Live keys\" of item \"Stripe\" in vault \"Prod\"",
+        )]);
+    }
+
+    #[test]
+    fn ambiguous_files_ask_for_a_section_or_an_id() {
+        assert_eq!(
+            refused(get("op://Prod/Stripe/cert.pem"), "invalid-reference"),
+            "several files named \"cert.pem\" in item \"Stripe\"; add the section: \
+             op://Prod/Stripe/SECTION/cert.pem (sections: \"Live keys\", \"Test keys\")"
+        );
+        assert_eq!(
+            refused(get("op://Prod/Stripe/twin.txt"), "invalid-reference"),
+            "several files named \"twin.txt\" in item \"Stripe\"; use the file's ID"
+        );
+    }
+
+    #[test]
+    fn a_file_has_no_field_attributes() {
+        for attribute in ["type", "purpose", "label", "title"] {
+            let reference = format!("op://Prod/Stripe/key.pem?attribute={attribute}");
+            let message = refused(get(&reference), "invalid-reference");
+            assert!(
+                message.starts_with("\"key.pem\" in item \"Stripe\" is a file, which has no "),
+                "{message}"
+            );
+            assert!(message.ends_with("(?attribute=id)"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sizes_over_a_secret_are_refused_by_name_and_size() {
+        let reference = accepted_parse("op://Prod/Stripe/big.bin");
+        assert!(check_size(&reference, 64 * 1024).is_ok());
+        assert_eq!(
+            refused(check_size(&reference, 64 * 1024 + 1), "invalid-reference"),
+            "file \"big.bin\" of item \"Stripe\" is 65537 bytes; a secret may hold at most 64 KiB"
+        );
+    }
+
+    fn accepted_parse(reference: &str) -> Reference {
+        match parse(reference) {
+            Ok(reference) => reference,
+            Err(e) => panic!("{reference}: {}", e.message()),
+        }
+    }
+
+    #[test]
+    fn archived_summaries_are_not_active() {
+        let listed: Result<Vec<ItemSummary>, _> = serde_json::from_str(
+            r#"[{"id": "a", "title": "A"}, {"id": "b", "title": "B", "state": "ARCHIVED"}]"#,
+        );
+        let active: Vec<bool> = listed.iter().flatten().map(ItemSummary::active).collect();
+        assert_eq!(active, [true, false]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use reqflo_plugin_sdk::http::{Failure, Response, Transport};
 
 use crate::Error;
 use crate::connect::{self, Subject, interpret};
-use crate::item::{self, Item, ItemSummary, Vault};
+use crate::item::{self, File, FileAttribute, Item, ItemSummary, Target, Vault};
 use crate::reference::{Reference, looks_like_id, parse};
 use crate::settings::{Connection, Origin, Settings};
 
@@ -52,8 +52,40 @@ impl Provider {
             self.connection = Some(self.settings.connection(env)?);
         }
         let item = self.item(reference, transport)?;
-        let field = item::select(&item, reference)?;
-        Ok(item::attribute(field, reference)?.as_bytes().to_vec())
+        match item::select(&item, reference)? {
+            Target::Field(field) => Ok(item::attribute(field, reference)?.as_bytes().to_vec()),
+            Target::File(file) => match item::file_attribute(file, reference)? {
+                FileAttribute::Id(id) => Ok(id.as_bytes().to_vec()),
+                FileAttribute::Content => self.file_content(&item, file, reference, transport),
+            },
+        }
+    }
+
+    /// The bytes of `file`, refused before it is fetched when Connect says it is larger
+    /// than a secret may be, and refused again if what came is.
+    fn file_content(
+        &mut self,
+        item: &Item,
+        file: &File,
+        reference: &Reference,
+        transport: &mut impl Transport,
+    ) -> Result<Vec<u8>, Error> {
+        if let Some(size) = file.size {
+            item::check_size(reference, size)?;
+        }
+        let vault_id = self.vault_id(&reference.vault, transport)?;
+        let (vault, segment) = (reference.vault.as_str(), reference.item.as_str());
+        let subject = Subject::File {
+            vault,
+            item: segment,
+            file: &reference.field,
+        };
+        let path = connect::file_content(&vault_id, &item.id, &file.id);
+        let (origin, outcome) = self.send(&path, connect::BYTES, transport)?;
+        let content = connect::body(origin, subject, outcome)?
+            .ok_or_else(|| Error::NotFound(format!("{subject} not found")))?;
+        item::check_size(reference, content.len() as u64)?;
+        Ok(content)
     }
 
     fn item(
@@ -141,17 +173,24 @@ impl Provider {
         // A 404 here means the vault went away since it was found; say so as
         // the item not being there, which is what the user can check.
         let mut listed = listed.ok_or_else(not_found)?;
-        // As for vaults: Connect's title filter is case-sensitive.
-        if !listed.iter().any(|i| item::same_name(&i.title, segment)) {
+        // As for vaults: Connect's title filter is case-sensitive. Archived
+        // items are listed too, but `op` finds none by name, nor do we.
+        let named = |i: &ItemSummary| item::same_name(&i.title, segment);
+        if !listed.iter().any(|i| i.active() && named(i)) {
             listed = self
                 .get(&connect::items(vault_id), subject, transport)?
                 .ok_or_else(not_found)?;
         }
-        let mut titled = listed
-            .into_iter()
-            .filter(|i| item::same_name(&i.title, segment));
+        let archived = listed.iter().any(|i| !i.active() && named(i));
+        let mut titled = listed.into_iter().filter(|i| i.active() && named(i));
         let id = match (titled.next(), titled.next()) {
             (Some(summary), None) => summary.id,
+            (None, _) if archived => {
+                return Err(Error::NotFound(format!(
+                    "item {segment:?} in vault {vault:?} is archived; an archived item is \
+                     found by its ID only"
+                )));
+            }
             (None, _) => return Err(not_found()),
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidReference(format!(
@@ -170,7 +209,7 @@ impl Provider {
         subject: Subject<'_>,
         transport: &mut impl Transport,
     ) -> Result<Option<T>, Error> {
-        let (origin, outcome) = self.send(path, transport)?;
+        let (origin, outcome) = self.send(path, connect::JSON, transport)?;
         interpret(origin, subject, outcome)
     }
 
@@ -180,13 +219,14 @@ impl Provider {
     fn send(
         &self,
         path: &str,
+        accept: &str,
         transport: &mut impl Transport,
     ) -> Result<(&Origin, Result<Response, Failure>), Error> {
         let connection = self
             .connection
             .as_ref()
             .ok_or_else(|| Error::Unavailable("the 1Password provider has no connection".into()))?;
-        let request = connect::get(connection.origin.url(path), &connection.token);
+        let request = connect::get(connection.origin.url(path), &connection.token, accept);
         Ok((&connection.origin, transport.send(request, connect::LIMITS)))
     }
 }
@@ -484,5 +524,161 @@ mod tests {
         let e = refused(resolve(&mut provider, &mut fake, KEY_1), "unavailable");
         assert!(e.starts_with("OP_CONNECT_HOST"), "{e}");
         assert!(fake.urls().is_empty());
+    }
+
+    /// [`prod`], its item holding a field `password` and the files `files`
+    /// (JSON), each file's content route answering what is paired with it.
+    fn with_files(files: &str, contents: &[(&str, Response)]) -> Scripted {
+        let [vault, items, _] = prod();
+        let item = format!(
+            r#"{{"id": "{ITEM_ID}", "title": "Stripe", "files": {files},
+                "fields": [{{"id": "password", "label": "password", "value": "pw"}}]}}"#
+        );
+        let path = format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}");
+        let mut server = connect([vault, items, route(path, item)]);
+        for (file, answer) in contents {
+            server.add(url(&content(file)), Ok(answer.clone()));
+        }
+        server
+    }
+
+    /// The content route of file `id` of the item [`with_files`] serves.
+    fn content(id: &str) -> String {
+        format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}/files/{id}/content")
+    }
+
+    #[test]
+    fn a_file_is_read_by_name_from_its_content_route() {
+        let files = r#"[
+            {"id": "keyfile", "name": "key.pem", "size": 7, "content_path": "/elsewhere"},
+            {"id": "other", "name": "cert.pem", "size": 4}
+        ]"#;
+        let mut fake = with_files(files, &[("keyfile", Response::new(200, "-----k\n"))]);
+        let mut provider = provider();
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "op://Prod/Stripe/key.pem"),
+            Ok("-----k\n".into())
+        );
+        let asked = fake.urls();
+        assert_eq!(
+            asked.last(),
+            Some(&url(&content("keyfile")).as_str()),
+            "{asked:?}"
+        );
+        assert_eq!(asked.len(), 4, "{asked:?}");
+        // Only the content asks for bytes; every lookup before it for JSON.
+        let accept = fake.header_values("accept");
+        assert_eq!(accept.last(), Some(&Some("application/octet-stream")));
+        assert!(accept[..3].iter().all(|a| *a == Some("application/json")));
+        // Its ID needs no content; a field by that name would win.
+        assert_eq!(
+            resolve(
+                &mut provider,
+                &mut fake,
+                "op://Prod/Stripe/key.pem?attribute=id"
+            ),
+            Ok("keyfile".into())
+        );
+        assert_eq!(
+            resolve(&mut provider, &mut fake, "op://Prod/Stripe/password"),
+            Ok("pw".into())
+        );
+        assert_eq!(fake.urls().len(), 4);
+        let label = "op://Prod/Stripe/key.pem?attribute=label";
+        let refusal = refused(
+            resolve(&mut provider, &mut fake, label),
+            "invalid-reference",
+        );
+        assert!(
+            refusal.contains("is a file, which has no label"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn a_file_over_64_kib_is_refused_by_name_and_size_never_content() {
+        let big = "s3cr3t".repeat(11_000);
+        let files = r#"[
+            {"id": "huge", "name": "huge.bin", "size": 70000},
+            {"id": "liar", "name": "liar.bin", "size": 10}
+        ]"#;
+        let mut fake = with_files(files, &[("liar", Response::new(200, big.as_str()))]);
+        let mut provider = provider();
+        let huge = refused(
+            resolve(&mut provider, &mut fake, "op://Prod/Stripe/huge.bin"),
+            "invalid-reference",
+        );
+        assert_eq!(
+            huge,
+            "file \"huge.bin\" of item \"Stripe\" is 70000 bytes; a secret may hold at most 64 KiB"
+        );
+        assert_eq!(count(&fake, &content("huge")), 0);
+        // A size that understates what comes is caught on what came.
+        let liar = refused(
+            resolve(&mut provider, &mut fake, "op://Prod/Stripe/liar.bin"),
+            "invalid-reference",
+        );
+        assert!(liar.contains("is 66000 bytes;"), "{liar}");
+        assert!(!liar.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_missing_or_failing_file_names_the_file() {
+        let files = r#"[{"id": "gone", "name": "gone.txt"}, {"id": "down", "name": "down.txt"}]"#;
+        let mut fake = with_files(files, &[("down", Response::new(503, "secret"))]);
+        let mut provider = provider();
+        assert_eq!(
+            refused(
+                resolve(&mut provider, &mut fake, "op://Prod/Stripe/gone.txt"),
+                "not-found"
+            ),
+            "file \"gone.txt\" of item \"Stripe\" in vault \"Prod\" not found"
+        );
+        assert_eq!(
+            refused(
+                resolve(&mut provider, &mut fake, "op://Prod/Stripe/down.txt"),
+                "unavailable"
+            ),
+            "1Password Connect at http://connect:8080 answered 503 while looking up \
+             file \"down.txt\" of item \"Stripe\" in vault \"Prod\""
+        );
+    }
+
+    #[test]
+    fn archived_items_are_found_by_id_only() {
+        let archived =
+            format!(r#"[{{"id": "{ITEM_ID}", "title": "Stripe", "state": "ARCHIVED"}}]"#);
+        let titled = format!("/v1/vaults/{VAULT_ID}/items?filter=title%20eq%20%22Stripe%22");
+        let mut fake = connect([
+            prod()[0].clone(),
+            route(&titled, archived.as_str()),
+            route(format!("/v1/vaults/{VAULT_ID}/items"), archived.as_str()),
+            item_route(),
+            route(
+                format!("/v1/vaults/{VAULT_ID}"),
+                format!(r#"{{"id": "{VAULT_ID}", "name": "Prod"}}"#),
+            ),
+        ]);
+        let mut op = provider();
+        assert_eq!(
+            refused(resolve(&mut op, &mut fake, KEY_1), "not-found"),
+            "item \"Stripe\" in vault \"Prod\" is archived; an archived item is found by its ID only"
+        );
+        assert_eq!(
+            count(&fake, &format!("/v1/vaults/{VAULT_ID}/items/{ITEM_ID}")),
+            0
+        );
+        let by_id = format!("op://Prod/{ITEM_ID}/key 1");
+        assert_eq!(resolve(&mut op, &mut fake, &by_id), Ok("value 1".into()));
+        // An active item of that title beside an archived one is the one found.
+        let both = format!(
+            r#"[{{"id": "old", "title": "Stripe", "state": "ARCHIVED"}},
+                {{"id": "{ITEM_ID}", "title": "Stripe"}}]"#
+        );
+        let mut fake = by_name_but(&titled, vec![Ok(Response::new(200, both))]);
+        assert_eq!(
+            resolve(&mut provider(), &mut fake, KEY_1),
+            Ok("value 1".into())
+        );
     }
 }

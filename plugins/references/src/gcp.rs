@@ -1,6 +1,8 @@
 //! Secret Manager references: `SECRET`, `SECRET/versions/VERSION`, or the
-//! resource name `projects/PROJECT/secrets/SECRET[/versions/VERSION]`, each
-//! optionally followed by `#KEY` to pick one key of a JSON payload.
+//! resource name `projects/PROJECT/secrets/SECRET[/versions/VERSION]` of a
+//! global secret or `projects/PROJECT/locations/LOCATION/secrets/SECRET[…]`
+//! of a regional one, each optionally followed by `#KEY` to pick one key of a
+//! JSON payload.
 //!
 //! Names are checked against Google's rules before anything is sent, so a typo
 //! is an invalid reference here rather than a puzzling 400 from the server, and
@@ -14,12 +16,19 @@ use crate::{Error, check};
 const MAX_SECRET_ID: usize = 255;
 /// Longer than any project ID (30) or domain-scoped ID Google issues.
 const MAX_PROJECT: usize = 100;
+/// A location becomes one label of the regional endpoint's host name
+/// (`secretmanager.LOCATION.rep.googleapis.com`), and a DNS label is at
+/// most 63 bytes.
+const MAX_LOCATION: usize = 63;
 
 /// A parsed reference. Names keep the user's spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     /// The project ID or number, when the reference names one.
     pub project: Option<String>,
+    /// The location of a regional secret named in full; a short reference
+    /// takes config.location instead.
+    pub location: Option<String>,
     /// The secret ID.
     pub secret: String,
     /// Which version of the secret.
@@ -50,11 +59,15 @@ impl fmt::Display for Version {
     }
 }
 
-/// One secret version in one project: what a single `:access` call reads.
+/// One secret version in one project, global or in one location: what a
+/// single `:access` call reads. A regional secret is another secret than a
+/// global one of the same ID, so the location is part of the key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Project ID or number.
     pub project: String,
+    /// The location of a regional secret; None for a global one.
+    pub location: Option<String>,
     /// Secret ID.
     pub secret: String,
     /// Version.
@@ -62,13 +75,33 @@ pub struct Target {
 }
 
 impl Target {
-    /// `/v1/projects/P/secrets/S/versions/V:access`. Every part was checked to
-    /// hold only characters that need no escaping in a path.
+    /// `/v1/projects/P/secrets/S/versions/V:access`, or
+    /// `/v1/projects/P/locations/L/secrets/S/versions/V:access` for a
+    /// regional secret. Every part was checked to hold only characters that
+    /// need no escaping in a path.
     pub fn access_path(&self) -> String {
-        format!(
-            "/v1/projects/{}/secrets/{}/versions/{}:access",
-            self.project, self.secret, self.version
-        )
+        let Target {
+            project,
+            secret,
+            version,
+            ..
+        } = self;
+        match &self.location {
+            None => format!("/v1/projects/{project}/secrets/{secret}/versions/{version}:access"),
+            Some(location) => format!(
+                "/v1/projects/{project}/locations/{location}/secrets/{secret}/versions/\
+                 {version}:access"
+            ),
+        }
+    }
+
+    /// Where the secret lives, as messages name it: `project "P"`, or
+    /// `location "L" of project "P"` for a regional secret.
+    pub fn place(&self) -> String {
+        match &self.location {
+            None => format!("project {:?}", self.project),
+            Some(location) => format!("location {location:?} of project {:?}", self.project),
+        }
     }
 
     /// The same secret at another version.
@@ -82,42 +115,43 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Target {
-            project, secret, ..
-        } = self;
         match &self.version {
-            Version::Latest => write!(
-                f,
-                "the latest version of secret {secret:?} in project {project:?}"
-            ),
-            Version::Number(n) => {
-                write!(f, "version {n} of secret {secret:?} in project {project:?}")
-            }
-            Version::Alias(alias) => write!(
-                f,
-                "version alias {alias:?} of secret {secret:?} in project {project:?}"
-            ),
+            Version::Latest => f.write_str("the latest version")?,
+            Version::Number(n) => write!(f, "version {n}")?,
+            Version::Alias(alias) => write!(f, "version alias {alias:?}")?,
         }
+        write!(f, " of secret {:?} in {}", self.secret, self.place())
     }
 }
 
 impl Reference {
-    /// The version to read, with `default_project` (config.project) filling in
-    /// a reference that names none.
-    pub fn target(&self, default_project: Option<&str>) -> Result<Target, Error> {
-        let project = match (&self.project, default_project) {
-            (Some(project), _) => project.clone(),
-            (None, Some(project)) => project.to_string(),
+    /// The version to read. A short reference takes its project from
+    /// `default_project` (config.project) and its location from
+    /// `default_location` (config.location); a resource name keeps its own,
+    /// so `projects/P/secrets/S` stays global whatever config.location says.
+    pub fn target(
+        &self,
+        default_project: Option<&str>,
+        default_location: Option<&str>,
+    ) -> Result<Target, Error> {
+        let (project, location) = match (&self.project, default_project) {
+            (Some(project), _) => (project.clone(), self.location.clone()),
+            (None, Some(project)) => (project.to_string(), default_location.map(str::to_string)),
             (None, None) => {
+                let secret = &self.secret;
+                let name = match default_location {
+                    None => format!("secrets/{secret}"),
+                    Some(location) => format!("locations/{location}/secrets/{secret}"),
+                };
                 return Err(Error::InvalidReference(format!(
-                    "secret {:?} names no project: set config.project for this provider or \
-                     write projects/PROJECT/secrets/{}",
-                    self.secret, self.secret
+                    "secret {secret:?} names no project: set config.project for this provider or \
+                     write projects/PROJECT/{name}"
                 )));
             }
         };
         Ok(Target {
             project,
+            location,
             secret: self.secret.clone(),
             version: self.version.clone(),
         })
@@ -131,24 +165,39 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
         None => (reference, None),
     };
     let segments: Vec<&str> = path.split('/').collect();
-    let (project, secret, version) = match segments.as_slice() {
-        [secret] => (None, *secret, None),
-        [secret, "versions", version] => (None, *secret, Some(*version)),
-        ["projects", project, "secrets", secret] => (Some(*project), *secret, None),
-        ["projects", project, "secrets", secret, "versions", version] => {
-            (Some(*project), *secret, Some(*version))
-        }
+    // The version first: every form may end in `/versions/VERSION`.
+    let (name, version) = match segments.as_slice() {
+        [name @ .., "versions", version] => (name, Some(*version)),
+        name => (name, None),
+    };
+    let (project, location, secret) = match name {
+        [secret] => (None, None, *secret),
+        ["projects", project, "secrets", secret] => (Some(*project), None, *secret),
+        [
+            "projects",
+            project,
+            "locations",
+            location,
+            "secrets",
+            secret,
+        ] => (Some(*project), Some(*location), *secret),
         _ => {
             return Err(Error::InvalidReference(format!(
                 "{reference:?} is not a Secret Manager reference: write SECRET, \
-                 SECRET/versions/VERSION or projects/PROJECT/secrets/SECRET[/versions/VERSION], \
-                 optionally followed by #KEY"
+                 SECRET/versions/VERSION or projects/PROJECT/secrets/SECRET[/versions/VERSION] \
+                 (projects/PROJECT/locations/LOCATION/secrets/SECRET[/versions/VERSION] for a \
+                 regional secret), optionally followed by #KEY"
             )));
         }
     };
     if let Some(project) = project {
         check_project(project)
             .map_err(|why| Error::InvalidReference(format!("the project {project:?} {why}")))?;
+    }
+    if let Some(location) = location {
+        check_location(location).map_err(|why| {
+            Error::InvalidReference(format!("the location {location:?} in {reference:?} {why}"))
+        })?;
     }
     check_secret(secret)
         .map_err(|why| Error::InvalidReference(format!("the secret ID {secret:?} {why}")))?;
@@ -163,6 +212,7 @@ pub fn parse(reference: &str) -> Result<Reference, Error> {
     )?;
     Ok(Reference {
         project: project.map(str::to_string),
+        location: location.map(str::to_string),
         secret: secret.to_string(),
         version,
         key: key.map(str::to_string),
@@ -180,6 +230,28 @@ pub fn check_project(project: &str) -> Result<(), String> {
              (lowercase letters, digits and hyphens) or its number"
         )
     })
+}
+
+/// A location ID (`europe-west1`, `us-central1`): lowercase letters, digits
+/// and `-`, starting with a letter and not ending in `-`, since it becomes a
+/// label of the regional endpoint's host name. The error completes
+/// "the location … ".
+pub fn check_location(location: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    check::name(location, MAX_LOCATION, allowed, |c| {
+        format!(
+            "has a character a location cannot have ({c:?}): a location is lowercase \
+             letters, digits and - (europe-west1)"
+        )
+    })?;
+    if !location.starts_with(|c: char| c.is_ascii_lowercase()) || location.ends_with('-') {
+        return Err(
+            "is not a location ID: one starts with a letter and ends with a letter or \
+             digit (europe-west1)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Secret Manager's rule for secret IDs: `[A-Za-z0-9_-]{1,255}`. The error
@@ -224,6 +296,7 @@ mod tests {
     fn reference(project: Option<&str>, secret: &str, version: Version) -> Reference {
         Reference {
             project: project.map(str::to_string),
+            location: None,
             secret: secret.into(),
             version,
             key: None,
@@ -264,6 +337,84 @@ mod tests {
     }
 
     #[test]
+    fn regional_secrets_name_their_location() {
+        let regional = |project: &str, location: &str, secret: &str, version| Reference {
+            location: Some(location.into()),
+            ..reference(Some(project), secret, version)
+        };
+        assert_eq!(
+            accepted(parse("projects/acme/locations/europe-west1/secrets/stripe")),
+            regional("acme", "europe-west1", "stripe", Version::Latest)
+        );
+        assert_eq!(
+            accepted(parse(
+                "projects/270012345678/locations/us-central1/secrets/s_1/versions/12"
+            )),
+            regional("270012345678", "us-central1", "s_1", Version::Number(12))
+        );
+        let r = accepted(parse(
+            "projects/acme/locations/me-central2/secrets/s/versions/prod#api_key",
+        ));
+        assert_eq!(
+            (r.location.as_deref(), &r.version, r.key.as_deref()),
+            (
+                Some("me-central2"),
+                &Version::Alias("prod".into()),
+                Some("api_key")
+            )
+        );
+        // A global resource name and a short reference name no location.
+        assert_eq!(
+            accepted(parse("projects/acme/secrets/stripe")).location,
+            None
+        );
+        assert_eq!(accepted(parse("stripe/versions/2")).location, None);
+    }
+
+    #[test]
+    fn locations_are_lowercase_letters_digits_and_hyphens() {
+        refusals(
+            parse,
+            &[
+                (
+                    "projects/acme/locations/Europe-West1/secrets/s",
+                    "the location \"Europe-West1\" in \
+                     \"projects/acme/locations/Europe-West1/secrets/s\" has a character a \
+                     location cannot have ('E'): a location is lowercase letters, digits and -",
+                ),
+                ("projects/acme/locations/europe_west1/secrets/s", "'_'"),
+                ("projects/acme/locations/eu.west/secrets/s#k", "'.'"),
+                ("projects/acme/locations/eu%2Fx/secrets/s", "'%'"),
+                (
+                    "projects/acme/locations//secrets/s",
+                    "the location \"\" in \"projects/acme/locations//secrets/s\" is empty",
+                ),
+                ("projects/acme/locations/-eu/secrets/s", "is not a location"),
+                ("projects/acme/locations/eu-/secrets/s", "is not a location"),
+                ("projects/acme/locations/1eu/secrets/s", "is not a location"),
+                (
+                    &format!("projects/acme/locations/{}/secrets/s", "a".repeat(64)),
+                    "longer than 63",
+                ),
+                // The project and secret follow their own rules there too.
+                (
+                    "projects/Acme/locations/eu/secrets/s",
+                    "the project \"Acme\"",
+                ),
+                (
+                    "projects/acme/locations/eu/secrets/s.x",
+                    "the secret ID \"s.x\"",
+                ),
+            ],
+        );
+        accepted(parse(&format!(
+            "projects/acme/locations/{}/secrets/s",
+            "a".repeat(63)
+        )));
+        assert_eq!(check_location("europe-west1"), Ok(()));
+    }
+
+    #[test]
     fn json_keys() {
         let r = accepted(parse("stripe#api_key"));
         assert_eq!(
@@ -293,6 +444,11 @@ mod tests {
             "projects/p/secret/s",
             "projects/p/secrets/s/versions",
             "projects/p/secrets/s/versions/1/x",
+            "projects/p/locations/eu/secrets",
+            "projects/p/locations/eu/secret/s",
+            "projects/p/locations/eu/secrets/s/versions",
+            "projects/p/location/eu/secrets/s",
+            "projects/p/locations/eu",
             "/s",
             "s/",
         ] {
@@ -303,6 +459,10 @@ mod tests {
             );
         }
         assert!(refused(parse("")).contains("is empty"));
+        assert!(refused(parse("a/b")).contains(
+            "projects/PROJECT/locations/LOCATION/secrets/SECRET[/versions/VERSION] for a \
+                 regional secret"
+        ));
     }
 
     #[test]
@@ -358,14 +518,40 @@ mod tests {
 
     #[test]
     fn targets_fill_in_the_default_project() {
-        let t = accepted(parse("stripe/versions/4")).target(Some("acme"));
+        let t = accepted(parse("stripe/versions/4")).target(Some("acme"), None);
         assert!(t.as_ref().is_ok_and(|t| t.project == "acme"));
-        let t = accepted(parse("projects/other/secrets/stripe")).target(Some("acme"));
+        let t = accepted(parse("projects/other/secrets/stripe")).target(Some("acme"), None);
         assert!(t.as_ref().is_ok_and(|t| t.project == "other"));
         assert_eq!(
-            refused(accepted(parse("stripe")).target(None)),
+            refused(accepted(parse("stripe")).target(None, None)),
             "secret \"stripe\" names no project: set config.project for this provider or \
              write projects/PROJECT/secrets/stripe"
+        );
+    }
+
+    #[test]
+    fn targets_fill_in_the_default_location_of_short_references_only() {
+        let location = |reference: &str, project, default| {
+            accepted(accepted(parse(reference)).target(project, default)).location
+        };
+        let eu = Some("europe-west1");
+        // A short reference is regional when config.location says so.
+        assert_eq!(location("stripe", Some("acme"), eu).as_deref(), eu);
+        assert_eq!(location("stripe", Some("acme"), None), None);
+        // A resource name keeps its own location, or its lack of one.
+        assert_eq!(location("projects/p/secrets/s", None, eu), None);
+        assert_eq!(
+            location("projects/p/locations/us-east1/secrets/s", None, eu).as_deref(),
+            Some("us-east1")
+        );
+        assert_eq!(
+            location("projects/p/locations/us-east1/secrets/s", None, None).as_deref(),
+            Some("us-east1")
+        );
+        assert_eq!(
+            refused(accepted(parse("stripe")).target(None, eu)),
+            "secret \"stripe\" names no project: set config.project for this provider or \
+             write projects/PROJECT/locations/europe-west1/secrets/stripe"
         );
     }
 
@@ -373,6 +559,7 @@ mod tests {
     fn paths_and_descriptions() {
         let t = Target {
             project: "acme".into(),
+            location: None,
             secret: "stripe".into(),
             version: Version::Latest,
         };
@@ -392,6 +579,47 @@ mod tests {
         assert_eq!(
             pinned.to_string(),
             "version 7 of secret \"stripe\" in project \"acme\""
+        );
+        assert_eq!(
+            t.at(Version::Alias("prod".into())).to_string(),
+            "version alias \"prod\" of secret \"stripe\" in project \"acme\""
+        );
+    }
+
+    #[test]
+    fn regional_paths_and_descriptions_name_the_location() {
+        let t = Target {
+            project: "acme".into(),
+            location: Some("europe-west1".into()),
+            secret: "stripe".into(),
+            version: Version::Latest,
+        };
+        assert_eq!(
+            t.access_path(),
+            "/v1/projects/acme/locations/europe-west1/secrets/stripe/versions/latest:access"
+        );
+        assert_eq!(t.place(), "location \"europe-west1\" of project \"acme\"");
+        assert_eq!(
+            t.to_string(),
+            "the latest version of secret \"stripe\" in location \"europe-west1\" of project \
+             \"acme\""
+        );
+        let pinned = t.at(Version::Number(7));
+        assert_eq!(
+            pinned.access_path(),
+            "/v1/projects/acme/locations/europe-west1/secrets/stripe/versions/7:access"
+        );
+        assert_eq!(
+            pinned.to_string(),
+            "version 7 of secret \"stripe\" in location \"europe-west1\" of project \"acme\""
+        );
+        // The same secret ID globally is another secret: another cache key.
+        assert_ne!(
+            pinned,
+            Target {
+                location: None,
+                ..pinned.clone()
+            }
         );
     }
 }

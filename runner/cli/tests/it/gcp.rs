@@ -25,9 +25,14 @@ const DISABLED: &str = "sk_disabled_value_0002";
 /// The version before [`CANARY`] in `stripe-key`; the demo API refuses it.
 const OLD_KEY: &str = "sk_old_rotated_0001";
 
+/// The location of the fake's regional secrets.
+const LOCATION: &str = "europe-west1";
+
 /// `stripe-key` (v1 [`OLD_KEY`], v2 [`CANARY`]), `stripe-config` (JSON holding
 /// both secrets), `retired` (v1 destroyed, v2 disabled, v3 [`CANARY`]),
-/// `plain-text`, and `empty` with no version.
+/// `plain-text`, and `empty` with no version; in [`LOCATION`], the regional
+/// `stripe-key` (v1 [`CANARY`], where the global v1 is [`OLD_KEY`]) and
+/// `eu-config` (JSON holding [`CANARY`] under `api_key`).
 fn fake() -> FakeSecretManager {
     use VersionState::*;
     let config = serde_json::json!({"api_key": CANARY, "webhook": WEBHOOK, "account": "acct_1234"})
@@ -48,7 +53,9 @@ fn fake() -> FakeSecretManager {
         .secret("plain-text", &[("not json at all", Enabled)])
         .secret("empty", &[])
         .alias("stripe-key", "prod", 2)
-        .alias("stripe-key", "old", 1);
+        .alias("stripe-key", "old", 1)
+        .regional_secret(LOCATION, "stripe-key", &[(CANARY, Enabled)])
+        .regional_secret(LOCATION, "eu-config", &[(&config, Enabled)]);
     FakeSecretManager::spawn(data).expect("fake Secret Manager starts")
 }
 
@@ -82,6 +89,31 @@ fn gcp_project(
 /// The usual configuration: the sample project, the fake as endpoint.
 fn config(fake: &FakeSecretManager) -> String {
     format!("project: {PROJECT}, endpoint: \"{}\"", fake.url())
+}
+
+/// A journey of one `post-payment` step per (secret, expected status): the
+/// demo API answers 201 only to [`CANARY`], so each status proves which
+/// value was injected.
+fn payments(steps: &[(&str, u16)]) -> String {
+    let mut journey = String::from("steps:\n");
+    for (name, status) in steps {
+        journey.push_str(&format!(
+            "  - id: {}\n    template: post-payment\n    values: {{key: {{type: secret, name: {name}}}, amount: 5}}\n    expect: {{status: {status}}}\n",
+            name.to_lowercase().replace('_', "-")
+        ));
+    }
+    journey
+}
+
+/// The `:access` calls the fake received, sorted.
+fn access_calls(fake: &FakeSecretManager) -> Vec<String> {
+    let mut calls: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.ends_with(":access"))
+        .collect();
+    calls.sort();
+    calls
 }
 
 /// A project of [`gcp_project`] with the usual chain and configuration.
@@ -125,20 +157,14 @@ fn latest_pinned_full_names_and_json_keys_inject_the_right_values() {
     let p = simple(&f, &secrets, &[]);
     // The demo API accepts only CANARY as its key: a 201 proves the right
     // value was injected, and the 401 that version 1 is not the latest.
-    let mut journey = String::from("steps:\n");
-    for (name, status) in [
+    let journey = payments(&[
         ("LATEST", 201),
         ("PINNED", 201),
         ("FULL", 201),
         ("BY_NUMBER", 201),
         ("JSON_KEY", 201),
         ("OLD", 401),
-    ] {
-        journey.push_str(&format!(
-            "  - id: {}\n    template: post-payment\n    values: {{key: {{type: secret, name: {name}}}, amount: 5}}\n    expect: {{status: {status}}}\n",
-            name.to_lowercase().replace('_', "-")
-        ));
-    }
+    ]);
     std::fs::write(p.path("journeys/pay.yaml"), journey).expect("write journey");
     let run = p.run(&["run", "pay", "-v"], &token(TOKEN));
     run.expect_code(0);
@@ -146,14 +172,8 @@ fn latest_pinned_full_names_and_json_keys_inject_the_right_values() {
     assert!(!run.all().contains(OLD_KEY), "{}", run.all());
     assert_eq!(p.api.requests(), 6);
     // FULL is LATEST by another name: one call for both.
-    let mut calls: Vec<String> = f
-        .requests()
-        .into_iter()
-        .filter(|r| r.ends_with(":access"))
-        .collect();
-    calls.sort();
     assert_eq!(
-        calls,
+        access_calls(&f),
         [
             format!("GET /v1/projects/{NUMBER}/secrets/stripe-key/versions/2:access"),
             format!("GET /v1/projects/{PROJECT}/secrets/retired/versions/3:access"),
@@ -162,6 +182,130 @@ fn latest_pinned_full_names_and_json_keys_inject_the_right_values() {
             format!("GET /v1/projects/{PROJECT}/secrets/stripe-key/versions/latest:access"),
         ]
     );
+}
+
+#[test]
+fn regional_secrets_by_full_name_and_by_config_location_inject_the_right_values() {
+    let f = fake();
+    // The global stripe-key's version 1 is OLD_KEY (401 from the demo API);
+    // the regional one's is CANARY (201): each status says which was read.
+    let secrets = format!(
+        "  REGIONAL: {{reference: projects/{PROJECT}/locations/{LOCATION}/secrets/stripe-key/versions/1}}\n\
+         \x20 REGIONAL_KEY: {{reference: \"projects/{PROJECT}/locations/{LOCATION}/secrets/eu-config#api_key\"}}\n\
+         \x20 SHORT: {{reference: stripe-key/versions/1}}\n\
+         \x20 GLOBAL: {{reference: projects/{PROJECT}/secrets/stripe-key/versions/1}}\n"
+    );
+    // Without config.location a short reference is global; with it, regional
+    // (a global resource name stays global either way).
+    let with_location = format!("{}, location: {LOCATION}", config(&f));
+    for (config, short_status) in [(config(&f), 401), (with_location, 201)] {
+        let p = gcp_project(&f, "gcp", &config, "", &secrets, &[]);
+        let journey = payments(&[
+            ("REGIONAL", 201),
+            ("REGIONAL_KEY", 201),
+            ("SHORT", short_status),
+            ("GLOBAL", 401),
+        ]);
+        std::fs::write(p.path("journeys/pay.yaml"), journey).expect("write journey");
+        let run = p.run(&["run", "pay", "-v"], &token(TOKEN));
+        run.expect_code(0);
+        assert_clean(&run.all(), "a run of regional secrets");
+        assert!(!run.all().contains(OLD_KEY), "{}", run.all());
+        assert_eq!(p.api.requests(), 4);
+    }
+    let regional = |secret: &str, version: &str| {
+        format!(
+            "GET /v1/projects/{PROJECT}/locations/{LOCATION}/secrets/{secret}/versions/{version}:access"
+        )
+    };
+    let global = format!("GET /v1/projects/{PROJECT}/secrets/stripe-key/versions/1:access");
+    // One call per secret version and run: SHORT shares GLOBAL's call in the
+    // first run and REGIONAL's in the second. A cache keyed without the
+    // location would have handed GLOBAL the regional value (and a 201).
+    assert_eq!(
+        access_calls(&f),
+        [
+            regional("eu-config", "latest"),
+            regional("eu-config", "latest"),
+            regional("stripe-key", "1"),
+            regional("stripe-key", "1"),
+            global.clone(),
+            global,
+        ]
+    );
+}
+
+#[test]
+fn global_and_regional_secrets_are_not_found_in_each_others_place() {
+    let f = fake();
+    let secrets = format!(
+        "  GLOBAL_ASKED_REGIONALLY: {{reference: projects/{PROJECT}/locations/{LOCATION}/secrets/stripe-config}}\n\
+         \x20 REGIONAL_ASKED_GLOBALLY: {{reference: \"eu-config#api_key\"}}\n\
+         \x20 OTHER_LOCATION: {{reference: projects/{PROJECT}/locations/us-east1/secrets/stripe-key}}\n\
+         \x20 NO_VERSION: {{reference: projects/{PROJECT}/locations/{LOCATION}/secrets/stripe-key/versions/2}}\n\
+         \x20 BAD_LOCATION: {{reference: projects/{PROJECT}/locations/Europe-West1/secrets/stripe-key}}\n"
+    );
+    let names = [
+        "GLOBAL_ASKED_REGIONALLY",
+        "REGIONAL_ASKED_GLOBALLY",
+        "OTHER_LOCATION",
+        "NO_VERSION",
+        "BAD_LOCATION",
+    ];
+    let p = simple(&f, &secrets, &names);
+    let run = p.run(&["check", "j", "--resolve"], &token(TOKEN));
+    run.expect_code(3);
+    let out = run.all();
+    for (name, parts) in [
+        (
+            "GLOBAL_ASKED_REGIONALLY",
+            &[
+                "not found",
+                "secret \"stripe-config\" not found in location \"europe-west1\" of project \
+                 \"acme-payments\", or it has no versions (404 NOT_FOUND)",
+            ][..],
+        ),
+        (
+            "REGIONAL_ASKED_GLOBALLY",
+            &[
+                "not found",
+                "secret \"eu-config\" not found in project \"acme-payments\", or it has no \
+                 versions (404 NOT_FOUND)",
+            ],
+        ),
+        (
+            "OTHER_LOCATION",
+            &[
+                "not found",
+                "in location \"us-east1\" of project \"acme-payments\"",
+            ],
+        ),
+        (
+            "NO_VERSION",
+            &[
+                "not found",
+                "version 2 of secret \"stripe-key\" in location \"europe-west1\" of project \
+                 \"acme-payments\" not found (404 NOT_FOUND)",
+            ],
+        ),
+        (
+            "BAD_LOCATION",
+            &[
+                "invalid reference",
+                "the location \"Europe-West1\" in \"projects/acme-payments/locations/\
+                 Europe-West1/secrets/stripe-key\" has a character a location cannot have ('E')",
+            ],
+        ),
+    ] {
+        let l = line(&out, name);
+        for part in parts {
+            assert!(l.contains(part), "{name}: {part:?} not in {l}");
+        }
+    }
+    assert_clean(&out, "regional not-found messages");
+    // The bad location never reaches the server: 4 good references, 4 calls.
+    assert_eq!(f.access_calls(), 4, "{:#?}", f.requests());
+    assert_eq!(p.api.requests(), 0);
 }
 
 #[test]
@@ -525,10 +669,20 @@ fn configuration_mistakes_are_named() {
     run("project: Acme", None)
         .expect_code(3)
         .expect_output("config.project \"Acme\"");
+    run(
+        &format!("project: acme-payments, location: EU, {endpoint}"),
+        None,
+    )
+    .expect_code(3)
+    .expect_output("config.location \"EU\" has a character a location cannot have");
     // The default endpoint is Google's; without a grant for it nothing leaves.
     run("project: acme-payments", None)
         .expect_code(3)
         .expect_output("tried to reach https://secretmanager.googleapis.com");
+    // With config.location, Google's regional endpoint for it.
+    run("project: acme-payments, location: europe-west1", None)
+        .expect_code(3)
+        .expect_output("tried to reach https://secretmanager.europe-west1.rep.googleapis.com");
     // The fake's endpoint with a grant for another address is refused too.
     run(
         &format!("project: acme-payments, {endpoint}"),

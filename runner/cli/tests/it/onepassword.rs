@@ -10,7 +10,8 @@ use common::{
     CANARY, TestProject, assert_absent, assert_hidden, every_channel, project, show_last,
 };
 use reqflo_fakes::onepassword::{
-    ConnectData, DEPLOY_ITEM_ID, FakeConnect, OPS_VAULT_ID, PAYMENTS_VAULT_ID, STRIPE_ITEM_ID,
+    ConnectData, DEPLOY_ITEM_ID, FakeConnect, LEGACY_CREDENTIAL, LEGACY_ITEM_ID, LEGACY_ITEM_TITLE,
+    OPS_VAULT_ID, PAYMENTS_VAULT_ID, STRIPE_FILE_ID, STRIPE_FILE_NAME, STRIPE_ITEM_ID,
 };
 
 /// The webhook signing secret kept in a section of the sample item.
@@ -228,6 +229,58 @@ fn not_found_names_the_level_that_is_missing() {
     assert!(line("BAD_QUERY").contains("otp"), "{out}");
     assert!(line("BAD_QUERY").contains("not supported"), "{out}");
     assert_absent(&out, CANARY, "not-found messages");
+}
+
+#[test]
+fn a_file_attachment_is_a_secret_a_journey_sends() {
+    let c = Connect::start();
+    // The sample's file holds CANARY, the one key the demo API accepts.
+    let secrets =
+        format!("  FILE: {{reference: \"op://Payments/Stripe Sandbox/{STRIPE_FILE_NAME}\"}}\n");
+    let p = op_project(&c.grant(), "", &secrets, &["FILE"]);
+    std::fs::write(
+        p.path("journeys/pay.yaml"),
+        "steps:\n  - id: pay\n    template: post-payment\n    values: {key: {type: secret, name: FILE}, amount: 5}\n    expect: {status: 201}\n",
+    )
+    .expect("write journey");
+    let url = c.fake.url();
+    let run = p.run(&["run", "pay", "-v"], &env(&url, "full-token"));
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1, "the payment");
+    let content = format!(
+        "GET /v1/vaults/{PAYMENTS_VAULT_ID}/items/{STRIPE_ITEM_ID}/files/{STRIPE_FILE_ID}/content"
+    );
+    assert_eq!(c.count(&content), 1, "{:#?}", c.fake.requests());
+    assert!(run.stderr.contains("[redacted:FILE]"), "{}", run.stderr);
+    assert_absent(&run.all(), CANARY, "a run sending a file attachment");
+}
+
+#[test]
+fn an_archived_item_is_found_by_id_only() {
+    let c = Connect::start();
+    let secrets = format!(
+        "  BY_NAME: {{reference: \"op://Payments/{LEGACY_ITEM_TITLE}/credential\"}}\n\
+         \x20 BY_ID: {{reference: \"op://Payments/{LEGACY_ITEM_ID}/credential\"}}\n"
+    );
+    let url = c.fake.url();
+    let by_name = op_project(&c.grant(), "", &secrets, &["BY_NAME"]);
+    let run = by_name.run(&["check", "j", "--resolve"], &env(&url, "full-token"));
+    run.expect_code(3);
+    let out = run.all();
+    assert!(
+        out.contains(&format!(
+            "item \"{LEGACY_ITEM_TITLE}\" in vault \"Payments\" is archived"
+        )),
+        "{out}"
+    );
+    let by_id = op_project(&c.grant(), "", &secrets, &["BY_ID"]);
+    let run = by_id.run(&["check", "j", "--resolve"], &env(&url, "full-token"));
+    run.expect_code(0);
+    assert_absent(
+        &run.all(),
+        LEGACY_CREDENTIAL,
+        "check --resolve of an archived item",
+    );
 }
 
 #[test]
