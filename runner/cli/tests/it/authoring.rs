@@ -311,6 +311,23 @@ fn plugin_test_passes_a_good_provider_and_names_what_a_bad_one_breaks() {
     ));
     assert_absent(&granted.all(), CANARY, "plugin test with a granted file");
 
+    // A provider that takes most of its time budget fails the limits check.
+    let slow = reqflo(
+        work.path(),
+        &[
+            "plugin",
+            "test",
+            &hostile,
+            "--reference",
+            "sleep",
+            "--timeout-ms",
+            "300",
+        ],
+        &[],
+    );
+    slow.expect_code(4)
+        .expect_output("FAIL  within its limits: slowest call");
+
     // What is not a provider, or not there, is a usage error.
     reqflo(
         work.path(),
