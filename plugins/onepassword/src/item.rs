@@ -86,9 +86,12 @@ pub struct Field {
     /// The label shown in 1Password.
     #[serde(default)]
     pub label: Option<String>,
-    /// The secret itself.
+    /// The secret itself (an `otpauth://` URI for a one-time password).
     #[serde(default)]
     pub value: Option<String>,
+    /// A one-time password's current code, as Connect 1.4.0 and later send it.
+    #[serde(default)]
+    pub totp: Option<String>,
     /// The section the field sits in, if any.
     #[serde(default)]
     pub section: Option<SectionRef>,
@@ -310,6 +313,8 @@ pub fn attribute<'a>(field: &'a Field, reference: &Reference) -> Result<&'a str,
         Attribute::Type => field.kind.as_deref(),
         Attribute::Purpose => field.purpose.as_deref(),
         Attribute::Label => field.label.as_deref(),
+        // A code is computed for its moment, by `otp::code`, never read here.
+        Attribute::Otp => None,
     };
     match found {
         Some(text) if !text.is_empty() => Ok(text),

@@ -9,6 +9,7 @@
 mod connect;
 mod item;
 mod lookup;
+mod otp;
 use reqflo_references::onepassword as reference;
 mod settings;
 

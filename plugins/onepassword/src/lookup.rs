@@ -14,7 +14,8 @@ use reqflo_plugin_sdk::http::{Failure, Response, Transport};
 use crate::Error;
 use crate::connect::{self, Subject, interpret};
 use crate::item::{self, File, FileAttribute, Item, ItemSummary, Target, Vault};
-use crate::reference::{Reference, looks_like_id, parse};
+use crate::otp;
+use crate::reference::{Attribute, Reference, looks_like_id, parse};
 use crate::settings::{Connection, Origin, Settings};
 
 /// A configured provider and what it has learned so far in this run.
@@ -25,6 +26,8 @@ pub struct Provider {
     vaults: HashMap<String, String>,
     /// (vault ID, item segment lowercased) → the full item.
     items: HashMap<(String, String), Rc<Item>>,
+    /// Seconds since the Unix epoch, for one-time passwords.
+    clock: fn() -> u64,
 }
 
 impl Provider {
@@ -35,7 +38,14 @@ impl Provider {
             connection: None,
             vaults: HashMap::new(),
             items: HashMap::new(),
+            clock: otp::now,
         }
+    }
+
+    /// The same provider reading the time from `clock`, for tests.
+    #[cfg(test)]
+    pub fn with_clock(self, clock: fn() -> u64) -> Provider {
+        Provider { clock, ..self }
     }
 
     /// The bytes of the attribute `reference` (as written, `op://…`) points
@@ -53,6 +63,10 @@ impl Provider {
         }
         let item = self.item(reference, transport)?;
         match item::select(&item, reference)? {
+            // Not cached: a code is good for its period only.
+            Target::Field(field) if reference.attribute == Attribute::Otp => {
+                Ok(otp::code(field, reference, (self.clock)())?.into_bytes())
+            }
             Target::Field(field) => Ok(item::attribute(field, reference)?.as_bytes().to_vec()),
             Target::File(file) => match item::file_attribute(file, reference)? {
                 FileAttribute::Id(id) => Ok(id.as_bytes().to_vec()),

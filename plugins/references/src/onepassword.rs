@@ -2,7 +2,7 @@
 //!
 //! The syntax follows 1Password's own
 //! (<https://developer.1password.com/docs/cli/secret-reference-syntax/>), minus the
-//! parts a Connect server cannot answer (one-time passwords, SSH key formats).
+//! part a Connect server cannot answer (SSH key formats).
 
 use std::fmt;
 
@@ -39,6 +39,9 @@ pub enum Attribute {
     Purpose,
     /// The field's label (`title` and `label` both ask for it).
     Label,
+    /// The current code of a one-time password field (`otp`, as `op`
+    /// documents it, and `totp`, as 1Password's SDKs write it).
+    Otp,
 }
 
 impl fmt::Display for Attribute {
@@ -49,6 +52,7 @@ impl fmt::Display for Attribute {
             Attribute::Type => "type",
             Attribute::Purpose => "purpose",
             Attribute::Label => "label",
+            Attribute::Otp => "otp",
         })
     }
 }
@@ -187,11 +191,9 @@ fn parse_attribute(value: &str) -> Result<Attribute, Error> {
         "type" => Ok(Attribute::Type),
         "purpose" => Ok(Attribute::Purpose),
         "title" | "label" => Ok(Attribute::Label),
-        "otp" | "totp" => Err(Error::InvalidReference(format!(
-            "`attribute={value}` is not supported by reqflo's 1Password provider"
-        ))),
+        "otp" | "totp" => Ok(Attribute::Otp),
         _ => Err(Error::InvalidReference(format!(
-            "`attribute={value}` is not one of value, id, type, purpose, title, label"
+            "`attribute={value}` is not one of value, id, type, purpose, title, label, otp, totp"
         ))),
     }
 }
@@ -308,6 +310,8 @@ mod tests {
             ("?attribute=purpose", Attribute::Purpose),
             ("?attribute=title", Attribute::Label),
             ("?attribute=label", Attribute::Label),
+            ("?attribute=otp", Attribute::Otp),
+            ("?attribute=TOTP", Attribute::Otp),
             ("?", Attribute::Value),
         ];
         for (query, attribute) in cases {
@@ -324,8 +328,6 @@ mod tests {
         refusals(
             parse,
             &[
-                ("op://a/b/c?attribute=otp", "not supported by reqflo"),
-                ("op://a/b/c?attribute=totp", "not supported by reqflo"),
                 (
                     "op://a/b/c?ssh-format=openssh",
                     "`ssh-format=` is not supported",
