@@ -1,5 +1,6 @@
 //! Credentials from an endpoint, as the AWS SDKs' default chain ends on
-//! AWS: a web identity exchanged at STS ([`crate::sts`]), the ECS/EKS
+//! AWS: a web identity exchanged at STS ([`crate::sts`]) or a profile's role
+//! assumed there, the ECS/EKS
 //! container credentials endpoint, or EC2's instance metadata service
 //! (IMDSv2: a session token first, then the role's credentials). Renewed
 //! five minutes before they expire.
@@ -46,11 +47,16 @@ pub fn fresh(
         return Ok(());
     }
     let issued = match &connection.source {
-        Source::Environment => return Ok(()),
+        Source::Environment | Source::Profile(_) => return Ok(()),
         Source::WebIdentity(web) => {
             let what = web.what();
             let answer = send_request(transport, web.request()?, &what)?;
             web.issued(&answer)?
+        }
+        Source::AssumeRole(role) => {
+            let what = role.what();
+            let answer = send_request(transport, role.request(now)?, &what)?;
+            role.issued(&answer)?
         }
         Source::Container { url, authorization } => {
             let what = format!("the container credentials endpoint at {}", origin_of(url));
@@ -330,12 +336,12 @@ mod tests {
         let mut fake = Scripted::new()
             .answer(format!("{sts}/"), 200, answer("ASIAONE"))
             .answer(format!("{sts}/"), 200, answer("ASIATWO"));
-        let mut c = connection(Source::WebIdentity(crate::sts::WebIdentity {
-            token_file: file.display().to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/app".into(),
-            session_name: "reqflo".into(),
-            sts: sts.into(),
-        }));
+        let mut c = connection(Source::WebIdentity(crate::sts::WebIdentity::from_env(
+            file.display().to_string(),
+            "arn:aws:iam::123456789012:role/app".into(),
+            "reqflo".into(),
+            sts.into(),
+        )));
         let expires = rfc3339("2026-12-07T21:00:00Z").unwrap_or(UNIX_EPOCH);
         assert!(fresh(&mut c, &mut fake, expires - Duration::from_secs(3600)).is_ok());
         assert_eq!(c.credentials.access_key_id, "ASIAONE");

@@ -3,14 +3,17 @@
 //! read with `GetSecretValue` signed by SigV4.
 //!
 //! The sandbox sees only the variables in the provider's `grants.env` (the
-//! credentials and, optionally, the region) and may call only the hosts in
-//! its `grants.hosts`. Everything but the wire (the SDK's wasi:http) is plain
+//! credentials and, optionally, the region), the files in its
+//! `grants.files` (the shared config and credentials files, a web identity
+//! token) and may call only the hosts in its `grants.hosts`. Everything but the wire (the SDK's wasi:http) is plain
 //! code with native unit tests.
 
 mod api;
 mod chain;
 mod endpoint;
+mod ini;
 mod lookup;
+mod profile;
 use reqflo_references::aws as reference;
 mod settings;
 mod sign;

@@ -103,6 +103,7 @@ impl Provider {
             &headers,
             &body,
             &region,
+            sign::SERVICE,
             &connection.credentials,
             time,
         )?;
@@ -394,8 +395,8 @@ mod tests {
         assert_eq!(
             refused(outcome, "unavailable"),
             "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under the \
-             provider's grants.env (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI \
-             instead; on EC2, config.instance_metadata: true)"
+             provider's grants.env (or use a profile of the shared files; on ECS or EKS, grant \
+             AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, config.instance_metadata: true)"
         );
         assert!(fake.urls().is_empty());
     }

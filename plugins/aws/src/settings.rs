@@ -6,6 +6,7 @@ use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
 use crate::endpoint::Endpoint;
+use crate::profile::{Shared, Sts};
 
 /// The access key ID, as every AWS tool names it.
 const ACCESS_KEY_ENV: &str = "AWS_ACCESS_KEY_ID";
@@ -27,12 +28,16 @@ pub struct Settings {
     instance_metadata: bool,
 }
 
-/// Where the credentials come from, in the SDKs' order (shared config and
-/// credentials files are not read: see the docs' known limits).
+/// Where the credentials come from, in the order of aws-config, the AWS
+/// SDK for Rust (other SDKs try a web identity before the profile).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     Environment,
+    /// The static keys of this profile of the shared files ([`crate::profile`]).
+    Profile(String),
+    /// A profile's `role_arn`, assumed at STS with its `source_profile`'s keys.
+    AssumeRole(crate::sts::AssumeRole),
     /// `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`: a token exchanged
     /// at STS (EKS IAM roles for service accounts).
     WebIdentity(crate::sts::WebIdentity),
@@ -69,6 +74,7 @@ pub struct Connection {
 }
 
 /// AWS credentials. No `Debug`: nothing here may reach a message.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// `AKIA…` (long-term) or `ASIA…` (temporary).
     pub access_key_id: String,
@@ -141,34 +147,82 @@ impl Settings {
     }
 
     /// The region, endpoint and credentials, from config and the sandbox's
-    /// environment (`read` is `env::var` in the component).
+    /// environment (`read` is `env::var` in the component) and files.
     pub fn connection(&self, read: impl env::Read) -> Result<Connection, Error> {
+        self.connection_with(read, |path| std::fs::read_to_string(path))
+    }
+
+    /// [`Settings::connection`], with the shared files read by `open`.
+    pub fn connection_with(
+        &self,
+        read: impl env::Read,
+        open: impl Fn(&str) -> std::io::Result<String>,
+    ) -> Result<Connection, Error> {
+        let env_keys = !matches!(read(ACCESS_KEY_ENV), Err(std::env::VarError::NotPresent));
         let region = match &self.region {
-            Some(region) => region.clone(),
+            Some(region) => Some(region.clone()),
             None => region_from_env(&read)?,
+        };
+        // The shared files matter for the credentials when the environment
+        // holds no key, and for the region when nothing else names one.
+        let shared = match !env_keys || region.is_none() {
+            true => Some(Shared::load(&read, open)?),
+            false => None,
+        };
+        let region = match (region, shared.as_ref().and_then(Shared::region)) {
+            (Some(region), _) => region,
+            (None, Some(region)) => {
+                check_region(region).map_err(|why| {
+                    let profile = shared.as_ref().map(Shared::name).unwrap_or_default();
+                    Error::Unavailable(format!(
+                        "the region {region:?} of AWS profile `{profile}` {why}"
+                    ))
+                })?;
+                region.to_string()
+            }
+            (None, None) => {
+                return Err(Error::Unavailable(
+                    "no AWS region: set config.region, or set AWS_REGION (or \
+                     AWS_DEFAULT_REGION) and list it under the provider's grants.env, or give \
+                     the profile a region in the shared config file"
+                        .into(),
+                ));
+            }
         };
         let endpoint = match &self.endpoint {
             Some(endpoint) => endpoint.clone(),
             None => crate::endpoint::for_region(&region),
         };
-        if matches!(read(ACCESS_KEY_ENV), Err(std::env::VarError::NotPresent))
-            && let Some(source) = self.endpoint_source(&read, &region)
-        {
-            return Ok(Connection {
-                region,
-                endpoint,
-                credentials: Credentials::none(),
-                source,
-                expires: None,
-            });
+        let connection = |source, credentials| Connection {
+            region: region.clone(),
+            endpoint: endpoint.clone(),
+            credentials,
+            source,
+            expires: None,
+        };
+        if !env_keys {
+            let sts = sts_url(&read, &region);
+            let from_profile = match &shared {
+                Some(shared) => shared.credentials(&Sts {
+                    url: &sts,
+                    region: &region,
+                })?,
+                None => None,
+            };
+            if let Some((source, credentials)) = from_profile {
+                return Ok(connection(source, credentials));
+            }
+            if let Some(source) = self.endpoint_source(&read, sts) {
+                return Ok(connection(source, Credentials::none()));
+            }
         }
         // Without keys, the platform may hand them out.
         let access_key_id = env::required(
             &read,
             "AWS",
             ACCESS_KEY_ENV,
-            " (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, \
-             config.instance_metadata: true)",
+            " (or use a profile of the shared files; on ECS or EKS, grant \
+             AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, config.instance_metadata: true)",
         )?;
         // The key ID travels in the Authorization header and the token in its
         // own: anything but visible ASCII would be refused far less helpfully
@@ -190,22 +244,17 @@ impl Settings {
             }
             token => token,
         };
-        Ok(Connection {
-            region,
-            endpoint,
-            credentials: Credentials {
-                access_key_id,
-                secret_access_key,
-                session_token,
-            },
-            source: Source::Environment,
-            expires: None,
-        })
+        let credentials = Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        };
+        Ok(connection(Source::Environment, credentials))
     }
 
     /// A credential endpoint the environment or config names: STS for a web
     /// identity, else the container's, else the instance's (when asked for).
-    fn endpoint_source(&self, read: &impl env::Read, region: &str) -> Option<Source> {
+    fn endpoint_source(&self, read: &impl env::Read, sts: String) -> Option<Source> {
         // A value that is not UTF-8 names no endpoint, as an unset one.
         let visible = |name: &str| {
             env::optional(read, name)
@@ -217,15 +266,12 @@ impl Settings {
             visible("AWS_WEB_IDENTITY_TOKEN_FILE"),
             visible("AWS_ROLE_ARN"),
         ) {
-            let sts = visible("AWS_ENDPOINT_URL_STS")
-                .map(|url| url.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
-            return Some(Source::WebIdentity(crate::sts::WebIdentity {
+            return Some(Source::WebIdentity(crate::sts::WebIdentity::from_env(
                 token_file,
                 role_arn,
-                session_name: visible("AWS_ROLE_SESSION_NAME").unwrap_or_else(|| "reqflo".into()),
+                visible("AWS_ROLE_SESSION_NAME").unwrap_or_else(|| "reqflo".into()),
                 sts,
-            }));
+            )));
         }
         let container = visible("AWS_CONTAINER_CREDENTIALS_FULL_URI").or_else(|| {
             visible("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
@@ -263,8 +309,18 @@ pub fn valid_region(region: &str) -> bool {
     check_region(region).is_ok()
 }
 
+/// STS's `scheme://host[:port]`: `AWS_ENDPOINT_URL_STS`, or the region's.
+fn sts_url(read: &impl env::Read, region: &str) -> String {
+    env::optional(read, "AWS_ENDPOINT_URL_STS")
+        .ok()
+        .flatten()
+        .filter(|v| !v.is_empty())
+        .map(|url| url.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+}
+
 /// The first of `AWS_REGION`, `AWS_DEFAULT_REGION` that the sandbox sees.
-fn region_from_env(read: &impl env::Read) -> Result<String, Error> {
+fn region_from_env(read: &impl env::Read) -> Result<Option<String>, Error> {
     for name in REGION_ENVS {
         if let Ok(region) = read(name) {
             let region = region.trim();
@@ -273,14 +329,10 @@ fn region_from_env(read: &impl env::Read) -> Result<String, Error> {
             }
             check_region(region)
                 .map_err(|why| Error::Unavailable(format!("{name} {region:?} {why}")))?;
-            return Ok(region.to_string());
+            return Ok(Some(region.to_string()));
         }
     }
-    Err(Error::Unavailable(
-        "no AWS region: set config.region, or set AWS_REGION (or AWS_DEFAULT_REGION) and list \
-         it under the provider's grants.env"
-            .into(),
-    ))
+    Ok(None)
 }
 
 /// Why `region` cannot be a region name; the error completes "config.region … ".
@@ -385,7 +437,8 @@ mod tests {
         assert_eq!(
             connection_error(&defaults, &KEYS),
             "no AWS region: set config.region, or set AWS_REGION (or AWS_DEFAULT_REGION) and \
-             list it under the provider's grants.env"
+             list it under the provider's grants.env, or give the profile a region in the \
+             shared config file"
         );
         assert!(
             connection_error(&defaults, &[KEYS[0], KEYS[1], ("AWS_REGION", "x y")])
@@ -412,8 +465,9 @@ mod tests {
         assert_eq!(
             connection_error(&s, &[KEYS[1]]),
             "AWS_ACCESS_KEY_ID is not visible to the AWS provider: set it and list it under \
-             the provider's grants.env (on ECS or EKS, grant AWS_CONTAINER_CREDENTIALS_FULL_URI \
-             instead; on EC2, config.instance_metadata: true)"
+             the provider's grants.env (or use a profile of the shared files; on ECS or EKS, \
+             grant AWS_CONTAINER_CREDENTIALS_FULL_URI instead; on EC2, \
+             config.instance_metadata: true)"
         );
         assert!(
             connection_error(&s, &[KEYS[0]]).starts_with("AWS_SECRET_ACCESS_KEY is not visible")

@@ -1,4 +1,5 @@
-//! SigV4 for one Secrets Manager request, by AWS's own signer (`aws-sigv4`).
+//! SigV4 for one request (to Secrets Manager, or STS's `AssumeRole`), by
+//! AWS's own signer (`aws-sigv4`).
 //!
 //! The signature covers the method, the URL (so the host and port the host
 //! will send in `Host`), `content-type`, `x-amz-target`, the date, the
@@ -15,17 +16,19 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use crate::Error;
 use crate::settings::Credentials;
 
-/// The service name in the signature's scope.
+/// Secrets Manager's name in the signature's scope.
 pub const SERVICE: &str = "secretsmanager";
 
 /// The headers to add to a `POST url` carrying `headers` and `body`:
 /// `x-amz-date`, `authorization` and, for temporary credentials,
-/// `x-amz-security-token`. `headers` are signed as given.
+/// `x-amz-security-token`. `headers` are signed as given; `service` is the
+/// scope's service name.
 pub fn signature_headers(
     url: &str,
     headers: &[(String, String)],
     body: &[u8],
     region: &str,
+    service: &str,
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
@@ -44,7 +47,7 @@ pub fn signature_headers(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(service)
         .time(time)
         .settings(SigningSettings::default())
         .build()
@@ -99,6 +102,7 @@ mod tests {
             &headers,
             br#"{"SecretId":"prod/db"}"#,
             "eu-west-2",
+            SERVICE,
             &credentials(session_token),
             time,
         ) {

@@ -1,32 +1,63 @@
-//! Web identity (EKS IAM roles for service accounts, or any OIDC issuer AWS
-//! trusts): the token in the file `AWS_WEB_IDENTITY_TOKEN_FILE` names,
-//! exchanged at STS (`AssumeRoleWithWebIdentity`, which is not signed) for
-//! temporary credentials of the role `AWS_ROLE_ARN`.
+//! Temporary credentials from STS: a web identity (EKS IAM roles for
+//! service accounts, or any OIDC issuer AWS trusts) exchanged with
+//! `AssumeRoleWithWebIdentity`, which is not signed; or a role assumed with
+//! a profile's keys (`AssumeRole`, SigV4-signed for `sts`).
 //!
-//! The sandbox reads only files in the provider's `grants.files`, so the
-//! token's file must be granted (`$AWS_WEB_IDENTITY_TOKEN_FILE` grants the
-//! one the variable names). It is read again at each renewal: Kubernetes
-//! rotates it.
+//! A web identity's token is in a file (`AWS_WEB_IDENTITY_TOKEN_FILE`, or a
+//! profile's `web_identity_token_file`), for the role `AWS_ROLE_ARN` (or the
+//! profile's `role_arn`). The sandbox reads only files in the provider's
+//! `grants.files`, so the token's file must be granted
+//! (`$AWS_WEB_IDENTITY_TOKEN_FILE` grants the one the variable names). It is
+//! read again at each renewal: Kubernetes rotates it.
+
+use std::time::SystemTime;
 
 use reqflo_plugin_sdk::http::{Request, Response, percent_encode};
 
 use crate::Error;
 use crate::chain::Issued;
+use crate::settings::Credentials;
 
-/// What the environment names for a web identity.
+/// STS's API version, in every request.
+const VERSION: &str = "2011-06-15";
+
+/// What the environment, or a profile, names for a web identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebIdentity {
-    /// The token's file, as `AWS_WEB_IDENTITY_TOKEN_FILE` names it.
+    /// The token's file.
     pub token_file: String,
-    /// The role to assume, `AWS_ROLE_ARN`.
+    /// What named the file, for messages: `AWS_WEB_IDENTITY_TOKEN_FILE`, or
+    /// a profile's `web_identity_token_file`.
+    pub named_by: String,
+    /// What to list under `grants.files` to make it visible.
+    pub grant: String,
+    /// The role to assume, `AWS_ROLE_ARN` or the profile's `role_arn`.
     pub role_arn: String,
-    /// `AWS_ROLE_SESSION_NAME`, or `reqflo`.
+    /// `AWS_ROLE_SESSION_NAME` (or the profile's `role_session_name`), or
+    /// `reqflo`.
     pub session_name: String,
     /// STS's `scheme://host[:port]`: `AWS_ENDPOINT_URL_STS`, or the region's.
     pub sts: String,
 }
 
 impl WebIdentity {
+    /// The web identity `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN` name.
+    pub fn from_env(
+        token_file: String,
+        role_arn: String,
+        session_name: String,
+        sts: String,
+    ) -> Self {
+        WebIdentity {
+            token_file,
+            named_by: "AWS_WEB_IDENTITY_TOKEN_FILE".into(),
+            grant: "$AWS_WEB_IDENTITY_TOKEN_FILE".into(),
+            role_arn,
+            session_name,
+            sts,
+        }
+    }
+
     /// How messages name the exchange.
     pub fn what(&self) -> String {
         format!("STS at {} (web identity for {})", self.sts, self.role_arn)
@@ -36,16 +67,15 @@ impl WebIdentity {
     pub fn request(&self) -> Result<Request, Error> {
         let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
             let why = match e.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                    "it is not there, or not granted: list `$AWS_WEB_IDENTITY_TOKEN_FILE` \
-                     under the provider's grants.files"
-                        .to_string()
-                }
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
+                    "it is not there, or not granted: list `{}` under the provider's grants.files",
+                    self.grant
+                ),
                 _ => format!("it cannot be read ({})", e.kind()),
             };
             Error::Unavailable(format!(
-                "AWS_WEB_IDENTITY_TOKEN_FILE names {}, but {why}",
-                self.token_file
+                "{} names {}, but {why}",
+                self.named_by, self.token_file
             ))
         })?;
         let token = token.trim();
@@ -56,48 +86,134 @@ impl WebIdentity {
             )));
         }
         let body = format!(
-            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&WebIdentityToken={}",
+            "Action=AssumeRoleWithWebIdentity&Version={VERSION}&RoleArn={}&RoleSessionName={}&WebIdentityToken={}",
             percent_encode(&self.role_arn),
             percent_encode(&self.session_name),
             percent_encode(token)
         );
-        Ok(Request::post(format!("{}/", self.sts), body.into_bytes())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "text/xml"))
+        Ok(form(&self.sts, body))
     }
 
     /// The credentials in STS's XML answer, or what it refused.
     pub fn issued(&self, answer: &Response) -> Result<Issued, Error> {
-        let xml = String::from_utf8_lossy(&answer.body);
-        if !answer.is_success() {
-            // STS names the error in <Code>; its <Message> is never shown.
-            let code = tag(&xml, "Code")
-                .filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
-                .unwrap_or("no error code");
-            let what = self.what();
-            return Err(match answer.status {
-                400 | 403 => Error::Denied(format!(
-                    "{what} refused the token ({}, {code}): check the role's trust policy and \
-                     the token's audience",
-                    answer.status
-                )),
-                status => Error::Unavailable(format!("{what} answered {status} ({code})")),
-            });
+        issued(
+            answer,
+            &self.what(),
+            "refused the token",
+            "check the role's trust policy and the token's audience",
+        )
+    }
+}
+
+/// A role a profile assumes with its `source_profile`'s keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    /// The profile's `role_arn`.
+    pub role_arn: String,
+    /// Its `role_session_name`, or `reqflo`.
+    pub session_name: String,
+    /// Its `external_id`, when the role's trust policy asks for one.
+    pub external_id: Option<String>,
+    /// The profile, for messages.
+    pub profile: String,
+    /// STS's `scheme://host[:port]`.
+    pub sts: String,
+    /// The region the request is signed for.
+    pub region: String,
+    /// The source profile's keys, which sign the request.
+    pub source: Credentials,
+}
+
+// By hand: the source's keys are never shown.
+impl std::fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("role_arn", &self.role_arn)
+            .field("profile", &self.profile)
+            .field("sts", &self.sts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AssumeRole {
+    /// How messages name the call.
+    pub fn what(&self) -> String {
+        format!(
+            "STS at {} (AssumeRole of {} for AWS profile `{}`)",
+            self.sts, self.role_arn, self.profile
+        )
+    }
+
+    /// The `AssumeRole` request, signed at `time` with the source's keys.
+    pub fn request(&self, time: SystemTime) -> Result<Request, Error> {
+        let mut body = format!(
+            "Action=AssumeRole&Version={VERSION}&RoleArn={}&RoleSessionName={}",
+            percent_encode(&self.role_arn),
+            percent_encode(&self.session_name),
+        );
+        if let Some(id) = &self.external_id {
+            body.push_str(&format!("&ExternalId={}", percent_encode(id)));
         }
-        let credentials = tag(&xml, "Credentials").unwrap_or_default();
-        let field = |name: &str| tag(credentials, name).map(unescape);
-        match (field("AccessKeyId"), field("SecretAccessKey")) {
-            (Some(access_key_id), Some(secret_access_key)) => Ok(Issued {
-                access_key_id,
-                secret_access_key,
-                token: field("SessionToken"),
-                expiration: field("Expiration"),
-            }),
-            _ => Err(Error::Unavailable(format!(
-                "{} answered without credentials",
-                self.what()
-            ))),
-        }
+        let mut request = form(&self.sts, body);
+        let signature = crate::sign::signature_headers(
+            &request.url,
+            &request.headers,
+            &request.body,
+            &self.region,
+            "sts",
+            &self.source,
+            time,
+        )?;
+        request.headers.extend(signature);
+        Ok(request)
+    }
+
+    /// The credentials in STS's XML answer, or what it refused.
+    pub fn issued(&self, answer: &Response) -> Result<Issued, Error> {
+        issued(
+            answer,
+            &self.what(),
+            "refused the request",
+            "check the role's trust policy and that the source profile may sts:AssumeRole it",
+        )
+    }
+}
+
+/// A form `POST` to STS.
+fn form(sts: &str, body: String) -> Request {
+    Request::post(format!("{sts}/"), body.into_bytes())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/xml")
+}
+
+/// The credentials in STS's XML answer to `what`, or its refusal: STS names
+/// the error in `<Code>`; its `<Message>` is never shown.
+fn issued(answer: &Response, what: &str, refused: &str, hint: &str) -> Result<Issued, Error> {
+    let xml = String::from_utf8_lossy(&answer.body);
+    if !answer.is_success() {
+        let code = tag(&xml, "Code")
+            .filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+            .unwrap_or("no error code");
+        return Err(match answer.status {
+            400 | 403 => Error::Denied(format!(
+                "{what} {refused} ({}, {code}): {hint}",
+                answer.status
+            )),
+            status => Error::Unavailable(format!("{what} answered {status} ({code})")),
+        });
+    }
+    let credentials = tag(&xml, "Credentials").unwrap_or_default();
+    let field = |name: &str| tag(credentials, name).map(unescape);
+    match (field("AccessKeyId"), field("SecretAccessKey")) {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(Issued {
+            access_key_id,
+            secret_access_key,
+            token: field("SessionToken"),
+            expiration: field("Expiration"),
+        }),
+        _ => Err(Error::Unavailable(format!(
+            "{what} answered without credentials"
+        ))),
     }
 }
 
@@ -126,12 +242,12 @@ mod tests {
     use super::*;
 
     fn identity(token_file: &str) -> WebIdentity {
-        WebIdentity {
-            token_file: token_file.into(),
-            role_arn: "arn:aws:iam::123456789012:role/app".into(),
-            session_name: "reqflo".into(),
-            sts: "https://sts.eu-west-2.amazonaws.com".into(),
-        }
+        WebIdentity::from_env(
+            token_file.into(),
+            "arn:aws:iam::123456789012:role/app".into(),
+            "reqflo".into(),
+            "https://sts.eu-west-2.amazonaws.com".into(),
+        )
     }
 
     const ANSWER: &str = "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>\
