@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::Error;
 use crate::payload::{self, Payload};
 use crate::reference::Target;
-use crate::settings::{Connection, Origin};
+use crate::settings::{Connection, Origin, Source};
 
 /// The largest 2xx answer read. A payload is at most 64 KiB, so its base64 in
 /// JSON is under 100 KiB; anything far bigger is a misbehaving server.
@@ -43,9 +43,14 @@ pub fn access(
     target: &Target,
     transport: &mut impl Transport,
 ) -> Result<Accessed, Error> {
-    let request = Request::get(connection.origin(target).url(&target.access_path()))
+    let mut request = Request::get(connection.origin(target).url(&target.access_path()))
         .header("authorization", format!("Bearer {}", connection.token))
         .header("accept", "application/json");
+    // A user's credentials bill calls to a quota project, as Google's
+    // libraries send it.
+    if let Some(project) = &connection.quota_project {
+        request = request.header("x-goog-user-project", project.as_str());
+    }
     let outcome = transport.send(request, limits(MAX_BODY_BYTES));
     interpret(connection, target, outcome)
 }
@@ -173,10 +178,12 @@ fn status_error(
             target.place()
         )),
         Some("NOT_FOUND") => Error::NotFound(format!("{target} not found ({shown})")),
-        Some("UNAUTHENTICATED") if connection.metadata.is_some() => Error::Denied(format!(
-            "Secret Manager rejected {} ({shown}) while reading {target}",
-            connection.token_env
-        )),
+        Some("UNAUTHENTICATED") if !matches!(connection.source, Source::Ready) => {
+            Error::Denied(format!(
+                "Secret Manager rejected {} ({shown}) while reading {target}",
+                connection.token_env
+            ))
+        }
         Some("UNAUTHENTICATED") => Error::Denied(format!(
             "Secret Manager rejected the access token in {} ({shown}) while reading {target}; \
              access tokens expire after an hour: get a fresh one with \

@@ -1,7 +1,7 @@
 //! What the unit tests share: a local Secret Manager connection and a target.
 
 use crate::reference::{Target, Version};
-use crate::settings::{Connection, Origin};
+use crate::settings::{Connection, Origin, Source};
 
 /// A local endpoint and a token, as the tests talk to them.
 pub fn connection() -> Connection {
@@ -10,8 +10,9 @@ pub fn connection() -> Connection {
             endpoint: Some(endpoint),
             token: "ya29.test-token".into(),
             token_env: "GOOGLE_OAUTH_ACCESS_TOKEN".into(),
-            metadata: None,
+            source: Source::Ready,
             expires: None,
+            quota_project: None,
         },
         Err(why) => panic!("{why}"),
     }

@@ -1,18 +1,26 @@
 //! The `gcp` secret provider: secrets from Google Cloud Secret Manager (REST
 //! v1), by secret ID or resource name, optionally one key of a JSON payload.
 //!
-//! The sandbox sees only the variables in the provider's `grants.env` and may
-//! call only the hosts in its `grants.hosts`, so the access token's variable and
-//! the endpoint must be granted explicitly. Everything but the wire
+//! The sandbox sees only the variables in the provider's `grants.env`, the
+//! files in its `grants.files`, and may call only the hosts in its
+//! `grants.hosts`, so each link of the credential chain (a token's variable,
+//! a credentials file, the token endpoints) and the endpoint must be granted
+//! explicitly. Everything but the wire
 //! (the SDK's wasi:http) is plain code with native unit tests.
 
 mod access;
 #[cfg(test)]
+mod adc_tests;
+mod credentials;
+mod external;
+#[cfg(test)]
 mod fixtures;
 mod lookup;
 mod metadata;
+mod oauth;
 mod payload;
 mod settings;
+mod token;
 
 use reqflo_plugin_sdk::http::WasiHttp;
 use reqflo_plugin_sdk::{Config, Error, SecretValue, env, export_provider};

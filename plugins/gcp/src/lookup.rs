@@ -70,7 +70,7 @@ impl Provider {
         let connection = self.connection.as_mut().ok_or_else(|| {
             Error::Unavailable("the Google Cloud provider has no connection".into())
         })?;
-        crate::metadata::fresh_token(connection, transport, Instant::now())?;
+        crate::token::fresh_token(connection, transport, Instant::now())?;
         let accessed = access::access(connection, target, transport)?;
         let data = Rc::new(accessed.data);
         // `latest` and an alias name a numbered version; remember it under that number too,

@@ -5,6 +5,7 @@
 use reqflo_plugin_sdk::{Config, env};
 
 use crate::Error;
+use crate::credentials::{self, CREDENTIALS_ENV};
 use crate::reference::{Target, check_location, check_project};
 
 /// The host of Google's global Secret Manager endpoint.
@@ -48,16 +49,29 @@ pub struct Connection {
     /// [`Connection::origin`].
     pub endpoint: Option<Origin>,
     /// The OAuth 2 access token; secret, never part of a message. Empty
-    /// until the metadata server has given one.
+    /// until a credentials file's endpoint or the metadata server has given
+    /// one.
     pub token: String,
-    /// Where the token came from, to name it in messages: a variable, or
-    /// the metadata server.
+    /// Where the token came from, to name it in messages: a variable, a
+    /// credentials file, or the metadata server.
     pub token_env: String,
-    /// The metadata server the token comes from (and is renewed from), when
-    /// no variable holds one.
-    pub metadata: Option<Origin>,
-    /// When a metadata server's token expires.
+    /// The link of the chain that gives the token (and renews it).
+    pub source: Source,
+    /// When a fetched token expires.
     pub expires: Option<std::time::Instant>,
+    /// A credentials file's `quota_project_id`, sent as
+    /// `x-goog-user-project`.
+    pub quota_project: Option<String>,
+}
+
+/// Where a connection's token comes from, in the chain's order.
+pub enum Source {
+    /// A ready token from `token_env`, used as it is.
+    Ready,
+    /// A credentials file (`GOOGLE_APPLICATION_CREDENTIALS`, or gcloud's).
+    File(Box<credentials::File>),
+    /// The metadata server at this origin.
+    Metadata(Origin),
 }
 
 impl Connection {
@@ -119,33 +133,51 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The endpoint and token, the token read from the sandbox's environment
-    /// (`read` is `env::var` in the component).
+    /// The endpoint and where its token comes from, in the order of Google's
+    /// Application Default Credentials after a ready token: the token in
+    /// `token_env`, the file in `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+    /// well-known file, the metadata server. Read from the sandbox's
+    /// environment and files (`read` is `env::var` in the component).
     pub fn connection(&self, read: &impl env::Read) -> Result<Connection, Error> {
         let name = &self.token_env;
-        let token = match env::optional(read, name)? {
-            // No token given: the metadata server's, as Application Default
-            // Credentials end on Google Cloud (a VM, GKE, Cloud Run), when
-            // the configuration or a visible GCE_METADATA_HOST asks for it.
-            None if self.metadata || metadata_host(read).is_some() => {
-                return self.metadata_connection(read);
-            }
-            // Not the SDK's `env::required` wording: this one says where a
-            // token comes from, and that the metadata server is another way.
-            None => {
-                return Err(Error::Unavailable(format!(
-                    "{name} is not visible to the Google Cloud provider: set it (say, to \
-                     $(gcloud auth print-access-token)) and list it under the provider's \
-                     grants.env, or point config.token_env at another variable; on Google \
-                     Cloud, config.metadata: true takes the workload's own account from the \
-                     metadata server instead"
-                )));
-            }
-            // Set: `required` reads it again to refuse a blank one in the
-            // SDK's words; its trimming forgives the newline of
-            // `$(gcloud auth print-access-token)` pasted into a file.
-            Some(_) => env::required(read, PROVIDER, name, "")?,
-        };
+        if env::optional(read, name)?.is_some() {
+            return self.ready_connection(read);
+        }
+        if let Some(file) = credentials::find(read)? {
+            return Ok(Connection {
+                endpoint: self.endpoint.clone(),
+                token: String::new(),
+                token_env: format!("the access token from {}", file.name),
+                quota_project: file.quota_project.clone(),
+                source: Source::File(Box::new(file)),
+                expires: None,
+            });
+        }
+        // The metadata server's, as Application Default Credentials end on
+        // Google Cloud (a VM, GKE, Cloud Run), when the configuration or a
+        // visible GCE_METADATA_HOST asks for it.
+        if self.metadata || metadata_host(read).is_some() {
+            return self.metadata_connection(read);
+        }
+        // Not the SDK's `env::required` wording: this one says where a
+        // token comes from, and what the other links need.
+        Err(Error::Unavailable(format!(
+            "{name} is not visible to the Google Cloud provider: set it (say, to \
+             $(gcloud auth print-access-token)) and list it under the provider's grants.env, \
+             or point config.token_env at another variable; or grant {CREDENTIALS_ENV} \
+             (grants.env, and `${CREDENTIALS_ENV}` under grants.files) naming a credentials \
+             file; on Google Cloud, config.metadata: true takes the workload's own account \
+             from the metadata server instead"
+        )))
+    }
+
+    /// A connection with the ready token in `token_env`.
+    fn ready_connection(&self, read: &impl env::Read) -> Result<Connection, Error> {
+        let name = &self.token_env;
+        // `required` reads it again to refuse a blank one in the SDK's
+        // words; its trimming forgives the newline of
+        // `$(gcloud auth print-access-token)` pasted into a file.
+        let token = env::required(read, PROVIDER, name, "")?;
         // A token travels in a header: anything but visible ASCII there would be
         // refused by the HTTP layer with a far less helpful message.
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
@@ -158,8 +190,9 @@ impl Settings {
             endpoint: self.endpoint.clone(),
             token,
             token_env: name.clone(),
-            metadata: None,
+            source: Source::Ready,
             expires: None,
+            quota_project: None,
         })
     }
 
@@ -182,8 +215,9 @@ impl Settings {
                 "the metadata server's token (no {} was visible)",
                 self.token_env
             ),
-            metadata: Some(origin),
+            source: Source::Metadata(origin),
             expires: None,
+            quota_project: None,
         })
     }
 }
@@ -395,15 +429,13 @@ mod tests {
             .ok();
         assert!(c.is_some_and(|c| {
             c.token.is_empty()
-                && c.metadata
-                    .is_some_and(|m| m.url("") == "http://metadata.google.internal")
+                && matches!(&c.source, Source::Metadata(m) if m.url("") == "http://metadata.google.internal")
         }));
         let c = s
             .connection(&fake(&[("GCE_METADATA_HOST", "127.0.0.1:8089")]))
             .ok();
         assert!(c.is_some_and(|c| {
-            c.metadata
-                .is_some_and(|m| m.url("") == "http://127.0.0.1:8089")
+            matches!(&c.source, Source::Metadata(m) if m.url("") == "http://127.0.0.1:8089")
         }));
         let m = connection_error(&s, &[("GCE_METADATA_HOST", "a b/c")]);
         assert!(m.starts_with("GCE_METADATA_HOST"), "{m}");
