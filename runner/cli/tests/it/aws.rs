@@ -129,6 +129,7 @@ fn spec() -> Value {
         { "name": "reqflo/chain-2", "versions": [string(CANARY)] },
         { "name": "reqflo/contract", "versions": [string(CANARY)] },
         { "name": "reqflo/web-identity", "versions": [string(CANARY)] },
+        { "name": "reqflo/profile", "versions": [string(CANARY)] },
     ]})
 }
 
@@ -364,6 +365,96 @@ fn a_web_identity_token_is_exchanged_at_sts_for_the_roles_keys() {
         .expect_code(3)
         .expect_output("AWS_WEB_IDENTITY_TOKEN_FILE names")
         .expect_output("list `$AWS_WEB_IDENTITY_TOKEN_FILE` under the provider's grants.files");
+}
+
+#[test]
+fn a_granted_credentials_file_and_aws_profile_give_the_keys_in_the_chains_order() {
+    use reqflo_fakes::aws_credentials::{FakeAwsCredentials, WEB_IDENTITY_TOKEN, WEB_ROLE_ARN};
+    let aws = aws();
+    let server = &aws.moto.server;
+    let (reader_id, reader_key) = (
+        aws.credential("reader", "access_key_id"),
+        aws.credential("reader", "secret_access_key"),
+    );
+    // `default` holds the keys of a user without a policy, `reqflo-ci` the
+    // reader's: which one moto accepts says which profile signed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("credentials");
+    std::fs::write(
+        &file,
+        format!(
+            "# the shared credentials file\n[default]\naws_access_key_id = {}\n\
+             aws_secret_access_key = {}\n\n[reqflo-ci] ; the CI's\n\
+             aws_access_key_id = {reader_id}\naws_secret_access_key = {reader_key}\n",
+            aws.credential("nobody", "access_key_id"),
+            aws.credential("nobody", "secret_access_key"),
+        ),
+    )
+    .expect("credentials file");
+    let sts = FakeAwsCredentials::spawn(aws.role_keys(), std::time::Duration::from_secs(3600))
+        .expect("fake STS");
+    let granted = |files: &str| {
+        provider(
+            &format!("region: {REGION}, endpoint: \"{}\"", server.url),
+            "AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+             AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ENDPOINT_URL_STS",
+            &format!("\"{}\", \"{}\"", server.authority, sts.authority()),
+        ) + files
+    };
+    let entries = secrets(&[("PROFILED", "reqflo/profile")]);
+    let with_file = granted("      files: [$AWS_SHARED_CREDENTIALS_FILE]\n");
+    let p = aws_project(CANARY, "aws", &with_file, &entries, &pays(&["PROFILED"]));
+    let path = file.display().to_string();
+    let profile = |name: &'static str| {
+        vec![
+            ("AWS_PROFILE", name.to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", path.clone()),
+        ]
+    };
+
+    // The only credentials: the file, with a profile that is not `default`.
+    let run = p.run(&["run", "j", "-v"], &pairs(&profile("reqflo-ci")));
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+    for value in [CANARY, reader_key.as_str()] {
+        assert_absent(&run.all(), value, "a run on a profile's keys");
+    }
+    let reads = aws.reads_of("reqflo/profile");
+    assert_eq!(reads.len(), 1);
+    let authorization = reads[0]["Authorization"].as_str().unwrap_or_default();
+    assert!(
+        authorization.contains(&format!("Credential={reader_id}/")),
+        "{authorization}"
+    );
+    // `default` is the user without a policy: moto refuses it.
+    p.run(&["run", "j"], &pairs(&profile("default")))
+        .expect_code(3)
+        .expect_output("AWS rejected the credentials (AccessDenied)");
+
+    // Keys in the environment come before the profile...
+    let mut env_first = profile("default");
+    env_first.extend(aws.reader_env());
+    p.run(&["run", "j"], &pairs(&env_first)).expect_code(0);
+    // ...and the profile before a web identity, whose STS is never asked.
+    let token_dir = tempfile::tempdir().expect("temp dir");
+    let token = token_dir.path().join("token");
+    std::fs::write(&token, WEB_IDENTITY_TOKEN).expect("token file");
+    let mut profile_first = profile("reqflo-ci");
+    profile_first.extend([
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string()),
+        ("AWS_ROLE_ARN", WEB_ROLE_ARN.to_string()),
+        ("AWS_ENDPOINT_URL_STS", sts.url()),
+    ]);
+    p.run(&["run", "j"], &pairs(&profile_first)).expect_code(0);
+    assert_eq!(sts.credentials_given(), 0);
+    assert_eq!(aws.reads_of("reqflo/profile").len(), 4);
+
+    // The file not granted: what to grant, and no key.
+    let p = aws_project(CANARY, "aws", &granted(""), &entries, &pays(&["PROFILED"]));
+    let run = p.run(&["run", "j"], &pairs(&profile("reqflo-ci")));
+    run.expect_code(3)
+        .expect_output("list `$AWS_SHARED_CREDENTIALS_FILE` under the provider's grants.files");
+    assert_absent(&run.all(), &reader_key, "a profile not granted");
 }
 
 #[test]
