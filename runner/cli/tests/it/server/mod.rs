@@ -174,6 +174,7 @@ pub fn data_text(data: &Path) -> String {
 }
 
 mod agent;
+mod aws_web_identity;
 mod keys;
 mod restart;
 mod scale;
