@@ -6,6 +6,7 @@
 //! on a loopback port. None of them is the real service: they hold no real
 //! secrets and check nothing but what their docs say they check.
 //!
+//! - [`kubernetes`]: a fake Kubernetes API server's TokenReview.
 //! - [`onepassword`]: a fake 1Password Connect server.
 //! - [`verifier`]: a fake OAuth2 token endpoint and signed API, checking what
 //!   reqflo's built-in request hooks send.
@@ -16,6 +17,7 @@ pub mod aws_credentials;
 pub mod azure;
 pub mod gce_metadata;
 pub mod gcp;
+pub mod kubernetes;
 pub mod onepassword;
 mod serve;
 pub mod verifier;

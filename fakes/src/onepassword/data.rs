@@ -5,6 +5,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::otp::totp_code;
+
 /// ID of the sample vault "Payments".
 pub const PAYMENTS_VAULT_ID: &str = "ujzde8gxd6ncf10epf91dhodzd";
 /// Name of the sample vault [`PAYMENTS_VAULT_ID`].
@@ -49,6 +51,14 @@ pub const DEPLOY_ITEM_TITLE: &str = "Deploy Key";
 pub const PASSWORD_FIELD_ID: &str = "password";
 /// Value of the "password" field of Deploy Key.
 pub const DEPLOY_PASSWORD_VALUE: &str = "ops-deploy-value-1234";
+/// ID of the one-time password field of Deploy Key (1Password names an
+/// OTP field's ID `TOTP_…`).
+pub const DEPLOY_OTP_FIELD_ID: &str = "TOTP_m4q7xk2c9vbn3lw8dr5tfy6hjz";
+/// Label of the field [`DEPLOY_OTP_FIELD_ID`].
+pub const DEPLOY_OTP_LABEL: &str = "one-time password";
+/// The base32 secret of Deploy Key's one-time password (RFC 6238's SHA-1
+/// seed, the ASCII digits "12345678901234567890").
+pub const DEPLOY_OTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 /// ID of the "notesPlain" field every sample item has (1Password's own ID for it).
 pub const NOTES_FIELD_ID: &str = "notesPlain";
 /// Sample token that may read every vault.
@@ -100,7 +110,8 @@ impl ConnectData {
     /// "signing secret" = webhook_value, plus a `username` field, and a file
     /// "restricted-key.txt" whose content is the credential too) and the archived item
     /// "Stripe Legacy" (field `credential` = "sk_legacy_archived_1"), and a second vault
-    /// "Ops" with an item "Deploy Key" (field `password` = "ops-deploy-value-1234").
+    /// "Ops" with an item "Deploy Key" (field `password` = "ops-deploy-value-1234", and
+    /// a "one-time password" OTP field of [`DEPLOY_OTP_SECRET`], SHA1, 6 digits, 30 s).
     /// Tokens: "full-token" (all vaults) and "payments-only-token" (only Payments).
     pub fn sample(credential_value: &str, webhook_value: &str) -> ConnectData {
         let stripe = json!({
@@ -187,6 +198,16 @@ impl ConnectData {
                     "purpose": "PASSWORD",
                     "label": "password",
                     "value": DEPLOY_PASSWORD_VALUE,
+                },
+                // As Connect holds a one-time password: the otpauth:// URI
+                // is the value; the current code is added when served.
+                {
+                    "id": DEPLOY_OTP_FIELD_ID,
+                    "type": "OTP",
+                    "label": DEPLOY_OTP_LABEL,
+                    "value": format!(
+                        "otpauth://totp/Ops:deploy?secret={DEPLOY_OTP_SECRET}&issuer=Ops"
+                    ),
                 },
                 {
                     "id": NOTES_FIELD_ID,
@@ -280,9 +301,22 @@ pub(crate) fn item_summary(item: &Value) -> Value {
 }
 
 /// An item as `GET /v1/vaults/{v}/items/{i}` returns it: each file without
-/// its `content`, with its `size` and `content_path`.
-pub(crate) fn item_details(vault_id: &str, item: &Value) -> Value {
+/// its `content`, with its `size` and `content_path`; each OTP field with
+/// its code at `now` (Unix seconds) as `totp`, unless `now` is None (as
+/// Connect before 1.4.0 answered).
+pub(crate) fn item_details(vault_id: &str, item: &Value, now: Option<u64>) -> Value {
     let mut details = item.clone();
+    let fields = details.get_mut("fields").and_then(Value::as_array_mut);
+    for field in fields.into_iter().flatten() {
+        let otp = field.get("type").and_then(Value::as_str) == Some("OTP");
+        let uri = field.get("value").and_then(Value::as_str);
+        let code = now
+            .zip(uri.filter(|_| otp))
+            .and_then(|(t, uri)| totp_code(uri, t));
+        if let (Some(code), Some(field)) = (code, field.as_object_mut()) {
+            field.insert("totp".into(), Value::String(code));
+        }
+    }
     let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
     let files = details.get_mut("files").and_then(Value::as_array_mut);
     for file in files.into_iter().flatten() {

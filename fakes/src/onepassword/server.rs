@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::serve::{Bound, Server};
 use axum::extract::rejection::PathRejection;
@@ -34,6 +34,7 @@ struct Shared {
     delay: Mutex<Duration>,
     delays: Mutex<Vec<Duration>>,
     redirect: Mutex<Option<String>>,
+    totp_codes: Mutex<bool>,
 }
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -53,6 +54,7 @@ impl FakeConnect {
             delay: Mutex::new(Duration::ZERO),
             delays: Mutex::new(Vec::new()),
             redirect: Mutex::new(None),
+            totp_codes: Mutex::new(true),
         });
         let app = router(Arc::clone(&shared));
         let server = bound.serve("fake-onepassword-connect", app)?;
@@ -84,6 +86,12 @@ impl FakeConnect {
     /// fake did without timing it.
     pub fn delays(&self) -> Vec<Duration> {
         lock(&self.shared.delays).clone()
+    }
+
+    /// Send each OTP field's current code as `totp` (the default, as Connect
+    /// 1.4.0 and later do), or not (false: as Connect before 1.4.0).
+    pub fn set_totp_codes(&self, on: bool) {
+        *lock(&self.shared.totp_codes) = on;
     }
 
     /// Answer every route with 307 and `Location: {to}{original path and query}`, or stop with None.
@@ -273,7 +281,8 @@ async fn get_item(
     let Path((vault_id, item_id)) = ids.map_err(bad_path)?;
     let vault = readable_vault(&shared, &token, &vault_id)?;
     let item = readable_item(vault, &item_id)?;
-    Ok(Json(item_details(&vault.id, item)))
+    let now = (*lock(&shared.totp_codes)).then(unix_seconds);
+    Ok(Json(item_details(&vault.id, item, now)))
 }
 
 /// A file's raw bytes, whatever they are.
@@ -354,6 +363,14 @@ fn item_matches(item: &Value, filter: &Filter) -> bool {
             }),
         _ => false,
     }
+}
+
+/// The wall clock in seconds since the Unix epoch (the epoch itself for a
+/// clock set before it).
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn bad_path(rejection: PathRejection) -> ApiError {

@@ -4,4 +4,5 @@
 mod aws_credentials;
 mod azure;
 mod gcp;
+mod kubernetes;
 mod onepassword;

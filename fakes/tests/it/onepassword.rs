@@ -153,6 +153,105 @@ async fn returns_the_full_item_by_id() {
     assert_eq!(password["purpose"], "PASSWORD");
 }
 
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn otp_fields_carry_their_uri_and_current_code_unless_told_not_to() {
+    let fake = sample().await;
+    let deploy = format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}");
+    let otp = |item: &Value| {
+        item["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == DEPLOY_OTP_FIELD_ID)
+            .unwrap()
+            .clone()
+    };
+    let before = unix_now();
+    let (status, item) = get(&fake, Some(FULL_TOKEN), &deploy).await;
+    let after = unix_now();
+    assert_eq!(status, StatusCode::OK);
+    let field = otp(&item);
+    assert_eq!(field["type"], "OTP");
+    assert_eq!(field["label"], DEPLOY_OTP_LABEL);
+    let uri = field["value"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(
+        uri.contains(&format!("secret={DEPLOY_OTP_SECRET}")),
+        "{uri}"
+    );
+    // The code of the moment the fake answered, between the two readings.
+    let code = field["totp"].as_str().unwrap();
+    assert_eq!(code.len(), 6);
+    let candidates = [before, after].map(|t| totp_code(uri, t).unwrap());
+    assert!(
+        candidates.contains(&code.to_string()),
+        "{code} vs {candidates:?}"
+    );
+    // Only OTP fields get one.
+    let password = item["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == PASSWORD_FIELD_ID)
+        .unwrap();
+    assert!(password.get("totp").is_none());
+
+    // As Connect before 1.4.0: the URI alone.
+    fake.set_totp_codes(false);
+    let (_, item) = get(&fake, Some(FULL_TOKEN), &deploy).await;
+    assert!(otp(&item).get("totp").is_none(), "{item}");
+    assert_eq!(otp(&item)["value"], uri);
+}
+
+#[test]
+fn totp_codes_follow_rfc_6238_appendix_b() {
+    // The seeds: "1234567890" repeated to 20, 32 and 64 bytes.
+    let seed = |bytes: usize| {
+        let ascii: Vec<u8> = b"1234567890".iter().copied().cycle().take(bytes).collect();
+        data_encoding::BASE32_NOPAD.encode(&ascii)
+    };
+    let uri = |algorithm: &str, bytes: usize| {
+        format!(
+            "otpauth://totp/RFC?secret={}&algorithm={algorithm}&digits=8",
+            seed(bytes)
+        )
+    };
+    let cases = [
+        (59, "94287082", "46119246", "90693936"),
+        (1111111109, "07081804", "68084774", "25091201"),
+        (1111111111, "14050471", "67062674", "99943326"),
+        (1234567890, "89005924", "91819424", "93441116"),
+        (2000000000, "69279037", "90698825", "38618901"),
+        (20000000000, "65353130", "77737706", "47863826"),
+    ];
+    for (time, sha1, sha256, sha512) in cases {
+        assert_eq!(totp_code(&uri("SHA1", 20), time).unwrap(), sha1);
+        assert_eq!(totp_code(&uri("SHA256", 32), time).unwrap(), sha256);
+        assert_eq!(totp_code(&uri("SHA512", 64), time).unwrap(), sha512);
+    }
+    // Defaults: SHA1, 6 digits, 30 s; the sample's is RFC 6238's SHA-1 seed.
+    assert_eq!(totp_code(DEPLOY_OTP_SECRET, 59).unwrap(), "287082");
+    let sample = format!("otpauth://totp/Ops:deploy?secret={DEPLOY_OTP_SECRET}&issuer=Ops");
+    assert_eq!(totp_code(&sample, 59).unwrap(), "287082");
+    for bad in [
+        "otpauth://hotp/x?secret=GEZDGNBV",
+        "otpauth://totp/x?issuer=Ops",
+        "otpauth://totp/x?secret=not+base32!",
+        "otpauth://totp/x?secret=GEZDGNBV&algorithm=MD5",
+        "otpauth://totp/x?secret=GEZDGNBV&period=0",
+    ] {
+        assert_eq!(totp_code(bad, 59), None, "{bad}");
+    }
+}
+
 #[tokio::test]
 async fn archived_items_are_listed_with_their_state_and_read_by_id() {
     let fake = sample().await;

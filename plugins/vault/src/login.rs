@@ -139,6 +139,18 @@ impl Method<'_> {
             Method::AppRole { .. } => "check that AppRole is enabled at that path \
                                        (config.approle_mount) and that the IDs belong to it"
                 .into(),
+            // Vault and OpenBao answer 403 "permission denied" alike for a
+            // service account the role does not bind, for a token the
+            // cluster's TokenReview no longer accepts, and for no method at
+            // that path.
+            Method::Jwt {
+                kind: JwtKind::Kubernetes,
+                ..
+            } => "check the role's bound service account names and namespaces, that the \
+                  cluster still accepts the service account token (Vault asks the TokenReview \
+                  API at the method's kubernetes_host), and that the kubernetes auth method is \
+                  enabled at that path (config.auth_mount)"
+                .into(),
             Method::Jwt { kind, .. } => format!(
                 "check that the {} auth method is enabled at that path (config.auth_mount)",
                 kind.auth()
@@ -405,8 +417,10 @@ mod tests {
                 401,
                 Error::Denied(
                     "the Kubernetes login at auth/kubernetes for role \"ci\" was refused (401): \
-                     check that the kubernetes auth method is enabled at that path \
-                     (config.auth_mount)"
+                     check the role's bound service account names and namespaces, that the \
+                     cluster still accepts the service account token (Vault asks the \
+                     TokenReview API at the method's kubernetes_host), and that the kubernetes \
+                     auth method is enabled at that path (config.auth_mount)"
                         .into(),
                 ),
             ),

@@ -1,6 +1,8 @@
 //! The built-in Vault provider against a REAL OpenBao dev server (KV v2 at
 //! `secret/`, root token `root`, from the test virtualenv): versions, keys,
-//! policies, AppRole, KV v1, namespaces, a sealed server and one that is down.
+//! policies, AppRole, JWT and Kubernetes logins (the cluster's TokenReview
+//! a fake, `reqflo-fakes`), KV v1, namespaces, a sealed server and one that
+//! is down.
 //!
 //! The tests in this binary share one server and run in parallel, so each
 //! keeps to its own path prefix, policy, role and mount names.
@@ -617,6 +619,126 @@ fn a_jwt_login_reads_with_the_token_it_gets_and_never_shows_the_jwt() {
     run.expect_code(3)
         .expect_output("the JWT login at auth/jwt-ci for role \"payments\" was refused (400)");
     assert_absent(&run.all(), &other, "a refused JWT login");
+}
+
+/// A CA certificate as PEM. OpenBao's Kubernetes method wants one named
+/// when it may not read the pod's own (`disable_local_ca_jwt`); over the
+/// fake cluster's plain HTTP it is never used.
+fn unused_ca_pem() -> String {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
+        .expect("CA")
+        .pem()
+}
+
+#[test]
+fn a_kubernetes_login_needs_only_the_service_account_token_file() {
+    use reqflo_fakes::kubernetes::{FakeKubernetes, ServiceAccount};
+    let bao = Bao::shared();
+    // The cluster: OpenBao's own account reviews tokens (system:auth-delegator);
+    // reqflo runs as payments/reqflo; payments/batch is bound to no role.
+    let cluster = FakeKubernetes::spawn(&[
+        ServiceAccount::new("vault", "openbao").reviewer(),
+        ServiceAccount::new("payments", "reqflo"),
+        ServiceAccount::new("payments", "batch"),
+    ])
+    .expect("fake cluster starts");
+    let token = |name| cluster.token("payments", name).expect("issued");
+    let reviewer = cluster.token("vault", "openbao").expect("issued");
+    bao.call("POST", "sys/auth/k8s-ci", json!({ "type": "kubernetes" }));
+    bao.call(
+        "POST",
+        "auth/k8s-ci/config",
+        json!({
+            "kubernetes_host": cluster.url(),
+            "kubernetes_ca_cert": unused_ca_pem(),
+            "disable_local_ca_jwt": true,
+            "token_reviewer_jwt": reviewer,
+        }),
+    );
+    bao.policy("k8s-reader", &["secret/data/k8s/*"]);
+    bao.call(
+        "POST",
+        "auth/k8s-ci/role/payments",
+        json!({
+            "bound_service_account_names": ["reqflo"],
+            "bound_service_account_namespaces": ["payments"],
+            "token_policies": ["k8s-reader"],
+            "token_ttl": "10m",
+        }),
+    );
+    bao.write("k8s/app", json!({ "api_key": CANARY }));
+
+    // The journey's only credential: the token file, granted read-only.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("token");
+    let path = token_file.display().to_string();
+    let server = servers::openbao();
+    let providers = format!(
+        "  vault:\n    plugin: builtin:vault\n    config: {{address: \"{}\", auth: kubernetes, \
+         role: payments, auth_mount: k8s-ci, jwt_file: \"{path}\"}}\n    grants:\n      files: \
+         [\"{path}\"]\n      hosts: [\"{}\"]\n",
+        server.url, server.authority
+    );
+    let entries = secrets(&[("A", "k8s/app#api_key")]);
+    let p = vault_project(CANARY, "vault", &providers, &entries, &pays(&["A"]));
+    let refused = "access denied: the Kubernetes login at auth/k8s-ci for role \"payments\" was \
+                   refused (403)";
+    let secrets_of_the_run = [
+        CANARY.to_string(),
+        token("reqflo"),
+        token("batch"),
+        reviewer.clone(),
+    ];
+    let reviewed = || cluster.reviews().len();
+
+    std::fs::write(&token_file, token("reqflo")).expect("token file");
+    let run = p.run(&["run", "j", "-v"], &[]);
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1, "the payment");
+    let reviews = cluster.reviews();
+    assert_eq!(
+        reviews.len(),
+        1,
+        "OpenBao asked the cluster once: {reviews:?}"
+    );
+    assert_eq!(
+        reviews[0].authenticated.as_deref(),
+        Some("system:serviceaccount:payments:reqflo")
+    );
+    assert_eq!(reviews[0].reviewer, "system:serviceaccount:vault:openbao");
+
+    // An account the role does not bind: OpenBao refuses it from the JWT's
+    // claims, before asking the cluster.
+    std::fs::write(&token_file, token("batch")).expect("token file");
+    let denied = p.run(&["run", "j"], &[]);
+    denied.expect_code(3).expect_output(refused);
+    assert_eq!(reviewed(), 1);
+
+    // The file is read at each run: the right token again passes.
+    std::fs::write(&token_file, token("reqflo")).expect("token file");
+    p.run(&["run", "j"], &[]).expect_code(0);
+    assert_eq!(reviewed(), 2);
+
+    // A token the cluster no longer accepts (its account deleted): the
+    // review says so, OpenBao denies the login.
+    cluster.revoke(&token("reqflo"));
+    let revoked = p.run(&["run", "j"], &[]);
+    revoked
+        .expect_code(3)
+        .expect_output(refused)
+        .expect_output("that the cluster still accepts the service account token");
+    let reviews = cluster.reviews();
+    assert_eq!(reviews.len(), 3, "{reviews:?}");
+    assert_eq!(reviews[2].authenticated, None);
+    assert_eq!(p.api.requests(), 2, "no payment without a login");
+    for out in [run.all(), denied.all(), revoked.all()] {
+        for value in &secrets_of_the_run {
+            assert_absent(&out, value, "a Kubernetes login run");
+        }
+    }
 }
 
 #[test]
