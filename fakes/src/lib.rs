@@ -17,6 +17,7 @@ pub mod aws_credentials;
 pub mod azure;
 pub mod gce_metadata;
 pub mod gcp;
+pub mod google_token;
 pub mod kubernetes;
 pub mod onepassword;
 mod serve;

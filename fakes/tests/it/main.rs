@@ -4,5 +4,6 @@
 mod aws_credentials;
 mod azure;
 mod gcp;
+mod google_token;
 mod kubernetes;
 mod onepassword;

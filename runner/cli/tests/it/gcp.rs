@@ -3,6 +3,9 @@
 
 use crate::common;
 
+/// The links of the credential chain that fetch and renew a token.
+mod credentials;
+
 use std::time::{Duration, Instant};
 
 use common::{
@@ -691,56 +694,6 @@ fn configuration_mistakes_are_named() {
     .expect_code(3)
     .expect_output("which is not in its grants.hosts");
     assert!(f.requests().is_empty(), "{:#?}", f.requests());
-}
-
-#[test]
-fn on_google_cloud_the_metadata_servers_token_is_used_and_renewed() {
-    use reqflo_fakes::gce_metadata::FakeMetadata;
-    // Two tokens the metadata server hands out in turn, each living a
-    // minute: inside the provider's five-minute margin, so every fetch of a
-    // new secret renews it. Secret Manager accepts both.
-    let (first, second) = ("ya29.meta/Tok+en=1", "ya29.meta/Tok+en=2");
-    let metadata = FakeMetadata::spawn(&[first, second], 60).expect("fake metadata server");
-    let data = SecretManagerData::new(PROJECT, NUMBER)
-        .token(first)
-        .token(second)
-        .secret("stripe-key", &[(CANARY, VersionState::Enabled)])
-        .secret("other", &[(WEBHOOK, VersionState::Enabled)]);
-    let f = FakeSecretManager::spawn(data).expect("fake Secret Manager starts");
-    let secrets = "  KEY: {reference: stripe-key}\n  OTHER: {reference: other}\n";
-    // No token variable at all: only the metadata server's address and host.
-    let reqflo = format!(
-        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [gcp]\n\
-         providers:\n  gcp:\n    plugin: builtin:gcp\n    config: {{{}}}\n\
-         \x20   grants:\n      env: [GCE_METADATA_HOST]\n      hosts: [\"{}\", \"{}\"]\n\
-         secrets:\n{secrets}",
-        config(&f),
-        f.addr(),
-        metadata.host()
-    );
-    let journey = "steps:\n  - id: a\n    template: echo\n    values: {key: {type: secret, name: KEY}}\n  - id: b\n    template: echo\n    values: {key: {type: secret, name: OTHER}}\n";
-    let p = project(&[("reqflo.yaml", &reqflo), ("journeys/j.yaml", journey)]);
-    let run = p.run(
-        &["run", "j", "-v"],
-        &[("GCE_METADATA_HOST", &metadata.host())],
-    );
-    run.expect_code(0);
-    assert_eq!(
-        metadata.tokens_given(),
-        2,
-        "a token about to expire is renewed"
-    );
-    for value in [CANARY, WEBHOOK, first, second] {
-        assert_absent(&run.all(), value, "a run on the metadata server's tokens");
-    }
-
-    // A metadata server the provider may not reach: the host says so.
-    let closed = reqflo.replace(&format!(", \"{}\"", metadata.host()), "");
-    let p = project(&[("reqflo.yaml", &closed), ("journeys/j.yaml", journey)]);
-    p.run(&["run", "j"], &[("GCE_METADATA_HOST", &metadata.host())])
-        .expect_code(3)
-        .expect_output("which is not in its grants.hosts");
-    assert_eq!(metadata.tokens_given(), 2);
 }
 
 #[test]
