@@ -457,6 +457,111 @@ fn a_granted_credentials_file_and_aws_profile_give_the_keys_in_the_chains_order(
     assert_absent(&run.all(), &reader_key, "a profile not granted");
 }
 
+/// Set up a moto of its own for `AssumeRole`: user `source` may
+/// sts:AssumeRole (and the role trusts it), user `stranger` may not, role
+/// `assumed` may read secrets, and secret `reqflo/assumed` holds the
+/// canary. Then every call is checked (moto's `reset-auth` to 0). Prints
+/// the users' keys as JSON.
+const ASSUME_ROLE_SETUP: &str = r#"
+import json, sys, boto3
+endpoint, region, canary = sys.argv[1], sys.argv[2], sys.argv[3]
+session = boto3.session.Session(aws_access_key_id="AKIASETUPSETUPSETUP0",
+    aws_secret_access_key="setup", region_name=region)
+iam = session.client("iam", endpoint_url=endpoint)
+allow = lambda action: json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+keys = {}
+for user, policy in [("source", "sts:AssumeRole"), ("stranger", None)]:
+    iam.create_user(UserName=user)
+    if policy:
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=allow(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    keys[user] = [key["AccessKeyId"], key["SecretAccessKey"]]
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:user/source"}, "Action": "sts:AssumeRole"}]})
+iam.create_role(RoleName="assumed", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="assumed", PolicyName="p", PolicyDocument=allow("secretsmanager:*"))
+session.client("secretsmanager", endpoint_url=endpoint).create_secret(
+    Name="reqflo/assumed", SecretString=canary)
+import urllib.request
+urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset-auth",
+    data=b"0", method="POST", headers={"Content-Type": "text/plain"})).read()
+json.dump(keys, sys.stdout)
+"#;
+
+#[test]
+fn a_profiles_role_is_assumed_at_sts_with_its_source_profiles_keys() {
+    // Many actions go unchecked until the setup switches the checks on.
+    let moto = servers::moto(1000);
+    let output = std::process::Command::new(servers::tool("bin/python"))
+        .args(["-c", ASSUME_ROLE_SETUP, &moto.server.url, REGION, CANARY])
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("the setup runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let keys: Value = serde_json::from_slice(&output.stdout).expect("the setup's JSON");
+    let key = |user: &str, i: usize| keys[user][i].as_str().expect("a key").to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/assumed\n\
+             source_profile = base\nrole_session_name = reqflo-test\n\
+             [profile base]\naws_access_key_id = {}\naws_secret_access_key = {}\n\
+             [profile denied]\nrole_arn = arn:aws:iam::123456789012:role/assumed\n\
+             source_profile = stranger\n\
+             [profile stranger]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key("source", 0),
+            key("source", 1),
+            key("stranger", 0),
+            key("stranger", 1),
+        ),
+    )
+    .expect("config file");
+    let providers = provider(
+        &format!("region: {REGION}, endpoint: \"{}\"", moto.server.url),
+        "AWS_PROFILE, AWS_CONFIG_FILE, AWS_ENDPOINT_URL_STS",
+        &format!("\"{}\"", moto.server.authority),
+    ) + "      files: [$AWS_CONFIG_FILE]\n";
+    let entries = secrets(&[("ASSUMED", "reqflo/assumed")]);
+    let p = aws_project(CANARY, "aws", &providers, &entries, &pays(&["ASSUMED"]));
+    let path = config.display().to_string();
+    let env = |profile: &'static str| {
+        [
+            ("AWS_PROFILE", profile),
+            ("AWS_CONFIG_FILE", path.as_str()),
+            ("AWS_ENDPOINT_URL_STS", moto.server.url.as_str()),
+        ]
+    };
+    let run = p.run(&["run", "j", "-v"], &env("app"));
+    run.expect_code(0);
+    assert_eq!(p.api.requests(), 1);
+    for value in [CANARY, key("source", 1).as_str()] {
+        assert_absent(&run.all(), value, "a run on an assumed role");
+    }
+    // moto checked the read: signed with the role's temporary keys.
+    let reads = servers::moto_requests(&moto, "secretsmanager.GetSecretValue");
+    let signed = reads
+        .iter()
+        .filter_map(|(headers, _)| headers["Authorization"].as_str())
+        .filter(|a| a.contains("Credential=ASIA"))
+        .count();
+    assert_eq!(signed, 1, "{reads:?}");
+
+    // A source profile that may not assume the role: STS's code, no key.
+    let run = p.run(&["run", "j"], &env("denied"));
+    run.expect_code(3)
+        .expect_output("(AssumeRole of arn:aws:iam::123456789012:role/assumed for AWS profile")
+        .expect_output("refused the request (403, AccessDenied)");
+    assert_absent(&run.all(), &key("stranger", 1), "a refused AssumeRole");
+}
+
 #[test]
 fn binary_secrets_as_text_and_as_base64() {
     let aws = aws();
