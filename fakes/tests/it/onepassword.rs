@@ -26,6 +26,17 @@ async fn get(fake: &FakeConnect, token: Option<&str>, path: &str) -> (StatusCode
     (status, body)
 }
 
+/// The field of `item` whose ID is `id`.
+fn field(item: &Value, id: &str) -> Value {
+    item["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap()
+        .clone()
+}
+
 fn names(vaults: &Value) -> Vec<&str> {
     vaults
         .as_array()
@@ -122,33 +133,20 @@ async fn returns_the_full_item_by_id() {
         item["sections"],
         json!([{"id": WEBHOOKS_SECTION_ID, "label": "Webhooks"}])
     );
-    let field = |id: &str| {
-        item["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let stripe_field = |id: &str| field(&item, id);
     assert_eq!(
-        field(CREDENTIAL_FIELD_ID),
+        stripe_field(CREDENTIAL_FIELD_ID),
         json!({"id": "credential", "type": "CONCEALED", "label": "credential", "value": "sk_test_cred"})
     );
-    let signing = field(SIGNING_FIELD_ID);
+    let signing = stripe_field(SIGNING_FIELD_ID);
     assert_eq!(signing["value"], "whsec_sign");
     assert_eq!(signing["label"], SIGNING_FIELD_LABEL);
     assert_eq!(signing["section"]["id"], WEBHOOKS_SECTION_ID);
-    assert_eq!(field(USERNAME_FIELD_ID)["value"], STRIPE_USERNAME);
+    assert_eq!(stripe_field(USERNAME_FIELD_ID)["value"], STRIPE_USERNAME);
 
     let deploy = format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}");
     let (_, item) = get(&fake, Some(FULL_TOKEN), &deploy).await;
-    let password = item["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == PASSWORD_FIELD_ID)
-        .unwrap();
+    let password = field(&item, PASSWORD_FIELD_ID);
     assert_eq!(password["value"], DEPLOY_PASSWORD_VALUE);
     assert_eq!(password["purpose"], "PASSWORD");
 }
@@ -165,30 +163,22 @@ fn unix_now() -> u64 {
 async fn otp_fields_carry_their_uri_and_current_code_unless_told_not_to() {
     let fake = sample().await;
     let deploy = format!("/v1/vaults/{OPS_VAULT_ID}/items/{DEPLOY_ITEM_ID}");
-    let otp = |item: &Value| {
-        item["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["id"] == DEPLOY_OTP_FIELD_ID)
-            .unwrap()
-            .clone()
-    };
+    let otp = |item: &Value| field(item, DEPLOY_OTP_FIELD_ID);
     let before = unix_now();
     let (status, item) = get(&fake, Some(FULL_TOKEN), &deploy).await;
     let after = unix_now();
     assert_eq!(status, StatusCode::OK);
-    let field = otp(&item);
-    assert_eq!(field["type"], "OTP");
-    assert_eq!(field["label"], DEPLOY_OTP_LABEL);
-    let uri = field["value"].as_str().unwrap();
+    let one_time = otp(&item);
+    assert_eq!(one_time["type"], "OTP");
+    assert_eq!(one_time["label"], DEPLOY_OTP_LABEL);
+    let uri = one_time["value"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(
         uri.contains(&format!("secret={DEPLOY_OTP_SECRET}")),
         "{uri}"
     );
     // The code of the moment the fake answered, between the two readings.
-    let code = field["totp"].as_str().unwrap();
+    let code = one_time["totp"].as_str().unwrap();
     assert_eq!(code.len(), 6);
     let candidates = [before, after].map(|t| totp_code(uri, t).unwrap());
     assert!(
@@ -196,13 +186,7 @@ async fn otp_fields_carry_their_uri_and_current_code_unless_told_not_to() {
         "{code} vs {candidates:?}"
     );
     // Only OTP fields get one.
-    let password = item["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == PASSWORD_FIELD_ID)
-        .unwrap();
-    assert!(password.get("totp").is_none());
+    assert!(field(&item, PASSWORD_FIELD_ID).get("totp").is_none());
 
     // As Connect before 1.4.0: the URI alone.
     fake.set_totp_codes(false);
