@@ -6,10 +6,15 @@
 //! - Azure AD's token endpoint for the OAuth 2.0 client credentials grant
 //!   (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>):
 //!   `POST /{tenant}/oauth2/v2.0/token` with a form of `grant_type`,
-//!   `client_id`, `client_secret` and `scope`. It checks each against
-//!   [`AzureData`] and answers a random bearer token with `expires_in`, or
-//!   Azure AD's error JSON (`invalid_client`, `unauthorized_client`,
-//!   `invalid_scope`, … with their AADSTS numbers).
+//!   `client_id`, `client_secret` and `scope`, or a client assertion
+//!   instead of the secret: a federated token (workload identity), or a JWT
+//!   signed with a registered certificate's key, verified as
+//!   <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>
+//!   describes it. It checks each against [`AzureData`] and answers a
+//!   random bearer token with `expires_in`, or Azure AD's error JSON
+//!   (`invalid_client`, `unauthorized_client`, `invalid_scope`, … with the
+//!   AADSTS numbers of
+//!   <https://learn.microsoft.com/entra/identity-platform/reference-error-codes>).
 //! - Key Vault's Get Secret
 //!   (<https://learn.microsoft.com/en-us/rest/api/keyvault/secrets/get-secret/get-secret>):
 //!   `GET /secrets/{name}[/{version}]?api-version=…` with a documented
@@ -33,6 +38,7 @@
 //! ```
 
 mod aad;
+mod assertion;
 mod data;
 mod identity;
 mod keyvault;

@@ -1,8 +1,9 @@
 //! The fake Azure AD: `POST /{tenant}/oauth2/v2.0/token`, the client
-//! credentials grant with a client secret or a federated client assertion
+//! credentials grant with a client secret, a federated client assertion
 //! (workload identity, as
 //! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#third-case-access-token-request-with-a-federated-credential>
-//! documents it), answering a random token or Azure AD's error JSON.
+//! documents it) or a certificate's client assertion ([`super::assertion`]),
+//! answering a random token or Azure AD's error JSON.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -17,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::assertion;
 use super::data::VAULT_SCOPE;
 use super::server::{Shared, lock};
 
@@ -29,6 +31,16 @@ pub(super) struct AadError {
 }
 
 impl AadError {
+    /// A refused client credential: 401 `invalid_client`.
+    pub(super) fn invalid_client(aadsts: u32, description: &str) -> AadError {
+        AadError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            aadsts,
+            description,
+        )
+    }
+
     fn new(
         status: StatusCode,
         error: &'static str,
@@ -129,7 +141,15 @@ pub(super) async fn token(
         None if assertion.is_none() => {}
         Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") => {
             // Like Azure AD, the description never repeats the assertion.
-            if assertion.is_none() || assertion != client.federated_token.as_deref() {
+            if let Some(signed) = assertion.filter(|a| assertion::names_a_certificate(a)) {
+                let registered: Vec<_> = client
+                    .certificates
+                    .iter()
+                    .filter_map(|pem| assertion::Registered::from_pem(pem))
+                    .collect();
+                let audience = format!("{}/{tenant}/oauth2/v2.0/token", shared.url);
+                assertion::check(signed, client_id, &audience, &registered)?;
+            } else if assertion.is_none() || assertion != client.federated_token.as_deref() {
                 return Err(AadError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",

@@ -85,8 +85,8 @@ pub struct AzureData {
 /// route wants back as `X-IDENTITY-HEADER`.
 pub const IDENTITY_HEADER: &str = "fake-identity-header-0b5e";
 
-/// An app registration with a client secret. Tokens issued to it may read
-/// every secret.
+/// An app registration with a client secret (and federated token or
+/// certificates, if any). Tokens issued to it may read every secret.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FakeClient {
@@ -98,6 +98,10 @@ pub struct FakeClient {
     /// identity), if any.
     #[serde(default)]
     pub federated_token: Option<String>,
+    /// Certificates registered for it (PEM), whose keys may sign client
+    /// assertions.
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 /// A preset bearer token.
@@ -161,6 +165,7 @@ impl AzureData {
                 client_id: CLIENT_ID.to_string(),
                 client_secret: CLIENT_SECRET.to_string(),
                 federated_token: Some(FEDERATED_TOKEN.to_string()),
+                certificates: Vec::new(),
             }],
             static_tokens: vec![
                 FakeToken {

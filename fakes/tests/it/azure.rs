@@ -437,3 +437,149 @@ async fn forced_failures_delay_and_the_request_log() {
     drop(fake);
     assert!(reqwest::get(format!("{url}{path}")).await.is_err());
 }
+
+/// The jwt crate's test key and its self-signed certificate (made with
+/// openssl for the tests alone).
+const TEST_KEY: &str = include_str!("../../../plugins/jwt/tests/keys/rsa2048.pem");
+const TEST_CERT: &str = include_str!("../../../plugins/jwt/tests/keys/cert.pem");
+/// `openssl x509 -in cert.pem -outform der | openssl dgst -sha1 -binary`, base64url.
+const TEST_X5T: &str = "SfZQebmMOyhD1aEfSR4jsEWm1I4";
+
+/// The sample, with the test certificate registered for [`CLIENT_ID`].
+async fn with_certificate() -> FakeAzure {
+    let mut data = AzureData::sample("api-key-latest", "db-pass-word");
+    data.clients[0].certificates = vec![TEST_CERT.to_string()];
+    FakeAzure::spawn(data).await.unwrap()
+}
+
+/// An RS256 JWT of `header` (beside `alg` and `typ`) and `claims`, signed
+/// with the test key.
+fn signed(header: Value, claims: Value) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    let der: String = TEST_KEY
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let key = rsa::PrivateKey::from_pkcs8_der(&STANDARD.decode(der).unwrap()).unwrap();
+    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key);
+    let mut full = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+    full.as_object_mut()
+        .unwrap()
+        .extend(header.as_object().unwrap().clone());
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(full.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = signer.sign(input.as_bytes()).to_bytes();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// Claims as the Azure SDKs write them, for `fake`'s token endpoint, valid
+/// from `from` seconds (relative to now) for ten minutes.
+fn claims(fake: &FakeAzure, from: i64) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    serde_json::json!({
+        "aud": format!("{}/{TENANT_ID}/oauth2/v2.0/token", fake.url()),
+        "iss": CLIENT_ID,
+        "sub": CLIENT_ID,
+        "jti": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "nbf": now + from,
+        "iat": now + from,
+        "exp": now + from + 600,
+    })
+}
+
+#[tokio::test]
+async fn a_registered_certificate_s_assertion_gets_a_token() {
+    let fake = with_certificate().await;
+    let good = signed(serde_json::json!({"x5t": TEST_X5T}), claims(&fake, 0));
+    let (status, body) = token(&fake, TENANT_ID, &federated(&good)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, secret, _) = get(
+        &fake,
+        body["access_token"].as_str(),
+        &secret_path(PAYMENTS_KEY_NAME, None),
+    )
+    .await;
+    assert_eq!(
+        (status, secret["value"].as_str()),
+        (StatusCode::OK, Some("api-key-latest"))
+    );
+}
+
+#[tokio::test]
+async fn bad_certificate_assertions_get_entra_s_codes() {
+    let fake = with_certificate().await;
+    let x5t = serde_json::json!({"x5t": TEST_X5T});
+    let mut wrong_aud = claims(&fake, 0);
+    wrong_aud["aud"] = "https://login.microsoftonline.com/other/oauth2/v2.0/token".into();
+    let mut wrong_iss = claims(&fake, 0);
+    wrong_iss["iss"] = "someone-else".into();
+    let good = signed(x5t.clone(), claims(&fake, 0));
+    // The claims changed after signing: the signature no longer holds.
+    let (head, rest) = good.split_once('.').unwrap();
+    let (_, signature) = rest.split_once('.').unwrap();
+    let forged_claims = {
+        use base64::Engine as _;
+        let mut more = claims(&fake, 0);
+        more["jti"] = "another".into();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(more.to_string())
+    };
+    let tampered = format!("{head}.{forged_claims}.{signature}");
+    let cases = [
+        (
+            "unknown thumbprint",
+            signed(
+                serde_json::json!({"x5t": "AAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+                claims(&fake, 0),
+            ),
+            700027,
+        ),
+        (
+            "unknown SHA-256 thumbprint",
+            signed(serde_json::json!({"x5t#S256": "AAAA"}), claims(&fake, 0)),
+            700027,
+        ),
+        ("tampered", tampered, 700027),
+        ("expired", signed(x5t.clone(), claims(&fake, -3600)), 700024),
+        (
+            "not yet valid",
+            signed(x5t.clone(), claims(&fake, 3600)),
+            700024,
+        ),
+        ("wrong audience", signed(x5t.clone(), wrong_aud), 700023),
+        ("wrong issuer", signed(x5t.clone(), wrong_iss), 700021),
+    ];
+    for (what, assertion, aadsts) in cases {
+        let because = match what {
+            "tampered" => "failed signature validation",
+            "unknown thumbprint" | "unknown SHA-256 thumbprint" => "not registered on application",
+            _ => "Client assertion",
+        };
+        let (status, body) = token(&fake, TENANT_ID, &federated(&assertion)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_client", "{what}");
+        assert_eq!(
+            body["error_codes"],
+            serde_json::json!([aadsts]),
+            "{what}: {body}"
+        );
+        assert!(!body.to_string().contains(&assertion), "{what}");
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(because), "{what}: {description}");
+    }
+    // A client with no certificate registered: the same as an unknown one.
+    let bare = sample().await;
+    let (status, body) = token(&bare, TENANT_ID, &federated(&signed(x5t, claims(&bare, 0)))).await;
+    assert_eq!(
+        (status, &body["error_codes"]),
+        (StatusCode::UNAUTHORIZED, &serde_json::json!([700027]))
+    );
+}

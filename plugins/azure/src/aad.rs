@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use reqflo_plugin_sdk::http::{Request, Response};
+use reqflo_plugin_sdk::http::{Request, Response, Transport};
 use serde::Deserialize;
 
 use crate::Error;
 use crate::settings::ClientCredentials;
 use crate::wire::{
-    Failure, Server, failure_error, form, percent_encode, redirect_error, safe_code,
+    self, Failure, Server, failure_error, form, percent_encode, redirect_error, safe_code,
 };
 
 /// A token is renewed this long before it expires, as Azure's own SDKs do, so
@@ -54,6 +54,17 @@ struct TokenError {
     error_codes: Vec<serde_json::Value>,
 }
 
+/// How the client proves who it is in the token request. No `Debug`: each
+/// holds a credential.
+pub enum Proof {
+    /// A client secret (from [`ClientCredentials::secret_env`]).
+    Secret(String),
+    /// Workload identity's federated token, as a client assertion.
+    Federated(String),
+    /// A JWT signed with the client certificate's key, as a client assertion.
+    Certificate(String),
+}
+
 /// `{authority}/{tenant}/oauth2/v2.0/token`.
 pub fn token_url(client: &ClientCredentials) -> String {
     client.authority.url(&format!(
@@ -62,42 +73,58 @@ pub fn token_url(client: &ClientCredentials) -> String {
     ))
 }
 
-/// The token request's form body; it carries the client secret, or with
-/// workload identity the federated token as a client assertion.
-pub fn token_form(client: &ClientCredentials, secret: &str, scope: &str) -> String {
-    if client.federated {
-        return form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &client.client_id),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", secret),
-            ("scope", scope),
-        ]);
-    }
+/// The token request's form body: the client secret, or a client assertion
+/// (a federated token, or a JWT signed with the client certificate).
+pub fn token_form(client: &ClientCredentials, proof: &Proof, scope: &str) -> String {
+    let assertion = match proof {
+        Proof::Secret(secret) => {
+            return form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client.client_id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]);
+        }
+        Proof::Federated(assertion) | Proof::Certificate(assertion) => assertion,
+    };
     form(&[
         ("grant_type", "client_credentials"),
         ("client_id", &client.client_id),
-        ("client_secret", secret),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion),
         ("scope", scope),
     ])
 }
 
 /// The token request: `POST` [`token_url`] with [`token_form`].
-pub fn token_request(client: &ClientCredentials, secret: &str, scope: &str) -> Request {
+pub fn token_request(client: &ClientCredentials, proof: &Proof, scope: &str) -> Request {
     Request::post(
         token_url(client),
-        token_form(client, secret, scope).into_bytes(),
+        token_form(client, proof, scope).into_bytes(),
     )
     .header("content-type", "application/x-www-form-urlencoded")
+}
+
+/// Ask Azure AD for a token for `scope` with `proof`, and read the answer.
+pub fn sign_in(
+    client: &ClientCredentials,
+    proof: &Proof,
+    scope: &str,
+    transport: &mut impl Transport,
+    now: Instant,
+) -> Result<AccessToken, Error> {
+    let request = token_request(client, proof, scope);
+    interpret(client, proof, wire::send(transport, request), now)
 }
 
 /// Turn the token endpoint's outcome into a token, or an error that names the
 /// client and tenant but never the secret or the server's description.
 pub fn interpret(
     client: &ClientCredentials,
+    proof: &Proof,
     outcome: Result<Response, Failure>,
     sent_at: Instant,
 ) -> Result<AccessToken, Error> {
@@ -110,7 +137,7 @@ pub fn interpret(
     let answer = outcome.map_err(|f| failure_error(server, &doing, &f))?;
     match answer.status {
         200..=299 => token(server, &answer.body, sent_at),
-        400 | 401 | 403 => Err(refusal(client, &answer.body, answer.status)),
+        400 | 401 | 403 => Err(refusal(client, proof, &answer.body, answer.status)),
         404 => Err(Error::Unavailable(format!(
             "{server} has no token endpoint for tenant {tenant} (404): check config.authority"
         ))),
@@ -187,16 +214,16 @@ fn seconds(value: &serde_json::Value) -> Option<u64> {
 
 /// A 400, 401 or 403 from the token endpoint: the OAuth error code says which
 /// part of the configuration to check.
-fn refusal(client: &ClientCredentials, body: &[u8], status: u16) -> Error {
+fn refusal(client: &ClientCredentials, proof: &Proof, body: &[u8], status: u16) -> Error {
     let parsed: TokenError = serde_json::from_slice(body).unwrap_or_default();
     let code = safe_code(parsed.error.as_deref());
     // AADSTS numbers (7000215: wrong secret, 700016: unknown app, 90002:
     // unknown tenant) are what Microsoft's docs index; numbers are safe to show.
-    let aadsts = parsed
+    let number = parsed
         .error_codes
         .first()
-        .and_then(serde_json::Value::as_u64)
-        .map(|n| format!("AADSTS{n}"));
+        .and_then(serde_json::Value::as_u64);
+    let aadsts = number.map(|n| format!("AADSTS{n}"));
     let codes = [code.map(str::to_string), aadsts]
         .into_iter()
         .flatten()
@@ -207,21 +234,40 @@ fn refusal(client: &ClientCredentials, body: &[u8], status: u16) -> Error {
         codes.join(", ")
     };
     let (tenant, id, secret_env) = (&client.tenant, &client.client_id, &client.secret_env);
-    let message = match code {
-        Some("invalid_client") if client.federated => format!(
-            "Azure AD refused the federated token in the file {secret_env} names ({codes}): \
+    let message = match (code, proof) {
+        (Some("invalid_client"), Proof::Federated(_)) => format!(
+            "Azure AD refused the federated token in the file {} names ({codes}): \
              check the federated credential of client {id} in tenant {tenant} (its issuer, \
-             subject and audience)"
+             subject and audience)",
+            crate::workload::TOKEN_FILE_ENV
         ),
-        Some("invalid_client") => format!(
+        (Some("invalid_client"), Proof::Certificate(_)) => {
+            let path = crate::certificate::PATH_ENV;
+            // The troubleshooting guide of Azure's SDKs names these two.
+            let why = match number {
+                Some(700027) => format!(
+                    "the certificate is not registered for client {id} in tenant {tenant} \
+                     (upload it under the app's Certificates & secrets), or the file's key is \
+                     not the certificate's"
+                ),
+                Some(700024) => {
+                    "the assertion is outside its valid time: check this machine's clock".into()
+                }
+                _ => format!("check the certificate of client {id} in tenant {tenant}"),
+            };
+            format!(
+                "Azure AD refused the client certificate in the file {path} names ({codes}): {why}"
+            )
+        }
+        (Some("invalid_client"), Proof::Secret(_)) => format!(
             "Azure AD refused the client credentials ({codes}): check the client secret in \
              {secret_env} for client {id} in tenant {tenant}"
         ),
-        Some("unauthorized_client") => format!(
+        (Some("unauthorized_client"), _) => format!(
             "Azure AD refused client {id} ({codes}): it is not an app registered in tenant \
              {tenant}, or it may not use client credentials"
         ),
-        Some("invalid_scope") => format!(
+        (Some("invalid_scope"), _) => format!(
             "Azure AD refused the scope of the token request for client {id} in tenant \
              {tenant} ({codes})"
         ),
@@ -239,7 +285,6 @@ mod tests {
 
     fn client() -> ClientCredentials {
         ClientCredentials {
-            federated: false,
             authority: match crate::wire::parse_origin("https://login.microsoftonline.com") {
                 Ok(o) => o,
                 Err(why) => panic!("{why}"),
@@ -250,9 +295,13 @@ mod tests {
         }
     }
 
+    fn secret() -> Proof {
+        Proof::Secret("s3cr+t~x".into())
+    }
+
     fn outcome(status: u16, body: &str) -> Result<AccessToken, (&'static str, String)> {
         let answer = Response::new(status, body);
-        interpret(&client(), Ok(answer), Instant::now())
+        interpret(&client(), &secret(), Ok(answer), Instant::now())
             .map_err(|e| (e.kind(), e.message().to_string()))
     }
 
@@ -270,7 +319,7 @@ mod tests {
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
         );
         assert_eq!(
-            token_form(&client(), "s3cr+t~x", "https://vault.azure.net/.default"),
+            token_form(&client(), &secret(), "https://vault.azure.net/.default"),
             "grant_type=client_credentials&client_id=app-1&client_secret=s3cr%2Bt%7Ex\
              &scope=https%3A%2F%2Fvault.azure.net%2F.default"
         );
@@ -282,6 +331,7 @@ mod tests {
         let answer = |body: &str| Response::new(200, body);
         let token = interpret(
             &client(),
+            &secret(),
             Ok(answer(
                 r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0.x.y"}"#,
             )),
@@ -294,6 +344,7 @@ mod tests {
         // v1.0 spells the lifetime as a string.
         let token = interpret(
             &client(),
+            &secret(),
             Ok(answer(
                 r#"{"token_type":"bearer","expires_in":"600","access_token":"t"}"#,
             )),
@@ -308,7 +359,7 @@ mod tests {
             r#"{"token_type":"Bearer","expires_in":120,"access_token":"t"}"#,
             r#"{"access_token":"t"}"#,
         ] {
-            let token = interpret(&client(), Ok(answer(body)), sent);
+            let token = interpret(&client(), &secret(), Ok(answer(body)), sent);
             assert!(token.is_ok_and(|t| !t.is_fresh(sent)), "{body}");
         }
     }
@@ -373,6 +424,42 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_certificate_says_why() {
+        let certificate = Proof::Certificate("eyJ.a.b".into());
+        let said = |number: u32| {
+            let body = format!(r#"{{"error":"invalid_client","error_codes":[{number}]}}"#);
+            let outcome = interpret(
+                &client(),
+                &certificate,
+                Ok(Response::new(401, body)),
+                Instant::now(),
+            );
+            match outcome {
+                Err(e) => (e.kind(), e.message().to_string()),
+                Ok(_) => panic!("a token for AADSTS{number}"),
+            }
+        };
+        assert_eq!(
+            said(700027),
+            (
+                "denied",
+                "Azure AD refused the client certificate in the file AZURE_CLIENT_CERTIFICATE_PATH \
+                 names (invalid_client, AADSTS700027): the certificate is not registered for \
+                 client app-1 in tenant contoso.onmicrosoft.com (upload it under the app's \
+                 Certificates & secrets), or the file's key is not the certificate's"
+                    .into()
+            )
+        );
+        assert!(said(700024).1.ends_with("check this machine's clock"));
+        let other = said(700021).1;
+        assert!(
+            other.contains("(invalid_client, AADSTS700021): check the certificate of client app-1"),
+            "{other}"
+        );
+        assert!(!other.contains("eyJ"), "{other}");
+    }
+
+    #[test]
     fn server_trouble_is_unavailable() {
         let (kind, m) = refused(503, "");
         assert_eq!(kind, "unavailable");
@@ -384,7 +471,7 @@ mod tests {
         assert!(refused(429, "").1.contains("throttling"));
         assert!(refused(404, "").1.contains("check config.authority"));
         assert!(refused(302, "").1.contains("redirect"));
-        let timeout = interpret(&client(), Err(Failure::Timeout), Instant::now())
+        let timeout = interpret(&client(), &secret(), Err(Failure::Timeout), Instant::now())
             .map(|_| ())
             .map_err(|e| (e.kind(), e.message().to_string()));
         assert_eq!(

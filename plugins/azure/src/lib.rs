@@ -2,14 +2,17 @@
 //! (`NAME`, `NAME/VERSION`, either with `#key` for one key of a JSON value),
 //! or by the vault's own secret identifier (`https://VAULT/secrets/NAME`).
 //!
-//! It authenticates with a bearer token from the environment, or with Azure
-//! AD's client credentials grant (a client secret from the environment). The
+//! It authenticates as `DefaultAzureCredential` does (a ready token, a client
+//! secret or certificate, workload identity, managed identity: see
+//! [`credential`]), or the one way config names. The
 //! sandbox sees only the variables in the provider's `grants.env` and may call
 //! only the hosts in its `grants.hosts`: the vault, and Azure AD when it signs
 //! in itself. Everything but the wire (the SDK's wasi:http) is plain code
 //! with native unit tests.
 
 mod aad;
+mod certificate;
+mod credential;
 mod identity;
 mod keyvault;
 mod provider;

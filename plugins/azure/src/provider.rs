@@ -1,5 +1,5 @@
-//! From a parsed reference to a value: a bearer token (from the environment,
-//! or from Azure AD once per run), one Get Secret per secret and version, and
+//! From a parsed reference to a value: a bearer token ([`crate::credential`],
+//! kept until it is due for renewal), one Get Secret per secret and version, and
 //! `#key` picked out of what came back.
 //!
 //! The plugin instance lives for the whole run and `resolve` is called once
@@ -14,16 +14,17 @@ use reqflo_plugin_sdk::env;
 use reqflo_plugin_sdk::http::Transport;
 
 use crate::Error;
-use crate::aad::{self, AccessToken};
+use crate::aad::AccessToken;
+use crate::credential::{self, Holder};
 use crate::keyvault::{self, TokenSource};
 use crate::reference::Reference;
-use crate::settings::{Auth, Settings, read_env};
+use crate::settings::Settings;
 use crate::wire::{self, Server};
 
 /// A configured provider and what it has fetched so far in this run.
 pub struct Provider {
     settings: Settings,
-    token: Option<AccessToken>,
+    token: Option<(AccessToken, Holder)>,
     /// (name, version) in Key Vault's case-insensitive terms → the value.
     values: HashMap<(String, Option<String>), String>,
 }
@@ -93,18 +94,15 @@ impl Provider {
         if let Some(value) = self.values.get(&key) {
             return Ok(keyvault::select(value, reference)?.into_bytes());
         }
-        let token = self.token(transport, &env, now)?;
+        let (token, holder) = self.token(transport, &env, now)?;
         let vault = Server {
             role: "Key Vault",
             origin: &self.settings.vault,
         };
-        let source = match &self.settings.auth {
-            Auth::Token { env } => TokenSource::Env(env),
-            Auth::ClientCredentials(client) => TokenSource::ClientCredentials(&client.client_id),
-            Auth::ManagedIdentity { .. } => TokenSource::ManagedIdentity,
-            Auth::WorkloadIdentity { client_id, .. } => {
-                TokenSource::ClientCredentials(client_id.as_deref().unwrap_or("AZURE_CLIENT_ID"))
-            }
+        let source = match &holder {
+            Holder::Env(name) => TokenSource::Env(name),
+            Holder::App(client_id) => TokenSource::ClientCredentials(client_id),
+            Holder::ManagedIdentity => TokenSource::ManagedIdentity,
         };
         let outcome = wire::send(
             transport,
@@ -124,60 +122,22 @@ impl Provider {
         Ok(selected?.into_bytes())
     }
 
-    /// A token worth using now: the one held, or a new one.
+    /// A token worth using now, and whose it is: the one held, or a new one.
     fn token(
         &mut self,
         transport: &mut impl Transport,
         env: &impl env::Read,
         now: Instant,
-    ) -> Result<String, Error> {
-        if let Some(token) = &self.token
+    ) -> Result<(String, Holder), Error> {
+        if let Some((token, holder)) = &self.token
             && token.is_fresh(now)
         {
-            return Ok(token.value.clone());
+            return Ok((token.value.clone(), holder.clone()));
         }
-        let token = match &self.settings.auth {
-            Auth::Token { env: name } => AccessToken {
-                value: read_env(
-                    env,
-                    name,
-                    "a bearer token for https://vault.azure.net",
-                    "or configure tenant_id and client_id for client credentials",
-                )?,
-                renew_at: None,
-            },
-            Auth::ManagedIdentity { client_id } => {
-                crate::identity::token(&self.settings, client_id.as_deref(), transport, env, now)?
-            }
-            Auth::WorkloadIdentity {
-                tenant,
-                client_id,
-                authority,
-            } => {
-                let client = crate::workload::client(
-                    tenant.as_deref(),
-                    client_id.as_deref(),
-                    authority.as_ref(),
-                    env,
-                )?;
-                let assertion = crate::workload::assertion(env)?;
-                let request = aad::token_request(&client, &assertion, &self.settings.scope());
-                aad::interpret(&client, wire::send(transport, request), now)?
-            }
-            Auth::ClientCredentials(client) => {
-                let secret = read_env(
-                    env,
-                    &client.secret_env,
-                    &format!("the client secret of client {}", client.client_id),
-                    "or point config.client_secret_env at another variable",
-                )?;
-                let request = aad::token_request(client, &secret, &self.settings.scope());
-                aad::interpret(client, wire::send(transport, request), now)?
-            }
-        };
-        let value = token.value.clone();
-        self.token = Some(token);
-        Ok(value)
+        let (token, holder) = credential::token(&self.settings, transport, env, now)?;
+        let held = (token.value.clone(), holder.clone());
+        self.token = Some((token, holder));
+        Ok(held)
     }
 }
 

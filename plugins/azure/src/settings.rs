@@ -9,9 +9,9 @@ use crate::wire::Origin;
 /// The provider as messages about its environment name it.
 const PROVIDER: &str = "Azure Key Vault";
 /// Where a ready-made bearer token comes from unless `config.token_env` says.
-const DEFAULT_TOKEN_ENV: &str = "AZURE_ACCESS_TOKEN";
+pub const DEFAULT_TOKEN_ENV: &str = "AZURE_ACCESS_TOKEN";
 /// Where the client secret comes from unless `config.client_secret_env` says.
-const DEFAULT_CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
+pub const DEFAULT_CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
 /// Azure AD's public-cloud authority.
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Every key `configure` accepts, for the "unknown key" message.
@@ -32,12 +32,16 @@ pub struct Settings {
 /// How the provider gets its bearer token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
+    /// No key chose: the first link whose variables are visible, in
+    /// `DefaultAzureCredential`'s order ([`crate::credential`]).
+    Default,
     /// A token for `https://vault.azure.net`, ready-made in an environment variable.
     Token {
         /// The variable's name.
         env: String,
     },
-    /// Azure AD's client credentials grant, with a client secret.
+    /// Azure AD's client credentials grant for the app config names: a
+    /// client secret, else a client certificate.
     ClientCredentials(ClientCredentials),
     /// The managed identity Azure gives the workload (a VM, App Service,
     /// Functions): no secret anywhere.
@@ -59,7 +63,8 @@ pub enum Auth {
     },
 }
 
-/// An app registration that signs in with a client secret.
+/// An app registration that signs in with a client secret or a client
+/// assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
     /// Azure AD's base URL (`https://login.microsoftonline.com`).
@@ -68,12 +73,8 @@ pub struct ClientCredentials {
     pub tenant: String,
     /// The application (client) ID.
     pub client_id: String,
-    /// The variable holding the client secret (with workload identity, the
-    /// one naming the federated token's file).
+    /// The variable holding the client secret, if it signs in with one.
     pub secret_env: String,
-    /// Workload identity: the client proves itself with a federated token
-    /// (a client assertion), not a secret.
-    pub federated: bool,
 }
 
 impl Settings {
@@ -176,14 +177,13 @@ impl Settings {
                 }
                 let authority = match authority {
                     Some(authority) => authority,
-                    None => default_authority()?,
+                    None => authority_of(&vault)?,
                 };
                 Auth::ClientCredentials(ClientCredentials {
                     authority,
                     tenant,
                     client_id,
                     secret_env: secret_env.unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.into()),
-                    federated: false,
                 })
             }
             (Some(_), None) | (None, Some(_)) => {
@@ -203,8 +203,9 @@ impl Settings {
                          set config.tenant_id and config.client_id too"
                     )));
                 }
-                Auth::Token {
-                    env: token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
+                match token_env {
+                    Some(env) => Auth::Token { env },
+                    None => Auth::Default,
                 }
             }
         };
@@ -252,6 +253,28 @@ pub fn read_env(
     Ok(value)
 }
 
+/// The path in the variable `name` (the path of `what`), and the bytes of
+/// that file, read now. The sandbox holds only the files in the provider's
+/// grants.files: a file that is not there says what to grant.
+pub fn read_granted_file(
+    read: &impl env::Read,
+    name: &str,
+    what: &str,
+    alternative: &str,
+) -> Result<(String, Vec<u8>), Error> {
+    let path = read_env(read, name, what, alternative)?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::Unavailable(match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
+                "{name} names {path}, but it is not there, or not granted: list `${name}` \
+                 under the provider's grants.files"
+            ),
+            kind => format!("{name} names {path}, but it cannot be read ({kind})"),
+        })
+    })?;
+    Ok((path, bytes))
+}
+
 /// `true` or `false`, as config writes a flag.
 fn flag(key: &str, value: &str) -> Result<bool, Error> {
     match value.trim() {
@@ -263,9 +286,21 @@ fn flag(key: &str, value: &str) -> Result<bool, Error> {
     }
 }
 
-/// The public cloud's Azure AD, where config.authority does not say.
-pub fn default_authority() -> Result<Origin, Error> {
-    crate::wire::parse_origin(DEFAULT_AUTHORITY)
+/// The Azure AD of `vault`'s cloud (public, US Gov, China), where neither
+/// config.authority nor `AZURE_AUTHORITY_HOST` says.
+pub fn authority_of(vault: &Origin) -> Result<Origin, Error> {
+    let host = vault.host();
+    let authority = [
+        (
+            "vault.usgovcloudapi.net",
+            "https://login.microsoftonline.us",
+        ),
+        ("vault.azure.cn", "https://login.chinacloudapi.cn"),
+    ]
+    .into_iter()
+    .find(|(suffix, _)| host.ends_with(&format!(".{suffix}")))
+    .map_or(DEFAULT_AUTHORITY, |(_, authority)| authority);
+    crate::wire::parse_origin(authority)
         .map_err(|why| invalid(format!("the default authority {why}")))
 }
 
@@ -311,15 +346,10 @@ mod tests {
     const VAULT: (&str, &str) = ("vault_url", "https://myvault.vault.azure.net/");
 
     #[test]
-    fn a_token_from_the_environment_by_default() {
+    fn the_default_chain_unless_config_picks_a_token_variable() {
         let s = settings(&[VAULT]);
         assert_eq!(s.vault.to_string(), "https://myvault.vault.azure.net");
-        assert_eq!(
-            s.auth,
-            Auth::Token {
-                env: "AZURE_ACCESS_TOKEN".into()
-            }
-        );
+        assert_eq!(s.auth, Auth::Default);
         let s = settings(&[VAULT, ("token_env", "KV_TOKEN")]);
         assert_eq!(
             s.auth,
@@ -435,6 +465,22 @@ mod tests {
         assert_eq!(
             scope("http://127.0.0.1:8443"),
             "https://vault.azure.net/.default"
+        );
+        let authority = |url| {
+            let vault = settings(&[("vault_url", url)]).vault;
+            testing::accepted(authority_of(&vault)).to_string()
+        };
+        assert_eq!(
+            authority("https://v.vault.usgovcloudapi.net"),
+            "https://login.microsoftonline.us"
+        );
+        assert_eq!(
+            authority("https://v.vault.azure.cn"),
+            "https://login.chinacloudapi.cn"
+        );
+        assert_eq!(
+            authority("https://v.vault.azure.net"),
+            "https://login.microsoftonline.com"
         );
     }
 
