@@ -62,34 +62,23 @@ fn a_worker_resolves_an_aws_secret_with_a_web_identity_only() {
     let url = server.url.clone();
     let mut seen = Vec::new();
     let token_path = token_file.display().to_string();
-    for (name, value) in [
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path.as_str()),
-        ("AWS_ROLE_ARN", ROLE_ARN),
-        ("AWS_ENDPOINT_URL_STS", moto.server.url.as_str()),
+    let description = "the aws provider's web identity";
+    for registered in [
+        json!({"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": token_path, "description": description, "journeys": []}),
+        json!({"name": "AWS_ROLE_ARN", "value": ROLE_ARN, "description": description, "journeys": []}),
+        json!({"name": "AWS_ENDPOINT_URL_STS", "value": moto.server.url, "description": description, "journeys": []}),
+        json!({"name": "PAYMENTS_API_KEY", "provider": "aws", "reference": "cloud-runner/payments", "journeys": ["payment-flow"]}),
     ] {
         let (status, answer) = call(
             &url,
             "POST",
             "/api/secrets",
             &admin,
-            Some(
-                json!({"name": name, "description": "the aws provider's web identity", "value": value, "journeys": []}),
-            ),
+            Some(registered),
             &mut seen,
         );
-        assert_eq!(status, 201, "{name}: {answer}");
+        assert_eq!(status, 201, "{answer}");
     }
-    let (status, answer) = call(
-        &url,
-        "POST",
-        "/api/secrets",
-        &admin,
-        Some(
-            json!({"name": "PAYMENTS_API_KEY", "provider": "aws", "reference": "cloud-runner/payments", "journeys": ["payment-flow"]}),
-        ),
-        &mut seen,
-    );
-    assert_eq!(status, 201, "{answer}");
 
     let base = format!("base_url={}", api.base_url());
     let run = crate::common::reqflo(
