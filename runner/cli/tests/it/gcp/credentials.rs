@@ -170,6 +170,56 @@ fn an_authorized_user_refreshes_and_never_shows_its_secrets() {
 }
 
 #[test]
+fn gclouds_well_known_file_is_read_from_a_granted_home() {
+    let access = "ya29.a0-gcloud/Tok+en=1";
+    let token = FakeGoogleToken::spawn(GoogleTokenData::new(&[access], 3599).user(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        REFRESH_TOKEN,
+    ))
+    .expect("fake token endpoint");
+    let f = secret_manager(&[access]);
+    let home = tempfile::tempdir().expect("temp dir");
+    let gcloud = home.path().join(".config/gcloud");
+    std::fs::create_dir_all(&gcloud).expect("gcloud folder");
+    let user = serde_json::json!({"type": "authorized_user", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
+        "token_uri": token.token_uri()});
+    std::fs::write(
+        gcloud.join("application_default_credentials.json"),
+        user.to_string(),
+    )
+    .expect("write gcloud's file");
+    let grants = format!(
+        "      env: [HOME]\n      files: [~/.config/gcloud/application_default_credentials.json]\n\
+         \x20     hosts: [\"{}\", \"{}\"]\n",
+        f.addr(),
+        token.addr()
+    );
+    let p = chain_project(&f, &grants);
+    let home = home.path().display().to_string();
+    let run = p.run(&["run", "j", "-v"], &[("HOME", home.as_str())]);
+    run.expect_code(0);
+    assert_eq!(token.tokens_given(), 1);
+    for value in [CANARY, WEBHOOK, access, CLIENT_SECRET, REFRESH_TOKEN] {
+        assert_absent(&run.all(), value, "a run on gcloud's file");
+    }
+    // Without the file granted, there is no link left: each one is named.
+    let p = chain_project(
+        &f,
+        &grants.replace(
+            "~/.config/gcloud/application_default_credentials.json",
+            "~/elsewhere.json",
+        ),
+    );
+    p.run(&["run", "j"], &[("HOME", home.as_str())])
+        .expect_code(3)
+        .expect_output("GOOGLE_OAUTH_ACCESS_TOKEN is not visible")
+        .expect_output("GOOGLE_APPLICATION_CREDENTIALS");
+    assert_eq!(token.tokens_given(), 1);
+}
+
+#[test]
 fn an_external_account_exchanges_a_granted_token_file_and_impersonates() {
     // STS hands out the federated token, IAM Credentials the account's:
     // Secret Manager accepts only the latter.
