@@ -110,7 +110,14 @@ fn default_chain(
         // As Azure's SDKs do, AZURE_CLIENT_ID picks a user-assigned identity.
         let client_id = env::optional(env, "AZURE_CLIENT_ID")?.filter(|id| !id.trim().is_empty());
         let client_id = client_id
-            .map(|id| identifier("client_id", &id))
+            .map(|id| {
+                identifier("client_id", &id).map_err(|_| {
+                    Error::Unavailable(
+                        "AZURE_CLIENT_ID does not hold a managed identity's client ID (a GUID)"
+                            .into(),
+                    )
+                })
+            })
             .transpose()?;
         let token = crate::identity::token(settings, client_id.as_deref(), transport, env, now)?;
         return Ok((token, Holder::ManagedIdentity));
