@@ -449,6 +449,20 @@ fn a_granted_credentials_file_and_aws_profile_give_the_keys_in_the_chains_order(
     assert_eq!(sts.credentials_given(), 0);
     assert_eq!(aws.reads_of("reqflo/profile").len(), 4);
 
+    // The default file, `~/.aws/credentials` under a granted HOME (the
+    // harness's HOME is the project's `.home`).
+    let home = provider(
+        &format!("region: {REGION}, endpoint: \"{}\"", server.url),
+        "AWS_PROFILE, HOME",
+        &format!("\"{}\"", server.authority),
+    ) + "      files: [~/.aws/credentials]\n";
+    let p = aws_project(CANARY, "aws", &home, &entries, &pays(&["PROFILED"]));
+    std::fs::create_dir_all(p.path(".home/.aws")).expect("~/.aws");
+    std::fs::copy(&file, p.path(".home/.aws/credentials")).expect("~/.aws/credentials");
+    p.run(&["run", "j"], &[("AWS_PROFILE", "reqflo-ci")])
+        .expect_code(0);
+    assert_eq!(aws.reads_of("reqflo/profile").len(), 5);
+
     // The file not granted: what to grant, and no key.
     let p = aws_project(CANARY, "aws", &granted(""), &entries, &pays(&["PROFILED"]));
     let run = p.run(&["run", "j"], &pairs(&profile("reqflo-ci")));
