@@ -319,4 +319,53 @@ mod tests {
         let down = refused(web.issued(&Response::new(503, "")).map(drop), "unavailable");
         assert!(down.ends_with("answered 503 (no error code)"));
     }
+
+    #[test]
+    fn assume_role_is_signed_with_the_source_keys_for_sts() {
+        let role = AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/app".into(),
+            session_name: "ci-run".into(),
+            external_id: Some("ext-1".into()),
+            profile: "app".into(),
+            sts: "http://127.0.0.1:5000".into(),
+            region: "eu-west-2".into(),
+            source: Credentials {
+                access_key_id: "AKIDBASE".into(),
+                secret_access_key: "base/Key".into(),
+                session_token: None,
+            },
+        };
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_323_045);
+        let request = reqflo_plugin_sdk::testing::accepted(role.request(time));
+        assert_eq!(request.url, "http://127.0.0.1:5000/");
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        assert_eq!(
+            body,
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fapp\
+             &RoleSessionName=ci-run&ExternalId=ext-1"
+        );
+        let authorization = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        assert!(
+            authorization.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDBASE/20260102/eu-west-2/sts/aws4_request"
+            ),
+            "{authorization}"
+        );
+        assert!(!format!("{role:?}").contains("base/Key"));
+        // STS's refusal names its code and what to check.
+        let denied = Response::new(
+            403,
+            "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>",
+        );
+        let message = refused(role.issued(&denied).map(drop), "denied");
+        assert!(
+            message.contains("refused the request (403, AccessDenied)"),
+            "{message}"
+        );
+    }
 }
