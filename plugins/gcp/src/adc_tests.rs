@@ -73,6 +73,12 @@ fn resolve(
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Why a provider of its own cannot read `stripe` with `vars`: the message
+/// of an error of `kind`.
+fn refusal(server: &mut Scripted, vars: &[(&str, &str)], kind: &str) -> String {
+    refused(resolve(&mut provider(), server, vars, "stripe"), kind)
+}
+
 /// Secret Manager answering `stripe` and `other`.
 fn secrets() -> Scripted {
     let body = |data: &str| {
@@ -208,10 +214,7 @@ fn a_refused_key_is_denied_naming_the_account() {
         400,
         r#"{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}"#,
     );
-    let m = refused(
-        resolve(&mut provider(), &mut server, &vars, "stripe"),
-        "denied",
-    );
+    let m = refusal(&mut server, &vars, "denied");
     assert_eq!(
         m,
         "the token endpoint at http://127.0.0.1:8090 refused the key of service account \
@@ -220,10 +223,7 @@ fn a_refused_key_is_denied_naming_the_account() {
     );
     // A server error is unavailable; no Secret Manager call was made.
     let mut down = secrets().answer(TOKEN_URL, 503, "busy");
-    let m = refused(
-        resolve(&mut provider(), &mut down, &vars, "stripe"),
-        "unavailable",
-    );
+    let m = refusal(&mut down, &vars, "unavailable");
     assert!(
         m.ends_with(
             "answered 503 for the key of service account reqflo@acme.iam.gserviceaccount.com"
@@ -264,10 +264,7 @@ fn an_authorized_user_refreshes_and_bills_its_quota_project() {
         [None, Some("billing-project")]
     );
     let mut revoked = secrets().answer(TOKEN_URL, 400, r#"{"error": "invalid_grant"}"#);
-    let m = refused(
-        resolve(&mut provider(), &mut revoked, &vars, "stripe"),
-        "denied",
-    );
+    let m = refusal(&mut revoked, &vars, "denied");
     assert!(m.contains("refused the refresh token of OAuth client 123.apps.googleusercontent.com (400 invalid_grant)"), "{m}");
     assert!(!m.contains("canary"), "{m}");
 }
@@ -360,15 +357,7 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
             403,
             r#"{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "x"}}"#,
         );
-    let m = refused(
-        resolve(
-            &mut crate::adc_tests::provider(),
-            &mut refused_iam,
-            &vars,
-            "stripe",
-        ),
-        "denied",
-    );
+    let m = refusal(&mut refused_iam, &vars, "denied");
     assert!(
         m.contains("service account app@acme.iam.gserviceaccount.com (403 PERMISSION_DENIED)"),
         "{m}"
@@ -379,15 +368,7 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
         400,
         r#"{"error": "invalid_grant", "error_description": "eyJ.canary"}"#,
     );
-    let m = refused(
-        resolve(
-            &mut crate::adc_tests::provider(),
-            &mut refused_sts,
-            &vars,
-            "stripe",
-        ),
-        "denied",
-    );
+    let m = refusal(&mut refused_sts, &vars, "denied");
     assert!(
         m.contains("refused the subject token for //iam.googleapis.com/projects/1/"),
         "{m}"
@@ -442,10 +423,7 @@ fn an_earlier_link_wins() {
         );
     }
     // Without any link, the message names each.
-    let m = refused(
-        resolve(&mut provider(), &mut server(), &[], "stripe"),
-        "unavailable",
-    );
+    let m = refusal(&mut server(), &[], "unavailable");
     assert!(
         m.contains("GOOGLE_OAUTH_ACCESS_TOKEN")
             && m.contains("GOOGLE_APPLICATION_CREDENTIALS")

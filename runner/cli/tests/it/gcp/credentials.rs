@@ -66,6 +66,19 @@ fn credentials_file(p: &TestProject, json: &serde_json::Value) -> String {
     path.display().to_string()
 }
 
+/// A token endpoint that knows the authorized user and gives `access`.
+fn user_token_endpoint(access: &str) -> FakeGoogleToken {
+    let data = GoogleTokenData::new(&[access], 3599).user(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN);
+    FakeGoogleToken::spawn(data).expect("fake token endpoint")
+}
+
+/// The authorized user's credentials file, with `refresh_token`.
+fn user_file(token: &FakeGoogleToken, refresh_token: &str) -> serde_json::Value {
+    serde_json::json!({"type": "authorized_user", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "refresh_token": refresh_token,
+        "quota_project_id": PROJECT, "token_uri": token.token_uri()})
+}
+
 /// The lines of the PEM key's body: none may be printed.
 fn key_lines() -> Vec<&'static str> {
     KEY_PEM
@@ -134,20 +147,10 @@ fn a_service_account_key_signs_its_way_to_tokens_renewed_mid_run() {
 #[test]
 fn an_authorized_user_refreshes_and_never_shows_its_secrets() {
     let access = "ya29.a0-user/Tok+en=1";
-    let token = FakeGoogleToken::spawn(GoogleTokenData::new(&[access], 3599).user(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        REFRESH_TOKEN,
-    ))
-    .expect("fake token endpoint");
+    let token = user_token_endpoint(access);
     let f = secret_manager(&[access]);
     let p = chain_project(&f, &file_grants(&f, &token, ""));
-    let user = |refresh_token: &str| {
-        serde_json::json!({"type": "authorized_user", "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET, "refresh_token": refresh_token,
-            "quota_project_id": PROJECT, "token_uri": token.token_uri()})
-    };
-    let path = credentials_file(&p, &user(REFRESH_TOKEN));
+    let path = credentials_file(&p, &user_file(&token, REFRESH_TOKEN));
     let env = [("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())];
     let run = p.run(&["run", "j", "-v"], &env);
     run.expect_code(0);
@@ -156,7 +159,7 @@ fn an_authorized_user_refreshes_and_never_shows_its_secrets() {
         assert_absent(&run.all(), value, "a run as an authorized user");
     }
     // A revoked refresh token: denied, naming the client, not its secrets.
-    credentials_file(&p, &user("1//cAn4ry/Revoked+Token=3"));
+    credentials_file(&p, &user_file(&token, "1//cAn4ry/Revoked+Token=3"));
     let run = p.run(&["run", "j"], &env);
     run.expect_code(3)
         .expect_output("access denied")
@@ -172,19 +175,12 @@ fn an_authorized_user_refreshes_and_never_shows_its_secrets() {
 #[test]
 fn gclouds_well_known_file_is_read_from_a_granted_home() {
     let access = "ya29.a0-gcloud/Tok+en=1";
-    let token = FakeGoogleToken::spawn(GoogleTokenData::new(&[access], 3599).user(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        REFRESH_TOKEN,
-    ))
-    .expect("fake token endpoint");
+    let token = user_token_endpoint(access);
     let f = secret_manager(&[access]);
     let home = tempfile::tempdir().expect("temp dir");
     let gcloud = home.path().join(".config/gcloud");
     std::fs::create_dir_all(&gcloud).expect("gcloud folder");
-    let user = serde_json::json!({"type": "authorized_user", "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-        "token_uri": token.token_uri()});
+    let user = user_file(&token, REFRESH_TOKEN);
     std::fs::write(
         gcloud.join("application_default_credentials.json"),
         user.to_string(),
