@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Facts, Range, has_run, take_block};
+use super::{Facts, Range, first_run, run_starts, take_block};
 
 // Class bits: the five groups of base64 digits, then the escapes.
 // `+ - /`: high nibble 2, low B D F.
@@ -225,22 +225,26 @@ pub(super) unsafe fn classify(text: &[u8], min: usize) -> (bool, Vec<Range>) {
         seen = _mm256_or_si256(seen, _mm256_or_si256(first, second));
         let digits = u64::from(low_digits) | u64::from(high_digits) << 32;
         // A run inside the block, or one the block before began.
-        let found = has_run(digits, k) || carried + digits.trailing_ones() >= k;
-        if found {
+        let first = first_run(carried, digits, run_starts(digits, k), k);
+        if before_found {
+            // Of this block, the byte after a run that ended with the block
+            // before (a digit there would carry it on).
+            break_after |= matches!(block[0], b'\n' | b'\r');
+        }
+        if let Some(first) = first {
             if take_block(&mut out, i, text.len(), || reduce(facts, break_after)) {
                 (facts, break_after) = (_mm256_setzero_si256(), false);
             }
             // Of the block before, only the digits a run here began with.
-            if !before_found && carried > 0 {
+            if !before_found && carried > 0 && first == 0 {
                 let run = block_facts(before, carried, fact_high, fact_low);
                 facts = _mm256_or_si256(facts, run);
             }
-            facts = _mm256_or_si256(facts, block_facts(block, 64, fact_high, fact_low));
-        } else if before_found {
-            // Of the block after, only the byte after a run that ended
-            // with the block before (a digit there would carry it on).
-            break_after |= matches!(block[0], b'\n' | b'\r');
+            // Of this block, the bytes from the first run on.
+            let kept = block_facts(block, 64 - first, fact_high, fact_low);
+            facts = _mm256_or_si256(facts, kept);
         }
+        let found = first.is_some();
         carried = digits.leading_ones();
         before = block;
         before_found = found;

@@ -6,7 +6,7 @@
 use std::arch::x86_64::*;
 
 use super::super::base64run::{PAIR_DIGITS, is_digit};
-use super::{Facts, Range, take_block, widen_to};
+use super::{Facts, Range, first_run, take_block, widen_to};
 
 /// A base64 or base64url digit.
 const DIGIT: u8 = 1;
@@ -95,17 +95,17 @@ fn lookup(block: &[u8; 64], low: __m512i, high: __m512i) -> __m512i {
     _mm512_maskz_permutex2var_epi8(ascii, low, bytes, high)
 }
 
-/// Whether `window` holds `k` ones in a row, for `P <= k < 2P` (what
-/// [`super::has_run`] says, with constant shifts but the last).
+/// The bits of `window` that start `k` ones in a row, for `P <= k < 2P`
+/// (what [`super::run_starts`] says, with constant shifts but the last).
 #[inline(always)]
-fn has_run_of<const P: u32>(window: u64, k: u32) -> bool {
+fn run_starts_of<const P: u32>(window: u64, k: u32) -> u64 {
     let mut x = window;
     let mut j = 1;
     while j < P {
         x &= x >> j;
         j *= 2;
     }
-    x & (x >> (k - P)) != 0
+    x & (x >> (k - P))
 }
 
 /// Blocks looked at together before one is looked at alone.
@@ -219,24 +219,27 @@ fn walk<const P: u32>(text: &[u8], k: u32) -> (bool, Vec<Range>) {
         seen = _mm512_or_si512(seen, classes);
         let digits = _mm512_test_epi8_mask(classes, _mm512_set1_epi8(DIGIT as i8));
         // A run inside the block, or one the block before began.
-        let found = carried + digits.trailing_ones() >= k || has_run_of::<P>(digits, k);
-        if found {
+        let first = first_run(carried, digits, run_starts_of::<P>(digits, k), k);
+        if before_found {
+            // Of this block, the byte after a run that ended with the block
+            // before (a digit there would carry it on).
+            break_after |= matches!(block[0], b'\n' | b'\r');
+        }
+        if let Some(first) = first {
             if take_block(&mut out, i, text.len(), || reduce(facts, break_after)) {
                 (facts, break_after) = (_mm512_setzero_si512(), false);
             }
             // Of the block before, only the digits a run here began with
             // (`carried` is 1 to 64 here).
-            if !before_found && carried > 0 {
+            if !before_found && carried > 0 && first == 0 {
                 let kept = u64::MAX << (64 - carried);
                 let run = _mm512_maskz_mov_epi8(kept, lookup(before, low, high));
                 facts = _mm512_or_si512(facts, run);
             }
-            facts = _mm512_or_si512(facts, classes);
-        } else if before_found {
-            // Of the block after, only the byte after a run that ended
-            // with the block before (a digit there would carry it on).
-            break_after |= matches!(block[0], b'\n' | b'\r');
+            // Of this block, the bytes from the first run on.
+            facts = _mm512_or_si512(facts, _mm512_maskz_mov_epi8(u64::MAX << first, classes));
         }
+        let found = first.is_some();
         carried = digits.leading_ones();
         before_found = found;
         before = block;
@@ -286,16 +289,16 @@ mod tests {
             for k in 1..=33u32 {
                 let p = 1u32 << (31 - k.leading_zeros());
                 let constant = match p {
-                    1 => has_run_of::<1>(window, k),
-                    2 => has_run_of::<2>(window, k),
-                    4 => has_run_of::<4>(window, k),
-                    8 => has_run_of::<8>(window, k),
-                    16 => has_run_of::<16>(window, k),
-                    _ => has_run_of::<32>(window, k),
+                    1 => run_starts_of::<1>(window, k),
+                    2 => run_starts_of::<2>(window, k),
+                    4 => run_starts_of::<4>(window, k),
+                    8 => run_starts_of::<8>(window, k),
+                    16 => run_starts_of::<16>(window, k),
+                    _ => run_starts_of::<32>(window, k),
                 };
                 assert_eq!(
                     constant,
-                    super::super::has_run(window, k),
+                    super::super::run_starts(window, k),
                     "{window:#x} {k}"
                 );
             }

@@ -149,6 +149,10 @@ impl Way {
     }
 }
 
+/// A region this long in a range whose facts say something has its facts
+/// looked for in it alone.
+const LOOKED_AT_ALONE: usize = 1024;
+
 /// The pass over `text`, for runs of at least `min` digits.
 pub(super) fn pass(text: &[u8], min: usize) -> Pass {
     pass_by(Way::best(), text, min)
@@ -170,15 +174,19 @@ fn pass_by(way: Way, text: &[u8], min: usize) -> Pass {
     // Cutting a range into runs costs a look at a byte in `min`: a range
     // whose runs hold nothing to read (most base64 bodies) is not cut.
     for ((from, to), facts) in ranges.into_iter().filter(|(_, f)| !f.say_nothing()) {
-        regions.extend(
-            base64run::regions(&text[from..to], min)
-                .into_iter()
-                .map(|(s, e)| Region {
-                    start: from + s,
-                    end: from + e,
-                    facts,
-                }),
-        );
+        for (s, e) in base64run::regions(&text[from..to], min) {
+            let (start, end) = (from + s, from + e);
+            // A range's facts are any of its runs': a long run near a
+            // wrapped one (a body after a token header) gets its own, for
+            // a few `memchr` passes rather than a reading of every byte.
+            let facts = match end - start >= LOOKED_AT_ALONE {
+                true => Facts::of(&text[start..(end + 1).min(text.len())]),
+                false => facts,
+            };
+            if !facts.say_nothing() {
+                regions.push(Region { start, end, facts });
+            }
+        }
     }
     Pass { escapes, regions }
 }
@@ -200,12 +208,12 @@ fn scalar(text: &[u8], min: usize) -> Pass {
     }
 }
 
-/// Whether `window` (64 bytes' digit bits) holds `k` ones in a row
-/// (`1 <= k <= 33`). With `x_j` the bits that start `j` ones in a row,
+/// The bits of `window` (64 bytes' digit bits) that start `k` ones in a
+/// row (`1 <= k <= 33`). With `x_j` the bits that start `j` ones in a row,
 /// `x_2j = x_j & (x_j >> j)`; and with `p` the largest power of two up to
 /// `k`, two runs of `p` that start `k - p` apart cover `k`.
 #[inline]
-fn has_run(window: u64, k: u32) -> bool {
+fn run_starts(window: u64, k: u32) -> u64 {
     let p = 1u32 << (31 - k.leading_zeros());
     let mut x = window;
     let mut j = 1;
@@ -213,7 +221,23 @@ fn has_run(window: u64, k: u32) -> bool {
         x &= x >> j;
         j *= 2;
     }
-    x & (x >> (k - p)) != 0
+    x & (x >> (k - p))
+}
+
+/// Where the first run of `k` digits or more in a block begins: 0 when
+/// the `carried` digits ending the block before carry one on, else the
+/// lowest of `starts` (see [`run_starts`]); `None` when the block has none.
+/// The bytes before it are in no long run, so their classes (a line break
+/// just before a base64 body) are no fact of one.
+#[inline]
+fn first_run(carried: u32, digits: u64, starts: u64, k: u32) -> Option<u32> {
+    if carried + digits.trailing_ones() >= k {
+        Some(0)
+    } else if starts != 0 {
+        Some(starts.trailing_zeros())
+    } else {
+        None
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -227,12 +251,21 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn has_run_counts_ones_in_a_row() {
-        assert!(has_run(0b111, 3));
-        assert!(!has_run(0b1011, 3));
-        assert!(has_run(u64::MAX, 33));
-        assert!(has_run(((1u64 << 40) - 1) << 10, 33));
-        assert!(!has_run(((1u64 << 32) - 1) << 10, 33));
+    fn run_starts_finds_ones_in_a_row() {
+        assert_eq!(run_starts(0b111, 3), 1);
+        assert_eq!(run_starts(0b1011, 3), 0);
+        assert_ne!(run_starts(u64::MAX, 33), 0);
+        assert_eq!(
+            run_starts(((1u64 << 40) - 1) << 10, 33).trailing_zeros(),
+            10
+        );
+        assert_eq!(run_starts(((1u64 << 32) - 1) << 10, 33), 0);
+        assert_eq!(
+            first_run(0, 0b1110_0000, run_starts(0b1110_0000, 3), 3),
+            Some(5)
+        );
+        assert_eq!(first_run(2, 0b1, run_starts(0b1, 3), 3), Some(0));
+        assert_eq!(first_run(1, 0b1, run_starts(0b1, 3), 3), None);
     }
 
     proptest! {
@@ -301,6 +334,29 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// A line break just before a long run (a `-v` dump's body after its
+    /// headers) is no fact of the run, wherever it falls in a block: such a
+    /// run holds nothing to read. (It was one: the whole block's classes
+    /// were the facts, and a `-v` run printing 100 MiB read every body.)
+    #[test]
+    fn a_line_break_before_a_run_is_no_fact_of_it() {
+        for way in Way::available() {
+            for before in 0..140 {
+                let mut text = vec![b'<'; before];
+                text.push(b'\n');
+                text.extend(std::iter::repeat_n(b'a', 300));
+                let found = pass_by(way, &text, 27);
+                assert!(found.regions.is_empty(), "{way:?}, {before} bytes before");
+                // The same run wrapped after the line break is read.
+                text.extend(b"\naaaa");
+                assert!(
+                    !pass_by(way, &text, 27).regions.is_empty(),
+                    "{way:?}, {before} bytes before"
+                );
             }
         }
     }
