@@ -16,7 +16,9 @@
 //! - `panic:TEXT` panics with TEXT, which goes to stderr;
 //! - `leak:NAME:FORM` fails with the value of the environment variable NAME
 //!   (granted to it) in FORM (`raw`, `base64`, `hex`, `percent`);
-//!   `leak-panic:NAME:FORM` panics with it instead;
+//!   `leak-panic:NAME:FORM` panics with it instead; `leak-file:PATH:N:FORM`
+//!   fails with what follows the `=` on line N of the file PATH (granted to
+//!   it), or the whole line;
 //! - `many:N` creates N secrets and keeps them all; `churn:N` creates and drops
 //!   N secrets one after another, then returns a fresh one; `many-big:N:KIB`
 //!   keeps N secrets of KIB kibibytes each;
@@ -99,6 +101,19 @@ impl Guest for Hostile {
                     panic!("leaking {form}: {shown}");
                 }
                 Err(Error::Unavailable(format!("leaking {form}: {shown}")))
+            }
+            "leak-file" => {
+                let mut parts = argument.rsplitn(3, ':');
+                let (form, line, path) = (parts.next(), parts.next(), parts.next());
+                let line: usize = line.and_then(|n| n.parse().ok()).unwrap_or(1);
+                let text = std::fs::read_to_string(path.unwrap_or_default()).unwrap_or_default();
+                let line = text.lines().nth(line.saturating_sub(1)).unwrap_or_default();
+                let value = line.split_once('=').map_or(line, |(_, value)| value).trim();
+                let form = form.unwrap_or("raw");
+                Err(Error::Unavailable(format!(
+                    "leaking {form}: {}",
+                    encode(value.as_bytes(), form)
+                )))
             }
             "many" => {
                 let count: usize = argument.parse().unwrap_or(0);

@@ -205,12 +205,8 @@ pub async fn contract_command(args: &ContractArgs, cwd: &Path) -> Result<i32> {
                 reqflo_core::source::io_reason(&e)
             ))
         })?;
-        // A granted file is a credential, as in a run.
-        if let Ok(text) = std::str::from_utf8(&content)
-            && !text.trim().is_empty()
-        {
-            redactor.add(&format!("file {}", path.display()), text.trim().as_bytes());
-        }
+        // A granted file is a credential, or holds some, as in a run.
+        redactor.add_file(&format!("file {}", path.display()), &content);
         files.push((path, content));
     }
     let digest = hex::encode(Sha256::digest(&bytes));

@@ -112,6 +112,36 @@ fn a_plugin_reads_its_granted_files_and_nothing_beside_them() {
 }
 
 #[test]
+fn each_secret_in_a_granted_credentials_file_is_redacted_on_its_own() {
+    // A credentials file holds names beside its secrets: the plugin that
+    // shows one value of it, in any form, shows only a marker; the profile
+    // name and region it shows stay readable.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("credentials");
+    std::fs::write(
+        &file,
+        format!("[ci-profile]\naws_secret_access_key = {CANARY}\nregion = eu-north-1\n"),
+    )
+    .expect("credentials file");
+    let file = file.display().to_string();
+    let grants = format!("    grants: {{files: [\"{file}\"]}}\n");
+    for form in ["raw", "base64", "hex", "percent"] {
+        let p = hostile(&format!("leak-file:{file}:2:{form}"), &grants);
+        let run = p.run(&["run", "j", "-v", "--report-json", "r.json"], &[]);
+        run.expect_code(3)
+            .expect_output("leaking")
+            .expect_output(&format!("[redacted:file {file}]"));
+        assert_absent(&run.all(), CANARY, form);
+        let report = std::fs::read_to_string(p.path("r.json")).expect("report");
+        assert_absent(&report, CANARY, form);
+        // What is no secret is shown as it is.
+        let p = hostile(&format!("leak-file:{file}:3:{form}"), &grants);
+        let shown = if form == "raw" { "eu-north-1" } else { "leaking" };
+        p.run(&["run", "j"], &[]).expect_code(3).expect_output(shown);
+    }
+}
+
+#[test]
 fn a_plugin_that_loops_forever_is_stopped_promptly() {
     let p = hostile("loop", "");
     let started = Instant::now();

@@ -14,6 +14,7 @@
 
 mod base64run;
 mod forms;
+mod granted;
 pub mod live;
 #[cfg(test)]
 mod mixes;
@@ -27,5 +28,6 @@ mod tests;
 mod views;
 
 pub use forms::encoded_forms;
+pub use granted::secret_parts;
 pub use redactor::{MAX_DERIVED_PER_RUN, Redactor, TooManyDerived, sanitize_plugin_text};
 pub use stream::RedactingWriter;

@@ -365,19 +365,14 @@ impl<'a> Resolver<'a> {
             let Some(bytes) = path.as_ref().and_then(|p| read_granted(p)) else {
                 continue;
             };
-            if let Ok(text) = std::str::from_utf8(&bytes) {
-                // A granted file is a credential (a token, a key file): what
-                // the plugin says is redacted of it.
-                if !text.trim().is_empty() {
-                    self.redactor.add(
-                        &format!(
-                            "file {}",
-                            path.as_deref().unwrap_or(Path::new("")).display()
-                        ),
-                        text.trim().as_bytes(),
-                    );
-                }
-            }
+            // A granted file is a credential, or holds some (a token, a key
+            // file, a credentials file): what the plugin says is redacted of
+            // it and of each secret in it.
+            let label = format!(
+                "file {}",
+                path.as_deref().unwrap_or(Path::new("")).display()
+            );
+            self.redactor.add_file(&label, &bytes);
             if let Some(path) = path {
                 sandbox.files.push((path, bytes));
             }
