@@ -168,6 +168,27 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// `text` with its `%XX` escapes decoded, as a URI's query or a form writes
+/// a value; `None` when the bytes they make are not UTF-8 text.
+pub fn percent_decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
+}
+
+/// Whether `text` can travel as a credential in an HTTP header (a token, a
+/// key, a signature): not empty, visible ASCII only.
+pub fn is_header_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether `text` can be an HTTP header's value as written: not empty,
+/// visible ASCII and spaces (no line break, nothing a header cannot carry).
+pub fn is_header_value(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -287,6 +308,28 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_are_decoded_and_header_text_is_checked() {
+        assert_eq!(
+            percent_decode("ACME%20Co%3A%2Fx"),
+            Some("ACME Co:/x".into())
+        );
+        assert_eq!(percent_decode("a+b%3D"), Some("a+b=".into()));
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(
+            percent_decode(&percent_encode("é ?&=#")),
+            Some("é ?&=#".into())
+        );
+        assert!(is_header_token("ya29.a-b_c"));
+        for bad in ["", "a b", "a\nb", "é"] {
+            assert!(!is_header_token(bad), "{bad:?}");
+        }
+        assert!(is_header_value("Bearer x"));
+        for bad in ["", "a\r\nb: c", "é", "a\tb"] {
+            assert!(!is_header_value(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn requests_and_responses() {

@@ -38,10 +38,12 @@
 
 mod config;
 pub mod env;
+pub mod files;
 pub mod http;
 pub mod origin;
 mod provider;
 pub mod reference;
+pub mod renew;
 pub mod testing;
 mod value;
 
