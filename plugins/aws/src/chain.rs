@@ -7,14 +7,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqflo_plugin_sdk::http::{Method, Request, Response, Transport};
+use reqflo_plugin_sdk::http::{Method, Request, Response, Transport, is_header_token};
+use reqflo_plugin_sdk::renew;
 use serde::Deserialize;
 
 use crate::Error;
 use crate::settings::{Connection, Credentials, Source};
-
-/// Credentials this close to their expiry are renewed before use.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`, as both
 /// endpoints write them (STS's XML is read into the same). No `Debug`.
@@ -42,7 +40,7 @@ pub fn fresh(
     let fresh = !connection.credentials.access_key_id.is_empty()
         && connection
             .expires
-            .is_none_or(|expires| now + RENEW_BEFORE < expires);
+            .is_none_or(|expires| now < renew::before(expires));
     if fresh {
         return Ok(());
     }
@@ -84,7 +82,7 @@ pub fn fresh(
             let token = String::from_utf8(session.body)
                 .ok()
                 .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+                .filter(|t| is_header_token(t))
                 .ok_or_else(|| {
                     Error::Unavailable(format!("{what} gave no usable session token"))
                 })?;
@@ -118,13 +116,12 @@ pub fn fresh(
             parse(&answer.body, &what)?
         }
     };
-    let header_safe = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
     if !issued
         .access_key_id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric())
-        || !header_safe(&issued.secret_access_key)
-        || issued.token.as_deref().is_some_and(|t| !header_safe(t))
+        || !is_header_token(&issued.secret_access_key)
+        || issued.token.as_deref().is_some_and(|t| !is_header_token(t))
     {
         return Err(Error::Unavailable(
             "the credential endpoint gave credentials an HTTP header cannot carry".into(),

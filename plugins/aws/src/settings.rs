@@ -2,7 +2,7 @@
 //! the region and credentials it reads from its environment at the first
 //! resolve.
 
-use reqflo_plugin_sdk::{Config, env};
+use reqflo_plugin_sdk::{Config, env, http};
 
 use crate::Error;
 use crate::endpoint::Endpoint;
@@ -29,8 +29,9 @@ pub struct Settings {
 }
 
 /// Where the credentials come from, in the order of aws-config, the AWS
-/// SDK for Rust (other SDKs try a web identity before the profile).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// SDK for Rust (other SDKs try a web identity before the profile). Its
+/// `Debug` is written by hand: a container's authorization is a secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Source {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     Environment,
@@ -56,6 +57,29 @@ pub enum Source {
         /// `scheme://host[:port]`.
         endpoint: String,
     },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Environment => f.write_str("Environment"),
+            Source::Profile(name) => f.debug_tuple("Profile").field(name).finish(),
+            Source::AssumeRole(role) => f.debug_tuple("AssumeRole").field(role).finish(),
+            Source::WebIdentity(web) => f.debug_tuple("WebIdentity").field(web).finish(),
+            Source::Container { url, authorization } => f
+                .debug_struct("Container")
+                .field("url", url)
+                .field(
+                    "authorization",
+                    &authorization.as_ref().map(|_| "<redacted>"),
+                )
+                .finish(),
+            Source::Instance { endpoint } => f
+                .debug_struct("Instance")
+                .field("endpoint", endpoint)
+                .finish(),
+        }
+    }
 }
 
 /// Where to send requests and how to sign them.
@@ -164,10 +188,14 @@ impl Settings {
             None => region_from_env(&read)?,
         };
         // The shared files matter for the credentials when the environment
-        // holds no key, and for the region when nothing else names one.
-        let shared = match !env_keys || region.is_none() {
-            true => Some(Shared::load(&read, open)?),
-            false => None,
+        // holds no key, and for the region when nothing else names one: then
+        // a file the keys make needless does not fail the run.
+        let shared = if !env_keys {
+            Some(Shared::load(&read, open)?)
+        } else if region.is_none() {
+            Shared::load_for_region(&read, open)
+        } else {
+            None
         };
         let region = match (region, shared.as_ref().and_then(Shared::region)) {
             (Some(region), _) => region,
@@ -236,7 +264,7 @@ impl Settings {
         let secret_access_key = env::required(&read, "AWS", SECRET_KEY_ENV, "")?;
         let session_token = match env::optional(&read, SESSION_TOKEN_ENV)? {
             Some(token) if token.is_empty() => None,
-            Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(token) if !http::is_header_token(&token) => {
                 return Err(Error::Unavailable(format!(
                     "{SESSION_TOKEN_ENV} does not hold an AWS session token: it has \
                      characters an HTTP header cannot carry"
@@ -362,6 +390,24 @@ mod tests {
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         accepted(Settings::from_config(&Config::of(pairs)))
+    }
+
+    #[test]
+    fn a_sources_debug_shows_no_authorization() {
+        let container = Source::Container {
+            url: "http://169.254.170.2/creds".into(),
+            authorization: Some("canary-auth-token".into()),
+        };
+        let shown = format!("{container:?}");
+        assert!(!shown.contains("canary-auth-token"), "{shown}");
+        assert_eq!(
+            shown,
+            r#"Container { url: "http://169.254.170.2/creds", authorization: Some("<redacted>") }"#
+        );
+        assert_eq!(
+            format!("{:?}", Source::Profile("ci".into())),
+            r#"Profile("ci")"#
+        );
     }
 
     /// Why `pairs` are refused; a bad config is an invalid reference.

@@ -7,11 +7,14 @@
 //! profile's `web_identity_token_file`), for the role `AWS_ROLE_ARN` (or the
 //! profile's `role_arn`). The sandbox reads only files in the provider's
 //! `grants.files`, so the token's file must be granted
-//! (`$AWS_WEB_IDENTITY_TOKEN_FILE` grants the one the variable names). It is
-//! read again at each renewal: Kubernetes rotates it.
+//! (`$AWS_WEB_IDENTITY_TOKEN_FILE` grants the one the variable names). The
+//! host copies a granted file once, when the provider's sandbox starts (once
+//! a run); the plugin reads its copy again at each renewal, so a token
+//! Kubernetes rotates during a run is seen at the next run.
 
 use std::time::SystemTime;
 
+use reqflo_plugin_sdk::files;
 use reqflo_plugin_sdk::http::{Request, Response, percent_encode};
 
 use crate::Error;
@@ -26,11 +29,10 @@ const VERSION: &str = "2011-06-15";
 pub struct WebIdentity {
     /// The token's file.
     pub token_file: String,
-    /// What named the file, for messages: `AWS_WEB_IDENTITY_TOKEN_FILE`, or
-    /// a profile's `web_identity_token_file`.
+    /// What named the file, for messages: `AWS_WEB_IDENTITY_TOKEN_FILE`
+    /// (then `$AWS_WEB_IDENTITY_TOKEN_FILE` is what to grant), or a
+    /// profile's `web_identity_token_file` (then its path is).
     pub named_by: String,
-    /// What to list under `grants.files` to make it visible.
-    pub grant: String,
     /// The role to assume, `AWS_ROLE_ARN` or the profile's `role_arn`.
     pub role_arn: String,
     /// `AWS_ROLE_SESSION_NAME` (or the profile's `role_session_name`), or
@@ -51,7 +53,6 @@ impl WebIdentity {
         WebIdentity {
             token_file,
             named_by: "AWS_WEB_IDENTITY_TOKEN_FILE".into(),
-            grant: "$AWS_WEB_IDENTITY_TOKEN_FILE".into(),
             role_arn,
             session_name,
             sts,
@@ -65,19 +66,7 @@ impl WebIdentity {
 
     /// The `AssumeRoleWithWebIdentity` request, with the token read now.
     pub fn request(&self) -> Result<Request, Error> {
-        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
-                    "it is not there, or not granted: list `{}` under the provider's grants.files",
-                    self.grant
-                ),
-                _ => format!("it cannot be read ({})", e.kind()),
-            };
-            Error::Unavailable(format!(
-                "{} names {}, but {why}",
-                self.named_by, self.token_file
-            ))
-        })?;
+        let token = files::read_text(&self.token_file, &self.named_by)?;
         let token = token.trim();
         if token.is_empty() {
             return Err(Error::Unavailable(format!(
