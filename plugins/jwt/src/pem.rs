@@ -22,11 +22,7 @@ pub(crate) fn blocks(text: &str) -> Result<Vec<Block>, Error> {
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let from = &rest[start..];
-        let label = from["-----BEGIN ".len()..]
-            .split("-----")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let label = begin_label(&from["-----BEGIN ".len()..])?;
         let end_line = format!("-----END {label}-----");
         let Some(end) = from.find(&end_line) else {
             return Err(Error::Malformed {
@@ -44,6 +40,25 @@ pub(crate) fn blocks(text: &str) -> Result<Vec<Block>, Error> {
         rest = &from[whole.len()..];
     }
     Ok(found)
+}
+
+/// The label of a BEGIN line, from just after `BEGIN `: capitals, digits
+/// and spaces up to `-----` on the same line (RFC 7468). Anything else is
+/// a damaged line, refused without quoting it: past a BEGIN line that lost
+/// its dashes lies the key itself.
+fn begin_label(line: &str) -> Result<String, Error> {
+    let malformed = || Error::Malformed {
+        label: "BEGIN".into(),
+        reason: "its BEGIN line is not `-----BEGIN LABEL-----`".into(),
+    };
+    let end = line.find("-----").ok_or_else(malformed)?;
+    let label = &line[..end];
+    let fine = !label.is_empty()
+        && label.len() <= 40
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+    fine.then(|| label.to_owned()).ok_or_else(malformed)
 }
 
 /// An X.509 certificate, as DER bytes.

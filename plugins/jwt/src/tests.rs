@@ -82,3 +82,19 @@ fn a_damaged_key_is_malformed_and_its_error_holds_none_of_it() {
         }
     }
 }
+
+#[test]
+fn a_begin_line_without_its_dashes_is_refused_without_the_key() {
+    // The BEGIN line lost its closing dashes: the text up to the next
+    // dashes is the key's body, and must not become the "label" shown.
+    let damaged = RSA2048.replacen("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY", 1);
+    let error = Key::from_pem(&damaged).unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert_eq!(
+        error.to_string(),
+        "has a `BEGIN` block that does not parse: its BEGIN line is not `-----BEGIN LABEL-----`"
+    );
+    for line in RSA2048.lines().skip(1).take(3) {
+        assert!(!shown.contains(&line[..16]), "key text in {shown}");
+    }
+}

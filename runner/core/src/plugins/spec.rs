@@ -2,7 +2,7 @@
 //! component comes from, its configuration, grants and limits. The built-in
 //! plugins are listed here once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -167,13 +167,25 @@ impl FileGrant {
     }
 
     /// The path it grants now, if any: a variable's path is read from
-    /// `lookup` (the process environment, or a server's held values).
+    /// `lookup` (the process environment, or a server's held values), with a
+    /// leading `~/` under `HOME` from the same place, as the cloud SDKs
+    /// read `AWS_SHARED_CREDENTIALS_FILE=~/.aws/credentials`.
     pub fn path(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         match self {
             FileGrant::Path(path) => Some(path.clone()),
-            FileGrant::Variable(name) => lookup(name)
-                .filter(|path| !path.trim().is_empty())
-                .map(|path| PathBuf::from(path.trim())),
+            FileGrant::Variable(name) => {
+                let path = lookup(name)?;
+                let path = path.trim();
+                if path.is_empty() {
+                    return None;
+                }
+                match (path.strip_prefix("~/"), lookup("HOME")) {
+                    (Some(rest), Some(home)) if !home.trim().is_empty() => {
+                        Some(Path::new(home.trim()).join(rest))
+                    }
+                    _ => Some(PathBuf::from(path)),
+                }
+            }
         }
     }
 }
@@ -392,6 +404,31 @@ mod tests {
         assert_eq!(
             Builtin::named("oauth2").map(Builtin::kind),
             Some(PluginKind::Hook)
+        );
+    }
+
+    #[test]
+    fn a_variables_path_is_trimmed_and_a_leading_tilde_is_home() {
+        let env = |name: &str| match name {
+            "CREDS" => Some(" ~/.aws/credentials ".to_string()),
+            "PLAIN" => Some("/etc/creds".to_string()),
+            "EMPTY" => Some("  ".to_string()),
+            "HOME" => Some("/home/ci".to_string()),
+            _ => None,
+        };
+        let grant = |name: &str| FileGrant::Variable(name.to_string()).path(&env);
+        assert_eq!(
+            grant("CREDS"),
+            Some(PathBuf::from("/home/ci/.aws/credentials"))
+        );
+        assert_eq!(grant("PLAIN"), Some(PathBuf::from("/etc/creds")));
+        assert_eq!(grant("EMPTY"), None);
+        assert_eq!(grant("UNSET"), None);
+        // Without a HOME, `~` stays as written (and names no file).
+        let no_home = |name: &str| (name == "CREDS").then(|| "~/x".to_string());
+        assert_eq!(
+            FileGrant::Variable("CREDS".into()).path(&no_home),
+            Some(PathBuf::from("~/x"))
         );
     }
 }

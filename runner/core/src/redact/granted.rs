@@ -44,7 +44,7 @@ pub fn secret_parts(text: &str) -> Vec<String> {
         Ok(json) => json_parts(&json, false, &mut parts),
         Err(_) => {
             for line in whole.lines() {
-                if let Some(value) = assigned_secret(line) {
+                for value in assigned_secret(line).into_iter().flatten() {
                     parts.push(value.to_owned());
                 }
             }
@@ -56,25 +56,34 @@ pub fn secret_parts(text: &str) -> Vec<String> {
     parts
 }
 
-/// Whether a key names a secret: `client_secret`, `refresh_token`,
-/// `private_key`, `aws_session_token`, `password`. Not `key` alone, nor an
-/// ID (`aws_access_key_id`, `private_key_id`): those are no secrets, and
-/// errors name them.
+/// Whether a key names a secret: `client_secret`, `secret_id`,
+/// `refresh_token`, `private_key`, `aws_session_token`, `password`. Not
+/// `key` alone, nor a public ID (`aws_access_key_id`, `private_key_id`),
+/// nor where a secret is (`web_identity_token_file`, `token_uri`): errors
+/// name those.
 fn secret_key(key: &str) -> bool {
+    const PUBLIC: [&str; 5] = [
+        "access_key_id",
+        "key_id",
+        "client_id",
+        "role_id",
+        "tenant_id",
+    ];
+    const PLACES: [&str; 6] = ["_file", "_path", "_uri", "_url", "_type", "_endpoint"];
+    const SECRET: [&str; 8] = [
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "passphrase",
+        "private",
+        "apikey",
+        "api_key",
+    ];
     let key = key.to_ascii_lowercase();
-    !key.ends_with("id")
-        && [
-            "secret",
-            "token",
-            "password",
-            "passwd",
-            "passphrase",
-            "private",
-            "apikey",
-            "api_key",
-        ]
-        .iter()
-        .any(|word| key.contains(word))
+    !PUBLIC.iter().any(|id| key.ends_with(id))
+        && !PLACES.iter().any(|place| key.ends_with(place))
+        && SECRET.iter().any(|word| key.contains(word))
 }
 
 /// Whether a value is an address or a type name rather than a secret
@@ -86,18 +95,32 @@ fn names_a_place(value: &str) -> bool {
 }
 
 /// The value of a `key = value`, `key: value` or `KEY=value` line whose key
-/// names a secret, its quotes taken off.
-fn assigned_secret(line: &str) -> Option<&str> {
+/// names a secret, its quotes taken off; and, when it holds one, the value
+/// before an inline comment (` ;` or ` #`, as AWS's files allow). Both are
+/// learnt: a password may hold a `#` itself.
+fn assigned_secret(line: &str) -> Option<[&str; 2]> {
     let line = line.trim();
     let line = line.strip_prefix("export ").unwrap_or(line);
     let at = line.find(['=', ':'])?;
     let (key, value) = (line[..at].trim(), line[at + 1..].trim());
-    let value = value
+    if !secret_key(key) {
+        return None;
+    }
+    let comment = value
+        .match_indices([';', '#'])
+        .find(|(i, _)| value[..*i].ends_with([' ', '\t']))
+        .map_or(value.len(), |(i, _)| i);
+    let values = [unquoted(value), unquoted(value[..comment].trim())];
+    (!names_a_place(values[1])).then_some(values)
+}
+
+/// `value` without the quotes around it, if it has them.
+fn unquoted(value: &str) -> &str {
+    value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-        .unwrap_or(value);
-    (secret_key(key) && !names_a_place(value)).then_some(value)
+        .unwrap_or(value)
 }
 
 /// The string values of `json` under secret-sounding keys (everything under
@@ -130,11 +153,13 @@ fn pem_parts(text: &str, out: &mut Vec<String>) {
     let mut rest = text;
     while let Some(begin) = rest.find("-----BEGIN ") {
         let after = &rest[begin + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
-            return;
+        // The label ends on its own line; a BEGIN line that lost its dashes
+        // (a damaged key) is taken for a key's, so its lines are learnt.
+        let line_end = after.find('\n').unwrap_or(after.len());
+        let (label, body) = match after[..line_end].find("-----") {
+            Some(end) => (&after[..end], &after[end + "-----".len()..]),
+            None => ("PRIVATE KEY", &after[line_end..]),
         };
-        let label = &after[..label_end];
-        let body = &after[label_end + "-----".len()..];
         let end = body.find("-----END ").unwrap_or(body.len());
         if label.ends_with("PRIVATE KEY") {
             let lines: Vec<&str> = body[..end]
@@ -220,6 +245,27 @@ mod tests {
         assert!(
             !parts.iter().any(|p| p.contains("Public") && p.len() < 40),
             "{parts:?}"
+        );
+    }
+
+    #[test]
+    fn secret_ids_and_commented_values_are_learnt_and_places_are_not() {
+        let text = "role_id = 8e4b0c1d-public-role\nsecret_id = 1f0e2d3c-secret-0042 ; rotated weekly\nweb_identity_token_file = /var/run/secrets/token\npassword = pass#word;99\n";
+        let parts = secret_parts(text);
+        assert_eq!(
+            parts[1..],
+            [
+                "1f0e2d3c-secret-0042 ; rotated weekly",
+                "1f0e2d3c-secret-0042",
+                "pass#word;99"
+            ]
+        );
+        // A key whose BEGIN line lost its dashes: its lines are still learnt.
+        let damaged = PEM_KEY.replacen("PRIVATE KEY-----\n", "PRIVATE KEY\n", 1);
+        assert!(
+            secret_parts(&damaged)
+                .iter()
+                .any(|p| p == "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj")
         );
     }
 

@@ -361,6 +361,39 @@ mod tests {
         }
     }
 
+    /// A long run in a range whose facts come from another run (a wrapped
+    /// token just before a body) is looked at alone: left out when it holds
+    /// nothing to read, kept when it does.
+    #[test]
+    fn a_long_run_beside_a_wrapped_one_gets_its_own_facts() {
+        for way in Way::available() {
+            for body_byte in [b'a', b'X'] {
+                let mut text = vec![b'q'; 40];
+                text.extend(b"\nqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq. ");
+                let body_start = text.len();
+                text.extend(std::iter::repeat_n(body_byte, 2 * LOOKED_AT_ALONE));
+                let found = pass_by(way, &text, 27);
+                // The wrapped run is there to read.
+                assert!(
+                    found
+                        .regions
+                        .iter()
+                        .any(|r| r.start == 0 && r.facts.line_break),
+                    "{way:?}"
+                );
+                let body = found
+                    .regions
+                    .iter()
+                    .find(|r| r.end > body_start + LOOKED_AT_ALONE);
+                match body_byte {
+                    // `X` is a digit a pair spelling an escape needs.
+                    b'X' => assert!(body.is_some_and(|r| r.facts.pair_digit), "{way:?}"),
+                    _ => assert!(body.is_none(), "{way:?}: a body that holds nothing is read"),
+                }
+            }
+        }
+    }
+
     /// Whether `wide` says all that `exact` says.
     fn covers(wide: Facts, exact: Facts) -> bool {
         (wide.line_break || !exact.line_break) && (wide.pair_digit || !exact.pair_digit)
