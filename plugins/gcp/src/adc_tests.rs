@@ -2,9 +2,8 @@
 //! kind of credentials file, the chain's order, and renewal before expiry.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqflo_plugin_sdk::http::Scripted;
-use reqflo_plugin_sdk::testing::{accepted, refused};
+use reqflo_plugin_sdk::testing::{TempFile, accepted, form_field, form_fields, jwt_parts, refused};
 use reqflo_plugin_sdk::{Config, env};
 use serde_json::{Value, json};
 
@@ -24,27 +23,6 @@ const EMAIL: &str = "reqflo@acme.iam.gserviceaccount.com";
 const CLIENT_SECRET: &str = "GOCSPX-canary/Secret+1";
 const REFRESH_TOKEN: &str = "1//canary-refresh/Token+2";
 const SUBJECT_TOKEN: &str = "eyJ.canary-subject.Token3";
-
-/// A credentials file holding `json`, removed when dropped.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str, text: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!("reqflo-gcp-{}-{name}", std::process::id()));
-        std::fs::write(&path, text).ok();
-        TempFile(path)
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        std::fs::remove_file(&self.0).ok();
-    }
-}
 
 fn service_account_file(name: &str) -> TempFile {
     let json = json!({
@@ -105,55 +83,8 @@ fn forms(server: &Scripted, url: &str) -> Vec<Vec<(String, String)>> {
     server
         .sent()
         .filter(|r| r.url == url)
-        .map(|r| {
-            String::from_utf8_lossy(&r.body)
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(k, v)| (k.to_string(), percent_decode(v)))
-                .collect()
-        })
+        .map(|r| form_fields(&r.body))
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex)) => {
-                let hex = std::str::from_utf8(hex).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-/// A JWT's header and claims.
-fn jwt_parts(jwt: &str) -> (Value, Value) {
-    let mut parts = jwt.split('.').map(|part| {
-        URL_SAFE_NO_PAD
-            .decode(part)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or(Value::Null)
-    });
-    (
-        parts.next().unwrap_or(Value::Null),
-        parts.next().unwrap_or(Value::Null),
-    )
 }
 
 fn token(access_token: &str, expires_in: u64) -> String {
@@ -165,25 +96,42 @@ fn token(access_token: &str, expires_in: u64) -> String {
 fn a_service_account_key_signs_an_assertion_and_its_token_is_renewed_before_expiry() {
     let file = service_account_file("sa.json");
     let vars = [("GOOGLE_APPLICATION_CREDENTIALS", file.path())];
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // The first token lives a minute (inside the five-minute margin): the
     // second secret renews it; the second lives an hour.
     let mut server = secrets()
         .answer(TOKEN_URL, 200, token("ya29.sa-1", 60))
         .answer(TOKEN_URL, 200, token("ya29.sa-2", 3599));
     let mut provider = provider();
-    for reference in ["stripe", "other", "stripe/versions/latest#x"] {
-        let _ = resolve(&mut provider, &mut server, &vars, reference);
-    }
+    let got: Vec<_> = ["stripe", "other", "stripe/versions/latest#x"]
+        .into_iter()
+        .map(|reference| {
+            resolve(&mut provider, &mut server, &vars, reference)
+                .map_err(|e| format!("{}: {}", e.kind(), e.message()))
+        })
+        .collect();
+    // The third reads the version the first fetched (no call), and finds no
+    // JSON in it.
+    assert_eq!(
+        got,
+        [
+            Ok("sk_1".to_string()),
+            Ok("o_1".to_string()),
+            Err(
+                "invalid-reference: #x picks a key of a JSON object, but the latest version \
+                 of secret \"stripe\" in project \"acme\" does not hold a JSON object"
+                    .to_string()
+            )
+        ]
+    );
     assert_eq!(bearers(&server), ["ya29.sa-1", "ya29.sa-2"]);
     let forms = forms(&server, TOKEN_URL);
     assert_eq!(forms.len(), 2);
     let form = &forms[0];
     assert_eq!(
-        field(form, "grant_type"),
+        form_field(form, "grant_type"),
         "urn:ietf:params:oauth:grant-type:jwt-bearer"
     );
-    let (header, claims) = jwt_parts(field(form, "assertion"));
+    let (header, claims) = jwt_parts(form_field(form, "assertion"));
     assert_eq!(
         header,
         json!({"alg": "RS256", "typ": "JWT", "kid": "kid-1"})
@@ -208,7 +156,7 @@ fn a_service_account_key_signs_an_assertion_and_its_token_is_renewed_before_expi
 fn a_refused_key_is_denied_naming_the_account() {
     let file = service_account_file("sa-refused.json");
     let path = file.path();
-    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())];
+    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path)];
     let mut server = secrets().answer(
         TOKEN_URL,
         400,
@@ -240,7 +188,7 @@ fn an_authorized_user_refreshes_and_bills_its_quota_project() {
         "quota_project_id": "billing-project", "token_uri": TOKEN_URL});
     let file = TempFile::new("user.json", &json.to_string());
     let path = file.path();
-    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())];
+    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path)];
     let mut server = secrets().answer(TOKEN_URL, 200, token("ya29.user", 3599));
     assert_eq!(
         accepted(resolve(&mut provider(), &mut server, &vars, "stripe")),
@@ -282,9 +230,9 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
     });
     let file = TempFile::new("external.json", &json.to_string());
     let path = file.path();
-    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())];
-    // The first impersonated token has expired already (so the second
-    // secret renews it); the second lives long.
+    let vars = [("GOOGLE_APPLICATION_CREDENTIALS", path)];
+    // The first impersonated token has expired already: refused, never
+    // sent; the next resolve asks again, and that token lives long.
     let impersonated = |token: &str, expire_time: &str| {
         json!({"accessToken": token, "expireTime": expire_time}).to_string()
     };
@@ -301,6 +249,15 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
             impersonated("ya29.impersonated-2", "2099-12-31T23:59:59.5+00:00"),
         );
     let mut provider = provider();
+    let expired = refused(
+        resolve(&mut provider, &mut server, &vars, "stripe"),
+        "unavailable",
+    );
+    assert_eq!(
+        expired,
+        "IAM Credentials at http://127.0.0.1:8090 gave an access token that has already \
+         expired; this machine's clock may be off"
+    );
     assert_eq!(
         accepted(resolve(&mut provider, &mut server, &vars, "stripe")),
         "sk_1"
@@ -333,7 +290,7 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
         ]
     );
     let iam: Vec<_> = server.sent().filter(|r| r.url == IAM_URL).collect();
-    assert_eq!(iam.len(), 2, "an expired token is renewed");
+    assert_eq!(iam.len(), 2, "an expired token is asked for again");
     assert_eq!(
         iam[0].header_value("authorization"),
         Some("Bearer ya29.federated")
@@ -346,7 +303,7 @@ fn an_external_account_exchanges_its_subject_token_and_impersonates() {
     );
     assert_eq!(
         bearers(&server),
-        ["ya29.impersonated-1", "ya29.impersonated-2"]
+        ["ya29.impersonated-2", "ya29.impersonated-2"]
     );
 
     // The pool may not impersonate the account: denied, naming it.
@@ -392,14 +349,14 @@ fn an_earlier_link_wins() {
         (
             vec![
                 ("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.ready"),
-                ("GOOGLE_APPLICATION_CREDENTIALS", path.as_str()),
+                ("GOOGLE_APPLICATION_CREDENTIALS", path),
                 ("GCE_METADATA_HOST", "127.0.0.1:8089"),
             ],
             "ya29.ready",
         ),
         (
             vec![
-                ("GOOGLE_APPLICATION_CREDENTIALS", path.as_str()),
+                ("GOOGLE_APPLICATION_CREDENTIALS", path),
                 ("GCE_METADATA_HOST", "127.0.0.1:8089"),
             ],
             "ya29.from-key",

@@ -16,8 +16,9 @@
 //! secret or a refresh token.
 
 use reqflo_plugin_jwt::Key;
-use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::is_header_token;
 use reqflo_plugin_sdk::origin::Origin;
+use reqflo_plugin_sdk::{env, files};
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -91,15 +92,7 @@ pub struct Endpoint {
 pub fn find(read: &impl env::Read) -> Result<Option<File>, Error> {
     if let Some(path) = env::optional(read, CREDENTIALS_ENV)?.filter(|p| !p.is_empty()) {
         let name = format!("the credentials file {path} ({CREDENTIALS_ENV})");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::Unavailable(match e.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
-                    "{CREDENTIALS_ENV} names {path}, but it is not there, or not granted: list \
-                     `${CREDENTIALS_ENV}` under the provider's grants.files"
-                ),
-                kind => format!("{CREDENTIALS_ENV} names {path}, but it cannot be read ({kind})"),
-            })
-        })?;
+        let text = files::read_text(&path, CREDENTIALS_ENV)?;
         return parse(&name, &text).map(Some);
     }
     let Some(path) = well_known_path(read)? else {
@@ -168,10 +161,18 @@ pub fn parse(name: &str, text: &str) -> Result<File, Error> {
             )));
         }
     };
+    // Sent as the x-goog-user-project header: checked here, where the file
+    // is named, rather than refused by the HTTP layer at each call.
+    let quota_project = fields.optional("quota_project_id")?;
+    if quota_project.is_some_and(|project| !is_header_token(project)) {
+        return Err(bad(
+            "has a `quota_project_id` with characters an HTTP header cannot carry".to_string(),
+        ));
+    }
     Ok(File {
         name: name.to_string(),
         credentials,
-        quota_project: fields.optional("quota_project_id")?.map(str::to_string),
+        quota_project: quota_project.map(str::to_string),
     })
 }
 
@@ -302,6 +303,17 @@ mod tests {
                           "refresh_token": "r", "quota_project_id": "billing"});
         let file = accepted(parse("F", &user.to_string()));
         assert_eq!(file.quota_project.as_deref(), Some("billing"));
+        // It travels in a header: a line break (or any byte a header cannot
+        // carry) is refused when the file is read, never quoted.
+        for bad in ["billing\nx-injected: 1", "bill ing", "bïlling"] {
+            let mut user = user.clone();
+            user["quota_project_id"] = bad.into();
+            let m = refused(parse("F", &user.to_string()).map(|_| ()), "unavailable");
+            assert_eq!(
+                m,
+                "F has a `quota_project_id` with characters an HTTP header cannot carry"
+            );
+        }
         let Credentials::AuthorizedUser(user) = &file.credentials else {
             panic!("not a user")
         };

@@ -7,9 +7,14 @@
 //! platforms rotate it.
 //!
 //! The file must be granted (`grants.files`), the URL's host too
-//! (`grants.hosts`). The token is a credential: messages never hold it.
+//! (`grants.hosts`). The host copies a granted file once, when the
+//! provider's sandbox starts (once a run): the plugin reads its copy at each
+//! exchange, so a file rotated during a run is seen at the next run; the URL
+//! is asked anew each time. The token is a credential: messages never hold
+//! it.
 
-use reqflo_plugin_sdk::http::{Request, Server, Transport};
+use reqflo_plugin_sdk::files;
+use reqflo_plugin_sdk::http::{Request, Server, Transport, is_header_value};
 use serde_json::Value;
 
 use crate::Error;
@@ -191,7 +196,7 @@ fn subject_source(fields: &Fields<'_>) -> Result<SubjectSource, Error> {
             Some(Value::Object(headers)) => headers
                 .iter()
                 .map(|(key, value)| match value.as_str() {
-                    Some(value) if header_safe(key) && header_safe(value) => {
+                    Some(value) if is_header_value(key) && is_header_value(value) => {
                         Ok((key.to_ascii_lowercase(), value.to_string()))
                     }
                     _ => Err(Error::Unavailable(format!(
@@ -211,11 +216,6 @@ fn subject_source(fields: &Fields<'_>) -> Result<SubjectSource, Error> {
     refuse("`credential_source` has neither `file` nor `url`")
 }
 
-/// Whether `text` can be an HTTP header's name or value as written.
-fn header_safe(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
-}
-
 /// The subject token, read now.
 pub fn subject_token(
     source: &SubjectSource,
@@ -223,17 +223,7 @@ pub fn subject_token(
 ) -> Result<String, Error> {
     match source {
         SubjectSource::File { path, format } => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::Unavailable(match e.kind() {
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                        format!(
-                            "the subject token file {path} (credential_source.file) is not \
-                             there, or not granted: list it under the provider's grants.files"
-                        )
-                    }
-                    kind => format!("the subject token file {path} cannot be read ({kind})"),
-                })
-            })?;
+            let text = files::read_text(path, "credential_source.file")?;
             pick(&text, format, &format!("the subject token file {path}"))
         }
         SubjectSource::Url {
@@ -343,9 +333,12 @@ mod tests {
             subject_token(&file(&shown, Format::Text), &mut none),
             "unavailable",
         );
-        assert!(
-            m.contains("list it under the provider's grants.files"),
-            "{m}"
+        assert_eq!(
+            m,
+            format!(
+                "credential_source.file names {shown}, but it is not there, or not granted: list \
+                 `{shown}` under the provider's grants.files"
+            )
         );
         assert!(none.urls().is_empty());
     }

@@ -11,7 +11,7 @@ pub fn connection() -> Connection {
             token: "ya29.test-token".into(),
             token_env: "GOOGLE_OAUTH_ACCESS_TOKEN".into(),
             source: Source::Ready,
-            expires: None,
+            renew_at: None,
             quota_project: None,
         },
         Err(why) => panic!("{why}"),

@@ -334,6 +334,45 @@ mod tests {
     }
 
     #[test]
+    fn a_token_s_lifetime_from_the_server_neither_overflows_nor_is_zero() {
+        let no_token = [("GCE_METADATA_HOST", "127.0.0.1:8089")];
+        // A lifetime past what the clock holds: used now, asked for again
+        // at the next fetch, never a panic.
+        let mut provider = provider_without_token();
+        let mut fake = Scripted::new()
+            .version(LATEST, 1, "sk_1")
+            .version(&access("acme", "other", "latest"), 1, "o_1")
+            .metadata(
+                200,
+                r#"{"access_token": "ya29.huge", "expires_in": 18446744073709551615}"#,
+            )
+            .metadata(200, r#"{"access_token": "ya29.next", "expires_in": 3599}"#);
+        for name in ["stripe", "other"] {
+            accepted(resolve_in(&no_token, &mut provider, &mut fake, name));
+        }
+        assert_eq!(tokens(&fake), ["ya29.huge", "ya29.next"]);
+        // A token that has already expired is refused, never sent.
+        let mut fake = Scripted::new()
+            .version(LATEST, 1, "sk_1")
+            .metadata(200, r#"{"access_token": "ya29.gone", "expires_in": 0}"#);
+        let m = refused(
+            resolve_in(
+                &no_token,
+                &mut provider_without_token(),
+                &mut fake,
+                "stripe",
+            ),
+            "unavailable",
+        );
+        assert_eq!(
+            m,
+            "the metadata server at http://127.0.0.1:8089 gave an access token that has \
+             already expired; this machine's clock may be off"
+        );
+        assert!(tokens(&fake).is_empty());
+    }
+
+    #[test]
     fn the_metadata_servers_token_is_used_and_renewed_before_it_expires() {
         let mut provider = provider_without_token();
         let no_token = [("GCE_METADATA_HOST", "127.0.0.1:8089")];

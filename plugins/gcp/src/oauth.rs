@@ -17,7 +17,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqflo_plugin_sdk::http::{Request, Response, Server, Transport, percent_encode};
+use reqflo_plugin_sdk::http::{
+    Request, Response, Server, Transport, is_header_token, percent_encode,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -65,12 +67,18 @@ pub fn token_answer(server: &str, body: &[u8]) -> Result<Issued, Error> {
     )
 }
 
-/// A token checked to fit in a header.
+/// A token checked to fit in a header and to be still good.
 fn issued(server: &str, token: String, seconds: u64) -> Result<Issued, Error> {
-    // It travels in a header: only visible ASCII.
-    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_header_token(&token) {
         return Err(Error::Unavailable(format!(
             "{server} gave an access token an HTTP header cannot carry"
+        )));
+    }
+    // Sending it would only earn a 401 that blames the wrong party.
+    if seconds == 0 {
+        return Err(Error::Unavailable(format!(
+            "{server} gave an access token that has already expired; this machine's clock \
+             may be off"
         )));
     }
     Ok(Issued {

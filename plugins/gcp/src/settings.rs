@@ -57,8 +57,8 @@ pub struct Connection {
     pub token_env: String,
     /// The link of the chain that gives the token (and renews it).
     pub source: Source,
-    /// When a fetched token expires.
-    pub expires: Option<std::time::Instant>,
+    /// When a fetched token is to be renewed ([`reqflo_plugin_sdk::renew`]).
+    pub renew_at: Option<std::time::Instant>,
     /// A credentials file's `quota_project_id`, sent as
     /// `x-goog-user-project`.
     pub quota_project: Option<String>,
@@ -150,7 +150,7 @@ impl Settings {
                 token_env: format!("the access token from {}", file.name),
                 quota_project: file.quota_project.clone(),
                 source: Source::File(Box::new(file)),
-                expires: None,
+                renew_at: None,
             });
         }
         // The metadata server's, as Application Default Credentials end on
@@ -191,7 +191,7 @@ impl Settings {
             token,
             token_env: name.clone(),
             source: Source::Ready,
-            expires: None,
+            renew_at: None,
             quota_project: None,
         })
     }
@@ -216,7 +216,7 @@ impl Settings {
                 self.token_env
             ),
             source: Source::Metadata(origin),
-            expires: None,
+            renew_at: None,
             quota_project: None,
         })
     }

@@ -1,19 +1,17 @@
 //! Keeping the connection's access token fresh: a token from a credentials
 //! file or the metadata server is fetched at first use and renewed five
-//! minutes before it expires, so a long run never sends a stale one; a
-//! ready token from a variable is used as it is.
+//! minutes before it expires (`renew::MARGIN`), so a long run never sends a
+//! stale one; a ready token from a variable is used as it is.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqflo_plugin_sdk::http::Transport;
+use reqflo_plugin_sdk::renew;
 
 use crate::Error;
 use crate::credentials::Credentials;
 use crate::settings::{Connection, Source};
 use crate::{external, metadata, oauth};
-
-/// A token this close to its expiry is renewed before it is used.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// Make sure `connection` holds a token that is good for a while.
 pub fn fresh_token(
@@ -21,10 +19,8 @@ pub fn fresh_token(
     transport: &mut impl Transport,
     now: Instant,
 ) -> Result<(), Error> {
-    let fresh = !connection.token.is_empty()
-        && connection
-            .expires
-            .is_some_and(|expires| now + RENEW_BEFORE < expires);
+    let fresh =
+        !connection.token.is_empty() && connection.renew_at.is_some_and(|renew_at| now < renew_at);
     let issued = match &connection.source {
         Source::Ready => return Ok(()),
         _ if fresh => return Ok(()),
@@ -39,6 +35,6 @@ pub fn fresh_token(
         },
     };
     connection.token = issued.token;
-    connection.expires = Some(now + issued.lifetime);
+    connection.renew_at = Some(renew::at(now, issued.lifetime));
     Ok(())
 }

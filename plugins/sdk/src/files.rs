@@ -72,13 +72,13 @@ mod tests {
     #[test]
     fn a_file_is_read_or_named_with_what_to_grant() {
         let file = TempFile::new("files-read", "text\n");
-        let path = file.path();
+        let path = file.path().to_string();
         assert_eq!(read_text(&path, "TOKEN_FILE"), Ok("text\n".into()));
         let binary = TempFile::new("files-binary", "");
         std::fs::write(binary.path(), [0xff, 0xfe]).ok();
-        assert_eq!(read(&binary.path(), "X"), Ok(vec![0xff, 0xfe]));
+        assert_eq!(read(binary.path(), "X"), Ok(vec![0xff, 0xfe]));
         assert_eq!(
-            read_text(&binary.path(), "config.key_file").map_err(|e| e.message().to_string()),
+            read_text(binary.path(), "config.key_file").map_err(|e| e.message().to_string()),
             Err(format!(
                 "config.key_file names {}, but it does not hold UTF-8 text",
                 binary.path()

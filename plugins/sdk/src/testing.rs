@@ -42,8 +42,11 @@ impl TempFile {
     }
 
     /// Its path, as a provider's config or variable gives it.
-    pub fn path(&self) -> String {
-        self.0.display().to_string()
+    pub fn path(&self) -> &str {
+        match self.0.to_str() {
+            Some(path) => path,
+            None => panic!("{} is not UTF-8", self.0.display()),
+        }
     }
 }
 
@@ -124,7 +127,7 @@ mod tests {
     #[test]
     fn a_temp_file_is_removed_when_dropped() {
         let file = TempFile::new("testing-temp", "t");
-        let path = file.path();
+        let path = file.path().to_string();
         assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("t"));
         drop(file);
         assert!(std::fs::metadata(&path).is_err());
