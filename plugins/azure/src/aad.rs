@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use reqflo_plugin_sdk::http::{Request, Response, Transport};
+use reqflo_plugin_sdk::http::{Request, Response, Transport, is_header_token};
+use reqflo_plugin_sdk::renew;
 use serde::Deserialize;
 
 use crate::Error;
@@ -12,10 +13,6 @@ use crate::settings::ClientCredentials;
 use crate::wire::{
     self, Failure, Server, failure_error, form, percent_encode, redirect_error, safe_code,
 };
-
-/// A token is renewed this long before it expires, as Azure's own SDKs do, so
-/// that it does not run out between being picked and being checked.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// A bearer token and until when it is worth using. No `Debug`: it is a
 /// credential.
@@ -151,7 +148,7 @@ pub fn interpret(
     }
 }
 
-/// The token of a 2xx answer, to be renewed [`REFRESH_MARGIN`] before it
+/// The token of a 2xx answer, to be renewed [`renew::MARGIN`] before it
 /// expires.
 pub(crate) fn token(
     server: Server<'_>,
@@ -174,7 +171,7 @@ pub(crate) fn token(
         .access_token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Unavailable(format!("{server} answered without an access token")))?;
-    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_header_token(&value) {
         return Err(Error::Unavailable(format!(
             "{server} issued an access token with characters an HTTP header cannot carry"
         )));
@@ -194,10 +191,7 @@ pub(crate) fn token(
             Some(on.saturating_sub(now))
         })
         .unwrap_or(0);
-    let renew_at = Duration::from_secs(lifetime)
-        .checked_sub(REFRESH_MARGIN)
-        .and_then(|usable| sent_at.checked_add(usable))
-        .unwrap_or(sent_at);
+    let renew_at = renew::at(sent_at, Duration::from_secs(lifetime));
     Ok(AccessToken {
         value,
         renew_at: Some(renew_at),
@@ -354,10 +348,12 @@ mod tests {
             token.is_ok_and(|t| t.is_fresh(sent + Duration::from_secs(299))
                 && !t.is_fresh(sent + Duration::from_secs(300)))
         );
-        // Short-lived or without a lifetime: used for this one request.
+        // Short-lived, without a lifetime, or with one past what the clock
+        // holds: used for this one request.
         for body in [
             r#"{"token_type":"Bearer","expires_in":120,"access_token":"t"}"#,
             r#"{"access_token":"t"}"#,
+            r#"{"token_type":"Bearer","expires_in":18446744073709551615,"access_token":"t"}"#,
         ] {
             let token = interpret(&client(), &secret(), Ok(answer(body)), sent);
             assert!(token.is_ok_and(|t| !t.is_fresh(sent)), "{body}");

@@ -9,8 +9,10 @@
 //!
 //! The sandbox reads only files in the provider's `grants.files`:
 //! `$AZURE_CLIENT_CERTIFICATE_PATH` grants the one the variable names. The
-//! file is read at each token request, so a renewed certificate is used once
-//! the file changes. Neither the key nor the file's text is ever quoted.
+//! host copies a granted file once, when the provider's sandbox starts (once
+//! a run); the plugin reads its copy at each token request, so a certificate
+//! renewed during a run is used from the next run. Neither the key nor the
+//! file's text is ever quoted.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -131,13 +133,10 @@ fn guid() -> Result<String, Error> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::path::PathBuf;
     use std::time::Duration;
 
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use reqflo_plugin_sdk::env::fake;
-    use reqflo_plugin_sdk::testing::{accepted, refused};
+    use reqflo_plugin_sdk::testing::{TempFile, accepted, jwt_parts, refused};
 
     use super::*;
 
@@ -147,28 +146,6 @@ pub(crate) mod tests {
     const EC: &str = include_str!("../../jwt/tests/keys/ec.pem");
     /// `openssl x509 -in cert.pem -fingerprint -sha1`, as base64url.
     const X5T: &str = "SfZQebmMOyhD1aEfSR4jsEWm1I4";
-
-    /// A file holding `text`, removed when dropped.
-    pub(crate) struct TempFile(pub(crate) PathBuf);
-
-    impl TempFile {
-        pub(crate) fn new(name: &str, text: &str) -> TempFile {
-            let path =
-                std::env::temp_dir().join(format!("reqflo-azure-{}-{name}", std::process::id()));
-            std::fs::write(&path, text).ok();
-            TempFile(path)
-        }
-
-        pub(crate) fn path(&self) -> String {
-            self.0.display().to_string()
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            std::fs::remove_file(&self.0).ok();
-        }
-    }
 
     fn client() -> ClientCredentials {
         ClientCredentials {
@@ -182,24 +159,13 @@ pub(crate) mod tests {
         }
     }
 
-    /// The header and claims of a compact JWT.
-    pub(crate) fn decode(token: &str) -> (Value, Value) {
-        let part = |n: usize| {
-            let text = token.split('.').nth(n).unwrap_or_default();
-            let bytes = URL_SAFE_NO_PAD.decode(text).unwrap_or_default();
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        assert_eq!(token.split('.').count(), 3, "{token}");
-        (part(0), part(1))
-    }
-
     #[test]
     fn the_assertion_names_the_certificate_and_the_token_endpoint() {
         let file = TempFile::new("bundle.pem", &format!("{KEY}\n{CERT}"));
         let path = file.path();
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let first = accepted(assertion(&client(), &fake(&[(PATH_ENV, &path)]), now));
-        let (header, claims) = decode(&first);
+        let (header, claims) = jwt_parts(&first);
         assert_eq!(
             header,
             json!({
@@ -227,7 +193,7 @@ pub(crate) mod tests {
             jti.len() == 36 && jti.as_bytes()[14] == b'4' && jti.matches('-').count() == 4,
             "{jti}"
         );
-        let (_, again) = decode(&accepted(assertion(
+        let (_, again) = jwt_parts(&accepted(assertion(
             &client(),
             &fake(&[(PATH_ENV, &path)]),
             now,
@@ -235,8 +201,8 @@ pub(crate) mod tests {
         assert_ne!(again["jti"], claims["jti"]);
         // With the chain: x5c is the certificate's DER, base64.
         for (value, sent) in [("true", true), ("1", true), ("false", false), ("", false)] {
-            let vars = [(PATH_ENV, path.as_str()), (SEND_CHAIN_ENV, value)];
-            let (header, _) = decode(&accepted(assertion(&client(), &fake(&vars), now)));
+            let vars = [(PATH_ENV, path), (SEND_CHAIN_ENV, value)];
+            let (header, _) = jwt_parts(&accepted(assertion(&client(), &fake(&vars), now)));
             let der = CERT
                 .lines()
                 .filter(|l| !l.starts_with("-----"))
@@ -255,7 +221,7 @@ pub(crate) mod tests {
         let refused_with = |text: &str, name: &str, extra: &[(&str, &str)]| {
             let file = TempFile::new(name, text);
             let path = file.path();
-            let mut vars = vec![(PATH_ENV, path.as_str())];
+            let mut vars = vec![(PATH_ENV, path)];
             vars.extend_from_slice(extra);
             let m = refused(assertion(&client(), &fake(&vars), now), "unavailable");
             assert!(

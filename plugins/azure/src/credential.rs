@@ -113,7 +113,8 @@ fn default_chain(
             .map(|id| {
                 identifier("client_id", &id).map_err(|_| {
                     Error::Unavailable(
-                        "AZURE_CLIENT_ID does not hold a managed identity's client ID (a GUID)"
+                        "AZURE_CLIENT_ID does not hold a managed identity's client ID: it has \
+                         characters other than letters, digits, `-`, `.` and `_`"
                             .into(),
                     )
                 })
@@ -241,10 +242,12 @@ mod tests {
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::env::fake;
     use reqflo_plugin_sdk::http::{Method, Scripted};
-    use reqflo_plugin_sdk::testing::{accepted, refused};
+    use reqflo_plugin_sdk::testing::{
+        TempFile, accepted, form_field, form_fields, jwt_parts, refused,
+    };
 
     use super::*;
-    use crate::certificate::tests::{CERT, KEY, TempFile, decode};
+    use crate::certificate::tests::{CERT, KEY};
 
     const VAULT: &str = "https://myvault.vault.azure.net";
     const AUTHORITY: &str = "http://login.test";
@@ -274,17 +277,7 @@ mod tests {
     fn form(server: &Scripted) -> Vec<(String, String)> {
         let posts: Vec<_> = server.sent().filter(|r| r.method == Method::Post).collect();
         assert_eq!(posts.len(), 1, "one token request");
-        let body = String::from_utf8_lossy(&posts[0].body).into_owned();
-        body.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.replace("%3A", ":").replace("%2F", "/")))
-            .collect()
-    }
-
-    fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        form_fields(&posts[0].body)
     }
 
     /// What the default chain sends with the variables `vars`.
@@ -324,8 +317,8 @@ mod tests {
         let (holder, server) = run(&all);
         assert_eq!(holder, Ok(Holder::App("app-1".into())));
         let sent = form(&server);
-        assert_eq!(field(&sent, "client_secret"), Some("client-s3cret"));
-        assert_eq!(field(&sent, "client_assertion"), None);
+        assert_eq!(form_field(&sent, "client_secret"), "client-s3cret");
+        assert_eq!(form_field(&sent, "client_assertion"), "");
         // The certificate beats workload identity.
         let no_secret: Vec<_> = all
             .iter()
@@ -336,15 +329,15 @@ mod tests {
         assert_eq!(holder, Ok(Holder::App("app-1".into())));
         let sent = form(&server);
         assert_eq!(
-            field(&sent, "client_assertion_type"),
-            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            form_field(&sent, "client_assertion_type"),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         );
-        let (header, claims) = decode(field(&sent, "client_assertion").unwrap_or_default());
+        let (header, claims) = jwt_parts(form_field(&sent, "client_assertion"));
         assert!(header["x5t"].is_string(), "{header}");
         assert_eq!(claims["aud"], TOKEN_URL);
         assert_eq!(
-            field(&sent, "scope"),
-            Some("https://vault.azure.net/.default")
+            form_field(&sent, "scope"),
+            "https://vault.azure.net/.default"
         );
         // Workload identity beats managed identity.
         let mut federated_only: Vec<_> = no_secret
@@ -360,8 +353,8 @@ mod tests {
         let (holder, server) = run(&federated_only);
         assert_eq!(holder, Ok(Holder::App("app-1".into())));
         assert_eq!(
-            field(&form(&server), "client_assertion"),
-            Some("federated.jwt.token")
+            form_field(&form(&server), "client_assertion"),
+            "federated.jwt.token"
         );
         // Managed identity last: App Service's endpoint, AZURE_CLIENT_ID's identity.
         let app_service = [
@@ -414,7 +407,7 @@ mod tests {
             Instant::now(),
         );
         assert_eq!(got.map(|(_, h)| h), Ok(Holder::App("app-1".into())));
-        assert!(field(&form(&server), "client_assertion").is_some());
+        assert!(!form_field(&form(&server), "client_assertion").is_empty());
         // Neither: the secret is asked for, the certificate offered.
         let mut server = aad();
         let m = refused(

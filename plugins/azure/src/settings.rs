@@ -1,7 +1,7 @@
 //! The provider's configuration: `config:` keys, how it authenticates, and the
 //! environment it reads at the first resolve.
 
-use reqflo_plugin_sdk::{Config, env};
+use reqflo_plugin_sdk::{Config, env, files};
 
 use crate::Error;
 use crate::wire::Origin;
@@ -263,15 +263,7 @@ pub fn read_granted_file(
     alternative: &str,
 ) -> Result<(String, Vec<u8>), Error> {
     let path = read_env(read, name, what, alternative)?;
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Error::Unavailable(match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
-                "{name} names {path}, but it is not there, or not granted: list `${name}` \
-                 under the provider's grants.files"
-            ),
-            kind => format!("{name} names {path}, but it cannot be read ({kind})"),
-        })
-    })?;
+    let bytes = files::read(&path, name)?;
     Ok((path, bytes))
 }
 

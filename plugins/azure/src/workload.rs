@@ -5,10 +5,13 @@
 //! workload identity webhook injects), as `DefaultAzureCredential` does.
 //!
 //! The sandbox reads only files in the provider's `grants.files`:
-//! `$AZURE_FEDERATED_TOKEN_FILE` grants the one the variable names. The file
-//! is read at each token request, since the platform rotates it.
+//! `$AZURE_FEDERATED_TOKEN_FILE` grants the one the variable names. The host
+//! copies a granted file once, when the provider's sandbox starts (once a
+//! run); the plugin reads its copy at each token request, so a token the
+//! platform rotates during a run is seen at the next run.
 
 use reqflo_plugin_sdk::env;
+use reqflo_plugin_sdk::http::is_header_token;
 
 use crate::Error;
 use crate::settings::read_granted_file;
@@ -27,7 +30,7 @@ pub fn assertion(read: &impl env::Read) -> Result<String, Error> {
     )?;
     let token = String::from_utf8(token).unwrap_or_default();
     let token = token.trim();
-    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_header_token(token) {
         return Err(Error::Unavailable(format!(
             "the federated token file {path} holds no usable token"
         )));
