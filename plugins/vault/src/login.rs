@@ -4,7 +4,7 @@
 //! answer is read the same way for all; only the body and the advice differ,
 //! and those are the [`Method`].
 
-use reqflo_plugin_sdk::http::{Failure, Request, Response};
+use reqflo_plugin_sdk::http::{Failure, Request, Response, is_header_token};
 use reqflo_plugin_sdk::origin::Origin;
 use serde::{Deserialize, Serialize};
 
@@ -185,11 +185,7 @@ impl Login<'_> {
                     serde_json::from_slice(&answer.body).map_err(|_| unreadable(origin, &doing))?;
                 match body.auth.and_then(|a| a.client_token) {
                     // The token travels in a header on every read.
-                    Some(token)
-                        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()) =>
-                    {
-                        Ok(token)
-                    }
+                    Some(token) if is_header_token(&token) => Ok(token),
                     _ => Err(Error::Unavailable(format!(
                         "Vault at {origin} answered the {title} login at {at} without a usable \
                          client token"

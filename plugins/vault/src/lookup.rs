@@ -164,11 +164,10 @@ impl Provider {
 mod tests {
     use super::*;
     use crate::reference::parse;
-    use crate::testing::TempFile;
     use reqflo_plugin_sdk::Config;
     use reqflo_plugin_sdk::env;
     use reqflo_plugin_sdk::http::{Failure, Method, Response, Scripted};
-    use reqflo_plugin_sdk::testing::refused;
+    use reqflo_plugin_sdk::testing::{TempFile, refused};
 
     const DB: &str = "/v1/secret/data/app/db";
     const LOGIN: &str = "/v1/auth/approle/login";
@@ -417,7 +416,7 @@ mod tests {
         // The file gone, the next reference says so without asking Vault.
         drop(file);
         let gone = resolve(&mut provider, &mut fake, "app/db#key2");
-        let says = "(config.jwt_file) is not there, or not granted";
+        let says = "but it is not there, or not granted: list `";
         assert!(refused(gone, "unavailable").contains(says));
         assert_eq!(count(&fake, login), 1);
         assert_eq!(count(&fake, DB), 0);

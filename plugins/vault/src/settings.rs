@@ -3,6 +3,8 @@
 //! environment; for a JWT or Kubernetes login, the JWT from its file).
 
 use reqflo_plugin_sdk::env::{self, Read, variable_name};
+use reqflo_plugin_sdk::files;
+use reqflo_plugin_sdk::http::is_header_token;
 use reqflo_plugin_sdk::origin::Origin;
 use reqflo_plugin_sdk::{Config, Error};
 
@@ -439,8 +441,7 @@ const NOT_A_NAMESPACE: &str =
 /// in a header, which carries visible ASCII only.
 fn namespace_path(value: &str) -> Option<String> {
     let trimmed = value.trim().trim_matches('/');
-    (!trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| trimmed.to_string())
+    is_header_token(trimmed).then(|| trimmed.to_string())
 }
 
 /// A mount path as Vault prints it (`secret/`) or as the API takes it
@@ -471,19 +472,11 @@ fn required_text(key: &str, value: &str, what: &str) -> Result<String, Error> {
 /// file and a refused one look alike, so the message offers both. Neither the
 /// JWT nor any of the file's text ever goes into a message.
 fn jwt_from_file(path: &str) -> Result<String, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Unavailable(match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => format!(
-                "the JWT file {path} (config.jwt_file) is not there, or not granted: list it \
-                 under the provider's grants.files"
-            ),
-            kind => format!("the JWT file {path} (config.jwt_file) cannot be read ({kind})"),
-        })
-    })?;
+    let text = files::read_text(path, "config.jwt_file")?;
     // Trimmed for the newline most tools write; a JWT is visible ASCII only,
     // so anything else means the file holds something else.
     let jwt = text.trim();
-    if jwt.is_empty() || !jwt.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_header_token(jwt) {
         return Err(Error::Unavailable(format!(
             "the JWT file {path} (config.jwt_file) holds no JWT: it is empty or has characters \
              a JWT does not"
@@ -502,9 +495,9 @@ fn credential(read: &impl Read, name: &str, key: &str) -> Result<String, Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TempFile, path};
+    use crate::testing::path;
     use reqflo_plugin_sdk::env::fake;
-    use reqflo_plugin_sdk::testing::{self, accepted};
+    use reqflo_plugin_sdk::testing::{self, TempFile, accepted};
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         accepted(Settings::from_config(&Config::of(pairs)))
@@ -701,8 +694,8 @@ mod tests {
             gone.as_ref().map(Error::message),
             Some(
                 format!(
-                    "the JWT file {path} (config.jwt_file) is not there, or not granted: list it \
-                     under the provider's grants.files"
+                    "config.jwt_file names {path}, but it is not there, or not granted: list \
+                     `{path}` under the provider's grants.files"
                 )
                 .as_str()
             )
