@@ -14,6 +14,7 @@
 //! part of it.
 
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
+use reqflo_plugin_sdk::http::percent_decode;
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
@@ -77,8 +78,12 @@ impl Totp {
         };
         let mut secret = None;
         for (key, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            // Values are percent-encoded, as the Key URI Format writes them.
+            let value = percent_decode(value)
+                .ok_or("its URI has a parameter that is not percent-encoded UTF-8 text")?;
+            let value = value.as_str();
             match key.to_ascii_lowercase().as_str() {
-                "secret" => secret = Some(value),
+                "secret" => secret = Some(value.to_string()),
                 "algorithm" => totp.algorithm = algorithm(value)?,
                 "digits" => {
                     totp.digits = value
@@ -101,7 +106,7 @@ impl Totp {
             }
         }
         let secret = secret.ok_or("its URI has no secret")?;
-        totp.key = decode_secret(secret)?;
+        totp.key = decode_secret(&secret)?;
         Ok(totp)
     }
 
@@ -132,9 +137,8 @@ fn algorithm(name: &str) -> Result<Algorithm, String> {
 }
 
 /// A base32 secret as people write it: any case, maybe with spaces, dashes
-/// or `=` padding (percent-encoded or not).
+/// or `=` padding.
 fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
-    let secret = secret.replace("%3D", "").replace("%3d", "");
     let cleaned: String = secret
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '=' | '\t'))
@@ -269,9 +273,16 @@ mod tests {
             "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=6&period=30&algorithm=SHA1",
             "OTPAUTH://TOTP/x?SECRET=jbswy3dpehpk3pxp",
             "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP%3D%3D%3D",
+            // Every value is percent-decoded, escapes in either case.
+            "otpauth://totp/x?secret=JBSW%20Y3DP%2dEHPK%33PXP%3d&period=%33%30&algorithm=SH%41%31",
         ] {
             assert_eq!(totp(same).at(59), code, "{same}");
         }
+        let sha256 = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=SHA256";
+        assert_eq!(
+            totp("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=SHA%32%356").at(59),
+            totp(sha256).at(59)
+        );
         // The step is the period: 30 s by default, as said otherwise.
         let every_30 = totp(uri);
         assert_eq!(every_30.at(30), every_30.at(59));
@@ -290,6 +301,10 @@ mod tests {
                 "HOTP",
             ),
             (format!("otpauth://motp/x?secret={secret}"), "neither type"),
+            (
+                format!("otpauth://totp/x?secret={secret}&issuer=%FF"),
+                "not percent-encoded",
+            ),
             ("otpauth://totp/x?issuer=Acme".to_string(), "no secret"),
             ("otpauth://totp/x?secret=".to_string(), "secret is empty"),
             ("otpauth://totp/x?secret=0189!".to_string(), "not base32"),
