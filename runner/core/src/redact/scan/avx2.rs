@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Facts, Range, first_run, run_starts, take_block};
+use super::{Facts, Range, first_run, run_starts, take_block, widen_to};
 
 // Class bits: the five groups of base64 digits, then the escapes.
 // `+ - /`: high nibble 2, low B D F.
@@ -217,8 +217,10 @@ pub(super) unsafe fn classify(text: &[u8], min: usize) -> (bool, Vec<Range>) {
     let mut last = [0u8; 64];
     last[..tail.len()].copy_from_slice(tail);
     // Bytes past the text are zeros: in no class.
-    let padded = (!tail.is_empty()).then_some(&last);
-    for (i, block) in blocks.iter().chain(padded).enumerate() {
+    let count = blocks.len() + usize::from(!tail.is_empty());
+    let mut i = 0;
+    while i < count {
+        let block = blocks.get(i).unwrap_or(&last);
         let (halves, _) = block.as_chunks::<32>();
         let (first, low_digits) = classes(&halves[0], high, low);
         let (second, high_digits) = classes(&halves[1], high, low);
@@ -248,6 +250,27 @@ pub(super) unsafe fn classify(text: &[u8], min: usize) -> (bool, Vec<Range>) {
         carried = digits.leading_ones();
         before = block;
         before_found = found;
+        i += 1;
+        // Inside a run, a block of digits only widens the range and adds
+        // its facts (it holds no escape and no line break): a long run (a
+        // base64 body) costs a lookup and a test a block, not a range's work.
+        if found && digits == u64::MAX {
+            let start = i;
+            while let Some(next) = blocks.get(i) {
+                let (halves, _) = next.as_chunks::<32>();
+                let (_, low_digits) = classes(&halves[0], high, low);
+                let (_, high_digits) = classes(&halves[1], high, low);
+                if low_digits & high_digits != u32::MAX {
+                    break;
+                }
+                facts = _mm256_or_si256(facts, block_facts(next, 64, fact_high, fact_low));
+                before = next;
+                i += 1;
+            }
+            if i > start {
+                widen_to(&mut out, i - 1, text.len());
+            }
+        }
     }
     if let Some((_, done)) = out.last_mut() {
         *done = reduce(facts, break_after);
