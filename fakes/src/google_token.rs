@@ -47,12 +47,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs8::DecodePrivateKey as _;
-use rsa::signature::Verifier as _;
 use serde_json::{Value, json};
 
+use crate::jwt;
 use crate::serve::{Bound, Server};
 
 /// STS's token type for an OAuth 2 access token.
@@ -73,7 +71,7 @@ pub struct GoogleTokenData {
 struct ServiceAccountKey {
     email: String,
     key_id: String,
-    public: rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>,
+    public: jwt::PublicKey,
 }
 
 /// An OAuth client and the refresh token a user gave it.
@@ -332,17 +330,11 @@ async fn oauth_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
 
 /// Why a service account's assertion is refused, in Google's words where
 /// they are known.
-fn check_assertion(shared: &Shared, jwt: &str) -> Result<(), &'static str> {
-    let mut parts = jwt.split('.');
-    let (Some(header), Some(claims), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+fn check_assertion(shared: &Shared, assertion: &str) -> Result<(), &'static str> {
+    if assertion.split('.').count() != 3 {
         return Err("Invalid JWT: not three parts");
-    };
-    let decode = |part: &str| -> Option<Value> {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
-    };
-    let (Some(header), Some(claims)) = (decode(header), decode(claims)) else {
+    }
+    let Some((header, claims)) = jwt::parts(assertion) else {
         return Err("Invalid JWT: not base64url JSON");
     };
     if header["alg"] != "RS256" {
@@ -360,15 +352,9 @@ fn check_assertion(shared: &Shared, jwt: &str) -> Result<(), &'static str> {
     {
         return Err("Invalid JWT Signature.");
     }
-    let signed = &jwt[..jwt.len() - signature.len() - 1];
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .ok()
-        .and_then(|bytes| rsa::pkcs1v15::Signature::try_from(bytes.as_slice()).ok())
-        .ok_or("Invalid JWT Signature.")?;
-    key.public
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| "Invalid JWT Signature.")?;
+    if !jwt::verify(assertion, &key.public) {
+        return Err("Invalid JWT Signature.");
+    }
     if claims["aud"] != shared.token_uri.as_str() {
         return Err("Invalid JWT: the audience must be the token endpoint's URL");
     }

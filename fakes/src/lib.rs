@@ -6,6 +6,8 @@
 //! on a loopback port. None of them is the real service: they hold no real
 //! secrets and check nothing but what their docs say they check.
 //!
+//! - [`jwt`]: RS256 JWTs, as the token fakes verify them and their tests sign
+//!   them.
 //! - [`kubernetes`]: a fake Kubernetes API server's TokenReview.
 //! - [`onepassword`]: a fake 1Password Connect server.
 //! - [`verifier`]: a fake OAuth2 token endpoint and signed API, checking what
@@ -18,6 +20,7 @@ pub mod azure;
 pub mod gce_metadata;
 pub mod gcp;
 pub mod google_token;
+pub mod jwt;
 pub mod kubernetes;
 pub mod onepassword;
 mod serve;

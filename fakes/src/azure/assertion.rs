@@ -14,18 +14,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs8::DecodePublicKey as _;
-use rsa::signature::Verifier as _;
 use serde_json::Value;
 use sha1::Digest as _;
 use x509_cert::der::{DecodePem as _, Encode as _};
 
 use super::aad::AadError;
+use crate::jwt;
 
 /// A certificate registered for an app: its thumbprints and public key.
 pub(super) struct Registered {
     x5t: String,
     x5t_s256: String,
-    key: rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>,
+    key: jwt::PublicKey,
 }
 
 impl Registered {
@@ -51,8 +51,8 @@ impl Registered {
 /// Whether `assertion` looks like a certificate assertion (its header names
 /// a certificate) rather than a federated token.
 pub(super) fn names_a_certificate(assertion: &str) -> bool {
-    part(assertion, 0)
-        .is_some_and(|header| header.get("x5t").is_some() || header.get("x5t#S256").is_some())
+    jwt::parts(assertion)
+        .is_some_and(|(header, _)| header.get("x5t").is_some() || header.get("x5t#S256").is_some())
 }
 
 /// Check `assertion` for `client_id` against its registered certificates;
@@ -64,7 +64,7 @@ pub(super) fn check(
     registered: &[Registered],
 ) -> Result<(), AadError> {
     let refuse = |aadsts: u32, why: &str| AadError::invalid_client(aadsts, why);
-    let (Some(header), Some(claims)) = (part(assertion, 0), part(assertion, 1)) else {
+    let Some((header, claims)) = jwt::parts(assertion) else {
         return Err(refuse(50027, "JWT token is invalid or malformed."));
     };
     let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
@@ -98,16 +98,9 @@ pub(super) fn check(
     if text(&header, "alg").as_deref() != Some("RS256") {
         return Err(bad_signature());
     }
-    let (signed, signature) = assertion.rsplit_once('.').ok_or_else(bad_signature)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .ok()
-        .and_then(|bytes| rsa::pkcs1v15::Signature::try_from(bytes.as_slice()).ok())
-        .ok_or_else(bad_signature)?;
-    certificate
-        .key
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| bad_signature())?;
+    if !jwt::verify(assertion, &certificate.key) {
+        return Err(bad_signature());
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -115,7 +108,10 @@ pub(super) fn check(
     // Entra allows a few minutes of clock skew.
     let skew = 300;
     let current = match (time("nbf"), time("exp")) {
-        (nbf, Some(exp)) => nbf.is_none_or(|nbf| nbf <= now + skew) && now < exp + skew,
+        // Saturating: the client chose `exp`.
+        (nbf, Some(exp)) => {
+            nbf.is_none_or(|nbf| nbf <= now + skew) && now < exp.saturating_add(skew)
+        }
         (_, None) => false,
     };
     if !current {
@@ -125,14 +121,4 @@ pub(super) fn check(
         ));
     }
     Ok(())
-}
-
-/// The JSON of a compact JWT's `n`th part.
-fn part(token: &str, n: usize) -> Option<Value> {
-    let mut parts = token.split('.');
-    if token.split('.').count() != 3 {
-        return None;
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(parts.nth(n)?).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }

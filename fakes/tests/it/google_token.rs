@@ -4,9 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqflo_fakes::google_token::{FakeGoogleToken, GoogleTokenData};
+use reqflo_fakes::jwt;
 use reqwest::StatusCode;
-use rsa::pkcs8::DecodePrivateKey as _;
-use rsa::signature::{SignatureEncoding as _, Signer as _};
 use serde_json::{Value, json};
 
 /// The jwt crate's test key (made with openssl).
@@ -35,15 +34,7 @@ fn now() -> u64 {
 
 /// An RS256 JWT of `header` and `claims`, signed with the test key.
 fn jwt(header: Value, claims: Value) -> String {
-    let key = rsa::PrivateKey::from_pkcs8_pem(KEY_PEM).unwrap();
-    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key);
-    let signed = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = signer.sign(signed.as_bytes()).to_bytes();
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    jwt::sign(&header, &claims, KEY_PEM).unwrap()
 }
 
 /// An assertion as a service account's key signs it, with `change` applied
