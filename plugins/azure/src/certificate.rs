@@ -164,7 +164,7 @@ pub(crate) mod tests {
         let file = TempFile::new("bundle.pem", &format!("{KEY}\n{CERT}"));
         let path = file.path();
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let first = accepted(assertion(&client(), &fake(&[(PATH_ENV, &path)]), now));
+        let first = accepted(assertion(&client(), &fake(&[(PATH_ENV, path)]), now));
         let (header, claims) = jwt_parts(&first);
         assert_eq!(
             header,
@@ -195,7 +195,7 @@ pub(crate) mod tests {
         );
         let (_, again) = jwt_parts(&accepted(assertion(
             &client(),
-            &fake(&[(PATH_ENV, &path)]),
+            &fake(&[(PATH_ENV, path)]),
             now,
         )));
         assert_ne!(again["jti"], claims["jti"]);

@@ -300,8 +300,8 @@ mod tests {
         };
         let all = with(&[
             ("AZURE_CLIENT_SECRET", "client-s3cret"),
-            (PATH_ENV, &cert),
-            (TOKEN_FILE_ENV, &file),
+            (PATH_ENV, cert),
+            (TOKEN_FILE_ENV, file),
         ]);
         let run = |vars: &[(&str, String)]| {
             let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -386,7 +386,7 @@ mod tests {
         );
         assert_eq!(server.sent().count(), 0);
         // A certificate without the app's IDs: the missing one named.
-        let (holder, _) = chain(&[(PATH_ENV, &cert)]);
+        let (holder, _) = chain(&[(PATH_ENV, cert)]);
         assert!(refused(holder, "unavailable").starts_with("AZURE_TENANT_ID is not visible"));
     }
 
@@ -403,7 +403,7 @@ mod tests {
         let got = token(
             &configured,
             &mut server,
-            &fake(&[(PATH_ENV, &cert)]),
+            &fake(&[(PATH_ENV, cert)]),
             Instant::now(),
         );
         assert_eq!(got.map(|(_, h)| h), Ok(Holder::App("app-1".into())));
