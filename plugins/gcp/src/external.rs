@@ -3,15 +3,13 @@
 //! says, and its subject token, the content of `credential_source.file` (a
 //! Kubernetes service account token, an OIDC token another platform writes)
 //! or the answer of `credential_source.url` (Azure's IMDS, say), either as
-//! text or one field of JSON. The token is read again at each exchange:
-//! platforms rotate it.
+//! text or one field of JSON, fetched anew at each exchange.
 //!
 //! The file must be granted (`grants.files`), the URL's host too
 //! (`grants.hosts`). The host copies a granted file once, when the
 //! provider's sandbox starts (once a run): the plugin reads its copy at each
-//! exchange, so a file rotated during a run is seen at the next run; the URL
-//! is asked anew each time. The token is a credential: messages never hold
-//! it.
+//! exchange, so a file rotated during a run is seen at the next run. The
+//! token is a credential: messages never hold it.
 
 use reqflo_plugin_sdk::files;
 use reqflo_plugin_sdk::http::{Request, Server, Transport, is_header_value};
@@ -41,7 +39,7 @@ pub struct External {
 
 /// Where an external account's subject token comes from.
 pub enum SubjectSource {
-    /// `credential_source.file`, read at each exchange (platforms rotate it).
+    /// `credential_source.file`: the plugin's copy, read at each exchange.
     File {
         /// The path.
         path: String,
