@@ -375,6 +375,14 @@ mod tests {
             Instant::now(),
         );
         assert_eq!(got.map(|(_, h)| h), Ok(Holder::ManagedIdentity));
+        // An identity's client ID that cannot be one is named as the variable.
+        let (holder, server) = chain(&[app_service[0], app_service[1], ("AZURE_CLIENT_ID", "a b")]);
+        assert_eq!(
+            refused(holder, "unavailable"),
+            "AZURE_CLIENT_ID does not hold a managed identity's client ID: it has characters \
+             other than letters, digits, `-`, `.` and `_`"
+        );
+        assert!(server.urls().is_empty());
         // Nothing at all: every option named, nothing sent.
         let (holder, server) = chain(&[]);
         let m = refused(holder, "unavailable");
