@@ -263,7 +263,7 @@ fn an_external_account_exchanges_a_granted_token_file_and_impersonates() {
         .run(&["run", "j"], &[("GOOGLE_APPLICATION_CREDENTIALS", &path)])
         .expect_code(3)
         .expect_output(&format!(
-            "the subject token file {subject} (credential_source.file) is not there, or not granted"
+            "credential_source.file names {subject}, but it is not there, or not granted"
         ));
     // An AWS source is refused, saying why.
     let mut aws = account(&subject);
