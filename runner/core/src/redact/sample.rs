@@ -62,8 +62,11 @@ impl Sampler {
         let mut budget = text.len();
         let mut at = 0;
         while at + GRAM <= text.len() {
-            let bit = slot(&text[at..at + GRAM]);
-            if self.table[bit / 64] & (1 << (bit % 64)) != 0 {
+            at = self.past_misses(text, at);
+            if at + GRAM > text.len() {
+                break;
+            }
+            if self.hit(text, at) {
                 // An occurrence holding this gram in its first `shortest`
                 // bytes starts at most `stride - 1` bytes before it, and is
                 // at most `longest` bytes long. One starting earlier would
@@ -82,9 +85,83 @@ impl Sampler {
         }
         false
     }
+
+    /// Whether the gram at `at` (which `text` holds whole) is in the table.
+    #[inline]
+    fn hit(&self, text: &[u8], at: usize) -> bool {
+        let bit = slot(&text[at..at + GRAM]);
+        self.table[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// The first sample from `at` on that may hit, or where a group of
+    /// [`GROUP`] samples no longer fits: with AVX-512, sixteen samples are
+    /// hashed and looked up at once (two gathers), so a text that hits
+    /// nothing costs a fraction of a sample by sample walk.
+    #[inline]
+    fn past_misses(&self, text: &[u8], at: usize) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if vector_lookups() {
+            // SAFETY: the CPU has AVX-512 F (`vector_lookups`).
+            return unsafe { self.past_misses_avx512(text, at) };
+        }
+        at
+    }
+
+    /// [`Sampler::past_misses`] with AVX-512.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512 F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn past_misses_avx512(&self, text: &[u8], mut at: usize) -> usize {
+        use std::arch::x86_64::*;
+        let stride = self.stride;
+        let span = (GROUP - 1) * stride + GRAM;
+        // Offsets of a group's samples; they fit an i32 as `stride` is at
+        // most MAX_GRAMS.
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(stride as i32));
+        let multiplier = _mm512_set1_epi32(0x9E37_79B1_u32 as i32);
+        let words = self.table.as_ptr().cast::<i32>();
+        while at + span <= text.len() {
+            // SAFETY: every lane reads 4 bytes at `at + i * stride` for i
+            // < GROUP, inside `text` (`at + span <= len`); every word index
+            // is a 16-bit slot over 32, inside the table's 2048 words.
+            let hits = unsafe {
+                let grams = _mm512_i32gather_epi32::<1>(offsets, text.as_ptr().add(at).cast());
+                let slots = _mm512_srli_epi32::<{ 32 - TABLE_BITS.trailing_zeros() }>(
+                    _mm512_mullo_epi32(grams, multiplier),
+                );
+                let table = _mm512_i32gather_epi32::<4>(_mm512_srli_epi32::<5>(slots), words);
+                let bits = _mm512_sllv_epi32(
+                    _mm512_set1_epi32(1),
+                    _mm512_and_si512(slots, _mm512_set1_epi32(31)),
+                );
+                _mm512_test_epi32_mask(table, bits)
+            };
+            if hits != 0 {
+                return at + hits.trailing_zeros() as usize * stride;
+            }
+            at += GROUP * stride;
+        }
+        at
+    }
 }
 
-/// The table bit for a gram: the top 16 bits of a multiplicative hash.
+/// Samples looked up together with AVX-512.
+const GROUP: usize = 16;
+
+/// Whether this CPU looks samples up [`GROUP`] at a time (found once).
+#[cfg(target_arch = "x86_64")]
+fn vector_lookups() -> bool {
+    static AVX512: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX512.get_or_init(|| std::is_x86_feature_detected!("avx512f"))
+}
+
+/// The table bit for a gram: the top 16 bits of a multiplicative hash (the
+/// vector lookup computes the same, and reads the table as 32-bit words,
+/// little-endian as x86 is).
 fn slot(gram: &[u8]) -> usize {
     let word = u32::from_le_bytes([gram[0], gram[1], gram[2], gram[3]]);
     // At most TABLE_BITS - 1, so indexing the table needs no bounds check.
@@ -131,6 +208,39 @@ mod tests {
         assert!(Sampler::new::<Vec<u8>>(&[]).is_none());
         let many: Vec<Vec<u8>> = (0..300).map(|i| format!("{i:032}").into_bytes()).collect();
         assert!(Sampler::new(&many).is_none());
+    }
+
+    /// The vector lookup skips exactly the samples that miss: it stops at
+    /// the first that hits, as a walk sample by sample would.
+    #[test]
+    fn looking_up_samples_together_stops_where_one_by_one_would() {
+        let patterns = vec![
+            b"sk_live_0123456789abcdefgh".to_vec(),
+            b"token=QUJDREVGR0hJSktM".to_vec(),
+        ];
+        let sampler = Sampler::new(&patterns).expect("long patterns are sampled");
+        for plant in [None, Some(0), Some(7), Some(333), Some(1500), Some(3000)] {
+            let mut text: Vec<u8> = (0..4000u32)
+                .map(|i| b"abcdefghij .,;"[(i * 7 % 14) as usize])
+                .collect();
+            if let Some(at) = plant {
+                text[at..at + patterns[0].len()].copy_from_slice(&patterns[0]);
+            }
+            for start in [0, 1, 5, 100] {
+                let stop = sampler.past_misses(&text, start);
+                let mut at = start;
+                while at < stop {
+                    assert!(!sampler.hit(&text, at), "skipped a hit at {at} ({plant:?})");
+                    at += sampler.stride;
+                }
+                assert_eq!(at, stop, "{plant:?}: not on a sample");
+                if stop + (GROUP - 1) * sampler.stride + GRAM <= text.len() {
+                    assert!(sampler.hit(&text, stop), "{plant:?}: stopped at a miss");
+                }
+            }
+            let check = |window: &[u8]| occurs(&patterns, window);
+            assert_eq!(sampler.may_match(&text, check), plant.is_some());
+        }
     }
 
     proptest! {

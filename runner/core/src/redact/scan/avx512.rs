@@ -250,6 +250,25 @@ fn walk<const P: u32>(text: &[u8], k: u32) -> (bool, Vec<Range>) {
         // a long run (a base64 body) costs a lookup and a test a block.
         if found && digits == u64::MAX {
             let start = i;
+            let ones = _mm512_set1_epi8(DIGIT as i8);
+            // Four blocks a step while all are digits (one branch, and
+            // their lookups side by side); single steps take the rest.
+            while let Some([w, x, y, z]) = blocks.get(i..i + 4).and_then(|p| p.as_array()) {
+                let (a, b) = (lookup(w, low, high), lookup(x, low, high));
+                let (c, d) = (lookup(y, low, high), lookup(z, low, high));
+                let all = _mm512_test_epi8_mask(a, ones)
+                    & _mm512_test_epi8_mask(b, ones)
+                    & _mm512_test_epi8_mask(c, ones)
+                    & _mm512_test_epi8_mask(d, ones);
+                if all != u64::MAX {
+                    break;
+                }
+                let ab = _mm512_or_si512(a, b);
+                facts = _mm512_ternarylogic_epi64::<0xFE>(facts, ab, _mm512_or_si512(c, d));
+                previous = d;
+                before = z;
+                i += 4;
+            }
             while let Some(next) = blocks.get(i) {
                 let classes = lookup(next, low, high);
                 if _mm512_test_epi8_mask(classes, _mm512_set1_epi8(DIGIT as i8)) != u64::MAX {
