@@ -17,7 +17,9 @@ mod profile;
 mod secrets;
 
 use crate::common::servers::{self, MOTO_SETUP_IAM_ACTIONS, Moto};
-use crate::common::{CANARY, TestProject, project_with_key};
+// What the provider tests share (a chain project, registry lines, journeys).
+use crate::common::CANARY;
+pub(super) use crate::common::chain::{chain_project as aws_project, echoes, line, pays, secrets};
 
 use std::sync::OnceLock;
 
@@ -177,65 +179,7 @@ pub(super) fn moto_provider() -> String {
     )
 }
 
-/// A project whose demo API accepts `api_key`, resolving through `chain`,
-/// with `providers`, registry lines `secrets` and the journey `j`.
-pub(super) fn aws_project(
-    api_key: &str,
-    chain: &str,
-    providers: &str,
-    secrets: &str,
-    journey: &str,
-) -> TestProject {
-    let config = format!(
-        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [{chain}]\n\
-         providers:\n{providers}secrets:\n{secrets}"
-    );
-    project_with_key(
-        api_key,
-        &[("reqflo.yaml", &config), ("journeys/j.yaml", journey)],
-    )
-}
-
-/// Registry lines: each `(NAME, reference)`.
-pub(super) fn secrets(entries: &[(&str, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(name, reference)| format!("  {name}: {{reference: \"{reference}\"}}\n"))
-        .collect()
-}
-
-/// A journey paying once with each secret as the API key: it passes only if
-/// every one resolved to the key the demo API accepts.
-pub(super) fn pays(names: &[&str]) -> String {
-    let mut journey = String::from("steps:\n");
-    for (i, name) in names.iter().enumerate() {
-        journey.push_str(&format!(
-            "  - id: pay{i}\n    template: post-payment\n    values: {{key: {{type: secret, name: {name}}}, amount: 5}}\n    expect: {{status: 201}}\n"
-        ));
-    }
-    journey
-}
-
-/// A journey sending each secret in a header.
-pub(super) fn echoes(names: &[&str]) -> String {
-    let mut journey = String::from("steps:\n");
-    for (i, name) in names.iter().enumerate() {
-        journey.push_str(&format!(
-            "  - id: echo{i}\n    template: echo\n    values: {{key: {{type: secret, name: {name}}}}}\n"
-        ));
-    }
-    journey
-}
-
 /// `env` as the `(&str, &str)` pairs `TestProject::run` takes.
 pub(super) fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-/// The `check --resolve` line for secret `name`.
-pub(super) fn line(out: &str, name: &str) -> String {
-    out.lines()
-        .find(|l| l.contains(&format!("secret {name}:")))
-        .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
-        .to_string()
 }

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use demo_api::Running;
 
+pub mod chain;
 pub mod python;
 pub mod servers;
 pub mod tls;

@@ -8,6 +8,7 @@ mod failures;
 /// Reading secrets: versions, names, regions, keys, caching, redaction.
 mod secrets;
 
+pub(super) use crate::common::chain::line;
 use crate::common::{CANARY, TestProject, assert_absent, project};
 
 use reqflo_fakes::gcp::{FakeSecretManager, SecretManagerData, VersionState};
@@ -99,14 +100,6 @@ pub(super) fn simple(fake: &FakeSecretManager, secrets: &str, used: &[&str]) -> 
 
 pub(super) fn token(value: &str) -> [(&str, &str); 1] {
     [("GOOGLE_OAUTH_ACCESS_TOKEN", value)]
-}
-
-/// The line of `check --resolve` output about secret `name`.
-pub(super) fn line(out: &str, name: &str) -> String {
-    out.lines()
-        .find(|l| l.contains(&format!("secret {name}:")))
-        .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
-        .to_string()
 }
 
 /// Neither value nor token, nor the unreadable versions, in `text`.

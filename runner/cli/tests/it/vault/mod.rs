@@ -15,7 +15,10 @@ mod kv;
 mod logins;
 
 use crate::common::servers::{self, OPENBAO_ROOT_TOKEN};
-use crate::common::{TestProject, project_with_key};
+// What the provider tests share (a chain project, registry lines, journeys).
+pub(super) use crate::common::chain::{
+    chain_project as vault_project, echoes, line, pays, secrets,
+};
 
 use serde_json::{Value, json};
 
@@ -153,64 +156,6 @@ pub(super) fn shared_provider(extra: &str) -> String {
     provider(&config, "VAULT_TOKEN", &format!("\"{}\"", bao.authority))
 }
 
-/// A project whose demo API accepts `api_key`, resolving through `chain`, with
-/// `providers` and `secrets` (registry lines) and the journey `j`.
-pub(super) fn vault_project(
-    api_key: &str,
-    chain: &str,
-    providers: &str,
-    secrets: &str,
-    journey: &str,
-) -> TestProject {
-    let config = format!(
-        "environments:\n  test:\n    variables: {{base_url: \"@BASE@\"}}\n    secrets: [{chain}]\n\
-         providers:\n{providers}secrets:\n{secrets}"
-    );
-    project_with_key(
-        api_key,
-        &[("reqflo.yaml", &config), ("journeys/j.yaml", journey)],
-    )
-}
-
-/// Registry lines: each `(NAME, reference)`.
-pub(super) fn secrets(entries: &[(&str, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(name, reference)| format!("  {name}: {{reference: \"{reference}\"}}\n"))
-        .collect()
-}
-
-/// A journey paying once with each secret as the API key: it passes only if
-/// every one resolved to the key the demo API accepts.
-pub(super) fn pays(names: &[&str]) -> String {
-    let mut journey = String::from("steps:\n");
-    for (i, name) in names.iter().enumerate() {
-        journey.push_str(&format!(
-            "  - id: pay{i}\n    template: post-payment\n    values: {{key: {{type: secret, name: {name}}}, amount: 5}}\n    expect: {{status: 201}}\n"
-        ));
-    }
-    journey
-}
-
-/// A journey sending each secret in a header.
-pub(super) fn echoes(names: &[&str]) -> String {
-    let mut journey = String::from("steps:\n");
-    for (i, name) in names.iter().enumerate() {
-        journey.push_str(&format!(
-            "  - id: echo{i}\n    template: echo\n    values: {{key: {{type: secret, name: {name}}}}}\n"
-        ));
-    }
-    journey
-}
-
 pub(super) fn token(value: &str) -> [(&str, &str); 1] {
     [("VAULT_TOKEN", value)]
-}
-
-/// The `check --resolve` line for secret `name`.
-pub(super) fn line(out: &str, name: &str) -> String {
-    out.lines()
-        .find(|l| l.contains(&format!("secret {name}:")))
-        .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
-        .to_string()
 }
