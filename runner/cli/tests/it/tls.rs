@@ -302,18 +302,10 @@ fn every_networked_provider_is_refused_plain_http_off_loopback() {
 
 /// A fake Azure on a runtime that lives as long as the test.
 fn azure() -> (FakeAzure, tokio::runtime::Runtime) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let fake = runtime
-        .block_on(FakeAzure::spawn(AzureData::sample(
-            CANARY,
-            "db/Pa+ss=Word9",
-        )))
-        .expect("fake Azure starts");
-    (fake, runtime)
+    crate::common::on_runtime(
+        "fake Azure",
+        FakeAzure::spawn(AzureData::sample(CANARY, "db/Pa+ss=Word9")),
+    )
 }
 
 #[test]

@@ -38,14 +38,7 @@ impl Azure {
     }
 
     pub(super) fn serving(data: AzureData) -> Azure {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let fake = runtime
-            .block_on(FakeAzure::spawn(data))
-            .expect("fake Azure starts");
+        let (fake, runtime) = crate::common::on_runtime("fake Azure", FakeAzure::spawn(data));
         Azure {
             fake,
             _runtime: runtime,

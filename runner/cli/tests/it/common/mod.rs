@@ -373,3 +373,20 @@ pub fn every_channel(p: &TestProject, env: &[(&str, &str)]) -> Vec<(String, Stri
     }
     channels
 }
+
+/// A fake server started on a runtime of its own (one worker), returned
+/// with the runtime, which must live as long as the fake is used.
+pub fn on_runtime<T, E: std::fmt::Debug>(
+    what: &str,
+    start: impl std::future::Future<Output = Result<T, E>>,
+) -> (T, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = runtime
+        .block_on(start)
+        .unwrap_or_else(|e| panic!("{what} starts: {e:?}"));
+    (started, runtime)
+}

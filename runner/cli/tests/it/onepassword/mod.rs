@@ -29,14 +29,7 @@ impl Connect {
     }
 
     pub(super) fn serving(data: ConnectData) -> Connect {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let fake = runtime
-            .block_on(FakeConnect::spawn(data))
-            .expect("fake Connect starts");
+        let (fake, runtime) = crate::common::on_runtime("fake Connect", FakeConnect::spawn(data));
         Connect {
             fake,
             _runtime: runtime,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Server, call, data_text, examples};
+use super::{Server, call, data_text, examples, run_example};
 use crate::common::{CANARY, assert_absent, command};
 
 /// A running `reqflo agent`, killed when dropped.
@@ -99,20 +99,7 @@ fn an_agent_runs_a_lab_journey_with_a_sealed_key_the_server_never_keeps() {
     let ci = ci["token"].as_str().expect("token").to_string();
 
     // No agent serves `lab` yet: a run for it is refused, not left waiting.
-    let refused = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--location",
-            "lab",
-        ],
-        &[("REQFLO_TOKEN", &ci)],
-    );
+    let refused = run_example(&example, &url, &["--location", "lab"], Some(&ci));
     refused
         .expect_code(1)
         .expect_output("no agent serves location `lab`");
@@ -168,21 +155,7 @@ fn an_agent_runs_a_lab_journey_with_a_sealed_key_the_server_never_keeps() {
 
     // CI submits the run for `lab` without the API's address: the agent
     // runs it; the lines and the exit code come back as from the server.
-    let run = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--location",
-            "lab",
-            "-v",
-        ],
-        &[("REQFLO_TOKEN", &ci)],
-    );
+    let run = run_example(&example, &url, &["--location", "lab", "-v"], Some(&ci));
     let agent_said = std::fs::read_to_string(&agent_log).unwrap_or_default();
     run.expect_code(0)
         .expect_output("payment-flow passed: 4 of 4 steps ok");
@@ -257,20 +230,7 @@ fn an_agent_runs_a_lab_journey_with_a_sealed_key_the_server_never_keeps() {
         "{agent_said}"
     );
     // And nothing for `lab` can be submitted now.
-    let after = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--location",
-            "lab",
-        ],
-        &[("REQFLO_TOKEN", &ci)],
-    );
+    let after = run_example(&example, &url, &["--location", "lab"], Some(&ci));
     after.expect_code(1);
 
     // The key, in every form, is in none of the server's files, answers,

@@ -13,7 +13,7 @@
 
 use serde_json::json;
 
-use super::{Server, call, data_text, examples};
+use super::{Server, call, data_text, examples, run_example};
 use crate::common::assert_absent;
 use crate::common::servers::{self, MOTO_SETUP_IAM_ACTIONS};
 
@@ -81,21 +81,7 @@ fn a_worker_resolves_an_aws_secret_with_a_web_identity_only() {
     }
 
     let base = format!("base_url={}", api.base_url());
-    let run = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--var",
-            &base,
-            "-v",
-        ],
-        &[("REQFLO_TOKEN", &admin)],
-    );
+    let run = run_example(&example, &url, &["--var", &base, "-v"], Some(&admin));
     run.expect_code(0).expect_output("payment-flow passed");
     assert!(api.requests() >= 1, "the demo API got the key");
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Server, call, data_text, examples, wait_for};
+use super::{Server, call, data_text, examples, run_example, wait_for};
 use crate::common::{CANARY, assert_absent};
 
 #[test]
@@ -123,21 +123,7 @@ fn a_secret_held_by_openbao_resolves_with_a_managed_token_never_the_servers_own(
     );
     assert_eq!(probe["outcome"], "not found", "{probe}");
     let base = format!("base_url={}", api.base_url());
-    let run = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--var",
-            &base,
-            "-v",
-        ],
-        &[("REQFLO_TOKEN", &admin)],
-    );
+    let run = run_example(&example, &url, &["--var", &base, "-v"], Some(&admin));
     run.expect_code(0).expect_output("payment-flow passed");
     let (_, audit) = call(
         &url,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::command;
+use crate::common::{Run, command};
 
 /// A running `reqflo server`.
 pub struct Server {
@@ -162,6 +162,16 @@ pub fn examples(dir: &Path) -> PathBuf {
         }
     }
     to
+}
+
+/// `reqflo run payment-flow --env sandbox --remote URL` in the example
+/// project, then `extra` arguments, with `token` as `REQFLO_TOKEN` (none:
+/// the token `reqflo login` saved).
+pub fn run_example(example: &Path, url: &str, extra: &[&str], token: Option<&str>) -> Run {
+    let mut args = vec!["run", "payment-flow", "--env", "sandbox", "--remote", url];
+    args.extend_from_slice(extra);
+    let env: Vec<(&str, &str)> = token.map(|t| ("REQFLO_TOKEN", t)).into_iter().collect();
+    crate::common::reqflo(example, &args, &env)
 }
 
 /// Everything in a data folder (database, WAL, key files), as text.

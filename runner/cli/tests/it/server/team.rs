@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::json;
 
-use super::{Server, call, data_text, examples};
+use super::{Server, call, data_text, examples, run_example};
 use crate::common::{CANARY, assert_absent, command};
 
 #[test]
@@ -256,20 +256,7 @@ fn login_saves_a_checked_token_for_remote_runs() {
     }
     // No REQFLO_TOKEN: the saved token is used.
     let base = format!("base_url={}", api.base_url());
-    let run = crate::common::reqflo(
-        &example,
-        &[
-            "run",
-            "payment-flow",
-            "--env",
-            "sandbox",
-            "--remote",
-            &url,
-            "--var",
-            &base,
-        ],
-        &[],
-    );
+    let run = run_example(&example, &url, &["--var", &base], None);
     run.expect_code(0).expect_output("payment-flow passed");
     // Another server: no token for it.
     let other = crate::common::reqflo(
